@@ -1,0 +1,2 @@
+export * from './classification.ts';
+export * from './regression.ts';

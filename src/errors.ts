@@ -1,0 +1,56 @@
+/**
+ * Named errors. The class name is what Lambda reports as `errorType`, which is what the state
+ * machine's Retry/Catch `ErrorEquals` and the HTTP layer match on, so each failure mode gets its own.
+ */
+export class PipelineError extends Error {
+  /** HTTP status this error maps to when it reaches an API route. */
+  readonly status: number = 500;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The caller sent something we cannot use (bad event, bad request body). */
+export class InvalidInput extends PipelineError {
+  override readonly status = 400;
+  readonly issues: { field: string; message: string }[];
+  constructor(message: string, issues: { field: string; message: string }[] = []) {
+    super(message);
+    this.issues = issues;
+  }
+}
+
+export class NotFound extends PipelineError {
+  override readonly status = 404;
+}
+
+/** The data API did not answer usefully (down, timeout, 5xx, malformed body). Retryable. */
+export class DataApiUnavailable extends PipelineError {
+  override readonly status = 503;
+}
+
+/** The data API has served its last batch for this group. */
+export class NoMoreBatches extends PipelineError {
+  override readonly status = 400;
+}
+
+/** Every row of a batch or dataset was rejected, or too few rows remain to train on. */
+export class InvalidRows extends PipelineError {
+  override readonly status = 422;
+}
+
+/** S3 or MySQL failed in a way worth retrying. */
+export class StorageUnavailable extends PipelineError {
+  override readonly status = 503;
+}
+
+/** A stored artifact's bytes do not match the hash recorded for it. */
+export class ArtifactHashMismatch extends PipelineError {
+  override readonly status = 500;
+}
+
+/** There is no model to serve (no champion yet, or the asked-for version does not exist). */
+export class ModelNotFound extends PipelineError {
+  override readonly status = 404;
+}

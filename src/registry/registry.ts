@@ -1,0 +1,282 @@
+import type { Pool, PoolConnection } from '../storage/mysql.ts';
+import type { RowDataPacket, ResultSetHeader } from 'mysql2/promise';
+import { asStorageError, inTransaction } from '../storage/mysql.ts';
+import { ModelNotFound, NotFound } from '../errors.ts';
+
+/** Aliases a registered model can hand out; each points at exactly one version at a time. */
+export const ALIASES = ['champion', 'challenger'] as const;
+export type Alias = (typeof ALIASES)[number];
+
+export type Metrics = Record<string, number | null>;
+
+export interface RunRecord {
+  runId: string;
+  parentRunId: string | null;
+  executionId: string | null;
+  dataset: string;
+  datasetVersion: number;
+  params: Record<string, unknown>;
+  metrics: Metrics | null;
+  status: 'running' | 'finished' | 'failed';
+  artifactKey: string | null;
+  artifactSha256: string | null;
+  trainSeconds: number | null;
+}
+
+export interface ModelVersion {
+  modelName: string;
+  version: number;
+  runId: string;
+  dataset: string;
+  datasetVersion: number;
+  artifactKey: string;
+  artifactSha256: string;
+  inputSchema: unknown;
+  testMetrics: Metrics;
+  createdAt: string;
+  aliases: Alias[];
+}
+
+export interface Promotion {
+  id: number;
+  requestId: string;
+  modelName: string;
+  action: 'promoted' | 'rejected' | 'rollback';
+  candidateVersion: number;
+  previousVersion: number | null;
+  metric: string | null;
+  candidateScore: number | null;
+  championScore: number | null;
+  minGain: number | null;
+  reason: string;
+  createdAt: string;
+}
+
+type Db = Pool | PoolConnection;
+
+const json = (value: unknown): string => JSON.stringify(value);
+/** MariaDB returns JSON columns as text, MySQL 8 as parsed values: accept both. */
+const parsed = <T>(value: unknown): T => (typeof value === 'string' ? (JSON.parse(value) as T) : (value as T));
+const iso = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value));
+
+async function query<T extends RowDataPacket>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
+  try {
+    const [rows] = await db.query<T[]>(sql, params);
+    return rows;
+  } catch (error) {
+    throw asStorageError(error);
+  }
+}
+
+async function execute(db: Db, sql: string, params: unknown[]): Promise<ResultSetHeader> {
+  try {
+    const [result] = await db.query<ResultSetHeader>(sql, params);
+    return result;
+  } catch (error) {
+    throw asStorageError(error);
+  }
+}
+
+// ---------- runs ----------
+
+export async function upsertRun(db: Db, run: RunRecord): Promise<void> {
+  await execute(
+    db,
+    `INSERT INTO runs (run_id, parent_run_id, execution_id, dataset, dataset_version, params, metrics, status,
+                       artifact_key, artifact_sha256, train_seconds, ended_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, IF(? = 'running', NULL, CURRENT_TIMESTAMP(3)))
+     ON DUPLICATE KEY UPDATE params = VALUES(params), metrics = VALUES(metrics), status = VALUES(status),
+       artifact_key = VALUES(artifact_key), artifact_sha256 = VALUES(artifact_sha256),
+       train_seconds = VALUES(train_seconds), ended_at = VALUES(ended_at)`,
+    [run.runId, run.parentRunId, run.executionId, run.dataset, run.datasetVersion, json(run.params),
+     run.metrics === null ? null : json(run.metrics), run.status, run.artifactKey, run.artifactSha256,
+     run.trainSeconds, run.status],
+  );
+}
+
+interface RunRow extends RowDataPacket {
+  run_id: string; parent_run_id: string | null; execution_id: string | null; dataset: string;
+  dataset_version: number; params: unknown; metrics: unknown; status: RunRecord['status'];
+  artifact_key: string | null; artifact_sha256: string | null; train_seconds: number | null;
+}
+
+const toRun = (r: RunRow): RunRecord => ({
+  runId: r.run_id, parentRunId: r.parent_run_id, executionId: r.execution_id, dataset: r.dataset,
+  datasetVersion: r.dataset_version, params: parsed(r.params), metrics: r.metrics === null ? null : parsed(r.metrics),
+  status: r.status, artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, trainSeconds: r.train_seconds,
+});
+
+export async function getRun(db: Db, runId: string): Promise<RunRecord> {
+  const rows = await query<RunRow>(db, 'SELECT * FROM runs WHERE run_id = ?', [runId]);
+  if (rows.length === 0) throw new NotFound(`No run ${runId}`);
+  return toRun(rows[0]);
+}
+
+export async function listRuns(db: Db, filter: { dataset?: string; executionId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.dataset) { where.push('dataset = ?'); params.push(filter.dataset); }
+  if (filter.executionId) { where.push('execution_id = ?'); params.push(filter.executionId); }
+  params.push(filter.limit ?? 100);
+  const rows = await query<RunRow>(
+    db,
+    `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, run_id LIMIT ?`,
+    params,
+  );
+  return rows.map(toRun);
+}
+
+// ---------- model versions and aliases ----------
+
+interface VersionRow extends RowDataPacket {
+  model_name: string; version: number; run_id: string; dataset: string; dataset_version: number;
+  artifact_key: string; artifact_sha256: string; input_schema: unknown; test_metrics: unknown; created_at: unknown;
+}
+
+async function aliasesOf(db: Db, modelName: string): Promise<Map<number, Alias[]>> {
+  const rows = await query<RowDataPacket & { alias: Alias; version: number }>(
+    db, 'SELECT alias, version FROM model_aliases WHERE model_name = ? ORDER BY alias', [modelName],
+  );
+  const byVersion = new Map<number, Alias[]>();
+  for (const row of rows) byVersion.set(row.version, [...(byVersion.get(row.version) ?? []), row.alias]);
+  return byVersion;
+}
+
+const toVersion = (r: VersionRow, aliases: Map<number, Alias[]>): ModelVersion => ({
+  modelName: r.model_name, version: r.version, runId: r.run_id, dataset: r.dataset, datasetVersion: r.dataset_version,
+  artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, inputSchema: parsed(r.input_schema),
+  testMetrics: parsed(r.test_metrics), createdAt: iso(r.created_at), aliases: aliases.get(r.version) ?? [],
+});
+
+export async function getModelVersion(db: Db, modelName: string, version: number): Promise<ModelVersion> {
+  const rows = await query<VersionRow>(db, 'SELECT * FROM model_versions WHERE model_name = ? AND version = ?', [modelName, version]);
+  if (rows.length === 0) throw new ModelNotFound(`Model ${modelName} has no version ${version}`);
+  return toVersion(rows[0], await aliasesOf(db, modelName));
+}
+
+export async function listModelVersions(db: Db, modelName?: string): Promise<ModelVersion[]> {
+  const rows = await query<VersionRow>(
+    db,
+    `SELECT * FROM model_versions ${modelName ? 'WHERE model_name = ?' : ''} ORDER BY model_name, version DESC`,
+    modelName ? [modelName] : [],
+  );
+  const aliasCache = new Map<string, Map<number, Alias[]>>();
+  const result: ModelVersion[] = [];
+  for (const row of rows) {
+    if (!aliasCache.has(row.model_name)) aliasCache.set(row.model_name, await aliasesOf(db, row.model_name));
+    result.push(toVersion(row, aliasCache.get(row.model_name) ?? new Map()));
+  }
+  return result;
+}
+
+export async function getAliasVersion(db: Db, modelName: string, alias: Alias): Promise<number | null> {
+  const rows = await query<RowDataPacket & { version: number }>(
+    db, 'SELECT version FROM model_aliases WHERE model_name = ? AND alias = ?', [modelName, alias],
+  );
+  return rows.length === 0 ? null : rows[0].version;
+}
+
+export async function findVersionByRun(db: Db, modelName: string, runId: string): Promise<number | null> {
+  const rows = await query<RowDataPacket & { version: number }>(
+    db, 'SELECT version FROM model_versions WHERE model_name = ? AND run_id = ?', [modelName, runId],
+  );
+  return rows.length === 0 ? null : rows[0].version;
+}
+
+export interface NewModelVersion {
+  modelName: string; runId: string; dataset: string; datasetVersion: number;
+  artifactKey: string; artifactSha256: string; inputSchema: unknown; testMetrics: Metrics;
+}
+
+/** Registers a run as the next version (or returns the version it already has). Call inside a transaction. */
+export async function registerVersion(db: PoolConnection, v: NewModelVersion): Promise<number> {
+  const existing = await findVersionByRun(db, v.modelName, v.runId);
+  if (existing !== null) return existing;
+  // The lock on the model's versions serializes numbering between concurrent registrations.
+  const rows = await query<RowDataPacket & { next: number }>(
+    db, 'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model_name = ? FOR UPDATE', [v.modelName],
+  );
+  const version = Number(rows[0].next);
+  await execute(
+    db,
+    `INSERT INTO model_versions (model_name, version, run_id, dataset, dataset_version, artifact_key, artifact_sha256,
+                                 input_schema, test_metrics) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [v.modelName, version, v.runId, v.dataset, v.datasetVersion, v.artifactKey, v.artifactSha256, json(v.inputSchema), json(v.testMetrics)],
+  );
+  return version;
+}
+
+export async function setAlias(db: PoolConnection, modelName: string, alias: Alias, version: number): Promise<void> {
+  await execute(
+    db,
+    `INSERT INTO model_aliases (model_name, alias, version) VALUES (?, ?, ?)
+     ON DUPLICATE KEY UPDATE version = VALUES(version), updated_at = CURRENT_TIMESTAMP(3)`,
+    [modelName, alias, version],
+  );
+}
+
+/** Creates the registered model's row (outside any transaction, so concurrent creators cannot deadlock). */
+export async function ensureRegisteredModel(pool: Pool, modelName: string): Promise<void> {
+  await execute(pool, 'INSERT IGNORE INTO registered_models (name) VALUES (?)', [modelName]);
+}
+
+/** Takes the per-model lock for the rest of the transaction: every alias change of one model is serialized by it. */
+export async function lockModel(db: PoolConnection, modelName: string): Promise<void> {
+  const rows = await query(db, 'SELECT name FROM registered_models WHERE name = ? FOR UPDATE', [modelName]);
+  if (rows.length === 0) throw new ModelNotFound(`No registered model ${modelName}`);
+}
+
+// ---------- promotion history ----------
+
+interface PromotionRow extends RowDataPacket {
+  id: number; request_id: string; model_name: string; action: Promotion['action']; candidate_version: number;
+  previous_version: number | null; metric: string | null; candidate_score: number | null; champion_score: number | null;
+  min_gain: number | null; reason: string; created_at: unknown;
+}
+
+const toPromotion = (r: PromotionRow): Promotion => ({
+  id: Number(r.id), requestId: r.request_id, modelName: r.model_name, action: r.action, candidateVersion: r.candidate_version,
+  previousVersion: r.previous_version, metric: r.metric, candidateScore: r.candidate_score, championScore: r.champion_score,
+  minGain: r.min_gain, reason: r.reason, createdAt: iso(r.created_at),
+});
+
+export async function findPromotion(db: Db, modelName: string, requestId: string): Promise<Promotion | null> {
+  const rows = await query<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? AND request_id = ?', [modelName, requestId]);
+  return rows.length === 0 ? null : toPromotion(rows[0]);
+}
+
+export async function recordPromotion(db: PoolConnection, p: Omit<Promotion, 'id' | 'createdAt'>): Promise<void> {
+  await execute(
+    db,
+    `INSERT INTO promotions (request_id, model_name, action, candidate_version, previous_version, metric,
+                             candidate_score, champion_score, min_gain, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [p.requestId, p.modelName, p.action, p.candidateVersion, p.previousVersion, p.metric, p.candidateScore,
+     p.championScore, p.minGain, p.reason.slice(0, 1000)],
+  );
+}
+
+export async function listPromotions(db: Db, modelName: string): Promise<Promotion[]> {
+  const rows = await query<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? ORDER BY id', [modelName]);
+  return rows.map(toPromotion);
+}
+
+/** Moves `champion` back to an earlier version, recorded in the history, in one transaction. */
+export async function rollbackChampion(pool: Pool, modelName: string, toVersion: number, requestId: string, reason: string): Promise<Promotion> {
+  await ensureRegisteredModel(pool, modelName);
+  return inTransaction(pool, async (tx) => {
+    await lockModel(tx, modelName);
+    const done = await findPromotion(tx, modelName, requestId);
+    if (done) return done;
+    await getModelVersion(tx, modelName, toVersion);
+    const current = await getAliasVersion(tx, modelName, 'champion');
+    await setAlias(tx, modelName, 'champion', toVersion);
+    const entry = {
+      requestId, modelName, action: 'rollback' as const, candidateVersion: toVersion, previousVersion: current,
+      metric: null, candidateScore: null, championScore: null, minGain: null, reason,
+    };
+    await recordPromotion(tx, entry);
+    const recorded = await findPromotion(tx, modelName, requestId);
+    if (!recorded) throw new Error('rollback was not recorded');
+    return recorded;
+  });
+}

@@ -1,0 +1,95 @@
+import mysql from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { StorageUnavailable } from '../errors.ts';
+import { schemaStatements } from './schema.ts';
+
+export type { Pool, PoolConnection };
+
+export interface MysqlSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** Connection errors worth a retry (as opposed to SQL errors, which a retry would repeat). */
+const transientCodes = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH',
+]);
+
+export function isTransientDbError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && transientCodes.has(code);
+}
+
+/** Rethrows connection-level failures as StorageUnavailable so the state machine retries them. */
+export function asStorageError(error: unknown): unknown {
+  if (isTransientDbError(error)) {
+    return new StorageUnavailable(`MySQL unavailable: ${(error as Error).message}`, { cause: error });
+  }
+  return error;
+}
+
+export function createPool(settings: MysqlSettings): Pool {
+  return mysql.createPool({
+    ...settings,
+    connectionLimit: 4,
+    waitForConnections: true,
+    supportBigNumbers: true,
+    decimalNumbers: true,
+    timezone: 'Z',
+    connectTimeout: 5000,
+  });
+}
+
+/** Creates the database if needed. Its name is validated by the config schema. */
+export async function ensureDatabase(settings: MysqlSettings): Promise<void> {
+  const connection = await mysql.createConnection({ ...settings, database: undefined, connectTimeout: 5000 });
+  try {
+    await connection.query(`CREATE DATABASE IF NOT EXISTS \`${settings.database}\``);
+  } finally {
+    await connection.end();
+  }
+}
+
+export async function migrate(pool: Pool): Promise<void> {
+  for (const statement of schemaStatements) await pool.query(statement);
+}
+
+export async function dropDatabase(settings: MysqlSettings): Promise<void> {
+  const connection = await mysql.createConnection({ ...settings, database: undefined, connectTimeout: 5000 });
+  try {
+    await connection.query(`DROP DATABASE IF EXISTS \`${settings.database}\``);
+  } finally {
+    await connection.end();
+  }
+}
+
+/**
+ * Runs `work` in one transaction: committed when it returns, rolled back when it throws. A deadlock
+ * rolls back the whole transaction, so `work` is simply run again (it must only touch the database).
+ */
+export async function inTransaction<T>(pool: Pool, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    let connection: PoolConnection;
+    try {
+      connection = await pool.getConnection();
+    } catch (error) {
+      throw asStorageError(error);
+    }
+    try {
+      await connection.beginTransaction();
+      const result = await work(connection);
+      await connection.commit();
+      return result;
+    } catch (error) {
+      await connection.rollback().catch(() => undefined);
+      if ((error as { code?: string }).code === 'ER_LOCK_DEADLOCK' && attempt < 5) continue;
+      throw asStorageError(error);
+    } finally {
+      connection.release();
+    }
+  }
+}

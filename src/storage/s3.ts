@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import {
+  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { ArtifactHashMismatch, NotFound, StorageUnavailable } from '../errors.ts';
+
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  /** For S3-compatible servers; path-style addressing is used then. */
+  endpoint?: string;
+  /** Explicit keys (local servers); otherwise the AWS credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** S3 errors that are about the server, not the request, are worth a retry. */
+function asStorageError(error: unknown, what: string): Error {
+  if (error instanceof NoSuchKey || (error instanceof S3ServiceException && error.name === 'NoSuchKey')) {
+    return new NotFound(`S3 object not found: ${what}`);
+  }
+  if (error instanceof S3ServiceException && (error.$metadata.httpStatusCode ?? 500) < 500) return error;
+  return new StorageUnavailable(`S3 unavailable while ${what}: ${(error as Error).message}`, { cause: error });
+}
+
+/** Artifact store: bytes, gzip and JSON objects in one bucket, with content hashes. */
+export class ArtifactStore {
+  readonly bucket: string;
+  readonly client: S3Client;
+
+  constructor(settings: S3Settings) {
+    this.bucket = settings.bucket;
+    this.client = new S3Client({
+      region: settings.region,
+      ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+      ...(settings.credentials ? { credentials: settings.credentials } : {}),
+      maxAttempts: 3,
+    });
+  }
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch {
+      try {
+        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw asStorageError(error, `creating bucket ${this.bucket}`);
+      }
+    }
+  }
+
+  /** Writes bytes and returns their sha256. */
+  async putBytes(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<string> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    } catch (error) {
+      throw asStorageError(error, `writing ${key}`);
+    }
+    return sha256(body);
+  }
+
+  async getBytes(key: string): Promise<Uint8Array> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!response.Body) throw new NotFound(`S3 object has no body: ${key}`);
+      return await response.Body.transformToByteArray();
+    } catch (error) {
+      if (error instanceof NotFound) throw error;
+      throw asStorageError(error, `reading ${key}`);
+    }
+  }
+
+  /** Reads bytes and refuses them unless they hash to `expectedSha256`. */
+  async getVerifiedBytes(key: string, expectedSha256: string): Promise<Uint8Array> {
+    const bytes = await this.getBytes(key);
+    const actual = sha256(bytes);
+    if (actual !== expectedSha256) {
+      throw new ArtifactHashMismatch(`Artifact ${key} has sha256 ${actual}, the registry recorded ${expectedSha256}`);
+    }
+    return bytes;
+  }
+
+  putJson(key: string, value: unknown): Promise<string> {
+    return this.putBytes(key, Buffer.from(JSON.stringify(value, null, 2)), 'application/json');
+  }
+
+  async getJson<T = unknown>(key: string): Promise<T> {
+    return JSON.parse(Buffer.from(await this.getBytes(key)).toString('utf8')) as T;
+  }
+
+  putGzip(key: string, text: string, contentType: string): Promise<string> {
+    return this.putBytes(key, gzipSync(text), contentType);
+  }
+}
+
+export const gunzipText = (bytes: Uint8Array): string => gunzipSync(bytes).toString('utf8');

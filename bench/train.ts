@@ -1,0 +1,240 @@
+// Training benchmark: our random forest (src/forest) vs scikit-learn's RandomForestClassifier on
+// the same Covertype rows, same split, same number of trees, max_features="sqrt", bootstrap.
+//
+//   node bench/train.ts [COVERTYPE_PATH] [--sizes 10000,100000,full] [--trees 100] [--workers N]
+//
+// Env: COVERTYPE_PATH, BENCH_SIZES, BENCH_TREES. Each side runs in a fresh process per size so
+// the peak RSS is its own. Writes bench/results/train.json.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compilePredictor, trainForest, type ForestModel } from '../src/forest/index.ts';
+import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
+
+const SEED = 42;
+const PYTHON = '/usr/bin/python3';
+
+interface SideResult {
+  fit_s: number;
+  predict_s: number;
+  accuracy: number;
+  peak_rss_mb: number;
+  model_bytes: number;
+  predict_row_ms?: number;
+  nodes_per_tree?: number;
+  [extra: string]: unknown;
+}
+
+interface SizeResult {
+  rows: number;
+  train_rows: number;
+  test_rows: number;
+  trees: number;
+  cores: number;
+  ours: SideResult;
+  sklearn: SideResult;
+}
+
+function parseArgs(argv: string[]): { path: string; sizes: string[]; trees: number; workers: number; child?: string } {
+  const out = {
+    path: covertypePath(),
+    sizes: (process.env.BENCH_SIZES ?? '10000,100000,full').split(','),
+    trees: Number(process.env.BENCH_TREES ?? 100),
+    workers: availableParallelism(),
+    child: undefined as string | undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--sizes') out.sizes = argv[++i].split(',');
+    else if (a === '--trees') out.trees = Number(argv[++i]);
+    else if (a === '--workers') out.workers = Number(argv[++i]);
+    else if (a === '--child') out.child = argv[++i];
+    else if (!a.startsWith('--')) out.path = a;
+    else throw new Error(`unknown option ${a}`);
+  }
+  if (!Number.isInteger(out.trees) || out.trees < 1) throw new Error('--trees must be a positive integer');
+  return out;
+}
+
+function writeF64(path: string, a: Float64Array): void {
+  writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+function readF64(path: string): Float64Array {
+  const b = readFileSync(path);
+  const out = new Float64Array(b.byteLength / 8);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+/**
+ * Peak RSS of this process in MB. Linux's VmHWM belongs to the current address space, whereas
+ * getrusage's maxrss survives execve and would include the parent's RSS at fork time.
+ */
+function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** JSON size of the model without building one giant string (V8 caps string length). */
+function modelJsonBytes(model: ForestModel): number {
+  let bytes = Buffer.byteLength(JSON.stringify({ ...model, trees: [] })) + Math.max(0, model.trees.length - 1);
+  for (const t of model.trees) bytes += Buffer.byteLength(JSON.stringify(t));
+  return bytes;
+}
+
+/** Child process: train and evaluate ours on the files in `dir`, print one JSON line. */
+async function runChild(dir: string, trees: number, workers: number): Promise<void> {
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as { cols: number; train_rows: number; test_rows: number };
+  const cols = meta.cols;
+  const Xtr = readF64(join(dir, 'X_train.f64'));
+  const ytr = readF64(join(dir, 'y_train.f64'));
+  const Xte = readF64(join(dir, 'X_test.f64'));
+  const yte = readF64(join(dir, 'y_test.f64'));
+  const t0 = performance.now();
+  const model = await trainForest(
+    { rows: meta.train_rows, cols, data: Xtr },
+    ytr,
+    { task: 'classification', nEstimators: trees, maxFeatures: 'sqrt', bootstrap: true, seed: SEED },
+    { workers },
+  );
+  const fit_s = (performance.now() - t0) / 1000;
+  const predictor = compilePredictor(model);
+  const t1 = performance.now();
+  let correct = 0;
+  for (let r = 0; r < meta.test_rows; r++) {
+    if (predictor.predict(Xte.subarray(r * cols, (r + 1) * cols)) === yte[r]) correct++;
+  }
+  const predict_s = (performance.now() - t1) / 1000;
+  const peak_rss_mb = peakRssMb();
+  const nodes = model.trees.reduce((s, t) => s + t.feature.length, 0);
+  const result: SideResult = {
+    fit_s,
+    predict_s,
+    accuracy: correct / meta.test_rows,
+    peak_rss_mb,
+    model_bytes: modelJsonBytes(model),
+    model_format: 'json',
+    predict_row_ms: (predict_s * 1000) / meta.test_rows,
+    nodes_per_tree: nodes / trees,
+    oob_score: model.oobScore,
+    workers,
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function ensureSklearn(): void {
+  if (spawnSync(PYTHON, ['-c', 'import sklearn'], { stdio: 'ignore' }).status === 0) return;
+  console.error('scikit-learn missing: apt-get install -y python3-sklearn');
+  let r = spawnSync('apt-get', ['install', '-y', 'python3-sklearn'], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit' });
+    r = spawnSync('apt-get', ['install', '-y', 'python3-sklearn'], { stdio: 'inherit' });
+  }
+  if (r.status !== 0) throw new Error('could not install python3-sklearn');
+}
+
+/** Seeded subset of `size` rows ('full' = all). */
+function subset(all: Dataset, size: string): Dataset {
+  if (size === 'full') return all;
+  const n = Number(size);
+  if (!Number.isInteger(n) || n < 10) throw new Error(`bad size ${size}`);
+  if (n >= all.X.rows) return all;
+  const perm = Uint32Array.from({ length: all.X.rows }, (_, i) => i);
+  let s = SEED;
+  for (let i = perm.length - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = Math.floor((s / 4294967296) * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return takeRows(all, perm.subarray(0, n).sort());
+}
+
+const fmt = (v: number, d = 2): string => v.toFixed(d);
+
+function table(results: SizeResult[]): string {
+  const lines = [
+    '| rows (train/test) | trees | fit s ours / sklearn (ratio) | predict s ours / sklearn | accuracy ours / sklearn (Δ pts) | peak RSS MB ours / sklearn (ratio) | model MB ours JSON / sklearn pickle (ratio) | 1-row predict ms ours / sklearn |',
+    '|---|---:|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const o = r.ours;
+    const s = r.sklearn;
+    lines.push(
+      `| ${r.rows.toLocaleString('en-US')} (${r.train_rows.toLocaleString('en-US')}/${r.test_rows.toLocaleString('en-US')}) | ${r.trees} ` +
+        `| ${fmt(o.fit_s)} / ${fmt(s.fit_s)} (${fmt(o.fit_s / s.fit_s)}) ` +
+        `| ${fmt(o.predict_s)} / ${fmt(s.predict_s)} ` +
+        `| ${fmt(o.accuracy, 4)} / ${fmt(s.accuracy, 4)} (${fmt((o.accuracy - s.accuracy) * 100)}) ` +
+        `| ${fmt(o.peak_rss_mb, 0)} / ${fmt(s.peak_rss_mb, 0)} (${fmt(o.peak_rss_mb / s.peak_rss_mb)}) ` +
+        `| ${fmt(o.model_bytes / 1e6, 1)} / ${fmt(s.model_bytes / 1e6, 1)} (${fmt(o.model_bytes / s.model_bytes)}) ` +
+        `| ${fmt(o.predict_row_ms ?? NaN, 4)} / ${fmt(s.predict_row_ms ?? NaN, 2)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.child) {
+    await runChild(args.child, args.trees, args.workers);
+    return;
+  }
+  ensureSklearn();
+  const self = fileURLToPath(import.meta.url);
+  const sklearnScript = fileURLToPath(new URL('./sklearn_train.py', import.meta.url));
+  console.error(`loading ${args.path}`);
+  const all = loadCovertype(args.path);
+  const results: SizeResult[] = [];
+  for (const size of args.sizes) {
+    const ds = subset(all, size);
+    const split = stratifiedSplit(ds.y, 0.2, SEED);
+    const train = takeRows(ds, split.train);
+    const test = takeRows(ds, split.test);
+    const dir = mkdtempSync(join(tmpdir(), 'forest-bench-'));
+    try {
+      writeF64(join(dir, 'X_train.f64'), train.X.data);
+      writeF64(join(dir, 'y_train.f64'), train.y);
+      writeF64(join(dir, 'X_test.f64'), test.X.data);
+      writeF64(join(dir, 'y_test.f64'), test.y);
+      writeFileSync(join(dir, 'meta.json'), JSON.stringify({ cols: train.X.cols, train_rows: train.X.rows, test_rows: test.X.rows }));
+      console.error(`${ds.X.rows} rows (${train.X.rows} train / ${test.X.rows} test), ${args.trees} trees: sklearn...`);
+      const skOut = execFileSync(PYTHON, [sklearnScript, dir, String(args.trees), String(args.workers), String(SEED)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
+      const sklearn = JSON.parse(skOut.trim().split('\n').pop()!) as SideResult;
+      console.error(`  sklearn fit ${fmt(sklearn.fit_s)} s, accuracy ${fmt(sklearn.accuracy, 4)}; ours...`);
+      const ourOut = execFileSync(
+        process.execPath,
+        [self, '--child', dir, '--trees', String(args.trees), '--workers', String(args.workers)],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
+      const ours = JSON.parse(ourOut.trim().split('\n').pop()!) as SideResult;
+      console.error(`  ours fit ${fmt(ours.fit_s)} s, accuracy ${fmt(ours.accuracy, 4)}`);
+      results.push({
+        rows: ds.X.rows,
+        train_rows: train.X.rows,
+        test_rows: test.X.rows,
+        trees: args.trees,
+        cores: args.workers,
+        ours,
+        sklearn,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const outPath = fileURLToPath(new URL('./results/train.json', import.meta.url));
+  writeFileSync(outPath, JSON.stringify(results, null, 2) + '\n');
+  console.log(table(results));
+  console.error(`wrote ${outPath}`);
+}
+
+await main();

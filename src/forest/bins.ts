@@ -1,0 +1,168 @@
+// Feature binning, done once per dataset: every feature is mapped to at most `maxBins` (<= 256)
+// ordered bins so split search works on small integer histograms instead of sorted values.
+// A bin boundary is a real-valued threshold t: a value x falls in bin #{edges <= x}, so the
+// split "bin <= b" is exactly "x < edges[b]" and the model can predict on raw values.
+
+import type { Matrix } from './types.ts';
+
+export interface BinnedData {
+  nRows: number;
+  nFeatures: number;
+  /** Column-major: bins[f * nRows + row]. */
+  bins: Uint8Array;
+  /** The same bins row-major: rowBins[row * nFeatures + f]. */
+  rowBins: Uint8Array;
+  /** Number of bins per feature (1..maxBins). */
+  nBins: Int32Array;
+  /** Per feature, the nBins-1 ascending thresholds between bins. */
+  edges: Float64Array[];
+}
+
+function midpoint(a: number, b: number): number {
+  const m = a + (b - a) / 2;
+  // Guarantees a < m <= b so both neighbours stay on their side.
+  return m > a ? m : b;
+}
+
+/** Quantile-ish bin thresholds from one feature's values (sorted in place). */
+export function computeEdges(sorted: Float64Array, maxBins: number): Float64Array {
+  sorted.sort();
+  const n = sorted.length;
+  const values: number[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < n; ) {
+    const v = sorted[i];
+    let j = i + 1;
+    while (j < n && sorted[j] === v) j++;
+    values.push(v);
+    counts.push(j - i);
+    i = j;
+  }
+  return edgesFromDistinct(values, counts, n, maxBins);
+}
+
+/** Thresholds from ascending distinct values and their counts (n = total count). */
+export function edgesFromDistinct(values: ArrayLike<number>, counts: ArrayLike<number>, n: number, maxBins: number): Float64Array {
+  const d = values.length;
+  if (d <= maxBins) {
+    const edges = new Float64Array(Math.max(0, d - 1));
+    for (let j = 0; j + 1 < d; j++) edges[j] = midpoint(values[j], values[j + 1]);
+    return edges;
+  }
+  // Greedy equal-frequency cut; the target adapts so a heavy value does not starve later bins.
+  const edges: number[] = [];
+  let remaining = n;
+  let inBin = 0;
+  for (let j = 0; j + 1 < d; j++) {
+    inBin += counts[j];
+    const binsLeft = maxBins - edges.length;
+    if (binsLeft <= 1) break;
+    if (inBin >= remaining / binsLeft) {
+      edges.push(midpoint(values[j], values[j + 1]));
+      remaining -= inBin;
+      inBin = 0;
+    }
+  }
+  return Float64Array.from(edges);
+}
+
+/** Bin index of x: the number of edges <= x. */
+export function binOf(edges: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const MAX_DIRECT_RANGE = 1 << 20;
+
+/**
+ * Bins a row-major matrix into column-major bins plus a row-major copy. With `shared`, both
+ * live in SharedArrayBuffers so worker threads read them without a copy.
+ */
+export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedData {
+  const { rows, cols, data } = X;
+  if (!Number.isInteger(maxBins) || maxBins < 2 || maxBins > 256) {
+    throw new RangeError(`maxBins must be an integer in [2, 256], got ${maxBins}`);
+  }
+  const alloc = (n: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+  const bins = new Uint8Array(alloc(rows * cols));
+  const rowBins = new Uint8Array(alloc(rows * cols));
+  const nBins = new Int32Array(cols);
+  const edges: Float64Array[] = new Array(cols);
+  // Passes over the row-major input run row by row (sequential memory); only columns that
+  // are not small-range integers are gathered and sorted.
+  const min = new Float64Array(cols).fill(Infinity);
+  const max = new Float64Array(cols).fill(-Infinity);
+  const integral = new Uint8Array(cols).fill(1);
+  for (let r = 0, k = 0; r < rows; r++) {
+    for (let f = 0; f < cols; f++, k++) {
+      const v = data[k];
+      if (!Number.isFinite(v)) throw new RangeError(`non-finite feature value at row ${r}, column ${f}`);
+      if (v < min[f]) min[f] = v;
+      if (v > max[f]) max[f] = v;
+      if (integral[f] === 1 && !Number.isInteger(v)) integral[f] = 0;
+    }
+  }
+  const direct: boolean[] = [];
+  const counts: (Uint32Array | null)[] = [];
+  for (let f = 0; f < cols; f++) {
+    direct.push(integral[f] === 1 && max[f] - min[f] < MAX_DIRECT_RANGE);
+    counts.push(direct[f] ? new Uint32Array(max[f] - min[f] + 1) : null);
+  }
+  for (let r = 0, k = 0; r < rows; r++) {
+    for (let f = 0; f < cols; f++, k++) {
+      const c = counts[f];
+      if (c) c[data[k] - min[f]]++;
+    }
+  }
+  const luts: (Uint8Array | null)[] = [];
+  for (let f = 0; f < cols; f++) {
+    const c = counts[f];
+    if (!c) {
+      const column = new Float64Array(rows);
+      for (let r = 0, k = f; r < rows; r++, k += cols) column[r] = data[k];
+      edges[f] = computeEdges(column, maxBins);
+      luts.push(null);
+      continue;
+    }
+    const values: number[] = [];
+    const cnt: number[] = [];
+    for (let v = 0; v < c.length; v++) {
+      if (c[v] > 0) {
+        values.push(v + min[f]);
+        cnt.push(c[v]);
+      }
+    }
+    const e = edgesFromDistinct(values, cnt, rows, maxBins);
+    edges[f] = e;
+    const lut = new Uint8Array(c.length);
+    for (let v = 0, b = 0; v < c.length; v++) {
+      while (b < e.length && e[b] <= v + min[f]) b++;
+      lut[v] = b;
+    }
+    luts.push(lut);
+  }
+  for (let f = 0; f < cols; f++) nBins[f] = edges[f].length + 1;
+  for (let r = 0, k = 0; r < rows; r++) {
+    for (let f = 0; f < cols; f++, k++) {
+      const lut = luts[f];
+      const b = lut ? lut[data[k] - min[f]] : binOf(edges[f], data[k]);
+      rowBins[k] = b;
+    }
+  }
+  // Blocked transpose into the column-major copy (cache-friendly on both sides).
+  const BLOCK = 512;
+  for (let r0 = 0; r0 < rows; r0 += BLOCK) {
+    const r1 = Math.min(rows, r0 + BLOCK);
+    for (let f = 0; f < cols; f++) {
+      const out = f * rows;
+      for (let r = r0; r < r1; r++) bins[out + r] = rowBins[r * cols + f];
+    }
+  }
+  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges };
+}

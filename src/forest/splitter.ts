@@ -1,0 +1,369 @@
+// Best-split search for one node over binned features (LightGBM-style histograms).
+//
+// Per feature a histogram holds, for every bin, the criterion statistics (class weights, or
+// w / wy / wy^2) plus the number of distinct rows (for minSamplesLeaf). Large nodes build their
+// histograms into pooled buffers that outlive the node, so a child can get a feature's histogram
+// as parent - sibling (the subtraction trick) instead of rescanning its rows. Small nodes build
+// into one scratch histogram and visit only the bins they touched, so the cost stays O(rows).
+
+import type { Criterion } from './criterion.ts';
+import type { Rng } from './rng.ts';
+
+export interface SplitterData {
+  nRows: number;
+  nFeatures: number;
+  bins: Uint8Array;
+  rowBins: Uint8Array;
+  nBins: Int32Array;
+}
+
+export class Splitter {
+  readonly crit: Criterion;
+  readonly classification: boolean;
+  readonly nStats: number;
+  /** Channels per bin: the criterion statistics, then the row count. */
+  readonly channels: number;
+  readonly minLeaf: number;
+  readonly mtry: number;
+  readonly nRows: number;
+  readonly nFeatures: number;
+  readonly bins: Uint8Array;
+  readonly rowBins: Uint8Array;
+  readonly nBins: Int32Array;
+  /** Offset of feature f's histogram inside a pooled buffer. */
+  readonly featOff: Int32Array;
+  readonly bufSize: number;
+
+  // Node rows, kept aligned by the tree builder (position i: row idx[i], class/target, weight).
+  idx: Int32Array = new Int32Array(0);
+  cls: Int32Array = new Int32Array(0);
+  yv: Float64Array = new Float64Array(0);
+  wt: Float64Array = new Float64Array(0);
+
+  private readonly bufs: Float64Array[] = [];
+  private readonly has: Uint8Array[] = [];
+  private readonly free: number[] = [];
+  private readonly scratch: Float64Array;
+  private readonly touched: Int32Array;
+  private readonly left: Float64Array;
+
+  // Result of the last findSplit.
+  bestF = -1;
+  bestBin = -1;
+  bestNextBin = -1;
+  bestProxy = -Infinity;
+  bestLeftN = 0;
+  readonly bestLeft: Float64Array;
+  /** Histogram buffer of the node after findSplit (it may have acquired one). */
+  nodeBuf = -1;
+
+  constructor(data: SplitterData, crit: Criterion, classification: boolean, minLeaf: number, mtry: number) {
+    this.crit = crit;
+    this.classification = classification;
+    this.nStats = crit.nStats;
+    this.channels = crit.nStats + 1;
+    this.minLeaf = minLeaf;
+    this.mtry = mtry;
+    this.nRows = data.nRows;
+    this.nFeatures = data.nFeatures;
+    this.bins = data.bins;
+    this.rowBins = data.rowBins;
+    this.nBins = data.nBins;
+    this.featOff = new Int32Array(data.nFeatures + 1);
+    let maxBins = 1;
+    for (let f = 0; f < data.nFeatures; f++) {
+      this.featOff[f + 1] = this.featOff[f] + data.nBins[f] * this.channels;
+      if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
+    }
+    this.bufSize = this.featOff[data.nFeatures];
+    this.scratch = new Float64Array(maxBins * this.channels);
+    this.touched = new Int32Array(maxBins);
+    this.left = new Float64Array(this.nStats);
+    this.bestLeft = new Float64Array(this.nStats);
+  }
+
+  acquire(): number {
+    const id = this.free.pop();
+    if (id !== undefined) {
+      this.has[id].fill(0);
+      return id;
+    }
+    this.bufs.push(new Float64Array(this.bufSize));
+    this.has.push(new Uint8Array(this.nFeatures));
+    return this.bufs.length - 1;
+  }
+
+  release(buf: number): void {
+    if (buf >= 0) this.free.push(buf);
+  }
+
+  hasFeature(buf: number, f: number): boolean {
+    return buf >= 0 && this.has[buf][f] === 1;
+  }
+
+  /** Builds feature f's histogram of rows [start, end) into pooled buffer `buf`. */
+  buildInto(buf: number, f: number, start: number, end: number, total: Float64Array): void {
+    const h = this.bufs[buf];
+    const off = this.featOff[f];
+    h.fill(0, off, this.featOff[f + 1]);
+    this.accumulate(h, off, f, start, end, total);
+    this.has[buf][f] = 1;
+  }
+
+  /** dst[f] = parent[f] - small[f]: the sibling's histogram without touching its rows. */
+  subtractInto(dst: number, parent: number, small: number, f: number): void {
+    const d = this.bufs[dst];
+    const p = this.bufs[parent];
+    const s = this.bufs[small];
+    for (let j = this.featOff[f], e = this.featOff[f + 1]; j < e; j++) d[j] = p[j] - s[j];
+    this.has[dst][f] = 1;
+  }
+
+  /**
+   * Rows in bin 0 are skipped and bin 0 is derived as node total - other bins: one-hot flags
+   * are mostly 0, and skipping them also avoids the store-to-load chain of hammering one bin.
+   */
+  private accumulate(h: Float64Array, off: number, f: number, start: number, end: number, total: Float64Array): void {
+    // Large nodes: one bin column (it fits in L2) read in ascending row order.
+    const bins = this.bins;
+    const col = f * this.nRows;
+    const idx = this.idx;
+    const wt = this.wt;
+    const C = this.channels;
+    const cnt = this.nStats;
+    if (this.classification) {
+      const cls = this.cls;
+      for (let i = start; i < end; i++) {
+        const b = bins[col + idx[i]];
+        if (b !== 0) {
+          const base = off + b * C;
+          h[base + cls[i]] += wt[i];
+          h[base + cnt] += 1;
+        }
+      }
+    } else {
+      const yv = this.yv;
+      for (let i = start; i < end; i++) {
+        const b = bins[col + idx[i]];
+        if (b !== 0) {
+          const base = off + b * C;
+          const w = wt[i];
+          const wy = w * yv[i];
+          h[base] += w;
+          h[base + 1] += wy;
+          h[base + 2] += wy * yv[i];
+          h[base + 3] += 1;
+        }
+      }
+    }
+    const nb = this.nBins[f];
+    for (let c = 0; c < C; c++) {
+      let rest = 0;
+      for (let b = 1; b < nb; b++) rest += h[off + b * C + c];
+      h[off + c] = (c === cnt ? end - start : total[c]) - rest;
+    }
+  }
+
+  /** True if all rows of [start, end) share one bin of feature f (read-only early-exit scan). */
+  private isConstant(f: number, start: number, end: number): boolean {
+    const bins = this.rowBins;
+    const p = this.nFeatures;
+    const idx = this.idx;
+    const first = bins[idx[start] * p + f];
+    for (let i = start + 1; i < end; i++) if (bins[idx[i] * p + f] !== first) return false;
+    return true;
+  }
+
+  /** Scratch histogram for small nodes; returns the number of touched bins (sorted in `touched`). */
+  private accumulateScratch(f: number, start: number, end: number, total: Float64Array): number {
+    // Small nodes have scattered rows: the row-major copy keeps a row's bins in one cache line,
+    // so the node's later features hit the cache. Bin 0 is derived as in accumulate().
+    const h = this.scratch;
+    const bins = this.rowBins;
+    const p = this.nFeatures;
+    const idx = this.idx;
+    const wt = this.wt;
+    const C = this.channels;
+    const cnt = this.nStats;
+    const touched = this.touched;
+    let t = 0;
+    if (this.classification) {
+      const cls = this.cls;
+      for (let i = start; i < end; i++) {
+        const b = bins[idx[i] * p + f];
+        if (b === 0) continue;
+        const base = b * C;
+        if (h[base + cnt] === 0) touched[t++] = b;
+        h[base + cls[i]] += wt[i];
+        h[base + cnt] += 1;
+      }
+    } else {
+      const yv = this.yv;
+      for (let i = start; i < end; i++) {
+        const b = bins[idx[i] * p + f];
+        if (b === 0) continue;
+        const base = b * C;
+        if (h[base + 3] === 0) touched[t++] = b;
+        const w = wt[i];
+        const wy = w * yv[i];
+        h[base] += w;
+        h[base + 1] += wy;
+        h[base + 2] += wy * yv[i];
+        h[base + 3] += 1;
+      }
+    }
+    if (t <= 24) {
+      for (let i = 1; i < t; i++) {
+        const v = touched[i];
+        let j = i - 1;
+        while (j >= 0 && touched[j] > v) {
+          touched[j + 1] = touched[j];
+          j--;
+        }
+        touched[j + 1] = v;
+      }
+    } else {
+      touched.subarray(0, t).sort();
+    }
+    let rows = 0;
+    for (let q = 0; q < t; q++) rows += h[touched[q] * C + cnt];
+    const n0 = end - start - rows;
+    if (n0 > 0) {
+      for (let c = 0; c < cnt; c++) {
+        let rest = 0;
+        for (let q = 0; q < t; q++) rest += h[touched[q] * C + c];
+        h[c] = total[c] - rest;
+      }
+      h[cnt] = n0;
+      touched.copyWithin(1, 0, t);
+      touched[0] = 0;
+      t++;
+    }
+    return t;
+  }
+
+  private clearScratch(t: number): void {
+    const h = this.scratch;
+    const C = this.channels;
+    for (let q = 0; q < t; q++) h.fill(0, this.touched[q] * C, this.touched[q] * C + C);
+  }
+
+  /** Lists the non-empty bins of a dense histogram into `touched`. */
+  private listDense(h: Float64Array, off: number, nb: number): number {
+    const C = this.channels;
+    const cnt = off + this.nStats;
+    const touched = this.touched;
+    let t = 0;
+    for (let b = 0; b < nb; b++) if (h[cnt + b * C] > 0) touched[t++] = b;
+    return t;
+  }
+
+  /** Scans the split points of one feature's histogram, updating the best split. */
+  private sweep(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number): void {
+    const L = this.left;
+    L.fill(0);
+    const C = this.channels;
+    const S = this.nStats;
+    const minLeaf = this.minLeaf;
+    const touched = this.touched;
+    const crit = this.crit;
+    let wl = 0;
+    let nl = 0;
+    for (let q = 0; q < t - 1; q++) {
+      const base = off + touched[q] * C;
+      if (this.classification) {
+        for (let k = 0; k < S; k++) {
+          const v = h[base + k];
+          L[k] += v;
+          wl += v;
+        }
+      } else {
+        L[0] += h[base];
+        L[1] += h[base + 1];
+        L[2] += h[base + 2];
+        wl = L[0];
+      }
+      nl += h[base + S];
+      if (nl < minLeaf) continue;
+      if (n - nl < minLeaf) break;
+      const p = crit.proxy(L, total, wl, w - wl);
+      if (p > this.bestProxy) {
+        this.bestProxy = p;
+        this.bestF = f;
+        this.bestBin = touched[q];
+        this.bestNextBin = touched[q + 1];
+        this.bestLeftN = nl;
+        this.bestLeft.set(L);
+      }
+    }
+  }
+
+  /**
+   * Finds the best split of rows [start, end). Features are drawn without replacement in the
+   * order of `perm` (Fisher-Yates continued lazily past `permPos`). As in scikit-learn, every
+   * draw counts towards `mtry`, known-constant features are drawn but cost nothing, and drawing
+   * goes on past `mtry` only while no non-constant feature was found.
+   * Newly found constant features are flagged in `constFlags`. Returns false if no valid split.
+   */
+  findSplit(
+    start: number,
+    end: number,
+    total: Float64Array,
+    w: number,
+    buf: number,
+    histMode: boolean,
+    perm: Int32Array,
+    permLen: number,
+    permPos: number,
+    constFlags: Uint8Array,
+    rng: Rng,
+  ): boolean {
+    this.bestF = -1;
+    this.bestProxy = -Infinity;
+    const n = end - start;
+    let visited = 0;
+    let nonConstant = 0;
+    for (let j = 0; j < permLen && (visited < this.mtry || nonConstant === 0); j++) {
+      if (j >= permPos) {
+        const r = j + rng.int(permLen - j);
+        const tmp = perm[j];
+        perm[j] = perm[r];
+        perm[r] = tmp;
+        permPos = j + 1;
+      }
+      const f = perm[j];
+      visited++;
+      if (constFlags[f] === 1) continue;
+      let h: Float64Array;
+      let off: number;
+      let t: number;
+      let scratch = false;
+      if (this.hasFeature(buf, f) || histMode) {
+        if (!this.hasFeature(buf, f)) {
+          if (buf < 0) buf = this.acquire();
+          this.buildInto(buf, f, start, end, total);
+        }
+        h = this.bufs[buf];
+        off = this.featOff[f];
+        t = this.listDense(h, off, this.nBins[f]);
+      } else if (this.isConstant(f, start, end)) {
+        constFlags[f] = 1;
+        continue;
+      } else {
+        h = this.scratch;
+        off = 0;
+        t = this.accumulateScratch(f, start, end, total);
+        scratch = true;
+      }
+      if (t <= 1) {
+        constFlags[f] = 1;
+      } else {
+        nonConstant++;
+        this.sweep(h, off, t, f, n, total, w);
+      }
+      if (scratch) this.clearScratch(t);
+    }
+    this.nodeBuf = buf;
+    return this.bestF >= 0;
+  }
+}

@@ -1,0 +1,81 @@
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Pool } from '../storage/mysql.ts';
+import { inTransaction } from '../storage/mysql.ts';
+import { NoMoreBatches } from '../errors.ts';
+
+/**
+ * The data API of the classic MLOps course: a dataset cut into N batches; each call returns a random
+ * sample of the group's current batch; the batch moves on only after a minimum interval, and after
+ * the last one the API answers 400 until the group is restarted. Group state lives in MySQL so that
+ * every Lambda container (and a restart) sees the same batch.
+ */
+export interface BatchSettings {
+  batches: number;
+  intervalSeconds: number;
+  sampleSize: number;
+}
+
+export interface BatchResponse {
+  group_number: number;
+  batch_number: number;
+  data: string[][];
+}
+
+/** Rows [start, end) of batch `k` when `total` rows are cut into `batches` nearly equal parts. */
+export function batchBounds(total: number, batches: number, k: number): [number, number] {
+  return [Math.floor((total * k) / batches), Math.floor((total * (k + 1)) / batches)];
+}
+
+/** A uniform sample without replacement (partial Fisher–Yates over indices). */
+export function sampleRows<T>(rows: readonly T[], size: number, random: () => number = Math.random): T[] {
+  if (size >= rows.length) return rows.slice();
+  const index = Array.from(rows.keys());
+  for (let i = 0; i < size; i++) {
+    const j = i + Math.floor(random() * (index.length - i));
+    [index[i], index[j]] = [index[j], index[i]];
+  }
+  return index.slice(0, size).map((i) => rows[i]);
+}
+
+interface GroupRow extends RowDataPacket {
+  batch_number: number;
+  batch_started_at: Date;
+}
+
+/** The group's current batch number, advancing it when the interval has passed. */
+export async function currentBatch(pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date()): Promise<number> {
+  return inTransaction(pool, async (tx) => {
+    const [rows] = await tx.query<GroupRow[]>(
+      'SELECT batch_number, batch_started_at FROM data_api_groups WHERE group_number = ? FOR UPDATE', [groupNumber],
+    );
+    if (rows.length === 0) {
+      await tx.query('INSERT INTO data_api_groups (group_number, batch_number, batch_started_at) VALUES (?, 0, ?)', [groupNumber, now]);
+      return 0;
+    }
+    const { batch_number: batch, batch_started_at: startedAt } = rows[0];
+    const elapsedSeconds = (now.getTime() - new Date(startedAt).getTime()) / 1000;
+    if (elapsedSeconds < settings.intervalSeconds) return batch;
+    if (batch + 1 >= settings.batches) {
+      throw new NoMoreBatches(
+        `All ${settings.batches} batches of group ${groupNumber} have been served. ` +
+          `Call /restart_data_generation?group_number=${groupNumber} to start again.`,
+      );
+    }
+    await tx.query('UPDATE data_api_groups SET batch_number = ?, batch_started_at = ? WHERE group_number = ?', [batch + 1, now, groupNumber]);
+    return batch + 1;
+  });
+}
+
+export async function restartGroup(pool: Pool, groupNumber: number, now = new Date()): Promise<void> {
+  await pool.query(
+    `INSERT INTO data_api_groups (group_number, batch_number, batch_started_at) VALUES (?, 0, ?)
+     ON DUPLICATE KEY UPDATE batch_number = 0, batch_started_at = VALUES(batch_started_at)`,
+    [groupNumber, now],
+  );
+}
+
+export async function serveBatch(pool: Pool, rows: readonly string[][], groupNumber: number, settings: BatchSettings): Promise<BatchResponse> {
+  const batch = await currentBatch(pool, groupNumber, settings);
+  const [start, end] = batchBounds(rows.length, settings.batches, batch);
+  return { group_number: groupNumber, batch_number: batch, data: sampleRows(rows.slice(start, end), settings.sampleSize) };
+}

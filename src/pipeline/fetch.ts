@@ -1,0 +1,116 @@
+import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { z } from 'zod';
+import type { DatasetSpec } from '../dataset/spec.ts';
+import { rowKey, validateRows } from '../dataset/validate.ts';
+import { DataApiUnavailable, InvalidInput, NoMoreBatches } from '../errors.ts';
+import type { Pool } from '../storage/mysql.ts';
+import { inTransaction } from '../storage/mysql.ts';
+
+export interface FetchDeps {
+  pool: Pool;
+  spec: DatasetSpec;
+  dataApiUrl: string;
+  timeoutMs: number;
+}
+
+export interface FetchRequest {
+  executionId: string;
+  groupNumber: number;
+  /** 0-based position of this fetch in the execution's loop; makes a re-run of the same fetch idempotent. */
+  fetchIndex: number;
+}
+
+export interface FetchResult {
+  batchNumber: number;
+  rowsReceived: number;
+  rowsNew: number;
+  rowsRejected: number;
+  batchesFetched: number;
+  /** Rows stored for this dataset after the fetch. */
+  rowsStored: number;
+}
+
+const BatchBody = z.object({
+  group_number: z.number().int(),
+  batch_number: z.number().int().nonnegative(),
+  data: z.array(z.unknown()),
+});
+
+/** Calls the data API once, mapping every way it can fail onto a named error. */
+export async function requestBatch(baseUrl: string, groupNumber: number, timeoutMs: number): Promise<z.infer<typeof BatchBody>> {
+  const url = new URL('/data', baseUrl);
+  url.searchParams.set('group_number', String(groupNumber));
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new DataApiUnavailable(`Data API ${url.origin} did not answer: ${(error as Error).message}`, { cause: error });
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status >= 500) throw new DataApiUnavailable(`Data API answered ${response.status}: ${text.slice(0, 200)}`);
+  if (response.status === 400 && /batches .* have been served|no more batches/i.test(text)) {
+    throw new NoMoreBatches(`Data API has no more batches for group ${groupNumber}: ${text.slice(0, 300)}`);
+  }
+  if (!response.ok) throw new InvalidInput(`Data API refused the request (${response.status}): ${text.slice(0, 300)}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new DataApiUnavailable(`Data API returned malformed JSON: ${text.slice(0, 100)}`);
+  }
+  const parsed = BatchBody.safeParse(body);
+  if (!parsed.success) {
+    throw new DataApiUnavailable(`Data API returned an unexpected body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+const CHUNK = 1000;
+
+/**
+ * Fetches one batch and stores it in one transaction: valid rows go to raw_rows (a duplicate of a
+ * stored row, by its feature key, is skipped), invalid ones to rejected_rows with their reason, and
+ * the batch is recorded. Either all of it is stored or nothing is.
+ */
+export async function fetchBatch(deps: FetchDeps, request: FetchRequest): Promise<FetchResult> {
+  const { spec, pool } = deps;
+  const body = await requestBatch(deps.dataApiUrl, request.groupNumber, deps.timeoutMs);
+  const { valid, rejected } = validateRows(spec, body.data as unknown[][]);
+
+  const rowsNew = await inTransaction(pool, async (tx) => {
+    // Re-running the same fetch of the same execution replaces its record instead of adding one.
+    const [batch] = await tx.query<ResultSetHeader>(
+      `INSERT INTO fetched_batches (execution_id, fetch_index, dataset, group_number, batch_number, rows_received, rows_new, rows_rejected)
+       VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+       ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), batch_number = VALUES(batch_number),
+         rows_received = VALUES(rows_received), rows_rejected = VALUES(rows_rejected), fetched_at = CURRENT_TIMESTAMP(3)`,
+      [request.executionId, request.fetchIndex, spec.name, request.groupNumber, body.batch_number, body.data.length, rejected.length],
+    );
+    const batchId = batch.insertId;
+    await tx.query('DELETE FROM rejected_rows WHERE batch_id = ?', [batchId]);
+
+    let inserted = 0;
+    for (let start = 0; start < valid.length; start += CHUNK) {
+      const chunk = valid.slice(start, start + CHUNK);
+      const values = chunk.map((row) => [spec.name, rowKey(spec, row), JSON.stringify(spec.columns.map((c) => row[c.name])), batchId]);
+      const [result] = await tx.query<ResultSetHeader>('INSERT IGNORE INTO raw_rows (dataset, row_key, row_values, batch_id) VALUES ?', [values]);
+      inserted += result.affectedRows;
+    }
+    for (let start = 0; start < rejected.length; start += CHUNK) {
+      const values = rejected.slice(start, start + CHUNK).map((r) => [spec.name, batchId, JSON.stringify(body.data[r.index] ?? null), r.reason.slice(0, 500)]);
+      await tx.query('INSERT INTO rejected_rows (dataset, batch_id, row_values, reason) VALUES ?', [values]);
+    }
+    await tx.query('UPDATE fetched_batches SET rows_new = ? WHERE id = ?', [inserted, batchId]);
+    return inserted;
+  });
+
+  const [count] = await pool.query<(RowDataPacket & { n: number })[]>('SELECT COUNT(*) AS n FROM raw_rows WHERE dataset = ?', [spec.name]);
+  return {
+    batchNumber: body.batch_number,
+    rowsReceived: body.data.length,
+    rowsNew,
+    rowsRejected: rejected.length,
+    batchesFetched: request.fetchIndex + 1,
+    rowsStored: Number(count[0].n),
+  };
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { InvalidInput } from '../errors.ts';
+import { LoadedModel, parseArtifact } from '../model/artifact.ts';
+import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
+import {
+  ensureRegisteredModel, findPromotion, getAliasVersion, getModelVersion, getRun, lockModel, recordPromotion, registerVersion, setAlias,
+} from '../registry/registry.ts';
+import type { Pool } from '../storage/mysql.ts';
+import { inTransaction } from '../storage/mysql.ts';
+import type { ArtifactStore } from '../storage/s3.ts';
+import { buildEncoder } from '../dataset/encode.ts';
+import { featureColumns } from '../dataset/spec.ts';
+import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
+
+export const PromotionPolicySchema = z.strictObject({
+  /** Defaults to accuracy (classification) or rmse (regression). */
+  metric: z.enum(['accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2']).optional(),
+  /** The candidate must beat the champion by more than this (in the metric's units). */
+  minGain: z.number().min(0).default(0),
+});
+export type PromotionPolicy = z.infer<typeof PromotionPolicySchema>;
+
+export interface PromoteDeps {
+  pool: Pool;
+  store: ArtifactStore;
+}
+
+export interface PromoteRequest {
+  executionId: string;
+  runId: string;
+  manifestKey: string;
+  policy: PromotionPolicy;
+}
+
+export interface PromoteResult {
+  modelName: string;
+  decision: 'promoted' | 'rejected';
+  candidateVersion: number;
+  championVersion: number;
+  previousChampionVersion: number | null;
+  metric: MetricName;
+  candidateScore: number;
+  championScore: number | null;
+  testMetrics: Metrics;
+  reason: string;
+}
+
+/** The input schema stored with each version: what predict will ask for. */
+export function inputSchemaOf(manifest: DatasetManifest): unknown {
+  const spec = manifest.spec;
+  return {
+    dataset: spec.name,
+    task: spec.task,
+    target: spec.target,
+    features: featureColumns(spec).map((c) => ({ name: c.name, type: c.type, ...(c.type === 'categorical' ? { values: c.values } : { min: c.min, max: c.max }) })),
+    encodedFeatures: buildEncoder(spec).featureNames,
+    ...(spec.classes ? { classes: spec.classes } : {}),
+  };
+}
+
+async function loadVerified(store: ArtifactStore, key: string, sha: string): Promise<LoadedModel> {
+  return new LoadedModel(parseArtifact(await store.getVerifiedBytes(key, sha), key));
+}
+
+/**
+ * Registers the run as a new version and moves `champion` to it only if it beats the current
+ * champion on the same test rows by more than `minGain`. The decision and its numbers go to the
+ * append-only promotion history. Re-running for the same execution returns the recorded decision.
+ */
+export async function promote(deps: PromoteDeps, request: PromoteRequest): Promise<PromoteResult> {
+  const { pool, store } = deps;
+  const run = await getRun(pool, request.runId);
+  if (run.status !== 'finished' || !run.artifactKey || !run.artifactSha256) {
+    throw new InvalidInput(`Run ${request.runId} has no finished model to promote (status ${run.status})`);
+  }
+  const modelName = run.dataset;
+  const manifest = await store.getJson<DatasetManifest>(request.manifestKey);
+  const metric: MetricName = request.policy.metric ?? (manifest.spec.task === 'classification' ? 'accuracy' : 'rmse');
+  if (!metricsFor(manifest.spec.task).includes(metric)) {
+    throw new InvalidInput(`Metric ${metric} does not apply to a ${manifest.spec.task} model`);
+  }
+  const better = higherIsBetter[metric];
+  const testRows = await readSnapshotSplit(store, manifest, 'test');
+  const candidate = await loadVerified(store, run.artifactKey, run.artifactSha256);
+  const testMetrics = evaluate(candidate, testRows);
+  const candidateScore = testMetrics[metric];
+  if (candidateScore === undefined) throw new InvalidInput(`Metric ${metric} could not be computed on ${testRows.length} test rows`);
+
+  await ensureRegisteredModel(pool, modelName);
+  // The champion may change while we score it; score again until the one we scored is still champion.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const championVersion = await getAliasVersion(pool, modelName, 'champion');
+    let championScore: number | null = null;
+    if (championVersion !== null) {
+      const champion = await getModelVersion(pool, modelName, championVersion);
+      if (champion.runId === run.runId) championScore = candidateScore;
+      else championScore = evaluate(await loadVerified(store, champion.artifactKey, champion.artifactSha256), testRows)[metric] ?? null;
+    }
+    const outcome = await inTransaction(pool, async (tx) => {
+      await lockModel(tx, modelName);
+      const recorded = await findPromotion(tx, modelName, request.executionId);
+      if (recorded) return { recorded };
+      if ((await getAliasVersion(tx, modelName, 'champion')) !== championVersion) return null;
+      const candidateVersion = await registerVersion(tx, {
+        modelName, runId: run.runId, dataset: run.dataset, datasetVersion: run.datasetVersion,
+        artifactKey: run.artifactKey as string, artifactSha256: run.artifactSha256 as string,
+        inputSchema: inputSchemaOf(manifest), testMetrics,
+      });
+      const gain = championScore === null ? null : better ? candidateScore - championScore : championScore - candidateScore;
+      const wins = championScore === null || (gain as number) > request.policy.minGain;
+      const fmt = (n: number) => n.toFixed(4);
+      const reason = championScore === null
+        ? `no champion yet: version ${candidateVersion} becomes champion with test ${metric} ${fmt(candidateScore)}`
+        : wins
+          ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
+          : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
+      if (wins) await setAlias(tx, modelName, 'champion', candidateVersion);
+      await recordPromotion(tx, {
+        requestId: request.executionId, modelName, action: wins ? 'promoted' : 'rejected', candidateVersion,
+        previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain, reason,
+      });
+      return { recorded: null };
+    });
+    if (outcome === null) continue;
+    const entry = outcome.recorded ?? (await findPromotion(pool, modelName, request.executionId));
+    if (!entry) throw new Error('promotion was not recorded');
+    return {
+      modelName,
+      decision: entry.action === 'promoted' ? 'promoted' : 'rejected',
+      candidateVersion: entry.candidateVersion,
+      championVersion: (await getAliasVersion(pool, modelName, 'champion')) ?? entry.candidateVersion,
+      previousChampionVersion: entry.previousVersion,
+      metric,
+      candidateScore: entry.candidateScore ?? candidateScore,
+      championScore: entry.championScore,
+      testMetrics,
+      reason: entry.reason,
+    };
+  }
+  throw new Error(`The champion of ${modelName} kept changing while promoting run ${request.runId}`);
+}

@@ -1,0 +1,43 @@
+import type { DatasetSpec } from '../dataset/spec.ts';
+import { parseCsv } from '../dataset/csv.ts';
+import { validateRows, type TypedRow } from '../dataset/validate.ts';
+import { InvalidRows } from '../errors.ts';
+import type { ArtifactStore } from '../storage/s3.ts';
+import { gunzipText } from '../storage/s3.ts';
+import type { SplitName } from '../dataset/split.ts';
+
+/** What preprocess writes next to a snapshot; train, promote and the registry read it. */
+export interface DatasetManifest {
+  dataset: string;
+  contentHash: string;
+  createdAt: string;
+  spec: DatasetSpec;
+  featureNames: string[];
+  counts: { total: number; train: number; validation: number; test: number; rejected: number };
+  /** Classification only: class value → rows, per split. */
+  classCounts?: Record<SplitName, Record<string, number>>;
+  rejectedReasons: { reason: string; rows: number }[];
+  files: Record<SplitName, { key: string; sha256: string; rows: number }>;
+}
+
+const quote = (field: string): string => (/[",\n\r]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field);
+
+/** Typed rows as CSV text in the spec's column order (numbers in their shortest exact form). */
+export function formatSnapshotCsv(spec: DatasetSpec, rows: readonly TypedRow[]): string {
+  const names = spec.columns.map((c) => c.name);
+  const lines = [names.map(quote).join(',')];
+  for (const row of rows) lines.push(names.map((n) => quote(String(row[n]))).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Reads one split of a snapshot back as typed rows; a row that no longer validates is a corrupt snapshot. */
+export async function readSnapshotSplit(store: ArtifactStore, manifest: DatasetManifest, split: SplitName): Promise<TypedRow[]> {
+  const file = manifest.files[split];
+  const records = parseCsv(gunzipText(await store.getVerifiedBytes(file.key, file.sha256)));
+  records.shift();
+  const { valid, rejected } = validateRows(manifest.spec, records);
+  if (rejected.length > 0) {
+    throw new InvalidRows(`Snapshot ${file.key} has ${rejected.length} invalid rows, e.g. ${rejected[0].reason}`);
+  }
+  return valid;
+}

@@ -1,0 +1,25 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { fetchBatch } from '../src/pipeline/fetch.ts';
+import { getConfig, getPool, getSpec, releaseWhenInvokedLocally } from './lib/context.ts';
+import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+
+const FetchEvent = z.object({
+  executionId: z.string().min(1).max(200),
+  dataset: z.string().regex(DATASET_SLUG),
+  groupNumber: z.number().int().min(1).max(1000),
+  fetchIndex: z.number().int().min(0),
+});
+
+async function run(event: z.infer<typeof FetchEvent>) {
+  const c = getConfig();
+  const spec = await getSpec(event.dataset);
+  const result = await fetchBatch(
+    { pool: getPool(), spec, dataApiUrl: c.DATA_API_URL, timeoutMs: c.DATA_API_TIMEOUT_MS },
+    { executionId: event.executionId, groupNumber: event.groupNumber, fetchIndex: event.fetchIndex },
+  );
+  console.log(JSON.stringify({ step: 'fetch', executionId: event.executionId, ...result }));
+  return result;
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));

@@ -1,0 +1,82 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { z } from 'zod';
+import { InvalidInput, PipelineError } from '../../src/errors.ts';
+
+/** A dataset name as it may appear in events and URLs. */
+export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+const describe = (issues: readonly z.core.$ZodIssue[]) =>
+  issues.map((i) => ({ field: i.path.map(String).join('.') || '(event)', message: i.message }));
+
+/**
+ * Validates and replaces the event of a Step Functions task with the schema's parsed output, so
+ * the handler gets typed input with defaults applied; a bad event fails with InvalidInput.
+ */
+export function parseEvent<S extends z.ZodType>(schema: S): MiddlewareObj<z.infer<S>> {
+  return {
+    before: (request) => {
+      const result = schema.safeParse(request.event);
+      if (!result.success) {
+        const issues = describe(result.error.issues);
+        throw new InvalidInput(`Invalid event: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+      }
+      request.event = result.data;
+    },
+  };
+}
+
+export interface HttpEvent {
+  rawPath?: string;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string | undefined>;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  pathParameters?: Record<string, string | undefined> | null;
+  requestContext?: { http?: { method?: string } };
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function json(statusCode: number, body: unknown): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** Parses query parameters with a schema; failures are a 400 naming the parameter. */
+export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.infer<S> {
+  const result = schema.safeParse(event.queryStringParameters ?? {});
+  if (!result.success) {
+    const issues = describe(result.error.issues);
+    throw new InvalidInput(`Invalid query: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+  }
+  return result.data;
+}
+
+/**
+ * Turns every error into a JSON response: our named errors keep their status and message; anything
+ * else is a 500 whose details go to the log, not to the client.
+ */
+export function httpErrors(): MiddlewareObj<HttpEvent, HttpResponse> {
+  return {
+    onError: (request) => {
+      const error = request.error;
+      if (error instanceof PipelineError && error.status < 500) {
+        request.response = json(error.status, {
+          error: error.name,
+          message: error.message,
+          ...(error instanceof InvalidInput && error.issues.length > 0 ? { issues: error.issues } : {}),
+        });
+        return;
+      }
+      console.error(error);
+      const status = error instanceof PipelineError ? error.status : 500;
+      request.response = json(status, {
+        error: error instanceof PipelineError ? error.name : 'InternalError',
+        message: error instanceof PipelineError ? error.message : 'Internal error; see the function log.',
+      });
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { ALIASES } from '../src/registry/registry.ts';
+import { InvalidInput } from '../src/errors.ts';
+import { ModelServer } from '../src/serving/model-server.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { DATASET_SLUG, httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+
+const MAX_ROWS = 1000;
+const MAX_BODY_BYTES = 1_000_000;
+
+const PredictBody = z.strictObject({
+  /** Registered model name; defaults to the only dataset shipped today. */
+  model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
+  model_version: z.number().int().positive().optional(),
+  alias: z.enum(ALIASES).optional(),
+  rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
+}).refine((b) => !(b.model_version !== undefined && b.alias !== undefined), { message: 'give model_version or alias, not both', path: ['alias'] });
+
+let server: ModelServer | undefined;
+
+function parseBody(event: HttpEvent): z.infer<typeof PredictBody> {
+  const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  if (raw.length === 0) throw new InvalidInput('Empty body: send JSON like {"rows": [{...}]}');
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new InvalidInput(`Body over ${MAX_BODY_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch (error) {
+    throw new InvalidInput(`Body is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = PredictBody.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
+    throw new InvalidInput(`Invalid request: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+  }
+  return parsed.data;
+}
+
+async function predict(event: HttpEvent): Promise<HttpResponse> {
+  const body = parseBody(event);
+  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
+  const result = await server.predict(
+    { modelName: body.model, ...(body.model_version !== undefined ? { version: body.model_version } : {}), ...(body.alias ? { alias: body.alias } : {}) },
+    body.rows,
+  );
+  return json(200, result);
+}
+
+export const handler = middy<HttpEvent, HttpResponse>(predict).use(releaseWhenInvokedLocally()).use(httpErrors());

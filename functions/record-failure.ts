@@ -1,0 +1,19 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { recordFailure } from '../src/pipeline/failures.ts';
+import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { parseEvent } from './lib/middleware.ts';
+
+/** The Catch of every task lands here with the error Step Functions caught. */
+const FailureEvent = z.object({
+  executionId: z.string().min(1).max(200),
+  state: z.string().max(100).nullable().default(null),
+  error: z.object({ Error: z.string().default('Unknown'), Cause: z.string().nullable().default(null) }).passthrough(),
+});
+
+async function run(event: z.infer<typeof FailureEvent>) {
+  await recordFailure(getPool(), { executionId: event.executionId, state: event.state, error: event.error.Error, cause: event.error.Cause });
+  return { executionId: event.executionId, error: event.error.Error, cause: event.error.Cause };
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));

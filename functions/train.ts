@@ -1,0 +1,26 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { train, TrainParamsSchema } from '../src/pipeline/train.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { parseEvent } from './lib/middleware.ts';
+
+const TrainEvent = z.object({
+  executionId: z.string().min(1).max(200),
+  datasetVersion: z.number().int().positive(),
+  manifestKey: z.string().regex(/^datasets\/[a-z0-9_-]+\/[0-9a-f]{64}\/manifest\.json$/),
+  params: TrainParamsSchema.default(TrainParamsSchema.parse({})),
+  trialIndex: z.number().int().min(0).default(0),
+  parentRunId: z.string().uuid().nullable().default(null),
+});
+
+async function run(event: z.infer<typeof TrainEvent>) {
+  const workers = getConfig().TRAIN_WORKERS;
+  const result = await train(
+    { pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (m) => console.log(m) },
+    event,
+  );
+  console.log(JSON.stringify({ step: 'train', executionId: event.executionId, runId: result.runId, metrics: result.metrics, trainSeconds: result.trainSeconds }));
+  return result;
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(TrainEvent));

@@ -1,0 +1,59 @@
+/**
+ * `serverless invoke local` for one function with its sample event, against the stack that
+ * `npm start` leaves running (MySQL, the S3 server on its fixed port, the HTTP API).
+ *
+ *   npm run invoke -- fetch
+ *   npm run invoke -- train --event my-event.json
+ *
+ * Events may say "${latest.datasetVersion}", "${latest.manifestKey}" or "${latest.runId}": they are
+ * filled in from the registry, so train and promote have something real to work on.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { RowDataPacket } from 'mysql2/promise';
+import { loadConfig, repoRoot } from '../src/config.ts';
+import { createPool } from '../src/storage/mysql.ts';
+
+const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { event: { type: 'string' } } });
+const fn = positionals[0];
+if (!fn) {
+  console.error('usage: npm run invoke -- <function> [--event file.json]');
+  process.exit(2);
+}
+const eventPath = args.event ?? path.join(repoRoot, 'events', `${fn}.json`);
+let text = await readFile(eventPath, 'utf8');
+
+if (text.includes('${latest.')) {
+  const c = loadConfig();
+  const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
+  try {
+    const [versions] = await pool.query<RowDataPacket[]>('SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1');
+    const [runs] = await pool.query<RowDataPacket[]>("SELECT run_id FROM runs WHERE status = 'finished' ORDER BY ended_at DESC LIMIT 1");
+    const latest: Record<string, unknown> = {
+      datasetVersion: versions[0]?.version, manifestKey: versions[0]?.manifest_key, runId: runs[0]?.run_id,
+    };
+    text = text.replace(/"\$\{latest\.(\w+)\}"/g, (_, name: string) => {
+      if (latest[name] === undefined) throw new Error(`No ${name} in the registry yet: run the pipeline first (npm start)`);
+      return JSON.stringify(latest[name]);
+    });
+  } finally {
+    await pool.end();
+  }
+}
+const resolved = path.join(await mkdtemp(path.join(os.tmpdir(), 'invoke-')), `${fn}.json`);
+await writeFile(resolved, text);
+
+const env = {
+  ...process.env,
+  // What `npm start` runs: the S3 server on its fixed port (s3rver's own key pair) and the HTTP API.
+  S3_ENDPOINT: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:4569',
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+  DATA_API_URL: process.env.DATA_API_URL ?? 'http://127.0.0.1:3000',
+};
+const serverless = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
+const result = spawnSync(process.execPath, [serverless, 'invoke', 'local', '-f', fn, '--path', resolved], { cwd: repoRoot, env, stdio: 'inherit' });
+process.exit(result.status ?? 1);

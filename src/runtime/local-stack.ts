@@ -1,0 +1,238 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import S3rver from 's3rver';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { repoRoot } from '../config.ts';
+import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
+import { ArtifactStore } from '../storage/s3.ts';
+import { readDefinitionText, substituteFunctions } from './definition.ts';
+
+export const SERVICE = 'mlops-pipeline';
+export const STAGE = 'dev';
+/** The only key pair s3rver accepts. */
+const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+export interface LocalStackOptions {
+  mysql: MysqlSettings;
+  bucket: string;
+  /** Ports: 0 picks a free one. */
+  httpPort?: number;
+  lambdaPort?: number;
+  s3Port?: number;
+  /** Where the S3 server keeps its files. */
+  s3Directory?: string;
+  /** Extra environment for the functions (data API interval, sample size, dataset path…). */
+  functionEnv?: Record<string, string>;
+  log?: (line: string) => void;
+  /** Print the functions' own output (serverless-offline) through `log`. */
+  verbose?: boolean;
+}
+
+export interface ExecutionEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  Error?: string;
+  Cause?: unknown;
+  [key: string]: unknown;
+}
+
+export interface ExecutionResult {
+  executionArn: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  output: unknown;
+  error?: string;
+  cause?: string;
+  events: ExecutionEvent[];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`serverless-offline did not open port ${port} within ${timeoutMs} ms`);
+}
+
+/** Says plainly what to do when MySQL is not there, instead of a bare ECONNREFUSED. */
+export async function checkMysql(settings: MysqlSettings): Promise<void> {
+  try {
+    await ensureDatabase(settings);
+  } catch (error) {
+    throw new Error(
+      `Cannot reach MySQL at ${settings.user}@${settings.host}:${settings.port} (${(error as Error).message}). ` +
+        'Start a MySQL-compatible server (on Debian: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd) ' +
+        'or set MYSQL_HOST, MYSQL_PORT, MYSQL_USER and MYSQL_PASSWORD.',
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * The embedded local stack: a real MySQL database, an S3 server (s3rver), serverless-offline serving
+ * the HTTP API and the Lambda invoke endpoint, and the state machine run by aws-local-stepfunctions
+ * against that endpoint, state by state, from the same ASL file the other runtimes deploy.
+ */
+export class LocalStack {
+  readonly options: LocalStackOptions;
+  httpPort = 0;
+  lambdaPort = 0;
+  s3Port = 0;
+  pool: Pool | undefined;
+  store: ArtifactStore | undefined;
+  private s3: S3rver | undefined;
+  private offline: ChildProcess | undefined;
+  private offlineOutput: string[] = [];
+
+  constructor(options: LocalStackOptions) {
+    this.options = options;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  async start(): Promise<void> {
+    const { mysql } = this.options;
+    await checkMysql(mysql);
+    this.pool = createPool(mysql);
+    await migrate(this.pool);
+    this.log(`MySQL ${mysql.host}:${mysql.port}/${mysql.database}: schema ready`);
+
+    this.s3Port = this.options.s3Port || (await freePort());
+    const s3Directory = this.options.s3Directory ?? path.join(repoRoot, '.local', 's3');
+    await mkdir(s3Directory, { recursive: true });
+    this.s3 = new S3rver({ port: this.s3Port, address: '127.0.0.1', directory: s3Directory, silent: true });
+    await this.s3.run();
+    const s3Endpoint = `http://127.0.0.1:${this.s3Port}`;
+    this.store = new ArtifactStore({ bucket: this.options.bucket, region: 'us-east-1', endpoint: s3Endpoint, credentials: S3RVER_KEYS });
+    await this.store.ensureBucket();
+    this.log(`S3 server ${s3Endpoint} (files in ${path.relative(process.cwd(), s3Directory) || '.'}): bucket ${this.options.bucket}`);
+
+    this.httpPort = this.options.httpPort || (await freePort());
+    this.lambdaPort = this.options.lambdaPort || (await freePort());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      // The functions' S3 client signs with these; s3rver accepts only its own key pair.
+      AWS_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      HTTP_PORT: String(this.httpPort),
+      LAMBDA_PORT: String(this.lambdaPort),
+      MYSQL_HOST: mysql.host,
+      MYSQL_PORT: String(mysql.port),
+      MYSQL_USER: mysql.user,
+      MYSQL_PASSWORD: mysql.password,
+      MYSQL_DATABASE: mysql.database,
+      S3_BUCKET: this.options.bucket,
+      S3_ENDPOINT: s3Endpoint,
+      DATA_API_URL: this.baseUrl,
+      ...this.options.functionEnv,
+    };
+    const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
+    // process.execPath: the functions run on the same Node (22) as this runner.
+    this.offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      const text = chunk.toString();
+      this.offlineOutput.push(text);
+      if (this.offlineOutput.length > 500) this.offlineOutput.shift();
+      if (this.options.verbose) for (const line of text.split('\n')) if (line.trim()) this.log(`  [offline] ${line}`);
+    };
+    this.offline.stdout?.on('data', keep);
+    this.offline.stderr?.on('data', keep);
+    try {
+      await waitForPort(this.httpPort, this.offline, 60_000);
+      await waitForPort(this.lambdaPort, this.offline, 10_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
+    }
+    this.log(`serverless-offline: HTTP API ${this.baseUrl}, Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+  }
+
+  /** Recent output of serverless-offline (the functions' logs), for diagnosing a failure. */
+  recentOutput(): string {
+    return this.offlineOutput.join('');
+  }
+
+  /** Runs the pipeline state machine once; `onEvent` sees each execution event as it happens. */
+  async runPipeline(input: Record<string, unknown>, onEvent?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+    const definition = substituteFunctions(await readDefinitionText(), (key) => `${SERVICE}-${STAGE}-${key}`);
+    // aws-local-stepfunctions invokes Lambda through the AWS SDK, which honours these variables.
+    process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${this.lambdaPort}`;
+    process.env.AWS_ACCESS_KEY_ID ??= 'local';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    process.env.AWS_REGION ??= 'us-east-1';
+    const machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
+      validationOptions: { checkArn: false },
+    });
+    const name = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${SERVICE}-${STAGE}:${name}`;
+    const execution = machine.run(input as Parameters<typeof machine.run>[0], {
+      context: {
+        Execution: { Id: executionArn, Name: name, Input: input as Parameters<typeof machine.run>[0], StartTime: new Date().toISOString() },
+        StateMachine: { Id: `arn:aws:states:us-east-1:000000000000:stateMachine:${SERVICE}-${STAGE}`, Name: `${SERVICE}-${STAGE}` },
+      },
+    });
+    const events: ExecutionEvent[] = [];
+    const drained = (async () => {
+      for await (const event of execution.eventLogs) {
+        events.push(event as unknown as ExecutionEvent);
+        onEvent?.(event as unknown as ExecutionEvent);
+      }
+    })();
+    try {
+      const output = await execution.result;
+      await drained;
+      return { executionArn, status: 'SUCCEEDED', output, events };
+    } catch (error) {
+      await drained.catch(() => undefined);
+      const e = error as { name?: string; message?: string; cause?: unknown };
+      const failed = [...events].reverse().find((ev) => ev.type === 'ExecutionFailed');
+      return {
+        executionArn,
+        status: 'FAILED',
+        output: null,
+        error: typeof failed?.Error === 'string' ? failed.Error : (e.name ?? 'Error'),
+        cause: typeof failed?.Cause === 'string' ? failed.Cause : (e.message ?? String(error)),
+        events,
+      };
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.offline && this.offline.exitCode === null) {
+      const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
+      this.offline.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (this.offline.exitCode === null) this.offline.kill('SIGKILL');
+    }
+    await this.s3?.close().catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,6 @@
+// js-yaml arrives through serverless (osls) without types; only `load` is used here.
+declare module 'js-yaml' {
+  export function load(text: string): unknown;
+  const yaml: { load: typeof load };
+  export default yaml;
+}

@@ -1,0 +1,69 @@
+/**
+ * Starts one pipeline execution on LocalStack and follows it to the end, printing progress as the
+ * embedded runtime does; then calls /predict once.
+ *   npx node localstack/run.ts [--batches 3] [--interval 5] [--trees 50] [--group 1] [--input file.json]
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { progressPrinter } from '../src/runtime/progress.ts';
+import { checkLocalstack, clientsFor, readDeployRecord, readService } from './common.ts';
+import { findStateMachine, followExecution } from './deploy-lib.ts';
+import { loadDotEnv, loadSettings } from './settings.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    batches: { type: 'string', default: '3' },
+    interval: { type: 'string', default: '5' },
+    trees: { type: 'string', default: '50' },
+    group: { type: 'string', default: '1' },
+    input: { type: 'string' },
+  },
+});
+const print = (line: string) => console.log(line);
+
+loadDotEnv();
+const settings = loadSettings();
+try {
+  await checkLocalstack(settings.LOCALSTACK_ENDPOINT);
+  const { sfn } = clientsFor(settings);
+  const service = await readService();
+  const stateMachineArn = await findStateMachine(sfn, `${service.service}-${settings.STAGE}`);
+  const record = await readDeployRecord();
+  const input = args.input
+    ? (JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>)
+    : {
+        dataset: 'covertype',
+        groupNumber: Number(args.group),
+        batches: Number(args.batches),
+        intervalSeconds: Number(args.interval),
+        train: { nEstimators: Number(args.trees) },
+        promotion: { metric: 'accuracy', minGain: 0 },
+      };
+  const restart = record?.endpoints['GET /restart_data_generation'];
+  if (restart) {
+    // Start each run from batch 0 of the group, as the embedded runtime does.
+    const r = await fetch(`${restart}?group_number=${String(input.groupNumber ?? 1)}`);
+    print(`GET /restart_data_generation → ${r.status}`);
+  }
+  const name = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  const executionArn = await sfn.startExecution({ stateMachineArn, name, input: JSON.stringify(input) });
+  print(`Execution ${executionArn}\nInput ${JSON.stringify(input)}`);
+  const result = await followExecution(sfn, executionArn, { onEvent: progressPrinter(print) });
+  if (result.status !== 'SUCCEEDED') {
+    print(`\nPipeline ${result.status}: ${result.error ?? ''} ${result.cause ?? ''}`);
+    print('Function logs: docker compose logs localstack, or awslocal logs tail /aws/lambda/<function> (LocalStack CLI tools)');
+    process.exitCode = 1;
+  } else {
+    print(`\nOutput ${JSON.stringify(result.output).slice(0, 2000)}`);
+    const predict = record?.endpoints['POST /predict'];
+    if (predict) {
+      const body = { rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] };
+      const r = await fetch(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      print(`POST ${predict} → ${r.status} ${await r.text()}`);
+    }
+  }
+} catch (error) {
+  console.error(`\n${(error as Error).message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { repoRoot } from '../../src/config.ts';
+import { readDefinitionText, referencedFunctions } from '../../src/runtime/definition.ts';
+import { readServiceDefinition } from '../../localstack/deploy-lib.ts';
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DependsOn?: string | string[];
+}
+
+/** `serverless package` for AWS, offline, into a folder of its own (not the shared .serverless/). */
+describe('serverless package (the AWS CloudFormation template)', () => {
+  let dir: string;
+  let resources: Record<string, Resource>;
+  const logicalId = (key: string) => `${key[0].toUpperCase()}${key.slice(1)}LambdaFunction`;
+  const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'sls-package-'));
+    if (!existsSync(path.join(repoRoot, 'dist', 'functions'))) {
+      const build = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, encoding: 'utf8' });
+      assert.equal(build.status, 0, build.stdout + build.stderr);
+    }
+    const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', 'dev', '--package', dir], {
+      cwd: repoRoot, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+    });
+    assert.equal(result.status, 0, `serverless package failed:\n${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout + result.stderr, /State machine "pipeline" definition is valid/);
+    const template = JSON.parse(await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource> };
+    resources = template.Resources;
+  });
+  after(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('has each function of serverless.yml, on its own role', async () => {
+    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+    for (const f of service.functions) {
+      const fn = resources[logicalId(f.key)];
+      assert.equal(fn?.Type, 'AWS::Lambda::Function', f.key);
+      assert.deepEqual(fn.Properties.Role, { 'Fn::GetAtt': [`${logicalId(f.key).replace(/LambdaFunction$/, '')}Role`, 'Arn'] });
+    }
+    assert.equal(resources.IamRoleLambdaExecution, undefined, 'no shared role for all functions');
+  });
+
+  test('has the HTTP API routes', () => {
+    const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+    assert.deepEqual(routes, ['GET /data', 'GET /restart_data_generation', 'POST /predict']);
+  });
+
+  test('has the state machine from the ASL file with GetAtt ARNs, invoking only its functions', async () => {
+    const [[id, machine]] = byType('AWS::StepFunctions::StateMachine');
+    assert.equal(machine.Properties.StateMachineName, 'mlops-pipeline-dev');
+    const [body, params] = (machine.Properties.DefinitionString as { 'Fn::Sub': [string, Record<string, unknown>] })['Fn::Sub'];
+    const referenced = referencedFunctions(await readDefinitionText());
+    const getAtts = Object.values(params).map((p) => (p as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]).sort();
+    assert.deepEqual(getAtts, referenced.map(logicalId).sort());
+    // Each placeholder is a Fn::Sub variable now; any other "${" is escaped as "${!".
+    for (const variable of body.matchAll(/\$\{([^}!]+)\}/g)) assert.ok(variable[1] in params, `unresolved \${${variable[1]}}`);
+    const states = JSON.parse(body.replace(/"\$\{[0-9a-f]+\}"/g, '"arn"')) as { States: Record<string, unknown> };
+    assert.ok('FetchBatch' in states.States && 'Promote' in states.States);
+
+    const roleId = String((machine.Properties.RoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+    const policies = resources[roleId].Properties.Policies as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown[] }[] } }[];
+    const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+    assert.deepEqual([...new Set(statements.flatMap((s) => s.Action))], ['lambda:InvokeFunction']);
+    const invoked = new Set(JSON.stringify(statements).match(/[A-Za-z]+LambdaFunction/g));
+    assert.deepEqual([...invoked].sort(), referenced.map(logicalId).sort(), `${id} may invoke only its own functions`);
+  });
+
+  test('schedules retraining, disabled by default', () => {
+    const rules = byType('AWS::Events::Rule').map(([, r]) => r.Properties);
+    assert.equal(rules.length, 1);
+    assert.equal(rules[0].ScheduleExpression, 'rate(1 day)');
+    assert.equal(rules[0].State, 'DISABLED');
+  });
+
+  test('grants each function only what it uses', () => {
+    const actionsOf = (role: string) => {
+      const policies = resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
+      return policies.flatMap((p) => p.PolicyDocument.Statement.flatMap((s) => s.Action)).sort();
+    };
+    const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), logs, role);
+    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
+    assert.deepEqual(actionsOf('PredictRole'), [...logs, 's3:GetObject', 's3:ListBucket'].sort());
+    const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
+    assert.match(s3, /"ArtifactsBucket","Arn"/);
+    assert.doesNotMatch(JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Role')), /"Resource":"\*"|"Action":"\*"/);
+    assert.equal(resources.ArtifactsBucket.Type, 'AWS::S3::Bucket');
+  });
+
+  test('puts no secret in the template: the DB settings come from the deploying environment', () => {
+    const env = (resources.FetchLambdaFunction.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    // The value is whatever MYSQL_PASSWORD was at package time (e.g. read from SSM by the deploying shell), never a literal.
+    assert.equal(env.MYSQL_PASSWORD, process.env.MYSQL_PASSWORD ?? '');
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidInput } from '../errors.ts';
+import { ArtifactHashMismatch, InvalidInput, NotFound } from '../errors.ts';
 import { LoadedModel, parseArtifact } from '../model/artifact.ts';
 import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
 import {
@@ -91,10 +91,19 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
   for (let attempt = 0; attempt < 5; attempt++) {
     const championVersion = await getAliasVersion(pool, modelName, 'champion');
     let championScore: number | null = null;
+    // A champion whose artifact is gone or altered cannot serve: any verified candidate replaces it.
+    let championUnusable: string | null = null;
     if (championVersion !== null) {
       const champion = await getModelVersion(pool, modelName, championVersion);
       if (champion.runId === run.runId) championScore = candidateScore;
-      else championScore = evaluate(await loadVerified(store, champion.artifactKey, champion.artifactSha256), testRows)[metric] ?? null;
+      else {
+        try {
+          championScore = evaluate(await loadVerified(store, champion.artifactKey, champion.artifactSha256), testRows)[metric] ?? null;
+        } catch (error) {
+          if (!(error instanceof NotFound || error instanceof ArtifactHashMismatch)) throw error;
+          championUnusable = (error as Error).message;
+        }
+      }
     }
     const outcome = await inTransaction(pool, async (tx) => {
       await lockModel(tx, modelName);
@@ -109,7 +118,9 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
       const gain = championScore === null ? null : better ? candidateScore - championScore : championScore - candidateScore;
       const wins = championScore === null || (gain as number) > request.policy.minGain;
       const fmt = (n: number) => n.toFixed(4);
-      const reason = championScore === null
+      const reason = championUnusable !== null
+        ? `champion v${championVersion} cannot be loaded (${championUnusable}): version ${candidateVersion} replaces it with test ${metric} ${fmt(candidateScore)}`
+        : championScore === null
         ? `no champion yet: version ${candidateVersion} becomes champion with test ${metric} ${fmt(candidateScore)}`
         : wins
           ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`

@@ -10,6 +10,7 @@ import { batchBounds } from '../../src/data-api/service.ts';
 import { getAliasVersion, listPromotions } from '../../src/registry/registry.ts';
 import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
 const mysql = testMysql('pipeline');
@@ -123,5 +124,18 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(last.action, (last.candidateScore ?? 0) > (last.championScore ?? 0) ? 'promoted' : 'rejected');
     const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
     assert.equal(champion, last.action === 'promoted' ? last.candidateVersion : history[0].candidateVersion);
+  });
+
+  test('a champion whose artifact is gone is replaced by a verified candidate, and the history says why', async () => {
+    const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
+    const [rows] = await stack.pool!.query('SELECT artifact_key FROM model_versions WHERE model_name = ? AND version = ?', ['covertype', champion]);
+    const key = (rows as { artifact_key: string }[])[0].artifact_key;
+    await stack.store!.client.send(new DeleteObjectCommand({ Bucket: stack.store!.bucket, Key: key }));
+    const third = await stack.runPipeline({ batches: 1, intervalSeconds: 1, train: { nEstimators: 10, seed: 3 } });
+    assert.equal(third.status, 'SUCCEEDED', `${third.error}: ${third.cause}`);
+    const out = third.output as { promotion: { decision: string; candidateVersion: number; reason: string } };
+    assert.equal(out.promotion.decision, 'promoted');
+    assert.match(out.promotion.reason, new RegExp(`champion v${champion} cannot be loaded`));
+    assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'champion'), out.promotion.candidateVersion);
   });
 });

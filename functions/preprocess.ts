@@ -1,7 +1,8 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { preprocess } from '../src/pipeline/preprocess.ts';
-import { getPool, getSpec, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { championAgeHours } from '../src/registry/registry.ts';
+import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const PreprocessEvent = z.object({
@@ -11,9 +12,11 @@ const PreprocessEvent = z.object({
 
 async function run(event: z.infer<typeof PreprocessEvent>) {
   const spec = await getSpec(event.dataset);
-  const result = await preprocess({ pool: getPool(), store: getStore(), spec }, event.executionId);
-  console.log(JSON.stringify({ step: 'preprocess', executionId: event.executionId, ...result }));
-  return result;
+  const result = await preprocess({ pool: getPool(), store: getStore(), spec, driftThreshold: getConfig().DRIFT_PSI_THRESHOLD }, event.executionId);
+  // For the state machine's "skip training when nothing drifted and the champion is recent" choice.
+  const champion = { ageHours: await championAgeHours(getPool(), spec.name) };
+  console.log(JSON.stringify({ step: 'preprocess', executionId: event.executionId, ...result, champion }));
+  return { ...result, champion };
 }
 
 export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(PreprocessEvent));

@@ -18,6 +18,8 @@ export interface BatchSettings {
 export interface BatchResponse {
   group_number: number;
   batch_number: number;
+  /** Which dataset the rows are from (an addition to the course API's body). */
+  dataset: string;
   data: string[][];
 }
 
@@ -42,14 +44,31 @@ interface GroupRow extends RowDataPacket {
   batch_started_at: Date;
 }
 
-/** The group's current batch number, advancing it when the interval has passed. */
-export async function currentBatch(pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date()): Promise<number> {
+/** What the data API serves when a request names no dataset (the classic course API's only one). */
+export const DEFAULT_DATASET = 'covertype';
+
+/** The query string that restarts a group, as told to a client that has run out of batches. */
+const restartQuery = (dataset: string, groupNumber: number) =>
+  `group_number=${groupNumber}${dataset === DEFAULT_DATASET ? '' : `&dataset=${dataset}`}`;
+
+/**
+ * The group's current batch of `dataset`, advancing it when the interval has passed. Each dataset
+ * has its own batch clock per group.
+ */
+export async function currentBatch(
+  pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date(), dataset = DEFAULT_DATASET,
+): Promise<number> {
   return inTransaction(pool, async (tx) => {
     const [rows] = await tx.query<GroupRow[]>(
-      'SELECT batch_number, batch_started_at FROM data_api_groups WHERE group_number = ? FOR UPDATE', [groupNumber],
+      'SELECT batch_number, batch_started_at FROM data_api_dataset_groups WHERE dataset = ? AND group_number = ? FOR UPDATE',
+      [dataset, groupNumber],
     );
     if (rows.length === 0) {
-      await tx.query('INSERT INTO data_api_groups (group_number, batch_number, batch_started_at) VALUES (?, 0, ?)', [groupNumber, now]);
+      // Two first requests at once: the loser's INSERT IGNORE is a no-op and both serve batch 0.
+      await tx.query(
+        'INSERT IGNORE INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)',
+        [dataset, groupNumber, now],
+      );
       return 0;
     }
     const { batch_number: batch, batch_started_at: startedAt } = rows[0];
@@ -57,25 +76,42 @@ export async function currentBatch(pool: Pool, groupNumber: number, settings: Ba
     if (elapsedSeconds < settings.intervalSeconds) return batch;
     if (batch + 1 >= settings.batches) {
       throw new NoMoreBatches(
-        `All ${settings.batches} batches of group ${groupNumber} have been served. ` +
-          `Call /restart_data_generation?group_number=${groupNumber} to start again.`,
+        `All ${settings.batches} batches of group ${groupNumber}${dataset === DEFAULT_DATASET ? '' : ` of dataset ${dataset}`} have been served. ` +
+          `Call /restart_data_generation?${restartQuery(dataset, groupNumber)} to start again.`,
       );
     }
-    await tx.query('UPDATE data_api_groups SET batch_number = ?, batch_started_at = ? WHERE group_number = ?', [batch + 1, now, groupNumber]);
+    await tx.query(
+      'UPDATE data_api_dataset_groups SET batch_number = ?, batch_started_at = ? WHERE dataset = ? AND group_number = ?',
+      [batch + 1, now, dataset, groupNumber],
+    );
     return batch + 1;
   });
 }
 
-export async function restartGroup(pool: Pool, groupNumber: number, now = new Date()): Promise<void> {
+/**
+ * Starts a group again from batch 0: of one dataset, or of every dataset the group has used when
+ * `dataset` is not given (what `GET /restart_data_generation?group_number=N` does).
+ */
+export async function restartGroup(pool: Pool, groupNumber: number, now = new Date(), dataset?: string): Promise<void> {
+  if (dataset === undefined) {
+    await pool.query('UPDATE data_api_dataset_groups SET batch_number = 0, batch_started_at = ? WHERE group_number = ?', [now, groupNumber]);
+    return;
+  }
   await pool.query(
-    `INSERT INTO data_api_groups (group_number, batch_number, batch_started_at) VALUES (?, 0, ?)
+    `INSERT INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)
      ON DUPLICATE KEY UPDATE batch_number = 0, batch_started_at = VALUES(batch_started_at)`,
-    [groupNumber, now],
+    [dataset, groupNumber, now],
   );
 }
 
-export async function serveBatch(pool: Pool, rows: readonly string[][], groupNumber: number, settings: BatchSettings): Promise<BatchResponse> {
-  const batch = await currentBatch(pool, groupNumber, settings);
+/**
+ * One call of `GET /data`: a random sample of the group's current batch of `rows` (a dataset in
+ * spec column order). A sample size at least the batch's size gives the whole batch.
+ */
+export async function serveBatch(
+  pool: Pool, rows: readonly string[][], groupNumber: number, settings: BatchSettings, dataset = DEFAULT_DATASET,
+): Promise<BatchResponse> {
+  const batch = await currentBatch(pool, groupNumber, settings, new Date(), dataset);
   const [start, end] = batchBounds(rows.length, settings.batches, batch);
-  return { group_number: groupNumber, batch_number: batch, data: sampleRows(rows.slice(start, end), settings.sampleSize) };
+  return { group_number: groupNumber, batch_number: batch, dataset, data: sampleRows(rows.slice(start, end), settings.sampleSize) };
 }

@@ -4,12 +4,14 @@ import { buildEncoder } from '../dataset/encode.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { assignSplit, type SplitName } from '../dataset/split.ts';
 import { validateRows, type TypedRow } from '../dataset/validate.ts';
-import { InvalidRows } from '../errors.ts';
+import { profileDataset, type DatasetProfile } from '../dataset/profile.ts';
+import { DEFAULT_PSI_THRESHOLD, driftReport, driftSummary, type DriftReport, type DriftSummary } from '../dataset/drift.ts';
+import { InvalidRows, NotFound } from '../errors.ts';
 import { keys } from '../storage/keys.ts';
 import type { Pool } from '../storage/mysql.ts';
 import { asStorageError } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
-import { formatSnapshotCsv, type DatasetManifest } from './snapshot.ts';
+import { formatSnapshotCsv, readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
 
 export interface PreprocessDeps {
   pool: Pool;
@@ -17,6 +19,8 @@ export interface PreprocessDeps {
   spec: DatasetSpec;
   /** Fewer valid training rows than this fails the step with InvalidRows. */
   minTrainRows?: number;
+  /** A feature whose PSI against the previous version is above this is drifted (default 0.2). */
+  driftThreshold?: number;
 }
 
 export interface PreprocessResult {
@@ -27,6 +31,12 @@ export interface PreprocessResult {
   counts: DatasetManifest['counts'];
   /** False when the same content was already a version (a re-run, or no new rows). */
   created: boolean;
+  /**
+   * This version's drift against the previous version of the dataset, as recorded when the version
+   * was created (so a re-run or an unchanged dataset reports the same). `drifted` is true when a
+   * feature's PSI is above the threshold, and for a first version (nothing to compare with).
+   */
+  drift: DriftSummary;
 }
 
 const SPLITS: readonly SplitName[] = ['train', 'validation', 'test'];
@@ -67,8 +77,9 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     .update(texts.train).update('\0').update(texts.validation).update('\0').update(texts.test)
     .digest('hex');
 
+  const threshold = deps.driftThreshold ?? DEFAULT_PSI_THRESHOLD;
   const existing = await findVersionByHash(pool, spec.name, contentHash);
-  if (existing) return { ...existing, created: false };
+  if (existing) return { ...existing, created: false, drift: await recordedDrift(pool, store, existing, threshold) };
 
   const files = {} as DatasetManifest['files'];
   for (const split of SPLITS) {
@@ -83,6 +94,14 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     const kind = r.reason.replace(/:\s[^:]*$/, '');
     reasons.set(kind, (reasons.get(kind) ?? 0) + 1);
   }
+  // Profile of every valid row, and drift against the latest version so far (the one this follows).
+  const profileKey = keys.datasetProfile(spec.name, contentHash);
+  const driftKey = keys.datasetDrift(spec.name, contentHash);
+  const profile = profileDataset(spec, valid);
+  await store.putJson(profileKey, profile);
+  const drift = driftReport(spec, valid, await latestBaseline(pool, store, spec.name), { threshold });
+  await store.putJson(driftKey, drift);
+
   const manifestKey = keys.datasetManifest(spec.name, contentHash);
   const manifest: DatasetManifest = {
     dataset: spec.name,
@@ -94,10 +113,99 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     ...(spec.task === 'classification' ? { classCounts: classCounts(spec, bySplit) } : {}),
     rejectedReasons: [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([reason, rows]) => ({ reason, rows })),
     files,
+    profileKey,
+    driftKey,
   };
   // Files first, the version row last: a crash in between leaves no version pointing at missing files.
   await store.putJson(manifestKey, manifest);
-  return insertVersion(pool, spec.name, contentHash, manifestKey, counts, executionId);
+  const version = await insertVersion(pool, spec.name, contentHash, manifestKey, counts, executionId);
+  if (!version.created) {
+    // Another execution created the same content first: report what it recorded.
+    return { ...version, drift: await recordedDrift(pool, store, version, threshold) };
+  }
+  await recordDrift(pool, spec.name, version.datasetVersion, profileKey, driftKey, drift);
+  return { ...version, drift: driftSummary(drift) };
+}
+
+interface BaselineRow extends RowDataPacket {
+  version: number; content_hash: string; manifest_key: string;
+}
+
+/**
+ * The latest version of the dataset with its profile: profile.json, or, for a version made before
+ * profiles existed, a profile computed from its snapshot. Null for a dataset without versions.
+ */
+async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string): Promise<{ version: number; contentHash: string; profile: DatasetProfile } | null> {
+  let rows: BaselineRow[];
+  try {
+    [rows] = await pool.query<BaselineRow[]>(
+      'SELECT version, content_hash, manifest_key FROM dataset_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1', [dataset],
+    );
+  } catch (error) {
+    throw asStorageError(error);
+  }
+  if (rows.length === 0) return null;
+  const { version, content_hash: contentHash, manifest_key: manifestKey } = rows[0];
+  let profile: DatasetProfile;
+  try {
+    profile = await store.getJson<DatasetProfile>(keys.datasetProfile(dataset, contentHash));
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
+    const manifest = await store.getJson<DatasetManifest>(manifestKey);
+    const all: TypedRow[] = [];
+    for (const split of SPLITS) all.push(...(await readSnapshotSplit(store, manifest, split)));
+    profile = profileDataset(manifest.spec, all);
+  }
+  return { version, contentHash, profile };
+}
+
+async function recordDrift(pool: Pool, dataset: string, version: number, profileKey: string, driftKey: string, drift: DriftReport): Promise<void> {
+  try {
+    await pool.query(
+      `INSERT INTO dataset_version_drift (dataset, version, profile_key, drift_key, baseline_version, drifted, max_psi, psi_threshold, flagged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON DUPLICATE KEY UPDATE profile_key = VALUES(profile_key), drift_key = VALUES(drift_key), baseline_version = VALUES(baseline_version),
+         drifted = VALUES(drifted), max_psi = VALUES(max_psi), psi_threshold = VALUES(psi_threshold), flagged = VALUES(flagged)`,
+      [dataset, version, profileKey, driftKey, drift.baselineVersion, drift.drifted, drift.maxPsi, drift.threshold, JSON.stringify(drift.flagged)],
+    );
+  } catch (error) {
+    throw asStorageError(error);
+  }
+}
+
+interface DriftRow extends RowDataPacket {
+  baseline_version: number | null; drifted: number; max_psi: number; psi_threshold: number; flagged: unknown;
+}
+
+/**
+ * The drift recorded for an existing version. A crash between the version row and its drift row
+ * is repaired from drift.json; a version made before drift reports existed counts as drifted.
+ */
+async function recordedDrift(pool: Pool, store: ArtifactStore, version: Omit<PreprocessResult, 'created' | 'drift'>, threshold: number): Promise<DriftSummary> {
+  let rows: DriftRow[];
+  try {
+    [rows] = await pool.query<DriftRow[]>(
+      'SELECT baseline_version, drifted, max_psi, psi_threshold, flagged FROM dataset_version_drift WHERE dataset = ? AND version = ?',
+      [version.dataset, version.datasetVersion],
+    );
+  } catch (error) {
+    throw asStorageError(error);
+  }
+  if (rows.length > 0) {
+    const r = rows[0];
+    const flagged = (typeof r.flagged === 'string' ? JSON.parse(r.flagged) : r.flagged) as string[];
+    return { drifted: Boolean(r.drifted), maxPsi: r.max_psi, flagged, baselineVersion: r.baseline_version, threshold: r.psi_threshold };
+  }
+  const profileKey = keys.datasetProfile(version.dataset, version.contentHash);
+  const driftKey = keys.datasetDrift(version.dataset, version.contentHash);
+  try {
+    const report = await store.getJson<DriftReport>(driftKey);
+    await recordDrift(pool, version.dataset, version.datasetVersion, profileKey, driftKey, report);
+    return driftSummary(report);
+  } catch (error) {
+    if (!(error instanceof NotFound)) throw error;
+    return { drifted: true, maxPsi: 0, flagged: [], baselineVersion: null, threshold };
+  }
 }
 
 function classCounts(spec: DatasetSpec, bySplit: Record<SplitName, TypedRow[]>): Record<SplitName, Record<string, number>> {
@@ -117,7 +225,7 @@ interface VersionRow extends RowDataPacket {
   version: number; manifest_key: string; rows_total: number; rows_train: number; rows_validation: number; rows_test: number; rows_rejected: number;
 }
 
-async function findVersionByHash(pool: Pool, dataset: string, contentHash: string): Promise<Omit<PreprocessResult, 'created'> | null> {
+async function findVersionByHash(pool: Pool, dataset: string, contentHash: string): Promise<Omit<PreprocessResult, 'created' | 'drift'> | null> {
   const [rows] = await pool.query<VersionRow[]>('SELECT * FROM dataset_versions WHERE dataset = ? AND content_hash = ?', [dataset, contentHash]);
   if (rows.length === 0) return null;
   const r = rows[0];
@@ -130,7 +238,7 @@ async function findVersionByHash(pool: Pool, dataset: string, contentHash: strin
 /** Numbers the version; a concurrent insert of the same content wins and is returned instead. */
 async function insertVersion(
   pool: Pool, dataset: string, contentHash: string, manifestKey: string, counts: DatasetManifest['counts'], executionId: string,
-): Promise<Omit<PreprocessResult, 'created'> & { created: boolean }> {
+): Promise<Omit<PreprocessResult, 'drift'>> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       await pool.query(

@@ -18,15 +18,22 @@ export interface DatasetManifest {
   classCounts?: Record<SplitName, Record<string, number>>;
   rejectedReasons: { reason: string; rows: number }[];
   files: Record<SplitName, { key: string; sha256: string; rows: number }>;
+  /** S3 key of the version's data profile (absent in manifests written before profiles existed). */
+  profileKey?: string;
+  /** S3 key of its drift report against the previous version. */
+  driftKey?: string;
 }
 
 const quote = (field: string): string => (/[",\n\r]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field);
 
+/** One CSV line (RFC 4180 quoting where needed), the counterpart of `parseCsv`. */
+export const formatCsvLine = (fields: readonly string[]): string => fields.map(quote).join(',');
+
 /** Typed rows as CSV text in the spec's column order (numbers in their shortest exact form). */
 export function formatSnapshotCsv(spec: DatasetSpec, rows: readonly TypedRow[]): string {
   const names = spec.columns.map((c) => c.name);
-  const lines = [names.map(quote).join(',')];
-  for (const row of rows) lines.push(names.map((n) => quote(String(row[n]))).join(','));
+  const lines = [formatCsvLine(names)];
+  for (const row of rows) lines.push(formatCsvLine(names.map((n) => String(row[n]))));
   return `${lines.join('\n')}\n`;
 }
 

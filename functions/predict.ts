@@ -12,7 +12,7 @@ const MAX_BODY_BYTES = 1_000_000;
 const PredictBody = z.strictObject({
   /** Registered model name; defaults to the only dataset shipped today. */
   model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
-  model_version: z.number().int().positive().optional(),
+  model_version: z.number().int().positive().max(2_147_483_647).optional(),
   alias: z.enum(ALIASES).optional(),
   rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
 }).refine((b) => !(b.model_version !== undefined && b.alias !== undefined), { message: 'give model_version or alias, not both', path: ['alias'] });
@@ -39,7 +39,10 @@ function parseBody(event: HttpEvent): z.infer<typeof PredictBody> {
 
 async function predict(event: HttpEvent): Promise<HttpResponse> {
   const body = parseBody(event);
-  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
+  // Problems the server works around (a champion that cannot load) are logged as one JSON line each.
+  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, {
+    warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predict', ...event })),
+  });
   const result = await server.predict(
     { modelName: body.model, ...(body.model_version !== undefined ? { version: body.model_version } : {}), ...(body.alias ? { alias: body.alias } : {}) },
     body.rows,

@@ -54,3 +54,11 @@ export class ArtifactHashMismatch extends PipelineError {
 export class ModelNotFound extends PipelineError {
   override readonly status = 404;
 }
+
+/**
+ * A registered model version exists but cannot be served: its artifact is missing, altered or
+ * unreadable. Not a 404 (the version is there) and not retryable by waiting: the artifact must be fixed.
+ */
+export class ModelUnavailable extends PipelineError {
+  override readonly status = 503;
+}

@@ -4,7 +4,7 @@ import type { DatasetSpec } from '../dataset/spec.ts';
 import { rowKey, validateRows } from '../dataset/validate.ts';
 import { DataApiUnavailable, InvalidInput, NoMoreBatches } from '../errors.ts';
 import type { Pool } from '../storage/mysql.ts';
-import { inTransaction } from '../storage/mysql.ts';
+import { asStorageError, inTransaction } from '../storage/mysql.ts';
 
 export interface FetchDeps {
   pool: Pool;
@@ -33,21 +33,36 @@ export interface FetchResult {
 const BatchBody = z.object({
   group_number: z.number().int(),
   batch_number: z.number().int().nonnegative(),
+  /** Our data API says which dataset it served; the classic course API does not. */
+  dataset: z.string().optional(),
   data: z.array(z.unknown()),
 });
 
-/** Calls the data API once, mapping every way it can fail onto a named error. */
-export async function requestBatch(baseUrl: string, groupNumber: number, timeoutMs: number): Promise<z.infer<typeof BatchBody>> {
+/**
+ * Calls the data API once for a batch of `dataset` (sent as the `dataset` query parameter), mapping
+ * every way it can fail onto a named error.
+ */
+export async function requestBatch(baseUrl: string, groupNumber: number, timeoutMs: number, dataset?: string): Promise<z.infer<typeof BatchBody>> {
   const url = new URL('/data', baseUrl);
   url.searchParams.set('group_number', String(groupNumber));
+  if (dataset !== undefined) url.searchParams.set('dataset', dataset);
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new DataApiUnavailable(`Data API ${url.origin} did not answer: ${(error as Error).message}`, { cause: error });
   }
-  const text = await response.text().catch(() => '');
-  if (response.status >= 500) throw new DataApiUnavailable(`Data API answered ${response.status}: ${text.slice(0, 200)}`);
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    // Headers came, then the body stalled past the timeout or the connection dropped.
+    throw new DataApiUnavailable(`Data API ${url.origin} answered ${response.status} but its body did not arrive: ${(error as Error).message}`, { cause: error });
+  }
+  // 5xx, and 408/429 (timed out, throttled), say "try again later".
+  if (response.status >= 500 || response.status === 408 || response.status === 429) {
+    throw new DataApiUnavailable(`Data API answered ${response.status}: ${text.slice(0, 200)}`);
+  }
   if (response.status === 400 && /batches .* have been served|no more batches/i.test(text)) {
     throw new NoMoreBatches(`Data API has no more batches for group ${groupNumber}: ${text.slice(0, 300)}`);
   }
@@ -62,6 +77,9 @@ export async function requestBatch(baseUrl: string, groupNumber: number, timeout
   if (!parsed.success) {
     throw new DataApiUnavailable(`Data API returned an unexpected body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
+  if (dataset !== undefined && parsed.data.dataset !== undefined && parsed.data.dataset !== dataset) {
+    throw new InvalidInput(`Data API served dataset ${parsed.data.dataset} when asked for ${dataset}`);
+  }
   return parsed.data;
 }
 
@@ -74,7 +92,7 @@ const CHUNK = 1000;
  */
 export async function fetchBatch(deps: FetchDeps, request: FetchRequest): Promise<FetchResult> {
   const { spec, pool } = deps;
-  const body = await requestBatch(deps.dataApiUrl, request.groupNumber, deps.timeoutMs);
+  const body = await requestBatch(deps.dataApiUrl, request.groupNumber, deps.timeoutMs, spec.name);
   const { valid, rejected } = validateRows(spec, body.data as unknown[][]);
 
   const rowsNew = await inTransaction(pool, async (tx) => {
@@ -104,7 +122,12 @@ export async function fetchBatch(deps: FetchDeps, request: FetchRequest): Promis
     return inserted;
   });
 
-  const [count] = await pool.query<(RowDataPacket & { n: number })[]>('SELECT COUNT(*) AS n FROM raw_rows WHERE dataset = ?', [spec.name]);
+  let count: (RowDataPacket & { n: number })[];
+  try {
+    [count] = await pool.query<(RowDataPacket & { n: number })[]>('SELECT COUNT(*) AS n FROM raw_rows WHERE dataset = ?', [spec.name]);
+  } catch (error) {
+    throw asStorageError(error);
+  }
   return {
     batchNumber: body.batch_number,
     rowsReceived: body.data.length,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { buildEncoder, encodeMatrix } from '../dataset/encode.ts';
-import { trainForest } from '../forest/index.ts';
+import { trainForest, type TrainOptions } from '../forest/index.ts';
 import { InvalidRows } from '../errors.ts';
 import { ARTIFACT_FORMAT, LoadedModel, serializeArtifact, type ModelArtifact } from '../model/artifact.ts';
 import { evaluate, type Metrics } from '../model/evaluate.ts';
@@ -87,25 +87,8 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
   await upsertRun(pool, { ...base, metrics: null, status: 'running', artifactKey: null, artifactSha256: null, trainSeconds: null });
 
   try {
-    let trainRows = await readSnapshotSplit(store, manifest, 'train');
-    if (params.maxTrainRows !== null) trainRows = subsample(trainRows, params.maxTrainRows, params.seed);
-    const validationRows = await readSnapshotSplit(store, manifest, 'validation');
-    if (trainRows.length < 2) throw new InvalidRows(`Snapshot ${request.manifestKey} has ${trainRows.length} training rows`);
-
-    const encoder = buildEncoder(spec);
-    const { x, y, rows, width } = encodeMatrix(encoder, trainRows);
     const started = performance.now();
-    const forest = await trainForest({ rows, cols: width, data: x }, y, {
-      task: spec.task,
-      nEstimators: params.nEstimators,
-      ...(params.maxDepth !== null ? { maxDepth: params.maxDepth } : {}),
-      minSamplesSplit: params.minSamplesSplit,
-      minSamplesLeaf: params.minSamplesLeaf,
-      maxFeatures: params.maxFeatures,
-      ...(params.criterion ? { criterion: params.criterion } : {}),
-      bootstrap: params.bootstrap,
-      seed: params.seed,
-    }, {
+    const artifact = await fitArtifact(store, manifest, params, {
       ...(deps.workers !== undefined ? { workers: deps.workers } : {}),
       onProgress: ({ treesDone, treesTotal }) => {
         if (treesDone === treesTotal || treesDone % Math.max(1, Math.ceil(treesTotal / 5)) === 0) {
@@ -114,11 +97,7 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
       },
     });
     const trainSeconds = (performance.now() - started) / 1000;
-
-    const artifact: ModelArtifact = {
-      format: ARTIFACT_FORMAT, dataset: spec.name, datasetContentHash: manifest.contentHash, spec,
-      featureNames: encoder.featureNames, params, forest,
-    };
+    const validationRows = await readSnapshotSplit(store, manifest, 'validation');
     const metrics = validationRows.length > 0 ? evaluate(new LoadedModel(artifact), validationRows) : { rows: 0 };
     const artifactKey = keys.modelArtifact(spec.name, runId);
     const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/gzip');
@@ -128,4 +107,34 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     await upsertRun(pool, { ...base, metrics: null, status: 'failed', artifactKey: null, artifactSha256: null, trainSeconds: null }).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Fits a model artifact from a snapshot's train split: a pure function of (snapshot, params), so
+ * the same lineage gives the same bytes (the forest is seeded per tree, whatever the workers).
+ */
+export async function fitArtifact(
+  store: ArtifactStore, manifest: DatasetManifest, params: TrainParams, options: TrainOptions = {},
+): Promise<ModelArtifact> {
+  const spec = manifest.spec;
+  let trainRows = await readSnapshotSplit(store, manifest, 'train');
+  if (params.maxTrainRows !== null) trainRows = subsample(trainRows, params.maxTrainRows, params.seed);
+  if (trainRows.length < 2) throw new InvalidRows(`Snapshot of ${spec.name} has ${trainRows.length} training rows`);
+  const encoder = buildEncoder(spec);
+  const { x, y, rows, width } = encodeMatrix(encoder, trainRows);
+  const forest = await trainForest({ rows, cols: width, data: x }, y, {
+    task: spec.task,
+    nEstimators: params.nEstimators,
+    ...(params.maxDepth !== null ? { maxDepth: params.maxDepth } : {}),
+    minSamplesSplit: params.minSamplesSplit,
+    minSamplesLeaf: params.minSamplesLeaf,
+    maxFeatures: params.maxFeatures,
+    ...(params.criterion ? { criterion: params.criterion } : {}),
+    bootstrap: params.bootstrap,
+    seed: params.seed,
+  }, options);
+  return {
+    format: ARTIFACT_FORMAT, dataset: spec.name, datasetContentHash: manifest.contentHash, spec,
+    featureNames: encoder.featureNames, params, forest,
+  };
 }

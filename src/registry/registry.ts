@@ -1,7 +1,8 @@
 import type { Pool, PoolConnection } from '../storage/mysql.ts';
 import type { RowDataPacket, ResultSetHeader } from 'mysql2/promise';
 import { asStorageError, inTransaction } from '../storage/mysql.ts';
-import { ModelNotFound, NotFound } from '../errors.ts';
+import { getDatasetVersionSummary, type DatasetVersionSummary } from './datasets.ts';
+import { InvalidInput, ModelNotFound, NotFound } from '../errors.ts';
 
 /** Aliases a registered model can hand out; each points at exactly one version at a time. */
 export const ALIASES = ['champion', 'challenger'] as const;
@@ -41,7 +42,8 @@ export interface Promotion {
   id: number;
   requestId: string;
   modelName: string;
-  action: 'promoted' | 'rejected' | 'rollback';
+  /** promoted/rejected: a pipeline's decision; rollback/manual: a person moved the champion. */
+  action: 'promoted' | 'rejected' | 'rollback' | 'manual';
   candidateVersion: number;
   previousVersion: number | null;
   metric: string | null;
@@ -112,11 +114,12 @@ export async function getRun(db: Db, runId: string): Promise<RunRecord> {
   return toRun(rows[0]);
 }
 
-export async function listRuns(db: Db, filter: { dataset?: string; executionId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+export async function listRuns(db: Db, filter: { dataset?: string; executionId?: string; parentRunId?: string; limit?: number } = {}): Promise<RunRecord[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (filter.dataset) { where.push('dataset = ?'); params.push(filter.dataset); }
   if (filter.executionId) { where.push('execution_id = ?'); params.push(filter.executionId); }
+  if (filter.parentRunId) { where.push('parent_run_id = ?'); params.push(filter.parentRunId); }
   params.push(filter.limit ?? 100);
   const rows = await query<RunRow>(
     db,
@@ -260,9 +263,17 @@ export async function listPromotions(db: Db, modelName: string): Promise<Promoti
   return rows.map(toPromotion);
 }
 
-/** Moves `champion` back to an earlier version, recorded in the history, in one transaction. */
-export async function rollbackChampion(pool: Pool, modelName: string, toVersion: number, requestId: string, reason: string): Promise<Promotion> {
+/**
+ * Points `champion` at `toVersion` on a person's request (a rollback to an earlier version, or a
+ * manual promotion), recorded in the history, in one transaction. A retried request is a no-op.
+ */
+export async function setChampion(
+  pool: Pool, modelName: string, toVersion: number, requestId: string, action: 'rollback' | 'manual', reason: string,
+  /** Checks the target can serve (e.g. its artifact still matches its hash) before the alias moves. */
+  verify?: (version: ModelVersion) => Promise<void>,
+): Promise<Promotion> {
   await ensureRegisteredModel(pool, modelName);
+  if (verify && !(await findPromotion(pool, modelName, requestId))) await verify(await getModelVersion(pool, modelName, toVersion));
   return inTransaction(pool, async (tx) => {
     await lockModel(tx, modelName);
     const done = await findPromotion(tx, modelName, requestId);
@@ -270,13 +281,64 @@ export async function rollbackChampion(pool: Pool, modelName: string, toVersion:
     await getModelVersion(tx, modelName, toVersion);
     const current = await getAliasVersion(tx, modelName, 'champion');
     await setAlias(tx, modelName, 'champion', toVersion);
-    const entry = {
-      requestId, modelName, action: 'rollback' as const, candidateVersion: toVersion, previousVersion: current,
+    await recordPromotion(tx, {
+      requestId, modelName, action, candidateVersion: toVersion, previousVersion: current,
       metric: null, candidateScore: null, championScore: null, minGain: null, reason,
-    };
-    await recordPromotion(tx, entry);
+    });
     const recorded = await findPromotion(tx, modelName, requestId);
-    if (!recorded) throw new Error('rollback was not recorded');
+    if (!recorded) throw new Error(`${action} was not recorded`);
     return recorded;
   });
+}
+
+/** Moves `champion` back: to `toVersion`, or by default to the champion before the current one. */
+export async function rollbackChampion(
+  pool: Pool, modelName: string, toVersion: number | null, requestId: string, reason: string,
+  verify?: (version: ModelVersion) => Promise<void>,
+): Promise<Promotion> {
+  let target = toVersion;
+  if (target === null) {
+    const current = await getAliasVersion(pool, modelName, 'champion');
+    const history = await listPromotions(pool, modelName);
+    // The latest alias move that came from another version names the champion before this one.
+    const move = [...history].reverse().find((p) => p.action !== 'rejected' && p.previousVersion !== null && p.previousVersion !== current);
+    if (!move || move.previousVersion === null) throw new InvalidInput(`Model ${modelName} has no earlier champion to roll back to`);
+    target = move.previousVersion;
+  }
+  return setChampion(pool, modelName, target, requestId, 'rollback', reason, verify);
+}
+
+// ---------- lineage ----------
+
+export interface Lineage {
+  version: ModelVersion;
+  run: RunRecord;
+  /** The search (parent run) the trial belonged to, if any. */
+  search: RunRecord | null;
+  dataset: DatasetVersionSummary;
+  promotions: Promotion[];
+}
+
+/** Which data trained which model, under which search, and every alias move that involved it. */
+export async function getLineage(pool: Pool, modelName: string, version: number): Promise<Lineage> {
+  const v = await getModelVersion(pool, modelName, version);
+  const run = await getRun(pool, v.runId);
+  const search = run.parentRunId ? await getRun(pool, run.parentRunId).catch(() => null) : null;
+  const dataset = await getDatasetVersionSummary(pool, v.dataset, v.datasetVersion);
+  const promotions = (await listPromotions(pool, modelName)).filter((p) => p.candidateVersion === version || p.previousVersion === version);
+  return { version: v, run, search, dataset, promotions };
+}
+
+/** Hours since the model's champion was last set; a very large number when it has none. */
+export async function championAgeHours(db: Db, modelName: string): Promise<number> {
+  const rows = await query<RowDataPacket & { hours: number | null }>(
+    db, 'SELECT TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP(3)) / 3600 AS hours FROM model_aliases WHERE model_name = ? AND alias = ?',
+    [modelName, 'champion'],
+  );
+  return rows.length === 0 || rows[0].hours === null ? 1e9 : Number(rows[0].hours);
+}
+
+export async function listModelNames(db: Db): Promise<string[]> {
+  const rows = await query<RowDataPacket & { model_name: string }>(db, 'SELECT DISTINCT model_name FROM model_versions ORDER BY model_name', []);
+  return rows.map((r) => r.model_name);
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  ensureRegisteredModel, getAliasVersion, listPromotions, listModelVersions, lockModel, recordPromotion, registerVersion, rollbackChampion, setAlias,
+  ensureRegisteredModel, getAliasVersion, setChampion, listPromotions, listModelVersions, lockModel, recordPromotion, registerVersion, rollbackChampion, setAlias,
 } from '../../src/registry/registry.ts';
 import { createPool, dropDatabase, ensureDatabase, inTransaction, migrate, type Pool } from '../../src/storage/mysql.ts';
 import { testMysql } from '../helpers/env.ts';
@@ -69,6 +69,11 @@ describe('model registry (MySQL)', () => {
     assert.equal(entry.previousVersion, before);
     assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), 1);
     await rollbackChampion(pool, 'covertype', 2, 'rollback-1', 'retried request');
+    // Without a version, rollback goes to the champion before the current one.
+    const manual = await setChampion(pool, 'covertype', 3, 'manual-1', 'manual', 'try v3');
+    assert.equal(manual.previousVersion, 1);
+    const back = await rollbackChampion(pool, 'covertype', null, 'rollback-3', 'v3 was worse');
+    assert.equal(back.candidateVersion, 1);
     assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), 1, 'a retried request changes nothing');
     const versions = await listModelVersions(pool, 'covertype');
     assert.deepEqual(versions.find((v) => v.version === 1)?.aliases, ['champion']);

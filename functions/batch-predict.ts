@@ -1,0 +1,29 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { batchPredict } from '../src/pipeline/batch-predict.ts';
+import { ALIASES } from '../src/registry/registry.ts';
+import { ModelServer } from '../src/serving/model-server.ts';
+import { batchInput } from '../src/storage/keys.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+
+const BatchPredictEvent = z.object({
+  model: z.string().regex(DATASET_SLUG).default('covertype'),
+  version: z.number().int().positive().optional(),
+  alias: z.enum(ALIASES).optional(),
+  inputKey: z.string().max(500).regex(batchInput, 'an S3 key like batch/inputs/rows.csv'),
+});
+
+let server: ModelServer | undefined;
+
+async function run(event: z.infer<typeof BatchPredictEvent>) {
+  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
+  const result = await batchPredict(server, getStore(), {
+    modelName: event.model, inputKey: event.inputKey,
+    ...(event.version !== undefined ? { version: event.version } : {}), ...(event.alias ? { alias: event.alias } : {}),
+  });
+  console.log(JSON.stringify({ step: 'batchPredict', ...result, rejectedSample: undefined }));
+  return result;
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(BatchPredictEvent));

@@ -1,0 +1,23 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
+import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+
+const PlanEvent = z.object({
+  executionId: z.string().min(1).max(200),
+  dataset: z.string().regex(DATASET_SLUG),
+  datasetVersion: z.number().int().positive(),
+  /** Parameters fixed for every trial (the execution input's `train`). */
+  train: z.record(z.string(), z.unknown()).default({}),
+  search: z.record(z.string(), z.unknown()).default({}),
+});
+
+async function run(event: z.infer<typeof PlanEvent>) {
+  const search = resolveSearch(event.train, event.search);
+  const { parentRunId, trials } = await startSearch(getPool(), event.executionId, event.dataset, event.datasetVersion, search);
+  console.log(JSON.stringify({ step: 'plan', executionId: event.executionId, parentRunId, trials: trials.length }));
+  return { parentRunId, trials, maxConcurrency: search.maxConcurrency };
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));

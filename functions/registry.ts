@@ -1,0 +1,89 @@
+import middy from '@middy/core';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { InvalidInput, NotFound } from '../src/errors.ts';
+import {
+  getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
+} from '../src/registry/registry.ts';
+import { getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+
+/** Path parameters, validated before they reach SQL (which is parameterised anyway). */
+const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
+const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
+const RunId = z.string().uuid('a run id (UUID)');
+
+const RollbackBody = z.strictObject({
+  version: z.number().int().positive().optional(),
+  reason: z.string().min(1).max(500).default('rollback requested'),
+  /** Makes a retried request a no-op; generated when absent. */
+  request_id: z.string().min(1).max(200).optional(),
+});
+const ChampionBody = RollbackBody.extend({ version: z.number().int().positive(), reason: z.string().min(1).max(500).default('manual promotion') });
+
+const RunsQuery = z.object({
+  dataset: z.string().regex(DATASET_SLUG).optional(),
+  execution_id: z.string().min(1).max(200).optional(),
+  parent_run_id: z.string().uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+function param<S extends z.ZodType>(schema: S, event: HttpEvent, name: string): z.infer<S> {
+  const parsed = schema.safeParse(event.pathParameters?.[name]);
+  if (!parsed.success) throw new InvalidInput(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [{ field: name, message: parsed.error.issues[0]?.message ?? 'invalid' }]);
+  return parsed.data;
+}
+
+/** A version may only become champion if its artifact is still there and unaltered. */
+async function artifactIntact(version: ModelVersion): Promise<void> {
+  try {
+    await getStore().getVerifiedBytes(version.artifactKey, version.artifactSha256);
+  } catch (error) {
+    throw new InvalidInput(`Version ${version.version} of ${version.modelName} cannot serve: ${(error as Error).message}`);
+  }
+}
+
+async function summary(name: string) {
+  const versions = await listModelVersions(getPool(), name);
+  const aliases = Object.fromEntries(versions.flatMap((v) => v.aliases.map((a) => [a, v.version])));
+  return { name, aliases, versions };
+}
+
+/** The registry over HTTP: models, versions with lineage, promotion history, rollback, runs. */
+async function registry(event: HttpEvent & { routeKey?: string }): Promise<HttpResponse> {
+  const pool = getPool();
+  switch (event.routeKey) {
+    case 'GET /models':
+      return json(200, { models: await Promise.all((await listModelNames(pool)).map(summary)) });
+    case 'GET /models/{name}': {
+      const name = param(ModelName, event, 'name');
+      const model = await summary(name);
+      if (model.versions.length === 0) throw new NotFound(`No registered model ${name}`);
+      return json(200, { ...model, promotions: await listPromotions(pool, name) });
+    }
+    case 'GET /models/{name}/versions/{version}':
+      return json(200, await getLineage(pool, param(ModelName, event, 'name'), param(Version, event, 'version')));
+    case 'GET /models/{name}/promotions':
+      return json(200, { promotions: await listPromotions(pool, param(ModelName, event, 'name')) });
+    case 'POST /models/{name}/rollback': {
+      const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
+      return json(200, await rollbackChampion(pool, param(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact));
+    }
+    case 'POST /models/{name}/champion': {
+      const b = parseJsonBody(ChampionBody, event, { maxBytes: 10_000 });
+      return json(200, await setChampion(pool, param(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact));
+    }
+    case 'GET /runs': {
+      const q = parseQuery(RunsQuery, event);
+      return json(200, { runs: await listRuns(pool, { dataset: q.dataset, executionId: q.execution_id, parentRunId: q.parent_run_id, limit: q.limit }) });
+    }
+    case 'GET /runs/{runId}': {
+      const run = await getRun(pool, param(RunId, event, 'runId'));
+      return json(200, { ...run, trials: await listRuns(pool, { parentRunId: run.runId }) });
+    }
+    default:
+      throw new NotFound(`No route ${event.routeKey ?? event.rawPath}`);
+  }
+}
+
+export const handler = middy<HttpEvent & { routeKey?: string }, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors());

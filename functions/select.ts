@@ -1,0 +1,27 @@
+import middy from '@middy/core';
+import { z } from 'zod';
+import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
+import { selectBest } from '../src/pipeline/select.ts';
+import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { parseEvent } from './lib/middleware.ts';
+
+/** Each Map iteration gives either a finished trial or the error that stopped it. */
+const Trial = z.union([
+  z.object({ runId: z.string().uuid(), metrics: z.record(z.string(), z.number()), artifactKey: z.string() }),
+  z.object({ trialIndex: z.number().int(), error: z.object({ Error: z.string(), Cause: z.string().nullable().optional() }).passthrough() }),
+]);
+
+const SelectEvent = z.object({
+  executionId: z.string().min(1).max(200),
+  parentRunId: z.string().uuid(),
+  trials: z.array(Trial).min(1),
+  promotion: PromotionPolicySchema.default(PromotionPolicySchema.parse({})),
+});
+
+async function run(event: z.infer<typeof SelectEvent>) {
+  const result = await selectBest(getPool(), { ...event, metric: event.promotion.metric ?? null });
+  console.log(JSON.stringify({ step: 'select', executionId: event.executionId, ...result }));
+  return result;
+}
+
+export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));

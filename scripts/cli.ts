@@ -1,0 +1,170 @@
+/**
+ * The pipeline from the command line, against a running stack (`npm start` leaves one up):
+ *
+ *   npm run cli -- run [--batches 3 --interval 5 --trials 3 --trees 50 --dataset covertype]
+ *   npm run cli -- runs [--execution <id>] [--dataset covertype]     list runs and compare metrics
+ *   npm run cli -- models [name]                                     versions, aliases, metrics
+ *   npm run cli -- promote <name> <version> [--reason "..."]          make a version champion
+ *   npm run cli -- rollback <name> [version] [--reason "..."]         back to the previous (or given) champion
+ *   npm run cli -- predict <file.csv> [--model covertype] [--version N] [--out out.csv]
+ *   npm run cli -- reproduce <name> <version>                        retrain from lineage, compare hashes
+ *
+ * --api (default http://127.0.0.1:3000) is the HTTP API, --lambda (http://127.0.0.1:3002) the Lambda
+ * endpoint; MySQL and S3 settings come from the environment as for the functions (src/config.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { loadConfig } from '../src/config.ts';
+import { reproduceVersion } from '../src/pipeline/reproduce.ts';
+import { errorTypeOf, runLocalExecution, SERVICE, STAGE } from '../src/runtime/local-executor.ts';
+import { progressPrinter } from '../src/runtime/progress.ts';
+import { createPool } from '../src/storage/mysql.ts';
+import { ArtifactStore } from '../src/storage/s3.ts';
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    api: { type: 'string', default: process.env.MLOPS_API_URL ?? 'http://127.0.0.1:3000' },
+    lambda: { type: 'string', default: process.env.MLOPS_LAMBDA_URL ?? 'http://127.0.0.1:3002' },
+    batches: { type: 'string', default: '3' },
+    interval: { type: 'string', default: '5' },
+    trials: { type: 'string', default: '3' },
+    trees: { type: 'string', default: '50' },
+    group: { type: 'string', default: '1' },
+    dataset: { type: 'string' },
+    execution: { type: 'string' },
+    model: { type: 'string', default: 'covertype' },
+    version: { type: 'string' },
+    reason: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const [command, ...rest] = positionals;
+
+const fail = (message: string): never => {
+  console.error(message);
+  process.exit(1);
+};
+
+async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
+  let response: Response;
+  try {
+    response = await fetch(`${opts.api}${route}`, {
+      method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    });
+  } catch (error) {
+    return fail(`Cannot reach the API at ${opts.api} (${(error as Error).message}). Is the stack running (npm start)?`);
+  }
+  const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  if (!response.ok) fail(`${method} ${route} → ${response.status} ${String(payload.error ?? '')}: ${String(payload.message ?? '')}`);
+  return payload;
+}
+
+const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v === null || v === undefined ? '' : String(v));
+
+function table(rows: Record<string, unknown>[], columns: string[]): void {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(line(columns));
+  for (const r of rows) console.log(line(columns.map((c) => fmt(r[c]))));
+}
+
+function storage() {
+  const c = loadConfig();
+  const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
+  // Without S3_ENDPOINT, the S3 server `npm start` runs (s3rver and its own key pair).
+  const endpoint = c.S3_ENDPOINT ?? 'http://127.0.0.1:4569';
+  const local = c.S3_ENDPOINT === undefined;
+  const store = new ArtifactStore({
+    bucket: c.S3_BUCKET, region: c.AWS_REGION, endpoint,
+    ...(local ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
+  });
+  return { pool, store, config: c };
+}
+
+switch (command) {
+  case 'run': {
+    const input = {
+      ...(opts.dataset ? { dataset: opts.dataset } : {}),
+      groupNumber: Number(opts.group), batches: Number(opts.batches), intervalSeconds: Number(opts.interval),
+      train: { nEstimators: Number(opts.trees) }, search: { trials: Number(opts.trials) },
+    };
+    const result = await runLocalExecution(opts.lambda, input, progressPrinter((l) => console.log(l)));
+    console.log(result.status === 'SUCCEEDED' ? JSON.stringify((result.output as { promotion: unknown }).promotion, null, 2) : `FAILED ${result.error}: ${result.cause}`);
+    process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
+    break;
+  }
+  case 'runs': {
+    const query = new URLSearchParams({ ...(opts.execution ? { execution_id: opts.execution } : {}), ...(opts.dataset ? { dataset: opts.dataset } : {}), limit: '50' });
+    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
+    if (opts.json) { console.log(JSON.stringify(runs, null, 2)); break; }
+    table(runs.map((r) => ({
+      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.status, data: r.datasetVersion,
+      trees: r.params.nEstimators, depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'), leaf: r.params.minSamplesLeaf, features: r.params.maxFeatures,
+      accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy, macro_f1: r.metrics?.macro_f1, auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr, rmse: r.metrics?.rmse,
+    })), ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse']);
+    break;
+  }
+  case 'models': {
+    const models = rest[0]
+      ? [await api('GET', `/models/${encodeURIComponent(rest[0])}`)]
+      : ((await api('GET', '/models')).models as Record<string, unknown>[]);
+    if (opts.json) { console.log(JSON.stringify(models, null, 2)); break; }
+    for (const m of models as { name: string; versions: { version: number; aliases: string[]; datasetVersion: number; runId: string; testMetrics: Record<string, unknown>; createdAt: string }[] }[]) {
+      console.log(`\n${m.name}`);
+      table(m.versions.map((v) => ({ version: v.version, aliases: v.aliases.join(','), data: v.datasetVersion, run: v.runId.slice(0, 8), ...v.testMetrics, created: v.createdAt })),
+        ['version', 'aliases', 'data', 'run', 'rows', 'accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2', 'created']);
+    }
+    break;
+  }
+  case 'promote': {
+    const [name, version] = rest;
+    if (!name || !version) fail('usage: cli promote <name> <version> [--reason "..."]');
+    console.log(JSON.stringify(await api('POST', `/models/${encodeURIComponent(name)}/champion`, { version: Number(version), request_id: randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) }), null, 2));
+    break;
+  }
+  case 'rollback': {
+    const [name, version] = rest;
+    if (!name) fail('usage: cli rollback <name> [version] [--reason "..."]');
+    console.log(JSON.stringify(await api('POST', `/models/${encodeURIComponent(name)}/rollback`, { ...(version ? { version: Number(version) } : {}), request_id: randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) }), null, 2));
+    break;
+  }
+  case 'predict': {
+    const [file] = rest;
+    if (!file) fail('usage: cli predict <file.csv> [--model covertype] [--version N] [--out out.csv]');
+    const { store } = storage();
+    await store.ensureBucket();
+    const inputKey = `batch/inputs/${randomUUID()}.csv`;
+    await store.putBytes(inputKey, await readFile(file), 'text/csv');
+    const lambda = new LambdaClient({ endpoint: opts.lambda, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const event = { model: opts.model, inputKey, ...(opts.version ? { version: Number(opts.version) } : {}) };
+    const response = await lambda.send(new InvokeCommand({ FunctionName: `${SERVICE}-${STAGE}-batchPredict`, Payload: Buffer.from(JSON.stringify(event)) }));
+    const result = JSON.parse(Buffer.from(response.Payload ?? new Uint8Array()).toString('utf8')) as Record<string, unknown>;
+    if (response.FunctionError) fail(`batch prediction failed: ${errorTypeOf(result)}: ${String(result.errorMessage)}`);
+    const out = opts.out ?? path.join(path.dirname(file), `${path.basename(file, '.csv')}.predictions.csv`);
+    await writeFile(out, await store.getBytes(String(result.outputKey)));
+    console.log(`${String(result.predicted)} of ${String(result.rows)} rows predicted with ${String(result.modelName)} v${String(result.modelVersion)}, ${String(result.rejected)} rejected → ${out}`);
+    for (const r of (result.rejectedSample ?? []) as { line: number; reason: string }[]) console.log(`  line ${r.line}: ${r.reason}`);
+    break;
+  }
+  case 'reproduce': {
+    const [name, version] = rest;
+    if (!name || !version) fail('usage: cli reproduce <name> <version>');
+    const { pool, store } = storage();
+    try {
+      const result = await reproduceVersion(pool, store, name, Number(version));
+      console.log(JSON.stringify(result, null, 2));
+      console.log(result.identical ? `✓ ${name} v${version} rebuilt byte for byte from its lineage` : `✗ ${name} v${version} did NOT rebuild to the registered artifact`);
+      process.exitCode = result.identical ? 0 : 1;
+    } finally {
+      await pool.end();
+    }
+    break;
+  }
+  default:
+    fail('usage: npm run cli -- <run|runs|models|promote|rollback|predict|reproduce> … (see scripts/cli.ts)');
+}

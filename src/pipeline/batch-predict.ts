@@ -1,0 +1,70 @@
+import { parseCsv } from '../dataset/csv.ts';
+import { validateRecord } from '../dataset/validate.ts';
+import { InvalidInput } from '../errors.ts';
+import type { Alias } from '../registry/registry.ts';
+import type { ModelServer } from '../serving/model-server.ts';
+import { keys } from '../storage/keys.ts';
+import type { ArtifactStore } from '../storage/s3.ts';
+import { formatCsvLine } from './snapshot.ts';
+
+export interface BatchPredictRequest {
+  modelName: string;
+  version?: number;
+  alias?: Alias;
+  inputKey: string;
+}
+
+export interface BatchPredictResult {
+  modelName: string;
+  modelVersion: number;
+  inputKey: string;
+  outputKey: string;
+  rows: number;
+  predicted: number;
+  rejected: number;
+  /** The first few bad rows, with their line numbers and reasons. */
+  rejectedSample: { line: number; reason: string }[];
+}
+
+/**
+ * Predicts every row of a CSV in S3 and writes the result next to it: the input columns, then
+ * prediction, label, probability, model_version and error. A bad row gets its error in that column
+ * instead of failing the file; the model version used is on every line.
+ */
+export async function batchPredict(server: ModelServer, store: ArtifactStore, request: BatchPredictRequest): Promise<BatchPredictResult> {
+  const outputKey = keys.batchOutput(request.inputKey);
+  const version = request.version ?? (await server.resolveVersion(request.modelName, request.alias ?? 'champion'));
+  const { model } = await server.load(request.modelName, version);
+  const records = parseCsv(new TextDecoder().decode(await store.getBytes(request.inputKey)));
+  const header = records.shift();
+  if (!header || header.length === 0) throw new InvalidInput(`${request.inputKey} is empty: expected a header row of feature names`);
+  const features = new Set(model.spec.columns.filter((c) => c.name !== model.spec.target).map((c) => c.name));
+  const missing = [...features].filter((f) => !header.includes(f));
+  if (missing.length > 0) throw new InvalidInput(`${request.inputKey} lacks the columns ${missing.join(', ')}`);
+
+  const out = [formatCsvLine([...header, 'prediction', 'label', 'probability', 'model_version', 'error'])];
+  const rejectedSample: BatchPredictResult['rejectedSample'] = [];
+  let predicted = 0;
+  records.forEach((record, i) => {
+    const line = i + 2;
+    const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
+    const checked = record.length === header.length
+      ? validateRecord(model.spec, fields, { requireTarget: false })
+      : { ok: false as const, errors: [{ field: '', message: `expected ${header.length} fields, got ${record.length}` }] };
+    if (!checked.ok) {
+      const reason = checked.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
+      if (rejectedSample.length < 10) rejectedSample.push({ line, reason });
+      out.push(formatCsvLine([...header.map((_, k) => record[k] ?? ''), '', '', '', String(version), reason]));
+      return;
+    }
+    const p = model.predictRow(checked.row);
+    const probability = p.probabilities ? Math.max(...Object.values(p.probabilities)) : undefined;
+    out.push(formatCsvLine([...record, String(p.prediction), p.label ?? '', probability === undefined ? '' : probability.toFixed(6), String(version), '']));
+    predicted++;
+  });
+  await store.putBytes(outputKey, Buffer.from(`${out.join('\n')}\n`), 'text/csv');
+  return {
+    modelName: request.modelName, modelVersion: version, inputKey: request.inputKey, outputKey,
+    rows: records.length, predicted, rejected: records.length - predicted, rejectedSample,
+  };
+}

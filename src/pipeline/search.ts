@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { InvalidInput } from '../errors.ts';
+import type { Metrics, MetricName } from '../model/evaluate.ts';
+import { higherIsBetter } from '../model/evaluate.ts';
+import { upsertRun, type RunRecord } from '../registry/registry.ts';
+import type { Pool } from '../storage/mysql.ts';
+import { TrainParamsSchema, deterministicUuid, type TrainParams } from './train.ts';
+
+/** One hyper-parameter's search domain: a list of choices, or a numeric range (log-uniform if asked). */
+const Choice = z.strictObject({ values: z.array(z.union([z.number(), z.string(), z.null()])).min(1) });
+const Range = z.strictObject({ min: z.number(), max: z.number(), log: z.boolean().default(false), integer: z.boolean().default(true) })
+  .refine((r) => r.min <= r.max, 'min must not exceed max')
+  .refine((r) => !r.log || r.min > 0, 'a log range needs min > 0');
+const Domain = z.union([Choice, Range]);
+
+export const SearchSchema = z.strictObject({
+  trials: z.number().int().min(1).max(200).default(4),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  /** How many trials train at once (Map MaxConcurrency). */
+  maxConcurrency: z.number().int().min(1).max(40).default(2),
+  /** Parameters to draw; anything not listed comes from `base` or the train defaults. */
+  space: z.partialRecord(z.enum(['nEstimators', 'maxDepth', 'minSamplesSplit', 'minSamplesLeaf', 'maxFeatures', 'criterion', 'bootstrap', 'maxTrainRows']), Domain)
+    .default({
+      nEstimators: { values: [30, 60, 100] },
+      maxDepth: { values: [null, 20, 30] },
+      minSamplesLeaf: { min: 1, max: 4, log: false, integer: true },
+      maxFeatures: { values: ['sqrt', 'log2', 0.3] },
+    }),
+  /** Fixed parameters every trial shares (e.g. a seed). */
+  base: z.record(z.string(), z.unknown()).default({}),
+});
+export type SearchInput = z.input<typeof SearchSchema>;
+export type Search = z.infer<typeof SearchSchema>;
+
+/**
+ * The search an execution asked for: `train` holds parameters fixed for every trial, `search` the
+ * space to draw the others from. Without an explicit space, the default one minus the fixed
+ * parameters is searched. Invalid input fails as InvalidInput naming the field.
+ */
+export function resolveSearch(train: Record<string, unknown>, search: Record<string, unknown>): Search {
+  const parsed = SearchSchema.safeParse(search);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ field: ['search', ...i.path.map(String)].join('.'), message: i.message }));
+    throw new InvalidInput(`Invalid search: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+  }
+  const resolved = parsed.data;
+  const base = { ...train, ...resolved.base };
+  const space = search.space === undefined
+    ? Object.fromEntries(Object.entries(resolved.space).filter(([name]) => !(name in base)))
+    : resolved.space;
+  return { ...resolved, base, space };
+}
+
+/** mulberry32: a small seeded PRNG, so a search is the same draw every time. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function draw(domain: z.infer<typeof Domain>, random: () => number): unknown {
+  if ('values' in domain) return domain.values[Math.floor(random() * domain.values.length)];
+  const u = random();
+  const x = domain.log ? Math.exp(Math.log(domain.min) + u * (Math.log(domain.max) - Math.log(domain.min))) : domain.min + u * (domain.max - domain.min);
+  return domain.integer ? Math.min(domain.max, Math.round(x)) : x;
+}
+
+/** Random search: `trials` parameter sets drawn from the space, each validated as train params. */
+export function planTrials(search: Search): TrainParams[] {
+  const random = prng(search.seed);
+  const names = Object.keys(search.space).sort() as (keyof Search['space'])[];
+  return Array.from({ length: search.trials }, () => {
+    const drawn: Record<string, unknown> = { ...search.base };
+    for (const name of names) {
+      const domain = search.space[name];
+      if (domain) drawn[name] = draw(domain, random);
+    }
+    const parsed = TrainParamsSchema.safeParse(drawn);
+    if (!parsed.success) {
+      throw new Error(`The search space draws invalid parameters ${JSON.stringify(drawn)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    return parsed.data;
+  });
+}
+
+/** The search as one experiment: a parent run the trials hang under. */
+export async function startSearch(pool: Pool, executionId: string, dataset: string, datasetVersion: number, search: Search): Promise<{ parentRunId: string; trials: { trialIndex: number; params: TrainParams }[] }> {
+  const parentRunId = deterministicUuid('search', executionId);
+  const trials = planTrials(search).map((params, trialIndex) => ({ trialIndex, params }));
+  await upsertRun(pool, {
+    runId: parentRunId, parentRunId: null, executionId, dataset, datasetVersion,
+    params: { search: { trials: search.trials, seed: search.seed, space: search.space, base: search.base } },
+    metrics: null, status: 'running', artifactKey: null, artifactSha256: null, trainSeconds: null,
+  });
+  return { parentRunId, trials };
+}
+
+export interface TrialOutcome {
+  runId: string;
+  metrics: Metrics;
+}
+
+/** The best trial for each objective, in each metric's own direction. */
+export function bestByObjective(trials: readonly TrialOutcome[], objectives: readonly MetricName[]): Partial<Record<MetricName, TrialOutcome>> {
+  const best: Partial<Record<MetricName, TrialOutcome>> = {};
+  for (const objective of objectives) {
+    for (const trial of trials) {
+      const score = trial.metrics[objective];
+      if (score === undefined || !Number.isFinite(score)) continue;
+      const current = best[objective]?.metrics[objective];
+      // Ties keep the earlier trial, so the choice does not depend on Map completion order.
+      if (current === undefined || (higherIsBetter[objective] ? score > current : score < current)) best[objective] = trial;
+    }
+  }
+  return best;
+}
+
+/** Closes the parent run with the best trial per objective. */
+export async function finishSearch(pool: Pool, parent: RunRecord, best: Partial<Record<MetricName, TrialOutcome>>, trials: number): Promise<void> {
+  const metrics: Record<string, number | null> = { trials };
+  for (const [objective, trial] of Object.entries(best)) metrics[`best_${objective}`] = trial?.metrics[objective as MetricName] ?? null;
+  await upsertRun(pool, {
+    ...parent,
+    params: { ...parent.params, best: Object.fromEntries(Object.entries(best).map(([k, t]) => [k, t?.runId])) },
+    metrics, status: 'finished', trainSeconds: null,
+  });
+}

@@ -1,0 +1,71 @@
+import { confusionMatrix } from '../metrics/classification.ts';
+import { evaluate, type Metrics } from '../model/evaluate.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+import { NotFound } from '../errors.ts';
+import { getModelVersion } from '../registry/registry.ts';
+import type { ModelServer } from '../serving/model-server.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../pipeline/snapshot.ts';
+import { asStorageError, type Pool } from '../storage/mysql.ts';
+import type { ArtifactStore } from '../storage/s3.ts';
+
+/** What the console draws for one model version: its confusion matrix on its own test split and its feature importances. */
+export interface ModelEvaluation {
+  modelName: string;
+  version: number;
+  dataset: string;
+  datasetVersion: number;
+  split: 'test';
+  rows: number;
+  metrics: Metrics;
+  /** Classification only: matrix[t][p] = test rows of class classes[t] predicted as classes[p]. */
+  confusion: { classes: { value: string; label: string }[]; matrix: number[][] } | null;
+  /** Mean decrease in impurity per encoded feature, highest first. */
+  featureImportances: { feature: string; importance: number }[];
+}
+
+async function manifestKeyOf(pool: Pool, dataset: string, version: number): Promise<string> {
+  let rows: (RowDataPacket & { manifest_key: string })[];
+  try {
+    [rows] = await pool.query<(RowDataPacket & { manifest_key: string })[]>('SELECT manifest_key FROM dataset_versions WHERE dataset = ? AND version = ?', [dataset, version]);
+  } catch (error) {
+    throw asStorageError(error);
+  }
+  if (rows.length === 0) throw new NotFound(`Dataset ${dataset} has no version ${version}`);
+  return rows[0].manifest_key;
+}
+
+/**
+ * Scores a registered version on the test split of the dataset version it was trained on (the
+ * rows promotion compared it on), through the same loader predict uses (hash-verified artifact).
+ */
+export async function evaluateModelVersion(pool: Pool, store: ArtifactStore, server: ModelServer, modelName: string, version: number): Promise<ModelEvaluation> {
+  const entry = await getModelVersion(pool, modelName, version);
+  const manifest = await store.getJson<DatasetManifest>(await manifestKeyOf(pool, entry.dataset, entry.datasetVersion));
+  const rows = await readSnapshotSplit(store, manifest, 'test');
+  const { model } = await server.load(modelName, version);
+  const metrics = evaluate(model, rows);
+  let confusion: ModelEvaluation['confusion'] = null;
+  if (model.spec.task === 'classification') {
+    const classes = model.spec.classes ?? [];
+    const yTrue = new Float64Array(rows.length);
+    const yPred = new Float64Array(rows.length);
+    rows.forEach((row, i) => {
+      yTrue[i] = model.encoder.encodeTarget(row);
+      const p = model.probabilities(row);
+      let best = 0;
+      for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
+      yPred[i] = best;
+    });
+    const cm = confusionMatrix(yTrue, yPred, classes.map((_, k) => k));
+    confusion = { classes: classes.map((c) => ({ value: String(c.value), label: c.label ?? String(c.value) })), matrix: cm.matrix };
+  }
+  const names = model.artifact.featureNames;
+  const importances = model.artifact.forest.featureImportances ?? [];
+  const featureImportances = names
+    .map((feature, i) => ({ feature, importance: importances[i] ?? 0 }))
+    .sort((a, b) => b.importance - a.importance);
+  return {
+    modelName, version, dataset: entry.dataset, datasetVersion: entry.datasetVersion, split: 'test', rows: rows.length,
+    metrics, confusion, featureImportances,
+  };
+}

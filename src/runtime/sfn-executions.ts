@@ -1,0 +1,200 @@
+import {
+  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import { InvalidInput, NotFound, StorageUnavailable } from '../errors.ts';
+import type { ExecutionStatus, LoggedEvent } from './execution-log.ts';
+import { durationMs, type ExecutionRecord, type ExecutionSource, type ExecutionSummary } from './executions.ts';
+import { newExecutionName } from './names.ts';
+
+/**
+ * The executions of the deployed state machine (LocalStack, AWS), read through the Step Functions
+ * API and turned into the same events the embedded runtime logs, so the console shows both alike.
+ */
+
+/** A Step Functions history event (SDK form: timestamps are Dates; JSON form: epoch seconds). */
+export interface SfnHistoryEvent {
+  id?: number;
+  previousEventId?: number;
+  type?: string;
+  timestamp?: Date | number | string;
+  [details: string]: unknown;
+}
+
+/** `arn:aws:states:<region>:<account>:execution:<machine>:<name>` for a state machine and an execution name. */
+export const executionArnOf = (stateMachineArn: string, name: string): string => `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+
+/**
+ * The pipeline's state machine as seen from one of its own functions on Lambda: the function
+ * `<service>-<stage>-<key>` belongs to state machine `<service>-<stage>` in the same region and
+ * account. Null when `functionArn` is not a Lambda ARN (serverless-offline, invoke local).
+ */
+export function stateMachineArnFromFunctionArn(functionArn: string | undefined, functionKey: string): string | null {
+  const m = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9_$-]+)?$/.exec(functionArn ?? '');
+  if (!m || !m[4].endsWith(`-${functionKey}`)) return null;
+  return `arn:${m[1]}:states:${m[2]}:${m[3]}:stateMachine:${m[4].slice(0, -functionKey.length - 1)}`;
+}
+
+const iso = (t: unknown): string => {
+  if (t instanceof Date) return t.toISOString();
+  if (typeof t === 'number') return new Date(t < 1e12 ? t * 1000 : t).toISOString();
+  return new Date(String(t)).toISOString();
+};
+
+const parseJson = (value: unknown): unknown => {
+  if (typeof value !== 'string') return value ?? null;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+};
+
+const details = (e: SfnHistoryEvent, key: string): Record<string, unknown> => (e[key] && typeof e[key] === 'object' ? e[key] as Record<string, unknown> : {});
+
+const FAILURE = /^(Task|LambdaFunction|Activity)(Failed|TimedOut|StartFailed|ScheduleFailed|SubmitFailed)$/;
+const SCHEDULED = /^(TaskScheduled|LambdaFunctionScheduled|ActivityScheduled)$/;
+const SUCCEEDED = /^(TaskSucceeded|LambdaFunctionSucceeded|ActivitySucceeded)$/;
+
+/**
+ * Step Functions history → the execution log's events (StateEntered/Exited/Failed/Retried/Caught,
+ * MapIteration*, Execution*). A nested state's Map iteration is found by walking `previousEventId`
+ * back to its MapIterationStarted; a failure followed by a new attempt is a retry, and a state that
+ * exits after a failure without succeeding had its error caught.
+ */
+export function historyToEvents(history: readonly SfnHistoryEvent[], nested: ReadonlySet<string>): LoggedEvent[] {
+  const ctx = new Map<number, { state: string | null; mapIndex: number | null }>();
+  const threads = new Map<string, { failed: boolean }>();
+  const out: LoggedEvent[] = [];
+  const push = (type: string, stateName: string | null, mapIndex: number | null, payload: Record<string, unknown>, at: string) =>
+    out.push({ seq: out.length + 1, type, stateName, mapIndex, payload, at });
+  for (const e of [...history].sort((a, b) => (a.id ?? 0) - (b.id ?? 0))) {
+    const type = e.type ?? '';
+    const at = iso(e.timestamp);
+    const prev = ctx.get(e.previousEventId ?? -1) ?? { state: null, mapIndex: null };
+    let here = { ...prev };
+    if (type === 'MapIterationStarted') {
+      const d = details(e, 'mapIterationStartedEventDetails');
+      here = { state: null, mapIndex: typeof d.index === 'number' ? d.index : null };
+      push('MapIterationStarted', typeof d.name === 'string' ? d.name : null, here.mapIndex, { parentState: { name: d.name } }, at);
+    } else if (/^MapIteration(Succeeded|Failed|Aborted)$/.test(type)) {
+      const d = details(e, `${type[0].toLowerCase()}${type.slice(1)}EventDetails`);
+      push(type, typeof d.name === 'string' ? d.name : null, typeof d.index === 'number' ? d.index : null, {}, at);
+    } else if (type.endsWith('StateEntered')) {
+      const d = details(e, 'stateEnteredEventDetails');
+      const name = String(d.name ?? '');
+      here = { state: name, mapIndex: nested.has(name) ? prev.mapIndex : null };
+      threads.set(`${name}\u0000${here.mapIndex ?? ''}`, { failed: false });
+      push('StateEntered', name, here.mapIndex, { state: { name, type: type.slice(0, -'StateEntered'.length), input: parseJson(d.input) } }, at);
+    } else if (type.endsWith('StateExited')) {
+      const d = details(e, 'stateExitedEventDetails');
+      const name = String(d.name ?? '');
+      const mapIndex = nested.has(name) ? prev.mapIndex : null;
+      const thread = threads.get(`${name}\u0000${mapIndex ?? ''}`);
+      if (thread?.failed) push('StateCaught', name, mapIndex, {}, at);
+      push('StateExited', name, mapIndex, { state: { name, type: type.slice(0, -'StateExited'.length), output: parseJson(d.output) } }, at);
+      here = { state: null, mapIndex: prev.mapIndex };
+    } else if (FAILURE.test(type) && prev.state) {
+      const d = details(e, `${type[0].toLowerCase()}${type.slice(1)}EventDetails`);
+      const thread = threads.get(`${prev.state}\u0000${prev.mapIndex ?? ''}`);
+      if (thread) thread.failed = true;
+      push('StateFailed', prev.state, prev.mapIndex, { Error: d.error ?? type, Cause: d.cause ?? null }, at);
+    } else if (SCHEDULED.test(type) && prev.state) {
+      const thread = threads.get(`${prev.state}\u0000${prev.mapIndex ?? ''}`);
+      if (thread?.failed) {
+        thread.failed = false;
+        push('StateRetried', prev.state, prev.mapIndex, {}, at);
+      }
+    } else if (SUCCEEDED.test(type) && prev.state) {
+      const thread = threads.get(`${prev.state}\u0000${prev.mapIndex ?? ''}`);
+      if (thread) thread.failed = false;
+    } else if (type === 'ExecutionStarted') {
+      push(type, null, null, { input: parseJson(details(e, 'executionStartedEventDetails').input) }, at);
+    } else if (type === 'ExecutionSucceeded') {
+      push(type, null, null, { output: parseJson(details(e, 'executionSucceededEventDetails').output) }, at);
+    } else if (/^Execution(Failed|Aborted|TimedOut)$/.test(type)) {
+      const d = details(e, `${type[0].toLowerCase()}${type.slice(1)}EventDetails`);
+      push(type, null, null, { Error: d.error ?? type, Cause: d.cause ?? null }, at);
+    }
+    if (e.id !== undefined) ctx.set(e.id, here);
+  }
+  return out;
+}
+
+const STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
+const statusOf = (s: unknown): ExecutionStatus => (STATUSES.includes(s as ExecutionStatus) ? s as ExecutionStatus : 'ABORTED');
+
+/** SDK failures: a missing execution is a 404, a bad request a 400, anything else worth a retry. */
+function translate(error: unknown, what: string): Error {
+  if (error instanceof ExecutionDoesNotExist || (error as { name?: string }).name === 'ExecutionDoesNotExist') return new NotFound(`No execution ${what}`);
+  const name = (error as { name?: string }).name ?? 'Error';
+  if (/InvalidArn|InvalidName|InvalidExecutionInput|ValidationException/.test(name)) return new InvalidInput(`Step Functions refused ${what}: ${(error as Error).message}`);
+  return new StorageUnavailable(`Step Functions unavailable (${name}) while reading ${what}: ${(error as Error).message}`, { cause: error });
+}
+
+export class StepFunctionsExecutions implements ExecutionSource {
+  readonly kind = 'step-functions' as const;
+  readonly stateMachineArn: string;
+  private readonly client: SFNClient;
+  private readonly nested: ReadonlySet<string>;
+  private readonly now: () => number;
+
+  constructor(options: { stateMachineArn: string; region: string; endpoint?: string; nestedStates: ReadonlySet<string>; now?: () => number }) {
+    this.stateMachineArn = options.stateMachineArn;
+    this.client = new SFNClient({ region: options.region, maxAttempts: 3, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    this.nested = options.nestedStates;
+    this.now = options.now ?? Date.now;
+  }
+
+  async list(limit: number): Promise<ExecutionSummary[]> {
+    let page;
+    try {
+      page = await this.client.send(new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, maxResults: Math.min(limit, 1000) }));
+    } catch (error) {
+      throw translate(error, `executions of ${this.stateMachineArn}`);
+    }
+    const now = this.now();
+    return (page.executions ?? []).map((e) => {
+      const startedAt = iso(e.startDate ?? 0);
+      const stoppedAt = e.stopDate ? iso(e.stopDate) : null;
+      return {
+        id: e.name ?? '', name: e.name ?? '', executionArn: e.executionArn ?? '', status: statusOf(e.status),
+        startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, now),
+      };
+    });
+  }
+
+  async get(id: string): Promise<{ execution: ExecutionRecord; events: LoggedEvent[] }> {
+    const executionArn = executionArnOf(this.stateMachineArn, id);
+    try {
+      const d = await this.client.send(new DescribeExecutionCommand({ executionArn }));
+      const history: SfnHistoryEvent[] = [];
+      let nextToken: string | undefined;
+      do {
+        const page = await this.client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, ...(nextToken ? { nextToken } : {}) }));
+        history.push(...((page.events ?? []) as SfnHistoryEvent[]));
+        nextToken = page.nextToken;
+      } while (nextToken && history.length < 20_000);
+      const startedAt = iso(d.startDate ?? 0);
+      const stoppedAt = d.stopDate ? iso(d.stopDate) : null;
+      return {
+        execution: {
+          id, name: d.name ?? id, executionArn, status: statusOf(d.status), startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, this.now()),
+          input: parseJson(d.input), output: parseJson(d.output), error: d.error ?? null, cause: d.cause ?? null,
+        },
+        events: historyToEvents(history, this.nested),
+      };
+    } catch (error) {
+      throw translate(error, id);
+    }
+  }
+
+  async start(input: Record<string, unknown>): Promise<{ id: string; executionArn: string }> {
+    const name = newExecutionName();
+    try {
+      const r = await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
+      return { id: name, executionArn: r.executionArn ?? executionArnOf(this.stateMachineArn, name) };
+    } catch (error) {
+      throw translate(error, `a new execution of ${this.stateMachineArn}`);
+    }
+  }
+}

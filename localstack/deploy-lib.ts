@@ -5,7 +5,7 @@
  */
 import yaml from 'js-yaml';
 import { referencedFunctions, substituteFunctions } from '../src/runtime/definition.ts';
-import type { ExecutionEvent } from '../src/runtime/local-stack.ts';
+import type { ExecutionEvent } from '../src/runtime/local-executor.ts';
 import type { Clients, FunctionSpec, FunctionState, HistoryEvent, LambdaApi, SfnApi } from './clients.ts';
 
 export interface HttpRoute {

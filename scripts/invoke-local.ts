@@ -5,17 +5,19 @@
  *   npm run invoke -- fetch
  *   npm run invoke -- train --event my-event.json
  *
- * Events may say "${latest.datasetVersion}", "${latest.manifestKey}" or "${latest.runId}": they are
+ * Events may say "${latest.datasetVersion}", "${latest.manifestKey}", "${latest.runId}" or
+ * "${latest.parentRunId}": they are
  * filled in from the registry, so train and promote have something real to work on.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
 import { loadConfig, repoRoot } from '../src/config.ts';
 import { createPool } from '../src/storage/mysql.ts';
+import { ArtifactStore } from '../src/storage/s3.ts';
 
 const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { event: { type: 'string' } } });
 const fn = positionals[0];
@@ -31,9 +33,10 @@ if (text.includes('${latest.')) {
   const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
   try {
     const [versions] = await pool.query<RowDataPacket[]>('SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1');
-    const [runs] = await pool.query<RowDataPacket[]>("SELECT run_id FROM runs WHERE status = 'finished' ORDER BY ended_at DESC LIMIT 1");
+    const [runs] = await pool.query<RowDataPacket[]>("SELECT run_id FROM runs WHERE status = 'finished' AND artifact_key IS NOT NULL ORDER BY ended_at DESC LIMIT 1");
+    const [parents] = await pool.query<RowDataPacket[]>('SELECT parent_run_id FROM runs WHERE parent_run_id IS NOT NULL ORDER BY started_at DESC LIMIT 1');
     const latest: Record<string, unknown> = {
-      datasetVersion: versions[0]?.version, manifestKey: versions[0]?.manifest_key, runId: runs[0]?.run_id,
+      datasetVersion: versions[0]?.version, manifestKey: versions[0]?.manifest_key, runId: runs[0]?.run_id, parentRunId: parents[0]?.parent_run_id,
     };
     text = text.replace(/"\$\{latest\.(\w+)\}"/g, (_, name: string) => {
       if (latest[name] === undefined) throw new Error(`No ${name} in the registry yet: run the pipeline first (npm start)`);
@@ -42,6 +45,17 @@ if (text.includes('${latest.')) {
   } finally {
     await pool.end();
   }
+}
+// An event that reads a CSV from S3 (batchPredict) gets the sample CSV beside it uploaded first.
+const sampleCsv = eventPath.replace(/\.json$/, '.csv');
+const inputKey = (JSON.parse(text) as { inputKey?: unknown }).inputKey;
+if (typeof inputKey === 'string' && (await stat(sampleCsv).catch(() => null))) {
+  const c = loadConfig({ ...process.env, S3_ENDPOINT: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:4569' });
+  const store = new ArtifactStore({
+    bucket: c.S3_BUCKET, region: c.AWS_REGION, endpoint: c.S3_ENDPOINT,
+    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER' },
+  });
+  await store.putBytes(inputKey, await readFile(sampleCsv), 'text/csv');
 }
 const resolved = path.join(await mkdtemp(path.join(os.tmpdir(), 'invoke-')), `${fn}.json`);
 await writeFile(resolved, text);

@@ -2,13 +2,15 @@
  * The main job on the embedded stack: start MySQL schema + S3 server + serverless-offline, run the
  * pipeline state machine, print a summary, then keep serving predictions until Ctrl-C.
  *
- *   npm start                         # defaults: 3 batches, 5 s apart, 50 trees
- *   npm start -- --batches 5 --interval 10 --trees 100 --exit
+ *   npm start                         # defaults: 3 batches, 5 s apart, 3 trials of 50 trees
+ *   npm start -- --batches 5 --interval 10 --trees 100 --trials 6 --exit
  *   npm start -- --input my-input.json
+ *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.ts';
+import path from 'node:path';
+import { loadConfig, repoRoot } from '../src/config.ts';
 import { LocalStack } from '../src/runtime/local-stack.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
 
@@ -17,10 +19,13 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '3' },
     interval: { type: 'string', default: '5' },
     trees: { type: 'string', default: '50' },
+    trials: { type: 'string', default: '3' },
     group: { type: 'string', default: '1' },
     input: { type: 'string' },
     'http-port': { type: 'string', default: '3000' },
     's3-port': { type: 'string', default: '4569' },
+    'lambda-port': { type: 'string', default: '3002' },
+    every: { type: 'string' },
     exit: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -35,6 +40,7 @@ const stack = new LocalStack({
   bucket: config.S3_BUCKET,
   httpPort: Number(args['http-port']),
   s3Port: Number(args['s3-port']),
+  lambdaPort: Number(args['lambda-port']),
   functionEnv: {
     // The data API moves to its next batch as often as the pipeline asks for one.
     DATA_API_BATCH_INTERVAL_SECONDS: process.env.DATA_API_BATCH_INTERVAL_SECONDS ?? String(interval),
@@ -44,6 +50,34 @@ const stack = new LocalStack({
   log: print,
   verbose: args.verbose,
 });
+
+/** One execution: progress while it runs, then a summary. */
+async function runOnce(input: Record<string, unknown>): Promise<boolean> {
+  const result = await stack.runPipeline(input, progressPrinter(print));
+  print('');
+  if (result.status !== 'SUCCEEDED') {
+    print(`Pipeline FAILED: ${result.error}: ${result.cause}`);
+    print('Recent function output:\n' + stack.recentOutput().split('\n').slice(-40).join('\n'));
+    return false;
+  }
+  const out = result.output as {
+    fetch: { rowsStored: number };
+    dataset: { datasetVersion: number; counts: Record<string, number> };
+    select: { candidate: { runId: string; metric: string; score: number }; trials: number; failedTrials: number };
+    promotion: { decision: string; candidateVersion: number; championVersion: number; reason: string; testMetrics: Record<string, number>; modelName: string };
+  };
+  print('Summary');
+  print(`  execution        ${result.executionArn}`);
+  print(`  rows stored      ${out.fetch.rowsStored}`);
+  print(`  dataset version  ${out.dataset.datasetVersion} (${out.dataset.counts.train} train / ${out.dataset.counts.validation} validation / ${out.dataset.counts.test} test, ${out.dataset.counts.rejected} rejected)`);
+  print(`  trials           ${out.select.trials} (${out.select.failedTrials} failed)`);
+  print(`  best run         ${out.select.candidate.runId} (validation ${out.select.candidate.metric} ${out.select.candidate.score.toFixed(4)})`);
+  print(`  test             ${JSON.stringify(out.promotion.testMetrics)}`);
+  print(`  decision         ${out.promotion.decision} (candidate v${out.promotion.candidateVersion}, champion v${out.promotion.championVersion})`);
+  print(`  reason           ${out.promotion.reason}`);
+  print('');
+  return true;
+}
 
 const shutdown = async (code: number) => {
   await stack.stop();
@@ -62,46 +96,35 @@ try {
         batches: Number(args.batches),
         intervalSeconds: interval,
         train: { nEstimators: Number(args.trees) },
+        search: { trials: Number(args.trials), seed: 1, maxConcurrency: 2 },
         promotion: { metric: 'accuracy', minGain: 0 },
       };
-  // Start each run from batch 0 of the group, as the course's DAGs did.
+  // Start from batch 0 of the group, as the course's DAGs did; repeated runs (--every) move on.
   await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
   print(`\nPipeline input: ${JSON.stringify(input)}`);
-  const result = await stack.runPipeline(input, progressPrinter(print));
-  print('');
-  if (result.status !== 'SUCCEEDED') {
-    print(`Pipeline FAILED: ${result.error}: ${result.cause}`);
-    print('Recent function output:\n' + stack.recentOutput().split('\n').slice(-40).join('\n'));
-    await shutdown(1);
-  }
-  const out = result.output as {
-    fetch: { rowsStored: number };
-    dataset: { datasetVersion: number; counts: Record<string, number> };
-    train: { runId: string; metrics: Record<string, number> };
-    promotion: { decision: string; candidateVersion: number; championVersion: number; reason: string; testMetrics: Record<string, number>; modelName: string };
-  };
-  print('Summary');
-  print(`  execution        ${result.executionArn}`);
-  print(`  rows stored      ${out.fetch.rowsStored}`);
-  print(`  dataset version  ${out.dataset.datasetVersion} (${out.dataset.counts.train} train / ${out.dataset.counts.validation} validation / ${out.dataset.counts.test} test, ${out.dataset.counts.rejected} rejected)`);
-  print(`  run              ${out.train.runId}`);
-  print(`  validation       ${JSON.stringify(out.train.metrics)}`);
-  print(`  test             ${JSON.stringify(out.promotion.testMetrics)}`);
-  print(`  decision         ${out.promotion.decision} (candidate v${out.promotion.candidateVersion}, champion v${out.promotion.championVersion})`);
-  print(`  reason           ${out.promotion.reason}`);
-  print('');
-  const sample = {
-    rows: [{
-      Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0,
-      Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148,
-      Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745',
-    }],
-  };
+  const ok = await runOnce(input);
+  if (!ok && !args.every) await shutdown(1);
+  // A sample request for the dataset the run trained on (examples/<dataset>.predict.json).
+  const dataset = typeof input.dataset === 'string' ? input.dataset : 'covertype';
+  const samplePath = path.join(repoRoot, 'examples', `${path.basename(dataset)}.predict.json`);
+  const sample = JSON.parse(await readFile(samplePath, 'utf8').catch(() => `{"model":"${dataset}","rows":[{}]}`)) as unknown;
   const response = await fetch(`${stack.baseUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample) });
   print(`POST ${stack.baseUrl}/predict → ${response.status} ${await response.text()}`);
   if (args.exit) await shutdown(response.ok ? 0 : 1);
-  print(`\nServing predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data). Ctrl-C to stop. Try:`);
-  print(`  curl -s -X POST ${stack.baseUrl}/predict -H 'content-type: application/json' -d '${JSON.stringify(sample)}'`);
+  print(`\nConsole: ${stack.baseUrl}/   (executions, runs, models, predict)`);
+  print(`Serving predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data). Ctrl-C to stop. Try:`);
+  print(`  curl -s -X POST ${stack.baseUrl}/predict -H 'content-type: application/json' -d @${path.relative(process.cwd(), samplePath)}`);
+  print(`  npm run cli -- models      npm run cli -- runs      npm run cli -- rollback ${dataset}`);
+  if (args.every) {
+    // Scheduled retraining, as the course's every-N-minutes DAG: the data API moves on between runs.
+    const everyMs = Number(args.every) * 1000;
+    print(`Re-running the pipeline every ${args.every} s.`);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      print(`\n${new Date().toISOString()}  scheduled run`);
+      await runOnce(input);
+    }
+  }
 } catch (error) {
   console.error(`\n${(error as Error).message}`);
   await shutdown(1);

@@ -28,6 +28,26 @@ const ConfigSchema = z.object({
   /** Dataset the data API serves: a CSV path (relative to the repo root) or an http(s) URL. */
   DATA_API_DATASET_PATH: z.string().default('../shared/data/covertype/covertype.csv.gz'),
   DATA_API_SPEC: z.string().default('datasets/covertype.spec.json'),
+  /**
+   * Sources of the other datasets the data API serves (`GET /data?dataset=<name>`), as a JSON object
+   * dataset name → CSV path (relative to the repo root) or URL. Merged over DEFAULT_DATA_API_SOURCES;
+   * the spec is `${DATASET_SPECS_DIR}/<name>.spec.json`. The default dataset (no `dataset` parameter)
+   * is the one of DATA_API_SPEC, read from DATA_API_DATASET_PATH unless named here.
+   */
+  DATA_API_SOURCES: z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"bodyfat":"../shared/data/bodyfat/bodyfat.csv"}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), z.string().min(1)))
+    .optional(),
+  /** A feature whose PSI against the previous dataset version is above this is flagged as drifted. */
+  DRIFT_PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   DATA_API_BATCHES: int(10),
   DATA_API_BATCH_INTERVAL_SECONDS: int(300),
   /** Rows per call: a random sample of the current batch. */
@@ -37,9 +57,26 @@ const ConfigSchema = z.object({
   /** How long predict trusts its cached view of which version is champion. */
   CHAMPION_CACHE_MS: int(2000),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
+  /**
+   * The console's executions: set on LocalStack/AWS to read and start them through Step Functions
+   * (deployed functions derive it from their own ARN when unset); unset on the embedded runtime,
+   * which reads the MySQL execution log and runs executions against LAMBDA_ENDPOINT.
+   */
+  STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'a state machine ARN').optional(),
+  /** Step Functions endpoint of an emulator (LocalStack; its Lambdas also get AWS_ENDPOINT_URL); unset on AWS. */
+  SFN_ENDPOINT: z.string().url().optional(),
+  /** The Lambda invoke endpoint the embedded runner calls (serverless-offline's; set by the local stack). */
+  LAMBDA_ENDPOINT: z.string().url().optional(),
+  /** Largest CSV the console's batch prediction accepts, in bytes. */
+  CONSOLE_BATCH_MAX_BYTES: int(2_000_000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** Built-in sources of the data API's datasets besides the default one (paths relative to the repo root). */
+export const DEFAULT_DATA_API_SOURCES: Readonly<Record<string, string>> = {
+  bodyfat: '../shared/data/bodyfat/bodyfat.csv',
+};
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // serverless.yml passes unset settings as empty strings: treat them as unset.

@@ -6,7 +6,7 @@ import { InvalidInput, PipelineError } from '../../src/errors.ts';
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 const describe = (issues: readonly z.core.$ZodIssue[]) =>
-  issues.map((i) => ({ field: i.path.map(String).join('.') || '(event)', message: i.message }));
+  issues.map((i) => ({ field: i.path.map(String).join('.') || '(input)', message: i.message }));
 
 /**
  * Validates and replaces the event of a Step Functions task with the schema's parsed output, so
@@ -53,6 +53,30 @@ export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.
     throw new InvalidInput(`Invalid query: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
   }
   return result.data;
+}
+
+/**
+ * Parses a JSON request body with a schema: an empty body, a body over `maxBytes`, invalid JSON and
+ * schema failures are each a 400 that names the problem (and the field).
+ */
+export function parseJsonBody<S extends z.ZodType>(schema: S, event: HttpEvent, options: { maxBytes?: number; allowEmpty?: boolean } = {}): z.infer<S> {
+  const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
+  if (raw.length === 0 && !options.allowEmpty) throw new InvalidInput('Empty body: send a JSON object');
+  if (options.maxBytes !== undefined && Buffer.byteLength(raw) > options.maxBytes) throw new InvalidInput(`Body over ${options.maxBytes} bytes`);
+  let body: unknown = {};
+  if (raw.length > 0) {
+    try {
+      body = JSON.parse(raw);
+    } catch (error) {
+      throw new InvalidInput(`Body is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issues = describe(parsed.error.issues);
+    throw new InvalidInput(`Invalid request: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+  }
+  return parsed.data;
 }
 
 /**

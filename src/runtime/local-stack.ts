@@ -1,17 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import S3rver from 's3rver';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
-import { readDefinitionText, substituteFunctions } from './definition.ts';
+import { MysqlExecutionLog } from './execution-log.ts';
+import { runLocalExecution, type ExecutionEvent, type ExecutionResult } from './local-executor.ts';
 
-export const SERVICE = 'mlops-pipeline';
-export const STAGE = 'dev';
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -29,25 +26,11 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Print the functions' own output (serverless-offline) through `log`. */
   verbose?: boolean;
+  /** Write each execution and its events to the MySQL execution log the console reads (default true). */
+  recordExecutions?: boolean;
 }
 
-export interface ExecutionEvent {
-  type: string;
-  timestamp: number;
-  state?: { name: string; type: string; input?: unknown; output?: unknown };
-  Error?: string;
-  Cause?: unknown;
-  [key: string]: unknown;
-}
-
-export interface ExecutionResult {
-  executionArn: string;
-  status: 'SUCCEEDED' | 'FAILED';
-  output: unknown;
-  error?: string;
-  cause?: string;
-  events: ExecutionEvent[];
-}
+export type { ExecutionEvent, ExecutionResult };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -153,6 +136,8 @@ export class LocalStack {
       S3_BUCKET: this.options.bucket,
       S3_ENDPOINT: s3Endpoint,
       DATA_API_URL: this.baseUrl,
+      // The executions function starts runs itself (POST /executions) against this endpoint.
+      LAMBDA_ENDPOINT: `http://127.0.0.1:${this.lambdaPort}`,
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
@@ -181,48 +166,9 @@ export class LocalStack {
   }
 
   /** Runs the pipeline state machine once; `onEvent` sees each execution event as it happens. */
-  async runPipeline(input: Record<string, unknown>, onEvent?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
-    const definition = substituteFunctions(await readDefinitionText(), (key) => `${SERVICE}-${STAGE}-${key}`);
-    // aws-local-stepfunctions invokes Lambda through the AWS SDK, which honours these variables.
-    process.env.AWS_ENDPOINT_URL_LAMBDA = `http://127.0.0.1:${this.lambdaPort}`;
-    process.env.AWS_ACCESS_KEY_ID ??= 'local';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    process.env.AWS_REGION ??= 'us-east-1';
-    const machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
-      validationOptions: { checkArn: false },
-    });
-    const name = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-    const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${SERVICE}-${STAGE}:${name}`;
-    const execution = machine.run(input as Parameters<typeof machine.run>[0], {
-      context: {
-        Execution: { Id: executionArn, Name: name, Input: input as Parameters<typeof machine.run>[0], StartTime: new Date().toISOString() },
-        StateMachine: { Id: `arn:aws:states:us-east-1:000000000000:stateMachine:${SERVICE}-${STAGE}`, Name: `${SERVICE}-${STAGE}` },
-      },
-    });
-    const events: ExecutionEvent[] = [];
-    const drained = (async () => {
-      for await (const event of execution.eventLogs) {
-        events.push(event as unknown as ExecutionEvent);
-        onEvent?.(event as unknown as ExecutionEvent);
-      }
-    })();
-    try {
-      const output = await execution.result;
-      await drained;
-      return { executionArn, status: 'SUCCEEDED', output, events };
-    } catch (error) {
-      await drained.catch(() => undefined);
-      const e = error as { name?: string; message?: string; cause?: unknown };
-      const failed = [...events].reverse().find((ev) => ev.type === 'ExecutionFailed');
-      return {
-        executionArn,
-        status: 'FAILED',
-        output: null,
-        error: typeof failed?.Error === 'string' ? failed.Error : (e.name ?? 'Error'),
-        cause: typeof failed?.Cause === 'string' ? failed.Cause : (e.message ?? String(error)),
-        events,
-      };
-    }
+  runPipeline(input: Record<string, unknown>, onEvent?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
+    const recorder = this.options.recordExecutions !== false && this.pool ? new MysqlExecutionLog(this.pool) : undefined;
+    return runLocalExecution(`http://127.0.0.1:${this.lambdaPort}`, input, onEvent, recorder ? { recorder } : {});
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { ExecutionEvent } from './local-stack.ts';
+import type { ExecutionEvent } from './local-executor.ts';
 
 /** The few numbers worth a line for each state's output. */
 function keyOutputs(stateName: string, output: unknown): string {
@@ -12,12 +12,27 @@ function keyOutputs(stateName: string, output: unknown): string {
     case 'Preprocess': {
       const d = o.dataset ?? {};
       const c = (d.counts ?? {}) as Record<string, unknown>;
-      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (unchanged)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected`;
+      const drift = d.drift as { drifted?: boolean; maxPsi?: number; flagged?: string[]; baselineVersion?: number | null } | undefined;
+      const driftText = !drift || drift.baselineVersion === null || drift.baselineVersion === undefined
+        ? ''
+        : `; drift vs v${drift.baselineVersion}: max PSI ${fmt(drift.maxPsi)}${drift.drifted ? ` (${(drift.flagged ?? []).join(', ')})` : ', none'}`;
+      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (unchanged)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
     }
     case 'Train': {
-      const t = o.train ?? {};
+      // Inside the Trials Map the state's output is the trial itself.
+      const t = (o.train ?? o) as Record<string, unknown>;
       const m = (t.metrics ?? {}) as Record<string, unknown>;
-      return `run ${String(t.runId)}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')} (${fmt(t.trainSeconds)} s)`;
+      return `run ${String(t.runId)}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+    }
+    case 'PlanTrials': {
+      const p = o.plan ?? {};
+      const trials = (p.trials ?? []) as { params: unknown }[];
+      return `${trials.length} trials under parent run ${String(p.parentRunId)}: ${trials.map((t) => JSON.stringify(t.params)).join(' ')}`.slice(0, 400);
+    }
+    case 'SelectBest': {
+      const s = o.select ?? {};
+      const c = (s.candidate ?? {}) as Record<string, unknown>;
+      return `candidate ${String(c.runId)} (${String(c.metric)} ${fmt(c.score)}); ${fmt(s.failedTrials)} of ${fmt(s.trials)} trials failed`;
     }
     case 'Promote': {
       const p = o.promotion ?? {};
@@ -27,6 +42,12 @@ function keyOutputs(stateName: string, output: unknown): string {
       return '';
   }
 }
+
+const shown = new Set(['Task', 'Wait', 'Map']);
+
+/** A state's name, with the Map iteration it ran in (states inside a Map run once per item). */
+const label = (event: ExecutionEvent): string =>
+  `${event.state?.name ?? ''}${typeof event.index === 'number' ? `[${event.index}]` : ''}`;
 
 /** Prints one line per interesting execution event: state, elapsed time, key outputs, retries and errors. */
 export function progressPrinter(print: (line: string) => void): (event: ExecutionEvent) => void {
@@ -40,25 +61,25 @@ export function progressPrinter(print: (line: string) => void): (event: Executio
         print(`${t()}  execution started`);
         break;
       case 'StateEntered':
-        if (event.state) entered.set(event.state.name, event.timestamp);
-        if (event.state?.type === 'Task' || event.state?.type === 'Wait') print(`${t()}  ▶ ${event.state.name}`);
+        if (event.state) entered.set(label(event), event.timestamp);
+        if (event.state && shown.has(event.state.type)) print(`${t()}  ▶ ${label(event)}`);
         break;
       case 'StateExited': {
         const s = event.state;
-        if (!s || (s.type !== 'Task' && s.type !== 'Wait')) break;
-        const took = ((event.timestamp - (entered.get(s.name) ?? event.timestamp)) / 1000).toFixed(1);
+        if (!s || !shown.has(s.type)) break;
+        const took = ((event.timestamp - (entered.get(label(event)) ?? event.timestamp)) / 1000).toFixed(1);
         const detail = keyOutputs(s.name, s.output);
-        print(`${t()}  ✓ ${s.name} (${took}s)${detail ? `  ${detail}` : ''}`);
+        print(`${t()}  ✓ ${label(event)} (${took}s)${detail ? `  ${detail}` : ''}`);
         break;
       }
       case 'StateRetried':
-        print(`${t()}  ↻ ${event.state?.name} retry: ${JSON.stringify(event.retry ?? {})}`);
+        print(`${t()}  ↻ ${label(event)} retry: ${JSON.stringify(event.retry ?? {})}`);
         break;
       case 'StateFailed':
-        print(`${t()}  ✗ ${event.state?.name}: ${String(event.Error)}: ${typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause).slice(0, 300)}`);
+        print(`${t()}  ✗ ${label(event)}: ${String(event.Error)}: ${typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause).slice(0, 300)}`);
         break;
       case 'StateCaught':
-        print(`${t()}  → ${event.state?.name} error caught, going on`);
+        print(`${t()}  → ${label(event)} error caught, going on`);
         break;
       case 'ExecutionSucceeded':
         print(`${t()}  execution succeeded`);

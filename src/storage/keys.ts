@@ -5,6 +5,8 @@ import type { SplitName } from '../dataset/split.ts';
  * UUIDs), never from raw user input.
  */
 const slug = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** batch/…/name.csv with plain path segments: no `..`, no empty segment, nothing outside batch/. */
+export const batchInput = /^batch\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\.csv$/;
 const sha256Hex = /^[0-9a-f]{64}$/;
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -20,6 +22,12 @@ export const keys = {
   datasetManifest: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/manifest.json`,
   datasetSplit: (dataset: string, contentHash: string, split: SplitName) =>
     `${keys.datasetPrefix(dataset, contentHash)}/${split}.csv.gz`,
+  /** Per-column profile of the version's rows (src/dataset/profile.ts). */
+  datasetProfile: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/profile.json`,
+  /** PSI drift report against the previous version of the same dataset (src/dataset/drift.ts). */
+  datasetDrift: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/drift.json`,
+  /** Batch inputs live under batch/; the output sits beside its input. */
+  batchOutput: (inputKey: string) => `${checked(inputKey, batchInput, 'batch input key').replace(/\.csv$/, '')}.predictions.csv`,
   modelArtifact: (dataset: string, runId: string) =>
     `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.json.gz`,
 };

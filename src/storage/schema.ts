@@ -1,6 +1,6 @@
 /**
- * The one table schema. Statements are idempotent (CREATE ... IF NOT EXISTS), so `migrate` runs
- * safely at every start and from several processes at once.
+ * The one table schema. Statements are idempotent (CREATE ... IF NOT EXISTS, INSERT IGNORE), so
+ * `migrate` runs safely at every start and from several processes at once.
  */
 export const schemaStatements: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS raw_rows (
@@ -115,9 +115,66 @@ export const schemaStatements: readonly string[] = [
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     UNIQUE KEY uq_failure_execution (execution_id)
   ) ENGINE=InnoDB`,
+  // Legacy: the data API's group state before it served several datasets (covertype only). No
+  // longer written; kept so that the copy below runs on every database, old or new.
   `CREATE TABLE IF NOT EXISTS data_api_groups (
     group_number INT NOT NULL PRIMARY KEY,
     batch_number INT NOT NULL,
     batch_started_at DATETIME(3) NOT NULL
+  ) ENGINE=InnoDB`,
+  // The data API's group state, per dataset and group. A new table rather than an ALTER of the
+  // primary key: CREATE ... IF NOT EXISTS is idempotent and safe under concurrent migrations on
+  // MySQL 8 and MariaDB alike.
+  `CREATE TABLE IF NOT EXISTS data_api_dataset_groups (
+    dataset VARCHAR(64) NOT NULL,
+    group_number INT NOT NULL,
+    batch_number INT NOT NULL,
+    batch_started_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (dataset, group_number)
+  ) ENGINE=InnoDB`,
+  // Carries the groups of a database migrated from the single-dataset data API over (they were all
+  // covertype). INSERT IGNORE: a group already present in the new table is never overwritten.
+  `INSERT IGNORE INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at)
+    SELECT 'covertype', group_number, batch_number, batch_started_at FROM data_api_groups`,
+  // Drift summary of each dataset version (the full profile and report are S3 objects next to the
+  // snapshot: keys.datasetProfile / keys.datasetDrift).
+  `CREATE TABLE IF NOT EXISTS dataset_version_drift (
+    dataset VARCHAR(64) NOT NULL,
+    version INT NOT NULL,
+    profile_key VARCHAR(500) NOT NULL,
+    drift_key VARCHAR(500) NOT NULL,
+    baseline_version INT NULL COMMENT 'the version compared with; NULL for a first version',
+    drifted TINYINT(1) NOT NULL,
+    max_psi DOUBLE NOT NULL,
+    psi_threshold DOUBLE NOT NULL,
+    flagged JSON NOT NULL COMMENT 'features with PSI above the threshold, highest first',
+    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (dataset, version)
+  ) ENGINE=InnoDB`,
+  // The execution log of the embedded runtime (src/runtime/execution-log.ts): what Step Functions'
+  // ListExecutions / GetExecutionHistory answer on LocalStack and AWS, written by the local runner.
+  `CREATE TABLE IF NOT EXISTS executions (
+    execution_arn VARCHAR(255) NOT NULL PRIMARY KEY,
+    name VARCHAR(80) NOT NULL,
+    status VARCHAR(16) NOT NULL COMMENT 'RUNNING | SUCCEEDED | FAILED | ABORTED',
+    input JSON NULL,
+    output JSON NULL,
+    error VARCHAR(200) NULL,
+    cause TEXT NULL,
+    started_at DATETIME(3) NOT NULL,
+    stopped_at DATETIME(3) NULL,
+    heartbeat_at DATETIME(3) NULL COMMENT 'the runner is alive while this is recent',
+    UNIQUE KEY uq_execution_name (name),
+    KEY ix_executions_started (started_at)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS execution_events (
+    execution_arn VARCHAR(255) NOT NULL,
+    seq INT NOT NULL,
+    type VARCHAR(40) NOT NULL,
+    state_name VARCHAR(100) NULL,
+    map_index INT NULL,
+    payload JSON NULL,
+    at DATETIME(3) NOT NULL,
+    PRIMARY KEY (execution_arn, seq)
   ) ENGINE=InnoDB`,
 ];

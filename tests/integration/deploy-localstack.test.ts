@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 import { readDefinitionText } from '../../src/runtime/definition.ts';
-import type { ExecutionEvent } from '../../src/runtime/local-stack.ts';
+import type { ExecutionEvent } from '../../src/runtime/local-executor.ts';
 import { localstackClients, type Clients } from '../../localstack/clients.ts';
 import { deployPipeline, followExecution, functionEnvironment, readServiceDefinition, teardownPipeline, type DeployOptions } from '../../localstack/deploy-lib.ts';
 
@@ -212,11 +212,10 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.equal(typeof (fetchFn.Code as { ZipFile: string }).ZipFile, 'string');
 
     const routes = fake.calls.filter((c) => c.action === 'POST /v2/apis/api1/routes').map((c) => `${String(c.body.routeKey)} → ${String(c.body.target)}`).sort();
-    assert.deepEqual(routes, [
-      'GET /data → integrations/int-mlops-pipeline-dev-dataApi',
-      'GET /restart_data_generation → integrations/int-mlops-pipeline-dev-dataApi',
-      'POST /predict → integrations/int-mlops-pipeline-dev-predict',
-    ]);
+    // Every httpApi event of serverless.yml becomes a route to its function's integration.
+    const declared = service.functions.flatMap((f) => f.routes.map((r) => `${r.method.toUpperCase()} ${r.path} → integrations/int-${name(f.key)}`)).sort();
+    assert.deepEqual(routes, declared);
+    assert.ok(routes.includes('POST /predict → integrations/int-mlops-pipeline-dev-predict'));
     const integration = fake.calls.find((c) => c.action === 'POST /v2/apis/api1/integrations')!.body;
     assert.equal(integration.payloadFormatVersion, '2.0');
     assert.ok(fake.calls.some((c) => c.action === 'POST /v2/apis/api1/stages' && c.body.stageName === '$default'));
@@ -248,7 +247,9 @@ describe('LocalStack deploy against a fake endpoint', () => {
     const result = await deployPipeline(clients, service, definitionText, zip, options('auto'));
     assert.equal(result.httpMode, 'function-url');
     const urls = fake.calls.filter((c) => c.action === 'POST url').map((c) => c.target).sort();
-    assert.deepEqual(urls, [name('dataApi'), name('predict')]);
+    // One function URL per function that serves HTTP routes.
+    assert.deepEqual(urls, service.functions.filter((f) => f.routes.length > 0).map((f) => name(f.key)).sort());
+    assert.ok(urls.includes(name('dataApi')) && urls.includes(name('predict')));
     const dataApiUrl = `http://${name('dataApi')}.lambda-url.us-east-1.localhost.localstack.cloud:4566`;
     assert.equal(result.dataApiUrl, dataApiUrl);
     assert.equal(result.endpoints['GET /data'], `${dataApiUrl}/data`);

@@ -50,9 +50,14 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.equal(resources.IamRoleLambdaExecution, undefined, 'no shared role for all functions');
   });
 
-  test('has the HTTP API routes', () => {
+  test('has the HTTP API routes: every httpApi event of serverless.yml', async () => {
     const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
-    assert.deepEqual(routes, ['GET /data', 'GET /restart_data_generation', 'POST /predict']);
+    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+    const declared = service.functions.flatMap((f) => f.routes.map((r) => `${r.method.toUpperCase()} ${r.path}`)).sort();
+    assert.deepEqual(routes, declared);
+    for (const core of ['GET /data', 'GET /restart_data_generation', 'POST /predict', 'GET /models', 'POST /models/{name}/rollback']) {
+      assert.ok(routes.includes(core), core);
+    }
   });
 
   test('has the state machine from the ASL file with GetAtt ARNs, invoking only its functions', async () => {

@@ -15,7 +15,7 @@ interface AjvLike {
   errorsText(errors?: unknown): string;
   errors?: unknown;
 }
-// ajv is in node_modules through @middy/validator; the schema is draft 2019-09.
+// ajv (a dev dependency) validates against the Compose schema, which is draft 2019-09.
 const Ajv2019 = (require('ajv/dist/2019') as { default: new (options: Record<string, unknown>) => AjvLike }).default;
 
 const composeText = await readFile(path.join(repoRoot, 'compose.yaml'), 'utf8');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 import { readDefinitionText, referencedFunctions, substituteFunctions } from '../../src/runtime/definition.ts';
-import { SERVICE, STAGE } from '../../src/runtime/local-stack.ts';
+import { SERVICE, STAGE } from '../../src/runtime/local-executor.ts';
 import { functionName, readServiceDefinition } from '../../localstack/deploy-lib.ts';
 
 const require = createRequire(import.meta.url);
@@ -33,7 +33,7 @@ describe('one state machine definition for three runtimes', () => {
   test('every ${XFunctionArn} names a function of serverless.yml, and every Task uses one', () => {
     const keys = service.functions.map((f) => f.key);
     const referenced = referencedFunctions(text);
-    assert.deepEqual(referenced, ['fetch', 'preprocess', 'promote', 'recordFailure', 'train']);
+    assert.deepEqual(referenced, ['fetch', 'plan', 'preprocess', 'promote', 'recordFailure', 'select', 'train']);
     for (const key of referenced) assert.ok(keys.includes(key), `${key} is not a serverless.yml function`);
     for (const [state, resource] of taskResources(JSON.parse(text) as Record<string, unknown>)) {
       assert.match(String(resource), /^\$\{[A-Z][A-Za-z0-9]*FunctionArn\}$/, `${state} has a hard-coded Resource`);

@@ -76,6 +76,9 @@ const validRow = (): fc.Arbitrary<Record<string, number | string>> =>
   fc.record(Object.fromEntries(features.map((c) => [c.name, validValue(c)])) as Record<string, fc.Arbitrary<number | string>>);
 
 /** Values the column must refuse, whatever they are. */
+// A fixed seed keeps CI deterministic; FC_SEED=<n> (or FC_SEED=random) explores other cases locally.
+fc.configureGlobal(process.env.FC_SEED === 'random' ? {} : { seed: Number(process.env.FC_SEED ?? 20261123) });
+
 function junkValue(column: ColumnSpec): fc.Arbitrary<unknown> {
   const common = fc.oneof(
     fc.constant(null),
@@ -93,8 +96,9 @@ function junkValue(column: ColumnSpec): fc.Arbitrary<unknown> {
   const junk: fc.Arbitrary<unknown>[] = [
     common,
     fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !numericString.test(s)),
-    fc.double({ min: max, noNaN: true, minExcluded: true }),
-    fc.double({ max: min, noNaN: true, maxExcluded: true }),
+    // fast-check orders -0 below 0, but JSON sends -0 as 0, which may be in range: keep only values truly outside.
+    fc.double({ min: max, noNaN: true, minExcluded: true }).filter((x) => x > max),
+    fc.double({ max: min, noNaN: true, maxExcluded: true }).filter((x) => x < min),
     fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 2 ** 64),
   ];
   if (column.type === 'integer') junk.push(fc.integer({ min: Math.ceil(min), max: Math.floor(max) - 1 }).map((n) => n + 0.5));

@@ -33,7 +33,19 @@ const { values: args } = parseArgs({
 
 const config = loadConfig();
 const print = (line: string) => console.log(line);
-const interval = Number(args.interval);
+const input: Record<string, unknown> = args.input
+  ? (JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>)
+  : {
+      dataset: 'covertype',
+      groupNumber: Number(args.group),
+      batches: Number(args.batches),
+      intervalSeconds: Number(args.interval),
+      train: { nEstimators: Number(args.trees) },
+      search: { trials: Number(args.trials), seed: 1, maxConcurrency: 2 },
+      promotion: { metric: 'accuracy', minGain: 0 },
+    };
+// The data API moves to its next batch as often as the pipeline asks for one (5 s, the ASL's default).
+const interval = typeof input.intervalSeconds === 'number' ? input.intervalSeconds : 5;
 
 const stack = new LocalStack({
   mysql: { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, database: config.MYSQL_DATABASE },
@@ -42,7 +54,6 @@ const stack = new LocalStack({
   s3Port: Number(args['s3-port']),
   lambdaPort: Number(args['lambda-port']),
   functionEnv: {
-    // The data API moves to its next batch as often as the pipeline asks for one.
     DATA_API_BATCH_INTERVAL_SECONDS: process.env.DATA_API_BATCH_INTERVAL_SECONDS ?? String(interval),
     DATA_API_SAMPLE_SIZE: String(config.DATA_API_SAMPLE_SIZE),
     DATA_API_DATASET_PATH: config.DATA_API_DATASET_PATH,
@@ -88,17 +99,6 @@ process.on('SIGTERM', () => void shutdown(0));
 
 try {
   await stack.start();
-  const input = args.input
-    ? (JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>)
-    : {
-        dataset: 'covertype',
-        groupNumber: Number(args.group),
-        batches: Number(args.batches),
-        intervalSeconds: interval,
-        train: { nEstimators: Number(args.trees) },
-        search: { trials: Number(args.trials), seed: 1, maxConcurrency: 2 },
-        promotion: { metric: 'accuracy', minGain: 0 },
-      };
   // Start from batch 0 of the group, as the course's DAGs did; repeated runs (--every) move on.
   await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
   print(`\nPipeline input: ${JSON.stringify(input)}`);

@@ -151,10 +151,18 @@ async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string)
     profile = await store.getJson<DatasetProfile>(keys.datasetProfile(dataset, contentHash));
   } catch (error) {
     if (!(error instanceof NotFound)) throw error;
-    const manifest = await store.getJson<DatasetManifest>(manifestKey);
-    const all: TypedRow[] = [];
-    for (const split of SPLITS) all.push(...(await readSnapshotSplit(store, manifest, split)));
-    profile = profileDataset(manifest.spec, all);
+    try {
+      const manifest = await store.getJson<DatasetManifest>(manifestKey);
+      const all: TypedRow[] = [];
+      for (const split of SPLITS) all.push(...(await readSnapshotSplit(store, manifest, split)));
+      profile = profileDataset(manifest.spec, all);
+    } catch (lost) {
+      // The previous version's files are gone (its database outlived its bucket): nothing to compare
+      // against, which must not stop a new version from being made.
+      if (!(lost instanceof NotFound)) throw lost;
+      console.warn(JSON.stringify({ event: 'drift_baseline_missing', dataset, version, manifestKey }));
+      return null;
+    }
   }
   return { version, contentHash, profile };
 }

@@ -151,7 +151,7 @@ try {
   // ModelServer.predict alone (no JSON parsing, no middy).
   Object.assign(process.env, {
     MYSQL_HOST: mysql.host, MYSQL_PORT: String(mysql.port), MYSQL_USER: mysql.user, MYSQL_PASSWORD: mysql.password, MYSQL_DATABASE: mysql.database,
-    S3_BUCKET: stack.options.bucket, S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1',
+    S3_BUCKET: stack.options.bucket, S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1',
   });
   const { handler } = await import('../functions/predict.ts');
   const context = await import('../functions/lib/context.ts');

@@ -62,15 +62,13 @@ export const functionName = (service: string, stage: string, key: string) => `${
 
 /**
  * The environment of the functions on LocalStack. Only names serverless.yml declares are allowed, so the
- * runtimes cannot drift apart, plus the S3 key pair: src/storage/s3.ts signs requests to an S3_ENDPOINT
- * with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, and inside LocalStack those would be LocalStack's own
- * session keys, which MinIO rejects.
+ * runtimes cannot drift apart (MinIO's keys travel as S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY, not the
+ * AWS_* names Lambda reserves for the function's role).
  */
 export function functionEnvironment(declared: readonly string[], values: Record<string, string | undefined>): Record<string, string> {
-  const extra = new Set(['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']);
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
-    if (!declared.includes(name) && !extra.has(name)) throw new Error(`${name} is not in serverless.yml provider.environment`);
+    if (!declared.includes(name)) throw new Error(`${name} is not in serverless.yml provider.environment`);
     if (value !== undefined && value !== '') env[name] = value;
   }
   return env;

@@ -17,7 +17,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { loadConfig } from '../src/config.ts';
+import { LOCAL_STACK_S3, loadConfig, s3Settings } from '../src/config.ts';
 import { reproduceVersion } from '../src/pipeline/reproduce.ts';
 import { errorTypeOf, runLocalExecution, SERVICE, STAGE } from '../src/runtime/local-executor.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
@@ -74,16 +74,9 @@ function table(rows: Record<string, unknown>[], columns: string[]): void {
 }
 
 function storage() {
-  const c = loadConfig();
+  const c = loadConfig({ ...LOCAL_STACK_S3, ...process.env });
   const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
-  // Without S3_ENDPOINT, the S3 server `npm start` runs (s3rver and its own key pair).
-  const endpoint = c.S3_ENDPOINT ?? 'http://127.0.0.1:4569';
-  const local = c.S3_ENDPOINT === undefined;
-  const store = new ArtifactStore({
-    bucket: c.S3_BUCKET, region: c.AWS_REGION, endpoint,
-    ...(local ? { credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } } : {}),
-  });
-  return { pool, store, config: c };
+  return { pool, store: new ArtifactStore(s3Settings(c)), config: c };
 }
 
 switch (command) {

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RowDataPacket } from 'mysql2/promise';
-import { loadConfig, repoRoot } from '../src/config.ts';
+import { LOCAL_STACK_S3, loadConfig, repoRoot, s3Settings } from '../src/config.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
 
@@ -50,22 +50,16 @@ if (text.includes('${latest.')) {
 const sampleCsv = eventPath.replace(/\.json$/, '.csv');
 const inputKey = (JSON.parse(text) as { inputKey?: unknown }).inputKey;
 if (typeof inputKey === 'string' && (await stat(sampleCsv).catch(() => null))) {
-  const c = loadConfig({ ...process.env, S3_ENDPOINT: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:4569' });
-  const store = new ArtifactStore({
-    bucket: c.S3_BUCKET, region: c.AWS_REGION, endpoint: c.S3_ENDPOINT,
-    credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER' },
-  });
+  const store = new ArtifactStore(s3Settings(loadConfig({ ...LOCAL_STACK_S3, ...process.env })));
   await store.putBytes(inputKey, await readFile(sampleCsv), 'text/csv');
 }
 const resolved = path.join(await mkdtemp(path.join(os.tmpdir(), 'invoke-')), `${fn}.json`);
 await writeFile(resolved, text);
 
 const env = {
-  ...process.env,
   // What `npm start` runs: the S3 server on its fixed port (s3rver's own key pair) and the HTTP API.
-  S3_ENDPOINT: process.env.S3_ENDPOINT ?? 'http://127.0.0.1:4569',
-  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'S3RVER',
+  ...LOCAL_STACK_S3,
+  ...process.env,
   DATA_API_URL: process.env.DATA_API_URL ?? 'http://127.0.0.1:3000',
 };
 const serverless = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');

@@ -21,6 +21,12 @@ const ConfigSchema = z.object({
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name').default('mlops-artifacts'),
   /** Set for S3-compatible servers (s3rver, MinIO, LocalStack); unset on AWS. */
   S3_ENDPOINT: z.string().url().optional(),
+  /**
+   * Keys for an S3-compatible server (MinIO, s3rver). Separate from AWS_ACCESS_KEY_ID, which Lambda
+   * reserves for the function's own role; unset on AWS, where the role's credentials are used.
+   */
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
   AWS_REGION: z.string().default('us-east-1'),
   /** Base URL of the data API the fetch step calls. */
   DATA_API_URL: z.string().url().default('http://127.0.0.1:3000'),
@@ -87,6 +93,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`Invalid configuration: ${details}`);
   }
   return parsed.data;
+}
+
+/** What `npm start` runs: the S3 server on its fixed port with s3rver's own key pair (defaults for the CLI). */
+export const LOCAL_STACK_S3: Readonly<Record<string, string>> = {
+  S3_ENDPOINT: 'http://127.0.0.1:4569', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
+};
+
+/** The S3 settings a config describes (an S3-compatible server with its own keys, or AWS). */
+export function s3Settings(c: Config): { bucket: string; region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
+  return {
+    bucket: c.S3_BUCKET, region: c.AWS_REGION,
+    ...(c.S3_ENDPOINT ? { endpoint: c.S3_ENDPOINT } : {}),
+    ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } } : {}),
+  };
 }
 
 /** Resolves a configured path against the repo root unless it is absolute or a URL. */

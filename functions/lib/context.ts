@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { loadConfig, resolveFromRepo, type Config } from '../../src/config.ts';
+import { loadConfig, resolveFromRepo, s3Settings, type Config } from '../../src/config.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
 import { NotFound } from '../../src/errors.ts';
 import { createPool, type Pool } from '../../src/storage/mysql.ts';
@@ -27,7 +27,7 @@ export function getPool(): Pool {
 
 export function getStore(): ArtifactStore {
   const c = getConfig();
-  store ??= new ArtifactStore({ bucket: c.S3_BUCKET, region: c.AWS_REGION, ...(c.S3_ENDPOINT ? { endpoint: c.S3_ENDPOINT } : {}) });
+  store ??= new ArtifactStore(s3Settings(c));
   return store;
 }
 

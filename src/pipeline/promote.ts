@@ -125,7 +125,8 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
         : wins
           ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
           : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
-      if (wins) await setAlias(tx, modelName, 'champion', candidateVersion);
+      // A candidate that does not win stays addressable as `challenger` (e.g. for a shadow comparison).
+      await setAlias(tx, modelName, wins ? 'champion' : 'challenger', candidateVersion);
       await recordPromotion(tx, {
         requestId: request.executionId, modelName, action: wins ? 'promoted' : 'rejected', candidateVersion,
         previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain, reason,

@@ -123,8 +123,8 @@ export class LocalStack {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       // The functions' S3 client signs with these; s3rver accepts only its own key pair.
-      AWS_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
+      S3_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
+      S3_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
       AWS_REGION: 'us-east-1',
       HTTP_PORT: String(this.httpPort),
       LAMBDA_PORT: String(this.lambdaPort),

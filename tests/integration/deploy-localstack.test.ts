@@ -166,7 +166,7 @@ const definitionText = await readDefinitionText();
 const zip = new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
 const environment = functionEnvironment(service.environmentNames, {
   MYSQL_HOST: 'mysql', MYSQL_PORT: '3306', MYSQL_USER: 'mlops', MYSQL_PASSWORD: 'pw', MYSQL_DATABASE: 'mlops',
-  S3_BUCKET: 'mlops-artifacts', S3_ENDPOINT: 'http://minio:9000', AWS_ACCESS_KEY_ID: 'minio-user', AWS_SECRET_ACCESS_KEY: 'minio-pw',
+  S3_BUCKET: 'mlops-artifacts', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'minio-user', S3_SECRET_ACCESS_KEY: 'minio-pw',
   DATA_API_DATASET_PATH: 'http://minio:9000/mlops-artifacts/sources/covertype.csv.gz',
 });
 const options = (httpMode: DeployOptions['httpMode']): DeployOptions => ({
@@ -203,7 +203,8 @@ describe('LocalStack deploy against a fake endpoint', () => {
     const env = (fetchFn.Environment as { Variables: Record<string, string> }).Variables;
     assert.equal(env.MYSQL_HOST, 'mysql');
     assert.equal(env.S3_ENDPOINT, 'http://minio:9000');
-    assert.equal(env.AWS_ACCESS_KEY_ID, 'minio-user');
+    assert.equal(env.S3_ACCESS_KEY_ID, 'minio-user');
+    assert.equal(env.AWS_ACCESS_KEY_ID, undefined, 'Lambda reserves AWS_ACCESS_KEY_ID');
     assert.equal(env.DATA_API_URL, 'http://api1.execute-api.localhost.localstack.cloud:4566');
     assert.equal(fetchFn.Handler, 'dist/functions/fetch.handler');
     assert.equal(fetchFn.Runtime, 'nodejs22.x');

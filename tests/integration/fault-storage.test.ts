@@ -199,8 +199,10 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
         isStorageUnavailable(error as Error);
         cutSomewhere = true;
         const now = await tableCounts(pool);
-        assert.equal(now.model_versions, before.model_versions, 'no version without its promotion record');
-        assert.equal(now.promotions, before.promotions);
+        // Either nothing was recorded, or (the cut fell after COMMIT reached the server, before its
+        // answer came back) the version and its promotion record were recorded together.
+        assert.equal(now.model_versions - before.model_versions, now.promotions - before.promotions, 'no version without its promotion record');
+        assert.ok(now.promotions - before.promotions <= 1);
       }
     }
     assert.ok(cutSomewhere, 'at least one attempt was cut');

@@ -124,6 +124,11 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(last.action, (last.candidateScore ?? 0) > (last.championScore ?? 0) ? 'promoted' : 'rejected');
     const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
     assert.equal(champion, last.action === 'promoted' ? last.candidateVersion : history[0].candidateVersion);
+    if (last.action === 'rejected') {
+      assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'challenger'), last.candidateVersion);
+      const served = await post(`${stack.baseUrl}/predict`, { alias: 'challenger', rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
+      assert.equal((served.body.model as { version: number }).version, last.candidateVersion);
+    }
   });
 
   test('a champion whose artifact is gone is replaced by a verified candidate, and the history says why', async () => {

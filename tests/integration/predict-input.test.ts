@@ -132,7 +132,7 @@ describe('POST /predict input validation: the real handler in-process, property-
     Object.assign(process.env, {
       MYSQL_HOST: settings.host, MYSQL_PORT: String(settings.port), MYSQL_USER: settings.user, MYSQL_PASSWORD: settings.password,
       MYSQL_DATABASE: settings.database, S3_BUCKET: bucket, S3_ENDPOINT: endpoint, AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '60000',
+      S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '60000',
     });
     ({ handler } = await import('../../functions/predict.ts'));
     const context = await import('../../functions/lib/context.ts');

@@ -1,11 +1,11 @@
 /**
  * Starts one pipeline execution on LocalStack and follows it to the end, printing progress as the
  * embedded runtime does; then calls /predict once.
- *   npx node localstack/run.ts [--batches 3] [--interval 5] [--trees 50] [--group 1] [--input file.json]
+ *   npx node localstack/run.ts [--batches 3] [--interval 5] [--trees 50] [--trials 3] [--group 1] [--dataset covertype] [--input file.json]
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
 import { checkLocalstack, clientsFor, readDeployRecord, readService } from './common.ts';
 import { findStateMachine, followExecution } from './deploy-lib.ts';
@@ -13,11 +13,7 @@ import { loadDotEnv, loadSettings } from './settings.ts';
 
 const { values: args } = parseArgs({
   options: {
-    batches: { type: 'string', default: '3' },
-    interval: { type: 'string', default: '5' },
-    trees: { type: 'string', default: '50' },
-    group: { type: 'string', default: '1' },
-    input: { type: 'string' },
+    ...pipelineInputOptions,
   },
 });
 const print = (line: string) => console.log(line);
@@ -30,16 +26,7 @@ try {
   const service = await readService();
   const stateMachineArn = await findStateMachine(sfn, `${service.service}-${settings.STAGE}`);
   const record = await readDeployRecord();
-  const input = args.input
-    ? (JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>)
-    : {
-        dataset: 'covertype',
-        groupNumber: Number(args.group),
-        batches: Number(args.batches),
-        intervalSeconds: Number(args.interval),
-        train: { nEstimators: Number(args.trees) },
-        promotion: { metric: 'accuracy', minGain: 0 },
-      };
+  const input = await pipelineInput(args);
   const restart = record?.endpoints['GET /restart_data_generation'];
   if (restart) {
     // Start each run from batch 0 of the group, as the embedded runtime does.

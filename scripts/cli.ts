@@ -20,6 +20,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_STACK_S3, loadConfig, s3Settings } from '../src/config.ts';
 import { reproduceVersion } from '../src/pipeline/reproduce.ts';
 import { errorTypeOf, runLocalExecution, SERVICE, STAGE } from '../src/runtime/local-executor.ts';
+import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
@@ -29,12 +30,7 @@ const { values: opts, positionals } = parseArgs({
   options: {
     api: { type: 'string', default: process.env.MLOPS_API_URL ?? 'http://127.0.0.1:3000' },
     lambda: { type: 'string', default: process.env.MLOPS_LAMBDA_URL ?? 'http://127.0.0.1:3002' },
-    batches: { type: 'string', default: '3' },
-    interval: { type: 'string', default: '5' },
-    trials: { type: 'string', default: '3' },
-    trees: { type: 'string', default: '50' },
-    group: { type: 'string', default: '1' },
-    dataset: { type: 'string' },
+    ...pipelineInputOptions,
     execution: { type: 'string' },
     model: { type: 'string', default: 'covertype' },
     version: { type: 'string' },
@@ -81,12 +77,7 @@ function storage() {
 
 switch (command) {
   case 'run': {
-    const input = {
-      ...(opts.dataset ? { dataset: opts.dataset } : {}),
-      groupNumber: Number(opts.group), batches: Number(opts.batches), intervalSeconds: Number(opts.interval),
-      train: { nEstimators: Number(opts.trees) }, search: { trials: Number(opts.trials) },
-    };
-    const result = await runLocalExecution(opts.lambda, input, progressPrinter((l) => console.log(l)));
+    const result = await runLocalExecution(opts.lambda, await pipelineInput(opts), progressPrinter((l) => console.log(l)));
     console.log(result.status === 'SUCCEEDED' ? JSON.stringify((result.output as { promotion: unknown }).promotion, null, 2) : `FAILED ${result.error}: ${result.cause}`);
     process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
     break;

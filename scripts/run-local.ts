@@ -12,16 +12,12 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { loadConfig, repoRoot } from '../src/config.ts';
 import { LocalStack } from '../src/runtime/local-stack.ts';
+import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
 
 const { values: args } = parseArgs({
   options: {
-    batches: { type: 'string', default: '3' },
-    interval: { type: 'string', default: '5' },
-    trees: { type: 'string', default: '50' },
-    trials: { type: 'string', default: '3' },
-    group: { type: 'string', default: '1' },
-    input: { type: 'string' },
+    ...pipelineInputOptions,
     'http-port': { type: 'string', default: '3000' },
     's3-port': { type: 'string', default: '4569' },
     'lambda-port': { type: 'string', default: '3002' },
@@ -33,17 +29,7 @@ const { values: args } = parseArgs({
 
 const config = loadConfig();
 const print = (line: string) => console.log(line);
-const input: Record<string, unknown> = args.input
-  ? (JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>)
-  : {
-      dataset: 'covertype',
-      groupNumber: Number(args.group),
-      batches: Number(args.batches),
-      intervalSeconds: Number(args.interval),
-      train: { nEstimators: Number(args.trees) },
-      search: { trials: Number(args.trials), seed: 1, maxConcurrency: 2 },
-      promotion: { metric: 'accuracy', minGain: 0 },
-    };
+const input = await pipelineInput(args);
 // The data API moves to its next batch as often as the pipeline asks for one (5 s, the ASL's default).
 const interval = typeof input.intervalSeconds === 'number' ? input.intervalSeconds : 5;
 

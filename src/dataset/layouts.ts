@@ -10,8 +10,8 @@ export class DatasetLayoutError extends Error {
 /** Converts one source record to spec column order. `line` is 1-based and only used in errors. */
 export type RowConverter = (record: readonly string[], line: number) => string[];
 
-// What to do with each source field: copy it to an output column, count it as a one-hot flag, or skip.
-const SKIP = 0;
+// What to do with each source field: copy it to an output column, count it as a one-hot flag, or
+// skip it (0, the typed array's initial value).
 const COPY = 1;
 const FLAG = 2;
 

@@ -51,6 +51,13 @@ export function parseArtifact(bytes: Uint8Array, key: string): ModelArtifact {
   return { ...(json as ModelArtifact), spec };
 }
 
+/** Index of the largest value (the first one on ties, as scikit-learn's predict does). */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
+  return best;
+}
+
 export interface RowPrediction {
   /** Class value (classification) or predicted number (regression). */
   prediction: number | string;
@@ -96,8 +103,7 @@ export class LoadedModel {
     if (this.spec.task === 'regression') return { prediction: this.predictValue(row) };
     const classes = this.spec.classes ?? [];
     const proba = this.probabilities(row);
-    let best = 0;
-    for (let k = 1; k < proba.length; k++) if (proba[k] > proba[best]) best = k;
+    const best = argmax(proba);
     const probabilities: Record<string, number> = {};
     classes.forEach((c, k) => { probabilities[String(c.value)] = proba[k] ?? 0; });
     return { prediction: classes[best].value, label: classes[best].label, probabilities };

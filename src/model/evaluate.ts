@@ -1,6 +1,6 @@
 import type { TypedRow } from '../dataset/validate.ts';
 import { accuracy, aurocOvR, macroF1, mae, r2, rmse } from '../metrics/index.ts';
-import type { LoadedModel } from './artifact.ts';
+import { argmax, type LoadedModel } from './artifact.ts';
 
 export type MetricName = 'accuracy' | 'macro_f1' | 'auroc_ovr' | 'rmse' | 'mae' | 'r2';
 export type Metrics = Partial<Record<MetricName, number>> & { rows: number };
@@ -15,27 +15,17 @@ export const metricsFor = (task: 'classification' | 'regression'): MetricName[] 
 
 /** Scores a model on typed rows (which carry the target). */
 export function evaluate(model: LoadedModel, rows: readonly TypedRow[]): Metrics {
-  const { encoder } = model;
-  const yTrue = new Float64Array(rows.length);
   if (model.spec.task === 'regression') {
+    const yTrue = new Float64Array(rows.length);
     const yPred = new Float64Array(rows.length);
     rows.forEach((row, i) => {
-      yTrue[i] = encoder.encodeTarget(row);
+      yTrue[i] = model.encoder.encodeTarget(row);
       yPred[i] = model.predictValue(row);
     });
     return { rows: rows.length, rmse: rmse(yTrue, yPred), mae: mae(yTrue, yPred), r2: r2(yTrue, yPred) };
   }
   const classes = (model.spec.classes ?? []).map((_, k) => k);
-  const yPred = new Float64Array(rows.length);
-  const proba: Float64Array[] = new Array(rows.length);
-  rows.forEach((row, i) => {
-    yTrue[i] = encoder.encodeTarget(row);
-    const p = model.probabilities(row);
-    proba[i] = p;
-    let best = 0;
-    for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
-    yPred[i] = best;
-  });
+  const { yTrue, yPred, proba } = classifyRows(model, rows);
   const auroc = aurocOvR(yTrue, proba, classes).macro;
   return {
     rows: rows.length,
@@ -43,4 +33,17 @@ export function evaluate(model: LoadedModel, rows: readonly TypedRow[]): Metrics
     macro_f1: macroF1(yTrue, yPred, classes),
     ...(Number.isFinite(auroc) ? { auroc_ovr: auroc } : {}),
   };
+}
+
+/** Classification: true and predicted class indices and class probabilities of labelled rows. */
+export function classifyRows(model: LoadedModel, rows: readonly TypedRow[]): { yTrue: Float64Array; yPred: Float64Array; proba: Float64Array[] } {
+  const yTrue = new Float64Array(rows.length);
+  const yPred = new Float64Array(rows.length);
+  const proba: Float64Array[] = new Array(rows.length);
+  rows.forEach((row, i) => {
+    yTrue[i] = model.encoder.encodeTarget(row);
+    proba[i] = model.probabilities(row);
+    yPred[i] = argmax(proba[i]);
+  });
+  return { yTrue, yPred, proba };
 }

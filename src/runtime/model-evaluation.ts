@@ -1,11 +1,10 @@
 import { confusionMatrix } from '../metrics/classification.ts';
-import { evaluate, type Metrics } from '../model/evaluate.ts';
-import type { RowDataPacket } from 'mysql2/promise';
-import { NotFound } from '../errors.ts';
+import { classifyRows, evaluate, type Metrics } from '../model/evaluate.ts';
+import { getDatasetVersionSummary } from '../registry/datasets.ts';
 import { getModelVersion } from '../registry/registry.ts';
 import type { ModelServer } from '../serving/model-server.ts';
 import { readSnapshotSplit, type DatasetManifest } from '../pipeline/snapshot.ts';
-import { asStorageError, type Pool } from '../storage/mysql.ts';
+import type { Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 
 /** What the console draws for one model version: its confusion matrix on its own test split and its feature importances. */
@@ -23,39 +22,20 @@ export interface ModelEvaluation {
   featureImportances: { feature: string; importance: number }[];
 }
 
-async function manifestKeyOf(pool: Pool, dataset: string, version: number): Promise<string> {
-  let rows: (RowDataPacket & { manifest_key: string })[];
-  try {
-    [rows] = await pool.query<(RowDataPacket & { manifest_key: string })[]>('SELECT manifest_key FROM dataset_versions WHERE dataset = ? AND version = ?', [dataset, version]);
-  } catch (error) {
-    throw asStorageError(error);
-  }
-  if (rows.length === 0) throw new NotFound(`Dataset ${dataset} has no version ${version}`);
-  return rows[0].manifest_key;
-}
-
 /**
  * Scores a registered version on the test split of the dataset version it was trained on (the
  * rows promotion compared it on), through the same loader predict uses (hash-verified artifact).
  */
 export async function evaluateModelVersion(pool: Pool, store: ArtifactStore, server: ModelServer, modelName: string, version: number): Promise<ModelEvaluation> {
   const entry = await getModelVersion(pool, modelName, version);
-  const manifest = await store.getJson<DatasetManifest>(await manifestKeyOf(pool, entry.dataset, entry.datasetVersion));
+  const manifest = await store.getJson<DatasetManifest>((await getDatasetVersionSummary(pool, entry.dataset, entry.datasetVersion)).manifestKey);
   const rows = await readSnapshotSplit(store, manifest, 'test');
   const { model } = await server.load(modelName, version);
   const metrics = evaluate(model, rows);
   let confusion: ModelEvaluation['confusion'] = null;
   if (model.spec.task === 'classification') {
     const classes = model.spec.classes ?? [];
-    const yTrue = new Float64Array(rows.length);
-    const yPred = new Float64Array(rows.length);
-    rows.forEach((row, i) => {
-      yTrue[i] = model.encoder.encodeTarget(row);
-      const p = model.probabilities(row);
-      let best = 0;
-      for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
-      yPred[i] = best;
-    });
+    const { yTrue, yPred } = classifyRows(model, rows);
     const cm = confusionMatrix(yTrue, yPred, classes.map((_, k) => k));
     confusion = { classes: classes.map((c) => ({ value: String(c.value), label: c.label ?? String(c.value) })), matrix: cm.matrix };
   }

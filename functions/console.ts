@@ -10,7 +10,7 @@ import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/runtime/model-evaluation.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The web console, served by the project itself: GET / (the page), GET /console/{file} (its assets
@@ -66,15 +66,6 @@ async function file(name: string): Promise<HttpResponse> {
   };
 }
 
-function param<S extends z.ZodType>(schema: S, event: HttpEvent, name: string): z.infer<S> {
-  const parsed = schema.safeParse(event.pathParameters?.[name]);
-  if (!parsed.success) {
-    const message = parsed.error.issues[0]?.message ?? 'invalid';
-    throw new InvalidInput(`${name}: ${message}`, [{ field: name, message }]);
-  }
-  return parsed.data;
-}
-
 const asciiJson = (value: unknown): string =>
   JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
@@ -103,15 +94,15 @@ async function batch(event: HttpEvent): Promise<HttpResponse> {
   };
 }
 
-async function consoleRoutes(event: HttpEvent & { routeKey?: string }): Promise<HttpResponse> {
+async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
   switch (event.routeKey) {
     case 'GET /':
       return file('index.html');
     case 'GET /console/{file}':
       return file(event.pathParameters?.file ?? '');
     case 'GET /models/{name}/versions/{version}/evaluation': {
-      const name = param(Name, event, 'name');
-      const version = param(Version, event, 'version');
+      const name = pathParam(Name, event, 'name');
+      const version = pathParam(Version, event, 'version');
       const key = `${name}\u0000${version}`;
       let evaluation = evaluations.get(key);
       if (!evaluation) {
@@ -128,4 +119,6 @@ async function consoleRoutes(event: HttpEvent & { routeKey?: string }): Promise<
   }
 }
 
-export const handler = middy<HttpEvent & { routeKey?: string }, HttpResponse>(consoleRoutes).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+  'GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions',
+]));

@@ -5,7 +5,7 @@ import { resolveFromRepo } from '../src/config.ts';
 import { InvalidInput, NotFound } from '../src/errors.ts';
 import { getDatasetVersion, listDatasetVersions } from '../src/registry/datasets.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const PathParams = z.object({
   name: z.string().regex(DATASET_SLUG, 'name must be a dataset name such as "bodyfat"').optional(),
@@ -63,4 +63,6 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
   return json(200, { datasets: list });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(datasets).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(datasets).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+  'GET /datasets', 'GET /datasets/{name}', 'GET /datasets/{name}/versions/{version}',
+]));

@@ -10,7 +10,7 @@ import {
 import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/runtime/sfn-executions.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The pipeline's executions over HTTP, for the console: GET /executions, GET /executions/{id},
@@ -87,7 +87,7 @@ function parseBody(event: HttpEvent): z.infer<typeof StartBody> {
   return parsed.data;
 }
 
-async function executions(event: HttpEvent & { routeKey?: string }, context?: LambdaContext): Promise<HttpResponse> {
+async function executions(event: HttpEvent, context?: LambdaContext): Promise<HttpResponse> {
   const src = await getSource(context);
   switch (event.routeKey) {
     case 'GET /executions': {
@@ -108,4 +108,6 @@ async function executions(event: HttpEvent & { routeKey?: string }, context?: La
   }
 }
 
-export const handler = middy<HttpEvent & { routeKey?: string }, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+  'GET /executions', 'GET /executions/{id}', 'POST /executions',
+]));

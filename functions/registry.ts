@@ -6,7 +6,7 @@ import {
   getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
 } from '../src/registry/registry.ts';
 import { getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
 const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
@@ -28,12 +28,6 @@ const RunsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-function param<S extends z.ZodType>(schema: S, event: HttpEvent, name: string): z.infer<S> {
-  const parsed = schema.safeParse(event.pathParameters?.[name]);
-  if (!parsed.success) throw new InvalidInput(`${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, [{ field: name, message: parsed.error.issues[0]?.message ?? 'invalid' }]);
-  return parsed.data;
-}
-
 /** A version may only become champion if its artifact is still there and unaltered. */
 async function artifactIntact(version: ModelVersion): Promise<void> {
   try {
@@ -50,35 +44,35 @@ async function summary(name: string) {
 }
 
 /** The registry over HTTP: models, versions with lineage, promotion history, rollback, runs. */
-async function registry(event: HttpEvent & { routeKey?: string }): Promise<HttpResponse> {
+async function registry(event: HttpEvent): Promise<HttpResponse> {
   const pool = getPool();
   switch (event.routeKey) {
     case 'GET /models':
       return json(200, { models: await Promise.all((await listModelNames(pool)).map(summary)) });
     case 'GET /models/{name}': {
-      const name = param(ModelName, event, 'name');
+      const name = pathParam(ModelName, event, 'name');
       const model = await summary(name);
       if (model.versions.length === 0) throw new NotFound(`No registered model ${name}`);
       return json(200, { ...model, promotions: await listPromotions(pool, name) });
     }
     case 'GET /models/{name}/versions/{version}':
-      return json(200, await getLineage(pool, param(ModelName, event, 'name'), param(Version, event, 'version')));
+      return json(200, await getLineage(pool, pathParam(ModelName, event, 'name'), pathParam(Version, event, 'version')));
     case 'GET /models/{name}/promotions':
-      return json(200, { promotions: await listPromotions(pool, param(ModelName, event, 'name')) });
+      return json(200, { promotions: await listPromotions(pool, pathParam(ModelName, event, 'name')) });
     case 'POST /models/{name}/rollback': {
       const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
-      return json(200, await rollbackChampion(pool, param(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact));
+      return json(200, await rollbackChampion(pool, pathParam(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact));
     }
     case 'POST /models/{name}/champion': {
       const b = parseJsonBody(ChampionBody, event, { maxBytes: 10_000 });
-      return json(200, await setChampion(pool, param(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact));
+      return json(200, await setChampion(pool, pathParam(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact));
     }
     case 'GET /runs': {
       const q = parseQuery(RunsQuery, event);
       return json(200, { runs: await listRuns(pool, { dataset: q.dataset, executionId: q.execution_id, parentRunId: q.parent_run_id, limit: q.limit }) });
     }
     case 'GET /runs/{runId}': {
-      const run = await getRun(pool, param(RunId, event, 'runId'));
+      const run = await getRun(pool, pathParam(RunId, event, 'runId'));
       return json(200, { ...run, trials: await listRuns(pool, { parentRunId: run.runId }) });
     }
     default:
@@ -86,4 +80,7 @@ async function registry(event: HttpEvent & { routeKey?: string }): Promise<HttpR
   }
 }
 
-export const handler = middy<HttpEvent & { routeKey?: string }, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+  'GET /models', 'GET /models/{name}', 'GET /models/{name}/versions/{version}', 'GET /models/{name}/promotions',
+  'POST /models/{name}/rollback', 'POST /models/{name}/champion', 'GET /runs', 'GET /runs/{runId}',
+]));

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
-import { InvalidInput, PipelineError } from '../../src/errors.ts';
+import { InvalidInput, NotFound, PipelineError } from '../../src/errors.ts';
 
 /** A dataset name as it may appear in events and URLs. */
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -26,6 +26,7 @@ export function parseEvent<S extends z.ZodType>(schema: S): MiddlewareObj<z.infe
 }
 
 export interface HttpEvent {
+  routeKey?: string;
   rawPath?: string;
   body?: string | null;
   isBase64Encoded?: boolean;
@@ -43,6 +44,48 @@ export interface HttpResponse {
 
 export function json(statusCode: number, body: unknown): HttpResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/**
+ * Gives the handler `routeKey` and `pathParameters` whatever delivered the request: API Gateway sets
+ * them, a Lambda function URL (LocalStack's free plans) sends `$default` and only the raw path, so
+ * the path is matched against the function's routes (the ones serverless.yml declares for it).
+ */
+export function routes(declared: readonly string[]): MiddlewareObj<HttpEvent, HttpResponse> {
+  const compiled = declared.map((route) => {
+    const [method, template] = route.split(' ');
+    const names: string[] = [];
+    const pattern = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    });
+    return { route, method, regex: new RegExp(`^${pattern}$`), names };
+  });
+  return {
+    before: (request) => {
+      const event = request.event;
+      if (event.routeKey && declared.includes(event.routeKey)) return;
+      const method = event.requestContext?.http?.method ?? '';
+      for (const r of compiled) {
+        const match = method === r.method ? r.regex.exec(event.rawPath ?? '') : null;
+        if (!match) continue;
+        event.routeKey = r.route;
+        event.pathParameters = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(match[i + 1])]));
+        return;
+      }
+      throw new NotFound(`No route ${method} ${event.rawPath ?? ''}`);
+    },
+  };
+}
+
+/** One path parameter, parsed with a schema; a bad one is a 400 naming it. */
+export function pathParam<S extends z.ZodType>(schema: S, event: HttpEvent, name: string): z.infer<S> {
+  const parsed = schema.safeParse(event.pathParameters?.[name]);
+  if (!parsed.success) {
+    const message = parsed.error.issues[0]?.message ?? 'invalid';
+    throw new InvalidInput(`${name}: ${message}`, [{ field: name, message }]);
+  }
+  return parsed.data;
 }
 
 /** Parses query parameters with a schema; failures are a 400 naming the parameter. */

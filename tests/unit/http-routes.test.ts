@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import middy from '@middy/core';
+import { httpErrors, json, routes, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
+
+const handler = middy<HttpEvent, HttpResponse>(async (event) => json(200, { route: event.routeKey, params: event.pathParameters }))
+  .use(httpErrors())
+  .use(routes(['GET /models', 'GET /models/{name}/versions/{version}', 'POST /models/{name}/rollback']));
+
+const call = async (event: HttpEvent) => {
+  const response = await handler(event, {} as never);
+  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+};
+
+test('an API Gateway route key is kept as it came', async () => {
+  const r = await call({ routeKey: 'GET /models/{name}/versions/{version}', rawPath: '/models/covertype/versions/2', pathParameters: { name: 'covertype', version: '2' }, requestContext: { http: { method: 'GET' } } });
+  assert.deepEqual(r.body, { route: 'GET /models/{name}/versions/{version}', params: { name: 'covertype', version: '2' } });
+});
+
+test('a function URL request ($default) is matched by method and path, parameters decoded', async () => {
+  const r = await call({ routeKey: '$default', rawPath: '/models/cover%20type/versions/2', requestContext: { http: { method: 'GET' } } });
+  assert.deepEqual(r.body, { route: 'GET /models/{name}/versions/{version}', params: { name: 'cover type', version: '2' } });
+  const post = await call({ rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'POST' } } });
+  assert.equal(post.body.route, 'POST /models/{name}/rollback');
+});
+
+test('an unknown path or method is a 404 naming it', async () => {
+  const r = await call({ routeKey: '$default', rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'GET' } } });
+  assert.equal(r.status, 404);
+  assert.match(String(r.body.message), /No route GET \/models\/covertype\/rollback/);
+});

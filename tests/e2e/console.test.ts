@@ -131,6 +131,25 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await shoot('models');
   });
 
+  test('roll back asks for confirmation, and the API\'s refusal is shown in plain words', async () => {
+    await page.goto(`${stack.baseUrl}/#/models`);
+    await page.locator('#rollback').waitFor();
+    // Cancel changes nothing.
+    await page.click('#rollback');
+    await page.locator('#confirm[open]').waitFor();
+    assert.match(await page.locator('#confirm-text').innerText(), /Roll covertype back/);
+    await page.click('#confirm-cancel');
+    const promotionCount = async () => ((await api('GET', '/models/covertype/promotions')).body.promotions as unknown[]).length;
+    assert.equal(await promotionCount(), 1);
+    // Confirmed: with a single version there is nothing to roll back to, and the page says so.
+    await page.click('#rollback');
+    await page.locator('#confirm[open]').waitFor();
+    await page.click('#confirm-ok');
+    const alert = page.locator('[role=alert]').filter({ hasText: 'no earlier champion' });
+    await alert.waitFor();
+    assert.equal(await promotionCount(), 1, 'nothing was recorded');
+  });
+
   test('the runs page shows the search trials side by side', async () => {
     await page.goto(`${stack.baseUrl}/#/runs`);
     await page.locator('#trials').waitFor();

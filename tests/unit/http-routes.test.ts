@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import middy from '@middy/core';
 import { httpErrors, json, routes, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
 
-const handler = middy<HttpEvent, HttpResponse>(async (event) => json(200, { route: event.routeKey, params: event.pathParameters }))
+const echo = async (event: HttpEvent): Promise<HttpResponse> => json(200, { route: event.routeKey, params: event.pathParameters });
+const handler = middy<HttpEvent, HttpResponse>(echo)
   .use(httpErrors())
   .use(routes(['GET /models', 'GET /models/{name}/versions/{version}', 'POST /models/{name}/rollback']));
 

@@ -217,4 +217,24 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
       await phone.close();
     }
   });
+  test('"Make champion" on another version moves the alias after confirmation, and the history records it', async () => {
+    const second = await stack.runPipeline({ batches: 1, intervalSeconds: 1, train: { nEstimators: 10 }, search: { trials: 1, seed: 3 } });
+    assert.equal(second.status, 'SUCCEEDED', `${second.error}: ${second.cause}`);
+    const champion = async () => ((await api('GET', '/models/covertype')).body.aliases as Record<string, number>).champion;
+    const before = await champion();
+    const other = before === 1 ? 2 : 1;
+    await page.goto(`${stack.baseUrl}/#/models`);
+    await page.reload();
+    const button = page.locator(`#versions tr[data-version="${other}"] button[data-promote]`);
+    await button.waitFor();
+    await button.click();
+    await page.locator('#confirm[open]').waitFor();
+    assert.match(await page.locator('#confirm-text').innerText(), new RegExp(`Make version ${other} the champion`));
+    await page.click('#confirm-ok');
+    await page.locator(`#versions tr[data-version="${other}"] .badge.champion`).waitFor();
+    assert.equal(await champion(), other);
+    const history = (await api('GET', '/models/covertype/promotions')).body.promotions as { action: string; candidateVersion: number; previousVersion: number }[];
+    const last = history[history.length - 1];
+    assert.deepEqual([last.action, last.candidateVersion, last.previousVersion], ['manual', other, before]);
+  });
 });

@@ -10,7 +10,7 @@ import {
 import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/runtime/sfn-executions.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { adminOnly, DATASET_SLUG, httpErrors, json, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The pipeline's executions over HTTP, for the console: GET /executions, GET /executions/{id},
@@ -110,4 +110,4 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
 
 export const handler = middy<HttpEvent, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /executions', 'GET /executions/{id}', 'POST /executions',
-]));
+])).use(adminOnly(['POST /executions'], () => getConfig().ADMIN_TOKEN));

@@ -5,8 +5,8 @@ import { InvalidInput, NotFound } from '../src/errors.ts';
 import {
   getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
 } from '../src/registry/registry.ts';
-import { getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
 const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
@@ -83,4 +83,4 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
 export const handler = middy<HttpEvent, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /models', 'GET /models/{name}', 'GET /models/{name}/versions/{version}', 'GET /models/{name}/promotions',
   'POST /models/{name}/rollback', 'POST /models/{name}/champion', 'GET /runs', 'GET /runs/{runId}',
-]));
+])).use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));

@@ -49,8 +49,11 @@ const fail = (message: string): never => {
 async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
   let response: Response;
   try {
+    // Deployments that guard promote/rollback with ADMIN_TOKEN get it from the same variable here.
+    const auth: Record<string, string> = process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {};
     response = await fetch(`${opts.api}${route}`, {
-      method, ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+      method, headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch (error) {
     return fail(`Cannot reach the API at ${opts.api} (${(error as Error).message}). Is the stack running (npm start)?`);

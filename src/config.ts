@@ -62,6 +62,11 @@ const ConfigSchema = z.object({
   DATASET_SPECS_DIR: z.string().default('datasets'),
   /** How long predict trusts its cached view of which version is champion. */
   CHAMPION_CACHE_MS: int(2000),
+  /**
+   * When set, the routes that change the registry or start runs (rollback, champion, POST /executions)
+   * need `authorization: Bearer <ADMIN_TOKEN>`. Unset on the embedded runtime; set it on AWS.
+   */
+  ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
   /**
    * The console's executions: set on LocalStack/AWS to read and start them through Step Functions

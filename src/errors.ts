@@ -21,6 +21,11 @@ export class InvalidInput extends PipelineError {
   }
 }
 
+/** A route that changes the registry or starts runs was called without the admin token. */
+export class Unauthorized extends PipelineError {
+  override readonly status = 401;
+}
+
 export class NotFound extends PipelineError {
   override readonly status = 404;
 }

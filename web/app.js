@@ -39,21 +39,32 @@ class ApiError extends Error {
 }
 
 const STATUS_WORDS = {
+  401: 'Not allowed without the admin token',
   400: 'The request was not accepted', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 422: 'The data was not usable',
   500: 'The server failed', 502: 'The function failed', 503: 'A service the API needs is unavailable', 504: 'The server took too long',
 };
 
 /** Calls the API; a non-2xx answer becomes an ApiError whose message is the API's own words. */
-async function api(method, path, body, { raw = false, headers = {} } = {}) {
+async function api(method, path, body, { raw = false, headers = {}, retried = false } = {}) {
   let response;
+  const token = sessionStorage.getItem('adminToken');
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? headers : { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json', ...headers },
+      headers: body === undefined ? { ...auth, ...headers } : { 'content-type': typeof body === 'string' ? 'text/csv' : 'application/json', ...auth, ...headers },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
   } catch (error) {
     throw new ApiError(0, null, `Cannot reach the API (${error.message}). Is the stack running?`);
+  }
+  if (response.status === 401 && !retried) {
+    // The deployment guards this action with ADMIN_TOKEN: ask once, keep it for this tab.
+    const given = window.prompt('This action needs the admin token (ADMIN_TOKEN):');
+    if (given) {
+      sessionStorage.setItem('adminToken', given);
+      return api(method, path, body, { raw, headers, retried: true });
+    }
   }
   if (!response.ok) {
     const text = await response.text();

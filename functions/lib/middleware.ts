@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
-import { InvalidInput, NotFound, PipelineError } from '../../src/errors.ts';
+import { timingSafeEqual } from 'node:crypto';
+import { InvalidInput, NotFound, PipelineError, Unauthorized } from '../../src/errors.ts';
 
 /** A dataset name as it may appear in events and URLs. */
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -74,6 +75,26 @@ export function routes(declared: readonly string[]): MiddlewareObj<HttpEvent, Ht
         return;
       }
       throw new NotFound(`No route ${method} ${event.rawPath ?? ''}`);
+    },
+  };
+}
+
+/**
+ * Guards the given routes (run after `routes()`): with a token configured, they need
+ * `authorization: Bearer <token>`; without one (the embedded runtime) they are open.
+ */
+export function adminOnly(guarded: readonly string[], token: () => string | undefined): MiddlewareObj<HttpEvent, HttpResponse> {
+  return {
+    before: (request) => {
+      const expected = token();
+      if (!expected || !guarded.includes(request.event.routeKey ?? '')) return;
+      const headers = request.event.headers ?? {};
+      const given = headers.authorization ?? headers.Authorization ?? '';
+      const a = Buffer.from(given);
+      const b = Buffer.from(`Bearer ${expected}`);
+      if (a.length !== b.length || !timingSafeEqual(a, b)) {
+        throw new Unauthorized(`${request.event.routeKey} needs the admin token: send "authorization: Bearer <ADMIN_TOKEN>"`);
+      }
     },
   };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import middy from '@middy/core';
-import { httpErrors, json, routes, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
+import { adminOnly, httpErrors, json, routes, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
 
 const echo = async (event: HttpEvent): Promise<HttpResponse> => json(200, { route: event.routeKey, params: event.pathParameters });
 const handler = middy<HttpEvent, HttpResponse>(echo)
@@ -29,4 +29,19 @@ test('an unknown path or method is a 404 naming it', async () => {
   const r = await call({ routeKey: '$default', rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'GET' } } });
   assert.equal(r.status, 404);
   assert.match(String(r.body.message), /No route GET \/models\/covertype\/rollback/);
+});
+
+test('with an admin token configured, guarded routes need it; others and an unconfigured stack stay open', async () => {
+  let token: string | undefined = 'correct-horse-battery-staple';
+  const guarded = middy<HttpEvent, HttpResponse>(echo).use(httpErrors())
+    .use(routes(['GET /models', 'POST /models/{name}/rollback']))
+    .use(adminOnly(['POST /models/{name}/rollback'], () => token));
+  const send = async (method: string, rawPath: string, headers: Record<string, string> = {}) =>
+    (await guarded({ rawPath, headers, requestContext: { http: { method } } }, {} as never)).statusCode;
+  assert.equal(await send('POST', '/models/covertype/rollback'), 401);
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer wrong' }), 401);
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer correct-horse-battery-staple' }), 200);
+  assert.equal(await send('GET', '/models'), 200, 'reads stay open');
+  token = undefined;
+  assert.equal(await send('POST', '/models/covertype/rollback'), 200, 'the embedded runtime has no token');
 });

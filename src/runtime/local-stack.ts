@@ -32,7 +32,8 @@ export interface LocalStackOptions {
 
 export type { ExecutionEvent, ExecutionResult };
 
-async function freePort(): Promise<number> {
+/** A loopback port free right now (nothing listens on it until someone binds it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

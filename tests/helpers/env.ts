@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { repoRoot } from '../../src/config.ts';
-import type { MysqlSettings } from '../../src/storage/mysql.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import S3rver from 's3rver';
+import { createPool, dropDatabase, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../../src/storage/mysql.ts';
+import { ArtifactStore } from '../../src/storage/s3.ts';
+import { freePort } from '../../src/runtime/local-stack.ts';
 
 /** The real Covertype file, from the shared data folder beside the repo (or COVERTYPE_PATH). */
 export const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
@@ -18,3 +23,54 @@ export function testMysql(label: string): MysqlSettings {
 }
 
 export const testBucket = (label: string) => `mlops-test-${label}-${randomBytes(4).toString('hex')}`;
+
+export interface TestDatabase {
+  settings: MysqlSettings;
+  pool: Pool;
+  /** Ends the pool and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh database with the schema applied, for one test file. */
+export async function openTestDatabase(label: string): Promise<TestDatabase> {
+  const settings = testMysql(label);
+  await ensureDatabase(settings);
+  const pool = createPool(settings);
+  await migrate(pool);
+  return {
+    settings,
+    pool,
+    close: async () => {
+      await pool.end().catch(() => undefined);
+      await dropDatabase(settings);
+    },
+  };
+}
+
+export interface TestStorage extends TestDatabase {
+  store: ArtifactStore;
+  s3Endpoint: string;
+}
+
+/** A fresh database and an s3rver with its own folder and bucket, for one test file. */
+export async function openTestStorage(label: string): Promise<TestStorage> {
+  const database = await openTestDatabase(label);
+  const directory = await mkdtemp(path.join(os.tmpdir(), `mlops-${label}-s3-`));
+  const port = await freePort();
+  const s3 = new S3rver({ port, address: '127.0.0.1', directory, silent: true });
+  await s3.run();
+  const s3Endpoint = `http://127.0.0.1:${port}`;
+  const store = new ArtifactStore({ bucket: testBucket(label), region: 'us-east-1', endpoint: s3Endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await store.ensureBucket();
+  return {
+    ...database,
+    store,
+    s3Endpoint,
+    close: async () => {
+      store.client.destroy();
+      await s3.close().catch(() => undefined);
+      await database.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -2,6 +2,7 @@
 // refuse or cut connections in front of a real server (MySQL, S3), and a closed port. All on 127.0.0.1.
 import http from 'node:http';
 import net from 'node:net';
+import { freePort } from '../../src/runtime/local-stack.ts';
 import type { DatasetSpec } from '../../src/dataset/spec.ts';
 import { fetchBatch, type FetchResult } from '../../src/pipeline/fetch.ts';
 import { preprocess, type PreprocessResult } from '../../src/pipeline/preprocess.ts';
@@ -81,13 +82,7 @@ export async function startFakeDataApi(fallback: () => Reply): Promise<FakeDataA
 }
 
 /** A port nothing listens on (connections are refused). */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export const closedPort = freePort;
 
 /**
  * A TCP proxy in front of a real server. `down()` stops listening and drops every connection (new

@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { batchBounds, currentBatch, restartGroup, sampleRows, serveBatch } from '../../src/data-api/service.ts';
-import { createPool, dropDatabase, ensureDatabase, migrate, type Pool } from '../../src/storage/mysql.ts';
-import { testMysql } from '../helpers/env.ts';
+import type { Pool } from '../../src/storage/mysql.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/env.ts';
 
-const settings = testMysql('dataapi');
+let db: TestDatabase;
 let pool: Pool;
 
 describe('data API batches', () => {
   before(async () => {
-    await ensureDatabase(settings);
-    pool = createPool(settings);
-    await migrate(pool);
+    db = await openTestDatabase('dataapi');
+    pool = db.pool;
   });
-  after(async () => {
-    await pool.end();
-    await dropDatabase(settings);
-  });
+  after(() => db.close());
 
   test('batch bounds cut the rows into equal, contiguous, complete parts', () => {
     const parts = Array.from({ length: 10 }, (_, k) => batchBounds(457_035, 10, k));

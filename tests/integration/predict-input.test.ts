@@ -3,24 +3,17 @@
 // Whatever comes in, the answer is a 4xx JSON error naming the problem, or a 200 for a valid body:
 // never a 5xx, never a crash.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import S3rver from 's3rver';
 import { resolveFromRepo } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { featureColumns, readDatasetSpecFile, type ColumnSpec, type DatasetSpec } from '../../src/dataset/spec.ts';
-import { createPool, dropDatabase, ensureDatabase, migrate, type Pool } from '../../src/storage/mysql.ts';
-import { ArtifactStore } from '../../src/storage/s3.ts';
-import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
-import { closedPort, runDomainPipeline, startFakeDataApi, toPredictRow, type FakeDataApi } from '../helpers/faults.ts';
+import type { Pool } from '../../src/storage/mysql.ts';
+import type { ArtifactStore } from '../../src/storage/s3.ts';
+import { covertypePath, openTestStorage, type TestStorage } from '../helpers/env.ts';
+import { runDomainPipeline, startFakeDataApi, toPredictRow, type FakeDataApi } from '../helpers/faults.ts';
 
-const settings = testMysql('predictin');
-const bucket = testBucket('predictin');
-let s3: S3rver;
-let s3Dir: string;
+let storage: TestStorage;
 let pool: Pool;
 let store: ArtifactStore;
 let api: FakeDataApi;
@@ -109,16 +102,9 @@ function junkValue(column: ColumnSpec): fc.Arbitrary<unknown> {
 
 describe('POST /predict input validation: the real handler in-process, property-based', { timeout: 300_000 }, () => {
   before(async () => {
-    s3Dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-predictin-s3-'));
-    const s3Port = await closedPort();
-    s3 = new S3rver({ port: s3Port, address: '127.0.0.1', directory: s3Dir, silent: true });
-    await s3.run();
-    const endpoint = `http://127.0.0.1:${s3Port}`;
-    store = new ArtifactStore({ bucket, region: 'us-east-1', endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    await store.ensureBucket();
-    await ensureDatabase(settings);
-    pool = createPool(settings);
-    await migrate(pool);
+    storage = await openTestStorage('predictin');
+    ({ pool, store } = storage);
+    const { settings } = storage;
     spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
     features = featureColumns(spec);
     known = new Set(spec.columns.map((c) => c.name));
@@ -131,7 +117,7 @@ describe('POST /predict input validation: the real handler in-process, property-
     // The handler reads its settings from the environment, as in a Lambda container.
     Object.assign(process.env, {
       MYSQL_HOST: settings.host, MYSQL_PORT: String(settings.port), MYSQL_USER: settings.user, MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database, S3_BUCKET: bucket, S3_ENDPOINT: endpoint, AWS_REGION: 'us-east-1',
+      MYSQL_DATABASE: settings.database, S3_BUCKET: store.bucket, S3_ENDPOINT: storage.s3Endpoint, AWS_REGION: 'us-east-1',
       S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '60000',
     });
     ({ handler } = await import('../../functions/predict.ts'));
@@ -144,11 +130,7 @@ describe('POST /predict input validation: the real handler in-process, property-
   after(async () => {
     await releaseHandler?.();
     await api?.close();
-    await pool?.end();
-    store?.client.destroy();
-    await s3?.close().catch(() => undefined);
-    await dropDatabase(settings);
-    await rm(s3Dir, { recursive: true, force: true });
+    await storage?.close();
   });
 
   test('a valid request is served by the champion', async () => {

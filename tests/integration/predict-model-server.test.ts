@@ -3,11 +3,7 @@
 // version asked for by number, rides out a registry outage, and promotion refuses a candidate whose
 // artifact does not match its hash. Real MySQL and s3rver.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import S3rver from 's3rver';
 import { resolveFromRepo } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
@@ -19,15 +15,13 @@ import {
 } from '../../src/registry/registry.ts';
 import { ModelServer } from '../../src/serving/model-server.ts';
 import { keys } from '../../src/storage/keys.ts';
-import { createPool, dropDatabase, ensureDatabase, inTransaction, migrate, type Pool } from '../../src/storage/mysql.ts';
-import { ArtifactStore } from '../../src/storage/s3.ts';
-import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
-import { closedPort, runDomainPipeline, startFakeDataApi, tableCounts, TcpProxy, toPredictRow, type DomainRun, type FakeDataApi } from '../helpers/faults.ts';
+import { createPool, inTransaction, type MysqlSettings, type Pool } from '../../src/storage/mysql.ts';
+import type { ArtifactStore } from '../../src/storage/s3.ts';
+import { covertypePath, openTestStorage, type TestStorage } from '../helpers/env.ts';
+import { runDomainPipeline, startFakeDataApi, tableCounts, TcpProxy, toPredictRow, type DomainRun, type FakeDataApi } from '../helpers/faults.ts';
 
-const settings = testMysql('predictms');
-const bucket = testBucket('predictms');
-let s3: S3rver;
-let s3Dir: string;
+let storage: TestStorage;
+let settings: MysqlSettings;
 let pool: Pool;
 let store: ArtifactStore;
 let api: FakeDataApi;
@@ -54,15 +48,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('model server with missing or corrupted artifacts (real MySQL, s3rver)', { timeout: 300_000 }, () => {
   before(async () => {
-    s3Dir = await mkdtemp(path.join(os.tmpdir(), 'mlops-predictms-s3-'));
-    const s3Port = await closedPort();
-    s3 = new S3rver({ port: s3Port, address: '127.0.0.1', directory: s3Dir, silent: true });
-    await s3.run();
-    store = new ArtifactStore({ bucket, region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
-    await store.ensureBucket();
-    await ensureDatabase(settings);
-    pool = createPool(settings);
-    await migrate(pool);
+    storage = await openTestStorage('predictms');
+    ({ settings, pool, store } = storage);
     spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
     const rows = (await loadDatasetRows(spec, covertypePath)).slice(0, 1500);
     row = toPredictRow(spec, rows[0]);
@@ -72,11 +59,7 @@ describe('model server with missing or corrupted artifacts (real MySQL, s3rver)'
   });
   after(async () => {
     await api?.close();
-    await pool?.end();
-    store?.client.destroy();
-    await s3?.close().catch(() => undefined);
-    await dropDatabase(settings);
-    await rm(s3Dir, { recursive: true, force: true });
+    await storage?.close();
   });
 
   test('the champion moves to a corrupted artifact: the last good champion keeps serving, with a warning and one log line', async () => {

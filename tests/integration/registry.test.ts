@@ -3,10 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import {
   ensureRegisteredModel, getAliasVersion, setChampion, listPromotions, listModelVersions, lockModel, recordPromotion, registerVersion, rollbackChampion, setAlias,
 } from '../../src/registry/registry.ts';
-import { createPool, dropDatabase, ensureDatabase, inTransaction, migrate, type Pool } from '../../src/storage/mysql.ts';
-import { testMysql } from '../helpers/env.ts';
+import { inTransaction, type Pool } from '../../src/storage/mysql.ts';
+import { openTestDatabase, type TestDatabase } from '../helpers/env.ts';
 
-const settings = testMysql('registry');
+let db: TestDatabase;
 let pool: Pool;
 
 const version = (runId: string) => ({
@@ -32,14 +32,10 @@ async function promoteRun(runId: string, requestId: string): Promise<number> {
 
 describe('model registry (MySQL)', () => {
   before(async () => {
-    await ensureDatabase(settings);
-    pool = createPool(settings);
-    await migrate(pool);
+    db = await openTestDatabase('registry');
+    pool = db.pool;
   });
-  after(async () => {
-    await pool.end();
-    await dropDatabase(settings);
-  });
+  after(() => db.close());
 
   test('versions are numbered 1, 2, … and registering the same run again returns its version', async () => {
     const v1 = await inTransaction(pool, (tx) => registerVersion(tx, version('00000000-0000-4000-8000-000000000001')));

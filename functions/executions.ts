@@ -10,7 +10,7 @@ import {
 import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/runtime/sfn-executions.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
-import { adminOnly, DATASET_SLUG, httpErrors, json, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The pipeline's executions over HTTP, for the console: GET /executions, GET /executions/{id},
@@ -68,25 +68,6 @@ async function getSource(context: LambdaContext | undefined): Promise<ExecutionS
   return source;
 }
 
-function parseBody(event: HttpEvent): z.infer<typeof StartBody> {
-  const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  if (raw.length > 100_000) throw new InvalidInput('Body over 100000 bytes');
-  let body: unknown = {};
-  if (raw.trim()) {
-    try {
-      body = JSON.parse(raw);
-    } catch (error) {
-      throw new InvalidInput(`Body is not valid JSON: ${(error as Error).message}`);
-    }
-  }
-  const parsed = StartBody.safeParse(body);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
-    throw new InvalidInput(`Invalid execution input: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  return parsed.data;
-}
-
 async function executions(event: HttpEvent, context?: LambdaContext): Promise<HttpResponse> {
   const src = await getSource(context);
   switch (event.routeKey) {
@@ -100,7 +81,7 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
       return json(200, describeExecution(src.kind, execution, events, await getDefinition(), Date.now()));
     }
     case 'POST /executions': {
-      const started = await src.start(parseBody(event));
+      const started = await src.start(parseJsonBody(StartBody, event, { maxBytes: 100_000, allowEmpty: true, what: 'execution input' }));
       return json(202, { source: src.kind, ...started });
     }
     default:

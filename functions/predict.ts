@@ -1,10 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { ALIASES } from '../src/registry/registry.ts';
-import { InvalidInput } from '../src/errors.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const MAX_ROWS = 1000;
 const MAX_BODY_BYTES = 1_000_000;
@@ -19,26 +18,8 @@ const PredictBody = z.strictObject({
 
 let server: ModelServer | undefined;
 
-function parseBody(event: HttpEvent): z.infer<typeof PredictBody> {
-  const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  if (raw.length === 0) throw new InvalidInput('Empty body: send JSON like {"rows": [{...}]}');
-  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new InvalidInput(`Body over ${MAX_BODY_BYTES} bytes`);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch (error) {
-    throw new InvalidInput(`Body is not valid JSON: ${(error as Error).message}`);
-  }
-  const parsed = PredictBody.safeParse(body);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
-    throw new InvalidInput(`Invalid request: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  return parsed.data;
-}
-
 async function predict(event: HttpEvent): Promise<HttpResponse> {
-  const body = parseBody(event);
+  const body = parseJsonBody(PredictBody, event, { maxBytes: MAX_BODY_BYTES, emptyHint: 'send JSON like {"rows": [{...}]}' });
   // Problems the server works around (a champion that cannot load) are logged as one JSON line each.
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, {
     warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predict', ...event })),

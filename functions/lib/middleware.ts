@@ -120,15 +120,19 @@ export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.
 }
 
 /**
- * Parses a JSON request body with a schema: an empty body, a body over `maxBytes`, invalid JSON and
- * schema failures are each a 400 that names the problem (and the field).
+ * Parses a JSON request body with a schema: an empty (or blank) body, a body over `maxBytes`, invalid
+ * JSON and schema failures are each a 400 that names the problem (and the field; `(body)` for the body
+ * as a whole). `allowEmpty` parses a blank body as `{}`; `emptyHint` says what to send instead.
  */
-export function parseJsonBody<S extends z.ZodType>(schema: S, event: HttpEvent, options: { maxBytes?: number; allowEmpty?: boolean } = {}): z.infer<S> {
+export function parseJsonBody<S extends z.ZodType>(
+  schema: S, event: HttpEvent, options: { maxBytes?: number; allowEmpty?: boolean; emptyHint?: string; what?: string } = {},
+): z.infer<S> {
   const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-  if (raw.length === 0 && !options.allowEmpty) throw new InvalidInput('Empty body: send a JSON object');
+  const blank = raw.trim().length === 0;
+  if (blank && !options.allowEmpty) throw new InvalidInput(`Empty body: ${options.emptyHint ?? 'send a JSON object'}`);
   if (options.maxBytes !== undefined && Buffer.byteLength(raw) > options.maxBytes) throw new InvalidInput(`Body over ${options.maxBytes} bytes`);
   let body: unknown = {};
-  if (raw.length > 0) {
+  if (!blank) {
     try {
       body = JSON.parse(raw);
     } catch (error) {
@@ -137,8 +141,8 @@ export function parseJsonBody<S extends z.ZodType>(schema: S, event: HttpEvent, 
   }
   const parsed = schema.safeParse(body);
   if (!parsed.success) {
-    const issues = describe(parsed.error.issues);
-    throw new InvalidInput(`Invalid request: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+    const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
+    throw new InvalidInput(`Invalid ${options.what ?? 'request'}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
   }
   return parsed.data;
 }

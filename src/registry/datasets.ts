@@ -4,7 +4,7 @@ import type { DatasetProfile } from '../dataset/profile.ts';
 import { NotFound } from '../errors.ts';
 import type { DatasetManifest } from '../pipeline/snapshot.ts';
 import { keys } from '../storage/keys.ts';
-import { asStorageError, type Pool } from '../storage/mysql.ts';
+import { queryRows, type Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 
 /**
@@ -59,12 +59,7 @@ export async function listDatasetVersions(pool: Pool, filter: { dataset?: string
   const where = filter.dataset !== undefined ? 'WHERE v.dataset = ?' : '';
   const params: unknown[] = filter.dataset !== undefined ? [filter.dataset] : [];
   params.push(filter.limit ?? 1000);
-  try {
-    const [rows] = await pool.query<CatalogRow[]>(`${CATALOG_SELECT} ${where} ORDER BY v.dataset, v.version DESC LIMIT ?`, params);
-    return rows.map(toSummary);
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  return (await queryRows<CatalogRow>(pool, `${CATALOG_SELECT} ${where} ORDER BY v.dataset, v.version DESC LIMIT ?`, params)).map(toSummary);
 }
 
 async function optionalJson<T>(store: ArtifactStore, key: string | undefined): Promise<T | null> {
@@ -79,12 +74,7 @@ async function optionalJson<T>(store: ArtifactStore, key: string | undefined): P
 
 /** One version's row (counts, drift summary); NotFound if there is no such version. */
 export async function getDatasetVersionSummary(pool: Pool, dataset: string, version: number): Promise<DatasetVersionSummary> {
-  let rows: CatalogRow[];
-  try {
-    [rows] = await pool.query<CatalogRow[]>(`${CATALOG_SELECT} WHERE v.dataset = ? AND v.version = ?`, [dataset, version]);
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  const rows = await queryRows<CatalogRow>(pool, `${CATALOG_SELECT} WHERE v.dataset = ? AND v.version = ?`, [dataset, version]);
   if (rows.length === 0) throw new NotFound(`Dataset ${dataset} has no version ${version}`);
   return toSummary(rows[0]);
 }

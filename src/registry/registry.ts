@@ -1,6 +1,6 @@
 import type { Pool, PoolConnection } from '../storage/mysql.ts';
-import type { RowDataPacket, ResultSetHeader } from 'mysql2/promise';
-import { asStorageError, inTransaction } from '../storage/mysql.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 import { getDatasetVersionSummary, type DatasetVersionSummary } from './datasets.ts';
 import { InvalidInput, ModelNotFound, NotFound } from '../errors.ts';
 
@@ -61,24 +61,6 @@ const json = (value: unknown): string => JSON.stringify(value);
 const parsed = <T>(value: unknown): T => (typeof value === 'string' ? (JSON.parse(value) as T) : (value as T));
 const iso = (value: unknown): string => (value instanceof Date ? value.toISOString() : String(value));
 
-async function query<T extends RowDataPacket>(db: Db, sql: string, params: unknown[]): Promise<T[]> {
-  try {
-    const [rows] = await db.query<T[]>(sql, params);
-    return rows;
-  } catch (error) {
-    throw asStorageError(error);
-  }
-}
-
-async function execute(db: Db, sql: string, params: unknown[]): Promise<ResultSetHeader> {
-  try {
-    const [result] = await db.query<ResultSetHeader>(sql, params);
-    return result;
-  } catch (error) {
-    throw asStorageError(error);
-  }
-}
-
 // ---------- runs ----------
 
 export async function upsertRun(db: Db, run: RunRecord): Promise<void> {
@@ -109,7 +91,7 @@ const toRun = (r: RunRow): RunRecord => ({
 });
 
 export async function getRun(db: Db, runId: string): Promise<RunRecord> {
-  const rows = await query<RunRow>(db, 'SELECT * FROM runs WHERE run_id = ?', [runId]);
+  const rows = await queryRows<RunRow>(db, 'SELECT * FROM runs WHERE run_id = ?', [runId]);
   if (rows.length === 0) throw new NotFound(`No run ${runId}`);
   return toRun(rows[0]);
 }
@@ -121,7 +103,7 @@ export async function listRuns(db: Db, filter: { dataset?: string; executionId?:
   if (filter.executionId) { where.push('execution_id = ?'); params.push(filter.executionId); }
   if (filter.parentRunId) { where.push('parent_run_id = ?'); params.push(filter.parentRunId); }
   params.push(filter.limit ?? 100);
-  const rows = await query<RunRow>(
+  const rows = await queryRows<RunRow>(
     db,
     `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, run_id LIMIT ?`,
     params,
@@ -137,7 +119,7 @@ interface VersionRow extends RowDataPacket {
 }
 
 async function aliasesOf(db: Db, modelName: string): Promise<Map<number, Alias[]>> {
-  const rows = await query<RowDataPacket & { alias: Alias; version: number }>(
+  const rows = await queryRows<RowDataPacket & { alias: Alias; version: number }>(
     db, 'SELECT alias, version FROM model_aliases WHERE model_name = ? ORDER BY alias', [modelName],
   );
   const byVersion = new Map<number, Alias[]>();
@@ -152,13 +134,13 @@ const toVersion = (r: VersionRow, aliases: Map<number, Alias[]>): ModelVersion =
 });
 
 export async function getModelVersion(db: Db, modelName: string, version: number): Promise<ModelVersion> {
-  const rows = await query<VersionRow>(db, 'SELECT * FROM model_versions WHERE model_name = ? AND version = ?', [modelName, version]);
+  const rows = await queryRows<VersionRow>(db, 'SELECT * FROM model_versions WHERE model_name = ? AND version = ?', [modelName, version]);
   if (rows.length === 0) throw new ModelNotFound(`Model ${modelName} has no version ${version}`);
   return toVersion(rows[0], await aliasesOf(db, modelName));
 }
 
 export async function listModelVersions(db: Db, modelName?: string): Promise<ModelVersion[]> {
-  const rows = await query<VersionRow>(
+  const rows = await queryRows<VersionRow>(
     db,
     `SELECT * FROM model_versions ${modelName ? 'WHERE model_name = ?' : ''} ORDER BY model_name, version DESC`,
     modelName ? [modelName] : [],
@@ -173,14 +155,14 @@ export async function listModelVersions(db: Db, modelName?: string): Promise<Mod
 }
 
 export async function getAliasVersion(db: Db, modelName: string, alias: Alias): Promise<number | null> {
-  const rows = await query<RowDataPacket & { version: number }>(
+  const rows = await queryRows<RowDataPacket & { version: number }>(
     db, 'SELECT version FROM model_aliases WHERE model_name = ? AND alias = ?', [modelName, alias],
   );
   return rows.length === 0 ? null : rows[0].version;
 }
 
 export async function findVersionByRun(db: Db, modelName: string, runId: string): Promise<number | null> {
-  const rows = await query<RowDataPacket & { version: number }>(
+  const rows = await queryRows<RowDataPacket & { version: number }>(
     db, 'SELECT version FROM model_versions WHERE model_name = ? AND run_id = ?', [modelName, runId],
   );
   return rows.length === 0 ? null : rows[0].version;
@@ -196,7 +178,7 @@ export async function registerVersion(db: PoolConnection, v: NewModelVersion): P
   const existing = await findVersionByRun(db, v.modelName, v.runId);
   if (existing !== null) return existing;
   // The lock on the model's versions serializes numbering between concurrent registrations.
-  const rows = await query<RowDataPacket & { next: number }>(
+  const rows = await queryRows<RowDataPacket & { next: number }>(
     db, 'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model_name = ? FOR UPDATE', [v.modelName],
   );
   const version = Number(rows[0].next);
@@ -225,7 +207,7 @@ export async function ensureRegisteredModel(pool: Pool, modelName: string): Prom
 
 /** Takes the per-model lock for the rest of the transaction: every alias change of one model is serialized by it. */
 export async function lockModel(db: PoolConnection, modelName: string): Promise<void> {
-  const rows = await query(db, 'SELECT name FROM registered_models WHERE name = ? FOR UPDATE', [modelName]);
+  const rows = await queryRows(db, 'SELECT name FROM registered_models WHERE name = ? FOR UPDATE', [modelName]);
   if (rows.length === 0) throw new ModelNotFound(`No registered model ${modelName}`);
 }
 
@@ -244,7 +226,7 @@ const toPromotion = (r: PromotionRow): Promotion => ({
 });
 
 export async function findPromotion(db: Db, modelName: string, requestId: string): Promise<Promotion | null> {
-  const rows = await query<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? AND request_id = ?', [modelName, requestId]);
+  const rows = await queryRows<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? AND request_id = ?', [modelName, requestId]);
   return rows.length === 0 ? null : toPromotion(rows[0]);
 }
 
@@ -259,7 +241,7 @@ export async function recordPromotion(db: PoolConnection, p: Omit<Promotion, 'id
 }
 
 export async function listPromotions(db: Db, modelName: string): Promise<Promotion[]> {
-  const rows = await query<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? ORDER BY id', [modelName]);
+  const rows = await queryRows<PromotionRow>(db, 'SELECT * FROM promotions WHERE model_name = ? ORDER BY id', [modelName]);
   return rows.map(toPromotion);
 }
 
@@ -331,7 +313,7 @@ export async function getLineage(pool: Pool, modelName: string, version: number)
 
 /** Hours since the model's champion was last set; a very large number when it has none. */
 export async function championAgeHours(db: Db, modelName: string): Promise<number> {
-  const rows = await query<RowDataPacket & { hours: number | null }>(
+  const rows = await queryRows<RowDataPacket & { hours: number | null }>(
     db, 'SELECT TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP(3)) / 3600 AS hours FROM model_aliases WHERE model_name = ? AND alias = ?',
     [modelName, 'champion'],
   );
@@ -339,6 +321,6 @@ export async function championAgeHours(db: Db, modelName: string): Promise<numbe
 }
 
 export async function listModelNames(db: Db): Promise<string[]> {
-  const rows = await query<RowDataPacket & { model_name: string }>(db, 'SELECT DISTINCT model_name FROM model_versions ORDER BY model_name', []);
+  const rows = await queryRows<RowDataPacket & { model_name: string }>(db, 'SELECT DISTINCT model_name FROM model_versions ORDER BY model_name', []);
   return rows.map((r) => r.model_name);
 }

@@ -1,6 +1,6 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { NotFound } from '../errors.ts';
-import { asStorageError, type Pool } from '../storage/mysql.ts';
+import { queryRows, type Pool } from '../storage/mysql.ts';
 import { schemaStatements } from '../storage/schema.ts';
 import type { ExecutionEvent, ExecutionRecorder } from './local-executor.ts';
 
@@ -70,15 +70,6 @@ const parsed = (value: unknown): unknown => {
 };
 const iso = (value: unknown): string | null => (value === null || value === undefined ? null : value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString());
 
-async function query<T extends RowDataPacket>(pool: Pool, sql: string, params: unknown[]): Promise<T[]> {
-  try {
-    const [rows] = await pool.query<T[]>(sql, params);
-    return rows;
-  } catch (error) {
-    throw asStorageError(error);
-  }
-}
-
 interface ExecutionDbRow extends RowDataPacket {
   execution_arn: string; name: string; status: ExecutionStatus; input: unknown; output: unknown; error: string | null; cause: string | null;
   started_at: unknown; stopped_at: unknown; heartbeat_at: unknown;
@@ -101,7 +92,7 @@ export class MysqlExecutionLog implements ExecutionRecorder {
   /** Creates the log's two tables if a database predates them (idempotent; `migrate` creates them too). */
   ensureTables(): Promise<void> {
     this.ensured ??= (async () => {
-      for (const statement of schemaStatements.filter((q) => /CREATE TABLE IF NOT EXISTS (executions|execution_events) /.test(q))) await query(this.pool, statement, []);
+      for (const statement of schemaStatements.filter((q) => /CREATE TABLE IF NOT EXISTS (executions|execution_events) /.test(q))) await queryRows(this.pool, statement, []);
     })().catch((error: unknown) => {
       this.ensured = undefined;
       throw error;
@@ -111,7 +102,7 @@ export class MysqlExecutionLog implements ExecutionRecorder {
 
   async started(execution: { executionArn: string; name: string; input: unknown; startedAt: Date }): Promise<void> {
     await this.ensureTables();
-    await query(this.pool,
+    await queryRows(this.pool,
       `INSERT INTO executions (execution_arn, name, status, input, started_at, heartbeat_at) VALUES (?, ?, 'RUNNING', ?, ?, ?)
        ON DUPLICATE KEY UPDATE execution_arn = execution_arn`,
       [execution.executionArn, execution.name, payloadJson(execution.input), execution.startedAt, execution.startedAt]);
@@ -119,24 +110,24 @@ export class MysqlExecutionLog implements ExecutionRecorder {
 
   async event(executionArn: string, seq: number, event: ExecutionEvent): Promise<void> {
     const stateName = event.state?.name ?? (typeof (event.parentState as { name?: unknown } | undefined)?.name === 'string' ? (event.parentState as { name: string }).name : null);
-    await query(this.pool,
+    await queryRows(this.pool,
       `INSERT IGNORE INTO execution_events (execution_arn, seq, type, state_name, map_index, payload, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       [executionArn, seq, event.type, stateName, typeof event.index === 'number' ? event.index : null, payloadJson(eventPayload(event)), new Date(event.timestamp)]);
   }
 
   async finished(executionArn: string, result: { status: string; output: unknown; error?: string; cause?: string; stoppedAt: Date }): Promise<void> {
-    await query(this.pool,
+    await queryRows(this.pool,
       'UPDATE executions SET status = ?, output = ?, error = ?, cause = ?, stopped_at = ?, heartbeat_at = ? WHERE execution_arn = ?',
       [result.status, payloadJson(result.output ?? null), result.error?.slice(0, 200) ?? null, result.cause ?? null, result.stoppedAt, result.stoppedAt, executionArn]);
   }
 
   async heartbeat(executionArn: string, at: Date): Promise<void> {
-    await query(this.pool, "UPDATE executions SET heartbeat_at = ? WHERE execution_arn = ? AND status = 'RUNNING'", [at, executionArn]);
+    await queryRows(this.pool, "UPDATE executions SET heartbeat_at = ? WHERE execution_arn = ? AND status = 'RUNNING'", [at, executionArn]);
   }
 
   async list(limit: number): Promise<ExecutionRow[]> {
     await this.ensureTables();
-    const rows = await query<ExecutionDbRow>(this.pool,
+    const rows = await queryRows<ExecutionDbRow>(this.pool,
       'SELECT execution_arn, name, status, NULL AS input, NULL AS output, error, cause, started_at, stopped_at, heartbeat_at FROM executions ORDER BY started_at DESC, name DESC LIMIT ?',
       [limit]);
     return rows.map(toExecution);
@@ -145,13 +136,13 @@ export class MysqlExecutionLog implements ExecutionRecorder {
   /** By name (what URLs carry) or ARN. */
   async get(nameOrArn: string): Promise<ExecutionRow> {
     await this.ensureTables();
-    const rows = await query<ExecutionDbRow>(this.pool, 'SELECT * FROM executions WHERE name = ? OR execution_arn = ? LIMIT 1', [nameOrArn, nameOrArn]);
+    const rows = await queryRows<ExecutionDbRow>(this.pool, 'SELECT * FROM executions WHERE name = ? OR execution_arn = ? LIMIT 1', [nameOrArn, nameOrArn]);
     if (rows.length === 0) throw new NotFound(`No execution ${nameOrArn}`);
     return toExecution(rows[0]);
   }
 
   async events(executionArn: string): Promise<LoggedEvent[]> {
-    const rows = await query<RowDataPacket & { seq: number; type: string; state_name: string | null; map_index: number | null; payload: unknown; at: unknown }>(
+    const rows = await queryRows<RowDataPacket & { seq: number; type: string; state_name: string | null; map_index: number | null; payload: unknown; at: unknown }>(
       this.pool, 'SELECT seq, type, state_name, map_index, payload, at FROM execution_events WHERE execution_arn = ? ORDER BY seq', [executionArn]);
     return rows.map((r) => ({
       seq: r.seq, type: r.type, stateName: r.state_name, mapIndex: r.map_index,

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import type { Pool, PoolConnection } from 'mysql2/promise';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { StorageUnavailable } from '../errors.ts';
 import { schemaStatements } from './schema.ts';
 
@@ -42,6 +42,26 @@ export function createPool(settings: MysqlSettings): Pool {
     timezone: 'Z',
     connectTimeout: 5000,
   });
+}
+
+/** A query whose connection failures come out as StorageUnavailable (retryable), SQL errors as they are. */
+export async function queryRows<T extends RowDataPacket>(db: Pool | PoolConnection, sql: string, params: unknown[]): Promise<T[]> {
+  try {
+    const [rows] = await db.query<T[]>(sql, params);
+    return rows;
+  } catch (error) {
+    throw asStorageError(error);
+  }
+}
+
+/** A statement (INSERT, UPDATE, DDL), with the same error mapping as `queryRows`. */
+export async function execute(db: Pool | PoolConnection, sql: string, params: unknown[]): Promise<ResultSetHeader> {
+  try {
+    const [result] = await db.query<ResultSetHeader>(sql, params);
+    return result;
+  } catch (error) {
+    throw asStorageError(error);
+  }
 }
 
 /** Creates the database if needed. Its name is validated by the config schema. */

@@ -127,7 +127,7 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     oob_score: model.oobScore,
     workers,
   };
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 function ensureSklearn(): void {
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     }
   }
   const outPath = fileURLToPath(new URL('./results/train.json', import.meta.url));
-  writeFileSync(outPath, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
   console.error(`wrote ${outPath}`);
 }

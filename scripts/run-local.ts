@@ -54,7 +54,7 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
   print('');
   if (result.status !== 'SUCCEEDED') {
     print(`Pipeline FAILED: ${result.error}: ${result.cause}`);
-    print('Recent function output:\n' + stack.recentOutput().split('\n').slice(-40).join('\n'));
+    print(`Recent function output:\n${stack.recentOutput().split('\n').slice(-40).join('\n')}`);
     return false;
   }
   const out = result.output as {

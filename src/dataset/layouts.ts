@@ -29,7 +29,7 @@ type Plan = {
 function buildPlan(spec: DatasetSpec, header: readonly string[]): Plan {
   const layout = spec.source?.layout ?? 'plain';
   const position = new Map<string, number>();
-  header.forEach((h, i) => position.set(h.trim(), i));
+  for (const [i, h] of header.entries()) position.set(h.trim(), i);
   const width = header.length;
   const action = new Uint8Array(width);
   const target = new Int32Array(width);

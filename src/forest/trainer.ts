@@ -60,7 +60,7 @@ function sharedCopy<T extends Int32Array | Float64Array>(src: T): T {
 
 function workerUrl(): URL {
   // Same folder, same extension as this module: .ts under type stripping, .js in dist.
-  return new URL('./tree-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+  return new URL(`./tree-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
 async function growTrees(

@@ -63,7 +63,7 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
   const { valid, validIndex, rejected } = validateRows(spec, values);
 
   const bySplit: Record<SplitName, TypedRow[]> = { train: [], validation: [], test: [] };
-  valid.forEach((row, i) => bySplit[assignSplit(raw[validIndex[i]].row_key, spec.split)].push(row));
+  for (const [i, row] of valid.entries()) bySplit[assignSplit(raw[validIndex[i]].row_key, spec.split)].push(row);
   if (bySplit.train.length < (deps.minTrainRows ?? 10) || bySplit.test.length === 0) {
     throw new InvalidRows(
       `Dataset ${spec.name} has ${valid.length} valid rows (${bySplit.train.length} train, ${bySplit.test.length} test, ` +

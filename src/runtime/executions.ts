@@ -170,7 +170,8 @@ const rank: Record<NodeStatus, number> = { 'not-run': 0, succeeded: 1, caught: 2
 export function summarizeStates(runs: readonly StateRun[]): Record<string, StateSummary> {
   const out: Record<string, StateSummary> = {};
   for (const run of runs) {
-    const s = (out[run.name] ??= { status: 'not-run', runs: 0, retries: 0, failed: 0 });
+    out[run.name] ??= { status: 'not-run', runs: 0, retries: 0, failed: 0 };
+    const s = out[run.name];
     s.runs++;
     s.retries += run.retries;
     if (run.status === 'failed') s.failed++;

@@ -1,4 +1,4 @@
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { readDefinitionText, substituteFunctions } from './definition.ts';
 import { newExecutionName } from './names.ts';
@@ -159,7 +159,7 @@ async function execute(
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   const invoke = (functionName: string) => async (payload: unknown): Promise<unknown> => {
-    let response;
+    let response: InvokeCommandOutput;
     try {
       response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
     } catch (error) {

@@ -1,5 +1,5 @@
 import {
-  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand,
+  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, type ListExecutionsCommandOutput, SFNClient, StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, NotFound, StorageUnavailable } from '../errors.ts';
 import type { ExecutionStatus, LoggedEvent } from './execution-log.ts';
@@ -30,7 +30,7 @@ export const executionArnOf = (stateMachineArn: string, name: string): string =>
  */
 export function stateMachineArnFromFunctionArn(functionArn: string | undefined, functionKey: string): string | null {
   const m = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9_$-]+)?$/.exec(functionArn ?? '');
-  if (!m || !m[4].endsWith(`-${functionKey}`)) return null;
+  if (!m?.[4].endsWith(`-${functionKey}`)) return null;
   return `arn:${m[1]}:states:${m[2]}:${m[3]}:stateMachine:${m[4].slice(0, -functionKey.length - 1)}`;
 }
 
@@ -146,7 +146,7 @@ export class StepFunctionsExecutions implements ExecutionSource {
   }
 
   async list(limit: number): Promise<ExecutionSummary[]> {
-    let page;
+    let page: ListExecutionsCommandOutput;
     try {
       page = await this.client.send(new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, maxResults: Math.min(limit, 1000) }));
     } catch (error) {

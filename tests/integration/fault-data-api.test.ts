@@ -135,7 +135,7 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
     const [rejected] = await pool.query('SELECT row_values, reason FROM rejected_rows ORDER BY id');
     const reasons = (rejected as { reason: string }[]).map((r) => r.reason);
     assert.equal(reasons.length, bad.length + 1);
-    bad.forEach(([, pattern], i) => assert.match(reasons[i], pattern));
+    for (const [i, [, pattern]] of bad.entries()) assert.match(reasons[i], pattern);
     assert.match(reasons[bad.length], /^Horizontal_Distance_To_Roadways: not finite: Infinity/);
     const [counts] = await pool.query('SELECT COUNT(*) AS n FROM raw_rows');
     assert.equal(Number((counts as { n: number }[])[0].n), goodRows.length);

@@ -34,7 +34,7 @@ let spec: DatasetSpec;
 let all: string[][];
 let api: FakeDataApi;
 let seed: DomainRun;
-const cleanup: (() => Promise<unknown> | void)[] = [];
+const cleanup: (() => unknown)[] = [];
 
 const storeAt = (endpoint: string) => {
   const s = new ArtifactStore({ bucket, region: 'us-east-1', endpoint, credentials: KEYS });
@@ -68,7 +68,10 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
     all = await loadDatasetRows(spec, covertypePath);
     let offset = 0;
     // Each call serves 600 rows not served before.
-    api = await startFakeDataApi(() => ({ kind: 'batch', rows: all.slice(offset, (offset += 600)) }));
+    api = await startFakeDataApi(() => {
+      offset += 600;
+      return { kind: 'batch', rows: all.slice(offset - 600, offset) };
+    });
     seed = await runDomainPipeline({ pool, store, spec, dataApiUrl: api.url }, 'exec-seed', { batches: 2, nEstimators: 8 });
   });
   after(async () => {

@@ -46,7 +46,7 @@ function collect(machine: Machine, container: Located | null, where: string, out
     const here: Located = { name, state, scope: machine, container, where: `${where}${name}` };
     out.push(here);
     const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((m): m is Machine => m !== undefined);
-    nested.forEach((m, i) => collect(m, here, `${where}${name}${nested.length > 1 ? `[${i}]` : ''} › `, out));
+    for (const [i, m] of nested.entries()) collect(m, here, `${where}${name}${nested.length > 1 ? `[${i}]` : ''} › `, out);
   }
   return out;
 }

@@ -26,7 +26,7 @@ describe('buildEncoder (covertype)', () => {
     assert.ok(x instanceof Float64Array);
     // The UCI line of this row: 10 numbers, Wilderness_Area1, Soil_Type29.
     const uci = new Float64Array(54);
-    [2596, 51, 3, 258, 0, 510, 221, 232, 148, 6279].forEach((v, i) => (uci[i] = v));
+    uci.set([2596, 51, 3, 258, 0, 510, 221, 232, 148, 6279]);
     uci[10] = 1;
     uci[14 + 28] = 1;
     assert.deepEqual(x, uci);

@@ -51,7 +51,9 @@ describe('compose.yaml', () => {
 
   test('LocalStack: either image, token from the env, Docker socket, Lambdas on the compose network', () => {
     const ls = compose.services.localstack;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own ${VAR:-default} syntax, compared as written
     assert.equal(ls.image, '${LOCALSTACK_IMAGE:-localstack/localstack:community-archive}');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own ${VAR:-default} syntax, compared as written
     assert.equal(ls.environment?.LOCALSTACK_AUTH_TOKEN, '${LOCALSTACK_AUTH_TOKEN:-}');
     assert.ok(ls.volumes?.includes('/var/run/docker.sock:/var/run/docker.sock'));
     assert.equal(ls.environment?.LAMBDA_DOCKER_NETWORK, compose.networks.pipeline.name);

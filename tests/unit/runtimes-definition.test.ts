@@ -30,6 +30,7 @@ describe('one state machine definition for three runtimes', () => {
     assert.equal(result.isValid, true, result.isValid ? '' : result.errorsText());
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the test's name quotes the ASL placeholder
   test('every ${XFunctionArn} names a function of serverless.yml, and every Task uses one', () => {
     const keys = service.functions.map((f) => f.key);
     const referenced = referencedFunctions(text);

@@ -8,10 +8,13 @@
  */
 import { spawnSync } from 'node:child_process';
 
-/** A command the tests run → the Debian package that provides it. */
-const TOOLS: Record<string, string> = {
-  chromium: 'chromium', // tests/e2e: the console in headless Chromium, driven by playwright-core
-  aws: 'awscli', // the AWS CLI the Step Functions tests call
+/**
+ * A command the tests run → the Debian package that provides it; `env` names a variable that, when set,
+ * gives the program the tests use instead (then that one is checked, and nothing is installed for it).
+ */
+const TOOLS: Record<string, { package: string; env?: string }> = {
+  chromium: { package: 'chromium', env: 'CHROMIUM_PATH' }, // tests/e2e: the console in headless Chromium, driven by playwright-core
+  aws: { package: 'awscli' }, // the AWS CLI the Step Functions tests call
 };
 
 const APT = ['-o', 'DPkg::Lock::Timeout=600'];
@@ -21,7 +24,8 @@ function works(command: string): boolean {
   return run.error === undefined && run.status === 0;
 }
 
-const missing = () => Object.keys(TOOLS).filter((command) => !works(command));
+const missing = () => Object.entries(TOOLS).filter(([command, tool]) => !works((tool.env && process.env[tool.env]) || command)).map(([command]) => command);
+const packageOf = (command: string) => TOOLS[command].package;
 
 function apt(args: string[]): boolean {
   const run = spawnSync('apt-get', [...APT, ...args], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -36,8 +40,8 @@ function known(pkg: string): boolean {
 }
 
 function fail(commands: string[], why: string): never {
-  const packages = [...new Set(commands.map((c) => TOOLS[c]))].join(' ');
-  console.error(`The tests need ${commands.map((c) => `\`${c}\` (Debian package ${TOOLS[c]})`).join(' and ')}, which ${commands.length > 1 ? 'are' : 'is'} not installed, and ${why}.`);
+  const packages = [...new Set(commands.map(packageOf))].join(' ');
+  console.error(`The tests need ${commands.map((c) => `\`${c}\` (Debian package ${packageOf(c)})`).join(' and ')}, which ${commands.length > 1 ? 'are' : 'is'} not installed, and ${why}.`);
   console.error(`Install ${commands.length > 1 ? 'them' : 'it'} and run the tests again, e.g.:\n  sudo apt-get install -y ${packages}`);
   process.exit(1);
 }
@@ -45,10 +49,12 @@ function fail(commands: string[], why: string): never {
 const absent = missing();
 if (absent.length === 0) process.exit(0);
 if (process.argv.includes('--check')) fail(absent, 'this was a check only');
+const pointed = absent.find((c) => TOOLS[c].env && process.env[TOOLS[c].env ?? '']);
+if (pointed) fail([pointed], `${TOOLS[pointed].env}=${process.env[TOOLS[pointed].env ?? '']} does not run (unset it to use Debian's package)`);
 if (!works('apt-get')) fail(absent, 'this machine has no apt-get to install it with');
 if (process.getuid?.() !== 0) fail(absent, 'installing needs root (this runs as an ordinary user)');
 
-const packages = [...new Set(absent.map((c) => TOOLS[c]))];
+const packages = [...new Set(absent.map(packageOf))];
 console.log(`Installing ${packages.join(', ')} from Debian for ${absent.map((c) => `\`${c}\``).join(', ')} (scripts/ensure-test-tools.ts)`);
 let updated = false;
 if (!packages.every(known)) {

@@ -125,7 +125,7 @@ const routes = [
   [/^#\/executions$/, () => executionsPage()],
   [/^#\/runs(?:\/([\w-]+))?$/, (m) => runsPage(m[1])],
   [/^#\/models(?:\/([\w-]+))?(?:\/(\d+))?$/, (m) => modelsPage(m[1], m[2] ? Number(m[2]) : undefined)],
-  [/^#\/predict$/, () => predictPage()],
+  [/^#\/predict(?:\/([\w-]+))?$/, (m) => predictPage(m[1])],
 ];
 
 async function route() {
@@ -153,12 +153,26 @@ window.addEventListener('hashchange', route);
 
 // ---------- executions ----------
 
+/** The Start-run form's dataset choice: every dataset with a spec (GET /datasets), Covertype until they load. */
+function datasetField() {
+  const select = h('select', { name: 'dataset', id: 'start-dataset' }, h('option', { value: 'covertype' }, 'covertype'));
+  api('GET', '/datasets').then(({ datasets }) => {
+    const runnable = datasets.filter((d) => d.task !== null);
+    if (runnable.length === 0) return;
+    const current = select.value;
+    select.replaceChildren(...runnable.map((d) => h('option', { value: d.name, selected: d.name === current }, `${d.name} (${d.task})`)));
+    select.dataset.loaded = 'true';
+  }).catch(() => { /* keep the default: the run's own validation names a bad dataset */ });
+  return h('label', { class: 'field' }, 'Dataset', select);
+}
+
 function startRunForm(onStarted) {
   const num = (name, label, value, min, max) => h('label', { class: 'field' }, label, h('input', { name, value, inputmode: 'numeric', 'data-min': min, 'data-max': max }));
   const message = h('div');
   const form = h('form', { class: 'card', id: 'start-run' },
     h('h2', {}, 'Start a pipeline run'),
     h('div', { class: 'form-grid' },
+      datasetField(),
       num('batches', 'Batches to fetch', 2, 1, 100),
       num('intervalSeconds', 'Seconds between batches', 1, 0, 3600),
       num('trials', 'Search trials', 2, 1, 50),
@@ -168,9 +182,9 @@ function startRunForm(onStarted) {
     h('div', { class: 'row end' }, h('button', { type: 'submit', id: 'start-run-button' }, 'Start run')));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const v = Object.fromEntries([...new FormData(form)].map(([k, val]) => [k, Number(val)]));
+    const v = Object.fromEntries([...new FormData(form)].map(([k, val]) => [k, k === 'dataset' ? val : Number(val)]));
     const input = {
-      batches: v.batches, intervalSeconds: v.intervalSeconds, groupNumber: v.groupNumber,
+      dataset: v.dataset, batches: v.batches, intervalSeconds: v.intervalSeconds, groupNumber: v.groupNumber,
       train: { nEstimators: v.nEstimators }, search: { trials: v.trials },
     };
     const button = form.querySelector('button');
@@ -534,13 +548,21 @@ function csvLine(values) {
   return values.map((v) => (/[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v))).join(',');
 }
 
-async function predictPage() {
+/** The Predict page's model choice: every registered model; choosing one opens #/predict/{name}. */
+function predictModelSelect(models, modelName) {
+  return h('label', { class: 'field' }, 'Model',
+    h('select', { id: 'predict-model', onchange: (e) => { location.hash = `#/predict/${e.target.value}`; } },
+      ...models.map((m) => h('option', { value: m.name, selected: m.name === modelName }, m.name))));
+}
+
+async function predictPage(name) {
   const models = (await api('GET', '/models')).models;
   if (models.length === 0) {
     view.replaceChildren(h('h1', {}, 'Predict'), h('div', { class: 'card muted' }, 'No registered model yet: run the pipeline first.'));
     return;
   }
-  const modelName = models[0].name;
+  if (name !== undefined && !models.some((m) => m.name === name)) throw new ApiError(404, null, `No registered model named ${name}`);
+  const modelName = name ?? models[0].name;
   const model = await api('GET', `/models/${encodeURIComponent(modelName)}`);
   const versions = [...model.versions].sort((a, b) => b.version - a.version);
   const schemaVersion = versions.find((v) => v.aliases.includes('champion')) ?? versions[0];
@@ -570,7 +592,7 @@ async function predictPage() {
   }));
 
   const form = h('form', { class: 'card', id: 'predict-form' },
-    h('div', { class: 'row' }, h('h2', { style: 'margin:0 auto 0 0' }, `${modelName}: one row`), h('label', { class: 'field' }, 'Model version', versionSelect)),
+    h('div', { class: 'row' }, h('h2', { style: 'margin:0 auto 0 0' }, `${modelName}: one row`), predictModelSelect(models, modelName), h('label', { class: 'field' }, 'Model version', versionSelect)),
     h('div', { class: 'form-grid', style: 'margin-top:10px' }, inputs),
     formErrors,
     h('div', { class: 'row end', style: 'margin-top:10px' }, h('button', { type: 'submit', id: 'predict-button' }, 'Predict')));
@@ -588,12 +610,12 @@ async function predictPage() {
       const entries = Object.entries(p.probabilities ?? {});
       const canvas = h('canvas', { id: 'proba-chart' });
       result.replaceChildren(h('div', { class: 'card' },
-        h('h2', {}, 'Prediction: ', h('span', { id: 'predicted-label', 'data-prediction': p.prediction }, `${p.label ?? p.prediction}`), h('span', { class: 'muted' }, ` (class ${p.prediction}, model v${answer.model.version}${answer.model.alias ? `, ${answer.model.alias}` : ''})`)),
+        h('h2', {}, 'Prediction: ', h('span', { id: 'predicted-label', 'data-prediction': p.prediction }, `${p.label ?? p.prediction}`), h('span', { class: 'muted' }, ` (${schema.task === 'regression' ? `${schema.target ?? 'value'}, ` : `class ${p.prediction}, `}model v${answer.model.version}${answer.model.alias ? `, ${answer.model.alias}` : ''})`)),
         answer.warnings ? h('div', { class: 'notice' }, answer.warnings.join(' ')) : null,
-        h('div', { class: 'chart-box' }, canvas),
+        entries.length > 0 ? h('div', { class: 'chart-box' }, canvas) : null,
         h('details', {}, h('summary', { class: 'small muted' }, 'Answer as JSON'), h('pre', { class: 'json', id: 'prediction-json' }, JSON.stringify(answer, null, 2)))));
       probaChart?.destroy();
-      probaChart = chart(canvas, {
+      probaChart = entries.length === 0 ? null : chart(canvas, {
         type: 'bar',
         data: { labels: entries.map(([k]) => labelOf(k)), datasets: [{ label: 'probability', data: entries.map(([, v]) => v), backgroundColor: entries.map(([k]) => (String(k) === String(p.prediction) ? '#2e7d32' : '#1f4e79')) }] },
         options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { min: 0, max: 1 } } },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -80,6 +80,13 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   test('a run started from the page shows its progress live, then every state succeeded in graph and timeline', async () => {
     await page.goto(`${stack.baseUrl}/`);
     await page.locator('#start-run').waitFor();
+    // The dataset field offers every dataset with a spec, as GET /datasets lists them.
+    await page.locator('#start-dataset[data-loaded]').waitFor({ state: 'attached' });
+    const { body: listed } = await api('GET', '/datasets');
+    const withSpec = (listed.datasets as { name: string; task: string | null }[]).filter((d) => d.task !== null).map((d) => d.name);
+    assert.deepEqual(await page.locator('#start-dataset option').evaluateAll((os) => os.map((o) => o.getAttribute('value'))), withSpec);
+    assert.ok(withSpec.includes('covertype') && withSpec.includes('bodyfat'), withSpec.join(' '));
+    await page.selectOption('#start-dataset', 'covertype');
     await page.fill('input[name=batches]', '2');
     await page.fill('input[name=intervalSeconds]', '1');
     await page.fill('input[name=trials]', '2');
@@ -238,5 +245,47 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     const history = (await api('GET', '/models/covertype/promotions')).body.promotions as { action: string; candidateVersion: number; previousVersion: number }[];
     const last = history[history.length - 1];
     assert.deepEqual([last.action, last.candidateVersion, last.previousVersion], ['manual', other, before]);
+  });
+
+  test('a Body Fat run started from the page with its dataset chosen; then Predict offers both models and predicts with each', async () => {
+    await page.goto(`${stack.baseUrl}/#/executions`);
+    await page.locator('#start-dataset[data-loaded]').waitFor({ state: 'attached' });
+    await page.selectOption('#start-dataset', 'bodyfat');
+    await page.fill('input[name=batches]', '3');
+    await page.fill('input[name=intervalSeconds]', '1');
+    await page.fill('input[name=trials]', '1');
+    await page.fill('input[name=nEstimators]', '10');
+    await page.click('#start-run-button');
+    await page.waitForURL((url) => /#\/executions\/run-/.test(url.hash) && !url.hash.endsWith(executionId));
+    const bodyfatExecution = page.url().split('/').pop() ?? '';
+    await page.locator('#execution-status:not([data-status=RUNNING])').waitFor({ timeout: 600_000 });
+    const { body: execution } = await api('GET', `/executions/${bodyfatExecution}`);
+    assert.equal(execution.status, 'SUCCEEDED', `${execution.error}: ${execution.cause}`);
+    assert.equal((execution.input as { dataset?: string }).dataset, 'bodyfat');
+
+    const registered = ((await api('GET', '/models')).body.models as { name: string }[]).map((m) => m.name);
+    assert.deepEqual([...registered].sort(), ['bodyfat', 'covertype']);
+    await page.goto(`${stack.baseUrl}/#/predict`);
+    await page.locator('#predict-form').waitFor();
+    assert.deepEqual(await page.locator('#predict-model option').evaluateAll((os) => os.map((o) => o.getAttribute('value'))), registered);
+
+    const bodyfatRow = (JSON.parse(await readFile(path.join(repoRoot, 'examples', 'bodyfat.predict.json'), 'utf8')) as { rows: Record<string, number>[] }).rows[0];
+    const rowFor: Record<string, Record<string, string | number>> = { covertype: row, bodyfat: bodyfatRow };
+    // The page opens on the first model: choose the other one, then come back, predicting with each.
+    for (const model of [registered[1], registered[0]]) {
+      const values = rowFor[model];
+      await page.selectOption('#predict-model', model);
+      await page.waitForURL(new RegExp(`#/predict/${model}$`));
+      await page.locator(`#predict-form h2:text-is("${model}: one row")`).waitFor();
+      await fillRow(values);
+      await page.click('#predict-button');
+      await page.locator('#prediction-json').waitFor({ state: 'attached' });
+      const fromPage = JSON.parse((await page.locator('#prediction-json').textContent()) ?? '{}') as { model: { name: string }; predictions: unknown[] };
+      const { status, body } = await api('POST', '/predict', { model, rows: [values] });
+      assert.equal(status, 200);
+      assert.equal(fromPage.model.name, model);
+      assert.deepEqual(fromPage.predictions, body.predictions);
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'predict-bodyfat.png'), fullPage: true });
   });
 });

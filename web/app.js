@@ -610,7 +610,7 @@ async function predictPage(name) {
       const entries = Object.entries(p.probabilities ?? {});
       const canvas = h('canvas', { id: 'proba-chart' });
       result.replaceChildren(h('div', { class: 'card' },
-        h('h2', {}, 'Prediction: ', h('span', { id: 'predicted-label', 'data-prediction': p.prediction }, `${p.label ?? p.prediction}`), h('span', { class: 'muted' }, ` (${schema.task === 'regression' ? `${schema.target ?? 'value'}, ` : `class ${p.prediction}, `}model v${answer.model.version}${answer.model.alias ? `, ${answer.model.alias}` : ''})`)),
+        h('h2', {}, 'Prediction: ', h('span', { id: 'predicted-label', 'data-prediction': p.prediction }, schema.task === 'regression' ? fmtNum(p.prediction) : `${p.label ?? p.prediction}`), h('span', { class: 'muted' }, ` (${schema.task === 'regression' ? `${schema.target ?? 'value'}, ` : `class ${p.prediction}, `}model v${answer.model.version}${answer.model.alias ? `, ${answer.model.alias}` : ''})`)),
         answer.warnings ? h('div', { class: 'notice' }, answer.warnings.join(' ')) : null,
         entries.length > 0 ? h('div', { class: 'chart-box' }, canvas) : null,
         h('details', {}, h('summary', { class: 'small muted' }, 'Answer as JSON'), h('pre', { class: 'json', id: 'prediction-json' }, JSON.stringify(answer, null, 2)))));

@@ -55,6 +55,19 @@ async function fillRow(values: Record<string, string | number>): Promise<void> {
   }
 }
 
+/** Fills the Start-run form on the page shown, starts the run and returns its id once the page shows it. */
+async function startRunFromPage(input: { dataset: string; batches: number; intervalSeconds: number; trials: number; nEstimators: number }): Promise<string> {
+  await page.locator('#start-dataset[data-loaded]').waitFor({ state: 'attached' });
+  const previous = page.url();
+  for (const [name, value] of Object.entries(input)) {
+    if (name === 'dataset') await page.selectOption('#start-dataset', String(value));
+    else await page.fill(`input[name=${name}]`, String(value));
+  }
+  await page.click('#start-run-button');
+  await page.waitForURL((url) => /#\/executions\/run-/.test(url.hash) && url.href !== previous);
+  return page.url().split('/').pop() ?? '';
+}
+
 describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-console-'));
@@ -86,14 +99,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     const withSpec = (listed.datasets as { name: string; task: string | null }[]).filter((d) => d.task !== null).map((d) => d.name);
     assert.deepEqual(await page.locator('#start-dataset option').evaluateAll((os) => os.map((o) => o.getAttribute('value'))), withSpec);
     assert.ok(withSpec.includes('covertype') && withSpec.includes('bodyfat'), withSpec.join(' '));
-    await page.selectOption('#start-dataset', 'covertype');
-    await page.fill('input[name=batches]', '2');
-    await page.fill('input[name=intervalSeconds]', '1');
-    await page.fill('input[name=trials]', '2');
-    await page.fill('input[name=nEstimators]', '10');
-    await page.click('#start-run-button');
-    await page.waitForURL(/#\/executions\/run-/);
-    executionId = page.url().split('/').pop() ?? '';
+    executionId = await startRunFromPage({ dataset: 'covertype', batches: 2, intervalSeconds: 1, trials: 2, nEstimators: 10 });
     // Live: the page shows the execution running before it ends.
     await page.locator('#execution-status[data-status=RUNNING]').waitFor({ timeout: 30_000 });
     await page.locator('#execution-status[data-status=SUCCEEDED]').waitFor({ timeout: 600_000 });
@@ -249,15 +255,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
 
   test('a Body Fat run started from the page with its dataset chosen; then Predict offers both models and predicts with each', async () => {
     await page.goto(`${stack.baseUrl}/#/executions`);
-    await page.locator('#start-dataset[data-loaded]').waitFor({ state: 'attached' });
-    await page.selectOption('#start-dataset', 'bodyfat');
-    await page.fill('input[name=batches]', '3');
-    await page.fill('input[name=intervalSeconds]', '1');
-    await page.fill('input[name=trials]', '1');
-    await page.fill('input[name=nEstimators]', '10');
-    await page.click('#start-run-button');
-    await page.waitForURL((url) => /#\/executions\/run-/.test(url.hash) && !url.hash.endsWith(executionId));
-    const bodyfatExecution = page.url().split('/').pop() ?? '';
+    const bodyfatExecution = await startRunFromPage({ dataset: 'bodyfat', batches: 3, intervalSeconds: 1, trials: 1, nEstimators: 10 });
     await page.locator('#execution-status:not([data-status=RUNNING])').waitFor({ timeout: 600_000 });
     const { body: execution } = await api('GET', `/executions/${bodyfatExecution}`);
     assert.equal(execution.status, 'SUCCEEDED', `${execution.error}: ${execution.cause}`);

@@ -34,6 +34,8 @@ const StartBody = z.strictObject({
   train: Section.optional(),
   search: Section.optional(),
   promotion: Section.optional(),
+  /** Step caching (default true): false trains every trial even when an earlier run had the same inputs. */
+  cache: z.boolean().optional(),
 });
 
 let definition: Promise<AslMachine> | undefined;

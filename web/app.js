@@ -275,6 +275,14 @@ async function executionPage(id) {
   const panel = h('div', { class: 'card', id: 'state-detail' }, h('p', { class: 'muted' }, 'Click a state in the graph or the timeline to see its input and output.'));
   const errors = h('div');
 
+  /** Step caching: a Train run that reused an earlier run's artifact, a Preprocess that found its content already a version. */
+  const cachedNote = (run) => {
+    const out = run.output ?? {};
+    if (out.cached === true) return `reused the artifact of run ${out.cachedFromRunId}`;
+    if (run.name === 'Preprocess' && out.dataset?.created === false) return `same content as dataset version ${out.dataset.datasetVersion}`;
+    return null;
+  };
+
   const showState = (label) => {
     selected = label;
     const run = detail.states.find((r) => r.label === label) ?? [...detail.states].reverse().find((r) => r.name === label);
@@ -288,6 +296,7 @@ async function executionPage(id) {
           h('dt', {}, 'Entered'), h('dd', {}, fmtTime(run.enteredAt)),
           h('dt', {}, 'Duration'), h('dd', {}, fmtDuration(run.durationMs)),
           h('dt', {}, 'Retries'), h('dd', {}, String(run.retries)),
+          cachedNote(run) ? [h('dt', {}, 'Cached'), h('dd', { class: 'cached-note' }, cachedNote(run))] : null,
           run.error ? [h('dt', {}, 'Error'), h('dd', { class: 'mono' }, run.error)] : null,
           run.cause ? [h('dt', {}, 'Cause'), h('dd', { class: 'mono' }, run.cause)] : null),
         h('h2', {}, 'Input'), json(run.input),
@@ -305,7 +314,7 @@ async function executionPage(id) {
       const width = Math.max(0.4, ((r.durationMs ?? 0) / total) * 100);
       return h('tr', { class: `clickable${selected === r.label ? ' selected' : ''}`, 'data-run': r.label, 'data-status': r.status, onclick: () => showState(r.label) },
         h('td', { class: 'mono' }, r.label),
-        h('td', {}, badge(r.status)),
+        h('td', {}, badge(r.status), cachedNote(r) ? [' ', h('span', { class: 'badge cached', title: cachedNote(r) }, 'cached')] : null),
         h('td', { class: 'bar' }, h('div', { class: 'tl-track' }, h('div', { class: `tl-bar ${r.status}`, style: `left:${Math.min(left, 99.6)}%;width:${Math.min(width, 100 - Math.min(left, 99.6))}%` }))),
         h('td', { class: 'num' }, fmtDuration(r.durationMs)),
         h('td', { class: 'num' }, r.retries ? `↻${r.retries}` : ''),
@@ -369,7 +378,7 @@ async function runsPage(parentId) {
   const columns = [
     { key: 'trial', label: 'Trial', get: (t, i) => t.params?.trialIndex ?? i, num: true },
     { key: 'run', label: 'Run', get: (t) => short(t.runId) },
-    { key: 'status', label: 'Status', get: (t) => t.status },
+    { key: 'status', label: 'Status', get: (t) => (t.cachedFromRunId ? `${t.status} · cached from ${short(t.cachedFromRunId)}` : t.status) },
     { key: 'dataset', label: 'Dataset version', get: (t) => `${t.dataset} v${t.datasetVersion}` },
     ...paramKeys.map((k) => ({ key: `p.${k}`, label: k, get: (t) => t.params?.[k] ?? null, num: true })),
     ...metricKeys.map((k) => ({ key: `m.${k}`, label: k, get: (t) => t.metrics?.[k] ?? null, num: true, metric: true })),
@@ -389,7 +398,7 @@ async function runsPage(parentId) {
     });
     head.replaceChildren(...columns.map((c) => h('th', { class: `sortable${c.num ? ' num' : ''}`, 'data-sort': c.key, onclick: () => { sort = { key: c.key, desc: sort.key === c.key ? !sort.desc : true }; renderTable(); } },
       c.label, sort.key === c.key ? (sort.desc ? ' ▼' : ' ▲') : '')));
-    body.replaceChildren(...sorted.map((r) => h('tr', { 'data-run-id': r.t.runId }, ...columns.map((c, k) => h('td', { class: c.num ? 'num' : '' }, c.metric ? fmtNum(r.values[k]) : fmtNum(r.values[k], 3))))));
+    body.replaceChildren(...sorted.map((r) => h('tr', { 'data-run-id': r.t.runId, ...(r.t.cachedFromRunId ? { 'data-cached-from': r.t.cachedFromRunId } : {}) }, ...columns.map((c, k) => h('td', { class: c.num ? 'num' : '' }, c.metric ? fmtNum(r.values[k]) : fmtNum(r.values[k], 3))))));
   };
   const metricSelect = h('select', { id: 'metric' }, ...metricKeys.map((k) => h('option', { value: k }, k)));
   const canvas = h('canvas', { id: 'trial-chart' });

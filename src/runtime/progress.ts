@@ -16,13 +16,14 @@ function keyOutputs(stateName: string, output: unknown): string {
       const driftText = !drift || drift.baselineVersion === null || drift.baselineVersion === undefined
         ? ''
         : `; drift vs v${drift.baselineVersion}: max PSI ${fmt(drift.maxPsi)}${drift.drifted ? ` (${(drift.flagged ?? []).join(', ')})` : ', none'}`;
-      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (unchanged)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
+      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (cached: same content as before)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
     }
     case 'Train': {
       // Inside the Trials Map the state's output is the trial itself.
       const t = (o.train ?? o) as Record<string, unknown>;
       const m = (t.metrics ?? {}) as Record<string, unknown>;
-      return `run ${String(t.runId)}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+      const cached = t.cached === true ? ` cached (artifact of run ${String(t.cachedFromRunId)})` : '';
+      return `run ${String(t.runId)}${cached}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
     }
     case 'PlanTrials': {
       const p = o.plan ?? {};

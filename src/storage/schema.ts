@@ -66,6 +66,15 @@ export const schemaStatements: readonly string[] = [
     KEY ix_runs_parent (parent_run_id),
     KEY ix_runs_dataset (dataset, dataset_version)
   ) ENGINE=InnoDB`,
+  // Step caching: a train run's inputs (snapshot content hash, parameters with the seed, trainer
+  // version) as one key, and the earlier run a cached run took its artifact from. A table of its own
+  // rather than columns of `runs`: CREATE ... IF NOT EXISTS also upgrades databases that predate it.
+  `CREATE TABLE IF NOT EXISTS run_cache (
+    run_id CHAR(36) NOT NULL PRIMARY KEY,
+    cache_key CHAR(64) NOT NULL COMMENT 'sha256 over snapshot content hash, train params and trainer version',
+    cached_from_run_id CHAR(36) NULL COMMENT 'the run whose artifact this run reuses; NULL when it trained',
+    KEY ix_run_cache_key (cache_key)
+  ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS registered_models (
     name VARCHAR(64) NOT NULL PRIMARY KEY,
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)

@@ -6,13 +6,13 @@ import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
-import { MysqlExecutionLog } from './execution-log.ts';
-import { runLocalExecution, type ExecutionEvent, type ExecutionResult } from './local-executor.ts';
+import { MysqlExecutionLog } from '../runtime/execution-log.ts';
+import { runLocalExecution, type ExecutionEvent, type ExecutionResult } from '../runtime/local-executor.ts';
 
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-export interface LocalStackOptions {
+export interface EmbeddedStackOptions {
   mysql: MysqlSettings;
   bucket: string;
   /** Ports: 0 picks a free one. */
@@ -79,8 +79,8 @@ export async function checkMysql(settings: MysqlSettings): Promise<void> {
  * the HTTP API and the Lambda invoke endpoint, and the state machine run by aws-local-stepfunctions
  * against that endpoint, state by state, from the same ASL file the other runtimes deploy.
  */
-export class LocalStack {
-  readonly options: LocalStackOptions;
+export class EmbeddedStack {
+  readonly options: EmbeddedStackOptions;
   httpPort = 0;
   lambdaPort = 0;
   s3Port = 0;
@@ -90,7 +90,7 @@ export class LocalStack {
   private offline: ChildProcess | undefined;
   private offlineOutput: string[] = [];
 
-  constructor(options: LocalStackOptions) {
+  constructor(options: EmbeddedStackOptions) {
     this.options = options;
   }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from '../../src/config.ts';
-import { LocalStack } from '../../src/runtime/local-stack.ts';
+import { EmbeddedStack } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
@@ -21,7 +21,7 @@ const DOCS = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs'
 
 const mysql = testMysql('console');
 const bucket = testBucket('console');
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let browser: Browser;
 let page: Page;
 let tmp: string;
@@ -58,7 +58,7 @@ async function fillRow(values: Record<string, string | number>): Promise<void> {
 describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-console-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql, bucket, s3Directory: path.join(tmp, 's3'),
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });

@@ -2,7 +2,7 @@
 // refuse or cut connections in front of a real server (MySQL, S3), and a closed port. All on 127.0.0.1.
 import http from 'node:http';
 import net from 'node:net';
-import { freePort } from '../../src/runtime/local-stack.ts';
+import { freePort } from '../../src/embedded/stack.ts';
 import type { DatasetSpec } from '../../src/dataset/spec.ts';
 import { fetchBatch, type FetchResult } from '../../src/pipeline/fetch.ts';
 import { preprocess, type PreprocessResult } from '../../src/pipeline/preprocess.ts';

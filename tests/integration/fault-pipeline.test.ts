@@ -14,14 +14,14 @@ import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts
 import {
   ensureRegisteredModel, getAliasVersion, getModelVersion, listPromotions, lockModel, registerVersion, setAlias,
 } from '../../src/registry/registry.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { dropDatabase, inTransaction } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 import { startFakeDataApi, tableCounts, toPredictRow, type FakeDataApi } from '../helpers/faults.ts';
 
 const mysql = testMysql('faultsfn');
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let s3Directory: string;
 let api: FakeDataApi;
 let spec: DatasetSpec;
@@ -55,7 +55,7 @@ describe('the state machine under faults (embedded stack, fake data API)', { tim
     sample = (await loadDatasetRows(spec, covertypePath)).slice(0, 20_000);
     api = await startFakeDataApi(randomBatch);
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-faultsfn-s3-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql,
       bucket: testBucket('faultsfn'),
       s3Directory,

@@ -7,15 +7,16 @@ import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { resolveFromRepo } from '../../src/config.ts';
 import { batchBounds } from '../../src/data-api/service.ts';
-import { getAliasVersion, listPromotions } from '../../src/registry/registry.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { getAliasVersion, listModelVersions, listPromotions, listRuns } from '../../src/registry/registry.ts';
+import { progressPrinter } from '../../src/runtime/progress.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
 const mysql = testMysql('pipeline');
 const BATCHES = 10;
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let s3Directory: string;
 let first: ExecutionResult;
 
@@ -27,7 +28,7 @@ const post = async (url: string, body: unknown) => {
 describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serverless-offline, ASL)', { timeout: 600_000 }, () => {
   before(async () => {
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-s3-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql,
       bucket: testBucket('pipeline'),
       s3Directory,
@@ -128,6 +129,61 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
       assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'challenger'), last.candidateVersion);
       const served = await post(`${stack.baseUrl}/predict`, { alias: 'challenger', rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
       assert.equal((served.body.model as { version: number }).version, last.candidateVersion);
+    }
+  });
+
+  test('step caching: an identical second run trains nothing and promotes nothing new; "cache": false trains again', async () => {
+    // Body Fat's batches (~25 rows) are smaller than the sample size, so a batch is served whole, and
+    // a group's first request is always batch 0: each run below, on a group of its own, fetches the
+    // same rows, and preprocess finds the same content.
+    const input = (groupNumber: number) => ({ dataset: 'bodyfat', groupNumber, batches: 1, intervalSeconds: 1, train: { nEstimators: 10 }, search: { trials: 2, seed: 3, maxConcurrency: 2 } });
+    const trialsOf = async (result: ExecutionResult) => (await listRuns(stack.pool!, { executionId: result.executionArn })).filter((r) => r.parentRunId !== null);
+    type Out = { dataset: { datasetVersion: number; created: boolean }; promotion: { decision: string; candidateVersion: number; championVersion: number } };
+
+    const a = await stack.runPipeline(input(11));
+    assert.equal(a.status, 'SUCCEEDED', `${a.error}: ${a.cause}`);
+    const aOut = a.output as Out;
+    assert.equal(aOut.promotion.decision, 'promoted');
+    const aTrials = await trialsOf(a);
+    assert.equal(aTrials.length, 2);
+    for (const t of aTrials) assert.equal(t.cachedFromRunId, null, 'the first run trains');
+
+    const lines: string[] = [];
+    const b = await stack.runPipeline(input(12), progressPrinter((line) => lines.push(line)));
+    assert.equal(b.status, 'SUCCEEDED', `${b.error}: ${b.cause}`);
+    const bOut = b.output as Out;
+    assert.equal(bOut.dataset.datasetVersion, aOut.dataset.datasetVersion);
+    assert.equal(bOut.dataset.created, false);
+    const bTrials = await trialsOf(b);
+    assert.equal(bTrials.length, 2);
+    const byParams = new Map(aTrials.map((t) => [JSON.stringify(t.params), t]));
+    for (const t of bTrials) {
+      const source = byParams.get(JSON.stringify(t.params));
+      assert.ok(source, `trial ${t.runId} has the parameters of a first-run trial`);
+      assert.equal(t.cachedFromRunId, source.runId);
+      assert.equal(t.artifactKey, source.artifactKey);
+      assert.equal(t.artifactSha256, source.artifactSha256);
+      assert.equal(t.trainSeconds, 0);
+    }
+    const trainOutputs = b.events.filter((e) => e.type === 'StateExited' && e.state?.name === 'Train').map((e) => e.state?.output as { cached: boolean });
+    assert.deepEqual(trainOutputs.map((o) => o.cached), [true, true]);
+    assert.equal(lines.filter((l) => /✓ Train\[\d\].* cached \(artifact of run /.test(l)).length, 2, lines.join('\n'));
+    assert.ok(lines.some((l) => /✓ Preprocess .*\(cached/.test(l)), lines.join('\n'));
+    // Nothing new: the candidate is the champion's own version, no version was added, no alias moved.
+    assert.equal(bOut.promotion.candidateVersion, aOut.promotion.candidateVersion);
+    assert.equal(bOut.promotion.decision, 'rejected');
+    assert.equal((await listModelVersions(stack.pool!, 'bodyfat')).length, 1);
+    assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'champion'), aOut.promotion.candidateVersion);
+    assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'challenger'), null);
+
+    const c = await stack.runPipeline({ ...input(13), cache: false });
+    assert.equal(c.status, 'SUCCEEDED', `${c.error}: ${c.cause}`);
+    const cTrials = await trialsOf(c);
+    assert.equal(cTrials.length, 2);
+    for (const t of cTrials) {
+      assert.equal(t.cachedFromRunId, null, 'cache: false trains');
+      assert.ok((t.trainSeconds ?? 0) > 0);
+      assert.notEqual(t.artifactKey, byParams.get(JSON.stringify(t.params))?.artifactKey);
     }
   });
 

@@ -9,13 +9,13 @@ import { repoRoot } from '../../src/config.ts';
 import { parseCsv } from '../../src/dataset/csv.ts';
 import { getAliasVersion, listRuns } from '../../src/registry/registry.ts';
 import { errorTypeOf, SERVICE, STAGE } from '../../src/runtime/local-executor.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
 const mysql = testMysql('search');
 const bucket = testBucket('search');
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let tmp: string;
 let execution: ExecutionResult;
 
@@ -45,7 +45,7 @@ function cli(...args: string[]): Promise<{ code: number; out: string }> {
 describe('search fan-out, registry API, batch prediction and CLI', { timeout: 600_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-search-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql, bucket, s3Directory: path.join(tmp, 's3'),
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });

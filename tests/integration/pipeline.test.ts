@@ -13,8 +13,10 @@ import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { startServe } from '../helpers/serve.ts';
 
 const mysql = testMysql('pipeline');
+const bucket = testBucket('pipeline');
 const BATCHES = 10;
 let stack: EmbeddedStack;
 let s3Directory: string;
@@ -30,7 +32,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-s3-'));
     stack = new EmbeddedStack({
       mysql,
-      bucket: testBucket('pipeline'),
+      bucket,
       s3Directory,
       functionEnv: {
         DATA_API_DATASET_PATH: covertypePath,
@@ -198,5 +200,22 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(out.promotion.decision, 'promoted');
     assert.match(out.promotion.reason, new RegExp(`champion v${champion} cannot be loaded`));
     assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'champion'), out.promotion.candidateVersion);
+  });
+
+  test('npm run serve brings the stack up again on the stored data and serves the champion without running the pipeline', async () => {
+    const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
+    await stack.stop();
+    const serve = await startServe(mysql, bucket, s3Directory);
+    try {
+      assert.equal(await serve.ready, true, serve.output());
+      assert.match(serve.output(), new RegExp(`Champion covertype v${champion} `));
+      const good = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
+      const { status, body } = await post(`${serve.baseUrl}/predict`, { rows: [good] });
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.deepEqual({ version: (body.model as { version: number }).version, alias: (body.model as { alias: string }).alias }, { version: champion, alias: 'champion' });
+      assert.doesNotMatch(serve.output(), /execution started|▶ FetchBatch/);
+    } finally {
+      await serve.stop();
+    }
   });
 });

@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     'http-port': { type: 'string', default: '3000' },
     's3-port': { type: 'string', default: '4569' },
     'lambda-port': { type: 'string', default: '3002' },
+    'sfn-port': { type: 'string', default: '8083' },
     every: { type: 'string' },
     exit: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
@@ -39,6 +40,7 @@ const stack = new LocalStack({
   httpPort: Number(args['http-port']),
   s3Port: Number(args['s3-port']),
   lambdaPort: Number(args['lambda-port']),
+  sfnPort: Number(args['sfn-port']),
   functionEnv: {
     DATA_API_BATCH_INTERVAL_SECONDS: process.env.DATA_API_BATCH_INTERVAL_SECONDS ?? String(interval),
     DATA_API_SAMPLE_SIZE: String(config.DATA_API_SAMPLE_SIZE),

@@ -110,7 +110,9 @@ export function botocoreModel(): ServiceModel | null {
  * earlier event (0 for the first), and the details member of each event is the one its type names.
  */
 export function assertHistoryShape(events: readonly Record<string, unknown>[]): void {
-  const model = botocoreModel();
+  // A model older than redrive (Debian 12's awscli 2.9) cannot judge the newer types: the SDK's enum does.
+  const found = botocoreModel();
+  const model = found?.shapes.HistoryEventType?.enum?.includes('ExecutionRedriven') ? found : null;
   const modelTypes = new Set(model?.shapes.HistoryEventType?.enum ?? []);
   const sdkTypes = new Set<string>(Object.values(HistoryEventType));
   const eventMembers = new Set(Object.keys(model?.shapes.HistoryEvent?.members ?? {}));

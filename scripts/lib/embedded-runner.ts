@@ -14,6 +14,8 @@ export const stackOptions = {
   'http-port': { type: 'string', default: '3000' },
   's3-port': { type: 'string', default: '4569' },
   'lambda-port': { type: 'string', default: '3002' },
+  /** The Step Functions API (8083, as Step Functions Local). */
+  'sfn-port': { type: 'string', default: '8083' },
   /** Where the S3 server keeps its files (default .local/s3). */
   's3-dir': { type: 'string' },
   verbose: { type: 'boolean', default: false },
@@ -23,6 +25,7 @@ export interface StackArgs {
   'http-port': string;
   's3-port': string;
   'lambda-port': string;
+  'sfn-port': string;
   's3-dir'?: string;
   verbose: boolean;
 }
@@ -42,6 +45,7 @@ export async function startEmbeddedStack(args: StackArgs, print: (line: string) 
     httpPort: Number(args['http-port']),
     s3Port: Number(args['s3-port']),
     lambdaPort: Number(args['lambda-port']),
+    sfnPort: Number(args['sfn-port']),
     ...(args['s3-dir'] ? { s3Directory: path.resolve(args['s3-dir']) } : {}),
     functionEnv: {
       DATA_API_BATCH_INTERVAL_SECONDS: String(config.DATA_API_BATCH_INTERVAL_SECONDS),

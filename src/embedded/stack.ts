@@ -7,7 +7,10 @@ import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
 import { MysqlExecutionLog } from '../runtime/execution-log.ts';
-import { runLocalExecution, type ExecutionEvent, type ExecutionResult } from '../runtime/local-executor.ts';
+import { runLocalExecution, SERVICE, STAGE, type ExecutionEvent, type ExecutionResult } from '../runtime/local-executor.ts';
+import { readDefinitionText, substituteFunctions } from '../runtime/definition.ts';
+import { lambdaFunctionArn } from './stepfunctions/arns.ts';
+import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
 
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -19,6 +22,10 @@ export interface EmbeddedStackOptions {
   httpPort?: number;
   lambdaPort?: number;
   s3Port?: number;
+  /** The Step Functions API (0 or absent: a free port). */
+  sfnPort?: number;
+  /** Where the Step Functions endpoint's Tasks invoke functions (default: serverless-offline's Lambda endpoint). */
+  sfnLambdaEndpoint?: string;
   /** Where the S3 server keeps its files. */
   s3Directory?: string;
   /** Extra environment for the functions (data API interval, sample size, dataset path…). */
@@ -60,6 +67,12 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   throw new Error(`serverless-offline did not open port ${port} within ${timeoutMs} ms`);
 }
 
+/** The pipeline's state machine as the endpoint serves it: named as deployed, its Tasks naming the functions by ARN. */
+export async function pipelineStateMachine(): Promise<{ name: string; definition: string }> {
+  const definition = substituteFunctions(await readDefinitionText(), (key) => lambdaFunctionArn(`${SERVICE}-${STAGE}-${key}`));
+  return { name: `${SERVICE}-${STAGE}`, definition: JSON.stringify(definition, null, 2) };
+}
+
 /** Says plainly what to do when MySQL is not there, instead of a bare ECONNREFUSED. */
 export async function checkMysql(settings: MysqlSettings): Promise<void> {
   try {
@@ -84,6 +97,8 @@ export class EmbeddedStack {
   httpPort = 0;
   lambdaPort = 0;
   s3Port = 0;
+  sfnPort = 0;
+  stepFunctions: StepFunctionsEndpoint | undefined;
   pool: Pool | undefined;
   store: ArtifactStore | undefined;
   private s3: S3rver | undefined;
@@ -159,6 +174,19 @@ export class EmbeddedStack {
       throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
     }
     this.log(`serverless-offline: HTTP API ${this.baseUrl}, Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+
+    this.stepFunctions = await startStepFunctionsEndpoint({
+      pool: this.pool,
+      lambdaEndpoint: this.options.sfnLambdaEndpoint ?? `http://127.0.0.1:${this.lambdaPort}`,
+      port: this.options.sfnPort ?? 0,
+      builtIn: [await pipelineStateMachine()],
+    });
+    this.sfnPort = this.stepFunctions.port;
+    this.log(`Step Functions API ${this.stepFunctions.url}`);
+  }
+
+  get sfnUrl(): string {
+    return `http://127.0.0.1:${this.sfnPort}`;
   }
 
   /** Recent output of serverless-offline (the functions' logs), for diagnosing a failure. */
@@ -173,6 +201,7 @@ export class EmbeddedStack {
   }
 
   async stop(): Promise<void> {
+    await this.stepFunctions?.close().catch(() => undefined);
     if (this.offline && this.offline.exitCode === null) {
       const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
       this.offline.kill('SIGTERM');

@@ -1,7 +1,7 @@
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { readDefinitionText, substituteFunctions } from './definition.ts';
 import { newExecutionName } from './names.ts';
+import { errorTypeOf, lambdaInvoker, TaskFailed } from '../embedded/lambda-invoker.ts';
 
 export const SERVICE = 'mlops-pipeline';
 export const STAGE = 'dev';
@@ -25,25 +25,7 @@ export interface ExecutionResult {
   events: ExecutionEvent[];
 }
 
-/** An error as Step Functions sees it: `name` is what Retry/Catch `ErrorEquals` match. */
-export class TaskFailed extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
-/**
- * The error type of a failed invocation. Lambda reports the thrown error's name; serverless-offline
- * reports "Error" for everything, but its trace starts with "<Name>: <message>", so read it there.
- */
-export function errorTypeOf(payload: { errorType?: unknown; errorMessage?: unknown; trace?: unknown; stackTrace?: unknown }): string {
-  const declared = typeof payload.errorType === 'string' ? payload.errorType : 'Error';
-  if (declared !== 'Error') return declared;
-  const trace = Array.isArray(payload.trace) ? payload.trace : Array.isArray(payload.stackTrace) ? payload.stackTrace : [];
-  const first = typeof trace[0] === 'string' ? /^([A-Za-z_$][\w$.]*):/.exec(trace[0]) : null;
-  return first ? first[1] : declared;
-}
+export { errorTypeOf, TaskFailed };
 
 type StateMap = Record<string, { Type?: string; Resource?: string; States?: StateMap; ItemProcessor?: { States: StateMap }; Iterator?: { States: StateMap }; Branches?: { States: StateMap }[] }>;
 
@@ -154,25 +136,8 @@ async function execute(
   lambdaEndpoint: string, input: Record<string, unknown>, name: string, executionArn: string, onEvent: (event: ExecutionEvent) => void,
 ): Promise<ExecutionResult> {
   const definition = substituteFunctions(await readDefinitionText(), (key) => `${SERVICE}-${STAGE}-${key}`);
-  const lambda = new LambdaClient({
-    endpoint: lambdaEndpoint, region: 'us-east-1', maxAttempts: 1,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const invoke = (functionName: string) => async (payload: unknown): Promise<unknown> => {
-    let response;
-    try {
-      response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(payload)) }));
-    } catch (error) {
-      throw new TaskFailed('Lambda.ServiceException', `Invoking ${functionName} failed: ${(error as Error).message}`);
-    }
-    const text = Buffer.from(response.Payload ?? new Uint8Array()).toString('utf8');
-    const body: unknown = text ? JSON.parse(text) : null;
-    if (response.FunctionError) {
-      const failure = (body ?? {}) as { errorMessage?: unknown };
-      throw new TaskFailed(errorTypeOf(body as object ?? {}), typeof failure.errorMessage === 'string' ? failure.errorMessage : text);
-    }
-    return body;
-  };
+  const invokeFunction = lambdaInvoker(lambdaEndpoint);
+  const invoke = (functionName: string) => (payload: unknown): Promise<unknown> => invokeFunction(functionName, payload);
   const handlers = Object.fromEntries(
     [...taskResources(definition.States as StateMap)].map(([state, resource]) => [state, invoke(resource)]),
   );

@@ -186,4 +186,50 @@ export const schemaStatements: readonly string[] = [
     at DATETIME(3) NOT NULL,
     PRIMARY KEY (execution_arn, seq)
   ) ENGINE=InnoDB`,
+  // The embedded Step Functions endpoint (src/embedded/stepfunctions/, dev only): its state machines,
+  // executions, their history events (GetExecutionHistory) and the results of the Tasks that
+  // succeeded (kept so that RedriveExecution does not run them again).
+  `CREATE TABLE IF NOT EXISTS sfn_state_machines (
+    arn VARCHAR(255) NOT NULL PRIMARY KEY,
+    name VARCHAR(80) NOT NULL,
+    definition MEDIUMTEXT NOT NULL,
+    role_arn VARCHAR(255) NOT NULL,
+    type VARCHAR(16) NOT NULL COMMENT 'STANDARD | EXPRESS',
+    revision_id CHAR(32) NOT NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    UNIQUE KEY uq_sfn_state_machine_name (name)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sfn_executions (
+    arn VARCHAR(255) NOT NULL PRIMARY KEY,
+    state_machine_arn VARCHAR(255) NOT NULL,
+    name VARCHAR(80) NOT NULL,
+    status VARCHAR(16) NOT NULL COMMENT 'RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED',
+    definition MEDIUMTEXT NOT NULL COMMENT 'the definition it runs: a redrive runs the same one',
+    input MEDIUMTEXT NOT NULL,
+    output MEDIUMTEXT NULL,
+    error VARCHAR(256) NULL,
+    cause TEXT NULL,
+    started_at DATETIME(3) NOT NULL,
+    stopped_at DATETIME(3) NULL,
+    redrive_count INT NOT NULL DEFAULT 0,
+    redrive_date DATETIME(3) NULL,
+    KEY ix_sfn_executions_machine (state_machine_arn, started_at)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sfn_history_events (
+    execution_arn VARCHAR(255) NOT NULL,
+    id INT NOT NULL,
+    previous_event_id INT NOT NULL,
+    type VARCHAR(40) NOT NULL,
+    at DATETIME(3) NOT NULL,
+    thread VARCHAR(200) NOT NULL COMMENT 'empty at the top level, <Map>#<index> in a Map iteration',
+    details MEDIUMTEXT NULL COMMENT 'the event details object, JSON',
+    PRIMARY KEY (execution_arn, id)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sfn_task_results (
+    execution_arn VARCHAR(255) NOT NULL,
+    replay_key VARCHAR(200) NOT NULL COMMENT 'state name and sha256 of the Task input',
+    output MEDIUMTEXT NOT NULL,
+    PRIMARY KEY (execution_arn, replay_key)
+  ) ENGINE=InnoDB`,
 ];

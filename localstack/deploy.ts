@@ -10,7 +10,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { repoRoot, resolveFromRepo } from '../src/config.ts';
-import { readDefinitionText } from '../src/runtime/definition.ts';
+import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { checkMysql } from '../src/embedded/stack.ts';
 import { createPool, migrate } from '../src/storage/mysql.ts';
 import { checkLocalstack, clientsFor, DEPLOY_RECORD, readService } from './common.ts';

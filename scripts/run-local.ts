@@ -8,8 +8,8 @@
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
  */
 import { parseArgs } from 'node:util';
-import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
-import { progressPrinter } from '../src/runtime/progress.ts';
+import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
+import { progressPrinter } from './lib/progress.ts';
 import { printServing, samplePredict, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
 
 const { values: args } = parseArgs({

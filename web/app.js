@@ -196,12 +196,12 @@ async function executionsPage() {
     try {
       const data = await api('GET', '/executions?limit=50');
       errors.replaceChildren();
-      source.textContent = data.source === 'embedded' ? 'embedded runtime (MySQL execution log)' : 'Step Functions';
+      source.textContent = `Step Functions · ${String(data.stateMachineArn).split(':').pop()}`;
       table.replaceChildren(...(data.executions.length === 0
         ? [h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No executions yet: start one above, or run npm start.'))]
         : data.executions.map((e) => h('tr', { class: 'clickable', 'data-execution': e.id, onclick: () => { location.hash = `#/executions/${e.id}`; } },
           h('td', {}, h('a', { href: `#/executions/${e.id}` }, e.name)),
-          h('td', {}, badge(e.status)),
+          h('td', {}, badge(e.status), e.redriveCount ? h('span', { class: 'muted small', title: 'redriven' }, ` ↻${e.redriveCount}`) : null),
           h('td', { class: 'hide-narrow' }, fmtTime(e.startedAt)),
           h('td', { class: 'num' }, fmtDuration(e.durationMs))))));
     } catch (error) {
@@ -331,12 +331,26 @@ async function executionPage(id) {
       if (!detail) { view.replaceChildren(h('p', {}, h('a', { href: '#/executions' }, '← Executions')), errors); return false; }
     }
     const done = detail.states.filter((r) => r.status !== 'running').length;
+    // A failed, aborted or timed-out execution can go on from where it stopped (RedriveExecution).
+    const redrivable = ['FAILED', 'ABORTED', 'TIMED_OUT'].includes(detail.status);
+    const redrive = async () => {
+      if (!(await confirmDialog(`Redrive ${detail.name}? It goes on from the state that failed; states that succeeded are not run again.`))) return;
+      try {
+        await api('POST', `/executions/${encodeURIComponent(id)}/redrive`);
+        if (await load()) {
+          const poll = every(1500, async () => { if (!(await load())) clearInterval(poll); });
+        }
+      } catch (error) {
+        errors.replaceChildren(errorBox(error));
+      }
+    };
     header.replaceChildren(
-      h('div', { class: 'row' }, h('h1', { style: 'margin:0' }, detail.name), badge(detail.status), h('span', { class: 'muted small', id: 'execution-status', 'data-status': detail.status }, detail.status === 'RUNNING' ? `running, ${done} state runs done…` : `stopped ${fmtTime(detail.stoppedAt)}`)),
+      h('div', { class: 'row' }, h('h1', { style: 'margin:0' }, detail.name), badge(detail.status), h('span', { class: 'muted small', id: 'execution-status', 'data-status': detail.status }, detail.status === 'RUNNING' ? `running, ${done} state runs done…` : `stopped ${fmtTime(detail.stoppedAt)}`),
+        redrivable ? h('button', { id: 'redrive', onclick: redrive }, 'Redrive') : null),
       h('dl', { class: 'kv', style: 'margin-top:10px' },
         h('dt', {}, 'Started'), h('dd', {}, fmtTime(detail.startedAt)),
         h('dt', {}, 'Duration'), h('dd', {}, fmtDuration(detail.durationMs)),
-        h('dt', {}, 'Source'), h('dd', {}, detail.source === 'embedded' ? 'embedded runtime' : 'Step Functions'),
+        detail.redriveCount ? [h('dt', {}, 'Redriven'), h('dd', {}, `${detail.redriveCount}×`)] : null,
         h('dt', {}, 'ARN'), h('dd', { class: 'mono small' }, detail.executionArn),
         detail.error ? [h('dt', {}, 'Error'), h('dd', { class: 'mono', style: 'color:var(--fail)' }, `${detail.error}${detail.cause ? `: ${detail.cause}` : ''}`)] : null),
       ...(detail.status === 'RUNNING' ? [h('div', { class: 'progress', style: 'margin-top:8px' }, h('div', { style: `width:${Math.min(95, (done / 16) * 100)}%` }))] : []));

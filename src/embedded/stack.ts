@@ -6,10 +6,11 @@ import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
-import { MysqlExecutionLog } from '../runtime/execution-log.ts';
-import { runLocalExecution, SERVICE, STAGE, type ExecutionEvent, type ExecutionResult } from '../runtime/local-executor.ts';
-import { readDefinitionText, substituteFunctions } from '../runtime/definition.ts';
-import { lambdaFunctionArn } from './stepfunctions/arns.ts';
+import { StepFunctionsExecutions, type FinishedExecution } from '../executions/step-functions.ts';
+import { nestedStateNames, type LoggedEvent } from '../executions/views.ts';
+import type { AslMachine } from '../executions/asl-graph.ts';
+import { readDefinitionText, SERVICE, STAGE, substituteFunctions } from '../statemachine/definition.ts';
+import { lambdaFunctionArn, REGION, stateMachineArn } from './stepfunctions/arns.ts';
 import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
 
 /** The only key pair s3rver accepts. */
@@ -33,11 +34,12 @@ export interface EmbeddedStackOptions {
   log?: (line: string) => void;
   /** Print the functions' own output (serverless-offline) through `log`. */
   verbose?: boolean;
-  /** Write each execution and its events to the MySQL execution log the console reads (default true). */
-  recordExecutions?: boolean;
 }
 
-export type { ExecutionEvent, ExecutionResult };
+export type ExecutionResult = FinishedExecution;
+
+/** Any keys do for the embedded Step Functions endpoint; the SDK wants some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** A loopback port free right now (nothing listens on it until someone binds it). */
 export async function freePort(): Promise<number> {
@@ -99,6 +101,8 @@ export class EmbeddedStack {
   s3Port = 0;
   sfnPort = 0;
   stepFunctions: StepFunctionsEndpoint | undefined;
+  /** The pipeline's executions through the Step Functions API, as every other client sees them. */
+  executions: StepFunctionsExecutions | undefined;
   pool: Pool | undefined;
   store: ArtifactStore | undefined;
   private s3: S3rver | undefined;
@@ -136,6 +140,9 @@ export class EmbeddedStack {
 
     this.httpPort = this.options.httpPort || (await freePort());
     this.lambdaPort = this.options.lambdaPort || (await freePort());
+    this.sfnPort = this.options.sfnPort || (await freePort());
+    const pipeline = await pipelineStateMachine();
+    const pipelineArn = stateMachineArn(pipeline.name);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       // The functions' S3 client signs with these; s3rver accepts only its own key pair.
@@ -152,8 +159,9 @@ export class EmbeddedStack {
       S3_BUCKET: this.options.bucket,
       S3_ENDPOINT: s3Endpoint,
       DATA_API_URL: this.baseUrl,
-      // The executions function starts runs itself (POST /executions) against this endpoint.
-      LAMBDA_ENDPOINT: `http://127.0.0.1:${this.lambdaPort}`,
+      // The console's executions function reads, starts and redrives through the Step Functions API.
+      SFN_ENDPOINT: this.sfnUrl,
+      STATE_MACHINE_ARN: pipelineArn,
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
@@ -178,11 +186,14 @@ export class EmbeddedStack {
     this.stepFunctions = await startStepFunctionsEndpoint({
       pool: this.pool,
       lambdaEndpoint: this.options.sfnLambdaEndpoint ?? `http://127.0.0.1:${this.lambdaPort}`,
-      port: this.options.sfnPort ?? 0,
-      builtIn: [await pipelineStateMachine()],
+      port: this.sfnPort,
+      builtIn: [pipeline],
     });
-    this.sfnPort = this.stepFunctions.port;
     this.log(`Step Functions API ${this.stepFunctions.url}`);
+    this.executions = new StepFunctionsExecutions({
+      stateMachineArn: pipelineArn, region: REGION, endpoint: this.sfnUrl, credentials: LOCAL_CREDENTIALS,
+      nestedStates: nestedStateNames(JSON.parse(pipeline.definition) as AslMachine),
+    });
   }
 
   get sfnUrl(): string {
@@ -194,10 +205,13 @@ export class EmbeddedStack {
     return this.offlineOutput.join('');
   }
 
-  /** Runs the pipeline state machine once; `onEvent` sees each execution event as it happens. */
-  runPipeline(input: Record<string, unknown>, onEvent?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
-    const recorder = this.options.recordExecutions !== false && this.pool ? new MysqlExecutionLog(this.pool) : undefined;
-    return runLocalExecution(`http://127.0.0.1:${this.lambdaPort}`, input, onEvent, recorder ? { recorder } : {});
+  /**
+   * Runs the pipeline state machine once through the Step Functions API (StartExecution, then
+   * GetExecutionHistory until it stops); `onEvent` sees each event as it is recorded.
+   */
+  runPipeline(input: Record<string, unknown>, onEvent?: (event: LoggedEvent) => void): Promise<ExecutionResult> {
+    if (!this.executions) throw new Error('The stack is not started');
+    return this.executions.run(input, onEvent);
   }
 
   async stop(): Promise<void> {

@@ -71,7 +71,7 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
   test('Body Fat runs end to end: all 10 batches, Density ignored, the bad Height row rejected, promoted on RMSE', async () => {
     assert.equal(bodyfat.status, 'SUCCEEDED', `${bodyfat.error}: ${bodyfat.cause}`);
     const out = outputOf(bodyfat);
-    const fetches = bodyfat.events.filter((e) => e.type === 'StateExited' && e.state?.name === 'FetchBatch').length;
+    const fetches = bodyfat.events.filter((e) => e.type === 'StateExited' && e.stateName === 'FetchBatch').length;
     assert.equal(fetches, 10);
     // 252 rows, one rejected at fetch (source row 42: Height 29.5 in, outside the spec's [48, 90]).
     assert.equal(out.fetch.rowsStored, 251);

@@ -8,7 +8,7 @@ import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { resolveFromRepo } from '../../src/config.ts';
 import { batchBounds } from '../../src/data-api/service.ts';
 import { getAliasVersion, listModelVersions, listPromotions, listRuns } from '../../src/registry/registry.ts';
-import { progressPrinter } from '../../src/runtime/progress.ts';
+import { progressPrinter } from '../../scripts/lib/progress.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
@@ -55,7 +55,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
 
   test('the execution runs every state and ends with a champion', async () => {
     assert.equal(first.status, 'SUCCEEDED', `${first.error}: ${first.cause}`);
-    const exited = first.events.filter((e) => e.type === 'StateExited').map((e) => e.state?.name);
+    const exited = first.events.filter((e) => e.type === 'StateExited').map((e) => e.stateName);
     assert.deepEqual(exited.filter((n) => n === 'FetchBatch').length, 3);
     for (const state of ['Preprocess', 'Train', 'Promote']) assert.ok(exited.includes(state), `${state} ran`);
     const out = first.output as { fetch: { rowsStored: number }; dataset: { datasetVersion: number; counts: { train: number; test: number } }; promotion: { decision: string; candidateVersion: number } };
@@ -167,7 +167,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
       assert.equal(t.artifactSha256, source.artifactSha256);
       assert.equal(t.trainSeconds, 0);
     }
-    const trainOutputs = b.events.filter((e) => e.type === 'StateExited' && e.state?.name === 'Train').map((e) => e.state?.output as { cached: boolean });
+    const trainOutputs = b.events.filter((e) => e.type === 'StateExited' && e.stateName === 'Train').map((e) => (e.payload.state as { output: { cached: boolean } }).output);
     assert.deepEqual(trainOutputs.map((o) => o.cached), [true, true]);
     assert.equal(lines.filter((l) => /✓ Train\[\d\].* cached \(artifact of run /.test(l)).length, 2, lines.join('\n'));
     assert.ok(lines.some((l) => /✓ Preprocess .*\(cached/.test(l)), lines.join('\n'));

@@ -100,9 +100,9 @@ async function sfnCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Follows an execution to its end with progress lines; exits 0 only when it succeeded. */
-async function followToEnd(executionArn: string): Promise<never> {
+async function followToEnd(executionArn: string, fromLastRedrive = false): Promise<never> {
   const sfn = await stepFunctions();
-  const result = await sfnCall(() => sfn.follow(executionArn, { onEvent: progressPrinter((l) => console.log(l)) }));
+  const result = await sfnCall(() => sfn.follow(executionArn, { onEvent: progressPrinter((l) => console.log(l)), fromLastRedrive }));
   console.log(result.status === 'SUCCEEDED'
     ? JSON.stringify((result.output as { promotion?: unknown } | null)?.promotion ?? result.output, null, 2)
     : `${result.status} ${result.error ?? ''}: ${result.cause ?? ''}\nRedrive it from where it failed: npm run cli -- redrive ${result.name}`);
@@ -132,7 +132,7 @@ switch (command) {
     const sfn = await stepFunctions();
     const redriven = await sfnCall(() => sfn.redrive(execution));
     console.log(`Redriven ${redriven.executionArn} at ${redriven.redriveDate}`);
-    await followToEnd(redriven.executionArn);
+    await followToEnd(redriven.executionArn, true);
     break;
   }
   case 'runs': {

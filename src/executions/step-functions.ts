@@ -254,12 +254,16 @@ export class StepFunctionsExecutions {
    * Polls DescribeExecution and GetExecutionHistory until the execution stops; `onEvent` sees each
    * new event (the console's form) once, in order.
    */
-  async follow(id: string, options: { onEvent?: (event: LoggedEvent) => void; pollMs?: number; timeoutMs?: number } = {}): Promise<FinishedExecution> {
+  async follow(
+    id: string, options: { onEvent?: (event: LoggedEvent) => void; pollMs?: number; timeoutMs?: number; fromLastRedrive?: boolean } = {},
+  ): Promise<FinishedExecution> {
     const executionArn = this.arnOf(id);
     const deadline = this.now() + (options.timeoutMs ?? 6 * 3600_000);
-    let seen = 0;
+    let seen: number | null = null;
     for (;;) {
       const { execution, events } = await this.get(executionArn);
+      // After a redrive, what ran before it is history: start at its ExecutionRedriven event.
+      seen ??= options.fromLastRedrive ? Math.max(0, events.map((e) => e.type).lastIndexOf('ExecutionRedriven')) : 0;
       for (const event of events.slice(seen)) options.onEvent?.(event);
       seen = Math.max(seen, events.length);
       if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {

@@ -160,32 +160,6 @@ export const schemaStatements: readonly string[] = [
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (dataset, version)
   ) ENGINE=InnoDB`,
-  // The execution log of the embedded runtime (src/runtime/execution-log.ts): what Step Functions'
-  // ListExecutions / GetExecutionHistory answer on LocalStack and AWS, written by the local runner.
-  `CREATE TABLE IF NOT EXISTS executions (
-    execution_arn VARCHAR(255) NOT NULL PRIMARY KEY,
-    name VARCHAR(80) NOT NULL,
-    status VARCHAR(16) NOT NULL COMMENT 'RUNNING | SUCCEEDED | FAILED | ABORTED',
-    input JSON NULL,
-    output JSON NULL,
-    error VARCHAR(200) NULL,
-    cause TEXT NULL,
-    started_at DATETIME(3) NOT NULL,
-    stopped_at DATETIME(3) NULL,
-    heartbeat_at DATETIME(3) NULL COMMENT 'the runner is alive while this is recent',
-    UNIQUE KEY uq_execution_name (name),
-    KEY ix_executions_started (started_at)
-  ) ENGINE=InnoDB`,
-  `CREATE TABLE IF NOT EXISTS execution_events (
-    execution_arn VARCHAR(255) NOT NULL,
-    seq INT NOT NULL,
-    type VARCHAR(40) NOT NULL,
-    state_name VARCHAR(100) NULL,
-    map_index INT NULL,
-    payload JSON NULL,
-    at DATETIME(3) NOT NULL,
-    PRIMARY KEY (execution_arn, seq)
-  ) ENGINE=InnoDB`,
   // The embedded Step Functions endpoint (src/embedded/stepfunctions/, dev only): its state machines,
   // executions, their history events (GetExecutionHistory) and the results of the Tasks that
   // succeeded (kept so that RedriveExecution does not run them again).

@@ -7,6 +7,7 @@ import type { MysqlSettings } from '../../src/storage/mysql.ts';
 export interface ServeProcess {
   child: ChildProcess;
   baseUrl: string;
+  sfnUrl: string;
   /** Everything it printed so far. */
   output(): string;
   /** Resolves once it serves (true) or ends (false). */
@@ -18,9 +19,9 @@ export interface ServeProcess {
 
 /** `npm run serve` as a user runs it (scripts/serve.ts), on free ports, against the given MySQL, bucket and S3 folder. */
 export async function startServe(mysql: MysqlSettings, bucket: string, s3Directory: string): Promise<ServeProcess> {
-  const [http, lambda, s3] = [await freePort(), await freePort(), await freePort()];
+  const [http, lambda, s3, sfn] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [
-    path.join(repoRoot, 'scripts/serve.ts'), '--http-port', String(http), '--lambda-port', String(lambda), '--s3-port', String(s3), '--s3-dir', s3Directory,
+    path.join(repoRoot, 'scripts/serve.ts'), '--http-port', String(http), '--lambda-port', String(lambda), '--s3-port', String(s3), '--sfn-port', String(sfn), '--s3-dir', s3Directory,
   ], {
     cwd: repoRoot,
     env: {
@@ -41,7 +42,7 @@ export async function startServe(mysql: MysqlSettings, bucket: string, s3Directo
     void exited.then(() => resolve(false));
   });
   return {
-    child, baseUrl: `http://127.0.0.1:${http}`, output: () => out, ready, exited,
+    child, baseUrl: `http://127.0.0.1:${http}`, sfnUrl: `http://127.0.0.1:${sfn}`, output: () => out, ready, exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -209,6 +209,10 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     try {
       assert.equal(await serve.ready, true, serve.output());
       assert.match(serve.output(), new RegExp(`Champion covertype v${champion} `));
+      assert.ok(serve.output().includes(`Step Functions API ${serve.sfnUrl}`), serve.output());
+      // The executions of the runs above, through the restarted Step Functions endpoint.
+      const listed = await fetch(`${serve.baseUrl}/executions`).then(async (r) => (await r.json()) as { executions: { executionArn: string; status: string }[] });
+      assert.ok(listed.executions.some((e) => e.executionArn === first.executionArn && e.status === 'SUCCEEDED'), JSON.stringify(listed).slice(0, 500));
       const good = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
       const { status, body } = await post(`${serve.baseUrl}/predict`, { rows: [good] });
       assert.equal(status, 200, JSON.stringify(body));

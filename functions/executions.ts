@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { InvalidInput } from '../src/errors.ts';
 import type { AslMachine } from '../src/executions/asl-graph.ts';
-import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/executions/step-functions.ts';
+import { LOCAL_CREDENTIALS, stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/executions/step-functions.ts';
 import { checkExecutionId, describeExecution, nestedStateNames } from '../src/executions/views.ts';
 import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { getConfig, releaseWhenInvokedLocally } from './lib/context.ts';
@@ -40,9 +40,6 @@ const getDefinition = (): Promise<AslMachine> => {
   return definition;
 };
 
-/** Local endpoints (embedded, LocalStack) take any keys; AWS uses the function's role. */
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
 let source: StepFunctionsExecutions | undefined;
 async function getSource(context: LambdaContext | undefined): Promise<StepFunctionsExecutions> {
   if (source) return source;
@@ -51,6 +48,7 @@ async function getSource(context: LambdaContext | undefined): Promise<StepFuncti
   if (!stateMachineArn) throw new InvalidInput('No state machine: set STATE_MACHINE_ARN (and SFN_ENDPOINT for a Step Functions endpoint other than AWS\'s)');
   source = new StepFunctionsExecutions({
     stateMachineArn, region: c.AWS_REGION, nestedStates: nestedStateNames(await getDefinition()),
+    // Local endpoints (embedded, LocalStack) take any keys; on AWS the function's role signs.
     ...(c.SFN_ENDPOINT ? { endpoint: c.SFN_ENDPOINT, credentials: LOCAL_CREDENTIALS } : {}),
   });
   return source;

@@ -1,5 +1,5 @@
 import type { AslMachine } from '../../src/executions/asl-graph.ts';
-import { StepFunctionsExecutions } from '../../src/executions/step-functions.ts';
+import { LOCAL_CREDENTIALS, StepFunctionsExecutions } from '../../src/executions/step-functions.ts';
 import { nestedStateNames } from '../../src/executions/views.ts';
 import { readDefinitionText, SERVICE, STAGE } from '../../src/statemachine/definition.ts';
 
@@ -17,7 +17,7 @@ export async function executionsClient(options: {
 }): Promise<StepFunctionsExecutions> {
   const region = options.stateMachineArn.split(':')[3] || 'us-east-1';
   const local = options.endpoint !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(options.endpoint);
-  const credentials = options.credentials ?? (local ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined);
+  const credentials = options.credentials ?? (local ? LOCAL_CREDENTIALS : undefined);
   return new StepFunctionsExecutions({
     stateMachineArn: options.stateMachineArn, region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

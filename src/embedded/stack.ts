@@ -6,7 +6,7 @@ import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
-import { StepFunctionsExecutions, type FinishedExecution } from '../executions/step-functions.ts';
+import { LOCAL_CREDENTIALS, StepFunctionsExecutions, type FinishedExecution } from '../executions/step-functions.ts';
 import { nestedStateNames, type LoggedEvent } from '../executions/views.ts';
 import type { AslMachine } from '../executions/asl-graph.ts';
 import { readDefinitionText, SERVICE, STAGE, substituteFunctions } from '../statemachine/definition.ts';
@@ -37,9 +37,6 @@ export interface EmbeddedStackOptions {
 }
 
 export type ExecutionResult = FinishedExecution;
-
-/** Any keys do for the embedded Step Functions endpoint; the SDK wants some. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** A loopback port free right now (nothing listens on it until someone binds it). */
 export async function freePort(): Promise<number> {

@@ -145,6 +145,9 @@ export interface FinishedExecution {
   events: LoggedEvent[];
 }
 
+/** Keys for a local endpoint (embedded, LocalStack): any do, but the SDK wants some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
 export interface StepFunctionsOptions {
   stateMachineArn: string;
   region: string;

@@ -2,6 +2,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { readDefinitionText, substituteFunctions } from './definition.ts';
 import { newExecutionName } from './names.ts';
 import { errorTypeOf, lambdaInvoker, TaskFailed } from '../embedded/lambda-invoker.ts';
+import { taskResources, type AslDefinition } from '../embedded/stepfunctions/definition.ts';
 
 export const SERVICE = 'mlops-pipeline';
 export const STAGE = 'dev';
@@ -26,23 +27,6 @@ export interface ExecutionResult {
 }
 
 export { errorTypeOf, TaskFailed };
-
-type StateMap = Record<string, { Type?: string; Resource?: string; States?: StateMap; ItemProcessor?: { States: StateMap }; Iterator?: { States: StateMap }; Branches?: { States: StateMap }[] }>;
-
-/** Every Task state, nested ones included, by name → its Resource. */
-function taskResources(states: StateMap, into = new Map<string, string>()): Map<string, string> {
-  for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Task' && state.Resource) {
-      const known = into.get(name);
-      if (known && known !== state.Resource) throw new Error(`Two Task states named ${name} call different resources`);
-      into.set(name, state.Resource);
-    }
-    const nested = state.ItemProcessor ?? state.Iterator;
-    if (nested) taskResources(nested.States, into);
-    for (const branch of state.Branches ?? []) taskResources(branch.States, into);
-  }
-  return into;
-}
 
 /**
  * Where an execution is written as it runs: the embedded runtime's execution log (MySQL, see
@@ -139,7 +123,7 @@ async function execute(
   const invokeFunction = lambdaInvoker(lambdaEndpoint);
   const invoke = (functionName: string) => (payload: unknown): Promise<unknown> => invokeFunction(functionName, payload);
   const handlers = Object.fromEntries(
-    [...taskResources(definition.States as StateMap)].map(([state, resource]) => [state, invoke(resource)]),
+    [...taskResources((definition as unknown as AslDefinition).States)].map(([state, resource]) => [state, invoke(resource)]),
   );
   const machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0], {
     validationOptions: { checkArn: false },

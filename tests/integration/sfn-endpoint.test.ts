@@ -178,6 +178,8 @@ describe('the Step Functions API of the embedded stack (pipeline state machine)'
     const after = events.slice(redriven + 1);
     assert.equal(after[0].type, 'MapStateEntered', 'the run goes on from the Map that failed');
     assert.deepEqual(after.filter((e) => e.type === 'MapIterationStarted').map((e) => e.mapIterationStartedEventDetails!.index), [0, 1, 2].filter((i) => !succeededTrials.includes(i)));
+    const scheduledAfter = after.filter((e) => e.type === 'LambdaFunctionScheduled').map((e) => e.lambdaFunctionScheduledEventDetails!.resource!.split(':').at(-1));
+    assert.deepEqual(scheduledAfter, [...Array(3 - succeededTrials.length).fill(fn('train')), fn('select'), fn('promote')]);
     assert.equal(events.at(-1)!.type, 'ExecutionSucceeded');
     // (Debian 12's AWS CLI 2.9 predates redrive-execution: the SDK asks.)
     await assert.rejects(sfn.send(new RedriveExecutionCommand({ executionArn })), { name: 'ExecutionNotRedrivable' });

@@ -208,8 +208,13 @@ export class HistoryRecorder {
         return;
     }
     const thread = this.threadOf(event);
-    if (this.skippedThreads.has(thread)) return;
     const state = event.state;
+    if (this.skippedThreads.has(thread)) {
+      // An iteration a redrive does not run again: its Tasks answer from their recorded results,
+      // which must still be taken off the queue (the next iteration's call is behind them).
+      if (state?.type === 'Task' && (event.type === 'StateExited' || event.type === 'StateFailed')) this.calls.get(state.name)?.shift();
+      return;
+    }
     if (!state) return;
     const definition = this.states.get(state.name);
     switch (event.type) {

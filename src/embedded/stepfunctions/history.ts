@@ -67,6 +67,28 @@ function simplePath(path: string, value: unknown): unknown {
   return current;
 }
 
+/**
+ * The Map or Parallel state running at the top level. AWS's links around a Map (read off its
+ * recorded histories): an iteration starts from where the previous one's last state ended
+ * (`cursor`); MapStateSucceeded and MapStateExited both point at the last MapIterationSucceeded
+ * (`lastEnd`); MapStateFailed points where the failed iteration's last state ended. The events of
+ * a Parallel's branches point at 0.
+ */
+interface Container {
+  name: string;
+  type: string;
+  cursor: number;
+  lastEnd: number;
+  open: Set<number>;
+  branches: number;
+  branchStates: Set<string>;
+  /**
+   * A Map with MaxConcurrency 1 runs its iterations one after the other, but the engine forwards
+   * their events late; the events of an iteration wait here until the ones before it ended.
+   */
+  serial: { current: number; waiting: Map<number, EngineEvent[]> } | null;
+}
+
 export interface HistoryRecorderOptions {
   definition: AslDefinition;
   roleArn: string;
@@ -93,7 +115,7 @@ export class HistoryRecorder {
   /** Threads where a Task attempt is under way and its invocation not yet recorded. */
   private readonly awaitingCall = new Set<string>();
   /** The Map or Parallel state running at the top level, its open iterations/branches, held top-level events. */
-  private container: { name: string; type: string; startedId: number; open: Set<number>; branches: number; branchStates: Set<string> } | null = null;
+  private container: Container | null = null;
   private held: EngineEvent[] | null = null;
   private readonly skippedThreads = new Set<string>();
 
@@ -112,9 +134,10 @@ export class HistoryRecorder {
   }
 
   /** Records an event made by the service itself (ExecutionRedriven, ExecutionAborted). */
-  record(type: string, details?: Record<string, unknown>, thread = '', timestamp = Date.now()): RecordedEvent {
-    const event: RecordedEvent = { id: this.nextId++, previousEventId: this.last.get(thread) ?? 0, type, timestamp, thread, ...(details ? { details } : {}) };
-    this.last.set(thread, event.id);
+  record(type: string, details?: Record<string, unknown>, thread = '', timestamp = Date.now(), link: { prev?: number; advance?: boolean } = {}): RecordedEvent {
+    const previousEventId = link.prev ?? (thread.endsWith('|') ? 0 : (this.last.get(thread) ?? 0));
+    const event: RecordedEvent = { id: this.nextId++, previousEventId, type, timestamp, thread, ...(details ? { details } : {}) };
+    if (link.advance !== false) this.last.set(thread, event.id);
     this.options.emit(event);
     return event;
   }
@@ -146,10 +169,18 @@ export class HistoryRecorder {
   }
 
   private handle(event: EngineEvent): void {
+    const serial = this.container?.serial;
+    if (serial && event.index !== undefined && event.index !== serial.current) {
+      const waiting = serial.waiting.get(event.index) ?? [];
+      waiting.push(event);
+      serial.waiting.set(event.index, waiting);
+      return;
+    }
     const at = event.timestamp;
     switch (event.type) {
       case 'ExecutionStarted':
-        if (!this.options.redrive) this.record('ExecutionStarted', { input: json(event.input), inputDetails: dataDetails, roleArn: this.options.roleArn }, '', at);
+        // AWS: the first state's event points at 0, not at ExecutionStarted.
+        if (!this.options.redrive) this.record('ExecutionStarted', { input: json(event.input), inputDetails: dataDetails, roleArn: this.options.roleArn }, '', at, { advance: false });
         return;
       case 'ExecutionSucceeded':
         this.record('ExecutionSucceeded', { output: json(event.output), outputDetails: dataDetails }, '', at);
@@ -177,8 +208,13 @@ export class HistoryRecorder {
         return;
     }
     const thread = this.threadOf(event);
-    if (this.skippedThreads.has(thread)) return;
     const state = event.state;
+    if (this.skippedThreads.has(thread)) {
+      // An iteration a redrive does not run again: its Tasks answer from their recorded results,
+      // which must still be taken off the queue (the next iteration's call is behind them).
+      if (state?.type === 'Task' && (event.type === 'StateExited' || event.type === 'StateFailed')) this.calls.get(state.name)?.shift();
+      return;
+    }
     if (!state) return;
     const definition = this.states.get(state.name);
     switch (event.type) {
@@ -191,16 +227,18 @@ export class HistoryRecorder {
             : this.record('ParallelStateStarted', undefined, thread, at);
           const branchStates = new Set<string>();
           for (const branch of definition?.Branches ?? []) for (const name of everyState(branch.States).keys()) branchStates.add(name);
-          this.container = { name: state.name, type: state.type, startedId: started.id, open: new Set(), branches: 0, branchStates };
-          if (state.type === 'Parallel') this.last.set(`${state.name}|`, started.id);
+          const concurrency = typeof definition?.MaxConcurrencyPath === 'string' ? simplePath(definition.MaxConcurrencyPath, state.input) : definition?.MaxConcurrency;
+          const serial = state.type === 'Map' && concurrency === 1 ? { current: 0, waiting: new Map<number, EngineEvent[]>() } : null;
+          this.container = { name: state.name, type: state.type, cursor: started.id, lastEnd: started.id, open: new Set(), branches: 0, branchStates, serial };
         }
         return;
       }
       case 'StateFailed':
         if (state.type === 'Task') this.taskCall(thread, state.name, definition, false);
         if (thread === '' && this.container?.name === state.name) {
-          for (const index of this.container.open) this.record('MapIterationAborted', { name: state.name, index }, `${state.name}#${index}`, at);
-          this.record(`${state.type}StateFailed`, undefined, '', at);
+          const c = this.container;
+          for (const index of c.open) this.record('MapIterationAborted', { name: state.name, index }, `${state.name}#${index}`, at);
+          this.record(`${state.type}StateFailed`, undefined, '', at, { prev: c.type === 'Map' ? c.cursor : this.lastEventId });
           this.container = null;
         }
         return;
@@ -218,7 +256,8 @@ export class HistoryRecorder {
             this.held = [event];
             return;
           }
-          this.containerSucceeded(c, at);
+          this.containerSucceeded(c, event);
+          return;
         }
         this.record(`${state.type}StateExited`, { name: state.name, output: json(event.state?.output), outputDetails: dataDetails }, thread, at);
         return;
@@ -234,16 +273,20 @@ export class HistoryRecorder {
     this.held = null;
     this.container = null;
     const [exit, ...rest] = held;
-    this.containerSucceeded(c, exit.timestamp);
-    const state = exit.state!;
-    this.record(`${state.type}StateExited`, { name: state.name, output: json(state.output), outputDetails: dataDetails }, '', exit.timestamp);
+    this.containerSucceeded(c, exit);
     for (const e of rest) this.event(e);
   }
 
-  private containerSucceeded(c: { name: string; type: string }, at: number): void {
-    if (c.type === 'Parallel') this.last.set('', this.last.get(`${c.name}|`) ?? this.last.get('') ?? 0);
-    this.record(`${c.type}StateSucceeded`, undefined, '', at);
+  /** AWS records MapStateSucceeded then MapStateExited for a Map, only ParallelStateExited for a Parallel. */
+  private containerSucceeded(c: Container, exit: EngineEvent): void {
     this.container = null;
+    const exited = { name: c.name, output: json(exit.state?.output), outputDetails: dataDetails };
+    if (c.type === 'Map') {
+      this.record('MapStateSucceeded', undefined, '', exit.timestamp, { prev: c.lastEnd });
+      this.record('MapStateExited', exited, '', exit.timestamp, { prev: c.lastEnd });
+    } else {
+      this.record(`${c.type}StateExited`, exited, '', exit.timestamp, { prev: this.lastEventId });
+    }
   }
 
   private mapLength(definition: AslState | undefined, input: unknown): Record<string, unknown> | undefined {
@@ -260,19 +303,32 @@ export class HistoryRecorder {
     const skip = this.options.redrive?.skipIterations;
     if (skip && skip.map === map && skip.indices.has(index)) {
       this.skippedThreads.add(thread);
+      if (event.type !== 'MapIterationStarted' && c) this.nextSerialIteration(c, index);
       return;
     }
     const details = { name: map, index };
     if (event.type === 'MapIterationStarted') {
       c?.open.add(index);
-      this.last.set(thread, c?.startedId ?? this.last.get('') ?? 0);
-      this.record('MapIterationStarted', details, thread, event.timestamp);
+      this.record('MapIterationStarted', details, thread, event.timestamp, { prev: c?.cursor ?? this.last.get('') ?? 0 });
       return;
     }
     c?.open.delete(index);
     const done = this.record(event.type, details, thread, event.timestamp);
-    this.last.set('', done.id);
+    if (c) {
+      c.cursor = done.previousEventId;
+      c.lastEnd = done.id;
+      this.nextSerialIteration(c, index);
+    }
     if (c && c.open.size === 0 && this.held) this.finishContainerWait();
+  }
+
+  /** A serial Map's iteration `index` ended: the next one's events may go. */
+  private nextSerialIteration(c: Container, index: number): void {
+    if (!c.serial || index !== c.serial.current) return;
+    c.serial.current++;
+    const next = c.serial.waiting.get(c.serial.current) ?? [];
+    c.serial.waiting.delete(c.serial.current);
+    for (const e of next) this.handle(e);
   }
 
   /** Records the invocation a Task attempt made (scheduled, started, succeeded or failed). */

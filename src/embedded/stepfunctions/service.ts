@@ -82,7 +82,7 @@ export interface BuiltInStateMachine {
 
 /** What the stack's shutdown left RUNNING is ABORTED with this error (and can be redriven). */
 export const ENDPOINT_STOPPED = {
-  error: 'States.EndpointStopped',
+  error: 'EndpointStopped',
   cause: 'The embedded Step Functions endpoint stopped while this execution was running. RedriveExecution goes on from the state that did not finish.',
 };
 

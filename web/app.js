@@ -163,7 +163,9 @@ function startRunForm(onStarted) {
       num('intervalSeconds', 'Seconds between batches', 1, 0, 3600),
       num('trials', 'Search trials', 2, 1, 50),
       num('nEstimators', 'Trees per forest', 10, 1, 500),
-      num('groupNumber', 'Data API group', 1, 1, 1000)),
+      num('groupNumber', 'Data API group', 1, 1, 1000),
+      h('label', { class: 'field', title: 'Reuse the artifact of an earlier trial with the same data, parameters and trainer version' },
+        'Step caching', h('span', {}, h('input', { type: 'checkbox', id: 'cache', checked: true }), ' reuse identical trials'))),
     message,
     h('div', { class: 'row end' }, h('button', { type: 'submit', id: 'start-run-button' }, 'Start run')));
   form.addEventListener('submit', async (e) => {
@@ -172,6 +174,7 @@ function startRunForm(onStarted) {
     const input = {
       batches: v.batches, intervalSeconds: v.intervalSeconds, groupNumber: v.groupNumber,
       train: { nEstimators: v.nEstimators }, search: { trials: v.trials },
+      ...(form.querySelector('#cache').checked ? {} : { cache: false }),
     };
     const button = form.querySelector('button');
     button.disabled = true;

@@ -321,4 +321,28 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     const { body } = await api('GET', `/executions/${failed.id}`);
     assert.deepEqual([body.status, body.redriveCount], ['SUCCEEDED', 1]);
   });
+
+  test('the start form sends "cache": false only when step caching is unticked', async () => {
+    const sent: unknown[] = [];
+    // Answer the POST here, so nothing runs: only what the page sends matters.
+    await page.route('**/executions', async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      sent.push(route.request().postDataJSON());
+      await route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: 'InvalidInput', message: 'not started (test)' }) });
+    });
+    try {
+      await page.goto(`${stack.baseUrl}/#/executions`);
+      await page.locator('#start-run').waitFor();
+      await page.click('#start-run-button');
+      await page.locator('#start-run .error').waitFor();
+      await page.uncheck('#cache');
+      await page.click('#start-run-button');
+      for (let i = 0; i < 50 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(sent.length, 2);
+      assert.equal((sent[0] as { cache?: boolean }).cache, undefined);
+      assert.equal((sent[1] as { cache?: boolean }).cache, false);
+    } finally {
+      await page.unroute('**/executions');
+    }
+  });
 });

@@ -122,8 +122,8 @@ switch (command) {
     const sfn = await stepFunctions();
     const executions = await sfnCall(() => sfn.list(20));
     if (opts.json) { console.log(JSON.stringify(executions, null, 2)); break; }
-    table(executions.map((e) => ({ execution: e.name, status: e.status, started: e.startedAt, seconds: e.durationMs === null ? '' : Math.round(e.durationMs / 1000), redrives: e.redriveCount ?? 0, error: e.error ?? '' })),
-      ['execution', 'status', 'started', 'seconds', 'redrives', 'error']);
+    table(executions.map((e) => ({ execution: e.name, status: e.status, started: e.startedAt, seconds: e.durationMs === null ? '' : Math.round(e.durationMs / 1000), redrives: e.redriveCount ?? 0 })),
+      ['execution', 'status', 'started', 'seconds', 'redrives']);
     break;
   }
   case 'redrive': {

@@ -36,6 +36,7 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
   if (result.status !== 'SUCCEEDED') {
     print(`Pipeline FAILED: ${result.error}: ${result.cause}`);
     print('Recent function output:\n' + stack.recentOutput().split('\n').slice(-40).join('\n'));
+    print(`\nOnce the cause is fixed, it can go on from where it failed: npm run serve, then npm run cli -- redrive ${result.name}`);
     return false;
   }
   const out = result.output as {

@@ -17,7 +17,9 @@ const ROLE = 'arn:aws:iam::000000000000:role/test';
 const fnArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
 /** The functions of the fake Lambda endpoint. */
-const functions: Record<string, (payload: unknown) => { error?: { errorType: string; errorMessage: string }; result?: unknown }> = {
+type Answer = { error?: { errorType: string; errorMessage: string }; result?: unknown; afterMs?: number };
+const functions: Record<string, (payload: unknown) => Answer> = {
+  slow: (payload) => ({ result: payload, afterMs: 2500 }),
   echo: (payload) => ({ result: payload }),
   wrap: (payload) => ({ result: { Return: payload } }),
   raise: () => ({ error: { errorType: 'Exception', errorMessage: 'Some exception was raised.' } }),
@@ -220,6 +222,18 @@ const cases: Record<string, Case> = {
     ],
     status: 'SUCCEEDED', output: { Error: 'Exception', Cause: 'Some exception was raised.' },
   },
+  'Lambda Task that times out': {
+    source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_lambda',
+    definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: fnArn('slow'), TimeoutSeconds: 1, End: true } } },
+    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionTimedOut(4)', 'ExecutionFailed(5)'],
+    status: 'FAILED', error: { error: 'States.Timeout' },
+  },
+  'lambda:invoke Task that times out': {
+    source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_service_lambda',
+    definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'slow', 'Payload.$': '$' }, TimeoutSeconds: 1, End: true } } },
+    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'TaskScheduled(2)', 'TaskStarted(3)', 'TaskTimedOut(4)', 'ExecutionFailed(5)'],
+    status: 'FAILED', error: { error: 'States.Timeout' },
+  },
 };
 
 describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, { timeout: 300_000 }, () => {
@@ -228,7 +242,7 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     lambda = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const name = decodeURIComponent(/\/functions\/([^/]+)\/invocations/.exec(req.url ?? '')?.[1] ?? '');
         invocations.push(name);
         const fn = functions[name];
@@ -238,6 +252,8 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
           return;
         }
         const answer = fn(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'));
+        if (answer.afterMs) await new Promise((r) => setTimeout(r, answer.afterMs));
+        if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'application/json', ...(answer.error ? { 'x-amz-function-error': 'Unhandled' } : {}) });
         res.end(JSON.stringify(answer.error ?? answer.result));
       });
@@ -311,5 +327,17 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     const raw = await rawHistory(endpoint.url, a.executionArn!);
     assert.deepEqual(raw.at(-1)!.executionAbortedEventDetails, { error: 'Stop.Test', cause: 'stopped by the test' });
     await expectError('StartExecution', { stateMachineArn, name: 'once', input: '{"x":1}' }, 'ExecutionAlreadyExists');
+  });
+
+  test('an execution over its TimeoutSeconds is TIMED_OUT (ExecutionTimedOut, error States.Timeout), and redrivable', async () => {
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'too-slow', roleArn: ROLE, definition: JSON.stringify({ TimeoutSeconds: 1, StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3, End: true } } }) }));
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn }));
+    const done = await waitForExecution(sfn, executionArn!);
+    assert.equal(done.status, 'TIMED_OUT');
+    assert.equal(done.error, 'States.Timeout');
+    assert.equal(done.redriveStatus, 'REDRIVABLE');
+    const raw = await rawHistory(endpoint.url, executionArn!);
+    assertHistoryShape(raw);
+    assert.deepEqual(raw.map((e) => e.type), ['ExecutionStarted', 'WaitStateEntered', 'ExecutionTimedOut']);
   });
 });

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateStateMachineCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from '../../src/embedded/stepfunctions/endpoint.ts';
+import { SfnStore } from '../../src/embedded/stepfunctions/store.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/env.ts';
 import { assertHistoryShape, rawCall, rawHistory, sfnClient, waitForExecution } from '../helpers/sfn.ts';
 
@@ -327,6 +328,46 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     const raw = await rawHistory(endpoint.url, a.executionArn!);
     assert.deepEqual(raw.at(-1)!.executionAbortedEventDetails, { error: 'Stop.Test', cause: 'stopped by the test' });
     await expectError('StartExecution', { stateMachineArn, name: 'once', input: '{"x":1}' }, 'ExecutionAlreadyExists');
+  });
+
+  test('an execution a stack left RUNNING when it died is ABORTED at the next start, with a cause saying so, and redrivable', async () => {
+    // What a killed stack leaves behind: the execution RUNNING, its history up to the Wait it was in.
+    const definition = JSON.stringify({ StartAt: 'First', States: { First: { Type: 'Pass', Result: { n: 1 }, Next: 'Pause' }, Pause: { Type: 'Wait', Seconds: 1, Next: 'Last' }, Last: { Type: 'Pass', End: true } } });
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'crashed', roleArn: ROLE, definition }));
+    const executionArn = `${stateMachineArn!.replace(':stateMachine:', ':execution:')}:left-running`;
+    const store = new SfnStore(db.pool);
+    const at = Date.now() - 5000;
+    await store.createExecution({
+      arn: executionArn, stateMachineArn: stateMachineArn!, name: 'left-running', status: 'RUNNING', definition, input: '{}', output: null, error: null, cause: null,
+      startedAt: new Date(at), stoppedAt: null, redriveCount: 0, redriveDate: null,
+    });
+    await store.appendEvents(executionArn, [
+      { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: at, thread: '', details: { input: '{}', roleArn: ROLE } },
+      { id: 2, previousEventId: 0, type: 'PassStateEntered', timestamp: at, thread: '', details: { name: 'First', input: '{}' } },
+      { id: 3, previousEventId: 2, type: 'PassStateExited', timestamp: at, thread: '', details: { name: 'First', output: '{"n":1}' } },
+      { id: 4, previousEventId: 3, type: 'WaitStateEntered', timestamp: at, thread: '', details: { name: 'Pause', input: '{"n":1}' } },
+    ]);
+    const next = await startStepFunctionsEndpoint({ pool: db.pool, lambdaEndpoint: 'http://127.0.0.1:1', port: 0, builtIn: [] });
+    try {
+      const client = sfnClient(next.url);
+      const aborted = await waitForExecution(client, executionArn);
+      assert.equal(aborted.status, 'ABORTED');
+      assert.equal(aborted.error, 'EndpointStopped');
+      assert.match(String(aborted.cause), /stopped while this execution was running/);
+      assert.equal(aborted.redriveStatus, 'REDRIVABLE');
+      await rawCall(next.url, 'RedriveExecution', { executionArn });
+      const done = await waitForExecution(client, executionArn);
+      assert.equal(done.status, 'SUCCEEDED');
+      assert.equal(done.output, '{"n":1}');
+      const raw = await rawHistory(next.url, executionArn);
+      assertHistoryShape(raw);
+      assert.deepEqual(raw.map((e) => e.type), [
+        'ExecutionStarted', 'PassStateEntered', 'PassStateExited', 'WaitStateEntered', 'ExecutionAborted',
+        'ExecutionRedriven', 'WaitStateEntered', 'WaitStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded',
+      ]);
+    } finally {
+      await next.close();
+    }
   });
 
   test('an execution over its TimeoutSeconds is TIMED_OUT (ExecutionTimedOut, error States.Timeout), and redrivable', async () => {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { CreateStateMachineCommand, StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from '../../src/embedded/stepfunctions/endpoint.ts';
+import { SfnStore } from '../../src/embedded/stepfunctions/store.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/env.ts';
 import { assertHistoryShape, rawCall, rawHistory, sfnClient, waitForExecution } from '../helpers/sfn.ts';
 
@@ -17,7 +18,9 @@ const ROLE = 'arn:aws:iam::000000000000:role/test';
 const fnArn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
 /** The functions of the fake Lambda endpoint. */
-const functions: Record<string, (payload: unknown) => { error?: { errorType: string; errorMessage: string }; result?: unknown }> = {
+type Answer = { error?: { errorType: string; errorMessage: string }; result?: unknown; afterMs?: number };
+const functions: Record<string, (payload: unknown) => Answer> = {
+  slow: (payload) => ({ result: payload, afterMs: 2500 }),
   echo: (payload) => ({ result: payload }),
   wrap: (payload) => ({ result: { Return: payload } }),
   raise: () => ({ error: { errorType: 'Exception', errorMessage: 'Some exception was raised.' } }),
@@ -220,6 +223,18 @@ const cases: Record<string, Case> = {
     ],
     status: 'SUCCEEDED', output: { Error: 'Exception', Cause: 'Some exception was raised.' },
   },
+  'Lambda Task that times out': {
+    source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_lambda',
+    definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: fnArn('slow'), TimeoutSeconds: 1, End: true } } },
+    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionTimedOut(4)', 'ExecutionFailed(5)'],
+    status: 'FAILED', error: { error: 'States.Timeout' },
+  },
+  'lambda:invoke Task that times out': {
+    source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_service_lambda',
+    definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'slow', 'Payload.$': '$' }, TimeoutSeconds: 1, End: true } } },
+    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'TaskScheduled(2)', 'TaskStarted(3)', 'TaskTimedOut(4)', 'ExecutionFailed(5)'],
+    status: 'FAILED', error: { error: 'States.Timeout' },
+  },
 };
 
 describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, { timeout: 300_000 }, () => {
@@ -228,7 +243,7 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     lambda = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
+      req.on('end', async () => {
         const name = decodeURIComponent(/\/functions\/([^/]+)\/invocations/.exec(req.url ?? '')?.[1] ?? '');
         invocations.push(name);
         const fn = functions[name];
@@ -238,6 +253,8 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
           return;
         }
         const answer = fn(JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null'));
+        if (answer.afterMs) await new Promise((r) => setTimeout(r, answer.afterMs));
+        if (res.destroyed) return;
         res.writeHead(200, { 'content-type': 'application/json', ...(answer.error ? { 'x-amz-function-error': 'Unhandled' } : {}) });
         res.end(JSON.stringify(answer.error ?? answer.result));
       });
@@ -311,5 +328,57 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     const raw = await rawHistory(endpoint.url, a.executionArn!);
     assert.deepEqual(raw.at(-1)!.executionAbortedEventDetails, { error: 'Stop.Test', cause: 'stopped by the test' });
     await expectError('StartExecution', { stateMachineArn, name: 'once', input: '{"x":1}' }, 'ExecutionAlreadyExists');
+  });
+
+  test('an execution a stack left RUNNING when it died is ABORTED at the next start, with a cause saying so, and redrivable', async () => {
+    // What a killed stack leaves behind: the execution RUNNING, its history up to the Wait it was in.
+    const definition = JSON.stringify({ StartAt: 'First', States: { First: { Type: 'Pass', Result: { n: 1 }, Next: 'Pause' }, Pause: { Type: 'Wait', Seconds: 1, Next: 'Last' }, Last: { Type: 'Pass', End: true } } });
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'crashed', roleArn: ROLE, definition }));
+    const executionArn = `${stateMachineArn!.replace(':stateMachine:', ':execution:')}:left-running`;
+    const store = new SfnStore(db.pool);
+    const at = Date.now() - 5000;
+    await store.createExecution({
+      arn: executionArn, stateMachineArn: stateMachineArn!, name: 'left-running', status: 'RUNNING', definition, input: '{}', output: null, error: null, cause: null,
+      startedAt: new Date(at), stoppedAt: null, redriveCount: 0, redriveDate: null,
+    });
+    await store.appendEvents(executionArn, [
+      { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: at, thread: '', details: { input: '{}', roleArn: ROLE } },
+      { id: 2, previousEventId: 0, type: 'PassStateEntered', timestamp: at, thread: '', details: { name: 'First', input: '{}' } },
+      { id: 3, previousEventId: 2, type: 'PassStateExited', timestamp: at, thread: '', details: { name: 'First', output: '{"n":1}' } },
+      { id: 4, previousEventId: 3, type: 'WaitStateEntered', timestamp: at, thread: '', details: { name: 'Pause', input: '{"n":1}' } },
+    ]);
+    const next = await startStepFunctionsEndpoint({ pool: db.pool, lambdaEndpoint: 'http://127.0.0.1:1', port: 0, builtIn: [] });
+    try {
+      const client = sfnClient(next.url);
+      const aborted = await waitForExecution(client, executionArn);
+      assert.equal(aborted.status, 'ABORTED');
+      assert.equal(aborted.error, 'EndpointStopped');
+      assert.match(String(aborted.cause), /stopped while this execution was running/);
+      assert.equal(aborted.redriveStatus, 'REDRIVABLE');
+      await rawCall(next.url, 'RedriveExecution', { executionArn });
+      const done = await waitForExecution(client, executionArn);
+      assert.equal(done.status, 'SUCCEEDED');
+      assert.equal(done.output, '{"n":1}');
+      const raw = await rawHistory(next.url, executionArn);
+      assertHistoryShape(raw);
+      assert.deepEqual(raw.map((e) => e.type), [
+        'ExecutionStarted', 'PassStateEntered', 'PassStateExited', 'WaitStateEntered', 'ExecutionAborted',
+        'ExecutionRedriven', 'WaitStateEntered', 'WaitStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded',
+      ]);
+    } finally {
+      await next.close();
+    }
+  });
+
+  test('an execution over its TimeoutSeconds is TIMED_OUT (ExecutionTimedOut, error States.Timeout), and redrivable', async () => {
+    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'too-slow', roleArn: ROLE, definition: JSON.stringify({ TimeoutSeconds: 1, StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3, End: true } } }) }));
+    const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn }));
+    const done = await waitForExecution(sfn, executionArn!);
+    assert.equal(done.status, 'TIMED_OUT');
+    assert.equal(done.error, 'States.Timeout');
+    assert.equal(done.redriveStatus, 'REDRIVABLE');
+    const raw = await rawHistory(endpoint.url, executionArn!);
+    assertHistoryShape(raw);
+    assert.deepEqual(raw.map((e) => e.type), ['ExecutionStarted', 'WaitStateEntered', 'ExecutionTimedOut']);
   });
 });

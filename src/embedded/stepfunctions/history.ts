@@ -32,6 +32,8 @@ export interface TaskCall {
   startedAt: number;
   endedAt: number;
   outcome: { ok: true; output: unknown } | { ok: false; error: string; cause: string };
+  /** No answer within the Task's TimeoutSeconds (States.Timeout). */
+  timedOut?: boolean;
   /** Answered from the results of an earlier attempt of the execution (redrive): not run, not recorded. */
   replayed?: boolean;
 }
@@ -344,6 +346,7 @@ export class HistoryRecorder {
       this.record('LambdaFunctionScheduled', { resource: call.target.resource, input: json(call.input), inputDetails: dataDetails, ...timeout }, thread, call.startedAt);
       this.record('LambdaFunctionStarted', undefined, thread, call.startedAt);
       if (outcome.ok) this.record('LambdaFunctionSucceeded', { output: json(outcome.output), outputDetails: dataDetails }, thread, call.endedAt);
+      else if (call.timedOut) this.record('LambdaFunctionTimedOut', { error: outcome.error, cause: outcome.cause }, thread, call.endedAt);
       else this.record('LambdaFunctionFailed', { error: outcome.error, cause: outcome.cause }, thread, call.endedAt);
       return;
     }
@@ -351,6 +354,7 @@ export class HistoryRecorder {
     this.record('TaskScheduled', { ...resource, region: 'us-east-1', parameters: json(call.input), ...timeout }, thread, call.startedAt);
     this.record('TaskStarted', resource, thread, call.startedAt);
     if (outcome.ok) this.record('TaskSucceeded', { ...resource, output: json(outcome.output), outputDetails: dataDetails }, thread, call.endedAt);
+    else if (call.timedOut) this.record('TaskTimedOut', { ...resource, error: outcome.error, cause: outcome.cause }, thread, call.endedAt);
     else this.record('TaskFailed', { ...resource, error: outcome.error, cause: outcome.cause }, thread, call.endedAt);
   }
 }

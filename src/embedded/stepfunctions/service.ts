@@ -296,6 +296,7 @@ export class StepFunctionsService {
     const entry: Running = { abort: run.abort, finished: Promise.resolve() };
     entry.finished = (async () => {
       const outcome: RunOutcome = await run.done;
+      if (outcome.status === 'TIMED_OUT') recorder.record('ExecutionTimedOut', { error: 'States.Timeout', cause: 'The execution ran longer than the TimeoutSeconds of its state machine' });
       if (outcome.status === 'ABORTED') {
         recorder.record('ExecutionAborted', entry.stop ? { ...(entry.stop.error ? { error: entry.stop.error } : {}), ...(entry.stop.cause ? { cause: entry.stop.cause } : {}) } : undefined);
       }
@@ -303,8 +304,8 @@ export class StepFunctionsService {
       await store.finishExecution(arn, {
         status: outcome.status, stoppedAt: new Date(),
         output: outcome.status === 'SUCCEEDED' ? json(outcome.output) : null,
-        error: outcome.status === 'FAILED' ? outcome.error : (entry.stop?.error ?? null),
-        cause: outcome.status === 'FAILED' ? outcome.cause : (entry.stop?.cause ?? null),
+        error: outcome.status === 'FAILED' ? outcome.error : outcome.status === 'TIMED_OUT' ? 'States.Timeout' : (entry.stop?.error ?? null),
+        cause: outcome.status === 'FAILED' ? outcome.cause : outcome.status === 'TIMED_OUT' ? null : (entry.stop?.cause ?? null),
       }).catch(this.onStoreError);
       this.running.delete(arn);
     })();

@@ -137,10 +137,10 @@ switch (command) {
   }
   case 'runs': {
     const query = new URLSearchParams({ ...(opts.execution ? { execution_id: opts.execution } : {}), ...(opts.dataset ? { dataset: opts.dataset } : {}), limit: '50' });
-    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
+    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; cachedFromRunId?: string | null; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
     if (opts.json) { console.log(JSON.stringify(runs, null, 2)); break; }
     table(runs.map((r) => ({
-      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.status, data: r.datasetVersion,
+      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.cachedFromRunId ? `cached from ${r.cachedFromRunId.slice(0, 8)}` : r.status, data: r.datasetVersion,
       trees: r.params.nEstimators, depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'), leaf: r.params.minSamplesLeaf, features: r.params.maxFeatures,
       accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy, macro_f1: r.metrics?.macro_f1, auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr, rmse: r.metrics?.rmse,
     })), ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse']);

@@ -17,7 +17,7 @@ import { repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../src/pipeline/snapshot.ts';
-import { LocalStack } from '../src/runtime/local-stack.ts';
+import { EmbeddedStack } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
 
@@ -81,7 +81,7 @@ const mysql = {
   user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '', database: `mlops_bench_predict_${label}`,
 };
 const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-bench-predict-'));
-const stack = new LocalStack({
+const stack = new EmbeddedStack({
   mysql, bucket: `mlops-bench-predict-${label}`, s3Directory: path.join(work, 's3'),
   functionEnv: {
     DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '5000', TRAIN_WORKERS: '2',

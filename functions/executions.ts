@@ -1,22 +1,18 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { InvalidInput } from '../src/errors.ts';
-import type { AslMachine } from '../src/runtime/asl-graph.ts';
-import { readDefinitionText } from '../src/runtime/definition.ts';
-import { MysqlExecutionLog } from '../src/runtime/execution-log.ts';
-import {
-  checkExecutionId, describeExecution, EmbeddedExecutions, nestedStateNames, type ExecutionSource, type StartLocal,
-} from '../src/runtime/executions.ts';
-import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/runtime/sfn-executions.ts';
-import { createPool } from '../src/storage/mysql.ts';
-import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import type { AslMachine } from '../src/executions/asl-graph.ts';
+import { LOCAL_CREDENTIALS, stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/executions/step-functions.ts';
+import { checkExecutionId, describeExecution, nestedStateNames } from '../src/executions/views.ts';
+import { readDefinitionText } from '../src/statemachine/definition.ts';
+import { getConfig, releaseWhenInvokedLocally } from './lib/context.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The pipeline's executions over HTTP, for the console: GET /executions, GET /executions/{id},
- * POST /executions. On LocalStack/AWS (STATE_MACHINE_ARN set, or derived from this function's own
- * ARN) through the Step Functions API; on the embedded runtime from the MySQL execution log, and a
- * new execution runs in this function's process against LAMBDA_ENDPOINT (serverless-offline's).
+ * POST /executions, POST /executions/{id}/redrive. Always through the Step Functions API: the
+ * embedded stack's endpoint, LocalStack's, or AWS's (STATE_MACHINE_ARN set, or derived from this
+ * function's own ARN; SFN_ENDPOINT for an endpoint other than AWS's).
  */
 
 /** What of the Lambda context is read here: the function's own ARN names its state machine. */
@@ -34,6 +30,8 @@ const StartBody = z.strictObject({
   train: Section.optional(),
   search: Section.optional(),
   promotion: Section.optional(),
+  /** Step caching (default true): false trains every trial even when an earlier run had the same inputs. */
+  cache: z.boolean().optional(),
 });
 
 let definition: Promise<AslMachine> | undefined;
@@ -42,29 +40,17 @@ const getDefinition = (): Promise<AslMachine> => {
   return definition;
 };
 
-/** Runs an execution in this process, not awaited: its own pool, closed when it ends; the log shows its progress. */
-const startInProcess = (lambdaEndpoint: string): StartLocal => async (input) => {
-  const { startLocalExecution } = await import('../src/runtime/local-executor.ts');
-  const c = getConfig();
-  const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
-  const started = startLocalExecution(lambdaEndpoint, input, { recorder: new MysqlExecutionLog(pool) });
-  void started.done.then((result) => {
-    console.log(JSON.stringify({ function: 'executions', event: 'execution_finished', name: started.name, status: result.status, error: result.error }));
-  }).finally(() => pool.end().catch(() => undefined));
-  await started.recorded;
-  return started;
-};
-
-let source: ExecutionSource | undefined;
-async function getSource(context: LambdaContext | undefined): Promise<ExecutionSource> {
+let source: StepFunctionsExecutions | undefined;
+async function getSource(context: LambdaContext | undefined): Promise<StepFunctionsExecutions> {
   if (source) return source;
   const c = getConfig();
   const stateMachineArn = c.STATE_MACHINE_ARN ?? stateMachineArnFromFunctionArn(context?.invokedFunctionArn, 'executions');
-  source = stateMachineArn
-    ? new StepFunctionsExecutions({
-      stateMachineArn, region: c.AWS_REGION, nestedStates: nestedStateNames(await getDefinition()), ...(c.SFN_ENDPOINT ? { endpoint: c.SFN_ENDPOINT } : {}),
-    })
-    : new EmbeddedExecutions(getPool(), c.LAMBDA_ENDPOINT ? startInProcess(c.LAMBDA_ENDPOINT) : undefined);
+  if (!stateMachineArn) throw new InvalidInput('No state machine: set STATE_MACHINE_ARN (and SFN_ENDPOINT for a Step Functions endpoint other than AWS\'s)');
+  source = new StepFunctionsExecutions({
+    stateMachineArn, region: c.AWS_REGION, nestedStates: nestedStateNames(await getDefinition()),
+    // Local endpoints (embedded, LocalStack) take any keys; on AWS the function's role signs.
+    ...(c.SFN_ENDPOINT ? { endpoint: c.SFN_ENDPOINT, credentials: LOCAL_CREDENTIALS } : {}),
+  });
   return source;
 }
 
@@ -73,16 +59,20 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
   switch (event.routeKey) {
     case 'GET /executions': {
       const q = parseQuery(ListQuery, event);
-      return json(200, { source: src.kind, executions: await src.list(q.limit) });
+      return json(200, { stateMachineArn: src.stateMachineArn, executions: await src.list(q.limit) });
     }
     case 'GET /executions/{id}': {
       const id = checkExecutionId(event.pathParameters?.id ?? '');
       const { execution, events } = await src.get(id);
-      return json(200, describeExecution(src.kind, execution, events, await getDefinition(), Date.now()));
+      return json(200, describeExecution(execution, events, await getDefinition(), Date.now()));
     }
     case 'POST /executions': {
       const started = await src.start(parseJsonBody(StartBody, event, { maxBytes: 100_000, allowEmpty: true, what: 'execution input' }));
-      return json(202, { source: src.kind, ...started });
+      return json(202, started);
+    }
+    case 'POST /executions/{id}/redrive': {
+      const id = checkExecutionId(event.pathParameters?.id ?? '');
+      return json(202, await src.redrive(id));
     }
     default:
       throw new InvalidInput(`No route ${event.routeKey ?? event.rawPath}`);
@@ -90,5 +80,5 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
-  'GET /executions', 'GET /executions/{id}', 'POST /executions',
-])).use(adminOnly(['POST /executions'], () => getConfig().ADMIN_TOKEN));
+  'GET /executions', 'GET /executions/{id}', 'POST /executions', 'POST /executions/{id}/redrive',
+])).use(adminOnly(['POST /executions', 'POST /executions/{id}/redrive'], () => getConfig().ADMIN_TOKEN));

@@ -11,6 +11,8 @@ const TrainEvent = z.object({
   params: TrainParamsSchema.default(TrainParamsSchema.parse({})),
   trialIndex: z.number().int().min(0).default(0),
   parentRunId: z.string().uuid().nullable().default(null),
+  /** The execution input's `cache`: false trains even when an earlier run had the same inputs. */
+  cache: z.boolean().default(true),
 });
 
 async function run(event: z.infer<typeof TrainEvent>) {
@@ -19,7 +21,7 @@ async function run(event: z.infer<typeof TrainEvent>) {
     { pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (m) => console.log(m) },
     event,
   );
-  console.log(JSON.stringify({ step: 'train', executionId: event.executionId, runId: result.runId, metrics: result.metrics, trainSeconds: result.trainSeconds }));
+  console.log(JSON.stringify({ step: 'train', executionId: event.executionId, runId: result.runId, cachedFromRunId: result.cachedFromRunId, metrics: result.metrics, trainSeconds: result.trainSeconds }));
   return result;
 }
 

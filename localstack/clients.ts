@@ -51,29 +51,12 @@ export interface StateMachineSummary {
   stateMachineArn: string;
 }
 
-export interface ExecutionDescription {
-  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | string;
-  output?: string;
-  error?: string;
-  cause?: string;
-}
-
-/** One Step Functions history event: `type`, `id`, `timestamp` and one `xxxEventDetails` member. */
-export interface HistoryEvent {
-  id: number;
-  type: string;
-  timestamp: number | string;
-  [details: string]: unknown;
-}
-
+/** The state machine management the deploy needs (executions go through @aws-sdk/client-sfn: src/executions/). */
 export interface SfnApi {
   listStateMachines(): Promise<StateMachineSummary[]>;
   createStateMachine(input: { name: string; definition: string; roleArn: string }): Promise<string>;
   updateStateMachine(input: { stateMachineArn: string; definition: string; roleArn: string }): Promise<void>;
   deleteStateMachine(stateMachineArn: string): Promise<void>;
-  startExecution(input: { stateMachineArn: string; name?: string; input: string }): Promise<string>;
-  describeExecution(executionArn: string): Promise<ExecutionDescription>;
-  getExecutionHistory(executionArn: string, nextToken?: string): Promise<{ events: HistoryEvent[]; nextToken?: string }>;
 }
 
 export interface HttpApiSummary {
@@ -244,18 +227,6 @@ export function sfnOverHttp(connection: Connection): SfnApi {
     },
     async deleteStateMachine(stateMachineArn) {
       await call('DeleteStateMachine', { stateMachineArn });
-    },
-    async startExecution({ stateMachineArn, name, input }) {
-      return (await call<{ executionArn: string }>('StartExecution', { stateMachineArn, input, ...(name ? { name } : {}) })).executionArn;
-    },
-    async describeExecution(executionArn) {
-      return call<ExecutionDescription>('DescribeExecution', { executionArn });
-    },
-    async getExecutionHistory(executionArn, nextToken) {
-      const page = await call<{ events?: HistoryEvent[]; nextToken?: string }>('GetExecutionHistory', {
-        executionArn, maxResults: 1000, ...(nextToken ? { nextToken } : {}),
-      });
-      return { events: page.events ?? [], ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
     },
   };
 }

@@ -12,9 +12,11 @@ export async function readService(): Promise<ServiceDefinition> {
   return readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
 }
 
+/** LocalStack's documented test key: account 000000000000. */
+export const LOCALSTACK_KEYS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
 export function clientsFor(settings: Settings): Clients {
-  // LocalStack's documented test key: account 000000000000.
-  return localstackClients({ endpoint: settings.LOCALSTACK_ENDPOINT, region: settings.AWS_REGION, accessKeyId: 'test', secretAccessKey: 'test' });
+  return localstackClients({ endpoint: settings.LOCALSTACK_ENDPOINT, region: settings.AWS_REGION, ...LOCALSTACK_KEYS });
 }
 
 export async function readDeployRecord(): Promise<DeployResult | undefined> {

@@ -4,9 +4,8 @@
  * `substituteFunctions`. Every call to LocalStack goes through the `Clients` passed in.
  */
 import yaml from 'js-yaml';
-import { referencedFunctions, substituteFunctions } from '../src/runtime/definition.ts';
-import type { ExecutionEvent } from '../src/runtime/local-executor.ts';
-import type { Clients, FunctionSpec, FunctionState, HistoryEvent, LambdaApi, SfnApi } from './clients.ts';
+import { referencedFunctions, substituteFunctions } from '../src/statemachine/definition.ts';
+import type { Clients, FunctionSpec, FunctionState, LambdaApi, SfnApi } from './clients.ts';
 
 export interface HttpRoute {
   method: string;
@@ -248,98 +247,6 @@ export async function teardownPipeline(clients: Clients, service: ServiceDefinit
     if (f.routes.length > 0) await clients.lambda.deleteFunctionUrl(name);
     await clients.lambda.deleteFunction(name);
     log(`deleted ${name}`);
-  }
-}
-
-const epochMs = (t: number | string) => (typeof t === 'number' ? (t < 1e11 ? t * 1000 : t) : Date.parse(t));
-
-function parseJson(text: unknown): unknown {
-  if (typeof text !== 'string') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/**
- * Turns a Step Functions history event into the event shape the embedded runtime prints
- * (src/runtime/progress.ts), so both runtimes report progress the same way.
- */
-export function toExecutionEvent(event: HistoryEvent, currentState: { name?: string; type?: string }): ExecutionEvent | undefined {
-  const timestamp = epochMs(event.timestamp);
-  const details = (suffix: string) => (event[`${suffix}EventDetails`] ?? {}) as Record<string, unknown>;
-  const stateMatch = /^(Task|Pass|Choice|Wait|Succeed|Fail|Map|Parallel)State(Entered|Exited)$/.exec(event.type);
-  if (stateMatch) {
-    const d = details(stateMatch[2] === 'Entered' ? 'stateEntered' : 'stateExited');
-    const state = { name: String(d.name), type: stateMatch[1], ...(stateMatch[2] === 'Exited' ? { output: parseJson(d.output) } : {}) };
-    if (stateMatch[2] === 'Entered') Object.assign(currentState, { name: state.name, type: state.type });
-    return { type: `State${stateMatch[2]}`, timestamp, state };
-  }
-  switch (event.type) {
-    case 'ExecutionStarted':
-    case 'ExecutionSucceeded':
-      return { type: event.type, timestamp };
-    case 'ExecutionFailed':
-    case 'ExecutionTimedOut':
-    case 'ExecutionAborted': {
-      const d = details(event.type[0].toLowerCase() + event.type.slice(1));
-      return { type: 'ExecutionFailed', timestamp, Error: String(d.error ?? event.type), Cause: d.cause };
-    }
-    case 'LambdaFunctionFailed':
-    case 'LambdaFunctionTimedOut':
-    case 'TaskFailed':
-    case 'TaskTimedOut': {
-      const d = details(event.type[0].toLowerCase() + event.type.slice(1));
-      return {
-        type: 'StateFailed', timestamp, Error: String(d.error ?? event.type), Cause: d.cause,
-        state: { name: currentState.name ?? '?', type: currentState.type ?? 'Task' },
-      };
-    }
-    default:
-      return undefined;
-  }
-}
-
-export interface FollowOptions {
-  onEvent?: (event: ExecutionEvent) => void;
-  pollMs?: number;
-  sleep?: (ms: number) => Promise<void>;
-  timeoutMs?: number;
-}
-
-/** Polls an execution's history and status until it ends; each new event goes to `onEvent` once. */
-export async function followExecution(sfn: SfnApi, executionArn: string, options: FollowOptions = {}): Promise<{ status: string; output: unknown; error?: string; cause?: string }> {
-  const sleep = options.sleep ?? defaultSleep;
-  const deadline = Date.now() + (options.timeoutMs ?? 60 * 60_000);
-  const seen = new Set<number>();
-  const current: { name?: string; type?: string } = {};
-  const drain = async () => {
-    let nextToken: string | undefined;
-    do {
-      const page = await sfn.getExecutionHistory(executionArn, nextToken);
-      for (const event of page.events) {
-        if (seen.has(event.id)) continue;
-        seen.add(event.id);
-        const converted = toExecutionEvent(event, current);
-        if (converted) options.onEvent?.(converted);
-      }
-      nextToken = page.nextToken;
-    } while (nextToken);
-  };
-  for (;;) {
-    const description = await sfn.describeExecution(executionArn);
-    await drain();
-    if (description.status !== 'RUNNING') {
-      return {
-        status: description.status,
-        output: parseJson(description.output) ?? null,
-        ...(description.error ? { error: description.error } : {}),
-        ...(description.cause ? { cause: description.cause } : {}),
-      };
-    }
-    if (Date.now() > deadline) throw new Error(`Execution ${executionArn} still running after the time limit`);
-    await sleep(options.pollMs ?? 2000);
   }
 }
 

@@ -1,14 +1,14 @@
 /**
- * Starts one pipeline execution on LocalStack and follows it to the end, printing progress as the
- * embedded runtime does; then calls /predict once.
+ * Starts one pipeline execution on LocalStack and follows it to the end through @aws-sdk/client-sfn
+ * (the same code as `npm start` and the CLI), printing the same progress lines; then calls /predict once.
  *   npx node localstack/run.ts [--batches 3] [--interval 5] [--trees 50] [--trials 3] [--group 1] [--dataset covertype] [--input file.json]
  */
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
-import { progressPrinter } from '../src/runtime/progress.ts';
-import { checkLocalstack, clientsFor, readDeployRecord, readService } from './common.ts';
-import { findStateMachine, followExecution } from './deploy-lib.ts';
+import { executionsClient } from '../scripts/lib/executions-client.ts';
+import { pipelineInput, pipelineInputOptions } from '../scripts/lib/pipeline-input.ts';
+import { progressPrinter } from '../scripts/lib/progress.ts';
+import { checkLocalstack, clientsFor, LOCALSTACK_KEYS, readDeployRecord, readService } from './common.ts';
+import { findStateMachine } from './deploy-lib.ts';
 import { loadDotEnv, loadSettings } from './settings.ts';
 
 const { values: args } = parseArgs({
@@ -33,10 +33,10 @@ try {
     const r = await fetch(`${restart}?group_number=${String(input.groupNumber ?? 1)}`);
     print(`GET /restart_data_generation → ${r.status}`);
   }
-  const name = `run-${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-  const executionArn = await sfn.startExecution({ stateMachineArn, name, input: JSON.stringify(input) });
+  const executions = await executionsClient({ stateMachineArn, endpoint: settings.LOCALSTACK_ENDPOINT, credentials: LOCALSTACK_KEYS });
+  const { executionArn } = await executions.start(input);
   print(`Execution ${executionArn}\nInput ${JSON.stringify(input)}`);
-  const result = await followExecution(sfn, executionArn, { onEvent: progressPrinter(print) });
+  const result = await executions.follow(executionArn, { onEvent: progressPrinter(print), pollMs: 2000 });
   if (result.status !== 'SUCCEEDED') {
     print(`\nPipeline ${result.status}: ${result.error ?? ''} ${result.cause ?? ''}`);
     print('Function logs: docker compose logs localstack, or awslocal logs tail /aws/lambda/<function> (LocalStack CLI tools)');

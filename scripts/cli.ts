@@ -1,7 +1,9 @@
 /**
  * The pipeline from the command line, against a running stack (`npm start` leaves one up):
  *
- *   npm run cli -- run [--batches 3 --interval 5 --trials 3 --trees 50 --dataset covertype]
+ *   npm run cli -- run [--batches 3 --interval 5 --trials 3 --trees 50 --dataset covertype]  start an execution, follow it
+ *   npm run cli -- executions                                        the latest executions and their status
+ *   npm run cli -- redrive <execution>                               a failed execution goes on from where it failed
  *   npm run cli -- runs [--execution <id>] [--dataset covertype]     list runs and compare metrics
  *   npm run cli -- models [name]                                     versions, aliases, metrics
  *   npm run cli -- promote <name> <version> [--reason "..."]          make a version champion
@@ -10,7 +12,10 @@
  *   npm run cli -- reproduce <name> <version>                        retrain from lineage, compare hashes
  *
  * --api (default http://127.0.0.1:3000) is the HTTP API, --lambda (http://127.0.0.1:3002) the Lambda
- * endpoint; MySQL and S3 settings come from the environment as for the functions (src/config.ts).
+ * endpoint, --sfn (SFN_ENDPOINT, default http://127.0.0.1:8083) the Step Functions API and
+ * --state-machine (STATE_MACHINE_ARN, default the embedded stack's pipeline) the state machine: run,
+ * executions and redrive use @aws-sdk/client-sfn against it on any runtime (`--sfn aws` for AWS's own
+ * endpoint). MySQL and S3 settings come from the environment as for the functions (src/config.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -19,9 +24,11 @@ import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_STACK_S3, loadConfig, s3Settings } from '../src/config.ts';
 import { reproduceVersion } from '../src/pipeline/reproduce.ts';
-import { errorTypeOf, runLocalExecution, SERVICE, STAGE } from '../src/runtime/local-executor.ts';
-import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
-import { progressPrinter } from '../src/runtime/progress.ts';
+import { errorTypeOf } from '../src/embedded/lambda-invoker.ts';
+import { SERVICE, STAGE } from '../src/statemachine/definition.ts';
+import { EMBEDDED_SFN_ENDPOINT, EMBEDDED_STATE_MACHINE_ARN, executionsClient } from './lib/executions-client.ts';
+import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
+import { progressPrinter } from './lib/progress.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
 
@@ -30,6 +37,8 @@ const { values: opts, positionals } = parseArgs({
   options: {
     api: { type: 'string', default: process.env.MLOPS_API_URL ?? 'http://127.0.0.1:3000' },
     lambda: { type: 'string', default: process.env.MLOPS_LAMBDA_URL ?? 'http://127.0.0.1:3002' },
+    sfn: { type: 'string', default: process.env.SFN_ENDPOINT ?? EMBEDDED_SFN_ENDPOINT },
+    'state-machine': { type: 'string', default: process.env.STATE_MACHINE_ARN ?? EMBEDDED_STATE_MACHINE_ARN },
     ...pipelineInputOptions,
     execution: { type: 'string' },
     model: { type: 'string', default: 'covertype' },
@@ -78,19 +87,60 @@ function storage() {
   return { pool, store: new ArtifactStore(s3Settings(c)), config: c };
 }
 
+/** The pipeline's executions through the Step Functions API of the runtime in use. */
+const stepFunctions = () => executionsClient({ stateMachineArn: opts['state-machine'], ...(opts.sfn !== 'aws' ? { endpoint: opts.sfn } : {}) });
+
+/** Runs a Step Functions call, or says which endpoint did not answer. */
+async function sfnCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    return fail(`Step Functions (${opts.sfn}, ${opts['state-machine']}): ${(error as Error).message}. Is the stack running (npm start or npm run serve)?`);
+  }
+}
+
+/** Follows an execution to its end with progress lines; exits 0 only when it succeeded. */
+async function followToEnd(executionArn: string, fromLastRedrive = false): Promise<never> {
+  const sfn = await stepFunctions();
+  const result = await sfnCall(() => sfn.follow(executionArn, { onEvent: progressPrinter((l) => console.log(l)), fromLastRedrive }));
+  console.log(result.status === 'SUCCEEDED'
+    ? JSON.stringify((result.output as { promotion?: unknown } | null)?.promotion ?? result.output, null, 2)
+    : `${result.status} ${result.error ?? ''}: ${result.cause ?? ''}\nRedrive it from where it failed: npm run cli -- redrive ${result.name}`);
+  process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
+}
+
 switch (command) {
   case 'run': {
-    const result = await runLocalExecution(opts.lambda, await pipelineInput(opts), progressPrinter((l) => console.log(l)));
-    console.log(result.status === 'SUCCEEDED' ? JSON.stringify((result.output as { promotion: unknown }).promotion, null, 2) : `FAILED ${result.error}: ${result.cause}`);
-    process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
+    const input = await pipelineInput(opts);
+    const sfn = await stepFunctions();
+    const started = await sfnCall(() => sfn.start(input));
+    console.log(`Execution ${started.executionArn}\nInput ${JSON.stringify(input)}`);
+    await followToEnd(started.executionArn);
+    break;
+  }
+  case 'executions': {
+    const sfn = await stepFunctions();
+    const executions = await sfnCall(() => sfn.list(20));
+    if (opts.json) { console.log(JSON.stringify(executions, null, 2)); break; }
+    table(executions.map((e) => ({ execution: e.name, status: e.status, started: e.startedAt, seconds: e.durationMs === null ? '' : Math.round(e.durationMs / 1000), redrives: e.redriveCount ?? 0 })),
+      ['execution', 'status', 'started', 'seconds', 'redrives']);
+    break;
+  }
+  case 'redrive': {
+    const [execution] = rest;
+    if (!execution) fail('usage: cli redrive <execution name or ARN>');
+    const sfn = await stepFunctions();
+    const redriven = await sfnCall(() => sfn.redrive(execution));
+    console.log(`Redriven ${redriven.executionArn} at ${redriven.redriveDate}`);
+    await followToEnd(redriven.executionArn, true);
     break;
   }
   case 'runs': {
     const query = new URLSearchParams({ ...(opts.execution ? { execution_id: opts.execution } : {}), ...(opts.dataset ? { dataset: opts.dataset } : {}), limit: '50' });
-    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
+    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; cachedFromRunId?: string | null; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
     if (opts.json) { console.log(JSON.stringify(runs, null, 2)); break; }
     table(runs.map((r) => ({
-      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.status, data: r.datasetVersion,
+      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.cachedFromRunId ? `cached from ${r.cachedFromRunId.slice(0, 8)}` : r.status, data: r.datasetVersion,
       trees: r.params.nEstimators, depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'), leaf: r.params.minSamplesLeaf, features: r.params.maxFeatures,
       accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy, macro_f1: r.metrics?.macro_f1, auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr, rmse: r.metrics?.rmse,
     })), ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse']);
@@ -153,5 +203,5 @@ switch (command) {
     break;
   }
   default:
-    fail('usage: npm run cli -- <run|runs|models|promote|rollback|predict|reproduce> … (see scripts/cli.ts)');
+    fail('usage: npm run cli -- <run|executions|redrive|runs|models|promote|rollback|predict|reproduce> … (see scripts/cli.ts)');
 }

@@ -69,15 +69,12 @@ const ConfigSchema = z.object({
   ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
   /**
-   * The console's executions: set on LocalStack/AWS to read and start them through Step Functions
-   * (deployed functions derive it from their own ARN when unset); unset on the embedded runtime,
-   * which reads the MySQL execution log and runs executions against LAMBDA_ENDPOINT.
+   * The state machine whose executions the console lists, starts and redrives through the Step
+   * Functions API (the embedded stack sets it; deployed functions derive it from their own ARN when unset).
    */
   STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'a state machine ARN').optional(),
-  /** Step Functions endpoint of an emulator (LocalStack; its Lambdas also get AWS_ENDPOINT_URL); unset on AWS. */
+  /** Step Functions endpoint other than AWS's: the embedded stack's, or LocalStack's (its Lambdas also get AWS_ENDPOINT_URL). */
   SFN_ENDPOINT: z.string().url().optional(),
-  /** The Lambda invoke endpoint the embedded runner calls (serverless-offline's; set by the local stack). */
-  LAMBDA_ENDPOINT: z.string().url().optional(),
   /** Largest CSV the console's batch prediction accepts, in bytes. */
   CONSOLE_BATCH_MAX_BYTES: int(2_000_000),
 });

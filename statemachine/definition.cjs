@@ -7,7 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const DEFINITION_PATH = path.join(__dirname, 'pipeline.asl.json');
-// Same convention as src/runtime/definition.ts: `${FetchFunctionArn}` names the serverless.yml function `fetch`.
+// Same convention as src/statemachine/definition.ts: `${FetchFunctionArn}` names the serverless.yml function `fetch`.
 const WHOLE_PLACEHOLDER = /^\$\{([A-Z][A-Za-z0-9]*)FunctionArn\}$/;
 const ANY_PLACEHOLDER = /\$\{[A-Z][A-Za-z0-9]*FunctionArn\}/;
 

@@ -177,7 +177,9 @@ function startRunForm(onStarted) {
       num('intervalSeconds', 'Seconds between batches', 1, 0, 3600),
       num('trials', 'Search trials', 2, 1, 50),
       num('nEstimators', 'Trees per forest', 10, 1, 500),
-      num('groupNumber', 'Data API group', 1, 1, 1000)),
+      num('groupNumber', 'Data API group', 1, 1, 1000),
+      h('label', { class: 'field', title: 'Reuse the artifact of an earlier trial with the same data, parameters and trainer version' },
+        'Step caching', h('span', {}, h('input', { type: 'checkbox', id: 'cache', checked: true }), ' reuse identical trials'))),
     message,
     h('div', { class: 'row end' }, h('button', { type: 'submit', id: 'start-run-button' }, 'Start run')));
   form.addEventListener('submit', async (e) => {
@@ -186,6 +188,7 @@ function startRunForm(onStarted) {
     const input = {
       dataset: v.dataset, batches: v.batches, intervalSeconds: v.intervalSeconds, groupNumber: v.groupNumber,
       train: { nEstimators: v.nEstimators }, search: { trials: v.trials },
+      ...(form.querySelector('#cache').checked ? {} : { cache: false }),
     };
     const button = form.querySelector('button');
     button.disabled = true;
@@ -210,12 +213,12 @@ async function executionsPage() {
     try {
       const data = await api('GET', '/executions?limit=50');
       errors.replaceChildren();
-      source.textContent = data.source === 'embedded' ? 'embedded runtime (MySQL execution log)' : 'Step Functions';
+      source.textContent = `Step Functions · ${String(data.stateMachineArn).split(':').pop()}`;
       table.replaceChildren(...(data.executions.length === 0
         ? [h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No executions yet: start one above, or run npm start.'))]
         : data.executions.map((e) => h('tr', { class: 'clickable', 'data-execution': e.id, onclick: () => { location.hash = `#/executions/${e.id}`; } },
           h('td', {}, h('a', { href: `#/executions/${e.id}` }, e.name)),
-          h('td', {}, badge(e.status)),
+          h('td', {}, badge(e.status), e.redriveCount ? h('span', { class: 'muted small', title: 'redriven' }, ` ↻${e.redriveCount}`) : null),
           h('td', { class: 'hide-narrow' }, fmtTime(e.startedAt)),
           h('td', { class: 'num' }, fmtDuration(e.durationMs))))));
     } catch (error) {
@@ -289,6 +292,14 @@ async function executionPage(id) {
   const panel = h('div', { class: 'card', id: 'state-detail' }, h('p', { class: 'muted' }, 'Click a state in the graph or the timeline to see its input and output.'));
   const errors = h('div');
 
+  /** Step caching: a Train run that reused an earlier run's artifact, a Preprocess that found its content already a version. */
+  const cachedNote = (run) => {
+    const out = run.output ?? {};
+    if (out.cached === true) return `reused the artifact of run ${out.cachedFromRunId}`;
+    if (run.name === 'Preprocess' && out.dataset?.created === false) return `same content as dataset version ${out.dataset.datasetVersion}`;
+    return null;
+  };
+
   const showState = (label) => {
     selected = label;
     const run = detail.states.find((r) => r.label === label) ?? [...detail.states].reverse().find((r) => r.name === label);
@@ -302,6 +313,7 @@ async function executionPage(id) {
           h('dt', {}, 'Entered'), h('dd', {}, fmtTime(run.enteredAt)),
           h('dt', {}, 'Duration'), h('dd', {}, fmtDuration(run.durationMs)),
           h('dt', {}, 'Retries'), h('dd', {}, String(run.retries)),
+          cachedNote(run) ? [h('dt', {}, 'Cached'), h('dd', { class: 'cached-note' }, cachedNote(run))] : null,
           run.error ? [h('dt', {}, 'Error'), h('dd', { class: 'mono' }, run.error)] : null,
           run.cause ? [h('dt', {}, 'Cause'), h('dd', { class: 'mono' }, run.cause)] : null),
         h('h2', {}, 'Input'), json(run.input),
@@ -319,7 +331,7 @@ async function executionPage(id) {
       const width = Math.max(0.4, ((r.durationMs ?? 0) / total) * 100);
       return h('tr', { class: `clickable${selected === r.label ? ' selected' : ''}`, 'data-run': r.label, 'data-status': r.status, onclick: () => showState(r.label) },
         h('td', { class: 'mono' }, r.label),
-        h('td', {}, badge(r.status)),
+        h('td', {}, badge(r.status), cachedNote(r) ? [' ', h('span', { class: 'badge cached', title: cachedNote(r) }, 'cached')] : null),
         h('td', { class: 'bar' }, h('div', { class: 'tl-track' }, h('div', { class: `tl-bar ${r.status}`, style: `left:${Math.min(left, 99.6)}%;width:${Math.min(width, 100 - Math.min(left, 99.6))}%` }))),
         h('td', { class: 'num' }, fmtDuration(r.durationMs)),
         h('td', { class: 'num' }, r.retries ? `↻${r.retries}` : ''),
@@ -336,12 +348,26 @@ async function executionPage(id) {
       if (!detail) { view.replaceChildren(h('p', {}, h('a', { href: '#/executions' }, '← Executions')), errors); return false; }
     }
     const done = detail.states.filter((r) => r.status !== 'running').length;
+    // A failed, aborted or timed-out execution can go on from where it stopped (RedriveExecution).
+    const redrivable = ['FAILED', 'ABORTED', 'TIMED_OUT'].includes(detail.status);
+    const redrive = async () => {
+      if (!(await confirmDialog(`Redrive ${detail.name}? It goes on from the state that failed; states that succeeded are not run again.`))) return;
+      try {
+        await api('POST', `/executions/${encodeURIComponent(id)}/redrive`);
+        if (await load()) {
+          const poll = every(1500, async () => { if (!(await load())) clearInterval(poll); });
+        }
+      } catch (error) {
+        errors.replaceChildren(errorBox(error));
+      }
+    };
     header.replaceChildren(
-      h('div', { class: 'row' }, h('h1', { style: 'margin:0' }, detail.name), badge(detail.status), h('span', { class: 'muted small', id: 'execution-status', 'data-status': detail.status }, detail.status === 'RUNNING' ? `running, ${done} state runs done…` : `stopped ${fmtTime(detail.stoppedAt)}`)),
+      h('div', { class: 'row' }, h('h1', { style: 'margin:0' }, detail.name), badge(detail.status), h('span', { class: 'muted small', id: 'execution-status', 'data-status': detail.status }, detail.status === 'RUNNING' ? `running, ${done} state runs done…` : `stopped ${fmtTime(detail.stoppedAt)}`),
+        redrivable ? h('button', { id: 'redrive', onclick: redrive }, 'Redrive') : null),
       h('dl', { class: 'kv', style: 'margin-top:10px' },
         h('dt', {}, 'Started'), h('dd', {}, fmtTime(detail.startedAt)),
         h('dt', {}, 'Duration'), h('dd', {}, fmtDuration(detail.durationMs)),
-        h('dt', {}, 'Source'), h('dd', {}, detail.source === 'embedded' ? 'embedded runtime' : 'Step Functions'),
+        detail.redriveCount ? [h('dt', {}, 'Redriven'), h('dd', {}, `${detail.redriveCount}×`)] : null,
         h('dt', {}, 'ARN'), h('dd', { class: 'mono small' }, detail.executionArn),
         detail.error ? [h('dt', {}, 'Error'), h('dd', { class: 'mono', style: 'color:var(--fail)' }, `${detail.error}${detail.cause ? `: ${detail.cause}` : ''}`)] : null),
       ...(detail.status === 'RUNNING' ? [h('div', { class: 'progress', style: 'margin-top:8px' }, h('div', { style: `width:${Math.min(95, (done / 16) * 100)}%` }))] : []));
@@ -383,7 +409,7 @@ async function runsPage(parentId) {
   const columns = [
     { key: 'trial', label: 'Trial', get: (t, i) => t.params?.trialIndex ?? i, num: true },
     { key: 'run', label: 'Run', get: (t) => short(t.runId) },
-    { key: 'status', label: 'Status', get: (t) => t.status },
+    { key: 'status', label: 'Status', get: (t) => (t.cachedFromRunId ? `${t.status} · cached from ${short(t.cachedFromRunId)}` : t.status) },
     { key: 'dataset', label: 'Dataset version', get: (t) => `${t.dataset} v${t.datasetVersion}` },
     ...paramKeys.map((k) => ({ key: `p.${k}`, label: k, get: (t) => t.params?.[k] ?? null, num: true })),
     ...metricKeys.map((k) => ({ key: `m.${k}`, label: k, get: (t) => t.metrics?.[k] ?? null, num: true, metric: true })),
@@ -403,7 +429,7 @@ async function runsPage(parentId) {
     });
     head.replaceChildren(...columns.map((c) => h('th', { class: `sortable${c.num ? ' num' : ''}`, 'data-sort': c.key, onclick: () => { sort = { key: c.key, desc: sort.key === c.key ? !sort.desc : true }; renderTable(); } },
       c.label, sort.key === c.key ? (sort.desc ? ' ▼' : ' ▲') : '')));
-    body.replaceChildren(...sorted.map((r) => h('tr', { 'data-run-id': r.t.runId }, ...columns.map((c, k) => h('td', { class: c.num ? 'num' : '' }, c.metric ? fmtNum(r.values[k]) : fmtNum(r.values[k], 3))))));
+    body.replaceChildren(...sorted.map((r) => h('tr', { 'data-run-id': r.t.runId, ...(r.t.cachedFromRunId ? { 'data-cached-from': r.t.cachedFromRunId } : {}) }, ...columns.map((c, k) => h('td', { class: c.num ? 'num' : '' }, c.metric ? fmtNum(r.values[k]) : fmtNum(r.values[k], 3))))));
   };
   const metricSelect = h('select', { id: 'metric' }, ...metricKeys.map((k) => h('option', { value: k }, k)));
   const canvas = h('canvas', { id: 'trial-chart' });

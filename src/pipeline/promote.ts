@@ -3,7 +3,7 @@ import { ArtifactHashMismatch, InvalidInput, NotFound } from '../errors.ts';
 import { LoadedModel, parseArtifact } from '../model/artifact.ts';
 import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
 import {
-  ensureRegisteredModel, findPromotion, getAliasVersion, getModelVersion, getRun, lockModel, recordPromotion, registerVersion, setAlias,
+  ensureRegisteredModel, findPromotion, findVersionByRun, getAliasVersion, getModelVersion, getRun, lockModel, recordPromotion, registerVersion, setAlias,
 } from '../registry/registry.ts';
 import type { Pool } from '../storage/mysql.ts';
 import { inTransaction } from '../storage/mysql.ts';
@@ -95,7 +95,8 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
     let championUnusable: string | null = null;
     if (championVersion !== null) {
       const champion = await getModelVersion(pool, modelName, championVersion);
-      if (champion.runId === run.runId) championScore = candidateScore;
+      // The same artifact (this run, or the run a cached run took it from) scores the same.
+      if (champion.runId === run.runId || champion.runId === run.cachedFromRunId) championScore = candidateScore;
       else {
         try {
           championScore = evaluate(await loadVerified(store, champion.artifactKey, champion.artifactSha256), testRows)[metric] ?? null;
@@ -110,7 +111,9 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
       const recorded = await findPromotion(tx, modelName, request.executionId);
       if (recorded) return { recorded };
       if ((await getAliasVersion(tx, modelName, 'champion')) !== championVersion) return null;
-      const candidateVersion = await registerVersion(tx, {
+      // A cached run whose source is already a version is that version, not a new one.
+      const sourceVersion = run.cachedFromRunId ? await findVersionByRun(tx, modelName, run.cachedFromRunId) : null;
+      const candidateVersion = sourceVersion ?? await registerVersion(tx, {
         modelName, runId: run.runId, dataset: run.dataset, datasetVersion: run.datasetVersion,
         artifactKey: run.artifactKey as string, artifactSha256: run.artifactSha256 as string,
         inputSchema: inputSchemaOf(manifest), testMetrics,
@@ -118,7 +121,10 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
       const gain = championScore === null ? null : better ? candidateScore - championScore : championScore - candidateScore;
       const wins = championScore === null || (gain as number) > request.policy.minGain;
       const fmt = (n: number) => n.toFixed(4);
-      const reason = championUnusable !== null
+      const isChampion = candidateVersion === championVersion;
+      const reason = isChampion
+        ? `run ${run.runId} reuses the artifact of run ${run.cachedFromRunId ?? run.runId}, which is version ${candidateVersion}, the champion already: nothing new to promote`
+        : championUnusable !== null
         ? `champion v${championVersion} cannot be loaded (${championUnusable}): version ${candidateVersion} replaces it with test ${metric} ${fmt(candidateScore)}`
         : championScore === null
         ? `no champion yet: version ${candidateVersion} becomes champion with test ${metric} ${fmt(candidateScore)}`
@@ -126,7 +132,7 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
           ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
           : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
       // A candidate that does not win stays addressable as `challenger` (e.g. for a shadow comparison).
-      await setAlias(tx, modelName, wins ? 'champion' : 'challenger', candidateVersion);
+      if (!isChampion) await setAlias(tx, modelName, wins ? 'champion' : 'challenger', candidateVersion);
       await recordPromotion(tx, {
         requestId: request.executionId, modelName, action: wins ? 'promoted' : 'rejected', candidateVersion,
         previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain, reason,

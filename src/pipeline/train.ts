@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { buildEncoder, encodeMatrix } from '../dataset/encode.ts';
 import { trainForest, type TrainOptions } from '../forest/index.ts';
-import { InvalidRows } from '../errors.ts';
+import { ArtifactHashMismatch, InvalidRows, NotFound } from '../errors.ts';
 import { ARTIFACT_FORMAT, LoadedModel, serializeArtifact, type ModelArtifact } from '../model/artifact.ts';
 import { evaluate, type Metrics } from '../model/evaluate.ts';
-import { upsertRun } from '../registry/registry.ts';
+import { findTrainedRun, recordRunCache, upsertRun } from '../registry/registry.ts';
 import { keys } from '../storage/keys.ts';
 import type { Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
@@ -26,6 +26,28 @@ export const TrainParamsSchema = z.strictObject({
 });
 export type TrainParams = z.infer<typeof TrainParamsSchema>;
 
+/**
+ * The version of what `fitArtifact` produces for the same snapshot and parameters. Bump it whenever
+ * the trainer's output changes (the forest, the encoding, the artifact's content): step caching
+ * reuses an earlier run's artifact only when its trainer version is this one.
+ */
+export const TRAINER_VERSION = 1;
+
+/** JSON with object keys sorted, so equal parameters give equal text whatever their order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What makes two train runs the same: the snapshot's content, the parameters (seed included), the trainer. */
+export function trainCacheKey(snapshotContentHash: string, params: TrainParams, trainerVersion = TRAINER_VERSION): string {
+  return createHash('sha256').update(canonicalJson({ snapshot: snapshotContentHash, params, trainer: trainerVersion })).digest('hex');
+}
+
 export interface TrainDeps {
   pool: Pool;
   store: ArtifactStore;
@@ -41,6 +63,8 @@ export interface TrainRequest {
   /** Position of the trial in a search; with the execution id it names the run. */
   trialIndex: number;
   parentRunId?: string | null;
+  /** Reuse the artifact of an earlier run with the same inputs (default true). */
+  cache?: boolean;
 }
 
 export interface TrainResult {
@@ -52,6 +76,9 @@ export interface TrainResult {
   artifactKey: string;
   artifactSha256: string;
   trainSeconds: number;
+  /** True when the artifact is an earlier run's (`cachedFromRunId`) and nothing was trained. */
+  cached: boolean;
+  cachedFromRunId: string | null;
 }
 
 /** A UUID derived from names, so re-running a step addresses the same run instead of adding one. */
@@ -84,6 +111,20 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     runId, parentRunId: request.parentRunId ?? null, executionId: request.executionId, dataset: spec.name,
     datasetVersion: request.datasetVersion, params,
   };
+  const cacheKey = trainCacheKey(manifest.contentHash, params);
+  if (request.cache !== false) {
+    const source = await findTrainedRun(pool, cacheKey, runId);
+    if (source?.artifactKey && source.artifactSha256 && await artifactIntact(store, source.artifactKey, source.artifactSha256)) {
+      const metrics = (source.metrics ?? { rows: 0 }) as Metrics;
+      await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey: source.artifactKey, artifactSha256: source.artifactSha256, trainSeconds: 0 });
+      await recordRunCache(pool, runId, cacheKey, source.runId);
+      deps.log?.(`run ${runId}: cached, reusing the artifact of run ${source.runId}`);
+      return {
+        runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, metrics, artifactKey: source.artifactKey,
+        artifactSha256: source.artifactSha256, trainSeconds: 0, cached: true, cachedFromRunId: source.runId,
+      };
+    }
+  }
   await upsertRun(pool, { ...base, metrics: null, status: 'running', artifactKey: null, artifactSha256: null, trainSeconds: null });
 
   try {
@@ -102,9 +143,24 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     const artifactKey = keys.modelArtifact(spec.name, runId);
     const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/gzip');
     await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey, artifactSha256, trainSeconds });
-    return { runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, metrics, artifactKey, artifactSha256, trainSeconds };
+    await recordRunCache(pool, runId, cacheKey, null);
+    return {
+      runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, metrics, artifactKey, artifactSha256, trainSeconds,
+      cached: false, cachedFromRunId: null,
+    };
   } catch (error) {
     await upsertRun(pool, { ...base, metrics: null, status: 'failed', artifactKey: null, artifactSha256: null, trainSeconds: null }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** An earlier artifact is reused only if it is still there with the bytes the registry recorded. */
+async function artifactIntact(store: ArtifactStore, key: string, sha256: string): Promise<boolean> {
+  try {
+    await store.getVerifiedBytes(key, sha256);
+    return true;
+  } catch (error) {
+    if (error instanceof NotFound || error instanceof ArtifactHashMismatch) return false;
     throw error;
   }
 }

@@ -22,6 +22,8 @@ export interface RunRecord {
   artifactKey: string | null;
   artifactSha256: string | null;
   trainSeconds: number | null;
+  /** Step caching: the earlier run whose artifact this run reuses (read back; written by `recordRunCache`). */
+  cachedFromRunId?: string | null;
 }
 
 export interface ModelVersion {
@@ -82,16 +84,21 @@ interface RunRow extends RowDataPacket {
   run_id: string; parent_run_id: string | null; execution_id: string | null; dataset: string;
   dataset_version: number; params: unknown; metrics: unknown; status: RunRecord['status'];
   artifact_key: string | null; artifact_sha256: string | null; train_seconds: number | null;
+  cached_from_run_id: string | null;
 }
 
 const toRun = (r: RunRow): RunRecord => ({
   runId: r.run_id, parentRunId: r.parent_run_id, executionId: r.execution_id, dataset: r.dataset,
   datasetVersion: r.dataset_version, params: parsed(r.params), metrics: r.metrics === null ? null : parsed(r.metrics),
   status: r.status, artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, trainSeconds: r.train_seconds,
+  cachedFromRunId: r.cached_from_run_id,
 });
 
+/** Runs with their step-caching source. */
+const RUNS = 'SELECT runs.*, run_cache.cached_from_run_id FROM runs LEFT JOIN run_cache ON run_cache.run_id = runs.run_id';
+
 export async function getRun(db: Db, runId: string): Promise<RunRecord> {
-  const rows = await queryRows<RunRow>(db, 'SELECT * FROM runs WHERE run_id = ?', [runId]);
+  const rows = await queryRows<RunRow>(db, `${RUNS} WHERE runs.run_id = ?`, [runId]);
   if (rows.length === 0) throw new NotFound(`No run ${runId}`);
   return toRun(rows[0]);
 }
@@ -99,16 +106,37 @@ export async function getRun(db: Db, runId: string): Promise<RunRecord> {
 export async function listRuns(db: Db, filter: { dataset?: string; executionId?: string; parentRunId?: string; limit?: number } = {}): Promise<RunRecord[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (filter.dataset) { where.push('dataset = ?'); params.push(filter.dataset); }
-  if (filter.executionId) { where.push('execution_id = ?'); params.push(filter.executionId); }
-  if (filter.parentRunId) { where.push('parent_run_id = ?'); params.push(filter.parentRunId); }
+  if (filter.dataset) { where.push('runs.dataset = ?'); params.push(filter.dataset); }
+  if (filter.executionId) { where.push('runs.execution_id = ?'); params.push(filter.executionId); }
+  if (filter.parentRunId) { where.push('runs.parent_run_id = ?'); params.push(filter.parentRunId); }
   params.push(filter.limit ?? 100);
   const rows = await queryRows<RunRow>(
     db,
-    `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, run_id LIMIT ?`,
+    `${RUNS} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY runs.started_at DESC, runs.run_id LIMIT ?`,
     params,
   );
   return rows.map(toRun);
+}
+
+/** Keeps a run's cache key, and the run it reuses the artifact of (null: it trained). */
+export async function recordRunCache(db: Db, runId: string, cacheKey: string, cachedFromRunId: string | null): Promise<void> {
+  await execute(
+    db,
+    `INSERT INTO run_cache (run_id, cache_key, cached_from_run_id) VALUES (?, ?, ?)
+     ON DUPLICATE KEY UPDATE cache_key = VALUES(cache_key), cached_from_run_id = VALUES(cached_from_run_id)`,
+    [runId, cacheKey, cachedFromRunId],
+  );
+}
+
+/** The earliest finished run that trained (was not itself cached) with this cache key, other than `exceptRunId`. */
+export async function findTrainedRun(db: Db, cacheKey: string, exceptRunId: string): Promise<RunRecord | null> {
+  const rows = await queryRows<RunRow>(
+    db,
+    `${RUNS} WHERE run_cache.cache_key = ? AND run_cache.cached_from_run_id IS NULL AND runs.run_id <> ?
+       AND runs.status = 'finished' AND runs.artifact_key IS NOT NULL ORDER BY runs.started_at, runs.run_id LIMIT 1`,
+    [cacheKey, exceptRunId],
+  );
+  return rows.length === 0 ? null : toRun(rows[0]);
 }
 
 // ---------- model versions and aliases ----------

@@ -66,6 +66,15 @@ export const schemaStatements: readonly string[] = [
     KEY ix_runs_parent (parent_run_id),
     KEY ix_runs_dataset (dataset, dataset_version)
   ) ENGINE=InnoDB`,
+  // Step caching: a train run's inputs (snapshot content hash, parameters with the seed, trainer
+  // version) as one key, and the earlier run a cached run took its artifact from. A table of its own
+  // rather than columns of `runs`: CREATE ... IF NOT EXISTS also upgrades databases that predate it.
+  `CREATE TABLE IF NOT EXISTS run_cache (
+    run_id CHAR(36) NOT NULL PRIMARY KEY,
+    cache_key CHAR(64) NOT NULL COMMENT 'sha256 over snapshot content hash, train params and trainer version',
+    cached_from_run_id CHAR(36) NULL COMMENT 'the run whose artifact this run reuses; NULL when it trained',
+    KEY ix_run_cache_key (cache_key)
+  ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS registered_models (
     name VARCHAR(64) NOT NULL PRIMARY KEY,
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
@@ -151,30 +160,50 @@ export const schemaStatements: readonly string[] = [
     created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (dataset, version)
   ) ENGINE=InnoDB`,
-  // The execution log of the embedded runtime (src/runtime/execution-log.ts): what Step Functions'
-  // ListExecutions / GetExecutionHistory answer on LocalStack and AWS, written by the local runner.
-  `CREATE TABLE IF NOT EXISTS executions (
-    execution_arn VARCHAR(255) NOT NULL PRIMARY KEY,
+  // The embedded Step Functions endpoint (src/embedded/stepfunctions/, dev only): its state machines,
+  // executions, their history events (GetExecutionHistory) and the results of the Tasks that
+  // succeeded (kept so that RedriveExecution does not run them again).
+  `CREATE TABLE IF NOT EXISTS sfn_state_machines (
+    arn VARCHAR(255) NOT NULL PRIMARY KEY,
     name VARCHAR(80) NOT NULL,
-    status VARCHAR(16) NOT NULL COMMENT 'RUNNING | SUCCEEDED | FAILED | ABORTED',
-    input JSON NULL,
-    output JSON NULL,
-    error VARCHAR(200) NULL,
+    definition MEDIUMTEXT NOT NULL,
+    role_arn VARCHAR(255) NOT NULL,
+    type VARCHAR(16) NOT NULL COMMENT 'STANDARD | EXPRESS',
+    revision_id CHAR(32) NOT NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    UNIQUE KEY uq_sfn_state_machine_name (name)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sfn_executions (
+    arn VARCHAR(255) NOT NULL PRIMARY KEY,
+    state_machine_arn VARCHAR(255) NOT NULL,
+    name VARCHAR(80) NOT NULL,
+    status VARCHAR(16) NOT NULL COMMENT 'RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED',
+    definition MEDIUMTEXT NOT NULL COMMENT 'the definition it runs: a redrive runs the same one',
+    input MEDIUMTEXT NOT NULL,
+    output MEDIUMTEXT NULL,
+    error VARCHAR(256) NULL,
     cause TEXT NULL,
     started_at DATETIME(3) NOT NULL,
     stopped_at DATETIME(3) NULL,
-    heartbeat_at DATETIME(3) NULL COMMENT 'the runner is alive while this is recent',
-    UNIQUE KEY uq_execution_name (name),
-    KEY ix_executions_started (started_at)
+    redrive_count INT NOT NULL DEFAULT 0,
+    redrive_date DATETIME(3) NULL,
+    KEY ix_sfn_executions_machine (state_machine_arn, started_at)
   ) ENGINE=InnoDB`,
-  `CREATE TABLE IF NOT EXISTS execution_events (
+  `CREATE TABLE IF NOT EXISTS sfn_history_events (
     execution_arn VARCHAR(255) NOT NULL,
-    seq INT NOT NULL,
+    id INT NOT NULL,
+    previous_event_id INT NOT NULL,
     type VARCHAR(40) NOT NULL,
-    state_name VARCHAR(100) NULL,
-    map_index INT NULL,
-    payload JSON NULL,
     at DATETIME(3) NOT NULL,
-    PRIMARY KEY (execution_arn, seq)
+    thread VARCHAR(200) NOT NULL COMMENT 'empty at the top level, <Map>#<index> in a Map iteration',
+    details MEDIUMTEXT NULL COMMENT 'the event details object, JSON',
+    PRIMARY KEY (execution_arn, id)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS sfn_task_results (
+    execution_arn VARCHAR(255) NOT NULL,
+    replay_key VARCHAR(200) NOT NULL COMMENT 'state name and sha256 of the Task input',
+    output MEDIUMTEXT NOT NULL,
+    PRIMARY KEY (execution_arn, replay_key)
   ) ENGINE=InnoDB`,
 ];

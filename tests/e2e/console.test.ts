@@ -5,9 +5,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from '../../src/config.ts';
-import { LocalStack } from '../../src/runtime/local-stack.ts';
+import { spawn } from 'node:child_process';
+import { EmbeddedStack, freePort } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { LambdaProxy } from '../helpers/faults.ts';
 
 /**
  * The console in a real browser (Debian's chromium, driven by playwright-core) against a real
@@ -21,7 +23,9 @@ const DOCS = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(repoRoot, 'docs'
 
 const mysql = testMysql('console');
 const bucket = testBucket('console');
-let stack: LocalStack;
+let stack: EmbeddedStack;
+/** Between the Step Functions endpoint and the functions: lets a test break a Train invocation. */
+let proxy: LambdaProxy;
 let browser: Browser;
 let page: Page;
 let tmp: string;
@@ -71,8 +75,11 @@ async function startRunFromPage(input: { dataset: string; batches: number; inter
 describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-console-'));
-    stack = new LocalStack({
-      mysql, bucket, s3Directory: path.join(tmp, 's3'),
+    const lambdaPort = await freePort();
+    proxy = new LambdaProxy(`http://127.0.0.1:${lambdaPort}`);
+    await proxy.start();
+    stack = new EmbeddedStack({
+      mysql, bucket, s3Directory: path.join(tmp, 's3'), lambdaPort, sfnLambdaEndpoint: proxy.url,
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });
     await stack.start();
@@ -86,6 +93,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   after(async () => {
     await browser?.close().catch(() => undefined);
     await stack?.stop();
+    await proxy?.close();
     await dropDatabase(mysql).catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
   });
@@ -285,5 +293,103 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
       assert.deepEqual(fromPage.predictions, body.predictions);
     }
     await page.screenshot({ path: path.join(ARTIFACTS, 'predict-bodyfat.png'), fullPage: true });
+  });
+
+  /**
+   * Starts an execution whose trial 1 answers a result without runId: Train's ResultSelector fails
+   * with States.Runtime, which no Catch takes, so the execution fails in the Trials Map (redrivable).
+   */
+  async function failedExecution(seed: number): Promise<{ id: string; ran: (key: string) => number; heal: () => void }> {
+    let broken = true;
+    const train = 'mlops-pipeline-dev-train';
+    proxy.fault = (name, payload) => (broken && name === train && (payload as { trialIndex?: number }).trialIndex === 1 ? { kind: 'answer', body: { metrics: {} } } : null);
+    const before = new Map(proxy.invocations);
+    const started = await api('POST', '/executions', { batches: 1, intervalSeconds: 1, train: { nEstimators: 5, seed }, search: { trials: 2, seed, maxConcurrency: 1 } });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const id = String(started.body.id);
+    for (;;) {
+      const { body } = await api('GET', `/executions/${id}`);
+      if (body.status !== 'RUNNING') {
+        assert.equal(body.status, 'FAILED', JSON.stringify(body).slice(0, 500));
+        assert.equal(body.error, 'States.Runtime');
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return { id, ran: (key) => proxy.count(`mlops-pipeline-dev-${key}`) - (before.get(`mlops-pipeline-dev-${key}`) ?? 0), heal: () => { broken = false; } };
+  }
+
+  test('a failed execution has a Redrive button: after confirmation it goes on from the failed Map and succeeds', async () => {
+    const failed = await failedExecution(11);
+    await page.goto(`${stack.baseUrl}/#/executions/${failed.id}`);
+    await page.locator('#execution-status[data-status=FAILED]').waitFor();
+    assert.equal(await page.locator('#timeline tr[data-run="Train[1]"]').getAttribute('data-status'), 'failed');
+    failed.heal();
+    await page.click('#redrive');
+    await page.locator('#confirm[open]').waitFor();
+    assert.match(await page.locator('#confirm-text').innerText(), new RegExp(`Redrive ${failed.id}\\?`));
+    await page.click('#confirm-ok');
+    await page.locator('#execution-status[data-status=SUCCEEDED]').waitFor({ timeout: 300_000 });
+    assert.equal(await page.locator('#redrive').count(), 0, 'no Redrive button on a succeeded execution');
+    const runs = await page.locator('#timeline tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-run')}:${tr.getAttribute('data-status')}`));
+    assert.ok(runs.includes('Train[1]:failed') && runs.includes('Train[1]#2:succeeded'), runs.join(' '));
+    assert.equal(runs.filter((r) => r.startsWith('FetchBatch')).length, 1, 'FetchBatch ran once');
+    assert.equal(failed.ran('fetch'), 1, 'Fetch is not run again');
+    assert.equal(failed.ran('preprocess'), 1, 'Preprocess is not run again');
+    const { body } = await api('GET', `/executions/${failed.id}`);
+    assert.equal(body.redriveCount, 1);
+    await shoot('execution-redriven');
+  });
+
+  test('POST /executions/{id}/redrive refuses an execution that cannot be redriven, and one that does not exist', async () => {
+    const done = await api('POST', `/executions/${executionId}/redrive`);
+    assert.equal(done.status, 400, JSON.stringify(done.body));
+    assert.match(String(done.body.message), /ExecutionNotRedrivable|cannot be redriven/i);
+    const missing = await api('POST', '/executions/no-such-run/redrive');
+    assert.equal(missing.status, 404, JSON.stringify(missing.body));
+  });
+
+  test('npm run cli -- redrive <execution> redrives a failed execution and follows it to SUCCEEDED', async () => {
+    const failed = await failedExecution(12);
+    failed.heal();
+    const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/cli.ts'), 'redrive', failed.id, '--sfn', stack.sfnUrl], { cwd: repoRoot });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+      child.on('close', (c) => resolve({ code: c ?? 1, out: text }));
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`Redriven arn:aws:states:us-east-1:000000000000:execution:mlops-pipeline-dev:${failed.id}`));
+    assert.match(out, /execution redriven/);
+    assert.match(out, /✓ Train\[1\]/);
+    assert.doesNotMatch(out, /▶ FetchBatch/, 'the follow shows the redriven part only once and Fetch did not run again');
+    assert.equal(failed.ran('fetch'), 1);
+    const { body } = await api('GET', `/executions/${failed.id}`);
+    assert.deepEqual([body.status, body.redriveCount], ['SUCCEEDED', 1]);
+  });
+
+  test('the start form sends "cache": false only when step caching is unticked', async () => {
+    const sent: unknown[] = [];
+    // Answer the POST here, so nothing runs: only what the page sends matters.
+    await page.route('**/executions', async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      sent.push(route.request().postDataJSON());
+      await route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: 'InvalidInput', message: 'not started (test)' }) });
+    });
+    try {
+      await page.goto(`${stack.baseUrl}/#/executions`);
+      await page.locator('#start-run').waitFor();
+      await page.click('#start-run-button');
+      await page.locator('#start-run .error').waitFor();
+      await page.uncheck('#cache');
+      await page.click('#start-run-button');
+      for (let i = 0; i < 50 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(sent.length, 2);
+      assert.equal((sent[0] as { cache?: boolean }).cache, undefined);
+      assert.equal((sent[1] as { cache?: boolean }).cache, false);
+    } finally {
+      await page.unroute('**/executions');
+    }
   });
 });

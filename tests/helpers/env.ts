@@ -6,7 +6,7 @@ import os from 'node:os';
 import S3rver from 's3rver';
 import { createPool, dropDatabase, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../../src/storage/mysql.ts';
 import { ArtifactStore } from '../../src/storage/s3.ts';
-import { freePort } from '../../src/runtime/local-stack.ts';
+import { freePort } from '../../src/embedded/stack.ts';
 
 /** The real Covertype file, from the shared data folder beside the repo (or COVERTYPE_PATH). */
 export const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');

@@ -2,7 +2,7 @@
 // refuse or cut connections in front of a real server (MySQL, S3), and a closed port. All on 127.0.0.1.
 import http from 'node:http';
 import net from 'node:net';
-import { freePort } from '../../src/runtime/local-stack.ts';
+import { freePort } from '../../src/embedded/stack.ts';
 import type { DatasetSpec } from '../../src/dataset/spec.ts';
 import { fetchBatch, type FetchResult } from '../../src/pipeline/fetch.ts';
 import { preprocess, type PreprocessResult } from '../../src/pipeline/preprocess.ts';
@@ -202,4 +202,71 @@ export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
     out[t] = Number((rows as { n: number }[])[0].n);
   }
   return out;
+}
+
+/** What a LambdaProxy does with one invocation: pass it on, or answer it itself. */
+export type InvokeFault = { kind: 'answer'; status?: number; body: unknown; functionError?: string } | null;
+
+/**
+ * An HTTP proxy in front of a Lambda invoke endpoint (serverless-offline's): counts the invocations
+ * per function name and lets a test answer some of them itself (`fault`), e.g. a malformed result.
+ */
+export class LambdaProxy {
+  readonly targetUrl: string;
+  url = '';
+  /** Invocations seen, by function name (faulted ones included). */
+  readonly invocations = new Map<string, number>();
+  fault: (functionName: string, payload: unknown) => InvokeFault = () => null;
+  private server: http.Server | undefined;
+
+  constructor(targetUrl: string) {
+    this.targetUrl = targetUrl;
+  }
+
+  count(functionName: string): number {
+    return this.invocations.get(functionName) ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const name = decodeURIComponent(/\/functions\/([^/]+)\/invocations/.exec(req.url ?? '')?.[1] ?? '');
+        if (name) this.invocations.set(name, this.count(name) + 1);
+        let payload: unknown = null;
+        try {
+          payload = JSON.parse(body.toString('utf8') || 'null');
+        } catch {
+          // passed on as it is
+        }
+        const fault = name ? this.fault(name, payload) : null;
+        if (fault) {
+          res.writeHead(fault.status ?? 200, { 'content-type': 'application/json', ...(fault.functionError ? { 'x-amz-function-error': fault.functionError } : {}) });
+          res.end(JSON.stringify(fault.body));
+          return;
+        }
+        const upstream = http.request(`${this.targetUrl}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
+        upstream.on('error', (error) => {
+          res.writeHead(502, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: error.message }));
+        });
+        upstream.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    server?.closeAllConnections();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }

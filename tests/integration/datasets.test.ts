@@ -9,7 +9,7 @@ import type { DriftReport, DriftSummary } from '../../src/dataset/drift.ts';
 import type { DatasetProfile } from '../../src/dataset/profile.ts';
 import { getAliasVersion } from '../../src/registry/registry.ts';
 import { readSnapshotSplit, type DatasetManifest } from '../../src/pipeline/snapshot.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
@@ -24,7 +24,7 @@ type PipelineOutput = {
   promotion: { modelName: string; decision: string; metric: string; candidateVersion: number; testMetrics: Record<string, number> };
 };
 
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let s3Directory: string;
 let bodyfat: ExecutionResult;
 let covertype: ExecutionResult;
@@ -42,7 +42,7 @@ const outputOf = (r: ExecutionResult) => r.output as PipelineOutput;
 describe('any tabular dataset: Body Fat (regression) and Covertype (classification) on one stack', { timeout: 900_000 }, () => {
   before(async () => {
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-s3-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql,
       bucket: testBucket('datasets'),
       s3Directory,
@@ -71,7 +71,7 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
   test('Body Fat runs end to end: all 10 batches, Density ignored, the bad Height row rejected, promoted on RMSE', async () => {
     assert.equal(bodyfat.status, 'SUCCEEDED', `${bodyfat.error}: ${bodyfat.cause}`);
     const out = outputOf(bodyfat);
-    const fetches = bodyfat.events.filter((e) => e.type === 'StateExited' && e.state?.name === 'FetchBatch').length;
+    const fetches = bodyfat.events.filter((e) => e.type === 'StateExited' && e.stateName === 'FetchBatch').length;
     assert.equal(fetches, 10);
     // 252 rows, one rejected at fetch (source row 42: Height 29.5 in, outside the spec's [48, 90]).
     assert.equal(out.fetch.rowsStored, 251);

@@ -5,10 +5,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
-import { readDefinitionText } from '../../src/runtime/definition.ts';
-import type { ExecutionEvent } from '../../src/runtime/local-executor.ts';
+import { readDefinitionText } from '../../src/statemachine/definition.ts';
+import type { LoggedEvent } from '../../src/executions/views.ts';
+import { executionsClient } from '../../scripts/lib/executions-client.ts';
 import { localstackClients, type Clients } from '../../localstack/clients.ts';
-import { deployPipeline, followExecution, functionEnvironment, readServiceDefinition, teardownPipeline, type DeployOptions } from '../../localstack/deploy-lib.ts';
+import { deployPipeline, functionEnvironment, readServiceDefinition, teardownPipeline, type DeployOptions } from '../../localstack/deploy-lib.ts';
 
 interface Call {
   api: 'lambda' | 'states' | 'apigatewayv2';
@@ -263,27 +264,28 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.throws(() => functionEnvironment(service.environmentNames, { MYSQL_HOSTNAME: 'x' }), /not in serverless.yml/);
   });
 
-  test('follows an execution: history events in the embedded runtime\'s shape, each once', async () => {
+  test('the LocalStack runner follows an execution through @aws-sdk/client-sfn: each history event once, in the console\'s shape', async () => {
     const t = 1_700_000_000;
     fake.describes = 0;
     fake.history = [
-      { id: 1, type: 'ExecutionStarted', timestamp: t },
-      { id: 2, type: 'TaskStateEntered', timestamp: t + 1, stateEnteredEventDetails: { name: 'FetchBatch', input: '{}' } },
-      { id: 3, type: 'LambdaFunctionFailed', timestamp: t + 2, lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' } },
-      { id: 4, type: 'TaskStateExited', timestamp: t + 3, stateExitedEventDetails: { name: 'FetchBatch', output: '{"fetch":{"batchNumber":0}}' } },
-      { id: 5, type: 'ExecutionSucceeded', timestamp: t + 4, executionSucceededEventDetails: { output: '{}' } },
+      { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: t, executionStartedEventDetails: { input: '{}' } },
+      { id: 2, previousEventId: 1, type: 'TaskStateEntered', timestamp: t + 1, stateEnteredEventDetails: { name: 'FetchBatch', input: '{}' } },
+      { id: 3, previousEventId: 2, type: 'LambdaFunctionFailed', timestamp: t + 2, lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' } },
+      { id: 4, previousEventId: 3, type: 'TaskStateExited', timestamp: t + 3, stateExitedEventDetails: { name: 'FetchBatch', output: '{"fetch":{"batchNumber":0}}' } },
+      { id: 5, previousEventId: 4, type: 'ExecutionSucceeded', timestamp: t + 4, executionSucceededEventDetails: { output: '{}' } },
     ];
-    const events: ExecutionEvent[] = [];
-    const executionArn = await clients.sfn.startExecution({ stateMachineArn: 'arn', input: '{}' });
-    const result = await followExecution(clients.sfn, executionArn, { onEvent: (e) => events.push(e), sleep: async () => undefined });
+    const sfn = await executionsClient({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-pipeline-dev', endpoint: fake.endpoint });
+    const { executionArn } = await sfn.start({});
+    const events: LoggedEvent[] = [];
+    const result = await sfn.follow(executionArn, { onEvent: (e) => events.push(e), pollMs: 1 });
+    assert.equal(fake.describes, 2, 'followed until it stopped');
     assert.equal(result.status, 'SUCCEEDED');
     assert.deepEqual(result.output, { promotion: { decision: 'promoted' } });
-    assert.deepEqual(events.map((e) => e.type), ['ExecutionStarted', 'StateEntered', 'StateFailed', 'StateExited', 'ExecutionSucceeded']);
-    assert.deepEqual(events[1].state, { name: 'FetchBatch', type: 'Task' });
-    assert.equal(events[2].Error, 'DataApiUnavailable');
-    assert.equal(events[2].state?.name, 'FetchBatch');
-    assert.deepEqual(events[3].state?.output, { fetch: { batchNumber: 0 } });
-    assert.equal(events[0].timestamp, t * 1000);
+    assert.deepEqual(events.map((e) => e.type), ['ExecutionStarted', 'StateEntered', 'StateFailed', 'StateCaught', 'StateExited', 'ExecutionSucceeded']);
+    assert.deepEqual([events[1].stateName, (events[1].payload.state as { type: string }).type], ['FetchBatch', 'Task']);
+    assert.deepEqual([events[2].stateName, events[2].payload.Error], ['FetchBatch', 'DataApiUnavailable']);
+    assert.deepEqual((events[4].payload.state as { output: unknown }).output, { fetch: { batchNumber: 0 } });
+    assert.equal(events[0].at, new Date(t * 1000).toISOString());
   });
 
   test('teardown removes the state machine, the function URLs and the functions', async () => {

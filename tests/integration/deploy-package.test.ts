@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
-import { readDefinitionText, referencedFunctions } from '../../src/runtime/definition.ts';
+import { readDefinitionText, referencedFunctions } from '../../src/statemachine/definition.ts';
 import { readServiceDefinition } from '../../localstack/deploy-lib.ts';
 
 interface Resource {

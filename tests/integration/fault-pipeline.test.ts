@@ -14,14 +14,14 @@ import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts
 import {
   ensureRegisteredModel, getAliasVersion, getModelVersion, listPromotions, lockModel, registerVersion, setAlias,
 } from '../../src/registry/registry.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { dropDatabase, inTransaction } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 import { startFakeDataApi, tableCounts, toPredictRow, type FakeDataApi } from '../helpers/faults.ts';
 
 const mysql = testMysql('faultsfn');
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let s3Directory: string;
 let api: FakeDataApi;
 let spec: DatasetSpec;
@@ -47,7 +47,7 @@ const post = async (body: unknown) => {
   return { status: response.status, body: json };
 };
 
-// Named Retry/Catch on the embedded runtime depends on src/runtime/local-executor.ts restoring the error
+// Named Retry/Catch on the embedded runtime depends on src/embedded/lambda-invoker.ts restoring the error
 // name: serverless-offline's Lambda invoke endpoint reports every unhandled error as errorType "Error".
 describe('the state machine under faults (embedded stack, fake data API)', { timeout: 900_000 }, () => {
   before(async () => {
@@ -55,7 +55,7 @@ describe('the state machine under faults (embedded stack, fake data API)', { tim
     sample = (await loadDatasetRows(spec, covertypePath)).slice(0, 20_000);
     api = await startFakeDataApi(randomBatch);
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-faultsfn-s3-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql,
       bucket: testBucket('faultsfn'),
       s3Directory,
@@ -77,7 +77,7 @@ describe('the state machine under faults (embedded stack, fake data API)', { tim
     const result = await stack.runPipeline(input());
     assert.equal(result.status, 'SUCCEEDED', explain(result));
     assert.equal(api.calls - callsBefore, 3, 'two failed calls and the good one');
-    const retried = result.events.filter((e) => e.type === 'StateRetried' && e.state?.name === 'FetchBatch');
+    const retried = result.events.filter((e) => e.type === 'StateRetried' && e.stateName === 'FetchBatch');
     assert.equal(retried.length, 2, 'FetchBatch retried twice');
     // IntervalSeconds 2, BackoffRate 2: 2 s then 4 s.
     assert.ok(Date.now() - started >= 6000, 'the retries backed off');

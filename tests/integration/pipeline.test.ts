@@ -7,15 +7,18 @@ import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { resolveFromRepo } from '../../src/config.ts';
 import { batchBounds } from '../../src/data-api/service.ts';
-import { getAliasVersion, listPromotions } from '../../src/registry/registry.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { getAliasVersion, listModelVersions, listPromotions, listRuns } from '../../src/registry/registry.ts';
+import { progressPrinter } from '../../scripts/lib/progress.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { startServe } from '../helpers/serve.ts';
 
 const mysql = testMysql('pipeline');
+const bucket = testBucket('pipeline');
 const BATCHES = 10;
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let s3Directory: string;
 let first: ExecutionResult;
 
@@ -27,9 +30,9 @@ const post = async (url: string, body: unknown) => {
 describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serverless-offline, ASL)', { timeout: 600_000 }, () => {
   before(async () => {
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-s3-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql,
-      bucket: testBucket('pipeline'),
+      bucket,
       s3Directory,
       functionEnv: {
         DATA_API_DATASET_PATH: covertypePath,
@@ -52,7 +55,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
 
   test('the execution runs every state and ends with a champion', async () => {
     assert.equal(first.status, 'SUCCEEDED', `${first.error}: ${first.cause}`);
-    const exited = first.events.filter((e) => e.type === 'StateExited').map((e) => e.state?.name);
+    const exited = first.events.filter((e) => e.type === 'StateExited').map((e) => e.stateName);
     assert.deepEqual(exited.filter((n) => n === 'FetchBatch').length, 3);
     for (const state of ['Preprocess', 'Train', 'Promote']) assert.ok(exited.includes(state), `${state} ran`);
     const out = first.output as { fetch: { rowsStored: number }; dataset: { datasetVersion: number; counts: { train: number; test: number } }; promotion: { decision: string; candidateVersion: number } };
@@ -131,6 +134,61 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     }
   });
 
+  test('step caching: an identical second run trains nothing and promotes nothing new; "cache": false trains again', async () => {
+    // Body Fat's batches (~25 rows) are smaller than the sample size, so a batch is served whole, and
+    // a group's first request is always batch 0: each run below, on a group of its own, fetches the
+    // same rows, and preprocess finds the same content.
+    const input = (groupNumber: number) => ({ dataset: 'bodyfat', groupNumber, batches: 1, intervalSeconds: 1, train: { nEstimators: 10 }, search: { trials: 2, seed: 3, maxConcurrency: 2 } });
+    const trialsOf = async (result: ExecutionResult) => (await listRuns(stack.pool!, { executionId: result.executionArn })).filter((r) => r.parentRunId !== null);
+    type Out = { dataset: { datasetVersion: number; created: boolean }; promotion: { decision: string; candidateVersion: number; championVersion: number } };
+
+    const a = await stack.runPipeline(input(11));
+    assert.equal(a.status, 'SUCCEEDED', `${a.error}: ${a.cause}`);
+    const aOut = a.output as Out;
+    assert.equal(aOut.promotion.decision, 'promoted');
+    const aTrials = await trialsOf(a);
+    assert.equal(aTrials.length, 2);
+    for (const t of aTrials) assert.equal(t.cachedFromRunId, null, 'the first run trains');
+
+    const lines: string[] = [];
+    const b = await stack.runPipeline(input(12), progressPrinter((line) => lines.push(line)));
+    assert.equal(b.status, 'SUCCEEDED', `${b.error}: ${b.cause}`);
+    const bOut = b.output as Out;
+    assert.equal(bOut.dataset.datasetVersion, aOut.dataset.datasetVersion);
+    assert.equal(bOut.dataset.created, false);
+    const bTrials = await trialsOf(b);
+    assert.equal(bTrials.length, 2);
+    const byParams = new Map(aTrials.map((t) => [JSON.stringify(t.params), t]));
+    for (const t of bTrials) {
+      const source = byParams.get(JSON.stringify(t.params));
+      assert.ok(source, `trial ${t.runId} has the parameters of a first-run trial`);
+      assert.equal(t.cachedFromRunId, source.runId);
+      assert.equal(t.artifactKey, source.artifactKey);
+      assert.equal(t.artifactSha256, source.artifactSha256);
+      assert.equal(t.trainSeconds, 0);
+    }
+    const trainOutputs = b.events.filter((e) => e.type === 'StateExited' && e.stateName === 'Train').map((e) => (e.payload.state as { output: { cached: boolean } }).output);
+    assert.deepEqual(trainOutputs.map((o) => o.cached), [true, true]);
+    assert.equal(lines.filter((l) => /✓ Train\[\d\].* cached \(artifact of run /.test(l)).length, 2, lines.join('\n'));
+    assert.ok(lines.some((l) => /✓ Preprocess .*\(cached/.test(l)), lines.join('\n'));
+    // Nothing new: the candidate is the champion's own version, no version was added, no alias moved.
+    assert.equal(bOut.promotion.candidateVersion, aOut.promotion.candidateVersion);
+    assert.equal(bOut.promotion.decision, 'rejected');
+    assert.equal((await listModelVersions(stack.pool!, 'bodyfat')).length, 1);
+    assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'champion'), aOut.promotion.candidateVersion);
+    assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'challenger'), null);
+
+    const c = await stack.runPipeline({ ...input(13), cache: false });
+    assert.equal(c.status, 'SUCCEEDED', `${c.error}: ${c.cause}`);
+    const cTrials = await trialsOf(c);
+    assert.equal(cTrials.length, 2);
+    for (const t of cTrials) {
+      assert.equal(t.cachedFromRunId, null, 'cache: false trains');
+      assert.ok((t.trainSeconds ?? 0) > 0);
+      assert.notEqual(t.artifactKey, byParams.get(JSON.stringify(t.params))?.artifactKey);
+    }
+  });
+
   test('a champion whose artifact is gone is replaced by a verified candidate, and the history says why', async () => {
     const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
     const [rows] = await stack.pool!.query('SELECT artifact_key FROM model_versions WHERE model_name = ? AND version = ?', ['covertype', champion]);
@@ -142,5 +200,26 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(out.promotion.decision, 'promoted');
     assert.match(out.promotion.reason, new RegExp(`champion v${champion} cannot be loaded`));
     assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'champion'), out.promotion.candidateVersion);
+  });
+
+  test('npm run serve brings the stack up again on the stored data and serves the champion without running the pipeline', async () => {
+    const champion = await getAliasVersion(stack.pool!, 'covertype', 'champion');
+    await stack.stop();
+    const serve = await startServe(mysql, bucket, s3Directory);
+    try {
+      assert.equal(await serve.ready, true, serve.output());
+      assert.match(serve.output(), new RegExp(`Champion covertype v${champion} `));
+      assert.ok(serve.output().includes(`Step Functions API ${serve.sfnUrl}`), serve.output());
+      // The executions of the runs above, through the restarted Step Functions endpoint.
+      const listed = await fetch(`${serve.baseUrl}/executions`).then(async (r) => (await r.json()) as { executions: { executionArn: string; status: string }[] });
+      assert.ok(listed.executions.some((e) => e.executionArn === first.executionArn && e.status === 'SUCCEEDED'), JSON.stringify(listed).slice(0, 500));
+      const good = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
+      const { status, body } = await post(`${serve.baseUrl}/predict`, { rows: [good] });
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.deepEqual({ version: (body.model as { version: number }).version, alias: (body.model as { alias: string }).alias }, { version: champion, alias: 'champion' });
+      assert.doesNotMatch(serve.output(), /execution started|▶ FetchBatch/);
+    } finally {
+      await serve.stop();
+    }
   });
 });

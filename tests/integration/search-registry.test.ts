@@ -8,14 +8,15 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { repoRoot } from '../../src/config.ts';
 import { parseCsv } from '../../src/dataset/csv.ts';
 import { getAliasVersion, listRuns } from '../../src/registry/registry.ts';
-import { errorTypeOf, SERVICE, STAGE } from '../../src/runtime/local-executor.ts';
-import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
+import { errorTypeOf } from '../../src/embedded/lambda-invoker.ts';
+import { SERVICE, STAGE } from '../../src/statemachine/definition.ts';
+import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 
 const mysql = testMysql('search');
 const bucket = testBucket('search');
-let stack: LocalStack;
+let stack: EmbeddedStack;
 let tmp: string;
 let execution: ExecutionResult;
 
@@ -45,7 +46,7 @@ function cli(...args: string[]): Promise<{ code: number; out: string }> {
 describe('search fan-out, registry API, batch prediction and CLI', { timeout: 600_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-search-'));
-    stack = new LocalStack({
+    stack = new EmbeddedStack({
       mysql, bucket, s3Directory: path.join(tmp, 's3'),
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });
@@ -66,8 +67,8 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
 
   test('each trial is one Train invocation in the Map, recorded under one parent run', async () => {
     assert.equal(execution.status, 'SUCCEEDED', `${execution.error}: ${execution.cause}`);
-    const trainEvents = execution.events.filter((e) => e.type === 'StateExited' && e.state?.name === 'Train');
-    assert.deepEqual(trainEvents.map((e) => e.index).sort(), [0, 1, 2, 3]);
+    const trainEvents = execution.events.filter((e) => e.type === 'StateExited' && e.stateName === 'Train');
+    assert.deepEqual(trainEvents.map((e) => e.mapIndex).sort(), [0, 1, 2, 3]);
     const out = execution.output as { plan: { parentRunId: string }; select: { candidate: { runId: string; score: number }; byObjective: Record<string, { runId: string }> } };
     const trials = await listRuns(stack.pool!, { parentRunId: out.plan.parentRunId });
     assert.equal(trials.length, 4);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { layoutAsl, transitionsOf, type AslMachine } from '../../src/runtime/asl-graph.ts';
-import { readDefinitionText } from '../../src/runtime/definition.ts';
+import { layoutAsl, transitionsOf, type AslMachine } from '../../src/executions/asl-graph.ts';
+import { readDefinitionText } from '../../src/statemachine/definition.ts';
 
 const overlaps = (a: { x: number; y: number; width: number; height: number }, b: typeof a) =>
   a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { LoggedEvent } from '../../src/runtime/execution-log.ts';
-import { eventPayload, payloadJson } from '../../src/runtime/execution-log.ts';
-import { buildTimeline, fromLogRow, nestedStateNames, RUNNER_LOST_AFTER_MS, summarizeStates } from '../../src/runtime/executions.ts';
-import { executionArnOf, historyToEvents, stateMachineArnFromFunctionArn } from '../../src/runtime/sfn-executions.ts';
+import { executionArnOf, historyToEvents, stateMachineArnFromFunctionArn } from '../../src/executions/step-functions.ts';
+import { buildTimeline, nestedStateNames, summarizeStates, type LoggedEvent } from '../../src/executions/views.ts';
 
 const t0 = Date.parse('2025-01-01T00:00:00.000Z');
 let seq = 0;
@@ -54,26 +52,22 @@ test('timeline: a state open when the execution failed failed with it; one open 
   assert.equal(running[0].durationMs, 1000);
 });
 
-test('execution log rows: a RUNNING execution whose runner went quiet is reported as lost', () => {
-  const row = {
-    executionArn: 'arn:aws:states:us-east-1:000000000000:execution:m:run-1', name: 'run-1', status: 'RUNNING' as const, input: {}, output: null,
-    error: null, cause: null, startedAt: new Date(t0).toISOString(), stoppedAt: null, heartbeatAt: new Date(t0 + 1000).toISOString(),
-  };
-  assert.equal(fromLogRow(row, t0 + 30_000).status, 'RUNNING');
-  assert.equal(fromLogRow(row, t0 + 30_000).durationMs, 30_000);
-  const lost = fromLogRow(row, t0 + 1000 + RUNNER_LOST_AFTER_MS + 1);
-  assert.equal(lost.status, 'ABORTED');
-  assert.equal(lost.error, 'RunnerLost');
-  assert.equal(lost.durationMs, 1000);
-});
-
-test('execution log payloads: large values are cut, the Map parent state is reduced to its name', () => {
-  assert.equal(payloadJson({ a: 1 }), '{"a":1}');
-  const cut = JSON.parse(payloadJson({ big: 'x'.repeat(500) }, 100)) as { truncated: boolean; chars: number };
-  assert.equal(cut.truncated, true);
-  assert.ok(cut.chars > 500);
-  const p = eventPayload({ type: 'MapIterationStarted', timestamp: 1, index: 2, parentState: { name: 'Trials', type: 'Map', input: { huge: true } } });
-  assert.deepEqual(p, { parentState: { name: 'Trials', type: 'Map' } });
+test('timeline: a redriven execution keeps the failed run and adds the new one', () => {
+  const events = [
+    ev('StateEntered', 'Preprocess', 0, { state: { type: 'Task' } }),
+    ev('StateExited', 'Preprocess', 100, { state: { type: 'Task', output: {} } }),
+    ev('StateEntered', 'Train', 200, { state: { type: 'Task' } }, 0),
+    ev('StateFailed', 'Train', 300, { Error: 'Boom', Cause: 'injected' }, 0),
+    ev('ExecutionFailed', null, 300, { Error: 'Boom', Cause: 'injected' }),
+    ev('ExecutionRedriven', null, 1000, { redriveCount: 1 }),
+    ev('StateEntered', 'Train', 1000, { state: { type: 'Task' } }, 0),
+    ev('StateExited', 'Train', 1500, { state: { type: 'Task', output: { runId: 'r' } } }, 0),
+  ];
+  const runs = buildTimeline(events, { status: 'SUCCEEDED' }, t0 + 2000);
+  assert.deepEqual(runs.map((r) => `${r.label}:${r.status}`), ['Preprocess:succeeded', 'Train[0]:failed', 'Train[0]#2:succeeded']);
+  assert.equal(runs[1].error, 'Boom');
+  assert.equal(runs[1].durationMs, 100, 'the failed run ended when the execution failed');
+  assert.equal(summarizeStates(runs).Train.failed, 1);
 });
 
 test('Step Functions history becomes the same events: Map index from the event chain, retries, catches', () => {

@@ -4,8 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
-import { readDefinitionText, referencedFunctions, substituteFunctions } from '../../src/runtime/definition.ts';
-import { SERVICE, STAGE } from '../../src/runtime/local-executor.ts';
+import { readDefinitionText, referencedFunctions, substituteFunctions } from '../../src/statemachine/definition.ts';
+import { SERVICE, STAGE } from '../../src/statemachine/definition.ts';
 import { functionName, readServiceDefinition } from '../../localstack/deploy-lib.ts';
 
 const require = createRequire(import.meta.url);

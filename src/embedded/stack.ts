@@ -6,19 +6,27 @@ import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
-import { MysqlExecutionLog } from './execution-log.ts';
-import { runLocalExecution, type ExecutionEvent, type ExecutionResult } from './local-executor.ts';
+import { LOCAL_CREDENTIALS, StepFunctionsExecutions, type FinishedExecution } from '../executions/step-functions.ts';
+import { nestedStateNames, type LoggedEvent } from '../executions/views.ts';
+import type { AslMachine } from '../executions/asl-graph.ts';
+import { readDefinitionText, SERVICE, STAGE, substituteFunctions } from '../statemachine/definition.ts';
+import { lambdaFunctionArn, REGION, stateMachineArn } from './stepfunctions/arns.ts';
+import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
 
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-export interface LocalStackOptions {
+export interface EmbeddedStackOptions {
   mysql: MysqlSettings;
   bucket: string;
   /** Ports: 0 picks a free one. */
   httpPort?: number;
   lambdaPort?: number;
   s3Port?: number;
+  /** The Step Functions API (0 or absent: a free port). */
+  sfnPort?: number;
+  /** Where the Step Functions endpoint's Tasks invoke functions (default: serverless-offline's Lambda endpoint). */
+  sfnLambdaEndpoint?: string;
   /** Where the S3 server keeps its files. */
   s3Directory?: string;
   /** Extra environment for the functions (data API interval, sample size, dataset path…). */
@@ -26,11 +34,9 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Print the functions' own output (serverless-offline) through `log`. */
   verbose?: boolean;
-  /** Write each execution and its events to the MySQL execution log the console reads (default true). */
-  recordExecutions?: boolean;
 }
 
-export type { ExecutionEvent, ExecutionResult };
+export type ExecutionResult = FinishedExecution;
 
 /** A loopback port free right now (nothing listens on it until someone binds it). */
 export async function freePort(): Promise<number> {
@@ -60,6 +66,12 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   throw new Error(`serverless-offline did not open port ${port} within ${timeoutMs} ms`);
 }
 
+/** The pipeline's state machine as the endpoint serves it: named as deployed, its Tasks naming the functions by ARN. */
+export async function pipelineStateMachine(): Promise<{ name: string; definition: string }> {
+  const definition = substituteFunctions(await readDefinitionText(), (key) => lambdaFunctionArn(`${SERVICE}-${STAGE}-${key}`));
+  return { name: `${SERVICE}-${STAGE}`, definition: JSON.stringify(definition, null, 2) };
+}
+
 /** Says plainly what to do when MySQL is not there, instead of a bare ECONNREFUSED. */
 export async function checkMysql(settings: MysqlSettings): Promise<void> {
   try {
@@ -79,18 +91,22 @@ export async function checkMysql(settings: MysqlSettings): Promise<void> {
  * the HTTP API and the Lambda invoke endpoint, and the state machine run by aws-local-stepfunctions
  * against that endpoint, state by state, from the same ASL file the other runtimes deploy.
  */
-export class LocalStack {
-  readonly options: LocalStackOptions;
+export class EmbeddedStack {
+  readonly options: EmbeddedStackOptions;
   httpPort = 0;
   lambdaPort = 0;
   s3Port = 0;
+  sfnPort = 0;
+  stepFunctions: StepFunctionsEndpoint | undefined;
+  /** The pipeline's executions through the Step Functions API, as every other client sees them. */
+  executions: StepFunctionsExecutions | undefined;
   pool: Pool | undefined;
   store: ArtifactStore | undefined;
   private s3: S3rver | undefined;
   private offline: ChildProcess | undefined;
   private offlineOutput: string[] = [];
 
-  constructor(options: LocalStackOptions) {
+  constructor(options: EmbeddedStackOptions) {
     this.options = options;
   }
 
@@ -121,6 +137,9 @@ export class LocalStack {
 
     this.httpPort = this.options.httpPort || (await freePort());
     this.lambdaPort = this.options.lambdaPort || (await freePort());
+    this.sfnPort = this.options.sfnPort || (await freePort());
+    const pipeline = await pipelineStateMachine();
+    const pipelineArn = stateMachineArn(pipeline.name);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       // The functions' S3 client signs with these; s3rver accepts only its own key pair.
@@ -137,8 +156,9 @@ export class LocalStack {
       S3_BUCKET: this.options.bucket,
       S3_ENDPOINT: s3Endpoint,
       DATA_API_URL: this.baseUrl,
-      // The executions function starts runs itself (POST /executions) against this endpoint.
-      LAMBDA_ENDPOINT: `http://127.0.0.1:${this.lambdaPort}`,
+      // The console's executions function reads, starts and redrives through the Step Functions API.
+      SFN_ENDPOINT: this.sfnUrl,
+      STATE_MACHINE_ARN: pipelineArn,
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
@@ -159,6 +179,22 @@ export class LocalStack {
       throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
     }
     this.log(`serverless-offline: HTTP API ${this.baseUrl}, Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+
+    this.stepFunctions = await startStepFunctionsEndpoint({
+      pool: this.pool,
+      lambdaEndpoint: this.options.sfnLambdaEndpoint ?? `http://127.0.0.1:${this.lambdaPort}`,
+      port: this.sfnPort,
+      builtIn: [pipeline],
+    });
+    this.log(`Step Functions API ${this.stepFunctions.url}`);
+    this.executions = new StepFunctionsExecutions({
+      stateMachineArn: pipelineArn, region: REGION, endpoint: this.sfnUrl, credentials: LOCAL_CREDENTIALS,
+      nestedStates: nestedStateNames(JSON.parse(pipeline.definition) as AslMachine),
+    });
+  }
+
+  get sfnUrl(): string {
+    return `http://127.0.0.1:${this.sfnPort}`;
   }
 
   /** Recent output of serverless-offline (the functions' logs), for diagnosing a failure. */
@@ -166,13 +202,17 @@ export class LocalStack {
     return this.offlineOutput.join('');
   }
 
-  /** Runs the pipeline state machine once; `onEvent` sees each execution event as it happens. */
-  runPipeline(input: Record<string, unknown>, onEvent?: (event: ExecutionEvent) => void): Promise<ExecutionResult> {
-    const recorder = this.options.recordExecutions !== false && this.pool ? new MysqlExecutionLog(this.pool) : undefined;
-    return runLocalExecution(`http://127.0.0.1:${this.lambdaPort}`, input, onEvent, recorder ? { recorder } : {});
+  /**
+   * Runs the pipeline state machine once through the Step Functions API (StartExecution, then
+   * GetExecutionHistory until it stops); `onEvent` sees each event as it is recorded.
+   */
+  runPipeline(input: Record<string, unknown>, onEvent?: (event: LoggedEvent) => void): Promise<ExecutionResult> {
+    if (!this.executions) throw new Error('The stack is not started');
+    return this.executions.run(input, onEvent);
   }
 
   async stop(): Promise<void> {
+    await this.stepFunctions?.close().catch(() => undefined);
     if (this.offline && this.offline.exitCode === null) {
       const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
       this.offline.kill('SIGTERM');

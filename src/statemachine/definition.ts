@@ -2,6 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../config.ts';
 
+/** serverless.yml's service and the stage the local runtimes use: functions are `<service>-<stage>-<key>`, the state machine `<service>-<stage>`. */
+export const SERVICE = 'mlops-pipeline';
+export const STAGE = 'dev';
+
 /** The one state machine definition every runtime runs. */
 export const DEFINITION_PATH = path.join(repoRoot, 'statemachine', 'pipeline.asl.json');
 

@@ -1,4 +1,4 @@
-import type { ExecutionEvent } from './local-executor.ts';
+import type { LoggedEvent } from '../../src/executions/views.ts';
 
 /** The few numbers worth a line for each state's output. */
 function keyOutputs(stateName: string, output: unknown): string {
@@ -16,13 +16,14 @@ function keyOutputs(stateName: string, output: unknown): string {
       const driftText = !drift || drift.baselineVersion === null || drift.baselineVersion === undefined
         ? ''
         : `; drift vs v${drift.baselineVersion}: max PSI ${fmt(drift.maxPsi)}${drift.drifted ? ` (${(drift.flagged ?? []).join(', ')})` : ', none'}`;
-      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (unchanged)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
+      return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (cached: same content as before)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
     }
     case 'Train': {
       // Inside the Trials Map the state's output is the trial itself.
       const t = (o.train ?? o) as Record<string, unknown>;
       const m = (t.metrics ?? {}) as Record<string, unknown>;
-      return `run ${String(t.runId)}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+      const cached = t.cached === true ? ` cached (artifact of run ${String(t.cachedFromRunId)})` : '';
+      return `run ${String(t.runId)}${cached}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
     }
     case 'PlanTrials': {
       const p = o.plan ?? {};
@@ -46,46 +47,61 @@ function keyOutputs(stateName: string, output: unknown): string {
 const shown = new Set(['Task', 'Wait', 'Map']);
 
 /** A state's name, with the Map iteration it ran in (states inside a Map run once per item). */
-const label = (event: ExecutionEvent): string =>
-  `${event.state?.name ?? ''}${typeof event.index === 'number' ? `[${event.index}]` : ''}`;
+const label = (event: LoggedEvent): string => `${event.stateName ?? ''}${event.mapIndex !== null ? `[${event.mapIndex}]` : ''}`;
 
-/** Prints one line per interesting execution event: state, elapsed time, key outputs, retries and errors. */
-export function progressPrinter(print: (line: string) => void): (event: ExecutionEvent) => void {
+const stateOf = (event: LoggedEvent): { type?: unknown; output?: unknown } => (event.payload.state ?? {}) as { type?: unknown; output?: unknown };
+
+/**
+ * Prints one line per interesting execution event (the events StepFunctionsExecutions.follow reads
+ * off GetExecutionHistory): state, elapsed time, key outputs, retries and errors.
+ */
+export function progressPrinter(print: (line: string) => void): (event: LoggedEvent) => void {
   const entered = new Map<string, number>();
-  let start = 0;
+  const types = new Map<string, string>();
+  let start: number | null = null;
   return (event) => {
-    const t = () => `${((event.timestamp - start) / 1000).toFixed(1).padStart(6)}s`;
+    const at = Date.parse(event.at);
+    start ??= at;
+    const t = `${((at - start) / 1000).toFixed(1).padStart(6)}s`;
+    const cause = (c: unknown) => (typeof c === 'string' ? c : JSON.stringify(c)).slice(0, 300);
     switch (event.type) {
       case 'ExecutionStarted':
-        start = event.timestamp;
-        print(`${t()}  execution started`);
+        print(`${t}  execution started`);
         break;
-      case 'StateEntered':
-        if (event.state) entered.set(label(event), event.timestamp);
-        if (event.state && shown.has(event.state.type)) print(`${t()}  ▶ ${label(event)}`);
+      case 'ExecutionRedriven':
+        print(`${t}  execution redriven`);
         break;
+      case 'StateEntered': {
+        const type = String(stateOf(event).type ?? '');
+        entered.set(label(event), at);
+        types.set(label(event), type);
+        if (shown.has(type)) print(`${t}  ▶ ${label(event)}`);
+        break;
+      }
       case 'StateExited': {
-        const s = event.state;
-        if (!s || !shown.has(s.type)) break;
-        const took = ((event.timestamp - (entered.get(label(event)) ?? event.timestamp)) / 1000).toFixed(1);
-        const detail = keyOutputs(s.name, s.output);
-        print(`${t()}  ✓ ${label(event)} (${took}s)${detail ? `  ${detail}` : ''}`);
+        const type = types.get(label(event)) ?? String(stateOf(event).type ?? '');
+        if (!shown.has(type)) break;
+        const took = ((at - (entered.get(label(event)) ?? at)) / 1000).toFixed(1);
+        const detail = keyOutputs(event.stateName ?? '', stateOf(event).output);
+        print(`${t}  ✓ ${label(event)} (${took}s)${detail ? `  ${detail}` : ''}`);
         break;
       }
       case 'StateRetried':
-        print(`${t()}  ↻ ${label(event)} retry: ${JSON.stringify(event.retry ?? {})}`);
+        print(`${t}  ↻ ${label(event)} retry`);
         break;
       case 'StateFailed':
-        print(`${t()}  ✗ ${label(event)}: ${String(event.Error)}: ${typeof event.Cause === 'string' ? event.Cause : JSON.stringify(event.Cause).slice(0, 300)}`);
+        print(`${t}  ✗ ${label(event)}: ${String(event.payload.Error)}: ${cause(event.payload.Cause)}`);
         break;
       case 'StateCaught':
-        print(`${t()}  → ${label(event)} error caught, going on`);
+        print(`${t}  → ${label(event)} error caught, going on`);
         break;
       case 'ExecutionSucceeded':
-        print(`${t()}  execution succeeded`);
+        print(`${t}  execution succeeded`);
         break;
       case 'ExecutionFailed':
-        print(`${t()}  execution FAILED: ${String(event.Error)}`);
+      case 'ExecutionAborted':
+      case 'ExecutionTimedOut':
+        print(`${t}  execution ${event.type.slice('Execution'.length).toUpperCase()}: ${String(event.payload.Error)}`);
         break;
       default:
         break;

@@ -1,14 +1,15 @@
 import {
-  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, type ListExecutionsCommandOutput, SFNClient, StartExecutionCommand,
+  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, type ListExecutionsCommandOutput, RedriveExecutionCommand, SFNClient,
+  StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, NotFound, StorageUnavailable } from '../errors.ts';
-import type { ExecutionStatus, LoggedEvent } from './execution-log.ts';
-import { durationMs, type ExecutionRecord, type ExecutionSource, type ExecutionSummary } from './executions.ts';
 import { newExecutionName } from './names.ts';
+import { durationMs, type ExecutionRecord, type ExecutionStatus, type ExecutionSummary, type LoggedEvent } from './views.ts';
 
 /**
- * The executions of the deployed state machine (LocalStack, AWS), read through the Step Functions
- * API and turned into the same events the embedded runtime logs, so the console shows both alike.
+ * The pipeline's executions through the Step Functions API (@aws-sdk/client-sfn), on whichever
+ * runtime answers it: the embedded stack's endpoint, LocalStack or AWS. The console's routes, the
+ * CLI and the runners all go through here; histories become the console's events (views.ts).
  */
 
 /** A Step Functions history event (SDK form: timestamps are Dates; JSON form: epoch seconds). */
@@ -109,6 +110,8 @@ export function historyToEvents(history: readonly SfnHistoryEvent[], nested: Rea
       if (thread) thread.failed = false;
     } else if (type === 'ExecutionStarted') {
       push(type, null, null, { input: parseJson(details(e, 'executionStartedEventDetails').input) }, at);
+    } else if (type === 'ExecutionRedriven') {
+      push(type, null, null, { redriveCount: details(e, 'executionRedrivenEventDetails').redriveCount ?? null }, at);
     } else if (type === 'ExecutionSucceeded') {
       push(type, null, null, { output: parseJson(details(e, 'executionSucceededEventDetails').output) }, at);
     } else if (/^Execution(Failed|Aborted|TimedOut)$/.test(type)) {
@@ -120,29 +123,65 @@ export function historyToEvents(history: readonly SfnHistoryEvent[], nested: Rea
   return out;
 }
 
-const STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
+const STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
 const statusOf = (s: unknown): ExecutionStatus => (STATUSES.includes(s as ExecutionStatus) ? s as ExecutionStatus : 'ABORTED');
 
 /** SDK failures: a missing execution is a 404, a bad request a 400, anything else worth a retry. */
 function translate(error: unknown, what: string): Error {
   if (error instanceof ExecutionDoesNotExist || (error as { name?: string }).name === 'ExecutionDoesNotExist') return new NotFound(`No execution ${what}`);
   const name = (error as { name?: string }).name ?? 'Error';
-  if (/InvalidArn|InvalidName|InvalidExecutionInput|ValidationException/.test(name)) return new InvalidInput(`Step Functions refused ${what}: ${(error as Error).message}`);
+  if (/InvalidArn|InvalidName|InvalidExecutionInput|ValidationException|ExecutionNotRedrivable|ExecutionAlreadyExists|ExecutionLimitExceeded/.test(name)) return new InvalidInput(`Step Functions refused ${what}: ${(error as Error).message}`);
   return new StorageUnavailable(`Step Functions unavailable (${name}) while reading ${what}: ${(error as Error).message}`, { cause: error });
 }
 
-export class StepFunctionsExecutions implements ExecutionSource {
-  readonly kind = 'step-functions' as const;
+/** An execution followed to its end: the outcome and its events (the console's form). */
+export interface FinishedExecution {
+  executionArn: string;
+  name: string;
+  status: ExecutionStatus;
+  output: unknown;
+  error: string | null;
+  cause: string | null;
+  events: LoggedEvent[];
+}
+
+/** Keys for a local endpoint (embedded, LocalStack): any do, but the SDK wants some. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface StepFunctionsOptions {
+  stateMachineArn: string;
+  region: string;
+  /** The Step Functions API (embedded stack, LocalStack); absent: AWS's regional endpoint. */
+  endpoint?: string;
+  /** Explicit keys (local endpoints take any); otherwise the AWS credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Names of the states nested in Map/Parallel states (views.ts nestedStateNames). */
+  nestedStates: ReadonlySet<string>;
+  now?: () => number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class StepFunctionsExecutions {
   readonly stateMachineArn: string;
-  private readonly client: SFNClient;
+  readonly client: SFNClient;
   private readonly nested: ReadonlySet<string>;
   private readonly now: () => number;
 
-  constructor(options: { stateMachineArn: string; region: string; endpoint?: string; nestedStates: ReadonlySet<string>; now?: () => number }) {
+  constructor(options: StepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
-    this.client = new SFNClient({ region: options.region, maxAttempts: 3, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    this.client = new SFNClient({
+      region: options.region, maxAttempts: 3,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
     this.nested = options.nestedStates;
     this.now = options.now ?? Date.now;
+  }
+
+  /** An execution's ARN from its name (what URLs carry) or its ARN. */
+  arnOf(id: string): string {
+    return id.startsWith('arn:') ? id : executionArnOf(this.stateMachineArn, id);
   }
 
   async list(limit: number): Promise<ExecutionSummary[]> {
@@ -158,28 +197,34 @@ export class StepFunctionsExecutions implements ExecutionSource {
       const stoppedAt = e.stopDate ? iso(e.stopDate) : null;
       return {
         id: e.name ?? '', name: e.name ?? '', executionArn: e.executionArn ?? '', status: statusOf(e.status),
-        startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, now),
+        startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, now), redriveCount: e.redriveCount ?? 0,
       };
     });
   }
 
+  /** The whole history, page by page. */
+  private async history(executionArn: string): Promise<SfnHistoryEvent[]> {
+    const history: SfnHistoryEvent[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, ...(nextToken ? { nextToken } : {}) }));
+      history.push(...((page.events ?? []) as SfnHistoryEvent[]));
+      nextToken = page.nextToken;
+    } while (nextToken && history.length < 20_000);
+    return history;
+  }
+
   async get(id: string): Promise<{ execution: ExecutionRecord; events: LoggedEvent[] }> {
-    const executionArn = executionArnOf(this.stateMachineArn, id);
+    const executionArn = this.arnOf(id);
     try {
       const d = await this.client.send(new DescribeExecutionCommand({ executionArn }));
-      const history: SfnHistoryEvent[] = [];
-      let nextToken: string | undefined;
-      do {
-        const page = await this.client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, ...(nextToken ? { nextToken } : {}) }));
-        history.push(...((page.events ?? []) as SfnHistoryEvent[]));
-        nextToken = page.nextToken;
-      } while (nextToken && history.length < 20_000);
+      const history = await this.history(executionArn);
       const startedAt = iso(d.startDate ?? 0);
       const stoppedAt = d.stopDate ? iso(d.stopDate) : null;
       return {
         execution: {
-          id, name: d.name ?? id, executionArn, status: statusOf(d.status), startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, this.now()),
-          input: parseJson(d.input), output: parseJson(d.output), error: d.error ?? null, cause: d.cause ?? null,
+          id: d.name ?? id, name: d.name ?? id, executionArn, status: statusOf(d.status), startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, this.now()),
+          input: parseJson(d.input), output: parseJson(d.output), error: d.error ?? null, cause: d.cause ?? null, redriveCount: d.redriveCount ?? 0,
         },
         events: historyToEvents(history, this.nested),
       };
@@ -188,13 +233,53 @@ export class StepFunctionsExecutions implements ExecutionSource {
     }
   }
 
-  async start(input: Record<string, unknown>): Promise<{ id: string; executionArn: string }> {
-    const name = newExecutionName();
+  async start(input: Record<string, unknown>, name: string = newExecutionName()): Promise<{ id: string; executionArn: string }> {
     try {
       const r = await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }));
       return { id: name, executionArn: r.executionArn ?? executionArnOf(this.stateMachineArn, name) };
     } catch (error) {
       throw translate(error, `a new execution of ${this.stateMachineArn}`);
     }
+  }
+
+  /** RedriveExecution: a failed, aborted or timed-out execution goes on from where it stopped. */
+  async redrive(id: string): Promise<{ id: string; executionArn: string; redriveDate: string }> {
+    const executionArn = this.arnOf(id);
+    try {
+      const r = await this.client.send(new RedriveExecutionCommand({ executionArn }));
+      return { id: executionArn.split(':').pop() ?? id, executionArn, redriveDate: iso(r.redriveDate ?? new Date()) };
+    } catch (error) {
+      throw translate(error, id);
+    }
+  }
+
+  /**
+   * Polls DescribeExecution and GetExecutionHistory until the execution stops; `onEvent` sees each
+   * new event (the console's form) once, in order.
+   */
+  async follow(
+    id: string, options: { onEvent?: (event: LoggedEvent) => void; pollMs?: number; timeoutMs?: number; fromLastRedrive?: boolean } = {},
+  ): Promise<FinishedExecution> {
+    const executionArn = this.arnOf(id);
+    const deadline = this.now() + (options.timeoutMs ?? 6 * 3600_000);
+    let seen: number | null = null;
+    for (;;) {
+      const { execution, events } = await this.get(executionArn);
+      // After a redrive, what ran before it is history: start at its ExecutionRedriven event.
+      seen ??= options.fromLastRedrive ? Math.max(0, events.map((e) => e.type).lastIndexOf('ExecutionRedriven')) : 0;
+      for (const event of events.slice(seen)) options.onEvent?.(event);
+      seen = Math.max(seen, events.length);
+      if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {
+        return { executionArn, name: execution.name, status: execution.status, output: execution.output, error: execution.error, cause: execution.cause, events };
+      }
+      if (this.now() > deadline) throw new Error(`Execution ${executionArn} still ${execution.status} after ${options.timeoutMs} ms`);
+      await sleep(options.pollMs ?? 500);
+    }
+  }
+
+  /** StartExecution, then follow it to its end. */
+  async run(input: Record<string, unknown>, onEvent?: (event: LoggedEvent) => void): Promise<FinishedExecution> {
+    const { executionArn } = await this.start(input);
+    return this.follow(executionArn, onEvent ? { onEvent } : {});
   }
 }

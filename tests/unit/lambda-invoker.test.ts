@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorTypeOf } from '../../src/runtime/local-executor.ts';
+import { errorTypeOf } from '../../src/embedded/lambda-invoker.ts';
 
 test('a failed invocation keeps the error name Retry/Catch match on', () => {
   // What AWS Lambda reports.

@@ -1,16 +1,24 @@
 import { InvalidInput, NotFound } from '../errors.ts';
-import type { Pool } from '../storage/mysql.ts';
 import { layoutAsl, type AslMachine, type AslState, type GraphLayout } from './asl-graph.ts';
-import { MysqlExecutionLog, type ExecutionRow, type ExecutionStatus, type LoggedEvent } from './execution-log.ts';
 
 /**
  * Executions of the pipeline state machine as the console shows them: a list, and one execution as
  * its graph (each state coloured by status) plus a timeline of state runs (durations, retries, the
- * error of a failed state, Map iterations as `Train[2]`). Two sources answer the same questions: the
- * embedded runtime's execution log in MySQL, and Step Functions (LocalStack, AWS; sfn-executions.ts).
+ * error of a failed state, Map iterations as `Train[2]`). The Step Functions API answers on every
+ * runtime (embedded, LocalStack, AWS); step-functions.ts turns its histories into these events.
  */
 
-export type { ExecutionStatus, LoggedEvent };
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+
+/** One event of an execution, flattened to what the console needs (from a Step Functions history). */
+export interface LoggedEvent {
+  seq: number;
+  type: string;
+  stateName: string | null;
+  mapIndex: number | null;
+  payload: Record<string, unknown>;
+  at: string;
+}
 
 export interface ExecutionSummary {
   /** What URLs carry: the execution's name (unique per state machine). */
@@ -22,6 +30,8 @@ export interface ExecutionSummary {
   stoppedAt: string | null;
   durationMs: number | null;
   error?: string | null;
+  /** How many times it was redriven (RedriveExecution). */
+  redriveCount?: number;
 }
 
 export interface ExecutionRecord extends ExecutionSummary {
@@ -62,22 +72,11 @@ export interface StateSummary {
 }
 
 export interface ExecutionDetail extends ExecutionRecord {
-  source: ExecutionSourceKind;
   states: StateRun[];
   /** By state name: what the graph colours each node with. */
   stateStatus: Record<string, StateSummary>;
   graph: GraphLayout;
   events: LoggedEvent[];
-}
-
-export type ExecutionSourceKind = 'embedded' | 'step-functions';
-
-/** Where executions are listed, read and started. */
-export interface ExecutionSource {
-  readonly kind: ExecutionSourceKind;
-  list(limit: number): Promise<ExecutionSummary[]>;
-  get(id: string): Promise<{ execution: ExecutionRecord; events: LoggedEvent[] }>;
-  start(input: Record<string, unknown>): Promise<{ id: string; executionArn: string }>;
 }
 
 const ms = (iso: string | null | undefined): number | null => (iso ? Date.parse(iso) : null);
@@ -94,13 +93,26 @@ const text = (value: unknown): string | null => (value === undefined || value ==
 /**
  * State runs from an execution's events, in the order they were entered. A state that failed and
  * was retried is one run with `retries`; one whose error a Catch took is `caught`; one still open
- * when the execution stopped failed with it (or is still running).
+ * when the execution stopped failed with it (or is still running). A redriven execution's states
+ * that run again are new runs (`Train[1]#2`).
  */
 export function buildTimeline(events: readonly LoggedEvent[], execution: { status: ExecutionStatus; error?: string | null; cause?: string | null }, now: number): StateRun[] {
   const runs: StateRun[] = [];
   const open = new Map<string, StateRun>();
   const seen = new Map<string, number>();
   for (const e of events) {
+    if (/^Execution(Failed|Aborted|TimedOut)$/.test(e.type)) {
+      // What was open when the execution stopped failed with it (a redrive runs it again as a new run).
+      for (const run of open.values()) {
+        run.status = 'failed';
+        run.error ??= text(e.payload.Error) ?? e.type;
+        run.cause ??= text(e.payload.Cause);
+        run.exitedAt = e.at;
+        run.durationMs = durationMs(run.enteredAt, e.at, now);
+      }
+      open.clear();
+      continue;
+    }
     if (!e.stateName) continue;
     const key = `${e.stateName}\u0000${e.mapIndex ?? ''}`;
     const state = (e.payload.state ?? {}) as { type?: unknown; input?: unknown; output?: unknown };
@@ -194,66 +206,9 @@ export function nestedStateNames(machine: AslMachine): Set<string> {
 }
 
 /** The whole picture of one execution, from its record and events and the state machine's definition. */
-export function describeExecution(
-  source: ExecutionSourceKind, execution: ExecutionRecord, events: readonly LoggedEvent[], definition: AslMachine, now: number,
-): ExecutionDetail {
+export function describeExecution(execution: ExecutionRecord, events: readonly LoggedEvent[], definition: AslMachine, now: number): ExecutionDetail {
   const states = buildTimeline(events, execution, now);
-  return { ...execution, source, states, stateStatus: summarizeStates(states), graph: layoutAsl(definition), events: [...events] };
-}
-
-// ---------- the embedded runtime's source: the MySQL execution log ----------
-
-/** A RUNNING execution whose runner has not written for this long has lost its runner (its process ended). */
-export const RUNNER_LOST_AFTER_MS = 90_000;
-
-export function fromLogRow(row: ExecutionRow, now: number): ExecutionRecord {
-  let { status, error, cause, stoppedAt } = row;
-  const heartbeat = ms(row.heartbeatAt ?? row.startedAt);
-  if (status === 'RUNNING' && heartbeat !== null && now - heartbeat > RUNNER_LOST_AFTER_MS) {
-    status = 'ABORTED';
-    error = 'RunnerLost';
-    cause = `The process running this execution stopped writing at ${row.heartbeatAt ?? row.startedAt} (e.g. serverless-offline ended it, or the stack was stopped).`;
-    stoppedAt = row.heartbeatAt ?? row.startedAt;
-  }
-  return {
-    id: row.name, name: row.name, executionArn: row.executionArn, status, startedAt: row.startedAt, stoppedAt,
-    durationMs: durationMs(row.startedAt, stoppedAt, now), input: row.input, output: row.output, error, cause,
-  };
-}
-
-export type StartLocal = (input: Record<string, unknown>) => Promise<{ executionArn: string; name: string }>;
-
-export class EmbeddedExecutions implements ExecutionSource {
-  readonly kind = 'embedded' as const;
-  private readonly log: MysqlExecutionLog;
-  private readonly startLocal: StartLocal | undefined;
-  private readonly now: () => number;
-
-  /** `startLocal` runs an execution in this process (absent: starting is refused with a reason). */
-  constructor(pool: Pool, startLocal?: StartLocal, now: () => number = Date.now) {
-    this.log = new MysqlExecutionLog(pool);
-    this.startLocal = startLocal;
-    this.now = now;
-  }
-
-  async list(limit: number): Promise<ExecutionSummary[]> {
-    const now = this.now();
-    return (await this.log.list(limit)).map((row) => {
-      const { input: _input, output: _output, cause: _cause, ...summary } = fromLogRow(row, now);
-      return summary;
-    });
-  }
-
-  async get(id: string): Promise<{ execution: ExecutionRecord; events: LoggedEvent[] }> {
-    const row = await this.log.get(id);
-    return { execution: fromLogRow(row, this.now()), events: await this.log.events(row.executionArn) };
-  }
-
-  async start(input: Record<string, unknown>): Promise<{ id: string; executionArn: string }> {
-    if (!this.startLocal) throw new InvalidInput('Cannot start an execution here: LAMBDA_ENDPOINT (the Lambda endpoint the local runner invokes) is not set');
-    const started = await this.startLocal(input);
-    return { id: started.name, executionArn: started.executionArn };
-  }
+  return { ...execution, states, stateStatus: summarizeStates(states), graph: layoutAsl(definition), events: [...events] };
 }
 
 /** Execution names as Step Functions allows them (and as URLs carry them). */

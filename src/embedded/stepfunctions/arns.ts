@@ -27,13 +27,13 @@ const ARN = /^arn:aws:states:([a-z0-9-]+):(\d{12}):(stateMachine|execution):([^:
 /** The state machine name of a state machine ARN; InvalidArn otherwise. */
 export function parseStateMachineArn(arn: string): string {
   const m = ARN.exec(arn);
-  if (!m || m[3] !== 'stateMachine' || m[5] !== undefined) throw new SfnApiError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
+  if (m?.[3] !== 'stateMachine' || m[5] !== undefined) throw new SfnApiError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
   return m[4];
 }
 
 /** The state machine and execution names of an execution ARN; InvalidArn otherwise. */
 export function parseExecutionArn(arn: string): { stateMachine: string; name: string } {
   const m = ARN.exec(arn);
-  if (!m || m[3] !== 'execution' || m[5] === undefined) throw new SfnApiError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
+  if (m?.[3] !== 'execution' || m[5] === undefined) throw new SfnApiError('InvalidArn', `Invalid Arn: 'Resource type not valid in this context: ${arn}'`);
   return { stateMachine: m[4], name: m[5] };
 }

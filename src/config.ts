@@ -52,6 +52,22 @@ const ConfigSchema = z.object({
     })
     .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), z.string().min(1)))
     .optional(),
+  /**
+   * Rows per batch by dataset, as a JSON object (e.g. {"diabetes": 1500}), over each spec's
+   * `source.batchSize`; such a dataset is served in whole batches of that size.
+   */
+  DATA_API_BATCH_SIZES: z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"diabetes":15000}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), z.number().int().positive()))
+    .optional(),
   /** A feature whose PSI against the previous dataset version is above this is flagged as drifted. */
   DRIFT_PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   DATA_API_BATCHES: int(10),
@@ -87,6 +103,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Built-in sources of the data API's datasets besides the default one (paths relative to the repo root). */
 export const DEFAULT_DATA_API_SOURCES: Readonly<Record<string, string>> = {
   bodyfat: '../shared/data/bodyfat/bodyfat.csv',
+  diabetes: '../shared/data/diabetes/diabetic_data.csv.gz',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -9,7 +9,7 @@ import type { Pool } from '../storage/mysql.ts';
 import { inTransaction } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 import { buildEncoder } from '../dataset/encode.ts';
-import { featureColumns } from '../dataset/spec.ts';
+import { inputColumns } from '../dataset/transforms.ts';
 import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
 
 export const PromotionPolicySchema = z.strictObject({
@@ -52,7 +52,12 @@ export function inputSchemaOf(manifest: DatasetManifest): unknown {
     dataset: spec.name,
     task: spec.task,
     target: spec.target,
-    features: featureColumns(spec).map((c) => ({ name: c.name, type: c.type, ...(c.type === 'categorical' ? { values: c.values } : { min: c.min, max: c.max }) })),
+    // The columns a request carries, in the dataset's own layout (before the spec's transforms).
+    features: inputColumns(spec).map((c) => ({
+      name: c.name, type: c.type,
+      ...(c.type === 'categorical' ? { values: c.values } : c.type === 'text' ? { pattern: c.pattern } : { min: c.min, max: c.max }),
+      ...(c.missing === true ? { missing: true } : {}),
+    })),
     encodedFeatures: buildEncoder(spec).featureNames,
     ...(spec.classes ? { classes: spec.classes } : {}),
   };

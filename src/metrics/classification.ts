@@ -214,3 +214,109 @@ export function classificationReport(
   if (options.proba !== undefined) report.auroc = aurocOvR(yTrue, options.proba, classes);
   return report;
 }
+
+export type AveragedStats = {
+  /** Unweighted means over the classes present in yTrue or yPred (as `macroF1`). */
+  macro: { precision: number; recall: number; f1: number };
+  /** Means weighted by each class's support in yTrue. */
+  weighted: { precision: number; recall: number; f1: number };
+  /** Mean recall over the classes present in yTrue. */
+  balancedAccuracy: number;
+};
+
+/** Macro and support-weighted precision/recall/F1, and balanced accuracy, from per-class stats. */
+export function averagedStats(stats: readonly ClassStats[]): AveragedStats {
+  const macro = { precision: 0, recall: 0, f1: 0 };
+  const weighted = { precision: 0, recall: 0, f1: 0 };
+  let present = 0;
+  let support = 0;
+  let recallSum = 0;
+  let withSupport = 0;
+  for (const s of stats) {
+    if (s.support > 0) {
+      recallSum += s.recall;
+      withSupport++;
+    }
+    support += s.support;
+    weighted.precision += s.support * s.precision;
+    weighted.recall += s.support * s.recall;
+    weighted.f1 += s.support * s.f1;
+    if (s.support === 0 && s.predicted === 0) continue;
+    macro.precision += s.precision;
+    macro.recall += s.recall;
+    macro.f1 += s.f1;
+    present++;
+  }
+  const div = (o: { precision: number; recall: number; f1: number }, n: number) =>
+    ({ precision: n === 0 ? Number.NaN : o.precision / n, recall: n === 0 ? Number.NaN : o.recall / n, f1: n === 0 ? Number.NaN : o.f1 / n });
+  return { macro: div(macro, present), weighted: div(weighted, support), balancedAccuracy: withSupport === 0 ? Number.NaN : recallSum / withSupport };
+}
+
+/** Balanced accuracy: the mean recall of the classes present in yTrue. */
+export function balancedAccuracy(yTrue: Labels, yPred: Labels, classes?: readonly number[]): number {
+  return averagedStats(perClassStats(confusionMatrix(yTrue, yPred, classes ?? sortedUnion(yTrue, yPred)))).balancedAccuracy;
+}
+
+/** Indices of `scores` sorted by score, highest first (ties keep index order). */
+function descending(scores: ArrayLike<number>): Int32Array {
+  const order = Int32Array.from({ length: scores.length }, (_, i) => i);
+  order.sort((a, b) => scores[b] - scores[a] || a - b);
+  return order;
+}
+
+/**
+ * Average precision (area under the precision-recall curve, step-wise as scikit-learn computes it):
+ * AP = Σₙ (Rₙ − Rₙ₋₁)·Pₙ over the distinct score thresholds, highest first, where a sample is
+ * predicted positive when its score is at least the threshold. `positive(i)` says whether sample i
+ * is of the positive class. NaN without positives.
+ */
+export function averagePrecision(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): number {
+  checkSameLength(isPositive as unknown as Labels, scores, 'averagePrecision');
+  let positives = 0;
+  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
+  if (positives === 0) return Number.NaN;
+  const order = descending(scores);
+  let tp = 0;
+  let seen = 0;
+  let ap = 0;
+  let prevRecall = 0;
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]];
+    // All samples tied at this score enter together.
+    while (k < order.length && scores[order[k]] === s) {
+      if (isPositive[order[k]]) tp++;
+      seen++;
+      k++;
+    }
+    const recall = tp / positives;
+    ap += (recall - prevRecall) * (tp / seen);
+    prevRecall = recall;
+  }
+  return ap;
+}
+
+/**
+ * The decision threshold with the highest F1 of the positive class: a sample is positive when its
+ * score is ≥ the threshold; candidates are the distinct scores. On ties the higher threshold wins.
+ * Without positives (F1 is 0 everywhere) the threshold is 0.5.
+ */
+export function bestF1Threshold(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): { threshold: number; f1: number } {
+  let positives = 0;
+  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
+  const order = descending(scores);
+  let best = { threshold: 0.5, f1: 0 };
+  let tp = 0;
+  let predicted = 0;
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]];
+    while (k < order.length && scores[order[k]] === s) {
+      if (isPositive[order[k]]) tp++;
+      predicted++;
+      k++;
+    }
+    // F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + positives).
+    const f1 = (2 * tp) / (predicted + positives);
+    if (f1 > best.f1) best = { threshold: s, f1 };
+  }
+  return best;
+}

@@ -21,6 +21,11 @@ export interface ModelArtifact {
   featureNames: string[];
   params: Record<string, unknown>;
   forest: ForestModel;
+  /**
+   * Binary classification: a row is the positive (second) class when its probability is at least
+   * this; chosen on the validation split (max F1) or given in the train input. Absent: argmax.
+   */
+  threshold?: number;
 }
 
 export const serializeArtifact = (artifact: ModelArtifact): Uint8Array => gzipSync(JSON.stringify(artifact), { level: 6 });
@@ -32,6 +37,7 @@ const Envelope = z.object({
   spec: z.unknown(),
   featureNames: z.array(z.string()),
   params: z.record(z.string(), z.unknown()),
+  threshold: z.number().min(0).max(1).optional(),
   forest: z.object({ task: z.enum(['classification', 'regression']), nFeatures: z.number().int().positive() }).passthrough(),
 });
 
@@ -87,6 +93,17 @@ export class LoadedModel {
     return this.artifact.spec;
   }
 
+  /** The binary decision threshold, if the artifact has one. */
+  get threshold(): number | undefined {
+    return this.nClasses === 2 ? this.artifact.threshold : undefined;
+  }
+
+  /** The decided class index: the threshold on the positive class for a binary model with one, else argmax. */
+  decide(proba: ArrayLike<number>): number {
+    const t = this.threshold;
+    return t !== undefined ? (proba[1] >= t ? 1 : 0) : argmax(proba);
+  }
+
   /** Class probabilities in the spec's class order (classification only). */
   probabilities(row: Readonly<TypedRow>): Float64Array {
     const seen = this.predictor.predictProba(this.encoder.encode(row));
@@ -103,7 +120,7 @@ export class LoadedModel {
     if (this.spec.task === 'regression') return { prediction: this.predictValue(row) };
     const classes = this.spec.classes ?? [];
     const proba = this.probabilities(row);
-    const best = argmax(proba);
+    const best = this.decide(proba);
     const probabilities: Record<string, number> = {};
     classes.forEach((c, k) => { probabilities[String(c.value)] = proba[k] ?? 0; });
     return { prediction: classes[best].value, label: classes[best].label, probabilities };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PromotionMetricSchema } from '../metrics/names.ts';
 import { ArtifactHashMismatch, InvalidInput, NotFound } from '../errors.ts';
 import { LoadedModel, parseArtifact } from '../model/artifact.ts';
 import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
@@ -14,7 +15,7 @@ import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
 
 export const PromotionPolicySchema = z.strictObject({
   /** Defaults to accuracy (classification) or rmse (regression). */
-  metric: z.enum(['accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2']).optional(),
+  metric: PromotionMetricSchema.optional(),
   /** The candidate must beat the champion by more than this (in the metric's units). */
   minGain: z.number().min(0).default(0),
 });
@@ -80,9 +81,10 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
   }
   const modelName = run.dataset;
   const manifest = await store.getJson<DatasetManifest>(request.manifestKey);
-  const metric: MetricName = request.policy.metric ?? (manifest.spec.task === 'classification' ? 'accuracy' : 'rmse');
-  if (!metricsFor(manifest.spec.task).includes(metric)) {
-    throw new InvalidInput(`Metric ${metric} does not apply to a ${manifest.spec.task} model`);
+  const spec = manifest.spec;
+  const metric: MetricName = request.policy.metric ?? spec.promotionMetric ?? (spec.task === 'classification' ? 'accuracy' : 'rmse');
+  if (!metricsFor(spec.task, spec.classes?.length === 2).includes(metric)) {
+    throw new InvalidInput(`Metric ${metric} does not apply to a ${spec.classes?.length === 2 ? 'binary ' : ''}${spec.task} model`);
   }
   const better = higherIsBetter[metric];
   const testRows = await readSnapshotSplit(store, manifest, 'test');

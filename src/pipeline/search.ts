@@ -105,14 +105,20 @@ export interface TrialOutcome {
   metrics: Metrics;
 }
 
+/** A trial's score for an objective: its cross-validation mean when the search ran folds, else its validation score. */
+export function objectiveScore(metrics: Metrics, objective: MetricName): number | undefined {
+  const cv = (metrics as Record<string, unknown>)[`${objective}_cv_mean`];
+  return typeof cv === 'number' ? cv : metrics[objective];
+}
+
 /** The best trial for each objective, in each metric's own direction. */
 export function bestByObjective(trials: readonly TrialOutcome[], objectives: readonly MetricName[]): Partial<Record<MetricName, TrialOutcome>> {
   const best: Partial<Record<MetricName, TrialOutcome>> = {};
   for (const objective of objectives) {
     for (const trial of trials) {
-      const score = trial.metrics[objective];
+      const score = objectiveScore(trial.metrics, objective);
       if (score === undefined || !Number.isFinite(score)) continue;
-      const current = best[objective]?.metrics[objective];
+      const current = best[objective] === undefined ? undefined : objectiveScore(best[objective].metrics, objective);
       // Ties keep the earlier trial, so the choice does not depend on Map completion order.
       if (current === undefined || (higherIsBetter[objective] ? score > current : score < current)) best[objective] = trial;
     }
@@ -123,7 +129,7 @@ export function bestByObjective(trials: readonly TrialOutcome[], objectives: rea
 /** Closes the parent run with the best trial per objective. */
 export async function finishSearch(pool: Pool, parent: RunRecord, best: Partial<Record<MetricName, TrialOutcome>>, trials: number): Promise<void> {
   const metrics: Record<string, number | null> = { trials };
-  for (const [objective, trial] of Object.entries(best)) metrics[`best_${objective}`] = trial?.metrics[objective as MetricName] ?? null;
+  for (const [objective, trial] of Object.entries(best)) metrics[`best_${objective}`] = trial ? objectiveScore(trial.metrics, objective as MetricName) ?? null : null;
   await upsertRun(pool, {
     ...parent,
     params: { ...parent.params, best: Object.fromEntries(Object.entries(best).map(([k, t]) => [k, t?.runId])) },

@@ -8,7 +8,8 @@ import { InvalidInput, ModelNotFound, NotFound } from '../errors.ts';
 export const ALIASES = ['champion', 'challenger'] as const;
 export type Alias = (typeof ALIASES)[number];
 
-export type Metrics = Record<string, number | null>;
+/** Scalar metrics by name; classification adds `perClass` (precision, recall, F1 and support per class). */
+export type Metrics = Record<string, number | null | readonly Record<string, unknown>[]>;
 
 export interface RunRecord {
   runId: string;

@@ -3,6 +3,7 @@ export type { BoostedTree, BoostingModel, BoostingProgress, BoostingTrainOptions
 export {
   BOOSTING_OBJECTIVES,
   BoostingParamsSchema,
+  classWeights,
   ClassWeightSchema,
   resolveBoostingParams,
   type BoostingObjective,

@@ -45,6 +45,25 @@ export type BoostingParams = z.input<typeof BoostingParamsSchema>;
 /** Parameters with every default filled in. */
 export type ResolvedBoostingParams = z.output<typeof BoostingParamsSchema> & { objective: BoostingObjective };
 
+/** Per-class weights in class-index order. */
+export function classWeights(spec: ClassWeight | undefined, classes: number[], yClass: ArrayLike<number>): Float64Array {
+  const K = classes.length;
+  const out = new Float64Array(K).fill(1);
+  if (spec === undefined) return out;
+  if (spec === 'balanced') {
+    const counts = new Float64Array(K);
+    for (let i = 0; i < yClass.length; i++) counts[yClass[i]]++;
+    for (let k = 0; k < K; k++) out[k] = counts[k] > 0 ? yClass.length / (K * counts[k]) : 1;
+    return out;
+  }
+  for (const key of Object.keys(spec)) {
+    const k = classes.indexOf(Number(key));
+    if (k < 0) throw new RangeError(`classWeight: class ${key} is not in the training data`);
+    out[k] = spec[key];
+  }
+  return out;
+}
+
 /** Validates and fills defaults; the objective follows from the task and the number of classes. */
 export function resolveBoostingParams(params: BoostingParams, nClasses: number): ResolvedBoostingParams {
   const parsed = BoostingParamsSchema.safeParse(params);

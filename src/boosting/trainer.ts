@@ -9,7 +9,7 @@ import { Rng, treeSeed } from '../forest/rng.ts';
 import type { Matrix } from '../forest/types.ts';
 import { TreeGrower, type GrownTree } from './grower.ts';
 import { makeObjective } from './objective.ts';
-import { resolveBoostingParams, type BoostingParams, type ClassWeight, type ResolvedBoostingParams } from './params.ts';
+import { classWeights, resolveBoostingParams, type BoostingParams, type ResolvedBoostingParams } from './params.ts';
 import type { BoostedTree, BoostingModel, BoostingTrainOptions } from './types.ts';
 
 function checkMatrix(X: Matrix, y: Float64Array, what: string): void {
@@ -20,25 +20,6 @@ function checkMatrix(X: Matrix, y: Float64Array, what: string): void {
   if (X.data.length !== rows * cols) throw new RangeError(`${what}: X.data has ${X.data.length} values, expected ${rows * cols}`);
   if (y.length !== rows) throw new RangeError(`${what}: y has ${y.length} values, expected ${rows}`);
   for (let i = 0; i < rows; i++) if (!Number.isFinite(y[i])) throw new RangeError(`${what}: non-finite target at row ${i}`);
-}
-
-/** Per-class weights in class-index order. */
-export function classWeights(spec: ClassWeight | undefined, classes: number[], yClass: ArrayLike<number>): Float64Array {
-  const K = classes.length;
-  const out = new Float64Array(K).fill(1);
-  if (spec === undefined) return out;
-  if (spec === 'balanced') {
-    const counts = new Float64Array(K);
-    for (let i = 0; i < yClass.length; i++) counts[yClass[i]]++;
-    for (let k = 0; k < K; k++) out[k] = counts[k] > 0 ? yClass.length / (K * counts[k]) : 1;
-    return out;
-  }
-  for (const key of Object.keys(spec)) {
-    const k = classes.indexOf(Number(key));
-    if (k < 0) throw new RangeError(`classWeight: class ${key} is not in the training data`);
-    out[k] = spec[key];
-  }
-  return out;
 }
 
 /** Raw-score contribution of a grown tree for a row of bins (row-major, stride p). */

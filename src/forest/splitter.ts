@@ -7,6 +7,7 @@
 // into one scratch histogram and visit only the bins they touched, so the cost stays O(rows).
 
 import type { Criterion } from './criterion.ts';
+import { HistogramPool } from './histogram.ts';
 import type { Rng } from './rng.ts';
 
 export interface SplitterData {
@@ -32,7 +33,7 @@ export class Splitter {
   readonly nBins: Int32Array;
   /** Offset of feature f's histogram inside a pooled buffer. */
   readonly featOff: Int32Array;
-  readonly bufSize: number;
+  readonly pool: HistogramPool;
 
   // Node rows, kept aligned by the tree builder (position i: row idx[i], class/target, weight).
   idx: Int32Array = new Int32Array(0);
@@ -40,9 +41,6 @@ export class Splitter {
   yv: Float64Array = new Float64Array(0);
   wt: Float64Array = new Float64Array(0);
 
-  private readonly bufs: Float64Array[] = [];
-  private readonly has: Uint8Array[] = [];
-  private readonly free: number[] = [];
   private readonly scratch: Float64Array;
   private readonly touched: Int32Array;
   private readonly left: Float64Array;
@@ -69,13 +67,10 @@ export class Splitter {
     this.bins = data.bins;
     this.rowBins = data.rowBins;
     this.nBins = data.nBins;
-    this.featOff = new Int32Array(data.nFeatures + 1);
+    this.pool = new HistogramPool(data.nBins, this.channels);
+    this.featOff = this.pool.featOff;
     let maxBins = 1;
-    for (let f = 0; f < data.nFeatures; f++) {
-      this.featOff[f + 1] = this.featOff[f] + data.nBins[f] * this.channels;
-      if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
-    }
-    this.bufSize = this.featOff[data.nFeatures];
+    for (let f = 0; f < data.nFeatures; f++) if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
     this.scratch = new Float64Array(maxBins * this.channels);
     this.touched = new Int32Array(maxBins);
     this.left = new Float64Array(this.nStats);
@@ -83,40 +78,27 @@ export class Splitter {
   }
 
   acquire(): number {
-    const id = this.free.pop();
-    if (id !== undefined) {
-      this.has[id].fill(0);
-      return id;
-    }
-    this.bufs.push(new Float64Array(this.bufSize));
-    this.has.push(new Uint8Array(this.nFeatures));
-    return this.bufs.length - 1;
+    return this.pool.acquire();
   }
 
   release(buf: number): void {
-    if (buf >= 0) this.free.push(buf);
+    this.pool.release(buf);
   }
 
   hasFeature(buf: number, f: number): boolean {
-    return buf >= 0 && this.has[buf][f] === 1;
+    return this.pool.hasFeature(buf, f);
   }
 
   /** Builds feature f's histogram of rows [start, end) into pooled buffer `buf`. */
   buildInto(buf: number, f: number, start: number, end: number, total: Float64Array): void {
-    const h = this.bufs[buf];
-    const off = this.featOff[f];
-    h.fill(0, off, this.featOff[f + 1]);
-    this.accumulate(h, off, f, start, end, total);
-    this.has[buf][f] = 1;
+    this.pool.clearFeature(buf, f);
+    this.accumulate(this.pool.buffer(buf), this.featOff[f], f, start, end, total);
+    this.pool.markFeature(buf, f);
   }
 
   /** dst[f] = parent[f] - small[f]: the sibling's histogram without touching its rows. */
   subtractInto(dst: number, parent: number, small: number, f: number): void {
-    const d = this.bufs[dst];
-    const p = this.bufs[parent];
-    const s = this.bufs[small];
-    for (let j = this.featOff[f], e = this.featOff[f + 1]; j < e; j++) d[j] = p[j] - s[j];
-    this.has[dst][f] = 1;
+    this.pool.subtract(dst, parent, small, f);
   }
 
   /**
@@ -343,7 +325,7 @@ export class Splitter {
           if (buf < 0) buf = this.acquire();
           this.buildInto(buf, f, start, end, total);
         }
-        h = this.bufs[buf];
+        h = this.pool.buffer(buf);
         off = this.featOff[f];
         t = this.listDense(h, off, this.nBins[f]);
       } else if (this.isConstant(f, start, end)) {

@@ -365,7 +365,8 @@ async function runsPage(parentId) {
   const trials = (await api('GET', `/runs?parent_run_id=${encodeURIComponent(current)}`)).runs;
   const parent = all.find((r) => r.runId === current);
   const paramKeys = [...new Set(trials.flatMap((t) => Object.keys(t.params ?? {})))].filter((k) => !['trialIndex'].includes(k));
-  const metricKeys = [...new Set(trials.flatMap((t) => Object.keys(t.metrics ?? {})))].filter((k) => k !== 'rows');
+  // Scalar metrics only (per-class figures are on the model page).
+  const metricKeys = [...new Set(trials.flatMap((t) => Object.entries(t.metrics ?? {}).filter(([, v]) => typeof v === 'number').map(([k]) => k)))].filter((k) => k !== 'rows');
   const columns = [
     { key: 'trial', label: 'Trial', get: (t, i) => t.params?.trialIndex ?? i, num: true },
     { key: 'run', label: 'Run', get: (t) => short(t.runId) },
@@ -482,8 +483,9 @@ async function modelsPage(name, versionNumber) {
     lineageBox.replaceChildren(h('h2', {}, `Lineage of v${selectedVersion}`), h('dl', { class: 'kv' },
       h('dt', {}, 'Run'), h('dd', { class: 'mono' }, l.run?.runId ?? '—'),
       h('dt', {}, 'Search'), h('dd', { class: 'mono' }, l.search ? h('a', { href: `#/runs/${l.search.runId}` }, l.search.runId) : '—'),
+      h('dt', {}, 'Family'), h('dd', { id: 'family' }, l.run?.params?.family ?? 'forest'),
       h('dt', {}, 'Params'), h('dd', { class: 'mono small' }, JSON.stringify(l.run?.params ?? {})),
-      h('dt', {}, 'Validation metrics'), h('dd', { class: 'mono small' }, Object.entries(l.run?.metrics ?? {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')),
+      h('dt', {}, 'Validation metrics'), h('dd', { class: 'mono small' }, Object.entries(l.run?.metrics ?? {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')),
       h('dt', {}, 'Dataset version'), h('dd', {}, `${l.dataset?.dataset ?? l.version?.dataset} v${l.dataset?.version ?? l.version?.datasetVersion}`),
       h('dt', {}, 'Dataset hash'), h('dd', { class: 'mono small' }, l.dataset?.contentHash ?? '—'),
       h('dt', {}, 'Artifact'), h('dd', { class: 'mono small' }, `${l.version?.artifactKey ?? ''} (sha256 ${l.version?.artifactSha256 ?? ''})`),
@@ -506,6 +508,14 @@ async function modelsPage(name, versionNumber) {
               const color = t === p ? `rgba(46,125,50,${0.1 + 0.8 * a})` : `rgba(198,40,40,${n ? 0.08 + 0.8 * a : 0})`;
               return h('td', { style: `background:${color};color:${a > 0.55 ? '#fff' : 'inherit'}` }, String(n));
             })))))));
+    }
+    if (ev.metrics?.perClass) {
+      parts.push(h('div', { class: 'card scroll' }, h('h2', {}, `Per class, v${selectedVersion} on ${ev.rows} test rows`),
+        ev.metrics.threshold !== undefined ? h('p', { class: 'small muted' }, `Decision threshold ${fmtNum(ev.metrics.threshold)} (chosen on validation).`) : null,
+        h('table', { id: 'per-class' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Class'), ...['Precision', 'Recall', 'F1', 'Support'].map((t) => h('th', { class: 'num' }, t)))),
+          h('tbody', {}, ev.metrics.perClass.map((c) => h('tr', {}, h('td', {}, c.label),
+            h('td', { class: 'num' }, fmtNum(c.precision)), h('td', { class: 'num' }, fmtNum(c.recall)), h('td', { class: 'num' }, fmtNum(c.f1)), h('td', { class: 'num' }, fmtNum(c.support))))))));
     }
     const top = ev.featureImportances.slice(0, 15);
     const canvas = h('canvas', { id: 'importances' });

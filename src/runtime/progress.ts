@@ -1,5 +1,8 @@
 import type { ExecutionEvent } from './local-executor.ts';
 
+/** The validation metrics a Train line shows (and their cross-validation means). */
+const HEADLINE = /^(accuracy|balanced_accuracy|macro_f1|auroc_ovr|average_precision|threshold|rmse|r2)(_cv_mean)?$/;
+
 /** The few numbers worth a line for each state's output. */
 function keyOutputs(stateName: string, output: unknown): string {
   const o = (output ?? {}) as Record<string, Record<string, unknown> | undefined>;
@@ -22,7 +25,9 @@ function keyOutputs(stateName: string, output: unknown): string {
       // Inside the Trials Map the state's output is the trial itself.
       const t = (o.train ?? o) as Record<string, unknown>;
       const m = (t.metrics ?? {}) as Record<string, unknown>;
-      return `run ${String(t.runId)}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+      // The headline numbers only (per-class figures and the other averages are in the run).
+      const shown = Object.entries(m).filter(([k, v]) => typeof v === 'number' && HEADLINE.test(k));
+      return `${String(t.family ?? 'forest')} run ${String(t.runId)}: validation ${shown.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
     }
     case 'PlanTrials': {
       const p = o.plan ?? {};

@@ -11,7 +11,8 @@ const Trial = z.union([
   z.object({
     runId: z.string().uuid(), metrics: z.record(z.string(), z.unknown()), artifactKey: z.string(),
     /** The dataset spec's promotion metric, used when the execution input names none. */
-    defaultMetric: PromotionMetricSchema.optional(),
+    family: z.string().optional(),
+    defaultMetric: PromotionMetricSchema.nullable().optional(),
   }),
   z.object({ trialIndex: z.number().int(), error: z.object({ Error: z.string(), Cause: z.string().nullable().optional() }).passthrough() }),
 ]);

@@ -7,7 +7,7 @@ import { bestByObjective, finishSearch, objectiveScore } from './search.ts';
 export interface SelectRequest {
   executionId: string;
   parentRunId: string;
-  trials: ({ runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName | undefined } | { trialIndex: number; error: { Error: string } })[];
+  trials: ({ runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName | null | undefined } | { trialIndex: number; error: { Error: string } })[];
   /** The objective the candidate is chosen by (the promotion metric); defaults to the task's first. */
   metric: MetricName | null;
 }
@@ -29,7 +29,7 @@ const OBJECTIVES: Record<'classification' | 'regression', MetricName[]> = {
 /** Picks the best finished trial per objective and the candidate to promote; nothing is retrained. */
 export async function selectBest(pool: Pool, request: SelectRequest): Promise<SelectResult> {
   const parent = await getRun(pool, request.parentRunId);
-  const finished = request.trials.filter((t): t is { runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName } => 'runId' in t);
+  const finished = request.trials.filter((t): t is { runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName | null } => 'runId' in t);
   const failedTrials = request.trials.length - finished.length;
   if (finished.length === 0) {
     throw new InvalidRows(`All ${request.trials.length} trials failed, e.g. ${JSON.stringify(request.trials[0]).slice(0, 300)}`);

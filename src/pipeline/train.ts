@@ -44,8 +44,8 @@ export interface TrainResult {
   artifactKey: string;
   artifactSha256: string;
   trainSeconds: number;
-  /** The dataset spec's promotion metric (SelectBest uses it when the execution input names none). */
-  defaultMetric?: MetricName;
+  /** The dataset spec's promotion metric (SelectBest uses it when the execution input names none); null without one. */
+  defaultMetric: MetricName | null;
 }
 
 /** A UUID derived from names, so re-running a step addresses the same run instead of adding one. */
@@ -101,7 +101,7 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey, artifactSha256, trainSeconds });
     return {
       runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, family: params.family, metrics, artifactKey, artifactSha256, trainSeconds,
-      ...(spec.promotionMetric !== undefined ? { defaultMetric: spec.promotionMetric } : {}),
+      defaultMetric: spec.promotionMetric ?? null,
     };
   } catch (error) {
     await upsertRun(pool, { ...base, metrics: null, status: 'failed', artifactKey: null, artifactSha256: null, trainSeconds: null }).catch(() => undefined);

@@ -257,54 +257,17 @@ export function balancedAccuracy(yTrue: Labels, yPred: Labels, classes?: readonl
   return averagedStats(perClassStats(confusionMatrix(yTrue, yPred, classes ?? sortedUnion(yTrue, yPred)))).balancedAccuracy;
 }
 
-/** Indices of `scores` sorted by score, highest first (ties keep index order). */
-function descending(scores: ArrayLike<number>): Int32Array {
+/**
+ * Walks the distinct scores from the highest down, calling `step(score, tp, predicted, positives)`
+ * with the true positives and the predicted positives when every sample scoring at least `score` is
+ * predicted positive (tied samples enter together).
+ */
+function sweepThresholds(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>, step: (score: number, tp: number, predicted: number, positives: number) => void): number {
+  if (isPositive.length !== scores.length) throw new RangeError(`isPositive has ${isPositive.length} entries, scores ${scores.length}`);
+  let positives = 0;
+  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
   const order = Int32Array.from({ length: scores.length }, (_, i) => i);
   order.sort((a, b) => scores[b] - scores[a] || a - b);
-  return order;
-}
-
-/**
- * Average precision (area under the precision-recall curve, step-wise as scikit-learn computes it):
- * AP = Σₙ (Rₙ − Rₙ₋₁)·Pₙ over the distinct score thresholds, highest first, where a sample is
- * predicted positive when its score is at least the threshold. `positive(i)` says whether sample i
- * is of the positive class. NaN without positives.
- */
-export function averagePrecision(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): number {
-  checkSameLength(isPositive as unknown as Labels, scores, 'averagePrecision');
-  let positives = 0;
-  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
-  if (positives === 0) return Number.NaN;
-  const order = descending(scores);
-  let tp = 0;
-  let seen = 0;
-  let ap = 0;
-  let prevRecall = 0;
-  for (let k = 0; k < order.length; ) {
-    const s = scores[order[k]];
-    // All samples tied at this score enter together.
-    while (k < order.length && scores[order[k]] === s) {
-      if (isPositive[order[k]]) tp++;
-      seen++;
-      k++;
-    }
-    const recall = tp / positives;
-    ap += (recall - prevRecall) * (tp / seen);
-    prevRecall = recall;
-  }
-  return ap;
-}
-
-/**
- * The decision threshold with the highest F1 of the positive class: a sample is positive when its
- * score is ≥ the threshold; candidates are the distinct scores. On ties the higher threshold wins.
- * Without positives (F1 is 0 everywhere) the threshold is 0.5.
- */
-export function bestF1Threshold(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): { threshold: number; f1: number } {
-  let positives = 0;
-  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
-  const order = descending(scores);
-  let best = { threshold: 0.5, f1: 0 };
   let tp = 0;
   let predicted = 0;
   for (let k = 0; k < order.length; ) {
@@ -314,9 +277,38 @@ export function bestF1Threshold(isPositive: ArrayLike<boolean>, scores: ArrayLik
       predicted++;
       k++;
     }
+    step(s, tp, predicted, positives);
+  }
+  return positives;
+}
+
+/**
+ * Average precision (area under the precision-recall curve, step-wise as scikit-learn computes it):
+ * AP = Σₙ (Rₙ − Rₙ₋₁)·Pₙ over the distinct score thresholds, highest first, where a sample is
+ * predicted positive when its score is at least the threshold. NaN without positives.
+ */
+export function averagePrecision(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): number {
+  let ap = 0;
+  let prevRecall = 0;
+  const positives = sweepThresholds(isPositive, scores, (_, tp, predicted, p) => {
+    const recall = tp / p;
+    ap += (recall - prevRecall) * (tp / predicted);
+    prevRecall = recall;
+  });
+  return positives === 0 ? Number.NaN : ap;
+}
+
+/**
+ * The decision threshold with the highest F1 of the positive class: a sample is positive when its
+ * score is ≥ the threshold; candidates are the distinct scores. On ties the higher threshold wins.
+ * Without positives (F1 is 0 everywhere) the threshold is 0.5.
+ */
+export function bestF1Threshold(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): { threshold: number; f1: number } {
+  let best = { threshold: 0.5, f1: 0 };
+  sweepThresholds(isPositive, scores, (score, tp, predicted, positives) => {
     // F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + positives).
     const f1 = (2 * tp) / (predicted + positives);
-    if (f1 > best.f1) best = { threshold: s, f1 };
-  }
+    if (f1 > best.f1) best = { threshold: score, f1 };
+  });
   return best;
 }

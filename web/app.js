@@ -433,7 +433,9 @@ async function modelsPage(name, versionNumber) {
   const champion = model.aliases.champion;
   const selectedVersion = versionNumber ?? champion ?? versions[0]?.version;
   const errors = h('div');
-  const metricKeys = [...new Set(versions.flatMap((v) => Object.keys(v.testMetrics ?? {})))].filter((k) => k !== 'rows');
+  // The headline test metrics (per class and the other averages are in the version's evaluation).
+  const headline = ['accuracy', 'balanced_accuracy', 'macro_f1', 'auroc_ovr', 'average_precision', 'f1', 'threshold', 'rmse', 'mae', 'r2'];
+  const metricKeys = headline.filter((k) => versions.some((v) => typeof v.testMetrics?.[k] === 'number'));
 
   const act = async (text, method, path, body) => {
     if (!(await confirmDialog(text))) return;
@@ -447,6 +449,7 @@ async function modelsPage(name, versionNumber) {
 
   const versionRows = versions.map((v) => h('tr', { class: `clickable${v.version === selectedVersion ? ' selected' : ''}`, 'data-version': v.version, onclick: (e) => { if (e.target.tagName !== 'BUTTON') location.hash = `#/models/${modelName}/${v.version}`; } },
     h('td', {}, `v${v.version}`),
+    h('td', {}, v.family ?? 'forest'),
     h('td', {}, ...v.aliases.map((a) => badge(a))),
     ...metricKeys.map((k) => h('td', { class: 'num' }, fmtNum(v.testMetrics?.[k]))),
     h('td', { class: 'mono small' }, h('a', { href: `#/runs`, title: v.runId }, short(v.runId))),
@@ -466,7 +469,7 @@ async function modelsPage(name, versionNumber) {
     errors,
     h('div', { class: 'card', id: 'champion' }, h('h2', {}, modelName, ' ', champion ? badge(`champion: v${champion}`, 'champion') : badge('no champion'), model.aliases.challenger ? [' ', badge(`challenger: v${model.aliases.challenger}`, 'challenger')] : null),
       h('div', { class: 'scroll' }, h('table', { id: 'versions' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Aliases'), ...metricKeys.map((k) => h('th', { class: 'num' }, `test ${k}`)), h('th', {}, 'Run'), h('th', {}, 'Dataset'), h('th', {}, 'Artifact sha256'), h('th', { class: 'hide-narrow' }, 'Registered'), h('th', {}, ''))),
+        h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Family'), h('th', {}, 'Aliases'), ...metricKeys.map((k) => h('th', { class: 'num' }, `test ${k}`)), h('th', {}, 'Run'), h('th', {}, 'Dataset'), h('th', {}, 'Artifact sha256'), h('th', { class: 'hide-narrow' }, 'Registered'), h('th', {}, ''))),
         h('tbody', {}, versionRows)))),
     lineageBox,
     evalBox,

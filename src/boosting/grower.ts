@@ -89,6 +89,7 @@ export class TreeGrower {
   private readonly features: Int32Array;
   private nFeat = 0;
   private readonly ctrl: Int32Array;
+  private readonly totals: Float64Array;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -103,9 +104,9 @@ export class TreeGrower {
       bins: data.bins,
       nRows: n,
       idx: this.idx,
-      gOrd: new Float64Array(alloc(n * 8)),
-      hOrd: new Float64Array(alloc(n * 8)),
+      ghOrd: new Float64Array(alloc(n * 16)),
     };
+    this.totals = new Float64Array(new SharedArrayBuffer(16));
     this.features = new Int32Array(alloc(data.nFeatures * 4));
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
@@ -115,6 +116,8 @@ export class TreeGrower {
     const url = new URL('./hist-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
     const init: HistWorkerInit = {
       ctrl: this.ctrl,
+      totals: this.totals,
+      nBins: this.data.nBins,
       features: this.features,
       backing: this.pool.backing!,
       size: this.pool.size,
@@ -145,23 +148,26 @@ export class TreeGrower {
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, start: number, end: number, g: Float64Array, h: Float64Array): void {
-    const { idx, gOrd, hOrd } = this.rows;
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
+    const { idx, ghOrd } = this.rows;
     for (let i = start; i < end; i++) {
       const r = idx[i];
-      gOrd[i] = g[r];
-      hOrd[i] = h[r];
+      ghOrd[2 * i] = g[r];
+      ghOrd[2 * i + 1] = h[r];
     }
     const pool = this.pool;
+    const nBins = this.data.nBins;
     if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
       const hist = pool.buffer(buf);
       for (let j = 0; j < this.nFeat; j++) {
         const f = this.features[j];
         pool.clearFeature(buf, f);
-        accumulateFeature(hist, pool.featOff[f], f, this.rows, start, end);
+        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H);
       }
     } else {
       const ctrl = this.ctrl;
+      this.totals[0] = G;
+      this.totals[1] = H;
       ctrl[CTRL.BUF] = buf;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
@@ -170,7 +176,7 @@ export class TreeGrower {
       Atomics.store(ctrl, CTRL.DONE, 0);
       Atomics.add(ctrl, CTRL.GEN, 1);
       Atomics.notify(ctrl, CTRL.GEN);
-      drainFeatures(ctrl, this.features, pool.backing!, pool.size, pool.featOff, this.rows);
+      drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
       const nw = this.workers.length;
       for (let d = Atomics.load(ctrl, CTRL.DONE); d < nw; d = Atomics.load(ctrl, CTRL.DONE)) {
         if (Atomics.wait(ctrl, CTRL.DONE, d, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
@@ -289,7 +295,7 @@ export class TreeGrower {
     let nNodes = 1;
     if (splittable(m, 0) && this.nFeat > 0) {
       const buf = pool.acquire();
-      this.buildHistograms(buf, 0, m, g, h);
+      this.buildHistograms(buf, 0, m, G, H, g, h);
       leaves[0].buf = buf;
       leaves[0].split = this.findBestSplit(buf, G, H, m);
     }
@@ -321,7 +327,7 @@ export class TreeGrower {
       if (canL || canR) {
         const [small, big] = nL <= nR ? [L, R] : [R, L];
         small.buf = pool.acquire();
-        this.buildHistograms(small.buf, small.start, small.end, g, h);
+        this.buildHistograms(small.buf, small.start, small.end, small.G, small.H, g, h);
         if (big === L ? canL : canR) {
           big.buf = pool.acquire();
           for (let j = 0; j < this.nFeat; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);

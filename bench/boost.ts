@@ -20,6 +20,7 @@ import { compileBoosting, trainBoosting } from '../src/boosting/index.ts';
 import { aurocOvR } from '../src/metrics/index.ts';
 import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
 import { diabetesPath, groupSplit, loadDiabetes } from './diabetes.ts';
+import { peakRssMb, readF64, writeF64 } from './io.ts';
 
 const SEED = 42;
 const PYTHON = '/usr/bin/python3';
@@ -99,28 +100,6 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
   for (const d of out.datasets) if (d !== 'covertype' && d !== 'diabetes') throw new Error(`unknown dataset ${d}`);
   for (const s of out.sides) if (!SIDES.includes(s)) throw new Error(`unknown side ${s}`);
   return out;
-}
-
-function writeF64(path: string, a: Float64Array): void {
-  writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-}
-
-function readF64(path: string): Float64Array {
-  const b = readFileSync(path);
-  const out = new Float64Array(b.byteLength / 8);
-  new Uint8Array(out.buffer).set(b);
-  return out;
-}
-
-/** Peak RSS of this process in MB (VmHWM: this address space only). */
-function peakRssMb(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 interface Meta {

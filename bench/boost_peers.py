@@ -10,23 +10,12 @@ Writes DATA_DIR/proba_SIDE.f64 (test rows x K, row-major).
 import json
 import os
 import pickle
-import resource
 import sys
 import time
 
 import numpy as np
 
-
-def peak_rss() -> float:
-    """Peak RSS in MB of this address space (VmHWM), as bench/train.ts measures it."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from sklearn_train import peak_rss  # same folder: one definition of the measurement
 
 
 def main() -> None:

@@ -7,21 +7,13 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import { accumulateFeature, CHANNELS, CTRL, drainFeatures, type NodeRows } from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
-export interface GrowerData {
-  nRows: number;
-  nFeatures: number;
-  /** Column-major bins (SharedArrayBuffer-backed when workers are used). */
-  bins: Uint8Array;
-  /** Row-major bins. */
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-  missingBin: Int32Array;
-  hasMissing: Uint8Array;
-}
+/** Column-major bins must be SharedArrayBuffer-backed when workers are used. */
+export type GrowerData = BinnedColumns;
 
 export interface GrowerConfig {
   maxLeaves: number;

@@ -6,20 +6,12 @@
 // as parent - sibling (the subtraction trick) instead of rescanning its rows. Small nodes build
 // into one scratch histogram and visit only the bins they touched, so the cost stays O(rows).
 
+import type { BinnedColumns } from './bins.ts';
 import type { Criterion } from './criterion.ts';
 import { HistogramPool } from './histogram.ts';
 import type { Rng } from './rng.ts';
 
-export interface SplitterData {
-  nRows: number;
-  nFeatures: number;
-  bins: Uint8Array;
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-  /** Bin of a missing value per feature (the last histogram bin when hasMissing[f]). */
-  missingBin: Int32Array;
-  hasMissing: Uint8Array;
-}
+export type SplitterData = BinnedColumns;
 
 export class Splitter {
   readonly crit: Criterion;

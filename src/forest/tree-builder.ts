@@ -3,21 +3,16 @@
 // each node reads its bin columns in ascending row order). Everything a tree needs comes from
 // (data, config, tree index), so a tree is the same whichever thread grows it.
 
+import type { BinnedColumns } from './bins.ts';
 import { makeCriterion, type Criterion, type CriterionName } from './criterion.ts';
 import { Rng, treeSeed } from './rng.ts';
 import { Splitter } from './splitter.ts';
 
-export interface TreeData {
-  nRows: number;
-  nFeatures: number;
-  /** Column-major bins (usually backed by a SharedArrayBuffer). */
-  bins: Uint8Array;
-  /** The same bins row-major (rowBins[row * nFeatures + f]), for scattered small-node access. */
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-  /** Bin of a missing value per feature, and whether the feature has any (see bins.ts). */
-  missingBin: Int32Array;
-  hasMissing: Uint8Array;
+/**
+ * The binned data (bins usually backed by a SharedArrayBuffer; the row-major copy serves scattered
+ * small-node access) plus what the trees need besides.
+ */
+export interface TreeData extends BinnedColumns {
   /** Bin thresholds of feature f: edges[edgeOff[f] .. edgeOff[f+1]). */
   edges: Float64Array;
   edgeOff: Int32Array;

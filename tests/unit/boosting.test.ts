@@ -5,19 +5,12 @@ import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
+import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
 
 const close = (actual: number, expected: number, eps = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 const matrix = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows[0].length, data: Float64Array.from(rows.flat()) });
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 const row = (X: Matrix, r: number): Float64Array => X.data.subarray(r * X.cols, (r + 1) * X.cols);
 
@@ -199,20 +192,7 @@ describe('boosting: learning', () => {
 });
 
 describe('boosting: missing values', () => {
-  /** x0 decides: NaN behaves like the high side (missingHigh) or the low side. */
-  function missingData(missingHigh: boolean): { X: Matrix; y: Float64Array } {
-    const rand = lcg(missingHigh ? 21 : 22);
-    const n = 2000;
-    const data = new Float64Array(n * 2);
-    const y = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      const u = rand();
-      data[i * 2] = u < 0.3 ? Number.NaN : rand() * 10;
-      data[i * 2 + 1] = rand();
-      y[i] = u < 0.3 ? (missingHigh ? 1 : 0) : data[i * 2] >= 5 ? 1 : 0;
-    }
-    return { X: { rows: n, cols: 2, data }, y };
-  }
+  const missingData = (missingHigh: boolean) => missingRows(missingHigh, 2000, missingHigh ? 21 : 22);
 
   for (const missingHigh of [true, false]) {
     it(`each split learns where missing values go (missing ${missingHigh ? 'with the high' : 'with the low'} side)`, async () => {

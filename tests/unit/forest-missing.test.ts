@@ -1,28 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePredictor, trainForest, type Matrix } from '../../src/forest/index.ts';
+import { compilePredictor, trainForest } from '../../src/forest/index.ts';
+import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-/** x0 decides the class (>= 5 → 1); 30 % of x0 is missing and then labelled like the high or low side. */
-function missingData(missingHigh: boolean, n = 1000): { X: Matrix; y: Float64Array } {
-  const rand = lcg(missingHigh ? 1 : 2);
-  const data = new Float64Array(n * 2);
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = rand();
-    data[i * 2] = u < 0.3 ? Number.NaN : rand() * 10;
-    data[i * 2 + 1] = rand();
-    y[i] = u < 0.3 ? (missingHigh ? 1 : 0) : data[i * 2] >= 5 ? 1 : 0;
-  }
-  return { X: { rows: n, cols: 2, data }, y };
-}
+const missingData = (missingHigh: boolean, n = 1000) => missingRows(missingHigh, n, missingHigh ? 1 : 2);
 
 const one = { task: 'classification' as const, nEstimators: 1, bootstrap: false, maxFeatures: 'all' as const, seed: 1 };
 

@@ -2,17 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Matrix } from '../../src/forest/types.ts';
 import { compileLinear, softmaxLossGrad, trainLinear } from '../../src/linear/index.ts';
+import { lcg } from '../helpers/synthetic.ts';
 
 const close = (actual: number, expected: number, eps: number): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
 
 /** Reference: Gaussian elimination with partial pivoting on a small dense system. */
 function gauss(A: number[][], b: number[]): number[] {

@@ -282,7 +282,7 @@ async function main(): Promise<void> {
   const results: DatasetResult[] = [];
   for (const name of args.datasets) {
     const { train, test, all } = prepare(name, args.rows);
-    const k = Math.max(...train.y, ...test.y) + 1;
+    const k = train.y.reduce((m, v) => Math.max(m, v), 0) + 1;
     const dir = mkdtempSync(join(tmpdir(), 'boost-bench-'));
     const loadBefore = loadavg()[0];
     const entry: DatasetResult = {

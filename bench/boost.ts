@@ -6,7 +6,7 @@
 //   node bench/boost.ts [--datasets covertype,diabetes] [--rows N] [--iterations 100] [--leaves 31]
 //                       [--lr 0.1] [--bins 255] [--min-leaf 20] [--workers N] [--sides ours,sklearn_hgb,xgboost]
 //
-// Covertype: all 581,012 rows (multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
+// Covertype: all rows of ../shared/data/covertype (457,035 of the 581,012 UCI rows; multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
 // binary "<30 days readmission", 80/20 split grouped by patient_nbr (bench/diabetes.ts encodes it).
 // Each side runs in a fresh process so its peak RSS is its own; every side writes its test-set
 // probabilities and this script scores them all with the same code (src/metrics).

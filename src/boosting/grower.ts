@@ -314,8 +314,10 @@ export class TreeGrower {
       const R: Leaf = { node: rId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
       const nL = mid - leaf.start;
       const nR = leaf.end - mid;
-      const canL = splittable(nL, depth);
-      const canR = splittable(nR, depth);
+      // After the last split the children stay leaves: no histograms for them.
+      const last = leaves.length + 1 >= cfg.maxLeaves;
+      const canL = !last && splittable(nL, depth);
+      const canR = !last && splittable(nR, depth);
       if (canL || canR) {
         const [small, big] = nL <= nR ? [L, R] : [R, L];
         small.buf = pool.acquire();

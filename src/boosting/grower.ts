@@ -7,21 +7,13 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import { accumulateFeature, CHANNELS, CTRL, drainFeatures, type NodeRows } from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
-export interface GrowerData {
-  nRows: number;
-  nFeatures: number;
-  /** Column-major bins (SharedArrayBuffer-backed when workers are used). */
-  bins: Uint8Array;
-  /** Row-major bins. */
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-  missingBin: Int32Array;
-  hasMissing: Uint8Array;
-}
+/** Column-major bins must be SharedArrayBuffer-backed when workers are used. */
+export type GrowerData = BinnedColumns;
 
 export interface GrowerConfig {
   maxLeaves: number;
@@ -89,6 +81,7 @@ export class TreeGrower {
   private readonly features: Int32Array;
   private nFeat = 0;
   private readonly ctrl: Int32Array;
+  private readonly totals: Float64Array;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -103,9 +96,9 @@ export class TreeGrower {
       bins: data.bins,
       nRows: n,
       idx: this.idx,
-      gOrd: new Float64Array(alloc(n * 8)),
-      hOrd: new Float64Array(alloc(n * 8)),
+      ghOrd: new Float64Array(alloc(n * 16)),
     };
+    this.totals = new Float64Array(new SharedArrayBuffer(16));
     this.features = new Int32Array(alloc(data.nFeatures * 4));
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
@@ -115,6 +108,8 @@ export class TreeGrower {
     const url = new URL('./hist-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
     const init: HistWorkerInit = {
       ctrl: this.ctrl,
+      totals: this.totals,
+      nBins: this.data.nBins,
       features: this.features,
       backing: this.pool.backing!,
       size: this.pool.size,
@@ -145,23 +140,26 @@ export class TreeGrower {
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, start: number, end: number, g: Float64Array, h: Float64Array): void {
-    const { idx, gOrd, hOrd } = this.rows;
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
+    const { idx, ghOrd } = this.rows;
     for (let i = start; i < end; i++) {
       const r = idx[i];
-      gOrd[i] = g[r];
-      hOrd[i] = h[r];
+      ghOrd[2 * i] = g[r];
+      ghOrd[2 * i + 1] = h[r];
     }
     const pool = this.pool;
+    const nBins = this.data.nBins;
     if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
       const hist = pool.buffer(buf);
       for (let j = 0; j < this.nFeat; j++) {
         const f = this.features[j];
         pool.clearFeature(buf, f);
-        accumulateFeature(hist, pool.featOff[f], f, this.rows, start, end);
+        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H);
       }
     } else {
       const ctrl = this.ctrl;
+      this.totals[0] = G;
+      this.totals[1] = H;
       ctrl[CTRL.BUF] = buf;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
@@ -170,7 +168,7 @@ export class TreeGrower {
       Atomics.store(ctrl, CTRL.DONE, 0);
       Atomics.add(ctrl, CTRL.GEN, 1);
       Atomics.notify(ctrl, CTRL.GEN);
-      drainFeatures(ctrl, this.features, pool.backing!, pool.size, pool.featOff, this.rows);
+      drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
       const nw = this.workers.length;
       for (let d = Atomics.load(ctrl, CTRL.DONE); d < nw; d = Atomics.load(ctrl, CTRL.DONE)) {
         if (Atomics.wait(ctrl, CTRL.DONE, d, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
@@ -289,7 +287,7 @@ export class TreeGrower {
     let nNodes = 1;
     if (splittable(m, 0) && this.nFeat > 0) {
       const buf = pool.acquire();
-      this.buildHistograms(buf, 0, m, g, h);
+      this.buildHistograms(buf, 0, m, G, H, g, h);
       leaves[0].buf = buf;
       leaves[0].split = this.findBestSplit(buf, G, H, m);
     }
@@ -316,12 +314,14 @@ export class TreeGrower {
       const R: Leaf = { node: rId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
       const nL = mid - leaf.start;
       const nR = leaf.end - mid;
-      const canL = splittable(nL, depth);
-      const canR = splittable(nR, depth);
+      // After the last split the children stay leaves: no histograms for them.
+      const last = leaves.length + 1 >= cfg.maxLeaves;
+      const canL = !last && splittable(nL, depth);
+      const canR = !last && splittable(nR, depth);
       if (canL || canR) {
         const [small, big] = nL <= nR ? [L, R] : [R, L];
         small.buf = pool.acquire();
-        this.buildHistograms(small.buf, small.start, small.end, g, h);
+        this.buildHistograms(small.buf, small.start, small.end, small.G, small.H, g, h);
         if (big === L ? canL : canR) {
           big.buf = pool.acquire();
           for (let j = 0; j < this.nFeat; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);

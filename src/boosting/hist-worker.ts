@@ -5,6 +5,8 @@ import { CTRL, drainFeatures, type NodeRows } from './histograms.ts';
 
 export interface HistWorkerInit {
   ctrl: Int32Array;
+  totals: Float64Array;
+  nBins: Int32Array;
   features: Int32Array;
   backing: Float64Array;
   size: number;
@@ -21,7 +23,7 @@ if (parentPort) {
     Atomics.wait(ctrl, CTRL.GEN, seen);
     seen = Atomics.load(ctrl, CTRL.GEN);
     if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
-    drainFeatures(ctrl, init.features, init.backing, init.size, init.featOff, init.rows);
+    drainFeatures(ctrl, init.totals, init.features, init.backing, init.size, init.featOff, init.nBins, init.rows);
     Atomics.add(ctrl, CTRL.DONE, 1);
     Atomics.notify(ctrl, CTRL.DONE);
   }

@@ -181,7 +181,7 @@ export async function trainBoosting(
       if (val) {
         vLoss = objective.loss(val.y, val.scores, val.w);
         validationLoss.push(vLoss);
-        if (vLoss < bestLoss - 1e-12 * Math.abs(bestLoss)) {
+        if (bestIter < 0 || vLoss < bestLoss - 1e-12 * Math.abs(bestLoss)) {
           bestLoss = vLoss;
           bestIter = it;
         }

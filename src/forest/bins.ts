@@ -28,6 +28,9 @@ export interface BinnedData {
   hasMissing: Uint8Array;
 }
 
+/** What the tree learners read from the binned data (the edges are only needed for thresholds). */
+export type BinnedColumns = Pick<BinnedData, 'nRows' | 'nFeatures' | 'bins' | 'rowBins' | 'nBins' | 'missingBin' | 'hasMissing'>;
+
 /** A missing feature value: NaN (infinities are not missing, they are rejected). */
 export const isMissing = (v: number): boolean => v !== v;
 

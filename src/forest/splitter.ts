@@ -6,17 +6,12 @@
 // as parent - sibling (the subtraction trick) instead of rescanning its rows. Small nodes build
 // into one scratch histogram and visit only the bins they touched, so the cost stays O(rows).
 
+import type { BinnedColumns } from './bins.ts';
 import type { Criterion } from './criterion.ts';
 import { HistogramPool } from './histogram.ts';
 import type { Rng } from './rng.ts';
 
-export interface SplitterData {
-  nRows: number;
-  nFeatures: number;
-  bins: Uint8Array;
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-}
+export type SplitterData = BinnedColumns;
 
 export class Splitter {
   readonly crit: Criterion;
@@ -31,6 +26,8 @@ export class Splitter {
   readonly bins: Uint8Array;
   readonly rowBins: Uint8Array;
   readonly nBins: Int32Array;
+  readonly missingBin: Int32Array;
+  readonly hasMissing: Uint8Array;
   /** Offset of feature f's histogram inside a pooled buffer. */
   readonly featOff: Int32Array;
   readonly pool: HistogramPool;
@@ -51,6 +48,8 @@ export class Splitter {
   bestNextBin = -1;
   bestProxy = -Infinity;
   bestLeftN = 0;
+  /** Missing values go left (their bin is added to the left side); else they go right. */
+  bestMissingLeft = false;
   readonly bestLeft: Float64Array;
   /** Histogram buffer of the node after findSplit (it may have acquired one). */
   nodeBuf = -1;
@@ -67,6 +66,8 @@ export class Splitter {
     this.bins = data.bins;
     this.rowBins = data.rowBins;
     this.nBins = data.nBins;
+    this.missingBin = data.missingBin;
+    this.hasMissing = data.hasMissing;
     this.pool = new HistogramPool(data.nBins, this.channels);
     this.featOff = this.pool.featOff;
     let maxBins = 1;
@@ -240,8 +241,20 @@ export class Splitter {
     return t;
   }
 
-  /** Scans the split points of one feature's histogram, updating the best split. */
+  /**
+   * Scans the split points of one feature's histogram, updating the best split. The missing bin,
+   * when the feature has one, is the last bin: the plain scan sends missing values right (and
+   * tries "every value left, missing right"); a second scan starts with the missing bin on the
+   * left. Features without missing values get exactly the plain scan.
+   */
   private sweep(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number): void {
+    this.scan(h, off, t, f, n, total, w, -1);
+    const mb = this.missingBin[f];
+    if (this.hasMissing[f] === 1 && t >= 3 && this.touched[t - 1] === mb) this.scan(h, off, t - 1, f, n, total, w, mb);
+  }
+
+  /** One left-to-right scan over touched[0 .. t); `first` >= 0 is a bin put on the left up front. */
+  private scan(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number, first: number): void {
     const L = this.left;
     L.fill(0);
     const C = this.channels;
@@ -251,8 +264,9 @@ export class Splitter {
     const crit = this.crit;
     let wl = 0;
     let nl = 0;
-    for (let q = 0; q < t - 1; q++) {
-      const base = off + touched[q] * C;
+    // Position -1 is the missing bin of the second scan: added to the left, never a split point.
+    for (let q = first >= 0 ? -1 : 0; q < t - 1; q++) {
+      const base = off + (q < 0 ? first : touched[q]) * C;
       if (this.classification) {
         for (let k = 0; k < S; k++) {
           const v = h[base + k];
@@ -266,6 +280,7 @@ export class Splitter {
         wl = L[0];
       }
       nl += h[base + S];
+      if (q < 0) continue;
       if (nl < minLeaf) continue;
       if (n - nl < minLeaf) break;
       const p = crit.proxy(L, total, wl, w - wl);
@@ -276,6 +291,7 @@ export class Splitter {
         this.bestNextBin = touched[q + 1];
         this.bestLeftN = nl;
         this.bestLeft.set(L);
+        this.bestMissingLeft = first >= 0;
       }
     }
   }

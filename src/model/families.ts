@@ -2,12 +2,13 @@
 // own hyper-parameters (one zod schema per family, discriminated by `family`), its own learner and
 // its own model JSON; they share the encoded matrix, the Predictor interface and the artifact.
 import { z } from 'zod';
-import { BoostingParamsSchema, compileBoosting, trainBoosting, type BoostingModel } from '../boosting/index.ts';
-import { compilePredictor, trainForest, type ForestModel, type Matrix, type Predictor, type TrainProgress } from '../forest/index.ts';
-import { compileLinear, LinearParamsSchema, trainLinear, type LinearModel } from '../linear/index.ts';
+import { BoostingParamsSchema, trainBoosting, type BoostingModel } from '../boosting/index.ts';
+import { trainForest, type ForestModel, type Matrix, type Predictor, type TrainProgress } from '../forest/index.ts';
+import { LinearParamsSchema, trainLinear, type LinearModel } from '../linear/index.ts';
+import { compileModel, MODEL_FAMILIES, type ModelFamily } from './family.ts';
 
-export const FAMILIES = ['forest', 'boosting', 'linear'] as const;
-export type Family = (typeof FAMILIES)[number];
+export const FAMILIES = MODEL_FAMILIES;
+export type Family = ModelFamily;
 
 /** Parameters of every family: the seed, a row cap, a binary decision threshold and the CV folds. */
 const common = {
@@ -117,9 +118,9 @@ export async function fitFamily(task: 'classification' | 'regression', params: T
 export function compileFamily(model: FamilyModel): { predictor: Predictor; classes: number[]; nFeatures: number; featureImportances: number[] } {
   switch (model.family) {
     case 'forest':
-      return { predictor: compilePredictor(model.forest), classes: (model.forest.classes ?? []).map(Number), nFeatures: model.forest.nFeatures, featureImportances: model.forest.featureImportances ?? [] };
+      return { predictor: compileModel(model.forest), classes: (model.forest.classes ?? []).map(Number), nFeatures: model.forest.nFeatures, featureImportances: model.forest.featureImportances ?? [] };
     case 'boosting':
-      return { predictor: compileBoosting(model.boosting), classes: model.boosting.classes, nFeatures: model.boosting.nFeatures, featureImportances: model.boosting.featureImportances };
+      return { predictor: compileModel(model.boosting), classes: model.boosting.classes, nFeatures: model.boosting.nFeatures, featureImportances: model.boosting.featureImportances };
     case 'linear': {
       // A linear model's importance: the mean absolute standardised weight of each feature.
       const { coef, nFeatures } = model.linear;
@@ -130,7 +131,7 @@ export function compileFamily(model: FamilyModel): { predictor: Predictor; class
         return s / rows;
       });
       const total = importance.reduce((a, b) => a + b, 0);
-      return { predictor: compileLinear(model.linear), classes: model.linear.classes, nFeatures, featureImportances: total > 0 ? importance.map((v) => v / total) : importance };
+      return { predictor: compileModel(model.linear), classes: model.linear.classes, nFeatures, featureImportances: total > 0 ? importance.map((v) => v / total) : importance };
     }
   }
 }

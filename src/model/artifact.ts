@@ -50,8 +50,12 @@ export function familyModel(artifact: ModelArtifact): FamilyModel {
 }
 
 /** The artifact envelope of a fitted model: a forest keeps the original format and layout. */
-export function artifactOf(base: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'threshold'>, model: FamilyModel, threshold?: number): ModelArtifact {
+export function artifactOf(artifactBase: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'threshold'>, model: FamilyModel, threshold?: number): ModelArtifact {
   const t = threshold !== undefined ? { threshold } : {};
+  // What the model is, not how it was scored: the CV folds stay out, and a forest's params keep their
+  // shape from before families (no `family`), so a forest retrained from its lineage has the same bytes.
+  const { cv: _cv, family: _family, ...params } = artifactBase.params;
+  const base = { ...artifactBase, params: model.family === 'forest' ? params : { family: model.family, ...params } };
   switch (model.family) {
     case 'forest': return { format: ARTIFACT_FORMAT, ...base, forest: model.forest, ...t };
     case 'boosting': return { format: ARTIFACT_FORMAT_V2, family: 'boosting', ...base, boosting: model.boosting, ...t };

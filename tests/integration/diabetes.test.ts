@@ -3,11 +3,17 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { repoRoot } from '../../src/config.ts';
+import { parseCsv } from '../../src/dataset/csv.ts';
+import { SERVICE, STAGE } from '../../src/runtime/local-executor.ts';
 import { readSnapshotSplit, type DatasetManifest } from '../../src/pipeline/snapshot.ts';
 import { LocalStack, type ExecutionResult } from '../../src/runtime/local-stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+
+const diabetesPath = path.resolve(repoRoot, '../shared/data/diabetes/diabetic_data.csv.gz');
 
 const mysql = testMysql('diabetes');
 /** Small batches keep the run short; the spec's own batch size is the seed's 15,000. */
@@ -135,5 +141,32 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
     assert.equal(bad.status, 400);
     const issues = bad.body.issues as { field: string; message: string }[];
     assert.deepEqual(issues.map((i) => i.field), ['rows[0].gender', 'rows[1].diag_1']);
+  });
+
+  test('batch prediction of the source file\'s own lines gives what /predict gives for the same rows', async () => {
+    // Lines from the end of the file (not fetched in 3 small batches), with their ? and None values as they are.
+    const lines = gunzipSync(await readFile(diabetesPath)).toString('utf8').trimEnd().split('\n');
+    const csv = [lines[0], ...lines.slice(-6)].join('\n');
+    assert.ok(csv.includes('?'));
+    await stack.store!.putBytes('batch/inputs/diabetes.csv', Buffer.from(csv));
+    const lambda = new LambdaClient({ endpoint: `http://127.0.0.1:${stack.lambdaPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const r = await lambda.send(new InvokeCommand({ FunctionName: `${SERVICE}-${STAGE}-batchPredict`, Payload: Buffer.from(JSON.stringify({ model: 'diabetes', inputKey: 'batch/inputs/diabetes.csv' })) }));
+    const body = JSON.parse(Buffer.from(r.Payload ?? new Uint8Array()).toString()) as { predicted: number; outputKey: string };
+    assert.equal(r.FunctionError, undefined, JSON.stringify(body));
+    assert.equal(body.predicted, 6);
+    const [header, ...rows] = parseCsv(Buffer.from(await stack.store!.getBytes(body.outputKey)).toString());
+    const col = (name: string) => header.indexOf(name);
+
+    const source = parseCsv(csv);
+    const names = source[0];
+    const records = source.slice(1).map((values) => Object.fromEntries(names.map((n, k) => [n, values[k]]).filter(([n]) => n !== 'readmitted')));
+    const served = await post(`${stack.baseUrl}/predict`, { model: 'diabetes', rows: records });
+    assert.equal(served.status, 200, JSON.stringify(served.body));
+    const predictions = served.body.predictions as { prediction: number; probabilities: Record<string, number> }[];
+    rows.forEach((row, i) => {
+      assert.equal(row[col('error')], '');
+      assert.equal(row[col('prediction')], String(predictions[i].prediction));
+      assert.equal(row[col('probability')], Math.max(...Object.values(predictions[i].probabilities)).toFixed(6));
+    });
   });
 });

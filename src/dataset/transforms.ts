@@ -105,9 +105,6 @@ export function modelSpec(spec: DatasetSpec): DatasetSpec {
   return compile(spec).model;
 }
 
-/** Does this spec change rows between the source and the model? */
-export const hasTransforms = (spec: DatasetSpec): boolean => spec.transforms !== undefined;
-
 /**
  * Applies the spec's transforms to a validated row (`validateRows` / `validateRecord` output). A
  * missing source value (null) gives a missing derived value; an absent target stays absent.

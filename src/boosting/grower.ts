@@ -96,7 +96,7 @@ export class TreeGrower {
       bins: data.bins,
       nRows: n,
       idx: this.idx,
-      ghOrd: new Float64Array(alloc(n * 16)),
+      ghOrd: new Float32Array(alloc(n * 8)),
     };
     this.totals = new Float64Array(new SharedArrayBuffer(16));
     this.features = new Int32Array(alloc(data.nFeatures * 4));
@@ -278,9 +278,10 @@ export class TreeGrower {
     let G = 0;
     let H = 0;
     for (let i = 0; i < m; i++) {
+      // The histograms sum float32 gradients: so do the totals bin 0 is derived from.
       const r = this.idx[i];
-      G += g[r];
-      H += h[r];
+      G += Math.fround(g[r]);
+      H += Math.fround(h[r]);
     }
     const splittable = (n: number, depth: number): boolean => n >= 2 * cfg.minSamplesLeaf && depth < cfg.maxDepth;
     const leaves: Leaf[] = [{ node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null }];

@@ -2,7 +2,8 @@
 // channels per bin (sum of gradients, sum of hessians, row count). The node's rows are
 // positions [start, end) of `idx`; their gradients were gathered beforehand into gOrd/hOrd at the
 // same positions (interleaved: ghOrd[2i] gradient, ghOrd[2i + 1] hessian), so the inner loop
-// reads them sequentially. Rows in bin 0 are skipped and bin 0 is derived from the node totals:
+// reads them sequentially. They are float32 (as scikit-learn's), which halves the memory traffic of
+// the hottest loop; the histogram sums are float64. Rows in bin 0 are skipped and bin 0 is derived from the node totals:
 // one-hot flags are mostly 0, and it also avoids a store-to-load chain on one bin (as the forest). Each feature's histogram is summed by
 // one thread in row order, which keeps the result bit-identical whatever the number of threads.
 
@@ -13,7 +14,7 @@ export interface NodeRows {
   bins: Uint8Array;
   nRows: number;
   idx: Int32Array;
-  ghOrd: Float64Array;
+  ghOrd: Float32Array;
 }
 
 /** Node totals (gradient, hessian, rows) for deriving bin 0; ctrl carries them as well for workers. */

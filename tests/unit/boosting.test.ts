@@ -226,8 +226,9 @@ describe('boosting: missing values', () => {
         const x = X.data[r * 2 + feature[i]];
         i = Number.isNaN(x) ? (defaultLeft[i] ? left[i] : right[i]) : x < threshold[i] ? left[i] : right[i];
       }
-      G.set(i, (G.get(i) ?? 0) + p0 - y[r]);
-      H.set(i, (H.get(i) ?? 0) + p0 * (1 - p0));
+      // Histograms sum float32 gradients and hessians.
+      G.set(i, (G.get(i) ?? 0) + Math.fround(p0 - y[r]));
+      H.set(i, (H.get(i) ?? 0) + Math.fround(p0 * (1 - p0)));
     }
     assert.ok(G.size > 2);
     for (const [leaf, g] of G) close(tree.value[leaf], -g / H.get(leaf)!, 1e-9);

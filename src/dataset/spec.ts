@@ -3,7 +3,7 @@
 // enough to rebuild the exact feature encoding at predict time.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { PromotionMetricSchema } from '../metrics/names.ts';
+import { metricsFor, PromotionMetricSchema } from '../metrics/names.ts';
 
 // Column names become MySQL column names and JSON keys, so keep them plain identifiers
 // (64 = MySQL identifier limit).
@@ -214,6 +214,10 @@ export const DatasetSpecSchema = z
     }
     if (target.missing === true) ctx.addIssue({ code: 'custom', path: ['columns', targetIndex, 'missing'], message: 'the target cannot allow missing values' });
     checkTransforms(spec, ctx);
+    const binary = spec.task === 'classification' && spec.classes?.length === 2;
+    if (spec.promotionMetric !== undefined && !metricsFor(spec.task, binary).includes(spec.promotionMetric)) {
+      ctx.addIssue({ code: 'custom', path: ['promotionMetric'], message: `${spec.promotionMetric} does not apply to a ${binary ? 'binary ' : ''}${spec.task} task` });
+    }
     if (spec.task === 'regression') {
       if (target.type === 'categorical' || target.type === 'text') {
         ctx.addIssue({ code: 'custom', path: ['target'], message: 'a regression target must be a numeric or integer column' });

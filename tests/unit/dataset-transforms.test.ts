@@ -98,6 +98,7 @@ describe('diabetes.spec.json', () => {
     rejects((s) => { (s.transforms.derive as Record<string, unknown>[])[3] = { name: 'x', from: 'number_inpatient', bucket: { edges: [2, 1] } }; }, 'transforms.derive[3].bucket.edges[1]', /increase strictly/);
     rejects((s) => { (s.transforms.derive as Record<string, unknown>[])[0].name = 'race'; }, 'transforms.derive[0].name', /already exists/);
     rejects((s) => { s.split.group = 'race'; }, 'split.group', /must not allow missing/);
+    rejects((s) => { s.promotionMetric = 'rmse'; }, 'promotionMetric', /does not apply to a binary classification task/);
   });
 
   it('at /predict a column that allows missing may be absent or null; ids no feature reads may be left out', () => {

@@ -99,8 +99,11 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     const artifactKey = keys.modelArtifact(spec.name, runId);
     const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/gzip');
     await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey, artifactSha256, trainSeconds });
+    // The run record keeps every figure; the step's output (200 trials share one Step Functions
+    // payload) keeps the scalars SelectBest compares: no per-class stats, no CV spreads.
+    const stepMetrics = Object.fromEntries(Object.entries(metrics).filter(([k, v]) => typeof v === 'number' && !k.endsWith('_cv_std'))) as Metrics;
     return {
-      runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, family: params.family, metrics, artifactKey, artifactSha256, trainSeconds,
+      runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, family: params.family, metrics: stepMetrics, artifactKey, artifactSha256, trainSeconds,
       defaultMetric: spec.promotionMetric ?? null,
     };
   } catch (error) {

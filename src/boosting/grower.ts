@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateFeature, CHANNELS, CTRL, drainFeatures, type NodeRows } from './histograms.ts';
+import { accumulateFeature, CHANNELS, CTRL, drainFeatures, sparseLists, type NodeRows } from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
 /** Column-major bins must be SharedArrayBuffer-backed when workers are used. */
@@ -82,6 +82,8 @@ export class TreeGrower {
   private nFeat = 0;
   private readonly ctrl: Int32Array;
   private readonly totals: Float64Array;
+  /** Some feature keeps a sparse row list: rowLeaf and ghRow are maintained. */
+  private readonly hasSparse: boolean;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -97,7 +99,11 @@ export class TreeGrower {
       nRows: n,
       idx: this.idx,
       ghOrd: new Float32Array(alloc(n * 8)),
+      ghRow: new Float32Array(alloc(n * 8)),
+      rowLeaf: new Int32Array(alloc(n * 4)),
+      ...sparseLists(data.bins, data.nBins, n, alloc),
     };
+    this.hasSparse = this.rows.sparseOff[data.nFeatures] > 0;
     this.totals = new Float64Array(new SharedArrayBuffer(16));
     this.features = new Int32Array(alloc(data.nFeatures * 4));
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
@@ -140,7 +146,7 @@ export class TreeGrower {
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
+  private buildHistograms(buf: number, node: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
     const { idx, ghOrd } = this.rows;
     for (let i = start; i < end; i++) {
       const r = idx[i];
@@ -154,7 +160,7 @@ export class TreeGrower {
       for (let j = 0; j < this.nFeat; j++) {
         const f = this.features[j];
         pool.clearFeature(buf, f);
-        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H);
+        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H, node);
       }
     } else {
       const ctrl = this.ctrl;
@@ -164,6 +170,7 @@ export class TreeGrower {
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NFEAT] = this.nFeat;
+      ctrl[CTRL.NODE] = node;
       Atomics.store(ctrl, CTRL.NEXT, 0);
       Atomics.store(ctrl, CTRL.DONE, 0);
       Atomics.add(ctrl, CTRL.GEN, 1);
@@ -283,12 +290,22 @@ export class TreeGrower {
       G += Math.fround(g[r]);
       H += Math.fround(h[r]);
     }
+    if (this.hasSparse) {
+      const { rowLeaf, ghRow } = this.rows;
+      rowLeaf.fill(-1);
+      for (let i = 0; i < m; i++) {
+        const r = this.idx[i];
+        rowLeaf[r] = 0;
+        ghRow[2 * r] = g[r];
+        ghRow[2 * r + 1] = h[r];
+      }
+    }
     const splittable = (n: number, depth: number): boolean => n >= 2 * cfg.minSamplesLeaf && depth < cfg.maxDepth;
     const leaves: Leaf[] = [{ node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null }];
     let nNodes = 1;
     if (splittable(m, 0) && this.nFeat > 0) {
       const buf = pool.acquire();
-      this.buildHistograms(buf, 0, m, G, H, g, h);
+      this.buildHistograms(buf, 0, 0, m, G, H, g, h);
       leaves[0].buf = buf;
       leaves[0].split = this.findBestSplit(buf, G, H, m);
     }
@@ -304,6 +321,11 @@ export class TreeGrower {
       const mid = this.partition(leaf.start, leaf.end, s);
       const lId = nNodes++;
       const rId = nNodes++;
+      if (this.hasSparse) {
+        const { rowLeaf } = this.rows;
+        for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = lId;
+        for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rId;
+      }
       feature[leaf.node] = s.feature;
       bin[leaf.node] = s.bin;
       defaultLeft[leaf.node] = s.defaultLeft ? 1 : 0;
@@ -322,7 +344,7 @@ export class TreeGrower {
       if (canL || canR) {
         const [small, big] = nL <= nR ? [L, R] : [R, L];
         small.buf = pool.acquire();
-        this.buildHistograms(small.buf, small.start, small.end, small.G, small.H, g, h);
+        this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
         if (big === L ? canL : canR) {
           big.buf = pool.acquire();
           for (let j = 0; j < this.nFeat; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);

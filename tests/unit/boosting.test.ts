@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
+import { accumulateFeature, sparseLists } from '../../src/boosting/histograms.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
@@ -270,7 +271,14 @@ describe('boosting: missing values', () => {
 describe('boosting: determinism', () => {
   it('the same seed gives a byte-identical model with 1, 2 or 3 threads; another seed differs', async () => {
     // Enough rows that large nodes go to the histogram workers.
-    const { X, y } = circles(12000, 51, 0.2);
+    const { X, y } = circles(40000, 51, 0.2);
+    // Feature 2 becomes a sparse one-hot flag that flips the label: nodes built on the workers
+    // (large ones) read it through the row-list path.
+    const rand = lcg(52);
+    for (let r = 0; r < X.rows; r++) {
+      X.data[r * 4 + 2] = rand() < 0.02 ? 1 : 0;
+      if (X.data[r * 4 + 2] === 1) y[r] = 1 - y[r];
+    }
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
     const models: string[] = [];
     for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
@@ -280,5 +288,39 @@ describe('boosting: determinism', () => {
     assert.notEqual(other, models[0]);
     const parsed = JSON.parse(models[0]) as BoostingModel;
     assert.equal(parsed.format, 'mlops-boosting');
+    assert.ok(parsed.featureImportances[2] > 0.001, `importances ${parsed.featureImportances}`);
+  });
+});
+
+describe('boosting: sparse two-bin features', () => {
+  it('the row-list path sums exactly what the row scan sums', () => {
+    const rand = lcg(61);
+    const n = 5000;
+    const bins = Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 1 : 0));
+    const nBins = Int32Array.of(2);
+    const lists = sparseLists(bins, nBins, n, (b) => new ArrayBuffer(b));
+    assert.equal(lists.sparseOff[1], bins.reduce((a, b) => a + b, 0));
+    // A node: every row with rand() < 0.6, in ascending order, node id 7.
+    const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
+    const m = idx.length;
+    const ghRow = Float32Array.from({ length: 2 * n }, () => rand() - 0.3);
+    const ghOrd = new Float32Array(2 * m);
+    const rowLeaf = new Int32Array(n).fill(3);
+    let G = 0;
+    let H = 0;
+    idx.forEach((r, i) => {
+      ghOrd[2 * i] = ghRow[2 * r];
+      ghOrd[2 * i + 1] = ghRow[2 * r + 1];
+      rowLeaf[r] = 7;
+      G += ghOrd[2 * i];
+      H += ghOrd[2 * i + 1];
+    });
+    const rows = { bins, nRows: n, idx, ghOrd, ghRow, rowLeaf, ...lists };
+    const sparse = new Float64Array(6);
+    accumulateFeature(sparse, 0, 2, 0, rows, 0, m, G, H, 7);
+    const dense = new Float64Array(6);
+    accumulateFeature(dense, 0, 2, 0, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
+    assert.deepEqual(Array.from(sparse), Array.from(dense));
+    assert.ok(sparse[5] > 100 && sparse[2] > 1000, `bins ${sparse}`);
   });
 });

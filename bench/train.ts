@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compilePredictor, trainForest, type ForestModel } from '../src/forest/index.ts';
 import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
+import { peakRssMb, readF64, writeF64 } from './io.ts';
 
 const SEED = 42;
 const PYTHON = '/usr/bin/python3';
@@ -56,31 +57,6 @@ function parseArgs(argv: string[]): { path: string; sizes: string[]; trees: numb
   }
   if (!Number.isInteger(out.trees) || out.trees < 1) throw new Error('--trees must be a positive integer');
   return out;
-}
-
-function writeF64(path: string, a: Float64Array): void {
-  writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-}
-
-function readF64(path: string): Float64Array {
-  const b = readFileSync(path);
-  const out = new Float64Array(b.byteLength / 8);
-  new Uint8Array(out.buffer).set(b);
-  return out;
-}
-
-/**
- * Peak RSS of this process in MB. Linux's VmHWM belongs to the current address space, whereas
- * getrusage's maxrss survives execve and would include the parent's RSS at fork time.
- */
-function peakRssMb(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 /** JSON size of the model without building one giant string (V8 caps string length). */

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
-import { serveBatch, restartGroup } from '../src/data-api/service.ts';
+import { batchSettingsFor, serveBatch, restartGroup } from '../src/data-api/service.ts';
 import { DataSources } from '../src/data-api/sources.ts';
 import { NotFound } from '../src/errors.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
@@ -43,7 +43,9 @@ async function dataApi(event: HttpEvent): Promise<HttpResponse> {
   }
   if (!event.rawPath?.endsWith('/data')) throw new NotFound(`No route ${event.rawPath}`);
   const served = await dataSources().dataset(dataset);
-  const settings = { batches: c.DATA_API_BATCHES, intervalSeconds: c.DATA_API_BATCH_INTERVAL_SECONDS, sampleSize: c.DATA_API_SAMPLE_SIZE };
+  const base = { batches: c.DATA_API_BATCHES, intervalSeconds: c.DATA_API_BATCH_INTERVAL_SECONDS, sampleSize: c.DATA_API_SAMPLE_SIZE };
+  const batchSize = c.DATA_API_BATCH_SIZES?.[served.spec.name] ?? served.spec.source?.batchSize;
+  const settings = batchSettingsFor(base, served.rows.length, batchSize);
   return json(200, await serveBatch(getPool(), served.rows, group, settings, served.spec.name));
 }
 

@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import { PromotionMetricSchema } from '../src/metrics/names.ts';
 import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { selectBest } from '../src/pipeline/select.ts';
 import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
@@ -7,7 +8,12 @@ import { parseEvent } from './lib/middleware.ts';
 
 /** Each Map iteration gives either a finished trial or the error that stopped it. */
 const Trial = z.union([
-  z.object({ runId: z.string().uuid(), metrics: z.record(z.string(), z.number()), artifactKey: z.string() }),
+  z.object({
+    runId: z.string().uuid(), metrics: z.record(z.string(), z.unknown()), artifactKey: z.string(),
+    /** The dataset spec's promotion metric, used when the execution input names none. */
+    family: z.string().optional(),
+    defaultMetric: PromotionMetricSchema.nullable().optional(),
+  }),
   z.object({ trialIndex: z.number().int(), error: z.object({ Error: z.string(), Cause: z.string().nullable().optional() }).passthrough() }),
 ]);
 

@@ -51,7 +51,9 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
   print(`  dataset version  ${out.dataset.datasetVersion} (${out.dataset.counts.train} train / ${out.dataset.counts.validation} validation / ${out.dataset.counts.test} test, ${out.dataset.counts.rejected} rejected)`);
   print(`  trials           ${out.select.trials} (${out.select.failedTrials} failed)`);
   print(`  best run         ${out.select.candidate.runId} (validation ${out.select.candidate.metric} ${out.select.candidate.score.toFixed(4)})`);
-  print(`  test             ${JSON.stringify(out.promotion.testMetrics)}`);
+  // The scalar test metrics, 4 decimals (per class: GET /models/<name>/versions/<v>/evaluation).
+  const test = Object.entries(out.promotion.testMetrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+  print(`  test             ${test.join(', ')}`);
   print(`  decision         ${out.promotion.decision} (candidate v${out.promotion.candidateVersion}, champion v${out.promotion.championVersion})`);
   print(`  reason           ${out.promotion.reason}`);
   print('');

@@ -11,6 +11,20 @@ export const repoRoot = (() => {
 
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
+/** A setting holding a JSON object dataset name → value, such as `example`. */
+const byDataset = <T extends z.ZodType>(value: T, example: string) => z
+  .string()
+  .transform((text, ctx): unknown => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), value))
+  .optional();
+
 /** Every setting the project reads from the environment, validated once. */
 const ConfigSchema = z.object({
   MYSQL_HOST: z.string().default('127.0.0.1'),
@@ -40,18 +54,12 @@ const ConfigSchema = z.object({
    * the spec is `${DATASET_SPECS_DIR}/<name>.spec.json`. The default dataset (no `dataset` parameter)
    * is the one of DATA_API_SPEC, read from DATA_API_DATASET_PATH unless named here.
    */
-  DATA_API_SOURCES: z
-    .string()
-    .transform((text, ctx): unknown => {
-      try {
-        return JSON.parse(text);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"bodyfat":"../shared/data/bodyfat/bodyfat.csv"}' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), z.string().min(1)))
-    .optional(),
+  DATA_API_SOURCES: byDataset(z.string().min(1), '{"bodyfat":"../shared/data/bodyfat/bodyfat.csv"}'),
+  /**
+   * Rows per batch by dataset, as a JSON object (e.g. {"diabetes": 1500}), over each spec's
+   * `source.batchSize`; such a dataset is served in whole batches of that size.
+   */
+  DATA_API_BATCH_SIZES: byDataset(z.number().int().positive(), '{"diabetes":15000}'),
   /** A feature whose PSI against the previous dataset version is above this is flagged as drifted. */
   DRIFT_PSI_THRESHOLD: z.coerce.number().positive().default(0.2),
   DATA_API_BATCHES: int(10),
@@ -84,6 +92,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Built-in sources of the data API's datasets besides the default one (paths relative to the repo root). */
 export const DEFAULT_DATA_API_SOURCES: Readonly<Record<string, string>> = {
   bodyfat: '../shared/data/bodyfat/bodyfat.csv',
+  diabetes: '../shared/data/diabetes/diabetic_data.csv.gz',
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -405,7 +405,8 @@ async function runsPage(parentId) {
   const trials = (await api('GET', `/runs?parent_run_id=${encodeURIComponent(current)}`)).runs;
   const parent = all.find((r) => r.runId === current);
   const paramKeys = [...new Set(trials.flatMap((t) => Object.keys(t.params ?? {})))].filter((k) => !['trialIndex'].includes(k));
-  const metricKeys = [...new Set(trials.flatMap((t) => Object.keys(t.metrics ?? {})))].filter((k) => k !== 'rows');
+  // Scalar metrics only (per-class figures are on the model page).
+  const metricKeys = [...new Set(trials.flatMap((t) => Object.entries(t.metrics ?? {}).filter(([, v]) => typeof v === 'number').map(([k]) => k)))].filter((k) => k !== 'rows');
   const columns = [
     { key: 'trial', label: 'Trial', get: (t, i) => t.params?.trialIndex ?? i, num: true },
     { key: 'run', label: 'Run', get: (t) => short(t.runId) },
@@ -472,7 +473,9 @@ async function modelsPage(name, versionNumber) {
   const champion = model.aliases.champion;
   const selectedVersion = versionNumber ?? champion ?? versions[0]?.version;
   const errors = h('div');
-  const metricKeys = [...new Set(versions.flatMap((v) => Object.keys(v.testMetrics ?? {})))].filter((k) => k !== 'rows');
+  // The headline test metrics (per class and the other averages are in the version's evaluation).
+  const headline = ['accuracy', 'balanced_accuracy', 'macro_f1', 'auroc_ovr', 'average_precision', 'f1', 'threshold', 'rmse', 'mae', 'r2'];
+  const metricKeys = headline.filter((k) => versions.some((v) => typeof v.testMetrics?.[k] === 'number'));
 
   const act = async (text, method, path, body) => {
     if (!(await confirmDialog(text))) return;
@@ -486,6 +489,7 @@ async function modelsPage(name, versionNumber) {
 
   const versionRows = versions.map((v) => h('tr', { class: `clickable${v.version === selectedVersion ? ' selected' : ''}`, 'data-version': v.version, onclick: (e) => { if (e.target.tagName !== 'BUTTON') location.hash = `#/models/${modelName}/${v.version}`; } },
     h('td', {}, `v${v.version}`),
+    h('td', {}, v.family ?? 'forest'),
     h('td', {}, ...v.aliases.map((a) => badge(a))),
     ...metricKeys.map((k) => h('td', { class: 'num' }, fmtNum(v.testMetrics?.[k]))),
     h('td', { class: 'mono small' }, h('a', { href: `#/runs`, title: v.runId }, short(v.runId))),
@@ -505,7 +509,7 @@ async function modelsPage(name, versionNumber) {
     errors,
     h('div', { class: 'card', id: 'champion' }, h('h2', {}, modelName, ' ', champion ? badge(`champion: v${champion}`, 'champion') : badge('no champion'), model.aliases.challenger ? [' ', badge(`challenger: v${model.aliases.challenger}`, 'challenger')] : null),
       h('div', { class: 'scroll' }, h('table', { id: 'versions' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Aliases'), ...metricKeys.map((k) => h('th', { class: 'num' }, `test ${k}`)), h('th', {}, 'Run'), h('th', {}, 'Dataset'), h('th', {}, 'Artifact sha256'), h('th', { class: 'hide-narrow' }, 'Registered'), h('th', {}, ''))),
+        h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Family'), h('th', {}, 'Aliases'), ...metricKeys.map((k) => h('th', { class: 'num' }, `test ${k}`)), h('th', {}, 'Run'), h('th', {}, 'Dataset'), h('th', {}, 'Artifact sha256'), h('th', { class: 'hide-narrow' }, 'Registered'), h('th', {}, ''))),
         h('tbody', {}, versionRows)))),
     lineageBox,
     evalBox,
@@ -522,8 +526,9 @@ async function modelsPage(name, versionNumber) {
     lineageBox.replaceChildren(h('h2', {}, `Lineage of v${selectedVersion}`), h('dl', { class: 'kv' },
       h('dt', {}, 'Run'), h('dd', { class: 'mono' }, l.run?.runId ?? '—'),
       h('dt', {}, 'Search'), h('dd', { class: 'mono' }, l.search ? h('a', { href: `#/runs/${l.search.runId}` }, l.search.runId) : '—'),
+      h('dt', {}, 'Family'), h('dd', { id: 'family' }, l.run?.params?.family ?? 'forest'),
       h('dt', {}, 'Params'), h('dd', { class: 'mono small' }, JSON.stringify(l.run?.params ?? {})),
-      h('dt', {}, 'Validation metrics'), h('dd', { class: 'mono small' }, Object.entries(l.run?.metrics ?? {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')),
+      h('dt', {}, 'Validation metrics'), h('dd', { class: 'mono small' }, Object.entries(l.run?.metrics ?? {}).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ')),
       h('dt', {}, 'Dataset version'), h('dd', {}, `${l.dataset?.dataset ?? l.version?.dataset} v${l.dataset?.version ?? l.version?.datasetVersion}`),
       h('dt', {}, 'Dataset hash'), h('dd', { class: 'mono small' }, l.dataset?.contentHash ?? '—'),
       h('dt', {}, 'Artifact'), h('dd', { class: 'mono small' }, `${l.version?.artifactKey ?? ''} (sha256 ${l.version?.artifactSha256 ?? ''})`),
@@ -546,6 +551,14 @@ async function modelsPage(name, versionNumber) {
               const color = t === p ? `rgba(46,125,50,${0.1 + 0.8 * a})` : `rgba(198,40,40,${n ? 0.08 + 0.8 * a : 0})`;
               return h('td', { style: `background:${color};color:${a > 0.55 ? '#fff' : 'inherit'}` }, String(n));
             })))))));
+    }
+    if (ev.metrics?.perClass) {
+      parts.push(h('div', { class: 'card scroll' }, h('h2', {}, `Per class, v${selectedVersion} on ${ev.rows} test rows`),
+        ev.metrics.threshold !== undefined ? h('p', { class: 'small muted' }, `Decision threshold ${fmtNum(ev.metrics.threshold)} (chosen on validation).`) : null,
+        h('table', { id: 'per-class' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Class'), ...['Precision', 'Recall', 'F1', 'Support'].map((t) => h('th', { class: 'num' }, t)))),
+          h('tbody', {}, ev.metrics.perClass.map((c) => h('tr', {}, h('td', {}, c.label),
+            h('td', { class: 'num' }, fmtNum(c.precision)), h('td', { class: 'num' }, fmtNum(c.recall)), h('td', { class: 'num' }, fmtNum(c.f1)), h('td', { class: 'num' }, fmtNum(c.support))))))));
     }
     const top = ev.featureImportances.slice(0, 15);
     const canvas = h('canvas', { id: 'importances' });

@@ -1,5 +1,8 @@
 import type { LoggedEvent } from '../../src/executions/views.ts';
 
+/** The validation metrics a Train line shows (and their cross-validation means). */
+const HEADLINE = /^(accuracy|balanced_accuracy|macro_f1|auroc_ovr|average_precision|threshold|rmse|r2)(_cv_mean)?$/;
+
 /** The few numbers worth a line for each state's output. */
 function keyOutputs(stateName: string, output: unknown): string {
   const o = (output ?? {}) as Record<string, Record<string, unknown> | undefined>;
@@ -22,8 +25,10 @@ function keyOutputs(stateName: string, output: unknown): string {
       // Inside the Trials Map the state's output is the trial itself.
       const t = (o.train ?? o) as Record<string, unknown>;
       const m = (t.metrics ?? {}) as Record<string, unknown>;
+      // The headline numbers only (per-class figures and the other averages are in the run).
+      const shown = Object.entries(m).filter(([k, v]) => typeof v === 'number' && HEADLINE.test(k));
       const cached = t.cached === true ? ` cached (artifact of run ${String(t.cachedFromRunId)})` : '';
-      return `run ${String(t.runId)}${cached}: validation ${Object.entries(m).filter(([k]) => k !== 'rows').map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
+      return `${String(t.family ?? 'forest')} run ${String(t.runId)}${cached}: validation ${shown.map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`;
     }
     case 'PlanTrials': {
       const p = o.plan ?? {};

@@ -13,6 +13,18 @@ export interface BatchSettings {
   batches: number;
   intervalSeconds: number;
   sampleSize: number;
+  /**
+   * Rows per batch (e.g. 15,000, as the seed loads Diabetes): batch k is rows [k·size, (k+1)·size),
+   * served whole, and `batches` is how many there are. Without it the rows are cut into `batches`
+   * nearly equal parts and each call samples `sampleSize` of the current one.
+   */
+  batchSize?: number;
+}
+
+/** The settings for a dataset of `rows` rows: fixed-size batches when it has a batch size. */
+export function batchSettingsFor(base: BatchSettings, rows: number, batchSize: number | undefined): BatchSettings {
+  if (batchSize === undefined) return base;
+  return { ...base, batches: Math.max(1, Math.ceil(rows / batchSize)), sampleSize: batchSize, batchSize };
 }
 
 export interface BatchResponse {
@@ -112,6 +124,8 @@ export async function serveBatch(
   pool: Pool, rows: readonly string[][], groupNumber: number, settings: BatchSettings, dataset = DEFAULT_DATASET,
 ): Promise<BatchResponse> {
   const batch = await currentBatch(pool, groupNumber, settings, new Date(), dataset);
-  const [start, end] = batchBounds(rows.length, settings.batches, batch);
+  const [start, end] = settings.batchSize !== undefined
+    ? [Math.min(rows.length, batch * settings.batchSize), Math.min(rows.length, (batch + 1) * settings.batchSize)]
+    : batchBounds(rows.length, settings.batches, batch);
   return { group_number: groupNumber, batch_number: batch, dataset, data: sampleRows(rows.slice(start, end), settings.sampleSize) };
 }

@@ -129,7 +129,7 @@ export function driftReport(
     };
   }
   const byName = new Map(baseline.profile.columns.map((c) => [c.name, c]));
-  const features = featureColumns(spec).map((col) => featureDrift(byName.get(col.name), col.type, col.name, rows.map((r) => r[col.name]), threshold));
+  const features = featureColumns(spec).map((col) => featureDrift(byName.get(col.name), col.type === 'text' ? 'categorical' : col.type, col.name, rows.map((r) => r[col.name]), threshold));
   const flaggedFeatures = features.filter((f) => f.drifted).sort((x, y) => (y.psi ?? 0) - (x.psi ?? 0));
   const maxPsi = features.reduce((m, f) => Math.max(m, f.psi ?? 0), 0);
   const compared = features.filter((f) => f.psi !== null).length;

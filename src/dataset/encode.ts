@@ -1,10 +1,14 @@
 // Feature encoding, derived from the spec alone: a model artifact that stores its spec can rebuild
 // exactly the encoder it was trained with, so predict encodes requests the same way.
 import { featureColumns, targetColumn, type ClassSpec, type DatasetSpec } from './spec.ts';
+import { modelSpec } from './transforms.ts';
 import type { TypedRow } from './validate.ts';
 
 export type Encoder = {
-  /** Numeric/integer columns keep their name; a categorical C gives one feature per value, "C=value". */
+  /**
+   * Numeric/integer columns keep their name; a categorical C gives one feature per value, "C=value".
+   * A missing value (null) is encoded as NaN: in its one feature, or in every feature of its category.
+   */
   featureNames: string[];
   /** Encodes a validated row's features (the target is ignored). */
   encode(row: Readonly<TypedRow>): Float64Array;
@@ -18,10 +22,13 @@ export type Encoder = {
 
 type Slot = { name: string; offset: number; index: Map<string, number> | undefined };
 
-export function buildEncoder(spec: DatasetSpec): Encoder {
+/** The encoder of a spec's model rows (after its transforms: see `modelSpec`). */
+export function buildEncoder(sourceSpec: DatasetSpec): Encoder {
+  const spec = modelSpec(sourceSpec);
   const featureNames: string[] = [];
   const slots: Slot[] = [];
   for (const col of featureColumns(spec)) {
+    if (col.type === 'text') throw new TypeError(`encode: text column ${col.name} cannot be a feature`);
     if (col.type === 'categorical') {
       slots.push({ name: col.name, offset: featureNames.length, index: new Map(col.values.map((v, k) => [v, k])) });
       for (const v of col.values) featureNames.push(`${col.name}=${v}`);
@@ -37,6 +44,10 @@ export function buildEncoder(spec: DatasetSpec): Encoder {
     for (let s = 0; s < slots.length; s++) {
       const slot = slots[s];
       const v = row[slot.name];
+      if (v === null) {
+        out.fill(Number.NaN, offset + slot.offset, offset + slot.offset + (slot.index?.size ?? 1));
+        continue;
+      }
       if (slot.index === undefined) {
         if (typeof v !== 'number') throw new TypeError(`encode: ${slot.name} must be a number, got ${JSON.stringify(v)}`);
         out[offset + slot.offset] = v;
@@ -55,7 +66,8 @@ export function buildEncoder(spec: DatasetSpec): Encoder {
     classes = spec.classes ?? [];
     const index = new Map<number | string, number>(classes.map((c, i) => [c.value, i]));
     encodeTarget = (row) => {
-      const k = index.get(row[target.name]);
+      const v = row[target.name];
+      const k = v === null ? undefined : index.get(v);
       if (k === undefined) throw new TypeError(`encodeTarget: ${JSON.stringify(row[target.name])} is not a class of ${target.name}`);
       return k;
     };

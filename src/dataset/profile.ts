@@ -111,9 +111,10 @@ export function numericValues(values: readonly Value[]): { numbers: number[]; mi
 }
 
 export function profileColumn(col: ColumnSpec, role: 'feature' | 'target', values: readonly Value[], bins = DEFAULT_HISTOGRAM_BINS): ColumnProfile {
-  if (col.type === 'categorical') {
+  // Text (codes) is profiled like a category whose values are the ones seen.
+  if (col.type === 'categorical' || col.type === 'text') {
     const categories: Record<string, number> = {};
-    for (const v of col.values) categories[v] = 0;
+    for (const v of col.type === 'categorical' ? col.values : []) categories[v] = 0;
     let missing = 0;
     for (const v of values) {
       if (isMissing(v)) missing++;

@@ -3,8 +3,11 @@
 import { hash } from 'node:crypto';
 import type { ColumnSpec, DatasetSpec } from './spec.ts';
 
-/** A validated row: column name → number (numeric/integer) or string (categorical value). */
-export type TypedRow = Record<string, number | string>;
+/**
+ * A validated row: column name → number (numeric/integer), string (categorical or text value), or
+ * null for a missing value of a column that allows it.
+ */
+export type TypedRow = Record<string, number | string | null>;
 
 export type RejectedRow = { index: number; reason: string };
 export type ValidateRowsResult = {
@@ -24,7 +27,7 @@ class Failure {
     this.message = message;
   }
 }
-type Check = (value: unknown) => number | string | Failure;
+type Check = (value: unknown) => number | string | null | Failure;
 
 type Compiled = {
   names: string[];
@@ -95,7 +98,27 @@ function isMissing(value: unknown): boolean {
 }
 
 function makeCheck(spec: DatasetSpec, col: ColumnSpec, isTarget: boolean): Check {
+  const check = makeValueCheck(spec, col, isTarget);
+  const markers = new Set(spec.missingValues ?? []);
+  // A column that allows missing values takes null, blanks and the spec's markers (e.g. "?") as missing.
+  if (col.missing === true) return (value) => (isMissing(value) || (typeof value === 'string' && markers.has(value)) ? null : check(value));
+  if (markers.size === 0) return check;
+  const refused = new Failure(isTarget ? 'missing target value' : 'missing value (the spec does not allow it for this column)');
+  return (value) => (typeof value === 'string' && markers.has(value) ? refused : check(value));
+}
+
+function makeValueCheck(spec: DatasetSpec, col: ColumnSpec, isTarget: boolean): Check {
   const missing = new Failure(isTarget ? 'missing target value' : 'missing value');
+  if (col.type === 'text') {
+    const pattern = col.pattern !== undefined ? new RegExp(`^(?:${col.pattern})$`) : undefined;
+    return (value) => {
+      if (isMissing(value)) return missing;
+      const s = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+      if (typeof s !== 'string') return new Failure(`expected a string, got ${showValue(value)}`);
+      if (pattern !== undefined && !pattern.test(s)) return new Failure(`${showValue(value)} does not match /${col.pattern}/`);
+      return s;
+    };
+  }
   if (col.type === 'categorical') {
     const allowed = new Set(col.values);
     const list = col.values.length <= 8 ? col.values.join(', ') : `${col.values.slice(0, 8).join(', ')}, … (${col.values.length} values)`;
@@ -178,9 +201,11 @@ export function validateRows(spec: DatasetSpec, rows: readonly (readonly unknown
 export function validateRecord(
   spec: DatasetSpec,
   record: unknown,
-  options: { requireTarget?: boolean } = {},
+  /** `optional(name)`: a column that may be absent (e.g. one no feature needs); if present it is still validated. */
+  options: { requireTarget?: boolean; optional?: (name: string) => boolean } = {},
 ): ValidateRecordResult {
   const requireTarget = options.requireTarget ?? true;
+  const optional = options.optional ?? (() => false);
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     return { ok: false, errors: [{ field: '', message: `expected an object, got ${showValue(record)}` }] };
   }
@@ -195,7 +220,13 @@ export function validateRecord(
     const name = names[c];
     const value = rec[name];
     if (c === targetIndex && !requireTarget && isMissing(value)) continue;
+    if (c !== targetIndex && !Object.hasOwn(rec, name) && optional(name)) continue;
     if (!Object.hasOwn(rec, name)) {
+      // A column that allows missing values may be left out, like sending null.
+      if (spec.columns[c].missing === true && c !== targetIndex) {
+        row[name] = null;
+        continue;
+      }
       errors.push({ field: name, message: c === targetIndex ? 'missing target field' : 'missing field' });
       continue;
     }

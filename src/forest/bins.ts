@@ -2,6 +2,9 @@
 // ordered bins so split search works on small integer histograms instead of sorted values.
 // A bin boundary is a real-valued threshold t: a value x falls in bin #{edges <= x}, so the
 // split "bin <= b" is exactly "x < edges[b]" and the model can predict on raw values.
+// A missing value (NaN) gets its own bin after the value bins, `missingBin[f]`; a split sends it to
+// the side it learned (LightGBM / XGBoost "default direction"). Features without missing values
+// bin exactly as before, so models trained on complete data do not change.
 
 import type { Matrix } from './types.ts';
 
@@ -12,11 +15,24 @@ export interface BinnedData {
   bins: Uint8Array;
   /** The same bins row-major: rowBins[row * nFeatures + f]. */
   rowBins: Uint8Array;
-  /** Number of bins per feature (1..maxBins). */
+  /** Number of bins per feature (1..maxBins), the missing bin included when the feature has one. */
   nBins: Int32Array;
-  /** Per feature, the nBins-1 ascending thresholds between bins. */
+  /** Per feature, the ascending thresholds between its value bins (value bins = edges.length + 1). */
   edges: Float64Array[];
+  /**
+   * Per feature, the bin of a missing value: the bin after the value bins (edges.length + 1). It is
+   * a histogram bin (counted in nBins) only when `hasMissing[f]`; otherwise no training row is in it.
+   */
+  missingBin: Int32Array;
+  /** 1 if some row of feature f is missing (NaN). */
+  hasMissing: Uint8Array;
 }
+
+/** What the tree learners read from the binned data (the edges are only needed for thresholds). */
+export type BinnedColumns = Pick<BinnedData, 'nRows' | 'nFeatures' | 'bins' | 'rowBins' | 'nBins' | 'missingBin' | 'hasMissing'>;
+
+/** A missing feature value: NaN (infinities are not missing, they are rejected). */
+export const isMissing = (v: number): boolean => v !== v;
 
 function midpoint(a: number, b: number): number {
   const m = a + (b - a) / 2;
@@ -80,9 +96,15 @@ export function binOf(edges: Float64Array, x: number): number {
 
 const MAX_DIRECT_RANGE = 1 << 20;
 
+/** Split threshold "x < t goes left" of value bin `bin` (the last value bin has no upper edge). */
+export function thresholdOf(edges: Float64Array, bin: number): number {
+  return bin < edges.length ? edges[bin] : Number.MAX_VALUE;
+}
+
 /**
  * Bins a row-major matrix into column-major bins plus a row-major copy. With `shared`, both
- * live in SharedArrayBuffers so worker threads read them without a copy.
+ * live in SharedArrayBuffers so worker threads read them without a copy. NaN is a missing value;
+ * a feature with missing values keeps at most maxBins - 1 value bins, plus its missing bin.
  */
 export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedData {
   const { rows, cols, data } = X;
@@ -99,10 +121,16 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
   const min = new Float64Array(cols).fill(Infinity);
   const max = new Float64Array(cols).fill(-Infinity);
   const integral = new Uint8Array(cols).fill(1);
+  const hasMissing = new Uint8Array(cols);
+  const nMissing = new Float64Array(cols);
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
-      if (!Number.isFinite(v)) throw new RangeError(`non-finite feature value at row ${r}, column ${f}`);
+      if (v !== v) {
+        nMissing[f]++;
+        continue;
+      }
+      if (!Number.isFinite(v)) throw new RangeError(`infinite feature value at row ${r}, column ${f}`);
       if (v < min[f]) min[f] = v;
       if (v > max[f]) max[f] = v;
       if (integral[f] === 1 && !Number.isInteger(v)) integral[f] = 0;
@@ -110,23 +138,32 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
   }
   const direct: boolean[] = [];
   const counts: (Uint32Array | null)[] = [];
+  const valueBins = new Int32Array(cols);
   for (let f = 0; f < cols; f++) {
+    if (nMissing[f] > 0) hasMissing[f] = 1;
+    valueBins[f] = hasMissing[f] ? maxBins - 1 : maxBins;
+    if (nMissing[f] === rows) {
+      // Nothing but missing values: one empty value bin.
+      min[f] = 0;
+      max[f] = 0;
+    }
     direct.push(integral[f] === 1 && max[f] - min[f] < MAX_DIRECT_RANGE);
     counts.push(direct[f] ? new Uint32Array(max[f] - min[f] + 1) : null);
   }
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const c = counts[f];
-      if (c) c[data[k] - min[f]]++;
+      const v = data[k];
+      if (c && v === v) c[v - min[f]]++;
     }
   }
   const luts: (Uint8Array | null)[] = [];
   for (let f = 0; f < cols; f++) {
     const c = counts[f];
     if (!c) {
-      const column = new Float64Array(rows);
-      for (let r = 0, k = f; r < rows; r++, k += cols) column[r] = data[k];
-      edges[f] = computeEdges(column, maxBins);
+      const column = new Float64Array(rows - nMissing[f]);
+      for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (data[k] === data[k]) column[i++] = data[k];
+      edges[f] = computeEdges(column, valueBins[f]);
       luts.push(null);
       continue;
     }
@@ -138,7 +175,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
         cnt.push(c[v]);
       }
     }
-    const e = edgesFromDistinct(values, cnt, rows, maxBins);
+    const e = edgesFromDistinct(values, cnt, rows - nMissing[f], valueBins[f]);
     edges[f] = e;
     const lut = new Uint8Array(c.length);
     for (let v = 0, b = 0; v < c.length; v++) {
@@ -147,12 +184,16 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     }
     luts.push(lut);
   }
-  for (let f = 0; f < cols; f++) nBins[f] = edges[f].length + 1;
+  const missingBin = new Int32Array(cols);
+  for (let f = 0; f < cols; f++) {
+    missingBin[f] = edges[f].length + 1;
+    nBins[f] = missingBin[f] + hasMissing[f];
+  }
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
+      const v = data[k];
       const lut = luts[f];
-      const b = lut ? lut[data[k] - min[f]] : binOf(edges[f], data[k]);
-      rowBins[k] = b;
+      rowBins[k] = v !== v ? missingBin[f] : lut ? lut[v - min[f]] : binOf(edges[f], v);
     }
   }
   // Blocked transpose into the column-major copy (cache-friendly on both sides).
@@ -164,5 +205,24 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
       for (let r = r0; r < r1; r++) bins[out + r] = rowBins[r * cols + f];
     }
   }
-  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges };
+  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing };
+}
+
+/**
+ * Bins other rows (validation, test) with the edges learned by binMatrix; missing values go to
+ * each feature's missing bin. Row-major output (out[row * cols + f]).
+ */
+export function binRows(X: Matrix, binned: Pick<BinnedData, 'edges' | 'missingBin'>): Uint8Array {
+  const { rows, cols, data } = X;
+  if (cols !== binned.edges.length) throw new RangeError(`expected ${binned.edges.length} columns, got ${cols}`);
+  for (let f = 0; f < cols; f++) {
+    if (binned.missingBin[f] > 255) throw new RangeError(`feature ${f} has no room for a missing bin (maxBins must be <= 255)`);
+  }
+  const out = new Uint8Array(rows * cols);
+  for (let k = 0; k < rows * cols; k++) {
+    const f = k % cols;
+    const v = data[k];
+    out[k] = v !== v ? binned.missingBin[f] : binOf(binned.edges[f], v);
+  }
+  return out;
 }

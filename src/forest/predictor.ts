@@ -16,6 +16,8 @@ class CompiledForest implements Predictor {
   /** thr[2 * node] is the threshold; ints[4 * node + 2] the feature, ints[4 * node + 3] the left child. */
   private readonly thr: Float64Array;
   private readonly ints: Int32Array;
+  /** 1 where a missing value goes left (per global node). */
+  private readonly defLeft: Uint8Array;
   private readonly leafVal: Float64Array;
   private readonly leafArg: Int32Array;
   private readonly votes: Int32Array;
@@ -39,6 +41,7 @@ class CompiledForest implements Predictor {
     this.thr = new Float64Array(buffer);
     this.ints = new Int32Array(buffer);
     this.roots = new Int32Array(this.nTrees);
+    this.defLeft = new Uint8Array(nNodes);
     this.leafVal = new Float64Array(nLeaves * nOut);
     this.leafArg = new Int32Array(nLeaves);
     this.votes = new Int32Array(classification ? nOut : 0);
@@ -56,11 +59,13 @@ class CompiledForest implements Predictor {
           this.thr[2 * g] = tree.threshold[i];
           this.ints[4 * g + 2] = f;
           this.ints[4 * g + 3] = nodeBase + tree.left[i];
+          if (tree.defaultLeft?.[i] === 1) this.defLeft[g] = 1;
         } else {
           this.ints[4 * g + 2] = -1;
           this.ints[4 * g + 3] = leaf++;
         }
       }
+      if (tree.defaultLeft && tree.defaultLeft.length !== n) throw new RangeError(`tree ${t}: defaultLeft has the wrong length`);
       if (tree.value.length !== (leaf - leafBase) * nOut) throw new RangeError(`tree ${t}: value has the wrong length`);
       this.roots[t] = nodeBase;
       this.leafVal.set(leafOutputs(tree.value, nOut, classification), leafBase * nOut);
@@ -84,7 +89,9 @@ class CompiledForest implements Predictor {
     let i = this.roots[t];
     let f = ints[4 * i + 2];
     while (f >= 0) {
-      i = ints[4 * i + 3] + (row[f] < thr[2 * i] ? 0 : 1);
+      const x = row[f];
+      // NaN fails x < thr: it goes right unless the node learned to send it left.
+      i = ints[4 * i + 3] + (x < thr[2 * i] ? 0 : x === x ? 1 : 1 - this.defLeft[i]);
       f = ints[4 * i + 2];
     }
     return ints[4 * i + 3];

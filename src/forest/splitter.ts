@@ -6,16 +6,12 @@
 // as parent - sibling (the subtraction trick) instead of rescanning its rows. Small nodes build
 // into one scratch histogram and visit only the bins they touched, so the cost stays O(rows).
 
+import type { BinnedColumns } from './bins.ts';
 import type { Criterion } from './criterion.ts';
+import { HistogramPool } from './histogram.ts';
 import type { Rng } from './rng.ts';
 
-export interface SplitterData {
-  nRows: number;
-  nFeatures: number;
-  bins: Uint8Array;
-  rowBins: Uint8Array;
-  nBins: Int32Array;
-}
+export type SplitterData = BinnedColumns;
 
 export class Splitter {
   readonly crit: Criterion;
@@ -30,9 +26,11 @@ export class Splitter {
   readonly bins: Uint8Array;
   readonly rowBins: Uint8Array;
   readonly nBins: Int32Array;
+  readonly missingBin: Int32Array;
+  readonly hasMissing: Uint8Array;
   /** Offset of feature f's histogram inside a pooled buffer. */
   readonly featOff: Int32Array;
-  readonly bufSize: number;
+  readonly pool: HistogramPool;
 
   // Node rows, kept aligned by the tree builder (position i: row idx[i], class/target, weight).
   idx: Int32Array = new Int32Array(0);
@@ -40,9 +38,6 @@ export class Splitter {
   yv: Float64Array = new Float64Array(0);
   wt: Float64Array = new Float64Array(0);
 
-  private readonly bufs: Float64Array[] = [];
-  private readonly has: Uint8Array[] = [];
-  private readonly free: number[] = [];
   private readonly scratch: Float64Array;
   private readonly touched: Int32Array;
   private readonly left: Float64Array;
@@ -53,6 +48,8 @@ export class Splitter {
   bestNextBin = -1;
   bestProxy = -Infinity;
   bestLeftN = 0;
+  /** Missing values go left (their bin is added to the left side); else they go right. */
+  bestMissingLeft = false;
   readonly bestLeft: Float64Array;
   /** Histogram buffer of the node after findSplit (it may have acquired one). */
   nodeBuf = -1;
@@ -69,13 +66,12 @@ export class Splitter {
     this.bins = data.bins;
     this.rowBins = data.rowBins;
     this.nBins = data.nBins;
-    this.featOff = new Int32Array(data.nFeatures + 1);
+    this.missingBin = data.missingBin;
+    this.hasMissing = data.hasMissing;
+    this.pool = new HistogramPool(data.nBins, this.channels);
+    this.featOff = this.pool.featOff;
     let maxBins = 1;
-    for (let f = 0; f < data.nFeatures; f++) {
-      this.featOff[f + 1] = this.featOff[f] + data.nBins[f] * this.channels;
-      if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
-    }
-    this.bufSize = this.featOff[data.nFeatures];
+    for (let f = 0; f < data.nFeatures; f++) if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
     this.scratch = new Float64Array(maxBins * this.channels);
     this.touched = new Int32Array(maxBins);
     this.left = new Float64Array(this.nStats);
@@ -83,40 +79,27 @@ export class Splitter {
   }
 
   acquire(): number {
-    const id = this.free.pop();
-    if (id !== undefined) {
-      this.has[id].fill(0);
-      return id;
-    }
-    this.bufs.push(new Float64Array(this.bufSize));
-    this.has.push(new Uint8Array(this.nFeatures));
-    return this.bufs.length - 1;
+    return this.pool.acquire();
   }
 
   release(buf: number): void {
-    if (buf >= 0) this.free.push(buf);
+    this.pool.release(buf);
   }
 
   hasFeature(buf: number, f: number): boolean {
-    return buf >= 0 && this.has[buf][f] === 1;
+    return this.pool.hasFeature(buf, f);
   }
 
   /** Builds feature f's histogram of rows [start, end) into pooled buffer `buf`. */
   buildInto(buf: number, f: number, start: number, end: number, total: Float64Array): void {
-    const h = this.bufs[buf];
-    const off = this.featOff[f];
-    h.fill(0, off, this.featOff[f + 1]);
-    this.accumulate(h, off, f, start, end, total);
-    this.has[buf][f] = 1;
+    this.pool.clearFeature(buf, f);
+    this.accumulate(this.pool.buffer(buf), this.featOff[f], f, start, end, total);
+    this.pool.markFeature(buf, f);
   }
 
   /** dst[f] = parent[f] - small[f]: the sibling's histogram without touching its rows. */
   subtractInto(dst: number, parent: number, small: number, f: number): void {
-    const d = this.bufs[dst];
-    const p = this.bufs[parent];
-    const s = this.bufs[small];
-    for (let j = this.featOff[f], e = this.featOff[f + 1]; j < e; j++) d[j] = p[j] - s[j];
-    this.has[dst][f] = 1;
+    this.pool.subtract(dst, parent, small, f);
   }
 
   /**
@@ -258,8 +241,20 @@ export class Splitter {
     return t;
   }
 
-  /** Scans the split points of one feature's histogram, updating the best split. */
+  /**
+   * Scans the split points of one feature's histogram, updating the best split. The missing bin,
+   * when the feature has one, is the last bin: the plain scan sends missing values right (and
+   * tries "every value left, missing right"); a second scan starts with the missing bin on the
+   * left. Features without missing values get exactly the plain scan.
+   */
   private sweep(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number): void {
+    this.scan(h, off, t, f, n, total, w, -1);
+    const mb = this.missingBin[f];
+    if (this.hasMissing[f] === 1 && t >= 3 && this.touched[t - 1] === mb) this.scan(h, off, t - 1, f, n, total, w, mb);
+  }
+
+  /** One left-to-right scan over touched[0 .. t); `first` >= 0 is a bin put on the left up front. */
+  private scan(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number, first: number): void {
     const L = this.left;
     L.fill(0);
     const C = this.channels;
@@ -269,8 +264,9 @@ export class Splitter {
     const crit = this.crit;
     let wl = 0;
     let nl = 0;
-    for (let q = 0; q < t - 1; q++) {
-      const base = off + touched[q] * C;
+    // Position -1 is the missing bin of the second scan: added to the left, never a split point.
+    for (let q = first >= 0 ? -1 : 0; q < t - 1; q++) {
+      const base = off + (q < 0 ? first : touched[q]) * C;
       if (this.classification) {
         for (let k = 0; k < S; k++) {
           const v = h[base + k];
@@ -284,6 +280,7 @@ export class Splitter {
         wl = L[0];
       }
       nl += h[base + S];
+      if (q < 0) continue;
       if (nl < minLeaf) continue;
       if (n - nl < minLeaf) break;
       const p = crit.proxy(L, total, wl, w - wl);
@@ -294,6 +291,7 @@ export class Splitter {
         this.bestNextBin = touched[q + 1];
         this.bestLeftN = nl;
         this.bestLeft.set(L);
+        this.bestMissingLeft = first >= 0;
       }
     }
   }
@@ -343,7 +341,7 @@ export class Splitter {
           if (buf < 0) buf = this.acquire();
           this.buildInto(buf, f, start, end, total);
         }
-        h = this.bufs[buf];
+        h = this.pool.buffer(buf);
         off = this.featOff[f];
         t = this.listDense(h, off, this.nBins[f]);
       } else if (this.isConstant(f, start, end)) {

@@ -171,6 +171,8 @@ export async function trainForest(
     bins: binned.bins,
     rowBins: binned.rowBins,
     nBins: binned.nBins,
+    missingBin: binned.missingBin,
+    hasMissing: binned.hasMissing,
     edges,
     edgeOff,
     nClasses: classification ? classes.length : 0,
@@ -189,6 +191,8 @@ export async function trainForest(
     histMinRows: HIST_MIN_ROWS,
   };
 
+  // Models of complete data keep their exact JSON; defaultLeft appears once some value is missing.
+  const anyMissing = binned.hasMissing.includes(1);
   const trees: TreeModel[] = new Array(nTrees);
   const importances: Float64Array[] = new Array(nTrees);
   // OOB sums are folded in tree order (buffering early finishers) so the score is bit-stable.
@@ -216,6 +220,7 @@ export async function trainForest(
       threshold: Array.from(r.threshold),
       left: Array.from(r.left),
       right: Array.from(r.right),
+      ...(anyMissing ? { defaultLeft: Array.from(r.defaultLeft) } : {}),
       value: Array.from(r.value),
     };
     importances[t] = r.importances;

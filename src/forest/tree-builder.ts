@@ -3,18 +3,16 @@
 // each node reads its bin columns in ascending row order). Everything a tree needs comes from
 // (data, config, tree index), so a tree is the same whichever thread grows it.
 
+import type { BinnedColumns } from './bins.ts';
 import { makeCriterion, type Criterion, type CriterionName } from './criterion.ts';
 import { Rng, treeSeed } from './rng.ts';
 import { Splitter } from './splitter.ts';
 
-export interface TreeData {
-  nRows: number;
-  nFeatures: number;
-  /** Column-major bins (usually backed by a SharedArrayBuffer). */
-  bins: Uint8Array;
-  /** The same bins row-major (rowBins[row * nFeatures + f]), for scattered small-node access. */
-  rowBins: Uint8Array;
-  nBins: Int32Array;
+/**
+ * The binned data (bins usually backed by a SharedArrayBuffer; the row-major copy serves scattered
+ * small-node access) plus what the trees need besides.
+ */
+export interface TreeData extends BinnedColumns {
   /** Bin thresholds of feature f: edges[edgeOff[f] .. edgeOff[f+1]). */
   edges: Float64Array;
   edgeOff: Int32Array;
@@ -45,6 +43,8 @@ export interface TreeResult {
   threshold: Float64Array;
   left: Int32Array;
   right: Int32Array;
+  /** 1 where a missing value goes left (learned from training rows with missing values). */
+  defaultLeft: Uint8Array;
   /** Leaf outputs in node-id order (nOutputs per leaf). */
   value: Float64Array;
   /** Unnormalized impurity decrease per feature. */
@@ -103,6 +103,7 @@ export class TreeBuilder {
   private nBin = new Int32Array(0);
   private nLeft = new Int32Array(0);
   private nRight = new Int32Array(0);
+  private nDefLeft = new Uint8Array(0);
   private nVal = new Float64Array(0);
 
   constructor(data: TreeData, cfg: TreeConfig) {
@@ -178,6 +179,9 @@ export class TreeBuilder {
     const r = new Int32Array(cap);
     r.set(this.nRight);
     this.nRight = r;
+    const d = new Uint8Array(cap);
+    d.set(this.nDefLeft);
+    this.nDefLeft = d;
     const v = new Float64Array(cap * this.nOut);
     v.set(this.nVal);
     this.nVal = v;
@@ -206,8 +210,11 @@ export class TreeBuilder {
     return lo;
   }
 
-  /** Stable in-place partition of [start, end) on bin <= e; returns the first right position. */
-  private partition(start: number, end: number, f: number, e: number): number {
+  /**
+   * Stable in-place partition of [start, end) on bin <= e (or bin = missingLeft, the missing bin
+   * when missing values go left, else -1); returns the first right position.
+   */
+  private partition(start: number, end: number, f: number, e: number, missingLeft: number): number {
     // Large nodes stream the split column; small ones use the row-major copy they just read.
     const byColumn = end - start >= this.cfg.histMinRows;
     const bins = byColumn ? this.data.bins : this.data.rowBins;
@@ -224,7 +231,8 @@ export class TreeBuilder {
       const tCls = this.tCls;
       for (let i = start; i < end; i++) {
         const row = idx[i];
-        if (bins[row * stride + col] <= e) {
+        const b = bins[row * stride + col];
+        if (b <= e || b === missingLeft) {
           idx[l] = row;
           cls[l] = cls[i];
           wt[l] = wt[i];
@@ -242,7 +250,8 @@ export class TreeBuilder {
       const tYv = this.tYv;
       for (let i = start; i < end; i++) {
         const row = idx[i];
-        if (bins[row * stride + col] <= e) {
+        const b = bins[row * stride + col];
+        if (b <= e || b === missingLeft) {
           idx[l] = row;
           yv[l] = yv[i];
           wt[l] = wt[i];
@@ -266,6 +275,7 @@ export class TreeBuilder {
     this.nLeft[node] = -1;
     this.nRight[node] = -1;
     this.nThr[node] = 0;
+    this.nDefLeft[node] = 0;
     if (this.classification) {
       this.nVal.set(stats, node * this.nOut);
     } else {
@@ -394,8 +404,12 @@ export class TreeBuilder {
       }
 
       const f = splitter.bestF;
-      const e = this.chooseEdge(f, splitter.bestBin, splitter.bestNextBin);
-      const mid = this.partition(start, end, f, e);
+      const mb = data.missingBin[f];
+      const nEdges = data.edgeOff[f + 1] - data.edgeOff[f];
+      // "Every value left, missing right" has no edge to choose: the last value bin, threshold +max.
+      const e = splitter.bestNextBin === mb ? mb - 1 : this.chooseEdge(f, splitter.bestBin, splitter.bestNextBin);
+      const missingLeft = splitter.bestMissingLeft;
+      const mid = this.partition(start, end, f, e, missingLeft ? mb : -1);
       const leftStats = splitter.bestLeft;
       for (let k = 0; k < S; k++) right[k] = cur[k] - leftStats[k];
       const wl = crit.weight(leftStats, 0);
@@ -409,7 +423,8 @@ export class TreeBuilder {
       const rId = this.nNodes++;
       this.nFeat[node] = f;
       this.nBin[node] = e;
-      this.nThr[node] = data.edges[data.edgeOff[f] + e];
+      this.nThr[node] = e < nEdges ? data.edges[data.edgeOff[f] + e] : Number.MAX_VALUE;
+      this.nDefLeft[node] = missingLeft ? 1 : 0;
       this.nLeft[node] = lId;
       this.nRight[node] = rId;
 
@@ -479,10 +494,15 @@ export class TreeBuilder {
       const bin = this.nBin;
       const left = this.nLeft;
       const right = this.nRight;
+      const defLeft = this.nDefLeft;
+      const missingBin = this.data.missingBin;
       for (let r = 0, o = 0; r < N; r++) {
         if (counts[r] !== 0) continue;
         let i = 0;
-        while (feat[i] >= 0) i = bins[r * p + feat[i]] <= bin[i] ? left[i] : right[i];
+        while (feat[i] >= 0) {
+          const b = bins[r * p + feat[i]];
+          i = b <= bin[i] || (b === missingBin[feat[i]] && defLeft[i] === 1) ? left[i] : right[i];
+        }
         oobRows[o] = r;
         oobLeaf[o++] = leafRank[i];
       }
@@ -494,6 +514,7 @@ export class TreeBuilder {
       threshold: this.nThr.slice(0, nNodes),
       left: this.nLeft.slice(0, nNodes),
       right: this.nRight.slice(0, nNodes),
+      defaultLeft: this.nDefLeft.slice(0, nNodes),
       value,
       importances,
       oobRows,

@@ -52,7 +52,9 @@ export interface ResolvedParams {
 
 /**
  * One tree as flat arrays indexed by node id (root = 0). Internal node i sends a row to
- * left[i] when row[feature[i]] < threshold[i], else to right[i]. Leaves have feature = -1,
+ * left[i] when row[feature[i]] < threshold[i], else to right[i]; a missing value (NaN) goes to
+ * left[i] when defaultLeft[i] is 1, else right (defaultLeft is present only when the training
+ * data had missing values; without it missing values go right). Leaves have feature = -1,
  * left = right = -1, threshold = 0. `value` holds the leaves' outputs in node-id order:
  * classification, the bootstrap-weighted count of each class (nOutputs = classes.length);
  * regression, the leaf mean (nOutputs = 1).
@@ -62,6 +64,7 @@ export interface TreeModel {
   threshold: number[];
   left: number[];
   right: number[];
+  defaultLeft?: number[];
   value: number[];
 }
 

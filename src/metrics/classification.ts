@@ -214,3 +214,101 @@ export function classificationReport(
   if (options.proba !== undefined) report.auroc = aurocOvR(yTrue, options.proba, classes);
   return report;
 }
+
+export type AveragedStats = {
+  /** Unweighted means over the classes present in yTrue or yPred (as `macroF1`). */
+  macro: { precision: number; recall: number; f1: number };
+  /** Means weighted by each class's support in yTrue. */
+  weighted: { precision: number; recall: number; f1: number };
+  /** Mean recall over the classes present in yTrue. */
+  balancedAccuracy: number;
+};
+
+/** Macro and support-weighted precision/recall/F1, and balanced accuracy, from per-class stats. */
+export function averagedStats(stats: readonly ClassStats[]): AveragedStats {
+  const macro = { precision: 0, recall: 0, f1: 0 };
+  const weighted = { precision: 0, recall: 0, f1: 0 };
+  let present = 0;
+  let support = 0;
+  let recallSum = 0;
+  let withSupport = 0;
+  for (const s of stats) {
+    if (s.support > 0) {
+      recallSum += s.recall;
+      withSupport++;
+    }
+    support += s.support;
+    weighted.precision += s.support * s.precision;
+    weighted.recall += s.support * s.recall;
+    weighted.f1 += s.support * s.f1;
+    if (s.support === 0 && s.predicted === 0) continue;
+    macro.precision += s.precision;
+    macro.recall += s.recall;
+    macro.f1 += s.f1;
+    present++;
+  }
+  const div = (o: { precision: number; recall: number; f1: number }, n: number) =>
+    ({ precision: n === 0 ? Number.NaN : o.precision / n, recall: n === 0 ? Number.NaN : o.recall / n, f1: n === 0 ? Number.NaN : o.f1 / n });
+  return { macro: div(macro, present), weighted: div(weighted, support), balancedAccuracy: withSupport === 0 ? Number.NaN : recallSum / withSupport };
+}
+
+/** Balanced accuracy: the mean recall of the classes present in yTrue. */
+export function balancedAccuracy(yTrue: Labels, yPred: Labels, classes?: readonly number[]): number {
+  return averagedStats(perClassStats(confusionMatrix(yTrue, yPred, classes ?? sortedUnion(yTrue, yPred)))).balancedAccuracy;
+}
+
+/**
+ * Walks the distinct scores from the highest down, calling `step(score, tp, predicted, positives)`
+ * with the true positives and the predicted positives when every sample scoring at least `score` is
+ * predicted positive (tied samples enter together).
+ */
+function sweepThresholds(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>, step: (score: number, tp: number, predicted: number, positives: number) => void): number {
+  if (isPositive.length !== scores.length) throw new RangeError(`isPositive has ${isPositive.length} entries, scores ${scores.length}`);
+  let positives = 0;
+  for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;
+  const order = Int32Array.from({ length: scores.length }, (_, i) => i);
+  order.sort((a, b) => scores[b] - scores[a] || a - b);
+  let tp = 0;
+  let predicted = 0;
+  for (let k = 0; k < order.length; ) {
+    const s = scores[order[k]];
+    while (k < order.length && scores[order[k]] === s) {
+      if (isPositive[order[k]]) tp++;
+      predicted++;
+      k++;
+    }
+    step(s, tp, predicted, positives);
+  }
+  return positives;
+}
+
+/**
+ * Average precision (area under the precision-recall curve, step-wise as scikit-learn computes it):
+ * AP = Σₙ (Rₙ − Rₙ₋₁)·Pₙ over the distinct score thresholds, highest first, where a sample is
+ * predicted positive when its score is at least the threshold. NaN without positives.
+ */
+export function averagePrecision(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): number {
+  let ap = 0;
+  let prevRecall = 0;
+  const positives = sweepThresholds(isPositive, scores, (_, tp, predicted, p) => {
+    const recall = tp / p;
+    ap += (recall - prevRecall) * (tp / predicted);
+    prevRecall = recall;
+  });
+  return positives === 0 ? Number.NaN : ap;
+}
+
+/**
+ * The decision threshold with the highest F1 of the positive class: a sample is positive when its
+ * score is ≥ the threshold; candidates are the distinct scores. On ties the higher threshold wins.
+ * Without positives (F1 is 0 everywhere) the threshold is 0.5.
+ */
+export function bestF1Threshold(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>): { threshold: number; f1: number } {
+  let best = { threshold: 0.5, f1: 0 };
+  sweepThresholds(isPositive, scores, (score, tp, predicted, positives) => {
+    // F1 = 2TP / (2TP + FP + FN) = 2TP / (predicted + positives).
+    const f1 = (2 * tp) / (predicted + positives);
+    if (f1 > best.f1) best = { threshold: score, f1 };
+  });
+  return best;
+}

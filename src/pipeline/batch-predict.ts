@@ -1,5 +1,5 @@
 import { parseCsv } from '../dataset/csv.ts';
-import { validateRecord } from '../dataset/validate.ts';
+import { inputColumns, prepareRecord } from '../dataset/transforms.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Alias } from '../registry/registry.ts';
 import type { ModelServer } from '../serving/model-server.ts';
@@ -38,8 +38,9 @@ export async function batchPredict(server: ModelServer, store: ArtifactStore, re
   const records = parseCsv(new TextDecoder().decode(await store.getBytes(request.inputKey)));
   const header = records.shift();
   if (!header || header.length === 0) throw new InvalidInput(`${request.inputKey} is empty: expected a header row of feature names`);
+  // The columns a request row needs (a column no feature reads, or the target, may be left out).
   const features = new Set(model.spec.columns.filter((c) => c.name !== model.spec.target).map((c) => c.name));
-  const missing = [...features].filter((f) => !header.includes(f));
+  const missing = inputColumns(model.spec).map((c) => c.name).filter((f) => !header.includes(f));
   if (missing.length > 0) throw new InvalidInput(`${request.inputKey} lacks the columns ${missing.join(', ')}`);
 
   const out = [formatCsvLine([...header, 'prediction', 'label', 'probability', 'model_version', 'error'])];
@@ -49,7 +50,7 @@ export async function batchPredict(server: ModelServer, store: ArtifactStore, re
     const line = i + 2;
     const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
     const checked = record.length === header.length
-      ? validateRecord(model.spec, fields, { requireTarget: false })
+      ? prepareRecord(model.spec, fields)
       : { ok: false as const, errors: [{ field: '', message: `expected ${header.length} fields, got ${record.length}` }] };
     if (!checked.ok) {
       const reason = checked.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');

@@ -3,6 +3,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { buildEncoder } from '../dataset/encode.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { assignSplit, type SplitName } from '../dataset/split.ts';
+import { modelSpec, transformRow } from '../dataset/transforms.ts';
 import { validateRows, type TypedRow } from '../dataset/validate.ts';
 import { profileDataset, type DatasetProfile } from '../dataset/profile.ts';
 import { DEFAULT_PSI_THRESHOLD, driftReport, driftSummary, type DriftReport, type DriftSummary } from '../dataset/drift.ts';
@@ -60,10 +61,14 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     throw asStorageError(error);
   }
   const values = raw.map((r) => (typeof r.row_values === 'string' ? JSON.parse(r.row_values) : r.row_values) as unknown[]);
-  const { valid, validIndex, rejected } = validateRows(spec, values);
+  const { valid: validSource, validIndex, rejected } = validateRows(spec, values);
+  // The spec's transforms (the same function predict applies to a request row), then the split: by
+  // the group column when the spec has one (all rows of a group in one split), else by row key.
+  const valid = validSource.map((row) => transformRow(spec, row));
+  const group = spec.split.group;
 
   const bySplit: Record<SplitName, TypedRow[]> = { train: [], validation: [], test: [] };
-  for (const [i, row] of valid.entries()) bySplit[assignSplit(raw[validIndex[i]].row_key, spec.split)].push(row);
+  for (const [i, row] of valid.entries()) bySplit[assignSplit(group === undefined ? raw[validIndex[i]].row_key : `group:${String(row[group])}`, spec.split)].push(row);
   if (bySplit.train.length < (deps.minTrainRows ?? 10) || bySplit.test.length === 0) {
     throw new InvalidRows(
       `Dataset ${spec.name} has ${valid.length} valid rows (${bySplit.train.length} train, ${bySplit.test.length} test, ` +
@@ -97,9 +102,9 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
   // Profile of every valid row, and drift against the latest version so far (the one this follows).
   const profileKey = keys.datasetProfile(spec.name, contentHash);
   const driftKey = keys.datasetDrift(spec.name, contentHash);
-  const profile = profileDataset(spec, valid);
+  const profile = profileDataset(modelSpec(spec), valid);
   await store.putJson(profileKey, profile);
-  const drift = driftReport(spec, valid, await latestBaseline(pool, store, spec.name), { threshold });
+  const drift = driftReport(modelSpec(spec), valid, await latestBaseline(pool, store, spec.name), { threshold });
   await store.putJson(driftKey, drift);
 
   const manifestKey = keys.datasetManifest(spec.name, contentHash);
@@ -155,7 +160,7 @@ async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string)
       const manifest = await store.getJson<DatasetManifest>(manifestKey);
       const all: TypedRow[] = [];
       for (const split of SPLITS) all.push(...(await readSnapshotSplit(store, manifest, split)));
-      profile = profileDataset(manifest.spec, all);
+      profile = profileDataset(modelSpec(manifest.spec), all);
     } catch (lost) {
       // The previous version's files are gone (its database outlived its bucket): nothing to compare
       // against, which must not stop a new version from being made.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PromotionMetricSchema } from '../metrics/names.ts';
 import { ArtifactHashMismatch, InvalidInput, NotFound } from '../errors.ts';
 import { LoadedModel, parseArtifact } from '../model/artifact.ts';
 import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
@@ -9,12 +10,12 @@ import type { Pool } from '../storage/mysql.ts';
 import { inTransaction } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 import { buildEncoder } from '../dataset/encode.ts';
-import { featureColumns } from '../dataset/spec.ts';
+import { inputColumns } from '../dataset/transforms.ts';
 import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
 
 export const PromotionPolicySchema = z.strictObject({
   /** Defaults to accuracy (classification) or rmse (regression). */
-  metric: z.enum(['accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2']).optional(),
+  metric: PromotionMetricSchema.optional(),
   /** The candidate must beat the champion by more than this (in the metric's units). */
   minGain: z.number().min(0).default(0),
 });
@@ -52,7 +53,12 @@ export function inputSchemaOf(manifest: DatasetManifest): unknown {
     dataset: spec.name,
     task: spec.task,
     target: spec.target,
-    features: featureColumns(spec).map((c) => ({ name: c.name, type: c.type, ...(c.type === 'categorical' ? { values: c.values } : { min: c.min, max: c.max }) })),
+    // The columns a request carries, in the dataset's own layout (before the spec's transforms).
+    features: inputColumns(spec).map((c) => ({
+      name: c.name, type: c.type,
+      ...(c.type === 'categorical' ? { values: c.values } : c.type === 'text' ? { pattern: c.pattern } : { min: c.min, max: c.max }),
+      ...(c.missing === true ? { missing: true } : {}),
+    })),
     encodedFeatures: buildEncoder(spec).featureNames,
     ...(spec.classes ? { classes: spec.classes } : {}),
   };
@@ -75,9 +81,10 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
   }
   const modelName = run.dataset;
   const manifest = await store.getJson<DatasetManifest>(request.manifestKey);
-  const metric: MetricName = request.policy.metric ?? (manifest.spec.task === 'classification' ? 'accuracy' : 'rmse');
-  if (!metricsFor(manifest.spec.task).includes(metric)) {
-    throw new InvalidInput(`Metric ${metric} does not apply to a ${manifest.spec.task} model`);
+  const spec = manifest.spec;
+  const metric: MetricName = request.policy.metric ?? spec.promotionMetric ?? (spec.task === 'classification' ? 'accuracy' : 'rmse');
+  if (!metricsFor(spec.task, spec.classes?.length === 2).includes(metric)) {
+    throw new InvalidInput(`Metric ${metric} does not apply to a ${spec.classes?.length === 2 ? 'binary ' : ''}${spec.task} model`);
   }
   const better = higherIsBetter[metric];
   const testRows = await readSnapshotSplit(store, manifest, 'test');

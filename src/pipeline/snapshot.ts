@@ -1,5 +1,6 @@
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { parseCsv } from '../dataset/csv.ts';
+import { modelSpec } from '../dataset/transforms.ts';
 import { validateRows, type TypedRow } from '../dataset/validate.ts';
 import { InvalidRows } from '../errors.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
@@ -29,20 +30,23 @@ const quote = (field: string): string => (/[",\n\r]/.test(field) ? `"${field.rep
 /** One CSV line (RFC 4180 quoting where needed), the counterpart of `parseCsv`. */
 export const formatCsvLine = (fields: readonly string[]): string => fields.map(quote).join(',');
 
-/** Typed rows as CSV text in the spec's column order (numbers in their shortest exact form). */
+/**
+ * Model rows (after the transforms) as CSV text in the model spec's column order (numbers in their
+ * shortest exact form, a missing value as an empty field).
+ */
 export function formatSnapshotCsv(spec: DatasetSpec, rows: readonly TypedRow[]): string {
-  const names = spec.columns.map((c) => c.name);
+  const names = modelSpec(spec).columns.map((c) => c.name);
   const lines = [formatCsvLine(names)];
-  for (const row of rows) lines.push(formatCsvLine(names.map((n) => String(row[n]))));
+  for (const row of rows) lines.push(formatCsvLine(names.map((n) => { const v = row[n]; return v === null || v === undefined ? '' : String(v); })));
   return `${lines.join('\n')}\n`;
 }
 
-/** Reads one split of a snapshot back as typed rows; a row that no longer validates is a corrupt snapshot. */
+/** Reads one split of a snapshot back as typed model rows; a row that no longer validates is a corrupt snapshot. */
 export async function readSnapshotSplit(store: ArtifactStore, manifest: DatasetManifest, split: SplitName): Promise<TypedRow[]> {
   const file = manifest.files[split];
   const records = parseCsv(gunzipText(await store.getVerifiedBytes(file.key, file.sha256)));
   records.shift();
-  const { valid, rejected } = validateRows(manifest.spec, records);
+  const { valid, rejected } = validateRows(modelSpec(manifest.spec), records);
   if (rejected.length > 0) {
     throw new InvalidRows(`Snapshot ${file.key} has ${rejected.length} invalid rows, e.g. ${rejected[0].reason}`);
   }

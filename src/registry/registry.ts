@@ -8,7 +8,8 @@ import { InvalidInput, ModelNotFound, NotFound } from '../errors.ts';
 export const ALIASES = ['champion', 'challenger'] as const;
 export type Alias = (typeof ALIASES)[number];
 
-export type Metrics = Record<string, number | null>;
+/** Scalar metrics by name; classification adds `perClass` (precision, recall, F1 and support per class). */
+export type Metrics = Record<string, number | null | readonly Record<string, unknown>[]>;
 
 export interface RunRecord {
   runId: string;
@@ -38,6 +39,8 @@ export interface ModelVersion {
   testMetrics: Metrics;
   createdAt: string;
   aliases: Alias[];
+  /** The model family of the version's run (forest, boosting, linear). */
+  family: string;
 }
 
 export interface Promotion {
@@ -143,8 +146,12 @@ export async function findTrainedRun(db: Db, cacheKey: string, exceptRunId: stri
 
 interface VersionRow extends RowDataPacket {
   model_name: string; version: number; run_id: string; dataset: string; dataset_version: number;
-  artifact_key: string; artifact_sha256: string; input_schema: unknown; test_metrics: unknown; created_at: unknown;
+  artifact_key: string; artifact_sha256: string; input_schema: unknown; test_metrics: unknown; created_at: unknown; family: string | null;
 }
+
+/** A version with its run's family (runs from before families have none: forests). */
+const VERSION_SELECT = `SELECT mv.*, JSON_UNQUOTE(JSON_EXTRACT(r.params, '$.family')) AS family
+  FROM model_versions mv LEFT JOIN runs r ON r.run_id = mv.run_id`;
 
 async function aliasesOf(db: Db, modelName: string): Promise<Map<number, Alias[]>> {
   const rows = await queryRows<RowDataPacket & { alias: Alias; version: number }>(
@@ -159,10 +166,11 @@ const toVersion = (r: VersionRow, aliases: Map<number, Alias[]>): ModelVersion =
   modelName: r.model_name, version: r.version, runId: r.run_id, dataset: r.dataset, datasetVersion: r.dataset_version,
   artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, inputSchema: parsed(r.input_schema),
   testMetrics: parsed(r.test_metrics), createdAt: iso(r.created_at), aliases: aliases.get(r.version) ?? [],
+  family: r.family ?? 'forest',
 });
 
 export async function getModelVersion(db: Db, modelName: string, version: number): Promise<ModelVersion> {
-  const rows = await queryRows<VersionRow>(db, 'SELECT * FROM model_versions WHERE model_name = ? AND version = ?', [modelName, version]);
+  const rows = await queryRows<VersionRow>(db, `${VERSION_SELECT} WHERE mv.model_name = ? AND mv.version = ?`, [modelName, version]);
   if (rows.length === 0) throw new ModelNotFound(`Model ${modelName} has no version ${version}`);
   return toVersion(rows[0], await aliasesOf(db, modelName));
 }
@@ -170,7 +178,7 @@ export async function getModelVersion(db: Db, modelName: string, version: number
 export async function listModelVersions(db: Db, modelName?: string): Promise<ModelVersion[]> {
   const rows = await queryRows<VersionRow>(
     db,
-    `SELECT * FROM model_versions ${modelName ? 'WHERE model_name = ?' : ''} ORDER BY model_name, version DESC`,
+    `${VERSION_SELECT} ${modelName ? 'WHERE mv.model_name = ?' : ''} ORDER BY mv.model_name, mv.version DESC`,
     modelName ? [modelName] : [],
   );
   const aliasCache = new Map<string, Map<number, Alias[]>>();

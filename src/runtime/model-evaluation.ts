@@ -40,7 +40,7 @@ export async function evaluateModelVersion(pool: Pool, store: ArtifactStore, ser
     confusion = { classes: classes.map((c) => ({ value: String(c.value), label: c.label ?? String(c.value) })), matrix: cm.matrix };
   }
   const names = model.artifact.featureNames;
-  const importances = model.artifact.forest.featureImportances ?? [];
+  const importances = model.featureImportances;
   const featureImportances = names
     .map((feature, i) => ({ feature, importance: importances[i] ?? 0 }))
     .sort((a, b) => b.importance - a.importance);

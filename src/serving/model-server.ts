@@ -1,4 +1,5 @@
-import { validateRecord, type TypedRow } from '../dataset/validate.ts';
+import { prepareRecord } from '../dataset/transforms.ts';
+import type { TypedRow } from '../dataset/validate.ts';
 import { InvalidInput, ModelNotFound, ModelUnavailable, PipelineError, StorageUnavailable } from '../errors.ts';
 import { LoadedModel, parseArtifact, type RowPrediction } from '../model/artifact.ts';
 import { getAliasVersion, getModelVersion, type Alias } from '../registry/registry.ts';
@@ -181,7 +182,7 @@ export class ModelServer {
     const issues: { field: string; message: string }[] = [];
     let issueCount = 0;
     for (let i = 0; i < records.length; i++) {
-      const checked = validateRecord(model.spec, records[i], { requireTarget: false });
+      const checked = prepareRecord(model.spec, records[i]);
       if (checked.ok) {
         rows.push(checked.row);
         continue;

@@ -59,6 +59,7 @@ const numericString = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 function validValue(column: ColumnSpec): fc.Arbitrary<number | string> {
   if (column.type === 'categorical') return fc.constantFrom(...column.values);
+  if (column.type === 'text') return fc.string({ minLength: 1 });
   const min = column.min ?? -1e9;
   const max = column.max ?? 1e9;
   if (column.type === 'integer') return fc.integer({ min: Math.ceil(min), max: Math.floor(max) });
@@ -84,6 +85,7 @@ function junkValue(column: ColumnSpec): fc.Arbitrary<unknown> {
     const allowed = new Set(column.values);
     return fc.oneof(common, fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !allowed.has(s) && s.trim() !== '' ), fc.double(), fc.integer());
   }
+  if (column.type === 'text') return common;
   const min = column.min ?? -1e9;
   const max = column.max ?? 1e9;
   const junk: fc.Arbitrary<unknown>[] = [

@@ -70,8 +70,22 @@ describe('forest: binning', () => {
     // Row-major copy matches.
     assert.deepEqual(Array.from(b.rowBins), Array.from(b.bins));
   });
-  it('rejects non-finite values', () => {
-    assert.throws(() => binMatrix(column([1, Number.NaN]), 256, false), RangeError);
+  it('rejects infinite values; NaN (missing) gets its own bin after the value bins', () => {
+    assert.throws(() => binMatrix(column([1, Number.POSITIVE_INFINITY]), 256, false), RangeError);
+    const b = binMatrix(column([1, Number.NaN, 2]), 256, false);
+    assert.deepEqual(Array.from(b.bins), [0, 2, 1]);
+    assert.deepEqual([b.nBins[0], b.missingBin[0], b.hasMissing[0]], [3, 2, 1]);
+    // Without missing values the missing bin lies past the histogram.
+    const c = binMatrix(column([1, 2]), 256, false);
+    assert.deepEqual([c.nBins[0], c.missingBin[0], c.hasMissing[0]], [2, 2, 0]);
+    // A column with nothing but missing values: one empty value bin and the missing bin.
+    const d = binMatrix(column([Number.NaN, Number.NaN]), 256, false);
+    assert.deepEqual([Array.from(d.bins), d.nBins[0]], [[1, 1], 2]);
+    // With missing values, at most maxBins - 1 value bins.
+    const values = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? Number.NaN : i));
+    const e = binMatrix(column(values), 16, false);
+    assert.equal(e.nBins[0], 16);
+    assert.equal(e.edges[0].length, 14);
   });
 });
 

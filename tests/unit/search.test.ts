@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { bestByObjective, planTrials, resolveSearch, SearchSchema } from '../../src/pipeline/search.ts';
+import type { TrainParams } from '../../src/pipeline/train.ts';
+
+/** A trial's params, which must be a forest's. */
+function forest(p: TrainParams): Extract<TrainParams, { family: 'forest' }> {
+  assert.equal(p.family, 'forest');
+  return p as Extract<TrainParams, { family: 'forest' }>;
+}
 
 describe('hyper-parameter search', () => {
   test('the same seed draws the same trials; another seed draws others', () => {
@@ -14,7 +21,7 @@ describe('hyper-parameter search', () => {
       trials: 50, seed: 3,
       space: { nEstimators: { min: 10, max: 200, log: true }, maxFeatures: { values: ['sqrt', 0.5] }, minSamplesLeaf: { min: 1, max: 5 } },
     });
-    for (const p of planTrials(search)) {
+    for (const p of planTrials(search).map(forest)) {
       assert.ok(p.nEstimators >= 10 && p.nEstimators <= 200 && Number.isInteger(p.nEstimators));
       assert.ok(p.maxFeatures === 'sqrt' || p.maxFeatures === 0.5);
       assert.ok(p.minSamplesLeaf >= 1 && p.minSamplesLeaf <= 5);
@@ -24,9 +31,9 @@ describe('hyper-parameter search', () => {
   test('parameters fixed by the execution input are not searched unless the space names them', () => {
     const fixed = resolveSearch({ nEstimators: 25, seed: 9 }, { trials: 5 });
     assert.ok(!('nEstimators' in fixed.space));
-    for (const p of planTrials(fixed)) assert.equal(p.nEstimators, 25);
+    for (const p of planTrials(fixed).map(forest)) assert.equal(p.nEstimators, 25);
     const explicit = resolveSearch({ nEstimators: 25 }, { trials: 5, space: { nEstimators: { values: [7] } } });
-    for (const p of planTrials(explicit)) assert.equal(p.nEstimators, 7);
+    for (const p of planTrials(explicit).map(forest)) assert.equal(p.nEstimators, 7);
   });
 
   test('a space that draws invalid parameters, or a bad search, is refused with the field named', () => {

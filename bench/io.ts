@@ -1,0 +1,28 @@
+// Helpers shared by the benchmarks: raw float64 files exchanged with child processes, and the
+// peak RSS of the current process.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export function writeF64(path: string, a: Float64Array): void {
+  writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+
+export function readF64(path: string): Float64Array {
+  const b = readFileSync(path);
+  const out = new Float64Array(b.byteLength / 8);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+/**
+ * Peak RSS of this process in MB. Linux's VmHWM belongs to the current address space, whereas
+ * getrusage's maxrss survives execve and would include the parent's RSS at fork time.
+ */
+export function peakRssMb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}

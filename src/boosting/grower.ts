@@ -1,0 +1,392 @@
+// Leaf-wise (best-first) growth of one regression tree on gradient histograms, as LightGBM:
+// every leaf knows its best split; the leaf with the largest gain is split next until maxLeaves.
+// A leaf's rows are the contiguous range [start, end) of `idx`, partitioned stably in place.
+// The smaller child's histograms are built from its rows, the larger child's are the parent's
+// minus the smaller one's (HistogramPool). Missing values have their own bin; each split tries
+// them on both sides and keeps the better one (the default direction).
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { BinnedColumns } from '../forest/bins.ts';
+import { HistogramPool } from '../forest/histogram.ts';
+import { accumulateFeature, CHANNELS, CTRL, drainFeatures, sparseLists, type NodeRows } from './histograms.ts';
+import type { HistWorkerInit } from './hist-worker.ts';
+
+/** Column-major bins must be SharedArrayBuffer-backed when workers are used. */
+export type GrowerData = BinnedColumns;
+
+export interface GrowerConfig {
+  maxLeaves: number;
+  /** Infinity when unbounded. */
+  maxDepth: number;
+  minSamplesLeaf: number;
+  minHessianLeaf: number;
+  l2: number;
+  minGain: number;
+}
+
+/** The best split found for a leaf (right side = leaf total - left side). */
+export interface SplitRecord {
+  feature: number;
+  /** Value bins <= bin go left. */
+  bin: number;
+  /** Where rows in the missing bin go. */
+  defaultLeft: boolean;
+  gain: number;
+  leftG: number;
+  leftH: number;
+  leftN: number;
+}
+
+/** A grown tree over bins; node ids as the model (root 0, children adjacent: right = left + 1). */
+export interface GrownTree {
+  feature: Int32Array;
+  bin: Int32Array;
+  defaultLeft: Uint8Array;
+  left: Int32Array;
+  right: Int32Array;
+  /** Leaf output -G / (H + l2) (not yet scaled by the learning rate); 0 for internal nodes. */
+  value: Float64Array;
+  /** Split gain of internal nodes. */
+  gain: Float64Array;
+  /** Leaves and the range of `idx` positions holding their rows. */
+  leafNodes: Int32Array;
+  leafStart: Int32Array;
+  leafEnd: Int32Array;
+}
+
+/** Below this many rows a node's histograms are built on the calling thread. */
+const PARALLEL_MIN_ROWS = 4096;
+const WAIT_TIMEOUT_MS = 600_000;
+
+interface Leaf {
+  node: number;
+  start: number;
+  end: number;
+  depth: number;
+  G: number;
+  H: number;
+  buf: number;
+  split: SplitRecord | null;
+}
+
+export class TreeGrower {
+  readonly data: GrowerData;
+  readonly cfg: GrowerConfig;
+  readonly pool: HistogramPool;
+  /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
+  readonly idx: Int32Array;
+  private readonly tmp: Int32Array;
+  private readonly rows: NodeRows;
+  private readonly features: Int32Array;
+  private nFeat = 0;
+  private readonly ctrl: Int32Array;
+  private readonly totals: Float64Array;
+  /** Some feature keeps a sparse row list: rowLeaf and ghRow are maintained. */
+  private readonly hasSparse: boolean;
+  private workers: Worker[] = [];
+
+  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
+    this.data = data;
+    this.cfg = cfg;
+    const n = data.nRows;
+    const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    this.pool = new HistogramPool(data.nBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
+    this.idx = new Int32Array(alloc(n * 4));
+    this.tmp = new Int32Array(n);
+    this.rows = {
+      bins: data.bins,
+      nRows: n,
+      idx: this.idx,
+      ghOrd: new Float32Array(alloc(n * 8)),
+      ghRow: new Float32Array(alloc(n * 8)),
+      rowLeaf: new Int32Array(alloc(n * 4)),
+      ...sparseLists(data.bins, data.nBins, n, alloc),
+    };
+    this.hasSparse = this.rows.sparseOff[data.nFeatures] > 0;
+    this.totals = new Float64Array(new SharedArrayBuffer(16));
+    this.features = new Int32Array(alloc(data.nFeatures * 4));
+    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
+  }
+
+  /** Starts `n` histogram workers (the calling thread works too); resolves once they run. */
+  async startWorkers(n: number): Promise<void> {
+    const url = new URL('./hist-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+    const init: HistWorkerInit = {
+      ctrl: this.ctrl,
+      totals: this.totals,
+      nBins: this.data.nBins,
+      features: this.features,
+      backing: this.pool.backing!,
+      size: this.pool.size,
+      featOff: this.pool.featOff,
+      rows: this.rows,
+    };
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(url, { workerData: init });
+      this.workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        }),
+      );
+    }
+    await Promise.all(ready);
+  }
+
+  async close(): Promise<void> {
+    if (this.workers.length === 0) return;
+    Atomics.store(this.ctrl, CTRL.STOP, 1);
+    Atomics.add(this.ctrl, CTRL.GEN, 1);
+    Atomics.notify(this.ctrl, CTRL.GEN);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+
+  /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
+  private buildHistograms(buf: number, node: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
+    const { idx, ghOrd } = this.rows;
+    for (let i = start; i < end; i++) {
+      const r = idx[i];
+      ghOrd[2 * i] = g[r];
+      ghOrd[2 * i + 1] = h[r];
+    }
+    const pool = this.pool;
+    const nBins = this.data.nBins;
+    if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
+      const hist = pool.buffer(buf);
+      for (let j = 0; j < this.nFeat; j++) {
+        const f = this.features[j];
+        pool.clearFeature(buf, f);
+        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H, node);
+      }
+    } else {
+      const ctrl = this.ctrl;
+      this.totals[0] = G;
+      this.totals[1] = H;
+      ctrl[CTRL.BUF] = buf;
+      ctrl[CTRL.START] = start;
+      ctrl[CTRL.END] = end;
+      ctrl[CTRL.NFEAT] = this.nFeat;
+      ctrl[CTRL.NODE] = node;
+      Atomics.store(ctrl, CTRL.NEXT, 0);
+      Atomics.store(ctrl, CTRL.DONE, 0);
+      Atomics.add(ctrl, CTRL.GEN, 1);
+      Atomics.notify(ctrl, CTRL.GEN);
+      drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
+      const nw = this.workers.length;
+      for (let d = Atomics.load(ctrl, CTRL.DONE); d < nw; d = Atomics.load(ctrl, CTRL.DONE)) {
+        if (Atomics.wait(ctrl, CTRL.DONE, d, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
+      }
+    }
+    for (let j = 0; j < this.nFeat; j++) pool.markFeature(buf, this.features[j]);
+  }
+
+  private leafScore(G: number, H: number): number {
+    return (G * G) / (H + this.cfg.l2);
+  }
+
+  /** Best split of a leaf from its histograms, or null (no split satisfies the constraints). */
+  findBestSplit(buf: number, G: number, H: number, N: number): SplitRecord | null {
+    const { minSamplesLeaf, minHessianLeaf, minGain } = this.cfg;
+    const hist = this.pool.buffer(buf);
+    const parent = this.leafScore(G, H);
+    let best: SplitRecord | null = null;
+    let bestGain = Math.max(minGain, 0);
+    const consider = (f: number, b: number, dl: boolean, gl: number, hl: number, nl: number): void => {
+      const nr = N - nl;
+      const hr = H - hl;
+      if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) return;
+      const gain = 0.5 * (this.leafScore(gl, hl) + this.leafScore(G - gl, hr) - parent);
+      if (gain > bestGain) {
+        bestGain = gain;
+        best = { feature: f, bin: b, defaultLeft: dl, gain, leftG: gl, leftH: hl, leftN: nl };
+      }
+    };
+    for (let j = 0; j < this.nFeat; j++) {
+      const f = this.features[j];
+      const off = this.pool.featOff[f];
+      const hasMb = this.data.hasMissing[f] === 1;
+      const nValue = this.data.nBins[f] - (hasMb ? 1 : 0);
+      const mo = off + this.data.missingBin[f] * 3;
+      const mg = hasMb ? hist[mo] : 0;
+      const mh = hasMb ? hist[mo + 1] : 0;
+      const mn = hasMb ? hist[mo + 2] : 0;
+      // Missing values to the right; with missing values, "all values left" is a split too.
+      let gl = 0;
+      let hl = 0;
+      let nl = 0;
+      const last = mn > 0 ? nValue : nValue - 1;
+      for (let b = 0; b < last; b++) {
+        const o = off + b * 3;
+        if (hist[o + 2] === 0) continue;
+        gl += hist[o];
+        hl += hist[o + 1];
+        nl += hist[o + 2];
+        // Unseen missing values follow the larger child.
+        consider(f, b, mn === 0 && nl >= N - nl, gl, hl, nl);
+      }
+      if (mn === 0) continue;
+      // Missing values to the left.
+      gl = mg;
+      hl = mh;
+      nl = mn;
+      for (let b = 0; b < nValue - 1; b++) {
+        const o = off + b * 3;
+        if (hist[o + 2] === 0) continue;
+        gl += hist[o];
+        hl += hist[o + 1];
+        nl += hist[o + 2];
+        consider(f, b, true, gl, hl, nl);
+      }
+    }
+    return best;
+  }
+
+  /** Stable partition of [start, end) by the split; returns the first position of the right child. */
+  private partition(start: number, end: number, s: SplitRecord): number {
+    const bins = this.data.bins;
+    const col = s.feature * this.data.nRows;
+    const mb = this.data.missingBin[s.feature];
+    const idx = this.idx;
+    const tmp = this.tmp;
+    let l = start;
+    let r = 0;
+    for (let i = start; i < end; i++) {
+      const row = idx[i];
+      const b = bins[col + row];
+      if (b === mb ? s.defaultLeft : b <= s.bin) idx[l++] = row;
+      else tmp[r++] = row;
+    }
+    idx.set(tmp.subarray(0, r), l);
+    return l;
+  }
+
+  /**
+   * Grows one tree on rows idx[0 .. m) with gradients g and hessians h (indexed by row), over the
+   * given ascending features.
+   */
+  grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
+    const cfg = this.cfg;
+    this.nFeat = features.length;
+    for (let j = 0; j < features.length; j++) this.features[j] = features[j];
+    const cap = 2 * cfg.maxLeaves - 1;
+    const feature = new Int32Array(cap).fill(-1);
+    const bin = new Int32Array(cap);
+    const defaultLeft = new Uint8Array(cap);
+    const left = new Int32Array(cap).fill(-1);
+    const right = new Int32Array(cap).fill(-1);
+    const value = new Float64Array(cap);
+    const gain = new Float64Array(cap);
+    const pool = this.pool;
+
+    let G = 0;
+    let H = 0;
+    for (let i = 0; i < m; i++) {
+      // The histograms sum float32 gradients: so do the totals bin 0 is derived from.
+      const r = this.idx[i];
+      G += Math.fround(g[r]);
+      H += Math.fround(h[r]);
+    }
+    if (this.hasSparse) {
+      const { rowLeaf, ghRow } = this.rows;
+      rowLeaf.fill(-1);
+      for (let i = 0; i < m; i++) {
+        const r = this.idx[i];
+        rowLeaf[r] = 0;
+        ghRow[2 * r] = g[r];
+        ghRow[2 * r + 1] = h[r];
+      }
+    }
+    const splittable = (n: number, depth: number): boolean => n >= 2 * cfg.minSamplesLeaf && depth < cfg.maxDepth;
+    const leaves: Leaf[] = [{ node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null }];
+    let nNodes = 1;
+    if (splittable(m, 0) && this.nFeat > 0) {
+      const buf = pool.acquire();
+      this.buildHistograms(buf, 0, 0, m, G, H, g, h);
+      leaves[0].buf = buf;
+      leaves[0].split = this.findBestSplit(buf, G, H, m);
+    }
+    while (leaves.length < cfg.maxLeaves) {
+      let pick = -1;
+      for (let i = 0; i < leaves.length; i++) {
+        const s = leaves[i].split;
+        if (s && (pick < 0 || s.gain > leaves[pick].split!.gain)) pick = i;
+      }
+      if (pick < 0) break;
+      const leaf = leaves[pick];
+      const s = leaf.split!;
+      const mid = this.partition(leaf.start, leaf.end, s);
+      const lId = nNodes++;
+      const rId = nNodes++;
+      if (this.hasSparse) {
+        const { rowLeaf } = this.rows;
+        for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = lId;
+        for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rId;
+      }
+      feature[leaf.node] = s.feature;
+      bin[leaf.node] = s.bin;
+      defaultLeft[leaf.node] = s.defaultLeft ? 1 : 0;
+      left[leaf.node] = lId;
+      right[leaf.node] = rId;
+      gain[leaf.node] = s.gain;
+      const depth = leaf.depth + 1;
+      const L: Leaf = { node: lId, start: leaf.start, end: mid, depth, G: s.leftG, H: s.leftH, buf: -1, split: null };
+      const R: Leaf = { node: rId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
+      const nL = mid - leaf.start;
+      const nR = leaf.end - mid;
+      // After the last split the children stay leaves: no histograms for them.
+      const last = leaves.length + 1 >= cfg.maxLeaves;
+      const canL = !last && splittable(nL, depth);
+      const canR = !last && splittable(nR, depth);
+      if (canL || canR) {
+        const [small, big] = nL <= nR ? [L, R] : [R, L];
+        small.buf = pool.acquire();
+        this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
+        if (big === L ? canL : canR) {
+          big.buf = pool.acquire();
+          for (let j = 0; j < this.nFeat; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
+        }
+      }
+      pool.release(leaf.buf);
+      leaves[pick] = L;
+      leaves.push(R);
+      for (const c of [L, R]) {
+        if (c.buf < 0) continue;
+        if (c === L ? canL : canR) c.split = this.findBestSplit(c.buf, c.G, c.H, c.end - c.start);
+        if (!c.split) {
+          pool.release(c.buf);
+          c.buf = -1;
+        }
+      }
+    }
+    for (const leaf of leaves) pool.release(leaf.buf);
+    leaves.sort((a, b) => a.node - b.node);
+    const leafNodes = new Int32Array(leaves.length);
+    const leafStart = new Int32Array(leaves.length);
+    const leafEnd = new Int32Array(leaves.length);
+    leaves.forEach((leaf, i) => {
+      value[leaf.node] = -leaf.G / (leaf.H + cfg.l2);
+      leafNodes[i] = leaf.node;
+      leafStart[i] = leaf.start;
+      leafEnd[i] = leaf.end;
+    });
+    return {
+      feature: feature.slice(0, nNodes),
+      bin: bin.slice(0, nNodes),
+      defaultLeft: defaultLeft.slice(0, nNodes),
+      left: left.slice(0, nNodes),
+      right: right.slice(0, nNodes),
+      value: value.slice(0, nNodes),
+      gain: gain.slice(0, nNodes),
+      leafNodes,
+      leafStart,
+      leafEnd,
+    };
+  }
+}
+
+/** Default worker count for training: the cores, minus the calling thread's own. */
+export const defaultHistWorkers = (): number => Math.max(0, availableParallelism() - 1);

@@ -1,0 +1,30 @@
+// Histogram worker: waits on the shared control block and fills feature histograms of the
+// current node until the task's features run out (see histograms.ts).
+import { parentPort, workerData } from 'node:worker_threads';
+import { CTRL, drainFeatures, type NodeRows } from './histograms.ts';
+
+export interface HistWorkerInit {
+  ctrl: Int32Array;
+  totals: Float64Array;
+  nBins: Int32Array;
+  features: Int32Array;
+  backing: Float64Array;
+  size: number;
+  featOff: Int32Array;
+  rows: NodeRows;
+}
+
+if (parentPort) {
+  const init = workerData as HistWorkerInit;
+  const { ctrl } = init;
+  let seen = 0;
+  parentPort.postMessage('ready');
+  for (;;) {
+    Atomics.wait(ctrl, CTRL.GEN, seen);
+    seen = Atomics.load(ctrl, CTRL.GEN);
+    if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
+    drainFeatures(ctrl, init.totals, init.features, init.backing, init.size, init.featOff, init.nBins, init.rows);
+    Atomics.add(ctrl, CTRL.DONE, 1);
+    Atomics.notify(ctrl, CTRL.DONE);
+  }
+}

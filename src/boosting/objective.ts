@@ -1,0 +1,154 @@
+// Loss functions of gradient boosting: per-row gradients and hessians of the loss with respect to
+// the raw scores, the initial score, the loss itself (early stopping) and the link to outputs.
+//   binary log-loss:  p = sigmoid(s);          g = p - y;           h = p (1 - p)
+//   softmax (K):      p = softmax(s);          g_k = p_k - [y = k]; h_k = p_k (1 - p_k)
+//   L2 regression:    loss = (s - y)^2 / 2;    g = s - y;           h = 1
+import type { BoostingObjective } from './params.ts';
+
+const HESS_FLOOR = 1e-16;
+
+export const sigmoid = (s: number): number => 1 / (1 + Math.exp(-s));
+
+/** In-place softmax of scores[off .. off+k). */
+export function softmaxInto(scores: ArrayLike<number>, off: number, k: number, out: Float64Array): void {
+  let m = -Infinity;
+  for (let j = 0; j < k; j++) if (scores[off + j] > m) m = scores[off + j];
+  let s = 0;
+  for (let j = 0; j < k; j++) {
+    out[j] = Math.exp(scores[off + j] - m);
+    s += out[j];
+  }
+  for (let j = 0; j < k; j++) out[j] /= s;
+}
+
+export interface Objective {
+  readonly name: BoostingObjective;
+  /** Raw scores per row (1, or K for softmax). */
+  readonly nOutputs: number;
+  /** Initial raw scores from the (weighted) targets. */
+  baseScore(y: ArrayLike<number>, w: ArrayLike<number>): number[];
+  /**
+   * Weighted gradients and hessians of every output for every row, output-major
+   * (g[k * nRows + row]): y holds class indices (classification) or targets; `scores` is
+   * row-major [row * nOutputs + k]; w the row weights.
+   */
+  gradients(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>, g: Float64Array, h: Float64Array): void;
+  /** Weighted mean loss. */
+  loss(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>): number;
+}
+
+function weightedMean(y: ArrayLike<number>, w: ArrayLike<number>, pred: (v: number) => number): number {
+  let s = 0;
+  let sw = 0;
+  for (let i = 0; i < y.length; i++) {
+    s += w[i] * pred(y[i]);
+    sw += w[i];
+  }
+  return sw > 0 ? s / sw : 0;
+}
+
+const EPS = 1e-15;
+
+export const binaryLogLoss: Objective = {
+  name: 'binary',
+  nOutputs: 1,
+  baseScore(y, w) {
+    const p = Math.min(1 - EPS, Math.max(EPS, weightedMean(y, w, (v) => v)));
+    return [Math.log(p / (1 - p))];
+  },
+  gradients(y, scores, w, g, h) {
+    for (let i = 0; i < y.length; i++) {
+      const p = sigmoid(scores[i]);
+      g[i] = w[i] * (p - y[i]);
+      h[i] = w[i] * Math.max(p * (1 - p), HESS_FLOOR);
+    }
+  },
+  loss(y, scores, w) {
+    let s = 0;
+    let sw = 0;
+    for (let i = 0; i < y.length; i++) {
+      // log(1 + e^s) - y s, computed stably.
+      const z = scores[i];
+      const l = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i] * z;
+      s += w[i] * l;
+      sw += w[i];
+    }
+    return sw > 0 ? s / sw : 0;
+  },
+};
+
+export function softmaxObjective(nClasses: number): Objective {
+  const K = nClasses;
+  const p = new Float64Array(K);
+  return {
+    name: 'multiclass',
+    nOutputs: K,
+    baseScore(y, w) {
+      const prior = new Float64Array(K);
+      let sw = 0;
+      for (let i = 0; i < y.length; i++) {
+        prior[y[i]] += w[i];
+        sw += w[i];
+      }
+      const logs = Array.from(prior, (c) => Math.log(Math.max(EPS, c / sw)));
+      const mean = logs.reduce((a, b) => a + b, 0) / K;
+      return logs.map((l) => l - mean);
+    },
+    gradients(y, scores, w, g, h) {
+      const n = y.length;
+      for (let i = 0; i < n; i++) {
+        softmaxInto(scores, i * K, K, p);
+        for (let k = 0; k < K; k++) {
+          const pk = p[k];
+          g[k * n + i] = w[i] * (pk - (y[i] === k ? 1 : 0));
+          h[k * n + i] = w[i] * Math.max(pk * (1 - pk), HESS_FLOOR);
+        }
+      }
+    },
+    loss(y, scores, w) {
+      let s = 0;
+      let sw = 0;
+      for (let i = 0; i < y.length; i++) {
+        softmaxInto(scores, i * K, K, p);
+        s -= w[i] * Math.log(Math.max(EPS, p[y[i]]));
+        sw += w[i];
+      }
+      return sw > 0 ? s / sw : 0;
+    },
+  };
+}
+
+export const l2Regression: Objective = {
+  name: 'regression',
+  nOutputs: 1,
+  baseScore(y, w) {
+    return [weightedMean(y, w, (v) => v)];
+  },
+  gradients(y, scores, w, g, h) {
+    for (let i = 0; i < y.length; i++) {
+      g[i] = w[i] * (scores[i] - y[i]);
+      h[i] = w[i];
+    }
+  },
+  loss(y, scores, w) {
+    let s = 0;
+    let sw = 0;
+    for (let i = 0; i < y.length; i++) {
+      const d = scores[i] - y[i];
+      s += (w[i] * d * d) / 2;
+      sw += w[i];
+    }
+    return sw > 0 ? s / sw : 0;
+  },
+};
+
+export function makeObjective(name: BoostingObjective, nClasses: number): Objective {
+  switch (name) {
+    case 'binary':
+      return binaryLogLoss;
+    case 'multiclass':
+      return softmaxObjective(nClasses);
+    case 'regression':
+      return l2Regression;
+  }
+}

@@ -1,0 +1,326 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { binMatrix } from '../../src/forest/bins.ts';
+import type { Matrix } from '../../src/forest/types.ts';
+import { TreeGrower } from '../../src/boosting/grower.ts';
+import { accumulateFeature, sparseLists } from '../../src/boosting/histograms.ts';
+import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
+import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
+import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
+
+const close = (actual: number, expected: number, eps = 1e-12): void =>
+  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+
+const matrix = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows[0].length, data: Float64Array.from(rows.flat()) });
+
+const row = (X: Matrix, r: number): Float64Array => X.data.subarray(r * X.cols, (r + 1) * X.cols);
+
+describe('boosting: objectives', () => {
+  it('binary log-loss: g = w (p - y), h = w p (1 - p)', () => {
+    // scores 0 and ln 3: p = 1/2 and 3/4; targets 1 and 0; weights 1 and 2.
+    const g = new Float64Array(2);
+    const h = new Float64Array(2);
+    binaryLogLoss.gradients([1, 0], Float64Array.of(0, Math.log(3)), [1, 2], g, h);
+    close(g[0], -0.5);
+    close(g[1], 2 * 0.75);
+    close(h[0], 0.25);
+    close(h[1], 2 * 0.75 * 0.25);
+    // loss = (1 * ln 2 + 2 * ln 4) / 3
+    close(binaryLogLoss.loss([1, 0], Float64Array.of(0, Math.log(3)), [1, 2]), (Math.log(2) + 2 * Math.log(4)) / 3);
+    close(binaryLogLoss.baseScore([1, 0, 0, 0], [1, 1, 1, 1])[0], Math.log(1 / 3));
+  });
+
+  it('softmax: g_k = p_k - [y = k], h_k = p_k (1 - p_k), output-major', () => {
+    // One row, scores (0, ln 2, ln 5): p = (1/8, 2/8, 5/8), true class 2.
+    const obj = softmaxObjective(3);
+    const g = new Float64Array(3);
+    const h = new Float64Array(3);
+    obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], g, h);
+    [1 / 8, 2 / 8, 5 / 8 - 1].forEach((v, k) => close(g[k], v));
+    [7 / 64, 12 / 64, 15 / 64].forEach((v, k) => close(h[k], v));
+    close(obj.loss([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1]), -Math.log(5 / 8));
+    // Two rows: row 1's gradient of class 0 sits at index 1 * nRows... i.e. g[0 * 2 + 1].
+    const g2 = new Float64Array(6);
+    const h2 = new Float64Array(6);
+    obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], g2, h2);
+    assert.deepEqual(Array.from(g2, (v) => Math.round(v * 3000) / 1000), [-2, 1, 1, -2, 1, 1]);
+  });
+
+  it('L2 regression: g = s - y, h = 1, base score = weighted mean', () => {
+    const g = new Float64Array(2);
+    const h = new Float64Array(2);
+    l2Regression.gradients([1, 4], Float64Array.of(3, 3), [1, 1], g, h);
+    assert.deepEqual(Array.from(g), [2, -1]);
+    assert.deepEqual(Array.from(h), [1, 1]);
+    close(l2Regression.baseScore([1, 4], [3, 1])[0], 7 / 4);
+  });
+});
+
+describe('boosting: one split by hand', () => {
+  // x0 = 1 2 3 4 separates the gradients, x1 = 1 2 1 2 does not.
+  const X = matrix([[1, 1], [2, 2], [3, 1], [4, 2]]);
+  const grow = (g: number[], h: number[], l2: number) => {
+    const binned = binMatrix(X, 255, false);
+    const grower = new TreeGrower(binned, { maxLeaves: 2, maxDepth: Infinity, minSamplesLeaf: 1, minHessianLeaf: 0, l2, minGain: 0 }, false);
+    for (let i = 0; i < 4; i++) grower.idx[i] = i;
+    return grower.grow(4, [0, 1], Float64Array.from(g), Float64Array.from(h));
+  };
+
+  it('regression gradients (1, 1, -1, -1): split x0 < 2.5, gain 1/2 (4/(2+l2) + 4/(2+l2))', () => {
+    const t = grow([1, 1, -1, -1], [1, 1, 1, 1], 1);
+    assert.equal(t.feature[0], 0);
+    assert.equal(t.bin[0], 1);
+    close(t.gain[0], 0.5 * (4 / 3 + 4 / 3));
+    close(t.value[t.left[0]], -2 / 3);
+    close(t.value[t.right[0]], 2 / 3);
+  });
+
+  it('log-loss at p = 1/2 for y = (0, 0, 1, 1): leaves -G/H = -2 and 2, gain 2', async () => {
+    const t = grow([0.5, 0.5, -0.5, -0.5], [0.25, 0.25, 0.25, 0.25], 0);
+    close(t.gain[0], 2);
+    close(t.value[t.left[0]], -2);
+    close(t.value[t.right[0]], 2);
+    // The trainer gives the same tree, scaled by the learning rate, with threshold 2.5.
+    const model = await trainBoosting(X, Float64Array.of(0, 0, 1, 1), {
+      task: 'classification', nEstimators: 1, learningRate: 0.5, maxLeaves: 2, minSamplesLeaf: 1, minHessianLeaf: 0,
+    }, { workers: 1 });
+    const tree = model.trees[0];
+    assert.deepEqual([tree.feature[0], tree.threshold[0]], [0, 2.5]);
+    close(tree.value[tree.left[0]], -1);
+    close(tree.value[tree.right[0]], 1);
+    assert.deepEqual(model.featureImportances, [1, 0]);
+    close(compileBoosting(model).predictProba([4, 0])[1], 1 / (1 + Math.exp(-1)));
+  });
+});
+
+/** Synthetic two-class data with a circular boundary; feature 2 is noise, feature 3 partly missing. */
+function circles(n: number, seed: number, missingRate = 0): { X: Matrix; y: Float64Array } {
+  const rand = lcg(seed);
+  const p = 4;
+  const data = new Float64Array(n * p);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = rand() * 2 - 1;
+    const b = rand() * 2 - 1;
+    data[i * p] = a;
+    data[i * p + 1] = b;
+    data[i * p + 2] = rand();
+    data[i * p + 3] = rand() < missingRate ? Number.NaN : rand();
+    y[i] = a * a + b * b < 0.5 ? 1 : 0;
+  }
+  return { X: { rows: n, cols: p, data }, y };
+}
+
+describe('boosting: learning', () => {
+  it('learns a circular boundary (test accuracy > 0.95) that no linear rule gets', async () => {
+    const train = circles(4000, 1);
+    const test = circles(2000, 2);
+    const model = await trainBoosting(train.X, train.y, { task: 'classification', nEstimators: 60, seed: 1 }, { workers: 1 });
+    const pred = compileBoosting(model);
+    let correct = 0;
+    for (let r = 0; r < test.X.rows; r++) if (pred.predict(row(test.X, r)) === test.y[r]) correct++;
+    assert.ok(correct / test.X.rows > 0.95, `accuracy ${correct / test.X.rows}`);
+    assert.ok(model.featureImportances[0] + model.featureImportances[1] > 0.9, `importances ${model.featureImportances}`);
+  });
+
+  it('regression: fits sin(3x) with R^2 > 0.95', async () => {
+    const rand = lcg(5);
+    const n = 3000;
+    const X: Matrix = { rows: n, cols: 1, data: Float64Array.from({ length: n }, () => rand() * 4 - 2) };
+    const y = Float64Array.from(X.data, (x) => Math.sin(3 * x));
+    const model = await trainBoosting(X, y, { task: 'regression', nEstimators: 100, seed: 2 }, { workers: 1 });
+    const pred = compileBoosting(model);
+    let ss = 0;
+    let st = 0;
+    for (let i = 0; i < n; i++) {
+      ss += (pred.predict([X.data[i]]) - y[i]) ** 2;
+      st += y[i] ** 2;
+    }
+    assert.ok(1 - ss / st > 0.95, `R^2 ${1 - ss / st}`);
+  });
+
+  it('multiclass: three classes, probabilities sum to 1', async () => {
+    const rand = lcg(9);
+    const n = 1500;
+    const data = Float64Array.from({ length: n }, () => rand() * 3);
+    const y = Float64Array.from(data, (x) => (x < 1 ? 10 : x < 2 ? 20 : 30));
+    const model = await trainBoosting({ rows: n, cols: 1, data }, y, { task: 'classification', nEstimators: 20, seed: 3 }, { workers: 1 });
+    assert.equal(model.objective, 'multiclass');
+    assert.equal(model.trees.length, 20 * 3);
+    const pred = compileBoosting(model);
+    assert.deepEqual([0.5, 1.5, 2.5].map((x) => pred.predict([x])), [10, 20, 30]);
+    const p = pred.predictProba([1.5]);
+    close(p.reduce((a, b) => a + b, 0), 1, 1e-12);
+  });
+
+  it('early stopping keeps the best iteration on the validation set', async () => {
+    // Pure-noise labels: the validation loss is best after very few iterations.
+    const rand = lcg(11);
+    const mk = (n: number) => ({ X: { rows: n, cols: 3, data: Float64Array.from({ length: n * 3 }, rand) }, y: Float64Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) });
+    const train = mk(2000);
+    const val = mk(1000);
+    const model = await trainBoosting(train.X, train.y, { task: 'classification', nEstimators: 200, earlyStoppingRounds: 5, seed: 1 }, { workers: 1, validation: val });
+    assert.ok(model.nIterations < 50, `kept ${model.nIterations} iterations`);
+    assert.equal(model.trees.length, model.nIterations);
+    const best = Math.min(...model.validationLoss);
+    close(model.validationLoss[model.nIterations - 1], best, 0);
+    assert.ok(model.validationLoss.length <= model.nIterations + 5);
+  });
+
+  it('balanced class weights raise the minority class probability', async () => {
+    const rand = lcg(13);
+    const n = 3000;
+    const data = Float64Array.from({ length: n * 2 }, rand);
+    const y = Float64Array.from({ length: n }, (_, i) => (data[i * 2] > 0.7 && rand() < 0.4 ? 1 : 0));
+    const params = { task: 'classification' as const, nEstimators: 20, seed: 1 };
+    const plain = compileBoosting(await trainBoosting({ rows: n, cols: 2, data }, y, params, { workers: 1 }));
+    const weighted = compileBoosting(await trainBoosting({ rows: n, cols: 2, data }, y, { ...params, classWeight: 'balanced' }, { workers: 1 }));
+    let a = 0;
+    let b = 0;
+    for (let r = 0; r < n; r++) {
+      a += plain.predictProba(data.subarray(r * 2, r * 2 + 2))[1];
+      b += weighted.predictProba(data.subarray(r * 2, r * 2 + 2))[1];
+    }
+    assert.ok(b > 1.5 * a, `mean minority probability ${a / n} -> ${b / n}`);
+  });
+
+  it('rejects bad parameters with the field name', async () => {
+    const X = matrix([[1], [2]]);
+    await assert.rejects(trainBoosting(X, Float64Array.of(0, 1), { task: 'classification', learningRate: -1 }), /learningRate/);
+    await assert.rejects(trainBoosting(X, Float64Array.of(0, 1), { task: 'classification', maxBins: 256 }), /maxBins/);
+    await assert.rejects(trainBoosting(X, Float64Array.of(0, 1), { task: 'regression', objective: 'binary' }), /objective/);
+  });
+});
+
+describe('boosting: missing values', () => {
+  const missingData = (missingHigh: boolean) => missingRows(missingHigh, 2000, missingHigh ? 21 : 22);
+
+  for (const missingHigh of [true, false]) {
+    it(`each split learns where missing values go (missing ${missingHigh ? 'with the high' : 'with the low'} side)`, async () => {
+      const { X, y } = missingData(missingHigh);
+      const model = await trainBoosting(X, y, { task: 'classification', nEstimators: 10, maxLeaves: 2, seed: 1 }, { workers: 1 });
+      const root = model.trees[0];
+      assert.equal(root.feature[0], 0);
+      // The root splits x0 near 5 and sends NaN to the side whose label it shares: no extra split needed.
+      assert.ok(Math.abs(root.threshold[0] - 5) < 0.2, `threshold ${root.threshold[0]}`);
+      assert.equal(root.defaultLeft[0], missingHigh ? 0 : 1);
+      const pred = compileBoosting(model);
+      assert.equal(pred.predict([Number.NaN, 0.5]), missingHigh ? 1 : 0);
+      // Rows with missing values were trained on, not dropped: the training set is fitted.
+      let correct = 0;
+      for (let r = 0; r < X.rows; r++) if (pred.predict(row(X, r)) === y[r]) correct++;
+      assert.ok(correct / X.rows > 0.99, `training accuracy ${correct / X.rows}`);
+    });
+  }
+
+  it('every leaf value is -G/H of the training rows the predictor routes to it, missing ones included', async () => {
+    const { X, y } = missingData(false);
+    const model = await trainBoosting(X, y, { task: 'classification', nEstimators: 1, learningRate: 1, maxLeaves: 8, minSamplesLeaf: 5, seed: 1 }, { workers: 1 });
+    const tree = model.trees[0];
+    const p0 = 1 / (1 + Math.exp(-model.baseScore[0]));
+    const G = new Map<number, number>();
+    const H = new Map<number, number>();
+    for (let r = 0; r < X.rows; r++) {
+      const { feature, threshold, defaultLeft, left, right } = tree;
+      let i = 0;
+      while (feature[i] >= 0) {
+        const x = X.data[r * 2 + feature[i]];
+        i = Number.isNaN(x) ? (defaultLeft[i] ? left[i] : right[i]) : x < threshold[i] ? left[i] : right[i];
+      }
+      // Histograms sum float32 gradients and hessians.
+      G.set(i, (G.get(i) ?? 0) + Math.fround(p0 - y[r]));
+      H.set(i, (H.get(i) ?? 0) + Math.fround(p0 * (1 - p0)));
+    }
+    assert.ok(G.size > 2);
+    for (const [leaf, g] of G) close(tree.value[leaf], -g / H.get(leaf)!, 1e-9);
+  });
+
+  it('a column that is all missing in the training split, or in the validation split', async () => {
+    const train = circles(3000, 31);
+    for (let r = 0; r < train.X.rows; r++) train.X.data[r * 4 + 2] = Number.NaN;
+    const val = circles(1000, 32);
+    for (let r = 0; r < val.X.rows; r++) val.X.data[r * 4 + 3] = Number.NaN;
+    const model = await trainBoosting(train.X, train.y, { task: 'classification', nEstimators: 40, seed: 4 }, { workers: 1, validation: val });
+    assert.equal(model.featureImportances[2], 0);
+    assert.ok(model.trees.every((t) => !t.feature.includes(2)));
+    const pred = compileBoosting(model);
+    let correct = 0;
+    for (let r = 0; r < val.X.rows; r++) if (pred.predict(row(val.X, r)) === val.y[r]) correct++;
+    assert.ok(correct / val.X.rows > 0.93, `validation accuracy with feature 3 all missing: ${correct / val.X.rows}`);
+    // The validation loss the trainer tracked (on binned rows) agrees with the raw-value predictor.
+    let loss = 0;
+    for (let r = 0; r < val.X.rows; r++) loss -= Math.log(pred.predictProba(row(val.X, r))[val.y[r]]);
+    close(loss / val.X.rows, model.validationLoss[model.nIterations - 1], 1e-9);
+  });
+
+  it('a feature with no missing value in training sends NaN to the larger child', async () => {
+    const { X, y } = circles(2000, 41);
+    const model = await trainBoosting(X, y, { task: 'classification', nEstimators: 5, seed: 1 }, { workers: 1 });
+    const t = model.trees[0];
+    // Count training rows on each side of the root split.
+    let nl = 0;
+    for (let r = 0; r < X.rows; r++) if (X.data[r * 4 + t.feature[0]] < t.threshold[0]) nl++;
+    assert.equal(t.defaultLeft[0], nl >= X.rows - nl ? 1 : 0);
+    const probe = [0.1, 0.1, 0.5, 0.5];
+    probe[t.feature[0]] = Number.NaN;
+    const leaf = treeOutput(t, probe);
+    assert.ok(Number.isFinite(leaf));
+  });
+});
+
+describe('boosting: determinism', () => {
+  it('the same seed gives a byte-identical model with 1, 2 or 3 threads; another seed differs', async () => {
+    // Enough rows that large nodes go to the histogram workers.
+    const { X, y } = circles(40000, 51, 0.2);
+    // Feature 2 becomes a sparse one-hot flag that flips the label: nodes built on the workers
+    // (large ones) read it through the row-list path.
+    const rand = lcg(52);
+    for (let r = 0; r < X.rows; r++) {
+      X.data[r * 4 + 2] = rand() < 0.02 ? 1 : 0;
+      if (X.data[r * 4 + 2] === 1) y[r] = 1 - y[r];
+    }
+    const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
+    const models: string[] = [];
+    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
+    assert.equal(models[1], models[0]);
+    assert.equal(models[2], models[0]);
+    const other = JSON.stringify(await trainBoosting(X, y, { ...params, seed: 8 }, { workers: 1 }));
+    assert.notEqual(other, models[0]);
+    const parsed = JSON.parse(models[0]) as BoostingModel;
+    assert.equal(parsed.format, 'mlops-boosting');
+    assert.ok(parsed.featureImportances[2] > 0.001, `importances ${parsed.featureImportances}`);
+  });
+});
+
+describe('boosting: sparse two-bin features', () => {
+  it('the row-list path sums exactly what the row scan sums', () => {
+    const rand = lcg(61);
+    const n = 5000;
+    const bins = Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 1 : 0));
+    const nBins = Int32Array.of(2);
+    const lists = sparseLists(bins, nBins, n, (b) => new ArrayBuffer(b));
+    assert.equal(lists.sparseOff[1], bins.reduce((a, b) => a + b, 0));
+    // A node: every row with rand() < 0.6, in ascending order, node id 7.
+    const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
+    const m = idx.length;
+    const ghRow = Float32Array.from({ length: 2 * n }, () => rand() - 0.3);
+    const ghOrd = new Float32Array(2 * m);
+    const rowLeaf = new Int32Array(n).fill(3);
+    let G = 0;
+    let H = 0;
+    idx.forEach((r, i) => {
+      ghOrd[2 * i] = ghRow[2 * r];
+      ghOrd[2 * i + 1] = ghRow[2 * r + 1];
+      rowLeaf[r] = 7;
+      G += ghOrd[2 * i];
+      H += ghOrd[2 * i + 1];
+    });
+    const rows = { bins, nRows: n, idx, ghOrd, ghRow, rowLeaf, ...lists };
+    const sparse = new Float64Array(6);
+    accumulateFeature(sparse, 0, 2, 0, rows, 0, m, G, H, 7);
+    const dense = new Float64Array(6);
+    accumulateFeature(dense, 0, 2, 0, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
+    assert.deepEqual(Array.from(sparse), Array.from(dense));
+    assert.ok(sparse[5] > 100 && sparse[2] > 1000, `bins ${sparse}`);
+  });
+});

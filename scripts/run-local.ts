@@ -6,11 +6,16 @@
  *   npm start -- --batches 5 --interval 10 --trees 100 --trials 6 --exit
  *   npm start -- --input my-input.json
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
+ *   npm start -- --data-api-url http://10.43.101.108:80 --batches 10 --interval 300   # the course's data API
+ *
+ * The admin token (rollback, champion, POST /executions) is ADMIN_TOKEN, else the one in .local/admin-token,
+ * else a new one stored there.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { loadConfig, repoRoot } from '../src/config.ts';
+import { adminTokenForLocalStack } from '../src/runtime/admin-token.ts';
 import { LocalStack } from '../src/runtime/local-stack.ts';
 import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
@@ -21,6 +26,8 @@ const { values: args } = parseArgs({
     'http-port': { type: 'string', default: '3000' },
     's3-port': { type: 'string', default: '4569' },
     'lambda-port': { type: 'string', default: '3002' },
+    /** An external data API (the course's) instead of the stack's own; DATA_API_URL does the same. */
+    'data-api-url': { type: 'string', default: process.env.DATA_API_URL },
     every: { type: 'string' },
     exit: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
@@ -33,6 +40,13 @@ const input = await pipelineInput(args);
 // The data API moves to its next batch as often as the pipeline asks for one (5 s, the ASL's default).
 const interval = typeof input.intervalSeconds === 'number' ? input.intervalSeconds : 5;
 
+const externalDataApi = args['data-api-url'] || undefined;
+if (externalDataApi !== undefined && !URL.canParse(externalDataApi)) {
+  console.error(`--data-api-url: not a URL: ${externalDataApi}`);
+  process.exit(2);
+}
+const admin = await adminTokenForLocalStack(process.env.ADMIN_TOKEN);
+
 const stack = new LocalStack({
   mysql: { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, database: config.MYSQL_DATABASE },
   bucket: config.S3_BUCKET,
@@ -44,6 +58,8 @@ const stack = new LocalStack({
     DATA_API_SAMPLE_SIZE: String(config.DATA_API_SAMPLE_SIZE),
     DATA_API_DATASET_PATH: config.DATA_API_DATASET_PATH,
   },
+  adminToken: admin.token,
+  ...(externalDataApi !== undefined ? { dataApiUrl: externalDataApi } : {}),
   log: print,
   verbose: args.verbose,
 });
@@ -85,8 +101,15 @@ process.on('SIGTERM', () => void shutdown(0));
 
 try {
   await stack.start();
-  // Start from batch 0 of the group, as the course's DAGs did; repeated runs (--every) move on.
-  await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
+  print(admin.source === 'environment'
+    ? 'Admin token: ADMIN_TOKEN of the environment'
+    : `Admin token: ${admin.source === 'generated' ? 'generated and stored' : 'stored'} in ${path.relative(process.cwd(), admin.file)} (mode 0600); the CLI reads it from there, the console asks for it once`);
+  if (externalDataApi === undefined) {
+    // Start from the first batch of the group, as the course's DAGs did; repeated runs (--every) move on.
+    await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
+  } else {
+    print(`Data API: ${externalDataApi} (external: not restarted; its end of data ends the fetch loop and the run goes on)`);
+  }
   print(`\nPipeline input: ${JSON.stringify(input)}`);
   const ok = await runOnce(input);
   if (!ok && !args.every) await shutdown(1);
@@ -98,7 +121,7 @@ try {
   print(`POST ${stack.baseUrl}/predict → ${response.status} ${await response.text()}`);
   if (args.exit) await shutdown(response.ok ? 0 : 1);
   print(`\nConsole: ${stack.baseUrl}/   (executions, runs, models, predict)`);
-  print(`Serving predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data). Ctrl-C to stop. Try:`);
+  print(`Serving predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data${externalDataApi !== undefined ? `; fetch reads ${externalDataApi}` : ''}). Ctrl-C to stop. Try:`);
   print(`  curl -s -X POST ${stack.baseUrl}/predict -H 'content-type: application/json' -d @${path.relative(process.cwd(), samplePath)}`);
   print(`  npm run cli -- models      npm run cli -- runs      npm run cli -- rollback ${dataset}`);
   if (args.every) {

@@ -9,6 +9,9 @@ export const repoRoot = (() => {
   return path.resolve(here, up);
 })();
 
+/** The shortest admin token the functions accept. */
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
+
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 /** Every setting the project reads from the environment, validated once. */
@@ -63,10 +66,11 @@ const ConfigSchema = z.object({
   /** How long predict trusts its cached view of which version is champion. */
   CHAMPION_CACHE_MS: int(2000),
   /**
-   * When set, the routes that change the registry or start runs (rollback, champion, POST /executions)
-   * need `authorization: Bearer <ADMIN_TOKEN>`. Unset on the embedded runtime; set it on AWS.
+   * The routes that change the registry or start runs (rollback, champion, POST /executions) always need
+   * `authorization: Bearer <ADMIN_TOKEN>`; without one configured they stay closed. `npm start` generates
+   * one (src/runtime/admin-token.ts); on LocalStack/AWS it comes from SSM (ADMIN_TOKEN_PARAMETER).
    */
-  ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  ADMIN_TOKEN: z.string().min(ADMIN_TOKEN_MIN_LENGTH, `use at least ${ADMIN_TOKEN_MIN_LENGTH} characters`).optional(),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
   /**
    * The console's executions: set on LocalStack/AWS to read and start them through Step Functions

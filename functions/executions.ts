@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { InvalidInput } from '../src/errors.ts';
 import type { AslMachine } from '../src/runtime/asl-graph.ts';
 import { readDefinitionText } from '../src/runtime/definition.ts';
@@ -28,7 +29,7 @@ const Section = z.record(z.string(), z.unknown());
 /** The execution input (see README "Configuration"); each step validates its own section in detail. */
 const StartBody = z.strictObject({
   dataset: z.string().regex(DATASET_SLUG, 'a dataset name such as "covertype"').optional(),
-  groupNumber: z.number().int().min(1).max(1000).optional(),
+  groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max).optional(),
   batches: z.number().int().min(1).max(100).optional(),
   intervalSeconds: z.number().int().min(0).max(3600).optional(),
   train: Section.optional(),

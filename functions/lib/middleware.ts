@@ -151,14 +151,16 @@ export function parseJsonBody<S extends z.ZodType>(
 
 /**
  * Turns every error into a JSON response: our named errors keep their status and message; anything
- * else is a 500 whose details go to the log, not to the client.
+ * else is a 500 whose details go to the log, not to the client. `detail` adds a `detail` field to
+ * 4xx bodies (what the course's FastAPI data API answers, and clients written for it branch on).
  */
-export function httpErrors(): MiddlewareObj<HttpEvent, HttpResponse> {
+export function httpErrors(options: { detail?: (error: PipelineError) => string } = {}): MiddlewareObj<HttpEvent, HttpResponse> {
   return {
     onError: (request) => {
       const error = request.error;
       if (error instanceof PipelineError && error.status < 500) {
         request.response = json(error.status, {
+          ...(options.detail ? { detail: options.detail(error) } : {}),
           error: error.name,
           message: error.message,
           ...(error instanceof InvalidInput && error.issues.length > 0 ? { issues: error.issues } : {}),

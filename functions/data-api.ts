@@ -4,7 +4,7 @@ import { DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
 import { COURSE_BAD_GROUP, COURSE_END_OF_DATA, GROUP_NUMBERS, serveBatch, restartGroup } from '../src/data-api/service.ts';
 import { DataSources } from '../src/data-api/sources.ts';
 import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
-import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const GroupQuery = z.object({
@@ -53,4 +53,4 @@ function courseDetail(error: PipelineError): string {
   return error.message;
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(dataApi).use(releaseWhenInvokedLocally()).use(httpErrors({ detail: courseDetail }));
+export const handler = middy<HttpEvent, HttpResponse>(dataApi).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors({ detail: courseDetail }));

@@ -10,7 +10,7 @@ import {
 } from '../src/runtime/executions.ts';
 import { stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/runtime/sfn-executions.ts';
 import { createPool } from '../src/storage/mysql.ts';
-import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -90,6 +90,6 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(executions).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /executions', 'GET /executions/{id}', 'POST /executions',
 ])).use(adminOnly(['POST /executions'], () => getConfig().ADMIN_TOKEN));

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { fetchBatch } from '../src/pipeline/fetch.ts';
-import { getConfig, getPool, getSpec, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getSpec, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const FetchEvent = z.object({
@@ -23,4 +23,4 @@ async function run(event: z.infer<typeof FetchEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));

@@ -5,7 +5,7 @@ import { ArtifactHashMismatch, Conflict, NotFound } from '../src/errors.ts';
 import {
   getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
 } from '../src/registry/registry.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
@@ -82,7 +82,7 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(registry).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /models', 'GET /models/{name}', 'GET /models/{name}/versions/{version}', 'GET /models/{name}/promotions',
   'POST /models/{name}/rollback', 'POST /models/{name}/champion', 'GET /runs', 'GET /runs/{runId}',
 ])).use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { selectBest } from '../src/pipeline/select.ts';
-import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** Each Map iteration gives either a finished trial or the error that stopped it. */
@@ -24,4 +24,4 @@ async function run(event: z.infer<typeof SelectEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));

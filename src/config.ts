@@ -12,6 +12,21 @@ export const repoRoot = (() => {
 /** The shortest admin token the functions accept. */
 export const ADMIN_TOKEN_MIN_LENGTH = 16;
 
+/** An SSM parameter name such as /mlops-pipeline/dev/mysql-password. */
+const parameterName = z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'an SSM parameter name such as /mlops-pipeline/dev/mysql-password');
+
+/**
+ * The settings that are secrets, each with the setting that names its SSM parameter. Deployed functions
+ * (LocalStack, AWS) hold only the names and read the SecureString values at cold start
+ * (functions/lib/context.ts); the embedded runtime gives the values themselves, in its own environment.
+ */
+export const SECRET_PARAMETERS = {
+  MYSQL_PASSWORD: 'MYSQL_PASSWORD_PARAMETER',
+  ADMIN_TOKEN: 'ADMIN_TOKEN_PARAMETER',
+  S3_SECRET_ACCESS_KEY: 'S3_SECRET_ACCESS_KEY_PARAMETER',
+} as const;
+export type SecretSetting = keyof typeof SECRET_PARAMETERS;
+
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 /** Every setting the project reads from the environment, validated once. */
@@ -72,6 +87,12 @@ const ConfigSchema = z.object({
    */
   ADMIN_TOKEN: z.string().min(ADMIN_TOKEN_MIN_LENGTH, `use at least ${ADMIN_TOKEN_MIN_LENGTH} characters`).optional(),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
+  /** Names of the SSM parameters of the secrets (SECRET_PARAMETERS); unset on the embedded runtime. */
+  MYSQL_PASSWORD_PARAMETER: parameterName.optional(),
+  ADMIN_TOKEN_PARAMETER: parameterName.optional(),
+  S3_SECRET_ACCESS_KEY_PARAMETER: parameterName.optional(),
+  /** SSM endpoint of an emulator; unset on AWS (and on LocalStack, whose Lambdas get AWS_ENDPOINT_URL). */
+  SSM_ENDPOINT: z.string().url().optional(),
   /**
    * The console's executions: set on LocalStack/AWS to read and start them through Step Functions
    * (deployed functions derive it from their own ARN when unset); unset on the embedded runtime,

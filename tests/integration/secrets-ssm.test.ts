@@ -2,9 +2,12 @@
 // the real @aws-sdk/client-ssm against a stand-in of the SSM JSON API (AmazonSSM.GetParameters over
 // application/x-amz-json-1.1), once per container, and puts them into the config.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { repoRoot } from '../../src/config.ts';
 
 interface Call { target: string; contentType: string; signed: boolean; body: { Names?: string[]; WithDecryption?: boolean } }
 
@@ -102,5 +105,24 @@ describe('secrets from SSM Parameter Store (the real SSM client, a stand-in of t
       delete process.env.IS_OFFLINE;
       delete process.env.MYSQL_PASSWORD;
     }
+  });
+
+  test('the AWS deploy refuses to run while the secrets are not in SSM, naming the parameters to create', async () => {
+    // Asynchronously: the stand-in SSM answers from this process.
+    const deploy = (stage: string) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/deploy-aws.ts'), '--stage', stage, '--dry-run'], { cwd: repoRoot, env: process.env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    const refused = await deploy('prod');
+    assert.equal(refused.status, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /Refusing to deploy stage prod: missing SSM parameters \/mlops-pipeline\/prod\/mysql-password \(MYSQL_PASSWORD\), \/mlops-pipeline\/prod\/admin-token \(ADMIN_TOKEN\)/);
+    assert.match(refused.stderr, /aws ssm put-parameter --type SecureString --name \/mlops-pipeline\/prod\/admin-token/);
+    const ready = await deploy('test');
+    assert.equal(ready.status, 0, ready.stdout + ready.stderr);
+    assert.match(ready.stdout, /Would run: serverless deploy --stage test/);
   });
 });

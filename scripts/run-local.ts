@@ -6,7 +6,7 @@
  *   npm start -- --batches 5 --interval 10 --trees 100 --trials 6 --exit
  *   npm start -- --input my-input.json
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
- *   npm start -- --data-api-url http://10.43.101.108:80 --batches 10 --interval 300   # the course's data API
+ *   npm start -- --data-api-url http://<course-host>:<port> --batches 10 --interval 300   # the course's data API
  *
  * The admin token (rollback, champion, POST /executions) is ADMIN_TOKEN, else the one in .local/admin-token,
  * else a new one stored there.

@@ -157,7 +157,7 @@ function startRunForm(onStarted) {
       num('intervalSeconds', 'Seconds between batches', 1, 0, 3600),
       num('trials', 'Search trials', 2, 1, 50),
       num('nEstimators', 'Trees per forest', 10, 1, 500),
-      num('groupNumber', 'Data API group', 1, 1, 1000)),
+      num('groupNumber', 'Data API group (1–10, as the course)', 1, 1, 10)),
     message,
     h('div', { class: 'row end' }, h('button', { type: 'submit', id: 'start-run-button' }, 'Start run')));
   form.addEventListener('submit', async (e) => {

@@ -45,7 +45,10 @@ if (externalDataApi !== undefined && !URL.canParse(externalDataApi)) {
   console.error(`--data-api-url: not a URL: ${externalDataApi}`);
   process.exit(2);
 }
-const admin = await adminTokenForLocalStack(process.env.ADMIN_TOKEN);
+const admin = await adminTokenForLocalStack(process.env.ADMIN_TOKEN).catch((error: unknown) => {
+  console.error((error as Error).message);
+  return process.exit(2);
+});
 
 const stack = new LocalStack({
   mysql: { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, database: config.MYSQL_DATABASE },

@@ -4,7 +4,7 @@ import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { batchInput } from '../src/storage/keys.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const BatchPredictEvent = z.object({
@@ -26,4 +26,4 @@ async function run(event: z.infer<typeof BatchPredictEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(BatchPredictEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(BatchPredictEvent));

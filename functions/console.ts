@@ -9,7 +9,7 @@ import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/runtime/model-evaluation.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -119,6 +119,6 @@ async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions',
 ]));

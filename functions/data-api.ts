@@ -1,14 +1,15 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
-import { batchSettingsFor, serveBatch, restartGroup } from '../src/data-api/service.ts';
+import { batchSettingsFor, COURSE_BAD_GROUP, COURSE_END_OF_DATA, GROUP_NUMBERS, serveBatch, restartGroup } from '../src/data-api/service.ts';
 import { DataSources } from '../src/data-api/sources.ts';
-import { NotFound } from '../src/errors.ts';
-import { getConfig, getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
+import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const GroupQuery = z.object({
-  group_number: z.coerce.number({ error: 'group_number must be a number' }).int('group_number must be an integer').min(1).max(1000),
+  group_number: z.coerce.number({ error: 'group_number must be a number' }).int('group_number must be an integer')
+    .min(GROUP_NUMBERS.min, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`).max(GROUP_NUMBERS.max, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`),
   /** Which dataset; the default one (covertype) when absent. */
   dataset: z.string().regex(DATASET_SLUG, 'dataset must be a dataset name such as "bodyfat"').optional(),
 });
@@ -36,10 +37,8 @@ async function dataApi(event: HttpEvent): Promise<HttpResponse> {
       throw new NotFound(`The data API serves no dataset named ${dataset} (it serves: ${(await dataSources().names()).join(', ')})`);
     }
     await restartGroup(getPool(), group, new Date(), dataset);
-    return json(200, {
-      ok: true, group_number: group, batch_number: 0, ...(dataset !== undefined ? { dataset } : {}),
-      message: `Data generation restarted for group ${group}${dataset !== undefined ? ` of dataset ${dataset}` : ' (every dataset)'}`,
-    });
+    // The course's API answers `{'ok'}`, a Python set FastAPI sends as ["ok"].
+    return json(200, ['ok']);
   }
   if (!event.rawPath?.endsWith('/data')) throw new NotFound(`No route ${event.rawPath}`);
   const served = await dataSources().dataset(dataset);
@@ -49,4 +48,11 @@ async function dataApi(event: HttpEvent): Promise<HttpResponse> {
   return json(200, await serveBatch(getPool(), served.rows, group, settings, served.spec.name));
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(dataApi).use(releaseWhenInvokedLocally()).use(httpErrors());
+/** The `detail` of an error, as the course's API words it where it has the same error (clients may compare it). */
+function courseDetail(error: PipelineError): string {
+  if (error instanceof NoMoreBatches) return COURSE_END_OF_DATA;
+  if (error instanceof InvalidInput && error.issues.some((i) => i.field === 'group_number')) return COURSE_BAD_GROUP;
+  return error.message;
+}
+
+export const handler = middy<HttpEvent, HttpResponse>(dataApi).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors({ detail: courseDetail }));

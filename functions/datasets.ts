@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { resolveFromRepo } from '../src/config.ts';
 import { InvalidInput, NotFound } from '../src/errors.ts';
 import { getDatasetVersion, listDatasetVersions } from '../src/registry/datasets.ts';
-import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const PathParams = z.object({
@@ -63,6 +63,6 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
   return json(200, { datasets: list });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(datasets).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(datasets).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /datasets', 'GET /datasets/{name}', 'GET /datasets/{name}/versions/{version}',
 ]));

@@ -1,11 +1,12 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { InvalidInput } from '../src/errors.ts';
 import type { AslMachine } from '../src/executions/asl-graph.ts';
 import { LOCAL_CREDENTIALS, stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/executions/step-functions.ts';
 import { checkExecutionId, describeExecution, nestedStateNames } from '../src/executions/views.ts';
 import { readDefinitionText } from '../src/statemachine/definition.ts';
-import { getConfig, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -24,7 +25,7 @@ const Section = z.record(z.string(), z.unknown());
 /** The execution input (see README "Configuration"); each step validates its own section in detail. */
 const StartBody = z.strictObject({
   dataset: z.string().regex(DATASET_SLUG, 'a dataset name such as "covertype"').optional(),
-  groupNumber: z.number().int().min(1).max(1000).optional(),
+  groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max).optional(),
   batches: z.number().int().min(1).max(100).optional(),
   intervalSeconds: z.number().int().min(0).max(3600).optional(),
   train: Section.optional(),
@@ -79,6 +80,6 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(executions).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(executions).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /executions', 'GET /executions/{id}', 'POST /executions', 'POST /executions/{id}/redrive',
 ])).use(adminOnly(['POST /executions', 'POST /executions/{id}/redrive'], () => getConfig().ADMIN_TOKEN));

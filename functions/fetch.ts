@@ -1,13 +1,14 @@
 import middy from '@middy/core';
 import { z } from 'zod';
+import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { fetchBatch } from '../src/pipeline/fetch.ts';
-import { getConfig, getPool, getSpec, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getSpec, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const FetchEvent = z.object({
   executionId: z.string().min(1).max(200),
   dataset: z.string().regex(DATASET_SLUG),
-  groupNumber: z.number().int().min(1).max(1000),
+  groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max),
   fetchIndex: z.number().int().min(0),
 });
 
@@ -22,4 +23,4 @@ async function run(event: z.infer<typeof FetchEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
-import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const PlanEvent = z.object({
@@ -20,4 +20,4 @@ async function run(event: z.infer<typeof PlanEvent>) {
   return { parentRunId, trials, maxConcurrency: search.maxConcurrency };
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const MAX_ROWS = 1000;
@@ -31,4 +31,4 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   return json(200, result);
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(predict).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(predict).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { preprocess } from '../src/pipeline/preprocess.ts';
 import { championAgeHours } from '../src/registry/registry.ts';
-import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const PreprocessEvent = z.object({
@@ -19,4 +19,4 @@ async function run(event: z.infer<typeof PreprocessEvent>) {
   return { ...result, champion };
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(PreprocessEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PreprocessEvent));

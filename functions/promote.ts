@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { promote, PromotionPolicySchema } from '../src/pipeline/promote.ts';
-import { getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const PromoteEvent = z.object({
@@ -17,4 +17,4 @@ async function run(event: z.infer<typeof PromoteEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(PromoteEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PromoteEvent));

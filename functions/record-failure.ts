@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { recordFailure } from '../src/pipeline/failures.ts';
-import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** The Catch of every task lands here with the error Step Functions caught. */
@@ -16,4 +16,4 @@ async function run(event: z.infer<typeof FailureEvent>) {
   return { executionId: event.executionId, error: event.error.Error, cause: event.error.Cause };
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));

@@ -1,11 +1,11 @@
 import middy from '@middy/core';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidInput, NotFound } from '../src/errors.ts';
+import { ArtifactHashMismatch, Conflict, NotFound } from '../src/errors.ts';
 import {
   getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
 } from '../src/registry/registry.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
@@ -28,12 +28,14 @@ const RunsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-/** A version may only become champion if its artifact is still there and unaltered. */
+/** A version may only become champion if its artifact is still there and unaltered: 409 with the reason otherwise. */
 async function artifactIntact(version: ModelVersion): Promise<void> {
   try {
     await getStore().getVerifiedBytes(version.artifactKey, version.artifactSha256);
   } catch (error) {
-    throw new InvalidInput(`Version ${version.version} of ${version.modelName} cannot serve: ${(error as Error).message}`);
+    // Missing or altered; S3 being unreachable stays a retryable 503.
+    if (!(error instanceof NotFound || error instanceof ArtifactHashMismatch)) throw error;
+    throw new Conflict(`Version ${version.version} of ${version.modelName} cannot serve: ${error.message}`);
   }
 }
 
@@ -80,7 +82,7 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(registry).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(registry).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
   'GET /models', 'GET /models/{name}', 'GET /models/{name}/versions/{version}', 'GET /models/{name}/promotions',
   'POST /models/{name}/rollback', 'POST /models/{name}/champion', 'GET /runs', 'GET /runs/{runId}',
 ])).use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));

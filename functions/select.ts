@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PromotionMetricSchema } from '../src/metrics/names.ts';
 import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { selectBest } from '../src/pipeline/select.ts';
-import { getPool, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** Each Map iteration gives either a finished trial or the error that stopped it. */
@@ -30,4 +30,4 @@ async function run(event: z.infer<typeof SelectEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { train, TrainParamsSchema } from '../src/pipeline/train.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const TrainEvent = z.object({
@@ -25,4 +25,4 @@ async function run(event: z.infer<typeof TrainEvent>) {
   return result;
 }
 
-export const handler = middy(run).use(releaseWhenInvokedLocally()).use(parseEvent(TrainEvent));
+export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(TrainEvent));

@@ -1,6 +1,6 @@
 /**
  * The few LocalStack calls the deploy needs, behind small interfaces so the deploy logic can be tested
- * against fakes. Lambda goes through @aws-sdk/client-lambda (a project dependency). Step Functions
+ * against fakes. Lambda and SSM go through @aws-sdk/client-lambda and client-ssm (project dependencies). Step Functions
  * (AWS JSON 1.0) and API Gateway v2 (REST JSON) go over plain fetch: their SDK clients are not
  * dependencies of the project, and LocalStack does not check signatures, only reads the region and
  * service from the Authorization header. These two adapters are for LocalStack only; AWS is deployed
@@ -11,6 +11,7 @@ import {
   GetFunctionConfigurationCommand, GetFunctionUrlConfigCommand, LambdaClient, UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand, type Architecture, type Runtime,
 } from '@aws-sdk/client-lambda';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 
 export interface FunctionSpec {
   /** serverless.yml function key (`fetch`). */
@@ -75,10 +76,17 @@ export interface HttpApiApi {
   deleteApi(apiId: string): Promise<void>;
 }
 
+/** SSM Parameter Store: where the deploy puts the secrets the functions read at cold start. */
+export interface SsmApi {
+  /** Creates or overwrites a SecureString parameter. */
+  putSecureString(name: string, value: string): Promise<void>;
+}
+
 export interface Clients {
   lambda: LambdaApi;
   sfn: SfnApi;
   httpApi: HttpApiApi;
+  ssm: SsmApi;
 }
 
 export interface Connection {
@@ -265,6 +273,18 @@ export function httpApiOverHttp(connection: Connection): HttpApiApi {
   };
 }
 
+export function ssmOverSdk(connection: Connection): SsmApi {
+  const client = new SSMClient({
+    endpoint: connection.endpoint, region: connection.region, maxAttempts: 3,
+    credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
+  });
+  return {
+    async putSecureString(name, value) {
+      await client.send(new PutParameterCommand({ Name: name, Value: value, Type: 'SecureString', Overwrite: true }));
+    },
+  };
+}
+
 export function localstackClients(connection: Connection): Clients {
-  return { lambda: lambdaOverSdk(connection), sfn: sfnOverHttp(connection), httpApi: httpApiOverHttp(connection) };
+  return { lambda: lambdaOverSdk(connection), sfn: sfnOverHttp(connection), httpApi: httpApiOverHttp(connection), ssm: ssmOverSdk(connection) };
 }

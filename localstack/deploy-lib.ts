@@ -4,6 +4,7 @@
  * `substituteFunctions`. Every call to LocalStack goes through the `Clients` passed in.
  */
 import yaml from 'js-yaml';
+import { SECRET_PARAMETERS, type SecretSetting } from '../src/config.ts';
 import { referencedFunctions, substituteFunctions } from '../src/statemachine/definition.ts';
 import type { Clients, FunctionSpec, FunctionState, LambdaApi, SfnApi } from './clients.ts';
 
@@ -73,6 +74,13 @@ export function functionEnvironment(declared: readonly string[], values: Record<
   return env;
 }
 
+/**
+ * The SSM parameter of a secret, as serverless.yml's custom.parameters names them for AWS:
+ * `/mlops-pipeline/dev/mysql-password`, `/mlops-pipeline/dev/admin-token`.
+ */
+export const secretParameterName = (service: string, stage: string, setting: SecretSetting) =>
+  `/${service}/${stage}/${setting.toLowerCase().replaceAll('_', '-')}`;
+
 export interface DeployOptions {
   stage: string;
   region: string;
@@ -81,8 +89,13 @@ export interface DeployOptions {
   lambdaRoleArn: string;
   stateMachineRoleArn: string;
   httpMode: 'auto' | 'http-api' | 'function-url';
-  /** Environment for every function (DATA_API_URL is added once the HTTP endpoint is known). */
+  /** Environment for every function (DATA_API_URL is added once the HTTP endpoint is known); no secrets. */
   environment: Record<string, string>;
+  /**
+   * The secrets: written to SSM as SecureString parameters; the functions get only their names
+   * (`<SETTING>_PARAMETER`). The admin token is required.
+   */
+  secrets: Partial<Record<SecretSetting, string>>;
   /** Base URL the functions use to reach an HTTP API from inside the compose network. */
   httpApiUrl: (apiId: string) => string;
   log?: (line: string) => void;
@@ -146,6 +159,16 @@ export async function deployPipeline(clients: Clients, service: ServiceDefinitio
 
   const missing = referencedFunctions(definitionText).filter((key) => !service.functions.some((f) => f.key === key));
   if (missing.length > 0) throw new Error(`The state machine refers to functions serverless.yml does not define: ${missing.join(', ')}`);
+  if (!options.secrets.ADMIN_TOKEN) throw new Error('No admin token: set ADMIN_TOKEN (the deploy refuses to leave rollback, promotion and runs unguarded)');
+
+  const parameters: Record<string, string> = {};
+  for (const [setting, value] of Object.entries(options.secrets) as [SecretSetting, string | undefined][]) {
+    if (value === undefined || value === '') continue;
+    const parameter = secretParameterName(service.service, options.stage, setting);
+    await clients.ssm.putSecureString(parameter, value);
+    parameters[SECRET_PARAMETERS[setting]] = parameter;
+    log(`SSM ${parameter} (SecureString): ${setting}`);
+  }
 
   const httpMode = options.httpMode === 'auto' ? ((await httpApiAvailable(clients)) ? 'http-api' : 'function-url') : options.httpMode;
   log(`HTTP routes: ${httpMode === 'http-api' ? 'HTTP API (API Gateway v2)' : 'Lambda function URLs (this LocalStack plan has no API Gateway v2)'}`);
@@ -156,7 +179,10 @@ export async function deployPipeline(clients: Clients, service: ServiceDefinitio
     for (const old of (await clients.httpApi.getApis()).filter((a) => a.name === apiName)) await clients.httpApi.deleteApi(old.apiId);
     api = await clients.httpApi.createApi(apiName);
   }
-  const environment = { ...options.environment, ...(api ? { DATA_API_URL: options.httpApiUrl(api.apiId) } : {}) };
+  const environment = {
+    ...functionEnvironment(service.environmentNames, { ...options.environment, ...parameters }),
+    ...(api ? { DATA_API_URL: options.httpApiUrl(api.apiId) } : {}),
+  };
 
   const specOf = (f: ServiceFunction, env: Record<string, string>): FunctionSpec => ({
     key: f.key,

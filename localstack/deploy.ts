@@ -14,7 +14,8 @@ import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { checkMysql } from '../src/embedded/stack.ts';
 import { createPool, migrate } from '../src/storage/mysql.ts';
 import { checkLocalstack, clientsFor, DEPLOY_RECORD, readService } from './common.ts';
-import { deployPipeline, functionEnvironment } from './deploy-lib.ts';
+import { localAdminToken } from '../src/embedded/admin-token.ts';
+import { deployPipeline, functionEnvironment, secretParameterName } from './deploy-lib.ts';
 import { IN_NETWORK, loadDotEnv, loadSettings, type Settings } from './settings.ts';
 
 const PACKAGE_DIR = path.join(repoRoot, '.local', 'localstack-package');
@@ -80,18 +81,18 @@ try {
     MYSQL_HOST: IN_NETWORK.mysqlHost,
     MYSQL_PORT: String(IN_NETWORK.mysqlPort),
     MYSQL_USER: settings.MYSQL_USER,
-    MYSQL_PASSWORD: settings.MYSQL_PASSWORD,
     MYSQL_DATABASE: settings.MYSQL_DATABASE,
     S3_BUCKET: settings.S3_BUCKET,
     S3_ENDPOINT: IN_NETWORK.s3Endpoint,
     S3_ACCESS_KEY_ID: settings.MINIO_ROOT_USER,
-    S3_SECRET_ACCESS_KEY: settings.MINIO_ROOT_PASSWORD,
     DATA_API_DATASET_PATH: datasetUrl,
     DATA_API_BATCH_INTERVAL_SECONDS: settings.DATA_API_BATCH_INTERVAL_SECONDS,
     DATA_API_SAMPLE_SIZE: settings.DATA_API_SAMPLE_SIZE,
     CHAMPION_CACHE_MS: settings.CHAMPION_CACHE_MS,
     TRAIN_WORKERS: settings.TRAIN_WORKERS,
   });
+  // The admin token: ADMIN_TOKEN, else the one stored in .local/admin-token, else a new one stored there.
+  const admin = await localAdminToken(process.env.ADMIN_TOKEN);
   const account = '000000000000';
   const result = await deployPipeline(clientsFor(settings), service, await readDefinitionText(), zip, {
     stage: settings.STAGE,
@@ -101,12 +102,15 @@ try {
     stateMachineRoleArn: `arn:aws:iam::${account}:role/${service.service}-${settings.STAGE}-states`,
     httpMode: settings.LOCALSTACK_HTTP,
     environment,
+    // Written to LocalStack's SSM as SecureString parameters; the functions get only their names.
+    secrets: { MYSQL_PASSWORD: settings.MYSQL_PASSWORD, S3_SECRET_ACCESS_KEY: settings.MINIO_ROOT_PASSWORD, ADMIN_TOKEN: admin.token },
     // LocalStack's DNS answers *.localhost.localstack.cloud inside the Lambda containers too.
     httpApiUrl: (apiId) => `http://${apiId}.execute-api.localhost.localstack.cloud:${new URL(settings.LOCALSTACK_ENDPOINT).port || '4566'}`,
     log: print,
   });
   await mkdir(path.dirname(DEPLOY_RECORD), { recursive: true });
   await writeFile(DEPLOY_RECORD, JSON.stringify(result, null, 2));
+  print(`Admin token: in SSM ${secretParameterName(service.service, settings.STAGE, 'ADMIN_TOKEN')}${admin.source === 'environment' ? ' (from ADMIN_TOKEN)' : ` and in ${path.relative(process.cwd(), admin.file)} (mode 0600${admin.source === 'generated' ? ', generated now' : ''})`}`);
   print(`\nDeployed. Run the pipeline: npx node localstack/run.ts`);
 } catch (error) {
   console.error(`\n${(error as Error).message}`);

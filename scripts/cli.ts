@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { LOCAL_STACK_S3, loadConfig, s3Settings } from '../src/config.ts';
 import { reproduceVersion } from '../src/pipeline/reproduce.ts';
+import { ADMIN_TOKEN_FILE, findAdminToken } from '../src/embedded/admin-token.ts';
 import { errorTypeOf } from '../src/embedded/lambda-invoker.ts';
 import { SERVICE, STAGE } from '../src/statemachine/definition.ts';
 import { EMBEDDED_SFN_ENDPOINT, EMBEDDED_STATE_MACHINE_ARN, executionsClient } from './lib/executions-client.ts';
@@ -58,8 +59,9 @@ const fail = (message: string): never => {
 async function api(method: string, route: string, body?: unknown): Promise<Record<string, unknown>> {
   let response: Response;
   try {
-    // Deployments that guard promote/rollback with ADMIN_TOKEN get it from the same variable here.
-    const auth: Record<string, string> = process.env.ADMIN_TOKEN ? { authorization: `Bearer ${process.env.ADMIN_TOKEN}` } : {};
+    // Rollback, promote and run need the admin token: ADMIN_TOKEN, else the one `npm start` stored.
+    const token = method === 'GET' ? undefined : await findAdminToken(process.env.ADMIN_TOKEN);
+    const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     response = await fetch(`${opts.api}${route}`, {
       method, headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -68,7 +70,9 @@ async function api(method: string, route: string, body?: unknown): Promise<Recor
     return fail(`Cannot reach the API at ${opts.api} (${(error as Error).message}). Is the stack running (npm start)?`);
   }
   const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) fail(`${method} ${route} → ${response.status} ${String(payload.error ?? '')}: ${String(payload.message ?? '')}`);
+  const hint = response.status === 401 || response.status === 403
+    ? `\nSet ADMIN_TOKEN to the deployment's admin token (npm start stores its own in ${path.relative(process.cwd(), ADMIN_TOKEN_FILE)}).` : '';
+  if (!response.ok) fail(`${method} ${route} → ${response.status} ${String(payload.error ?? '')}: ${String(payload.message ?? '')}${hint}`);
   return payload;
 }
 

@@ -6,6 +6,10 @@
  *   npm start -- --batches 5 --interval 10 --trees 100 --trials 6 --exit
  *   npm start -- --input my-input.json
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
+ *   npm start -- --data-api-url http://<course-host>:<port> --batches 10 --interval 300   # the course's data API
+ *
+ * The admin token (rollback, champion, POST /executions) is ADMIN_TOKEN, else the one in .local/admin-token,
+ * else a new one stored there.
  */
 import { parseArgs } from 'node:util';
 import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
@@ -61,8 +65,12 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
 }
 
 try {
-  // Start from batch 0 of the group, as the course's DAGs did; repeated runs (--every) move on.
-  await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
+  if (stack.options.dataApiUrl === undefined) {
+    // Start from the first batch of the group, as the course's DAGs did; repeated runs (--every) move on.
+    await fetch(`${stack.baseUrl}/restart_data_generation?group_number=${String(input.groupNumber ?? 1)}`);
+  } else {
+    print(`Data API: ${stack.dataApiUrl} (external: not restarted; its end of data ends the fetch loop and the run goes on)`);
+  }
   print(`\nPipeline input: ${JSON.stringify(input)}`);
   const ok = await runOnce(input);
   if (!ok && !args.every) await shutdown(1);

@@ -9,6 +9,24 @@ export const repoRoot = (() => {
   return path.resolve(here, up);
 })();
 
+/** The shortest admin token the functions accept. */
+export const ADMIN_TOKEN_MIN_LENGTH = 16;
+
+/** An SSM parameter name such as /mlops-pipeline/dev/mysql-password. */
+const parameterName = z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'an SSM parameter name such as /mlops-pipeline/dev/mysql-password');
+
+/**
+ * The settings that are secrets, each with the setting that names its SSM parameter. Deployed functions
+ * (LocalStack, AWS) hold only the names and read the SecureString values at cold start
+ * (functions/lib/context.ts); the embedded runtime gives the values themselves, in its own environment.
+ */
+export const SECRET_PARAMETERS = {
+  MYSQL_PASSWORD: 'MYSQL_PASSWORD_PARAMETER',
+  ADMIN_TOKEN: 'ADMIN_TOKEN_PARAMETER',
+  S3_SECRET_ACCESS_KEY: 'S3_SECRET_ACCESS_KEY_PARAMETER',
+} as const;
+export type SecretSetting = keyof typeof SECRET_PARAMETERS;
+
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 /** A setting holding a JSON object dataset name → value, such as `example`. */
@@ -71,11 +89,18 @@ const ConfigSchema = z.object({
   /** How long predict trusts its cached view of which version is champion. */
   CHAMPION_CACHE_MS: int(2000),
   /**
-   * When set, the routes that change the registry or start runs (rollback, champion, POST /executions)
-   * need `authorization: Bearer <ADMIN_TOKEN>`. Unset on the embedded runtime; set it on AWS.
+   * The routes that change the registry or start runs (rollback, champion, POST /executions) always need
+   * `authorization: Bearer <ADMIN_TOKEN>`; without one configured they stay closed. `npm start` generates
+   * one (src/embedded/admin-token.ts); on LocalStack/AWS it comes from SSM (ADMIN_TOKEN_PARAMETER).
    */
-  ADMIN_TOKEN: z.string().min(16, 'use at least 16 characters').optional(),
+  ADMIN_TOKEN: z.string().min(ADMIN_TOKEN_MIN_LENGTH, `use at least ${ADMIN_TOKEN_MIN_LENGTH} characters`).optional(),
   TRAIN_WORKERS: z.coerce.number().int().nonnegative().optional(),
+  /** Names of the SSM parameters of the secrets (SECRET_PARAMETERS); unset on the embedded runtime. */
+  MYSQL_PASSWORD_PARAMETER: parameterName.optional(),
+  ADMIN_TOKEN_PARAMETER: parameterName.optional(),
+  S3_SECRET_ACCESS_KEY_PARAMETER: parameterName.optional(),
+  /** SSM endpoint of an emulator; unset on AWS (and on LocalStack, whose Lambdas get AWS_ENDPOINT_URL). */
+  SSM_ENDPOINT: z.string().url().optional(),
   /**
    * The state machine whose executions the console lists, starts and redrives through the Step
    * Functions API (the embedded stack sets it; deployed functions derive it from their own ARN when unset).

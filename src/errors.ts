@@ -26,6 +26,24 @@ export class Unauthorized extends PipelineError {
   override readonly status = 401;
 }
 
+/** A route that changes the registry or starts runs was called with a token that is not the admin token. */
+export class Forbidden extends PipelineError {
+  override readonly status = 403;
+}
+
+/** A guarded route was called on a deployment that has no admin token configured: it stays closed. */
+export class AdminTokenNotConfigured extends PipelineError {
+  override readonly status = 503;
+}
+
+/**
+ * The request is well formed but the stored state refuses it, e.g. making champion a version whose
+ * artifact is missing or altered.
+ */
+export class Conflict extends PipelineError {
+  override readonly status = 409;
+}
+
 export class NotFound extends PipelineError {
   override readonly status = 404;
 }

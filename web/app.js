@@ -1,6 +1,8 @@
 // The pipeline console: one page, hash routes, plain DOM. Data from the project's own HTTP API;
 // charts by Chart.js (served from node_modules by the console function as /console/chart.umd.min.js).
 
+import { adminHeaders, askAdminToken } from './admin-token.js';
+
 const view = document.getElementById('view');
 let timers = [];
 let charts = [];
@@ -39,7 +41,7 @@ class ApiError extends Error {
 }
 
 const STATUS_WORDS = {
-  401: 'Not allowed without the admin token',
+  401: 'Not allowed without the admin token', 403: 'The admin token was refused',
   400: 'The request was not accepted', 404: 'Not found', 409: 'Conflict', 413: 'Too large', 422: 'The data was not usable',
   500: 'The server failed', 502: 'The function failed', 503: 'A service the API needs is unavailable', 504: 'The server took too long',
 };
@@ -47,8 +49,7 @@ const STATUS_WORDS = {
 /** Calls the API; a non-2xx answer becomes an ApiError whose message is the API's own words. */
 async function api(method, path, body, { raw = false, headers = {}, retried = false } = {}) {
   let response;
-  const token = sessionStorage.getItem('adminToken');
-  const auth = token ? { authorization: `Bearer ${token}` } : {};
+  const auth = adminHeaders();
   try {
     response = await fetch(path, {
       method,
@@ -58,14 +59,7 @@ async function api(method, path, body, { raw = false, headers = {}, retried = fa
   } catch (error) {
     throw new ApiError(0, null, `Cannot reach the API (${error.message}). Is the stack running?`);
   }
-  if (response.status === 401 && !retried) {
-    // The deployment guards this action with ADMIN_TOKEN: ask once, keep it for this tab.
-    const given = window.prompt('This action needs the admin token (ADMIN_TOKEN):');
-    if (given) {
-      sessionStorage.setItem('adminToken', given);
-      return api(method, path, body, { raw, headers, retried: true });
-    }
-  }
+  if (!retried && askAdminToken(response.status)) return api(method, path, body, { raw, headers, retried: true });
   if (!response.ok) {
     const text = await response.text();
     let parsed = null;
@@ -177,7 +171,7 @@ function startRunForm(onStarted) {
       num('intervalSeconds', 'Seconds between batches', 1, 0, 3600),
       num('trials', 'Search trials', 2, 1, 50),
       num('nEstimators', 'Trees per forest', 10, 1, 500),
-      num('groupNumber', 'Data API group', 1, 1, 1000),
+      num('groupNumber', 'Data API group (1–10, as the course)', 1, 1, 10),
       h('label', { class: 'field', title: 'Reuse the artifact of an earlier trial with the same data, parameters and trainer version' },
         'Step caching', h('span', {}, h('input', { type: 'checkbox', id: 'cache', checked: true }), ' reuse identical trials'))),
     message,

@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
-import { loadConfig, resolveFromRepo, s3Settings, type Config } from '../../src/config.ts';
+import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { loadConfig, resolveFromRepo, s3Settings, SECRET_PARAMETERS, type Config, type SecretSetting } from '../../src/config.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
 import { NotFound } from '../../src/errors.ts';
 import { createPool, type Pool } from '../../src/storage/mysql.ts';
@@ -17,6 +18,47 @@ const specs = new Map<string, Promise<DatasetSpec>>();
 export function getConfig(): Config {
   config ??= loadConfig();
   return config;
+}
+
+/** Secrets read from SSM by this container, by setting: read once, at the first invocation that needs them. */
+const secrets: Partial<Record<SecretSetting, string>> = {};
+
+/**
+ * Reads the `needed` secrets whose SSM parameters the environment names (SecureString, decrypted, one
+ * GetParameters call) and puts them into the config; each is read once per container. Deployed functions
+ * hold only the parameter names. Local invocations (serverless-offline, `serverless invoke local`) take
+ * the secrets from their plain environment and read nothing.
+ */
+export async function loadSecrets(needed: readonly SecretSetting[]): Promise<void> {
+  if (process.env.IS_OFFLINE === 'true' || process.env.IS_LOCAL === 'true') return;
+  const c = getConfig();
+  const missing = needed.flatMap((setting) => {
+    const name = c[SECRET_PARAMETERS[setting]];
+    return name !== undefined && secrets[setting] === undefined ? [{ setting, name }] : [];
+  });
+  if (missing.length === 0) return;
+  const client = new SSMClient({ region: c.AWS_REGION, ...(c.SSM_ENDPOINT ? { endpoint: c.SSM_ENDPOINT } : {}) });
+  try {
+    const answer = await client.send(new GetParametersCommand({ Names: missing.map((m) => m.name), WithDecryption: true }));
+    const values = new Map((answer.Parameters ?? []).map((p) => [p.Name, p.Value]));
+    const absent = missing.filter((m) => values.get(m.name) === undefined);
+    if (absent.length > 0) {
+      throw new Error(`Missing SSM parameters ${absent.map((m) => `${m.name} (${m.setting})`).join(', ')}: create them (SecureString) before deploying`);
+    }
+    for (const m of missing) secrets[m.setting] = values.get(m.name);
+  } finally {
+    client.destroy();
+  }
+  config = loadConfig({ ...process.env, ...secrets });
+}
+
+/**
+ * Loads the function's secrets before its handler runs: the MySQL password and the S3 secret key (where
+ * configured), and the `extra` ones this function uses (its role may read only those).
+ */
+export function withSecrets(...extra: SecretSetting[]): MiddlewareObj {
+  const needed: SecretSetting[] = ['MYSQL_PASSWORD', 'S3_SECRET_ACCESS_KEY', ...extra];
+  return { before: () => loadSecrets(needed) };
 }
 
 export function getPool(): Pool {

@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
 import { timingSafeEqual } from 'node:crypto';
-import { InvalidInput, NotFound, PipelineError, Unauthorized } from '../../src/errors.ts';
+import { AdminTokenNotConfigured, Forbidden, InvalidInput, NotFound, PipelineError, Unauthorized } from '../../src/errors.ts';
 
 /** A dataset name as it may appear in events and URLs. */
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -80,21 +80,23 @@ export function routes(declared: readonly string[]): MiddlewareObj<HttpEvent, Ht
 }
 
 /**
- * Guards the given routes (run after `routes()`): with a token configured, they need
- * `authorization: Bearer <token>`; without one (the embedded runtime) they are open.
+ * Guards the given routes (run after `routes()`): they need `authorization: Bearer <token>`, always.
+ * No token sent is a 401, a wrong one a 403, and a deployment without a configured token refuses them
+ * all (503); in each case the handler does not run.
  */
 export function adminOnly(guarded: readonly string[], token: () => string | undefined): MiddlewareObj<HttpEvent, HttpResponse> {
   return {
     before: (request) => {
+      const route = request.event.routeKey ?? '';
+      if (!guarded.includes(route)) return;
       const expected = token();
-      if (!expected || !guarded.includes(request.event.routeKey ?? '')) return;
+      if (!expected) throw new AdminTokenNotConfigured(`${route} is closed: this deployment has no admin token configured (ADMIN_TOKEN)`);
       const headers = request.event.headers ?? {};
-      const given = headers.authorization ?? headers.Authorization ?? '';
+      const given = /^Bearer (.+)$/.exec(headers.authorization ?? headers.Authorization ?? '')?.[1];
+      if (given === undefined) throw new Unauthorized(`${route} needs the admin token: send "authorization: Bearer <ADMIN_TOKEN>"`);
       const a = Buffer.from(given);
-      const b = Buffer.from(`Bearer ${expected}`);
-      if (a.length !== b.length || !timingSafeEqual(a, b)) {
-        throw new Unauthorized(`${request.event.routeKey} needs the admin token: send "authorization: Bearer <ADMIN_TOKEN>"`);
-      }
+      const b = Buffer.from(expected);
+      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new Forbidden(`${route}: the admin token sent is not this deployment's`);
     },
   };
 }
@@ -149,14 +151,16 @@ export function parseJsonBody<S extends z.ZodType>(
 
 /**
  * Turns every error into a JSON response: our named errors keep their status and message; anything
- * else is a 500 whose details go to the log, not to the client.
+ * else is a 500 whose details go to the log, not to the client. `detail` adds a `detail` field to
+ * 4xx bodies (what the course's FastAPI data API answers, and clients written for it branch on).
  */
-export function httpErrors(): MiddlewareObj<HttpEvent, HttpResponse> {
+export function httpErrors(options: { detail?: (error: PipelineError) => string } = {}): MiddlewareObj<HttpEvent, HttpResponse> {
   return {
     onError: (request) => {
       const error = request.error;
       if (error instanceof PipelineError && error.status < 500) {
         request.response = json(error.status, {
+          ...(options.detail ? { detail: options.detail(error) } : {}),
           error: error.name,
           message: error.message,
           ...(error instanceof InvalidInput && error.issues.length > 0 ? { issues: error.issues } : {}),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig, repoRoot } from '../../src/config.ts';
+import { localAdminToken } from '../../src/embedded/admin-token.ts';
 import { EmbeddedStack } from '../../src/embedded/stack.ts';
 
 /**
@@ -18,6 +19,8 @@ export const stackOptions = {
   'sfn-port': { type: 'string', default: '8083' },
   /** Where the S3 server keeps its files (default .local/s3). */
   's3-dir': { type: 'string' },
+  /** An external data API (the course's) instead of the stack's own; DATA_API_URL does the same. */
+  'data-api-url': { type: 'string', default: process.env.DATA_API_URL },
   verbose: { type: 'boolean', default: false },
 } as const;
 
@@ -27,6 +30,7 @@ export interface StackArgs {
   'lambda-port': string;
   'sfn-port': string;
   's3-dir'?: string;
+  'data-api-url'?: string;
   verbose: boolean;
 }
 
@@ -39,6 +43,15 @@ export interface RunningStack {
 /** Starts the embedded stack; Ctrl-C or SIGTERM stops it. Start-up failures end the process with their message. */
 export async function startEmbeddedStack(args: StackArgs, print: (line: string) => void, functionEnv: Record<string, string> = {}): Promise<RunningStack> {
   const config = loadConfig();
+  const externalDataApi = args['data-api-url'] || undefined;
+  if (externalDataApi !== undefined && !URL.canParse(externalDataApi)) {
+    console.error(`--data-api-url: not a URL: ${externalDataApi}`);
+    process.exit(2);
+  }
+  const admin = await localAdminToken(process.env.ADMIN_TOKEN).catch((error: unknown) => {
+    console.error((error as Error).message);
+    return process.exit(2);
+  });
   const stack = new EmbeddedStack({
     mysql: { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, database: config.MYSQL_DATABASE },
     bucket: config.S3_BUCKET,
@@ -53,6 +66,8 @@ export async function startEmbeddedStack(args: StackArgs, print: (line: string) 
       DATA_API_DATASET_PATH: config.DATA_API_DATASET_PATH,
       ...functionEnv,
     },
+    adminToken: admin.token,
+    ...(externalDataApi !== undefined ? { dataApiUrl: externalDataApi } : {}),
     log: print,
     verbose: args.verbose,
   });
@@ -64,6 +79,9 @@ export async function startEmbeddedStack(args: StackArgs, print: (line: string) 
   process.on('SIGTERM', () => void shutdown(0));
   try {
     await stack.start();
+    print(admin.source === 'environment'
+      ? 'Admin token: ADMIN_TOKEN of the environment'
+      : `Admin token: ${admin.source === 'generated' ? 'generated and stored' : 'stored'} in ${path.relative(process.cwd(), admin.file)} (mode 0600); the CLI reads it from there, the console asks for it once`);
   } catch (error) {
     console.error(`\n${(error as Error).message}`);
     return shutdown(1);

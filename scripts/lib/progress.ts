@@ -9,6 +9,9 @@ function keyOutputs(stateName: string, output: unknown): string {
   const fmt = (n: unknown) => (typeof n === 'number' ? (Number.isInteger(n) ? String(n) : n.toFixed(4)) : String(n));
   switch (stateName) {
     case 'FetchBatch': {
+      // The data API's end of data (NoMoreBatches), caught: the loop ends here.
+      const stop = o.fetchStop as { Error?: string } | undefined;
+      if (stop) return `${String(stop.Error)}: the data API has served its last batch; going on with ${fmt(o.fetch?.rowsStored)} rows stored`;
       const f = o.fetch ?? {};
       return `batch ${fmt(f.batchNumber)}: ${fmt(f.rowsReceived)} rows received, ${fmt(f.rowsNew)} new, ${fmt(f.rowsRejected)} rejected; ${fmt(f.rowsStored)} stored`;
     }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
+import { generateAdminToken } from './admin-token.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
 import { LOCAL_CREDENTIALS, StepFunctionsExecutions, type FinishedExecution } from '../executions/step-functions.ts';
@@ -31,6 +32,13 @@ export interface EmbeddedStackOptions {
   s3Directory?: string;
   /** Extra environment for the functions (data API interval, sample size, dataset path…). */
   functionEnv?: Record<string, string>;
+  /**
+   * The admin token the guarded routes (rollback, champion, POST /executions) need; a random one for
+   * this stack when absent (`stack.adminToken`).
+   */
+  adminToken?: string;
+  /** The data API the fetch step calls: this stack's own (`/data`) when absent, or an external one such as the course's. */
+  dataApiUrl?: string;
   log?: (line: string) => void;
   /** Print the functions' own output (serverless-offline) through `log`. */
   verbose?: boolean;
@@ -93,6 +101,7 @@ export async function checkMysql(settings: MysqlSettings): Promise<void> {
  */
 export class EmbeddedStack {
   readonly options: EmbeddedStackOptions;
+  readonly adminToken: string;
   httpPort = 0;
   lambdaPort = 0;
   s3Port = 0;
@@ -108,6 +117,12 @@ export class EmbeddedStack {
 
   constructor(options: EmbeddedStackOptions) {
     this.options = options;
+    this.adminToken = options.adminToken ?? generateAdminToken();
+  }
+
+  /** The data API the fetch step calls. */
+  get dataApiUrl(): string {
+    return this.options.dataApiUrl ?? this.baseUrl;
   }
 
   get baseUrl(): string {
@@ -155,7 +170,8 @@ export class EmbeddedStack {
       MYSQL_DATABASE: mysql.database,
       S3_BUCKET: this.options.bucket,
       S3_ENDPOINT: s3Endpoint,
-      DATA_API_URL: this.baseUrl,
+      DATA_API_URL: this.dataApiUrl,
+      ADMIN_TOKEN: this.adminToken,
       // The console's executions function reads, starts and redrives through the Step Functions API.
       SFN_ENDPOINT: this.sfnUrl,
       STATE_MACHINE_ARN: pipelineArn,

@@ -1,5 +1,6 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
+import { COURSE_END_OF_DATA } from '../data-api/service.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { rowKey, validateRows } from '../dataset/validate.ts';
 import { DataApiUnavailable, InvalidInput, NoMoreBatches } from '../errors.ts';
@@ -32,11 +33,30 @@ export interface FetchResult {
 
 const BatchBody = z.object({
   group_number: z.number().int(),
-  batch_number: z.number().int().nonnegative(),
+  /** 1..10, as the course numbers them. */
+  batch_number: z.number().int().positive(),
   /** Our data API says which dataset it served; the classic course API does not. */
   dataset: z.string().optional(),
   data: z.array(z.unknown()),
 });
+
+/** Lower case, without accents: the course's API has been seen with and without the accent of "mínima". */
+const plain = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().trim();
+
+/**
+ * Whether a 400 body is the data API's end of data: the course's `{"detail": COURSE_END_OF_DATA}`, or
+ * ours, which also names the error.
+ */
+export function isEndOfData(text: string): boolean {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const { detail, error } = (typeof body === 'object' && body !== null ? body : {}) as { detail?: unknown; error?: unknown };
+  return error === 'NoMoreBatches' || (typeof detail === 'string' && plain(detail) === plain(COURSE_END_OF_DATA));
+}
 
 /**
  * Calls the data API once for a batch of `dataset` (sent as the `dataset` query parameter), mapping
@@ -63,7 +83,7 @@ export async function requestBatch(baseUrl: string, groupNumber: number, timeout
   if (response.status >= 500 || response.status === 408 || response.status === 429) {
     throw new DataApiUnavailable(`Data API answered ${response.status}: ${text.slice(0, 200)}`);
   }
-  if (response.status === 400 && /batches .* have been served|no more batches/i.test(text)) {
+  if (response.status === 400 && isEndOfData(text)) {
     throw new NoMoreBatches(`Data API has no more batches for group ${groupNumber}: ${text.slice(0, 300)}`);
   }
   if (!response.ok) throw new InvalidInput(`Data API refused the request (${response.status}): ${text.slice(0, 300)}`);

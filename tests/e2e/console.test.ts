@@ -72,6 +72,8 @@ async function startRunFromPage(input: { dataset: string; batches: number; inter
   return page.url().split('/').pop() ?? '';
 }
 
+let tokenPrompts = 0;
+
 describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-console-'));
@@ -88,6 +90,11 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    // The guarded buttons (start a run, roll back) ask for the admin token once per tab.
+    page.on('dialog', (dialog) => {
+      if (dialog.type() === 'prompt') tokenPrompts += 1;
+      void dialog.accept(stack.adminToken);
+    });
   });
 
   after(async () => {
@@ -171,6 +178,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     const alert = page.locator('[role=alert]').filter({ hasText: 'no earlier champion' });
     await alert.waitFor();
     assert.equal(await promotionCount(), 1, 'nothing was recorded');
+    assert.equal(tokenPrompts, 1, 'the admin token was asked for once (by Start run), then kept for the tab');
   });
 
   test('the runs page shows the search trials side by side', async () => {

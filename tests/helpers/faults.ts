@@ -45,7 +45,7 @@ export async function startFakeDataApi(fallback: () => Reply): Promise<FakeDataA
     switch (reply.kind) {
       case 'batch':
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ group_number: group, batch_number: reply.batchNumber ?? 0, data: reply.rows }));
+        res.end(JSON.stringify({ group_number: group, batch_number: reply.batchNumber ?? 1, data: reply.rows }));
         return;
       case 'json':
         res.writeHead(reply.status, { 'content-type': 'application/json' });
@@ -62,7 +62,7 @@ export async function startFakeDataApi(fallback: () => Reply): Promise<FakeDataA
         return;
       case 'stall-body':
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100000' });
-        res.write('{"group_number":1,"batch_number":0,"data":[["3318","112"');
+        res.write('{"group_number":1,"batch_number":1,"data":[["3318","112"');
         return;
     }
   });

@@ -33,32 +33,32 @@ describe('data API: per-dataset group state and sources', () => {
     assert.ok(schemaStatements.some((s) => /PRIMARY KEY \(dataset, group_number\)/.test(s)));
 
     const s = { batches: 10, intervalSeconds: 60, sampleSize: 5 };
-    assert.equal(await currentBatch(pool, 3, s, at(10)), 4);
-    assert.equal(await currentBatch(pool, 3, s, at(61), 'covertype'), 5);
+    assert.equal(await currentBatch(pool, 3, s, at(10)), 5, 'stored index 4 is batch 5');
+    assert.equal(await currentBatch(pool, 3, s, at(61), 'covertype'), 6);
     // Another dataset of the same group has its own clock.
-    assert.equal(await currentBatch(pool, 3, s, at(61), 'bodyfat'), 0);
-    assert.equal(await currentBatch(pool, 3, s, at(122), 'bodyfat'), 1);
+    assert.equal(await currentBatch(pool, 3, s, at(61), 'bodyfat'), 1);
+    assert.equal(await currentBatch(pool, 3, s, at(122), 'bodyfat'), 2);
     // A migration run again does not overwrite the state that moved on.
     await migrate(pool);
-    assert.equal(await currentBatch(pool, 3, s, at(70)), 5);
+    assert.equal(await currentBatch(pool, 3, s, at(70)), 6);
   });
 
   test('restart: one dataset, or every dataset of the group', async () => {
     const s = { batches: 3, intervalSeconds: 60, sampleSize: 5 };
     await currentBatch(pool, 4, s, at(0), 'bodyfat');
-    assert.equal(await currentBatch(pool, 4, s, at(61), 'bodyfat'), 1);
-    assert.equal(await currentBatch(pool, 4, s, at(122), 'bodyfat'), 2);
+    assert.equal(await currentBatch(pool, 4, s, at(61), 'bodyfat'), 2);
+    assert.equal(await currentBatch(pool, 4, s, at(122), 'bodyfat'), 3);
     await assert.rejects(currentBatch(pool, 4, s, at(200), 'bodyfat'), (e: Error) =>
       e.name === 'NoMoreBatches' && /batches of group 4 of dataset bodyfat have been served/.test(e.message) &&
       /restart_data_generation\?group_number=4&dataset=bodyfat/.test(e.message));
     await currentBatch(pool, 4, s, at(0), 'covertype');
-    assert.equal(await currentBatch(pool, 4, s, at(61), 'covertype'), 1);
+    assert.equal(await currentBatch(pool, 4, s, at(61), 'covertype'), 2);
     await restartGroup(pool, 4, at(300), 'covertype');
-    assert.equal(await currentBatch(pool, 4, s, at(301), 'covertype'), 0);
+    assert.equal(await currentBatch(pool, 4, s, at(301), 'covertype'), 1);
     await assert.rejects(currentBatch(pool, 4, s, at(301), 'bodyfat'), { name: 'NoMoreBatches' });
     await restartGroup(pool, 4, at(400));
-    assert.equal(await currentBatch(pool, 4, s, at(401), 'bodyfat'), 0);
-    assert.equal(await currentBatch(pool, 4, s, at(401), 'covertype'), 0);
+    assert.equal(await currentBatch(pool, 4, s, at(401), 'bodyfat'), 1);
+    assert.equal(await currentBatch(pool, 4, s, at(401), 'covertype'), 1);
   });
 
   test('a sample size at least the batch size gives the whole batch, in order', async () => {

@@ -12,7 +12,7 @@ import { localstackClients, type Clients } from '../../localstack/clients.ts';
 import { deployPipeline, functionEnvironment, readServiceDefinition, teardownPipeline, type DeployOptions } from '../../localstack/deploy-lib.ts';
 
 interface Call {
-  api: 'lambda' | 'states' | 'apigatewayv2';
+  api: 'lambda' | 'states' | 'apigatewayv2' | 'ssm';
   action: string;
   target?: string;
   body: Record<string, unknown>;
@@ -28,6 +28,7 @@ class FakeLocalStack {
   functions = new Map<string, { config: Record<string, unknown>; reads: number; url?: string }>();
   machines = new Map<string, string>();
   apis = new Map<string, string>();
+  parameters = new Map<string, { type: string; value: string }>();
   history: Record<string, unknown>[] = [];
   describes = 0;
   server: Server;
@@ -54,6 +55,7 @@ class FakeLocalStack {
     const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
     const url = new URL(req.url ?? '/', this.endpoint);
     const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('AmazonSSM.')) return this.ssm(res, target.split('.')[1], body);
     if (typeof target === 'string') return this.states(res, target.split('.')[1], body);
     if (url.pathname.startsWith('/v2/')) return this.apigw(res, req.method ?? 'GET', url.pathname, body);
     return this.lambda(res, req.method ?? 'GET', url.pathname, body);
@@ -107,6 +109,14 @@ class FakeLocalStack {
       default:
         return this.send(res, 404, { message: action });
     }
+  }
+
+  /** SSM's JSON 1.1 API, as @aws-sdk/client-ssm speaks it: PutParameter only. */
+  private ssm(res: ServerResponse, action: string, body: Record<string, unknown>): void {
+    this.calls.push({ api: 'ssm', action, body });
+    if (action !== 'PutParameter') return this.send(res, 400, { __type: 'InvalidAction', message: action });
+    this.parameters.set(String(body.Name), { type: String(body.Type), value: String(body.Value) });
+    return this.send(res, 200, { Version: 1, Tier: 'Standard' });
   }
 
   private states(res: ServerResponse, action: string, body: Record<string, unknown>): void {
@@ -166,12 +176,14 @@ const service = readServiceDefinition(await readFile(path.join(repoRoot, 'server
 const definitionText = await readDefinitionText();
 const zip = new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
 const environment = functionEnvironment(service.environmentNames, {
-  MYSQL_HOST: 'mysql', MYSQL_PORT: '3306', MYSQL_USER: 'mlops', MYSQL_PASSWORD: 'pw', MYSQL_DATABASE: 'mlops',
-  S3_BUCKET: 'mlops-artifacts', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'minio-user', S3_SECRET_ACCESS_KEY: 'minio-pw',
+  MYSQL_HOST: 'mysql', MYSQL_PORT: '3306', MYSQL_USER: 'mlops', MYSQL_DATABASE: 'mlops',
+  S3_BUCKET: 'mlops-artifacts', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'minio-user',
   DATA_API_DATASET_PATH: 'http://minio:9000/mlops-artifacts/sources/covertype.csv.gz',
 });
+/** Real-looking secrets: they go to SSM, and never into a function's configuration. */
+const secrets = { MYSQL_PASSWORD: 'Zr8kq2VmL9pWx4TnB7cQ', S3_SECRET_ACCESS_KEY: 'minio-Hq3vN8xK2pR7tW4y', ADMIN_TOKEN: 'adm-5c1f9e7a2b8d4f6e0a3c7d91' };
 const options = (httpMode: DeployOptions['httpMode']): DeployOptions => ({
-  stage: 'dev', region: 'us-east-1', architecture: 'x86_64', httpMode, environment,
+  stage: 'dev', region: 'us-east-1', architecture: 'x86_64', httpMode, environment, secrets,
   lambdaRoleArn: 'arn:aws:iam::000000000000:role/lambda', stateMachineRoleArn: 'arn:aws:iam::000000000000:role/states',
   httpApiUrl: (apiId) => `http://${apiId}.execute-api.localhost.localstack.cloud:4566`,
   sleep: async () => undefined,
@@ -191,6 +203,7 @@ describe('LocalStack deploy against a fake endpoint', () => {
     fake.functions.clear();
     fake.machines.clear();
     fake.apis.clear();
+    fake.parameters.clear();
   });
 
   test('with an HTTP API: every function with its env, the routes, the state machine with Lambda ARNs', async () => {
@@ -260,8 +273,37 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.ok(!fake.calls.some((c) => c.api === 'apigatewayv2' && c.action.startsWith('POST')));
   });
 
-  test('refuses an environment name serverless.yml does not declare', () => {
+  test('refuses an environment name serverless.yml does not declare, a secret among them', () => {
     assert.throws(() => functionEnvironment(service.environmentNames, { MYSQL_HOSTNAME: 'x' }), /not in serverless.yml/);
+    for (const name of Object.keys(secrets)) assert.throws(() => functionEnvironment(service.environmentNames, { [name]: 'x' }), /not in serverless.yml/, name);
+  });
+
+  test('the secrets go to SSM as SecureString parameters; every function gets only their names', async () => {
+    fake.httpApi = false;
+    await deployPipeline(clients, service, definitionText, zip, options('auto'));
+    assert.deepEqual(Object.fromEntries(fake.parameters), {
+      '/mlops-pipeline/dev/mysql-password': { type: 'SecureString', value: secrets.MYSQL_PASSWORD },
+      '/mlops-pipeline/dev/s3-secret-access-key': { type: 'SecureString', value: secrets.S3_SECRET_ACCESS_KEY },
+      '/mlops-pipeline/dev/admin-token': { type: 'SecureString', value: secrets.ADMIN_TOKEN },
+    });
+    const configurations = fake.calls.filter((c) => c.api === 'lambda' && (c.action === 'POST function' || c.action === 'PUT configuration'));
+    assert.ok(configurations.length >= service.functions.length);
+    for (const c of configurations) {
+      const text = JSON.stringify(c.body);
+      for (const [name, value] of Object.entries(secrets)) assert.ok(!text.includes(value), `${c.target} ${c.action} carries ${name}`);
+      const env = (c.body.Environment as { Variables: Record<string, string> }).Variables;
+      assert.equal(env.MYSQL_PASSWORD_PARAMETER, '/mlops-pipeline/dev/mysql-password');
+      assert.equal(env.ADMIN_TOKEN_PARAMETER, '/mlops-pipeline/dev/admin-token');
+      assert.equal(env.S3_SECRET_ACCESS_KEY_PARAMETER, '/mlops-pipeline/dev/s3-secret-access-key');
+    }
+  });
+
+  test('refuses to deploy without an admin token, before creating anything', async () => {
+    await assert.rejects(
+      deployPipeline(clients, service, definitionText, zip, { ...options('auto'), secrets: { MYSQL_PASSWORD: secrets.MYSQL_PASSWORD } }),
+      /No admin token: set ADMIN_TOKEN/,
+    );
+    assert.equal(fake.calls.length, 0);
   });
 
   test('the LocalStack runner follows an execution through @aws-sdk/client-sfn: each history event once, in the console\'s shape', async () => {

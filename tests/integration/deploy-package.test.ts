@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,10 +15,19 @@ interface Resource {
   DependsOn?: string | string[];
 }
 
+/** Real-looking secrets in the packaging environment: none of them may end up in what is packaged. */
+const SECRETS = {
+  MYSQL_PASSWORD: 'Zr8kq2VmL9pWx4TnB7cQ',
+  ADMIN_TOKEN: 'adm-5c1f9e7a2b8d4f6e0a3c7d91',
+  S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLEKEY',
+};
+
 /** `serverless package` for AWS, offline, into a folder of its own (not the shared .serverless/). */
 describe('serverless package (the AWS CloudFormation template)', () => {
   let dir: string;
   let resources: Record<string, Resource>;
+  /** Every text file the package wrote (templates, state), concatenated. */
+  let packaged: string;
   const logicalId = (key: string) => `${key[0].toUpperCase()}${key.slice(1)}LambdaFunction`;
   const byType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
@@ -29,12 +38,15 @@ describe('serverless package (the AWS CloudFormation template)', () => {
       assert.equal(build.status, 0, build.stdout + build.stderr);
     }
     const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', 'dev', '--package', dir], {
-      cwd: repoRoot, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
+      cwd: repoRoot, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', ...SECRETS },
     });
     assert.equal(result.status, 0, `serverless package failed:\n${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout + result.stderr, /State machine "pipeline" definition is valid/);
     const template = JSON.parse(await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource> };
     resources = template.Resources;
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+    assert.ok(files.includes('serverless-state.json'));
+    packaged = (await Promise.all(files.map((f) => readFile(path.join(dir, f), 'utf8')))).join('\n');
   });
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -87,24 +99,50 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.equal(rules[0].State, 'DISABLED');
   });
 
+  const policiesOf = (role: string) =>
+    (resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement);
+
   test('grants each function only what it uses', () => {
-    const actionsOf = (role: string) => {
-      const policies = resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[];
-      return policies.flatMap((p) => p.PolicyDocument.Statement.flatMap((s) => s.Action)).sort();
-    };
+    const actionsOf = (role: string) => [...new Set(policiesOf(role).flatMap((s) => s.Action))].sort();
     const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
-    for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), logs, role);
-    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
-    assert.deepEqual(actionsOf('PredictRole'), [...logs, 's3:GetObject', 's3:ListBucket'].sort());
+    const secrets = ['kms:Decrypt', 'ssm:GetParameters'];
+    for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets].sort(), role);
+    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
+    assert.deepEqual(actionsOf('PredictRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket'].sort());
     const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
     assert.match(s3, /"ArtifactsBucket","Arn"/);
     assert.doesNotMatch(JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Role')), /"Resource":"\*"|"Action":"\*"/);
     assert.equal(resources.ArtifactsBucket.Type, 'AWS::S3::Bucket');
   });
 
-  test('puts no secret in the template: the DB settings come from the deploying environment', () => {
-    const env = (resources.FetchLambdaFunction.Properties.Environment as { Variables: Record<string, string> }).Variables;
-    // The value is whatever MYSQL_PASSWORD was at package time (e.g. read from SSM by the deploying shell), never a literal.
-    assert.equal(env.MYSQL_PASSWORD, process.env.MYSQL_PASSWORD ?? '');
+  test('puts no secret in the template or any function environment, however real the deploying environment\'s are', () => {
+    for (const [name, value] of Object.entries(SECRETS)) {
+      assert.ok(!packaged.includes(value), `the value of ${name} is in the package`);
+    }
+    for (const [id, fn] of byType('AWS::Lambda::Function')) {
+      const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      for (const name of Object.keys(SECRETS)) assert.equal(env[name], undefined, `${id} has ${name} in its environment`);
+      // Only the names of the SSM parameters the functions read at cold start.
+      assert.equal(env.MYSQL_PASSWORD_PARAMETER, '/mlops-pipeline/dev/mysql-password', id);
+      assert.equal(env.ADMIN_TOKEN_PARAMETER, '/mlops-pipeline/dev/admin-token', id);
+    }
+  });
+
+  test('each role reads (and decrypts) exactly the SSM parameters its function uses: the admin token only registry and executions', async () => {
+    const parameterOf = (resource: unknown) => /:parameter(\/[^"]+)"/.exec(JSON.stringify(resource))?.[1];
+    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+    const roles = service.functions.map((f) => `${f.key[0].toUpperCase()}${f.key.slice(1)}Role`);
+    for (const role of roles) {
+      const statements = policiesOf(role);
+      const read = statements.filter((s) => s.Action === 'ssm:GetParameters').map((s) => parameterOf(s.Resource)).sort();
+      const decrypt = statements.filter((s) => s.Action === 'kms:Decrypt').map((s) => parameterOf(s.Condition)).sort();
+      const expected = ['RegistryRole', 'ExecutionsRole'].includes(role)
+        ? ['/mlops-pipeline/dev/admin-token', '/mlops-pipeline/dev/mysql-password']
+        : ['/mlops-pipeline/dev/mysql-password'];
+      assert.deepEqual(read, expected, `${role} reads`);
+      assert.deepEqual(decrypt, expected, `${role} decrypts`);
+      for (const s of statements.filter((x) => x.Action === 'kms:Decrypt')) assert.match(JSON.stringify(s.Condition), /kms:EncryptionContext:PARAMETER_ARN/);
+    }
   });
 });

@@ -64,9 +64,10 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
     ['malformed JSON', { kind: 'text', status: 200, text: '{"group_number":1,"batch_number":0,"data":[["3318",', contentType: 'application/json' }, /malformed JSON/],
     ['an HTML page with status 200', { kind: 'text', status: 200, text: '<!doctype html><title>login</title>', contentType: 'text/html' }, /malformed JSON/],
     ['empty 200 body', { kind: 'text', status: 200, text: '' }, /malformed JSON/],
-    ['JSON of the wrong shape (data not an array)', { kind: 'json', status: 200, body: { group_number: 1, batch_number: 0, data: 'rows' } }, /unexpected body: data/],
+    ['JSON of the wrong shape (data not an array)', { kind: 'json', status: 200, body: { group_number: 1, batch_number: 1, data: 'rows' } }, /unexpected body: data/],
     ['JSON without batch_number', { kind: 'json', status: 200, body: { group_number: 1, data: [] } }, /unexpected body: batch_number/],
     ['a negative batch number', { kind: 'json', status: 200, body: { group_number: 1, batch_number: -1, data: [] } }, /batch_number/],
+    ['batch number 0 (the course numbers them from 1)', { kind: 'json', status: 200, body: { group_number: 1, batch_number: 0, data: [] } }, /batch_number/],
     ['a JSON array instead of an object', { kind: 'json', status: 200, body: [[1, 2, 3]] }, /unexpected body/],
   ];
   for (const [what, reply, message] of unavailable) {
@@ -86,9 +87,22 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
     });
   }
 
-  test('the last batch served → NoMoreBatches (not retried: the loop ends), nothing stored', async () => {
-    api.queue.push({ kind: 'json', status: 400, body: { detail: 'All 10 batches for group 1 have been served. Call /restart_data_generation' } });
-    await assert.rejects(fetchOnce(), (e: Error) => e instanceof NoMoreBatches);
+  const endOfData: [string, unknown][] = [
+    ["the course's API (400 detail, word for word)", { detail: 'Ya se recolectó toda la información minima necesaria' }],
+    ["the course's API in the variant with the accent on mínima", { detail: 'Ya se recolectó toda la información mínima necesaria' }],
+    ['ours (the same detail, and the error named)', { detail: 'Ya se recolectó toda la información minima necesaria', error: 'NoMoreBatches', message: 'All 10 batches of group 1 have been served.' }],
+  ];
+  for (const [what, body] of endOfData) {
+    test(`the last batch served, as ${what} → NoMoreBatches (not retried: the loop ends), nothing stored`, async () => {
+      api.queue.push({ kind: 'json', status: 400, body });
+      await assert.rejects(fetchOnce(), (e: Error) => e instanceof NoMoreBatches);
+      await nothingStored();
+    });
+  }
+
+  test("any other 400 with a detail (the course's bad group) → InvalidInput with the detail", async () => {
+    api.queue.push({ kind: 'json', status: 400, body: { detail: 'Número de grupo inválido' } });
+    await assert.rejects(fetchOnce(), (e: Error) => e instanceof InvalidInput && /refused the request \(400\).*Número de grupo inválido/.test(e.message));
     await nothingStored();
   });
 

@@ -33,7 +33,7 @@ function cli(...args: string[]): Promise<{ code: number; out: string }> {
       env: {
         ...process.env, MYSQL_HOST: mysql.host, MYSQL_PORT: String(mysql.port), MYSQL_USER: mysql.user, MYSQL_PASSWORD: mysql.password,
         MYSQL_DATABASE: mysql.database, S3_BUCKET: bucket, S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
-        S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', TRAIN_WORKERS: '1',
+        S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', TRAIN_WORKERS: '1', ADMIN_TOKEN: stack.adminToken,
       },
     });
     let out = '';

@@ -31,7 +31,7 @@ test('an unknown path or method is a 404 naming it', async () => {
   assert.match(String(r.body.message), /No route GET \/models\/covertype\/rollback/);
 });
 
-test('with an admin token configured, guarded routes need it; others and an unconfigured stack stay open', async () => {
+test('guarded routes need the admin token: none is 401, a wrong one 403, and without a configured token they stay closed', async () => {
   let token: string | undefined = 'correct-horse-battery-staple';
   const guarded = middy<HttpEvent, HttpResponse>(echo).use(httpErrors())
     .use(routes(['GET /models', 'POST /models/{name}/rollback']))
@@ -39,9 +39,12 @@ test('with an admin token configured, guarded routes need it; others and an unco
   const send = async (method: string, rawPath: string, headers: Record<string, string> = {}) =>
     (await guarded({ rawPath, headers, requestContext: { http: { method } } }, {} as never)).statusCode;
   assert.equal(await send('POST', '/models/covertype/rollback'), 401);
-  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer wrong' }), 401);
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'correct-horse-battery-staple' }), 401, 'not a bearer token');
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer wrong' }), 403);
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer correct-horse-battery-staplf' }), 403);
   assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer correct-horse-battery-staple' }), 200);
   assert.equal(await send('GET', '/models'), 200, 'reads stay open');
   token = undefined;
-  assert.equal(await send('POST', '/models/covertype/rollback'), 200, 'the embedded runtime has no token');
+  assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer anything' }), 503, 'no configured token: closed, not open');
+  assert.equal(await send('GET', '/models'), 200);
 });

@@ -177,4 +177,76 @@ export const schemaStatements: readonly string[] = [
     at DATETIME(3) NOT NULL,
     PRIMARY KEY (execution_arn, seq)
   ) ENGINE=InnoDB`,
+  // ---- Monitoring (src/monitoring/) ----
+  // What feedback joins to: one row per logged prediction row, written with each flush of the
+  // prediction log (the features themselves are in the S3 log object, log_key).
+  `CREATE TABLE IF NOT EXISTS prediction_index (
+    request_id CHAR(36) NOT NULL,
+    row_index INT NOT NULL,
+    model_name VARCHAR(64) NOT NULL,
+    model_version INT NOT NULL,
+    source VARCHAR(8) NOT NULL COMMENT 'api | batch',
+    prediction VARCHAR(64) NOT NULL COMMENT 'class value, or the number as text',
+    prediction_value DOUBLE NULL COMMENT 'regression: the predicted number',
+    challenger_version INT NULL COMMENT 'shadow scoring: the challenger scored this row',
+    challenger_prediction VARCHAR(64) NULL,
+    challenger_value DOUBLE NULL,
+    agree TINYINT(1) NULL COMMENT 'challenger agrees with the champion (same class; regression: within 5%)',
+    log_key VARCHAR(500) NOT NULL,
+    predicted_at DATETIME(3) NOT NULL,
+    PRIMARY KEY (request_id, row_index),
+    KEY ix_prediction_index_model (model_name, predicted_at)
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS prediction_feedback (
+    request_id CHAR(36) NOT NULL,
+    row_index INT NOT NULL,
+    actual VARCHAR(64) NOT NULL,
+    actual_value DOUBLE NULL COMMENT 'regression: the true number',
+    received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (request_id, row_index)
+  ) ENGINE=InnoDB`,
+  // One row per flush of a prediction log writer: what was written, and what its full buffer dropped since its last flush.
+  `CREATE TABLE IF NOT EXISTS prediction_log_flushes (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    model_name VARCHAR(64) NOT NULL,
+    log_key VARCHAR(500) NOT NULL,
+    records INT NOT NULL,
+    dropped INT NOT NULL,
+    flushed_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    UNIQUE KEY uq_prediction_log_key (log_key),
+    KEY ix_prediction_log_model (model_name, flushed_at)
+  ) ENGINE=InnoDB`,
+  // Each monitor check: live drift against the champion's training profile, class mix, live metrics.
+  `CREATE TABLE IF NOT EXISTS monitor_results (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    model_name VARCHAR(64) NOT NULL,
+    champion_version INT NOT NULL,
+    challenger_version INT NULL,
+    window_start DATETIME(3) NOT NULL,
+    window_end DATETIME(3) NOT NULL,
+    rows_logged INT NOT NULL,
+    rows_dropped INT NOT NULL,
+    max_psi DOUBLE NULL,
+    drifted TINYINT(1) NULL COMMENT 'NULL: too few rows to tell',
+    features JSON NOT NULL COMMENT 'per feature: psi and drifted',
+    prediction_mix JSON NOT NULL COMMENT 'predicted class (or regression bin) -> rows',
+    live_metric VARCHAR(16) NOT NULL,
+    live_value DOUBLE NULL,
+    feedback_rows INT NOT NULL,
+    challenger_rows INT NOT NULL,
+    challenger_agreement DOUBLE NULL,
+    challenger_live_value DOUBLE NULL,
+    challenger_feedback_rows INT NOT NULL,
+    fired JSON NOT NULL COMMENT 'triggers that crossed in this check and what was done',
+    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    KEY ix_monitor_results_model (model_name, created_at)
+  ) ENGINE=InnoDB`,
+  // Whether each trigger is past its threshold: a trigger fires only on the move from 0 to 1.
+  `CREATE TABLE IF NOT EXISTS monitor_triggers (
+    model_name VARCHAR(64) NOT NULL,
+    trigger_name VARCHAR(32) NOT NULL,
+    active TINYINT(1) NOT NULL DEFAULT 0,
+    changed_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (model_name, trigger_name)
+  ) ENGINE=InnoDB`,
 ];

@@ -56,7 +56,8 @@ const startInProcess = (lambdaEndpoint: string): StartLocal => async (input) => 
 };
 
 let source: ExecutionSource | undefined;
-async function getSource(context: LambdaContext | undefined): Promise<ExecutionSource> {
+/** Where runs start; also the monitor's path to retraining (functions/monitor.ts). */
+export async function getSource(context: LambdaContext | undefined): Promise<ExecutionSource> {
   if (source) return source;
   const c = getConfig();
   const stateMachineArn = c.STATE_MACHINE_ARN ?? stateMachineArnFromFunctionArn(context?.invokedFunctionArn, 'executions');

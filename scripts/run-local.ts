@@ -6,6 +6,7 @@
  *   npm start -- --batches 5 --interval 10 --trees 100 --trials 6 --exit
  *   npm start -- --input my-input.json
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
+ *   npm start -- --monitor-every 60      # check live drift and metrics every minute (the monitor's schedule)
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ import { loadConfig, repoRoot } from '../src/config.ts';
 import { LocalStack } from '../src/runtime/local-stack.ts';
 import { pipelineInput, pipelineInputOptions } from '../src/runtime/pipeline-input.ts';
 import { progressPrinter } from '../src/runtime/progress.ts';
+import { scheduleMonitor } from '../src/monitoring/local-schedule.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
     's3-port': { type: 'string', default: '4569' },
     'lambda-port': { type: 'string', default: '3002' },
     every: { type: 'string' },
+    'monitor-every': { type: 'string' },
     exit: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -101,6 +104,10 @@ try {
   print(`Serving predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data). Ctrl-C to stop. Try:`);
   print(`  curl -s -X POST ${stack.baseUrl}/predict -H 'content-type: application/json' -d @${path.relative(process.cwd(), samplePath)}`);
   print(`  npm run cli -- models      npm run cli -- runs      npm run cli -- rollback ${dataset}`);
+  if (args['monitor-every']) {
+    print(`Monitoring every ${args['monitor-every']} s (console: ${stack.baseUrl}/#/monitoring).`);
+    scheduleMonitor(`http://127.0.0.1:${stack.lambdaPort}`, Number(args['monitor-every']), (line) => print(`${new Date().toISOString()}  ${line}`));
+  }
   if (args.every) {
     // Scheduled retraining, as the course's every-N-minutes DAG: the data API moves on between runs.
     const everyMs = Number(args.every) * 1000;

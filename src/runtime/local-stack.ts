@@ -139,6 +139,8 @@ export class LocalStack {
       DATA_API_URL: this.baseUrl,
       // The executions function starts runs itself (POST /executions) against this endpoint.
       LAMBDA_ENDPOINT: `http://127.0.0.1:${this.lambdaPort}`,
+      // The monitor's schedule is AWS's (EventBridge); here `npm start -- --monitor-every N` runs it.
+      MONITOR_SCHEDULE: 'false',
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');

@@ -53,7 +53,7 @@ export async function recordFeedback(pool: Pool, items: readonly FeedbackItem[])
     const logged = byKey.get(pairKey(item.request_id, item.row)) as IndexRow;
     const schema = (typeof logged.input_schema === 'string' ? JSON.parse(logged.input_schema) : logged.input_schema) as { task?: string; classes?: { value: number | string }[] } | null;
     const field = items.length === 1 ? 'actual' : `feedback[${i}].actual`;
-    if (schema?.task === 'regression' || logged.prediction_value !== null) {
+    if (schema?.task === 'regression' || (schema?.task === undefined && logged.prediction_value !== null)) {
       const value = typeof item.actual === 'number' ? item.actual : Number(item.actual);
       if (!Number.isFinite(value)) issues.push({ field, message: `must be a number for regression model ${logged.model_name}` });
       return { logged, item, actual: String(value), value };

@@ -10,9 +10,11 @@ const numberOrNull = (v: number | string | undefined): number | null => (typeof 
 export const sqlTime = (iso: string | Date): string => (typeof iso === 'string' ? iso : iso.toISOString()).replace('T', ' ').replace('Z', '').slice(0, 23);
 
 function indexRow(r: PredictionRecord, key: string): unknown[] {
+  // A regression prediction is a bare number; a class (even a numeric one) comes with its probabilities.
+  const regression = r.probabilities === undefined && typeof r.prediction === 'number';
   return [
-    r.request_id, r.row, r.model, r.model_version, r.source, String(r.prediction), numberOrNull(r.prediction),
-    r.challenger?.version ?? null, r.challenger ? String(r.challenger.prediction) : null, numberOrNull(r.challenger?.prediction),
+    r.request_id, r.row, r.model, r.model_version, r.source, String(r.prediction), regression ? numberOrNull(r.prediction) : null,
+    r.challenger?.version ?? null, r.challenger ? String(r.challenger.prediction) : null, regression ? numberOrNull(r.challenger?.prediction) : null,
     r.challenger ? (r.challenger.agree ? 1 : 0) : null, key, sqlTime(r.ts),
   ];
 }

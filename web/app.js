@@ -1,6 +1,8 @@
 // The pipeline console: one page, hash routes, plain DOM. Data from the project's own HTTP API;
 // charts by Chart.js (served from node_modules by the console function as /console/chart.umd.min.js).
 
+import { monitoringPage } from './monitoring.js';
+
 const view = document.getElementById('view');
 let timers = [];
 let charts = [];
@@ -126,6 +128,8 @@ const routes = [
   [/^#\/runs(?:\/([\w-]+))?$/, (m) => runsPage(m[1])],
   [/^#\/models(?:\/([\w-]+))?(?:\/(\d+))?$/, (m) => modelsPage(m[1], m[2] ? Number(m[2]) : undefined)],
   [/^#\/predict$/, () => predictPage()],
+  // The Monitoring page lives in monitoring.js; it gets this file's helpers.
+  [/^#\/monitoring(?:\/([\w-]+))?$/, (m) => monitoringPage(m[1], { h, api, chart, view, errorBox, fmtNum, badge })],
 ];
 
 async function route() {

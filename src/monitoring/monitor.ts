@@ -20,6 +20,7 @@ import { getAliasVersion, getModelVersion, listModelNames } from '../registry/re
 import { keys } from '../storage/keys.ts';
 import { execute, queryRows, type Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
+import { promoteOnLiveEvidence } from './live-gate.ts';
 import { sqlTime } from './log-writer.ts';
 import type { PredictionRecord } from './prediction-log.ts';
 
@@ -35,12 +36,14 @@ export interface MonitorOptions {
 }
 
 export type TriggerName = 'drift' | 'metric';
+/** What a check can set off: a crossed trigger, or the promotion of a challenger held for live evidence. */
+export type FiredName = TriggerName | 'live-promotion';
 
 export interface FiredTrigger {
-  trigger: TriggerName;
+  trigger: FiredName;
   reason: string;
-  /** What was done: a run started (its id), an alert sent, or why not. */
-  actions: { action: 'retrain' | 'alert'; ok: boolean; detail: string }[];
+  /** What was done: a run started (its id), an alert sent, a challenger promoted, or why not. */
+  actions: { action: 'retrain' | 'alert' | 'promote'; ok: boolean; detail: string }[];
 }
 
 export interface MonitorActions {
@@ -249,6 +252,14 @@ export async function monitorModel(
       }
     }
     fired.push(done);
+  }
+
+  if (challengerVersion !== null && challengerVersion !== championVersion) {
+    const gate = await promoteOnLiveEvidence(pool, model, {
+      version: challengerVersion, rows: live.challengerRows, agreement: live.challengerAgreement, metric: liveMetric,
+      value: live.challengerLiveValue, feedbackRows: live.challengerFeedbackRows, championValue: live.liveValue,
+    });
+    if (gate?.promoted) fired.push({ trigger: 'live-promotion', reason: gate.reason, actions: [{ action: 'promote', ok: true, detail: `challenger v${challengerVersion} is champion` }] });
   }
 
   const result: Omit<MonitorResult, 'id' | 'createdAt'> = {

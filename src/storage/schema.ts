@@ -249,4 +249,11 @@ export const schemaStatements: readonly string[] = [
     changed_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
     PRIMARY KEY (model_name, trigger_name)
   ) ENGINE=InnoDB`,
+  // promotion.live: a candidate held as challenger until its live numbers meet this (src/monitoring/live-gate.ts).
+  `CREATE TABLE IF NOT EXISTS challenger_requirements (
+    model_name VARCHAR(64) NOT NULL PRIMARY KEY,
+    version INT NOT NULL,
+    requirement JSON NOT NULL,
+    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+  ) ENGINE=InnoDB`,
 ];

@@ -6,7 +6,8 @@ import { resolveFromRepo } from '../../src/config.ts';
 import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
 import { monitorModel, type MonitorOptions } from '../../src/monitoring/monitor.ts';
 import { PredictionLog, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
-import { getAliasVersion, setAlias } from '../../src/registry/registry.ts';
+import { holdForLiveEvidence, LiveRequirementSchema } from '../../src/monitoring/live-gate.ts';
+import { getAliasVersion, listPromotions, setAlias } from '../../src/registry/registry.ts';
 import { ModelServer } from '../../src/serving/model-server.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { inTransaction, type Pool } from '../../src/storage/mysql.ts';
@@ -199,5 +200,29 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const results = history.body.results as { fired: unknown[]; windowEnd: string }[];
     assert.equal(results.filter((r) => r.fired.length > 0).length, 2);
     assert.deepEqual(history.body.triggers, [{ trigger: 'drift', active: true, changedAt: (history.body.triggers as { changedAt: string }[])[0].changedAt }]);
+  });
+
+  test('promotion.live: a challenger held for live evidence becomes champion once, when its shadow numbers meet the requirement', async () => {
+    await inTransaction(pool, (tx) => holdForLiveEvidence(tx, 'covertype', challenger, LiveRequirementSchema.parse({ minAgreement: 0, minRows: 25 })));
+    const now = { pool, store };
+    const early = await monitorModel(now, 'covertype', options);
+    assert.equal(early?.challengerRows, 20);
+    assert.deepEqual(early?.fired.map((f) => f.trigger), []);
+    assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), champion, 'not yet: 20 shadow-scored rows of the 25 needed');
+
+    assert.equal((await call(predictHandler, 'POST', '/predict', { rows: rows.slice(100, 110) })).status, 200);
+    await flushLog();
+    const met = await monitorModel(now, 'covertype', options);
+    assert.equal(met?.challengerRows, 30);
+    assert.deepEqual(met?.fired.map((f) => f.trigger), ['live-promotion']);
+    assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), challenger);
+    const last = (await listPromotions(pool, 'covertype')).at(-1);
+    assert.equal(last?.action, 'promoted');
+    assert.equal(last?.previousVersion, champion);
+    assert.match(String(last?.reason), /live evidence as challenger: agreement [\d.]+ ≥ 0 over 30 rows/);
+
+    const after = await monitorModel(now, 'covertype', options);
+    assert.deepEqual(after?.fired.map((f) => f.trigger), [], 'the requirement is consumed: promoted once');
+    assert.equal((await listPromotions(pool, 'covertype')).filter((p) => /live evidence/.test(p.reason)).length, 1);
   });
 });

@@ -5,6 +5,7 @@ import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
 import { PredictionLog, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
 import { logPrediction } from '../../src/monitoring/records.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
+import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
 import type { DatasetProfile } from '../../src/dataset/profile.ts';
 import type { Prediction } from '../../src/serving/model-server.ts';
 
@@ -179,5 +180,21 @@ describe('shadow challenger', () => {
     assert.equal(records[0].challenger, undefined);
     assert.ok(agrees(2, 2) && !agrees(2, 3) && agrees('a', 'a'));
     assert.ok(agrees(100, 104) && !agrees(100, 106));
+  });
+});
+
+describe('promotion.live requirement', () => {
+  const live = { version: 4, rows: 500, agreement: 0.93, metric: 'accuracy' as const, value: 0.81, feedbackRows: 120, championValue: 0.8 };
+  it('needs enough rows, the agreement and the live metric', () => {
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.9, minAccuracy: 0.8, minRows: 100 }), live).ok, true);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.95 }), live).reason, /agreement 0.93 < 0.95/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAccuracy: 0.85 }), live).reason, /live accuracy 0.81 misses 0.85/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAccuracy: 0.5, minRows: 200 }), live).reason, /120 feedback rows of the 200 needed/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.5, minRows: 1000 }), live).reason, /500 shadow-scored rows of the 1000 needed/);
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ maxRmse: 3 }), { ...live, metric: 'rmse', value: 2.5 }).ok, true);
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ maxRmse: 2 }), { ...live, metric: 'rmse', value: 2.5 }).ok, false);
+  });
+  it('refuses a requirement that requires nothing', () => {
+    assert.equal(LiveRequirementSchema.safeParse({ minRows: 10 }).success, false);
   });
 });

@@ -80,11 +80,16 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.deepEqual([...invoked].sort(), referenced.map(logicalId).sort(), `${id} may invoke only its own functions`);
   });
 
-  test('schedules retraining, disabled by default', () => {
+  test('schedules retraining, disabled by default; schedules the monitor step', () => {
     const rules = byType('AWS::Events::Rule').map(([, r]) => r.Properties);
-    assert.equal(rules.length, 1);
-    assert.equal(rules[0].ScheduleExpression, 'rate(1 day)');
-    assert.equal(rules[0].State, 'DISABLED');
+    assert.equal(rules.length, 2);
+    const retrain = rules.filter((r) => r.ScheduleExpression === 'rate(1 day)');
+    assert.equal(retrain.length, 1);
+    assert.equal(retrain[0].State, 'DISABLED');
+    const monitor = rules.filter((r) => r.ScheduleExpression === 'rate(15 minutes)');
+    assert.equal(monitor.length, 1);
+    assert.equal(monitor[0].State, process.env.MONITOR_SCHEDULE === 'false' ? 'DISABLED' : 'ENABLED');
+    assert.match(JSON.stringify(monitor[0].Targets), /MonitorLambdaFunction/);
   });
 
   test('grants each function only what it uses', () => {
@@ -95,7 +100,12 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
     for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), logs, role);
     for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
-    assert.deepEqual(actionsOf('PredictRole'), [...logs, 's3:GetObject', 's3:ListBucket'].sort());
+    assert.deepEqual(actionsOf('PredictRole'), [...logs, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort());
+    // predict writes only its prediction log (src/monitoring/); the monitor reads, starts runs and alerts.
+    const writes = (role: string) => (resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement).filter((st) => [st.Action].flat().includes('s3:PutObject')).map((st) => JSON.stringify(st.Resource));
+    assert.deepEqual(writes('PredictRole').map((r) => /"\/predictions\/\*"/.test(r)), [true]);
+    assert.deepEqual(actionsOf('MonitorRole'), [...logs, 's3:GetObject', 's3:ListBucket', 'sns:Publish', 'states:StartExecution'].sort());
     const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
     assert.match(s3, /"ArtifactsBucket","Arn"/);
     assert.doesNotMatch(JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Role')), /"Resource":"\*"|"Action":"\*"/);

@@ -155,7 +155,8 @@ export class PredictionLog {
       this.bytes += size;
       this.counts.logged++;
     }
-    if (this.options.background && this.bytes >= this.options.flushBytes) void this.flush();
+    // One flush at a time is enough: what arrives meanwhile goes with the next (the timer, or the next add).
+    if (this.options.background && this.bytes >= this.options.flushBytes && !this.flushing) void this.flush();
   }
 
   private drop(model: string): void {

@@ -7,6 +7,9 @@ import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
 import { monitorModel, type MonitorOptions } from '../../src/monitoring/monitor.ts';
 import { PredictionLog, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
 import { holdForLiveEvidence, LiveRequirementSchema } from '../../src/monitoring/live-gate.ts';
+import { preprocess } from '../../src/pipeline/preprocess.ts';
+import { promote, PromotionPolicySchema } from '../../src/pipeline/promote.ts';
+import { train, TrainParamsSchema } from '../../src/pipeline/train.ts';
 import { getAliasVersion, listPromotions, setAlias } from '../../src/registry/registry.ts';
 import { ModelServer } from '../../src/serving/model-server.ts';
 import { keys } from '../../src/storage/keys.ts';
@@ -224,5 +227,24 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const after = await monitorModel(now, 'covertype', options);
     assert.deepEqual(after?.fired.map((f) => f.trigger), [], 'the requirement is consumed: promoted once');
     assert.equal((await listPromotions(pool, 'covertype')).filter((p) => /live evidence/.test(p.reason)).length, 1);
+  });
+
+  test('promotion.live: promote holds a candidate that beats the champion as challenger, with its requirement', async () => {
+    const servingChampion = await getAliasVersion(pool, 'covertype', 'champion');
+    const dataset = await preprocess({ pool, store, spec }, 'exec-monitor-3');
+    const trained = await train({ pool, store, workers: 1 }, {
+      executionId: 'exec-monitor-3', datasetVersion: dataset.datasetVersion, manifestKey: dataset.manifestKey,
+      params: TrainParamsSchema.parse({ nEstimators: 40, seed: 9 }), trialIndex: 0,
+    });
+    const policy = PromotionPolicySchema.parse({ live: { minAgreement: 0.9, minRows: 50 } });
+    const result = await promote({ pool, store }, { executionId: 'exec-monitor-3', runId: trained.runId, manifestKey: dataset.manifestKey, policy });
+    assert.equal(result.decision, 'rejected', result.reason);
+    assert.match(result.reason, /beats champion .*; held as challenger until its live numbers meet promotion.live \{"minAgreement":0.9,"minRows":50\}/);
+    assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), servingChampion);
+    assert.equal(await getAliasVersion(pool, 'covertype', 'challenger'), result.candidateVersion);
+    const [held] = await pool.query('SELECT version FROM challenger_requirements WHERE model_name = ?', ['covertype']) as unknown as [{ version: number }[]];
+    assert.deepEqual(held.map((r) => r.version), [result.candidateVersion]);
+    // Without promotion.live the same winner would have become champion at once.
+    assert.equal(PromotionPolicySchema.safeParse({ live: { minRows: 5 } }).success, false, 'a requirement must require something');
   });
 });

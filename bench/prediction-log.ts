@@ -4,13 +4,15 @@
 // - HTTP: two serverless-offline processes of one embedded stack's database and bucket (one with the
 //   log on, one off), loaded in turn with autocannon for a fixed duration per round; rounds alternate
 //   on/off and repeat, and the table shows the median and spread of each side and their ratio.
+//   Each round also reads the serving process's CPU time (/proc), which other load on a shared
+//   machine disturbs far less than throughput: CPU µs per answered request, on against off.
 // - In-process: ModelServer.predict plus logPrediction into a real log (S3 + MySQL writer, background
 //   flushes) against ModelServer.predict alone, alternating fixed-duration windows in one process.
 //
 // Writes bench/results/prediction-log.json. Goal (issue 16): throughput overhead < 5 %, p99 overhead < 2 ms.
 //   npm run bench:predict-log [-- --seconds 8 --rounds 3 --concurrency 1,10,50 --trees 100]
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,12 +47,29 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const spread = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-interface Round { rps: number; p50_ms: number; p99_ms: number; errors: number }
+interface Round { rps: number; p50_ms: number; p99_ms: number; errors: number; cpu_us_per_request: number }
 
-async function load(url: string, body: string, connections: number, seconds: number): Promise<Round> {
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 20 });
-  return { rps: Math.round(r.requests.average * 10) / 10, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
+/** CPU time (user + system) a process has used, in µs (Linux /proc; clock ticks of 10 ms). */
+async function cpuMicros(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
+
+/**
+ * One fixed-duration round against one side. Besides throughput and latency (which the other
+ * processes on a shared machine disturb), the serving process's own CPU time per answered request.
+ */
+async function load(url: string, body: string, connections: number, seconds: number, pid: number): Promise<Round> {
+  const cpu0 = await cpuMicros(pid);
+  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 20 });
+  const cpu = (await cpuMicros(pid)) - cpu0;
+  return {
+    rps: Math.round(r.requests.average * 10) / 10, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx,
+    cpu_us_per_request: Math.round(cpu / Math.max(1, r['2xx'])),
+  };
+}
+/** serverless-offline's process id (the stack keeps its child process to itself). */
+const pidOf = (stack: LocalStack): number => (stack as unknown as { offline: { pid: number } }).offline.pid;
 
 const label = randomBytes(4).toString('hex');
 const mysql = {
@@ -82,10 +101,10 @@ try {
   const scenarios: Record<string, unknown>[] = [];
   for (const c of CONCURRENCY) {
     const sides: Record<'on' | 'off', Round[]> = { on: [], off: [] };
-    for (const side of ['on', 'off'] as const) await load(`${stacks[side].baseUrl}/predict`, body, c, 2); // warm-up
+    for (const side of ['on', 'off'] as const) await load(`${stacks[side].baseUrl}/predict`, body, c, 2, pidOf(stacks[side])); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which side goes first, so neither always runs on a warmer machine.
-      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(`${stacks[side].baseUrl}/predict`, body, c, SECONDS));
+      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(`${stacks[side].baseUrl}/predict`, body, c, SECONDS, pidOf(stacks[side])));
     }
     const m = (side: 'on' | 'off', k: keyof Round) => median(sides[side].map((x) => x[k]));
     const s = {
@@ -93,10 +112,12 @@ try {
       rps_on: m('on', 'rps'), rps_off: m('off', 'rps'), p99_on: m('on', 'p99_ms'), p99_off: m('off', 'p99_ms'),
       throughput_overhead_pct: Math.round((1 - m('on', 'rps') / m('off', 'rps')) * 1000) / 10,
       p99_overhead_ms: m('on', 'p99_ms') - m('off', 'p99_ms'),
+      cpu_us_on: m('on', 'cpu_us_per_request'), cpu_us_off: m('off', 'cpu_us_per_request'),
+      cpu_overhead_pct: Math.round((m('on', 'cpu_us_per_request') / m('off', 'cpu_us_per_request') - 1) * 1000) / 10,
       errors: sides.on.reduce((n, x) => n + x.errors, 0) + sides.off.reduce((n, x) => n + x.errors, 0),
     };
     scenarios.push(s);
-    log(`c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99`);
+    log(`c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} %`);
   }
 
   // Every answered request of the "on" side reached the log (after its flush interval).
@@ -139,10 +160,10 @@ try {
 
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(path.join(repoRoot, 'bench/results/prediction-log.json'), `${JSON.stringify({ trees: TREES, http: scenarios, indexed: counts, inProcess: ip }, null, 2)}\n`);
-  log('\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms | p99 overhead |');
-  log('|---|---|---|---|---|---|');
-  for (const s of scenarios as { concurrency: number; on: Round[]; off: Round[]; rps_on: number; rps_off: number; throughput_overhead_pct: number; p99_on: number; p99_off: number; p99_overhead_ms: number }[]) {
-    log(`| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} / ${s.p99_off} | ${s.p99_overhead_ms} ms |`);
+  log('\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms | p99 overhead | CPU µs/request on / off | CPU overhead |');
+  log('|---|---|---|---|---|---|---|---|');
+  for (const s of scenarios as { concurrency: number; on: Round[]; off: Round[]; rps_on: number; rps_off: number; throughput_overhead_pct: number; p99_on: number; p99_off: number; p99_overhead_ms: number; cpu_us_on: number; cpu_us_off: number; cpu_overhead_pct: number }[]) {
+    log(`| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} / ${s.p99_off} | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`);
   }
 } finally {
   await stacks.off.stop();

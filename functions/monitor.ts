@@ -7,6 +7,7 @@ import { listMonitorResults, monitorAll, monitorModel, triggerStates, type Monit
 import { getAliasVersion } from '../src/registry/registry.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';
+import { flushPredictionLog } from './lib/prediction-log.ts';
 import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -30,8 +31,12 @@ const FeedbackBody = z.preprocess(
 );
 const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
 const HistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) });
-/** A scheduled (EventBridge) or direct invocation: every model, or the one named. */
-const CheckEvent = z.object({ model: Name.optional() });
+/**
+ * A scheduled (EventBridge) or direct invocation: every model, or the one named; `flush` instead
+ * writes out the prediction log this process buffers (serverless-offline runs every function in one
+ * process; the embedded stack asks for it before it stops).
+ */
+const CheckEvent = z.object({ model: Name.optional(), flush: z.literal(true).optional() });
 
 const options = (): MonitorOptions => {
   const c = getConfig();
@@ -94,6 +99,7 @@ const httpHandler = middy<HttpEvent, HttpResponse>(http).use(releaseWhenInvokedL
 
 async function check(event: unknown, context?: LambdaContext) {
   const parsed = CheckEvent.safeParse(event ?? {});
+  if (parsed.success && parsed.data.flush) return { flushed: await flushPredictionLog() };
   const model = parsed.success ? parsed.data.model : undefined;
   const results = model
     ? [await monitorModel(deps(), model, options(), actions(context))].filter((r) => r !== null)

@@ -48,3 +48,11 @@ export function logPredictions(): MiddlewareObj {
   };
   return { after: settle, onError: settle };
 }
+
+/** Writes out what this process's log buffers (the embedded stack asks before it stops serverless-offline). */
+export async function flushPredictionLog(): Promise<{ written: number; dropped: number } | null> {
+  if (!log) return null;
+  await log.flush();
+  const { written, dropped } = log.stats();
+  return { written, dropped };
+}

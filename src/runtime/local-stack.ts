@@ -176,6 +176,10 @@ export class LocalStack {
 
   async stop(): Promise<void> {
     if (this.offline && this.offline.exitCode === null) {
+      // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
+      await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/mlops-pipeline-dev-monitor/invocations`, {
+        method: 'POST', body: '{"flush":true}', signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
       const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
       this.offline.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);

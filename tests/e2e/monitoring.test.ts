@@ -9,7 +9,7 @@ import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { LocalStack } from '../../src/runtime/local-stack.ts';
 import { getAliasVersion, setAlias } from '../../src/registry/registry.ts';
-import { dropDatabase, inTransaction, type Pool } from '../../src/storage/mysql.ts';
+import { createPool, dropDatabase, inTransaction, type Pool } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
 import { toPredictRow } from '../helpers/faults.ts';
 
@@ -35,7 +35,7 @@ const api = async (method: string, route: string, body?: unknown) => {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
-/** Checks until the log has flushed what was predicted (its time threshold is 300 ms here). */
+/** Checks until the log has flushed what was predicted (in the background, by size). */
 async function checkUntil(rows: number): Promise<Record<string, unknown>> {
   for (let i = 0; ; i++) {
     const check = await api('POST', '/monitoring/covertype/run');
@@ -52,7 +52,8 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
       mysql, bucket, s3Directory: path.join(tmp, 's3'),
       functionEnv: {
         DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2000', TRAIN_WORKERS: '1',
-        PREDICTION_LOG_FLUSH_MS: '300', MONITOR_MIN_ROWS: '800', MONITOR_MIN_FEEDBACK: '10',
+        // Written out by size (the 1000-row requests) and when the stack stops, not by age.
+        PREDICTION_LOG_FLUSH_MS: '600000', PREDICTION_LOG_FLUSH_BYTES: '100000', MONITOR_MIN_ROWS: '800', MONITOR_MIN_FEEDBACK: '10',
       },
     });
     await stack.start();
@@ -85,7 +86,7 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     const truth = (await loadDatasetRows(spec, covertypePath)).slice(0, 40).map((r) => Number(r[spec.columns.findIndex((c) => c.name === spec.target)]));
     let feedback = await api('POST', '/feedback', { feedback: truth.map((actual, row) => ({ request_id: requestId, row, actual })) });
     for (let i = 0; feedback.status === 404 && i < 40; i++) {
-      // Not flushed to the log yet (300 ms here): feedback for an unknown request is refused, so try again.
+      // Not flushed to the log yet: feedback for an unknown request is refused, so try again.
       await new Promise((r) => setTimeout(r, 250));
       feedback = await api('POST', '/feedback', { feedback: truth.map((actual, row) => ({ request_id: requestId, row, actual })) });
     }
@@ -136,5 +137,20 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'monitoring.png'), fullPage: true });
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: path.join(DOCS, DOCS === ARTIFACTS ? 'monitoring-viewport.png' : 'monitoring.png'), fullPage: false });
+  });
+
+  test('what the log still buffers is written out when the stack stops', async () => {
+    const pool = stack.pool as Pool;
+    const small = await api('POST', '/predict', { rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
+    assert.equal(small.status, 200);
+    const count = async (db: Pool) => Number(((await db.query('SELECT COUNT(*) AS n FROM prediction_index WHERE request_id = ?', [small.body.request_id])) as unknown as [{ n: number }[]])[0][0].n);
+    assert.equal(await count(pool), 0, 'below both thresholds: still buffered');
+    await stack.stop();
+    const fresh = createPool(mysql);
+    try {
+      assert.equal(await count(fresh), 1);
+    } finally {
+      await fresh.end();
+    }
   });
 });

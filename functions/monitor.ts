@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { InvalidInput, NotFound } from '../src/errors.ts';
 import { allAlerts, snsAlert, webhookAlert } from '../src/monitoring/alerts.ts';
-import { recordFeedback } from '../src/monitoring/feedback.ts';
+import { LogObjectCache, recordFeedback } from '../src/monitoring/feedback.ts';
 import { listMonitorResults, monitorAll, monitorModel, triggerStates, type MonitorActions, type MonitorOptions } from '../src/monitoring/monitor.ts';
 import { getAliasVersion } from '../src/registry/registry.ts';
 import { getSource } from './executions.ts';
@@ -63,12 +63,14 @@ function actions(context: LambdaContext | undefined): MonitorActions {
 }
 
 const deps = () => ({ pool: getPool(), store: getStore() });
+/** Log objects feedback read lately, kept by the container. */
+const logObjects = new LogObjectCache();
 
 async function http(event: HttpEvent, context?: LambdaContext): Promise<HttpResponse> {
   switch (event.routeKey) {
     case 'POST /feedback': {
       const body = parseJsonBody(FeedbackBody, event, { maxBytes: 500_000, emptyHint: 'send JSON like {"request_id": "…", "actual": 2}', what: 'feedback' });
-      const joined = await recordFeedback(getPool(), body.feedback);
+      const joined = await recordFeedback(getPool(), getStore(), body.feedback, logObjects);
       return json(200, { stored: joined.length, feedback: joined });
     }
     case 'GET /monitoring/{name}': {

@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { logPrediction } from '../src/monitoring/records.ts';
 import { z } from 'zod';
@@ -34,8 +33,9 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
     body.rows,
   );
   // Monitoring: the answer carries its request id (feedback names it); the rows go to the prediction log's buffer.
-  const requestId = randomUUID();
-  logPrediction(getPredictionLog(server), requestId, body.rows, result, performance.now() - started);
+  const log = getPredictionLog(server);
+  const requestId = log.requestId();
+  logPrediction(log, requestId, body.rows, result, performance.now() - started);
   return json(200, { request_id: requestId, ...result });
 }
 

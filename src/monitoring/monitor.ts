@@ -148,9 +148,9 @@ export function predictionMix(records: readonly Pick<PredictionRecord, 'predicti
   return mix;
 }
 
-interface JoinedRow extends RowDataPacket {
+interface FeedbackRow extends RowDataPacket {
   prediction: string; prediction_value: number | null; challenger_version: number | null;
-  challenger_prediction: string | null; challenger_value: number | null; agree: number | null; actual: string | null; actual_value: number | null;
+  challenger_prediction: string | null; challenger_value: number | null; actual: string; actual_value: number | null;
 }
 
 interface LiveStats {
@@ -158,13 +158,18 @@ interface LiveStats {
   challengerRows: number; challengerAgreement: number | null; challengerLiveValue: number | null; challengerFeedbackRows: number;
 }
 
-/** Live metric of the champion and the challenger from the feedback joined to the index. */
-async function liveStats(pool: Pool, model: string, champion: number, challenger: number | null, since: Date, until: Date, task: string | undefined): Promise<LiveStats> {
-  const rows = await queryRows<JoinedRow>(pool,
-    `SELECT i.prediction, i.prediction_value, i.challenger_version, i.challenger_prediction, i.challenger_value, i.agree, f.actual, f.actual_value
-       FROM prediction_index i LEFT JOIN prediction_feedback f ON f.request_id = i.request_id AND f.row_index = i.row_index
-      WHERE i.model_name = ? AND i.model_version = ? AND i.predicted_at BETWEEN ? AND ?
-      ORDER BY i.predicted_at DESC LIMIT 500000`,
+/**
+ * Live metric of the champion and the challenger from the feedback joined to their predictions
+ * (prediction_feedback), and the challenger's agreement from the logged records' shadow scores.
+ */
+async function liveStats(
+  pool: Pool, model: string, champion: number, challenger: number | null, since: Date, until: Date, task: string | undefined,
+  records: readonly PredictionRecord[],
+): Promise<LiveStats> {
+  const rows = await queryRows<FeedbackRow>(pool,
+    `SELECT prediction, prediction_value, challenger_version, challenger_prediction, challenger_value, actual, actual_value
+       FROM prediction_feedback WHERE model_name = ? AND model_version = ? AND predicted_at BETWEEN ? AND ?
+      ORDER BY predicted_at DESC LIMIT 500000`,
     [model, champion, sqlTime(since), sqlTime(until)]);
   const regression = task === 'regression';
   const metric = (pairs: { p: string; pv: number | null; a: string; av: number | null }[]): number | null => {
@@ -172,15 +177,14 @@ async function liveStats(pool: Pool, model: string, champion: number, challenger
     if (regression) return round(rmse(pairs.map((x) => x.av ?? Number.NaN), pairs.map((x) => x.pv ?? Number.NaN)));
     return round(pairs.filter((x) => x.p === x.a).length / pairs.length);
   };
-  const withFeedback = rows.filter((r) => r.actual !== null);
-  const shadowed = challenger === null ? [] : rows.filter((r) => r.challenger_version === challenger);
-  const shadowFeedback = shadowed.filter((r) => r.actual !== null);
+  const shadowFeedback = challenger === null ? [] : rows.filter((r) => r.challenger_version === challenger);
+  const shadowed = challenger === null ? [] : records.filter((r) => r.model_version === champion && r.challenger?.version === challenger);
   return {
-    liveValue: metric(withFeedback.map((r) => ({ p: r.prediction, pv: r.prediction_value, a: r.actual as string, av: r.actual_value }))),
-    feedbackRows: withFeedback.length,
+    liveValue: metric(rows.map((r) => ({ p: r.prediction, pv: r.prediction_value, a: r.actual, av: r.actual_value }))),
+    feedbackRows: rows.length,
     challengerRows: shadowed.length,
-    challengerAgreement: shadowed.length === 0 ? null : round(shadowed.filter((r) => r.agree === 1).length / shadowed.length),
-    challengerLiveValue: metric(shadowFeedback.map((r) => ({ p: r.challenger_prediction as string, pv: r.challenger_value, a: r.actual as string, av: r.actual_value }))),
+    challengerAgreement: shadowed.length === 0 ? null : round(shadowed.filter((r) => r.challenger?.agree).length / shadowed.length),
+    challengerLiveValue: metric(shadowFeedback.map((r) => ({ p: r.challenger_prediction as string, pv: r.challenger_value, a: r.actual, av: r.actual_value }))),
     challengerFeedbackRows: shadowFeedback.length,
   };
 }
@@ -218,7 +222,7 @@ export async function monitorModel(
   const maxPsi = psis.length > 0 ? Math.max(...psis) : null;
   const drifted = records.length < options.minRows || maxPsi === null ? null : maxPsi > options.psiThreshold;
   const mix = predictionMix(records.filter((r) => r.model_version === championVersion), schema, profile);
-  const live = await liveStats(pool, model, championVersion, challengerVersion, since, until, schema.task);
+  const live = await liveStats(pool, model, championVersion, challengerVersion, since, until, schema.task, records);
   const dropped = await queryRows<RowDataPacket & { n: number | null }>(pool,
     'SELECT SUM(dropped) AS n FROM prediction_log_flushes WHERE model_name = ? AND flushed_at BETWEEN ? AND ?', [model, sqlTime(since), sqlTime(until)]);
 

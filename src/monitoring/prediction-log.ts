@@ -15,8 +15,8 @@
 //   handler awaits `afterInvocation()`, which flushes when the buffer is due, so no write is ever in
 //   flight across a freeze. Records buffered in an environment that is then reclaimed without
 //   another invocation are lost: at most `flushMs` worth (0 flushes at the end of every invocation).
-import { randomBytes } from 'node:crypto';
 import { keys } from '../storage/keys.ts';
+import { formatRequestId, newWriterId, parseRequestId } from './request-id.ts';
 
 export interface ShadowScore {
   version: number;
@@ -58,6 +58,10 @@ export interface LogBatch {
   dropped: number;
   /** Buffer memory the batch holds until it is written. */
   bufferBytes: number;
+  /** The log that wrote it, and the range of its request numbers in it (null: no id of this log's). */
+  writerId: string;
+  seqFirst: number | null;
+  seqLast: number | null;
 }
 
 export interface LogWriter {
@@ -100,8 +104,9 @@ export class PredictionLog {
   private readonly options: PredictionLogOptions;
   private readonly now: () => number;
   private readonly random: () => number;
-  /** Names this writer's objects, so two containers never write the same key. */
-  private readonly writerId = randomBytes(6).toString('hex');
+  /** Names this writer's objects and request ids, so two containers never collide. */
+  readonly writerId = newWriterId();
+  private nextSeq = 0;
   private entries: Entry[] = [];
   private oldestAt = 0;
   /** Batches whose write failed, retried first at the next flush. */
@@ -125,6 +130,11 @@ export class PredictionLog {
       }, Math.max(50, Math.min(options.flushMs, 1000)));
       this.timer.unref();
     }
+  }
+
+  /** A new request id (request-id.ts): it names this log and the request's number, so feedback can find its records. */
+  requestId(): string {
+    return formatRequestId(this.writerId, this.nextSeq++);
   }
 
   /** Whether the next request is logged (decided once per request, so its rows stay together). */
@@ -232,8 +242,16 @@ export class PredictionLog {
       const dropped = this.droppedByModel.get(model) ?? 0;
       this.droppedByModel.delete(model);
       const lines = group.map((e) => (e.record.challenger ? `${e.line.slice(0, -1)},"challenger":${JSON.stringify(e.record.challenger)}}` : e.line));
+      let seqFirst: number | null = null;
+      let seqLast: number | null = null;
+      for (const e of group) {
+        const id = parseRequestId(e.record.request_id);
+        if (!id || id.writerId !== this.writerId) continue;
+        if (seqFirst === null || id.seq < seqFirst) seqFirst = id.seq;
+        if (seqLast === null || id.seq > seqLast) seqLast = id.seq;
+      }
       out.push({
-        model, date, dropped,
+        model, date, dropped, writerId: this.writerId, seqFirst, seqLast,
         bufferBytes: group.reduce((n, e) => n + e.line.length + ENTRY_OVERHEAD, 0),
         key: keys.predictionLog(model, date, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
         records: group.map((e) => e.record),

@@ -19,8 +19,8 @@ export function predictionRecords(requestId: string, rows: readonly unknown[], r
 }
 
 /** Logs a request's rows when the log samples it; never throws into the request. */
-export function logPrediction(log: PredictionLog | undefined, requestId: string, rows: readonly unknown[], result: Prediction, latencyMs: number): void {
-  if (!log?.sampled()) return;
+export function logPrediction(log: PredictionLog, requestId: string, rows: readonly unknown[], result: Prediction, latencyMs: number): void {
+  if (!log.sampled()) return;
   try {
     log.add(predictionRecords(requestId, rows, result, latencyMs));
   } catch {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseCsv } from '../dataset/csv.ts';
 import { validateRecord } from '../dataset/validate.ts';
@@ -37,7 +36,7 @@ export interface BatchPredictResult {
 export async function batchPredict(
   server: ModelServer, store: ArtifactStore, request: BatchPredictRequest,
   /** The prediction log: each predicted row it samples is logged (source "batch", the job's id as request id). */
-  log?: Pick<PredictionLog, 'sampled' | 'add' | 'due' | 'flush'>,
+  log?: Pick<PredictionLog, 'requestId' | 'sampled' | 'add' | 'due' | 'flush'>,
 ): Promise<BatchPredictResult> {
   const started = performance.now();
   const outputKey = keys.batchOutput(request.inputKey);
@@ -54,7 +53,7 @@ export async function batchPredict(
   const rejectedSample: BatchPredictResult['rejectedSample'] = [];
   let predicted = 0;
   const logged: PredictionRecord[] = [];
-  const jobId = randomUUID();
+  const jobId = log?.requestId() ?? '';
   const ts = new Date().toISOString();
   records.forEach((record, i) => {
     const line = i + 2;

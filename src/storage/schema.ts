@@ -178,43 +178,42 @@ export const schemaStatements: readonly string[] = [
     PRIMARY KEY (execution_arn, seq)
   ) ENGINE=InnoDB`,
   // ---- Monitoring (src/monitoring/) ----
-  // What feedback joins to: one row per logged prediction row, written with each flush of the
-  // prediction log (the features themselves are in the S3 log object, log_key).
-  `CREATE TABLE IF NOT EXISTS prediction_index (
-    request_id CHAR(36) NOT NULL,
-    row_index INT NOT NULL,
-    model_name VARCHAR(64) NOT NULL,
-    model_version INT NOT NULL,
-    source VARCHAR(8) NOT NULL COMMENT 'api | batch',
-    prediction VARCHAR(64) NOT NULL COMMENT 'class value, or the number as text',
-    prediction_value DOUBLE NULL COMMENT 'regression: the predicted number',
-    challenger_version INT NULL COMMENT 'shadow scoring: the challenger scored this row',
-    challenger_prediction VARCHAR(64) NULL,
-    challenger_value DOUBLE NULL,
-    agree TINYINT(1) NULL COMMENT 'challenger agrees with the champion (same class; regression: within 5%)',
-    log_key VARCHAR(500) NOT NULL,
-    predicted_at DATETIME(3) NOT NULL,
-    PRIMARY KEY (request_id, row_index),
-    KEY ix_prediction_index_model (model_name, predicted_at)
-  ) ENGINE=InnoDB`,
-  `CREATE TABLE IF NOT EXISTS prediction_feedback (
-    request_id CHAR(36) NOT NULL,
-    row_index INT NOT NULL,
-    actual VARCHAR(64) NOT NULL,
-    actual_value DOUBLE NULL COMMENT 'regression: the true number',
-    received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-    PRIMARY KEY (request_id, row_index)
-  ) ENGINE=InnoDB`,
-  // One row per flush of a prediction log writer: what was written, and what its full buffer dropped since its last flush.
+  // One row per object of the prediction log: which writer (a serving process) wrote it and the range
+  // of request numbers in it — what a request id (src/monitoring/request-id.ts) is looked up by — and
+  // what that writer's full buffer dropped since its previous object. One row per flush, not per
+  // prediction: the request path's MySQL cost stays flat.
   `CREATE TABLE IF NOT EXISTS prediction_log_flushes (
     id BIGINT AUTO_INCREMENT PRIMARY KEY,
     model_name VARCHAR(64) NOT NULL,
     log_key VARCHAR(500) NOT NULL,
+    writer_id CHAR(12) NULL,
+    seq_first BIGINT NULL,
+    seq_last BIGINT NULL,
     records INT NOT NULL,
     dropped INT NOT NULL,
-    flushed_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    flushed_at DATETIME(3) NOT NULL,
     UNIQUE KEY uq_prediction_log_key (log_key),
+    KEY ix_prediction_log_writer (writer_id, seq_first),
     KEY ix_prediction_log_model (model_name, flushed_at)
+  ) ENGINE=InnoDB`,
+  // True outcomes, joined to their logged prediction when they arrive (the facts copied from the log).
+  `CREATE TABLE IF NOT EXISTS prediction_feedback (
+    request_id CHAR(36) NOT NULL,
+    row_index INT NOT NULL,
+    model_name VARCHAR(64) NOT NULL,
+    model_version INT NOT NULL,
+    prediction VARCHAR(64) NOT NULL COMMENT 'class value, or the number as text',
+    prediction_value DOUBLE NULL COMMENT 'regression: the predicted number',
+    challenger_version INT NULL COMMENT 'the shadow challenger scored this row',
+    challenger_prediction VARCHAR(64) NULL,
+    challenger_value DOUBLE NULL,
+    predicted_at DATETIME(3) NOT NULL,
+    log_key VARCHAR(500) NOT NULL,
+    actual VARCHAR(64) NOT NULL,
+    actual_value DOUBLE NULL COMMENT 'regression: the true number',
+    received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (request_id, row_index),
+    KEY ix_prediction_feedback_model (model_name, predicted_at)
   ) ENGINE=InnoDB`,
   // Each monitor check: live drift against the champion's training profile, class mix, live metrics.
   `CREATE TABLE IF NOT EXISTS monitor_results (

@@ -7,6 +7,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { repoRoot } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
+import { parseRequestId } from '../../src/monitoring/request-id.ts';
 import { LocalStack } from '../../src/runtime/local-stack.ts';
 import { getAliasVersion, setAlias } from '../../src/registry/registry.ts';
 import { createPool, dropDatabase, inTransaction, type Pool } from '../../src/storage/mysql.ts';
@@ -143,7 +144,11 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     const pool = stack.pool as Pool;
     const small = await api('POST', '/predict', { rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
     assert.equal(small.status, 200);
-    const count = async (db: Pool) => Number(((await db.query('SELECT COUNT(*) AS n FROM prediction_index WHERE request_id = ?', [small.body.request_id])) as unknown as [{ n: number }[]])[0][0].n);
+    const id = parseRequestId(String(small.body.request_id));
+    assert.ok(id);
+    // The log object holding the request, by its writer and number (what feedback looks it up by).
+    const count = async (db: Pool) => Number(((await db.query('SELECT COUNT(*) AS n FROM prediction_log_flushes WHERE writer_id = ? AND seq_first <= ? AND seq_last >= ?',
+      [id.writerId, id.seq, id.seq])) as unknown as [{ n: number }[]])[0][0].n);
     assert.equal(await count(pool), 0, 'below both thresholds: still buffered');
     await stack.stop();
     const fresh = createPool(mysql);

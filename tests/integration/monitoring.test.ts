@@ -94,7 +94,7 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const answer = await call(predictHandler, 'POST', '/predict', { rows: sent });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     answered = answer.body as unknown as typeof answered;
-    assert.match(String(answer.body.request_id), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(String(answer.body.request_id), /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     // Shadow scoring never changes the champion's answer: the same rows through a plain model server.
     const plain = await new ModelServer(pool, store, 0).predict({ modelName: 'covertype' }, sent);
     assert.deepEqual(answer.body.predictions, plain.predictions);

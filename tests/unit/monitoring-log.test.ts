@@ -4,6 +4,7 @@ import { ModelNotFound } from '../../src/errors.ts';
 import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
 import { PredictionLog, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
 import { logPrediction } from '../../src/monitoring/records.ts';
+import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
 import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
 import type { DatasetProfile } from '../../src/dataset/profile.ts';
@@ -103,6 +104,23 @@ describe('prediction log', () => {
     now += 1000;
     await log.afterInvocation();
     assert.equal(writer.batches.length, 1);
+  });
+
+  it('mints request ids that name the writer and the request number, and each object says which numbers it holds', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    const ids = [log.requestId(), log.requestId(), log.requestId()];
+    assert.equal(new Set(ids).size, 3);
+    for (const [i, id] of ids.entries()) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID (version 8)');
+      assert.deepEqual(parseRequestId(id), { writerId: log.writerId, seq: i });
+    }
+    assert.deepEqual(parseRequestId(formatRequestId('abcdef012345', 2 ** 52 + 7)), { writerId: 'abcdef012345', seq: 2 ** 52 + 7 });
+    assert.equal(parseRequestId('11111111-2222-4333-8444-555555555555'), null);
+    log.add([record(0, { request_id: ids[2] }), record(1, { request_id: ids[0] }), record(2, { model: 'bodyfat', request_id: ids[1] })]);
+    await log.close();
+    const ranges = Object.fromEntries(writer.batches.map((b) => [b.model, [b.writerId, b.seqFirst, b.seqLast]]));
+    assert.deepEqual(ranges, { covertype: [log.writerId, 0, 2], bodyfat: [log.writerId, 1, 1] });
   });
 
   it('samples whole requests at the configured rate', () => {

@@ -9,7 +9,7 @@ import { getConfig, getPool, getStore } from './context.ts';
  * The container's prediction log (src/monitoring/prediction-log.ts), shared by the functions of one
  * process. On AWS Lambda (and LocalStack's), which freezes the process between invocations, it is
  * flushed by `logPredictions()` at the end of an invocation when due; in a long-lived process
- * (serverless-offline, IS_OFFLINE) by a background timer and on SIGTERM / exit.
+ * (serverless-offline, IS_OFFLINE) by a background timer, and by `flushPredictionLog()` before it stops.
  */
 let log: PredictionLog | undefined;
 
@@ -25,12 +25,9 @@ export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'l
     enrich: shadowScorer(server),
     warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predictionLog', ...event })),
   });
-  if (background) {
-    const close = () => void created.close();
-    process.once('SIGTERM', close);
-    process.once('SIGINT', close);
-    process.once('beforeExit', close);
-  }
+  // A process that runs out of work writes out the rest. (No SIGTERM handler: it would lose the race
+  // with serverless-offline's own exit; the embedded stack asks for a flush before it stops it.)
+  if (background) process.once('beforeExit', () => void created.close());
   log = created;
   return created;
 }

@@ -93,11 +93,26 @@ export interface PredictionLogStats {
 
 interface Entry {
   record: PredictionRecord;
-  line: string;
+  /** What the record counts against the buffer's bound (approxBytes). */
+  bytes: number;
 }
 
-/** Memory counted per record beyond its JSON line (the object, its array slot). */
-const ENTRY_OVERHEAD = 64;
+/**
+ * A record's size as JSON plus its object's overhead, estimated without serializing it (the request
+ * path only counts; JSON is made at flush time): fixed fields, then each feature's name and value,
+ * each probability, the label.
+ */
+export function approxBytes(r: PredictionRecord): number {
+  let n = 400;
+  const features = r.features as Record<string, unknown>;
+  for (const k in features) {
+    const v = features[k];
+    n += k.length + (typeof v === 'string' ? v.length + 6 : 26);
+  }
+  if (r.probabilities) for (const k in r.probabilities) n += k.length + 30;
+  if (r.label !== undefined) n += r.label.length + 12;
+  return n;
+}
 
 export class PredictionLog {
   private readonly writer: LogWriter;
@@ -148,20 +163,13 @@ export class PredictionLog {
   /** Appends records to the buffer; never throws, never waits. */
   add(records: readonly PredictionRecord[]): void {
     for (const record of records) {
-      let line: string;
-      try {
-        line = JSON.stringify(record);
-      } catch {
-        this.drop(record.model);
-        continue;
-      }
-      const size = line.length + ENTRY_OVERHEAD;
+      const size = approxBytes(record);
       if (this.bytes + size > this.options.bufferBytes) {
         this.drop(record.model);
         continue;
       }
       if (this.entries.length === 0) this.oldestAt = this.now();
-      this.entries.push({ record, line });
+      this.entries.push({ record, bytes: size });
       this.bytes += size;
       this.counts.logged++;
     }
@@ -241,7 +249,14 @@ export class PredictionLog {
       const [model, date] = k.split('\u0000');
       const dropped = this.droppedByModel.get(model) ?? 0;
       this.droppedByModel.delete(model);
-      const lines = group.map((e) => (e.record.challenger ? `${e.line.slice(0, -1)},"challenger":${JSON.stringify(e.record.challenger)}}` : e.line));
+      const lines: string[] = [];
+      for (const e of group) {
+        try {
+          lines.push(JSON.stringify(e.record));
+        } catch {
+          this.counts.dropped++; // not serializable (never from a validated request): counted, not written
+        }
+      }
       let seqFirst: number | null = null;
       let seqLast: number | null = null;
       for (const e of group) {
@@ -252,7 +267,7 @@ export class PredictionLog {
       }
       out.push({
         model, date, dropped, writerId: this.writerId, seqFirst, seqLast,
-        bufferBytes: group.reduce((n, e) => n + e.line.length + ENTRY_OVERHEAD, 0),
+        bufferBytes: group.reduce((n, e) => n + e.bytes, 0),
         key: keys.predictionLog(model, date, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
         records: group.map((e) => e.record),
         body: `${lines.join('\n')}\n`,

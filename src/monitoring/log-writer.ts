@@ -23,6 +23,6 @@ export class S3MysqlLogWriter implements LogWriter {
     await this.store.putBytes(batch.key, Buffer.from(batch.body), 'application/x-ndjson');
     await execute(this.pool, `INSERT IGNORE INTO prediction_log_flushes
       (model_name, log_key, writer_id, seq_first, seq_last, records, dropped, flushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    [batch.model, batch.key, batch.writerId, batch.seqFirst, batch.seqLast, batch.records.length, batch.dropped, sqlTime(new Date())]);
+    [batch.model, batch.key, batch.writerId, batch.seqFirst, batch.seqLast, batch.count, batch.dropped, sqlTime(new Date())]);
   }
 }

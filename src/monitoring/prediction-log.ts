@@ -51,7 +51,8 @@ export interface LogBatch {
   model: string;
   date: string;
   key: string;
-  records: PredictionRecord[];
+  /** Records in it. */
+  count: number;
   /** JSON Lines, one per record. */
   body: string;
   /** Records of this model the full buffer dropped since the last written batch. */
@@ -74,8 +75,11 @@ export interface PredictionLogOptions {
   flushBytes: number;
   flushMs: number;
   background: boolean;
-  /** Runs on a batch before it is written, off the request path (shadow scoring); its failure only warns. */
-  enrich?: (records: PredictionRecord[]) => Promise<void>;
+  /**
+   * Runs on a model's champion records before they are written, off the request path (shadow
+   * scoring), when `applies` says so for the model; a failure only warns.
+   */
+  enrich?: { applies(model: string): Promise<boolean>; apply(records: PredictionRecord[]): Promise<void> };
   warn?: (event: Record<string, unknown>) => void;
   now?: () => number;
   random?: () => number;
@@ -91,28 +95,23 @@ export interface PredictionLogStats {
   bufferedBytes: number;
 }
 
+/**
+ * A buffered record: its JSON line (made on the request path) and the few facts the flush groups
+ * by. Only the string is kept, not the record's objects (the request's rows, probabilities): a
+ * request's garbage dies young instead of being copied through the GC's generations while it waits.
+ */
 interface Entry {
-  record: PredictionRecord;
-  /** What the record counts against the buffer's bound (approxBytes). */
+  line: string;
+  model: string;
+  day: string;
+  requestId: string;
+  champion: boolean;
+  /** What it counts against the buffer's bound. */
   bytes: number;
 }
 
-/**
- * A record's size as JSON plus its object's overhead, estimated without serializing it (the request
- * path only counts; JSON is made at flush time): fixed fields, then each feature's name and value,
- * each probability, the label.
- */
-export function approxBytes(r: PredictionRecord): number {
-  let n = 400;
-  const features = r.features as Record<string, unknown>;
-  for (const k in features) {
-    const v = features[k];
-    n += k.length + (typeof v === 'string' ? v.length + 6 : 26);
-  }
-  if (r.probabilities) for (const k in r.probabilities) n += k.length + 30;
-  if (r.label !== undefined) n += r.label.length + 12;
-  return n;
-}
+/** Memory counted per record beyond its JSON line (the entry object, its array slot). */
+const ENTRY_OVERHEAD = 96;
 
 export class PredictionLog {
   private readonly writer: LogWriter;
@@ -163,14 +162,21 @@ export class PredictionLog {
   /** Appends records to the buffer; never throws, never waits. */
   add(records: readonly PredictionRecord[]): void {
     for (const record of records) {
-      const size = approxBytes(record);
-      if (this.bytes + size > this.options.bufferBytes) {
+      let line: string;
+      try {
+        line = JSON.stringify(record);
+      } catch {
+        this.drop(record.model); // not serializable (never from a validated request)
+        continue;
+      }
+      const bytes = line.length + ENTRY_OVERHEAD;
+      if (this.bytes + bytes > this.options.bufferBytes) {
         this.drop(record.model);
         continue;
       }
       if (this.entries.length === 0) this.oldestAt = this.now();
-      this.entries.push({ record, bytes: size });
-      this.bytes += size;
+      this.entries.push({ line, model: record.model, day: record.ts.slice(0, 10), requestId: record.request_id, champion: record.alias === 'champion', bytes });
+      this.bytes += bytes;
       this.counts.logged++;
     }
     // One flush at a time is enough: what arrives meanwhile goes with the next (the timer, or the next add).
@@ -212,24 +218,42 @@ export class PredictionLog {
     const batches = this.pending;
     this.pending = [];
     if (taken.length > 0) {
-      if (this.options.enrich) {
-        try {
-          await this.options.enrich(taken.map((e) => e.record));
-        } catch (error) {
-          this.warn({ event: 'prediction_log_enrich_failed', message: (error as Error).message });
-        }
-      }
+      await this.enrich(taken);
       batches.push(...this.batch(taken));
     }
     for (const batch of batches) {
       try {
         await this.writer.write(batch);
         this.bytes -= batch.bufferBytes;
-        this.counts.written += batch.records.length;
+        this.counts.written += batch.count;
       } catch (error) {
         this.counts.writeErrors++;
         this.pending.push(batch);
-        this.warn({ event: 'prediction_log_write_failed', key: batch.key, records: batch.records.length, message: (error as Error).message });
+        this.warn({ event: 'prediction_log_write_failed', key: batch.key, records: batch.count, message: (error as Error).message });
+      }
+    }
+  }
+
+  /** Shadow scoring (or any enrichment) of the champion entries of the models it applies to: parsed, enriched, written back. */
+  private async enrich(entries: Entry[]): Promise<void> {
+    const enrich = this.options.enrich;
+    if (!enrich) return;
+    const byModel = new Map<string, Entry[]>();
+    for (const e of entries) {
+      if (!e.champion) continue;
+      let list = byModel.get(e.model);
+      if (!list) byModel.set(e.model, (list = []));
+      list.push(e);
+    }
+    for (const [model, list] of byModel) {
+      try {
+        if (!(await enrich.applies(model))) continue;
+        const records = list.map((e) => JSON.parse(e.line) as PredictionRecord);
+        await enrich.apply(records);
+        // The line grows by the challenger part; the buffer's count keeps the size it was added with.
+        records.forEach((r, i) => { list[i].line = JSON.stringify(r); });
+      } catch (error) {
+        this.warn({ event: 'prediction_log_enrich_failed', model, message: (error as Error).message });
       }
     }
   }
@@ -238,7 +262,7 @@ export class PredictionLog {
   private batch(entries: readonly Entry[]): LogBatch[] {
     const groups = new Map<string, Entry[]>();
     for (const e of entries) {
-      const k = `${e.record.model}\u0000${e.record.ts.slice(0, 10)}`;
+      const k = `${e.model}\u0000${e.day}`;
       let g = groups.get(k);
       if (!g) groups.set(k, (g = []));
       g.push(e);
@@ -249,18 +273,10 @@ export class PredictionLog {
       const [model, date] = k.split('\u0000');
       const dropped = this.droppedByModel.get(model) ?? 0;
       this.droppedByModel.delete(model);
-      const lines: string[] = [];
-      for (const e of group) {
-        try {
-          lines.push(JSON.stringify(e.record));
-        } catch {
-          this.counts.dropped++; // not serializable (never from a validated request): counted, not written
-        }
-      }
       let seqFirst: number | null = null;
       let seqLast: number | null = null;
       for (const e of group) {
-        const id = parseRequestId(e.record.request_id);
+        const id = parseRequestId(e.requestId);
         if (!id || id.writerId !== this.writerId) continue;
         if (seqFirst === null || id.seq < seqFirst) seqFirst = id.seq;
         if (seqLast === null || id.seq > seqLast) seqLast = id.seq;
@@ -269,8 +285,8 @@ export class PredictionLog {
         model, date, dropped, writerId: this.writerId, seqFirst, seqLast,
         bufferBytes: group.reduce((n, e) => n + e.bytes, 0),
         key: keys.predictionLog(model, date, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
-        records: group.map((e) => e.record),
-        body: `${lines.join('\n')}\n`,
+        count: group.length,
+        body: `${group.map((e) => e.line).join('\n')}\n`,
       });
     }
     return out;
@@ -285,7 +301,7 @@ export class PredictionLog {
   }
 
   stats(): PredictionLogStats {
-    return { ...this.counts, bufferedRecords: this.entries.length + this.pending.reduce((n, b) => n + b.records.length, 0), bufferedBytes: this.bytes };
+    return { ...this.counts, bufferedRecords: this.entries.length + this.pending.reduce((n, b) => n + b.count, 0), bufferedBytes: this.bytes };
   }
 
   /** Stops the timer and writes everything out (a failed batch is tried once more). */

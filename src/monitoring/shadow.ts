@@ -20,36 +20,35 @@ export function agrees(champion: number | string, challenger: number | string): 
   return String(champion) === String(challenger);
 }
 
-/** The enrich step for PredictionLog: scores each model's champion rows with its challenger. */
-export function shadowScorer(server: Pick<ModelServer, 'resolveVersion' | 'load'>): (records: PredictionRecord[]) => Promise<void> {
-  return async (records) => {
-    const byModel = new Map<string, PredictionRecord[]>();
-    for (const r of records) {
-      if (r.alias !== 'champion') continue;
-      let list = byModel.get(r.model);
-      if (!list) byModel.set(r.model, (list = []));
-      list.push(r);
+/** The enrich step of the PredictionLog: a model's champion records scored by its challenger, if it has one. */
+export function shadowScorer(server: Pick<ModelServer, 'resolveVersion' | 'load'>): { applies(model: string): Promise<boolean>; apply(records: PredictionRecord[]): Promise<void> } {
+  const challengerOf = async (model: string): Promise<number | null> => {
+    try {
+      return await server.resolveVersion(model, 'challenger');
+    } catch (error) {
+      if (error instanceof ModelNotFound) return null; // no challenger: nothing to shadow
+      throw error;
     }
-    for (const [model, list] of byModel) {
-      let version: number;
-      try {
-        version = await server.resolveVersion(model, 'challenger');
-      } catch (error) {
-        if (error instanceof ModelNotFound) continue; // no challenger: nothing to shadow
-        throw error;
-      }
-      const { model: challenger } = await server.load(model, version);
-      for (let i = 0; i < list.length; i++) {
-        const r = list[i];
-        if (r.model_version === version) continue;
-        const checked = validateRecord(challenger.spec, r.features, { requireTarget: false });
-        if (checked.ok) {
-          const prediction = challenger.predictRow(checked.row).prediction;
-          const score: ShadowScore = { version, prediction, agree: agrees(r.prediction, prediction) };
-          r.challenger = score;
+  };
+  return {
+    applies: async (model) => (await challengerOf(model)) !== null,
+    apply: async (records) => {
+      for (const model of new Set(records.map((r) => r.model))) {
+        const version = await challengerOf(model);
+        if (version === null) continue;
+        const { model: challenger } = await server.load(model, version);
+        let done = 0;
+        for (const r of records) {
+          if (r.model !== model || r.alias !== 'champion' || r.model_version === version) continue;
+          const checked = validateRecord(challenger.spec, r.features, { requireTarget: false });
+          if (checked.ok) {
+            const prediction = challenger.predictRow(checked.row).prediction;
+            const score: ShadowScore = { version, prediction, agree: agrees(r.prediction, prediction) };
+            r.challenger = score;
+          }
+          if (++done % CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
         }
-        if ((i + 1) % CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
       }
-    }
+    },
   };
 }

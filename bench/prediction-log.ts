@@ -8,9 +8,11 @@
 //   machine disturbs far less than throughput: CPU µs per answered request, on against off.
 // - In-process: ModelServer.predict plus logPrediction into a real log (S3 + MySQL writer, background
 //   flushes) against ModelServer.predict alone, alternating fixed-duration windows in one process.
+//   The S3 server (s3rver) runs in this same process and MySQL on the same cores, so the "on" side
+//   also pays for receiving and storing its own log here: an upper bound of the log's cost.
 //
 // Writes bench/results/prediction-log.json. Goal (issue 16): throughput overhead < 5 %, p99 overhead < 2 ms.
-//   npm run bench:predict-log [-- --seconds 8 --rounds 3 --concurrency 1,10,50 --trees 100]
+//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100]
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -20,7 +20,8 @@ export function scheduleMonitor(lambdaEndpoint: string, everySeconds: number, re
         const body = JSON.parse(text) as { results: { model: string; rows: number; maxPsi: number | null; drifted: boolean | null; fired: { trigger: string; actions: { detail: string }[] }[] }[] };
         for (const r of body.results) {
           const fired = r.fired.map((f) => `${f.trigger} crossed → ${f.actions.map((a) => a.detail).join('; ') || 'no action configured'}`).join('; ');
-          report(`monitor ${r.model}: ${r.rows} logged rows, max PSI ${r.maxPsi ?? '—'}${r.drifted ? ' (drifted)' : ''}${fired ? `; ${fired}` : ''}`);
+          const verdict = r.drifted === null ? ' (too few rows for a drift verdict)' : r.drifted ? ' (drifted)' : '';
+          report(`monitor ${r.model}: ${r.rows} logged rows, max PSI ${r.maxPsi ?? '—'}${verdict}${fired ? `; ${fired}` : ''}`);
         }
       }
     } catch (error) {

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { performance } from 'node:perf_hooks';
-import { logPrediction } from '../src/monitoring/records.ts';
 import { z } from 'zod';
+import { logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally } from './lib/context.ts';

@@ -241,9 +241,9 @@ export class PredictionLog {
     const byModel = new Map<string, Entry[]>();
     for (const e of entries) {
       if (!e.champion) continue;
-      let list = byModel.get(e.model);
-      if (!list) byModel.set(e.model, (list = []));
-      list.push(e);
+      const list = byModel.get(e.model);
+      if (list) list.push(e);
+      else byModel.set(e.model, [e]);
     }
     for (const [model, list] of byModel) {
       try {
@@ -263,9 +263,9 @@ export class PredictionLog {
     const groups = new Map<string, Entry[]>();
     for (const e of entries) {
       const k = `${e.model}\u0000${e.day}`;
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = []));
-      g.push(e);
+      const g = groups.get(k);
+      if (g) g.push(e);
+      else groups.set(k, [e]);
     }
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, '');
     const out: LogBatch[] = [];

@@ -38,9 +38,13 @@ let release: () => Promise<void>;
 let champion = 0;
 let challenger = 0;
 
-async function call(handler: Handler, method: string, path: string, body?: unknown): Promise<Answer> {
+/** The deployment's admin token (POST /monitoring/{name}/run needs it; the other routes ignore it). */
+const ADMIN_TOKEN = 'monitoring-test-admin-token-8d41c0';
+
+async function call(handler: Handler, method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<Answer> {
   const response = await handler({
-    rawPath: path, requestContext: { http: { method } }, headers: { 'content-type': 'application/json' },
+    rawPath: path, requestContext: { http: { method } },
+    headers: { 'content-type': 'application/json', ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
     body: body === undefined ? null : JSON.stringify(body),
   }, { functionName: 'test', getRemainingTimeInMillis: () => 29_000 });
   return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
@@ -69,6 +73,7 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
       S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '0',
       // The test flushes by hand: nothing is written behind its back.
       PREDICTION_LOG_FLUSH_MS: '3600000', MONITOR_RETRAIN: 'false',
+      ADMIN_TOKEN,
     });
     predictHandler = (await import('../../functions/predict.ts')).handler as unknown as Handler;
     monitorHandler = (await import('../../functions/monitor.ts')).handler as unknown as Handler;
@@ -154,6 +159,8 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
 
     // The monitor's live accuracy is the share of right answers among the joined pairs.
     const right = 1 + batch.filter((b) => b.actual === answered?.predictions[b.row].prediction).length;
+    // Checking on demand is admin-only.
+    assert.equal((await call(monitorHandler, 'POST', '/monitoring/covertype/run', undefined, null)).status, 401);
     const check = await call(monitorHandler, 'POST', '/monitoring/covertype/run');
     assert.equal(check.status, 200, JSON.stringify(check.body));
     assert.equal(check.body.liveMetric, 'accuracy');

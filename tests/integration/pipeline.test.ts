@@ -142,7 +142,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     const trialsOf = async (result: ExecutionResult) => (await listRuns(stack.pool!, { executionId: result.executionArn })).filter((r) => r.parentRunId !== null);
     type Out = { dataset: { datasetVersion: number; created: boolean }; promotion: { decision: string; candidateVersion: number; championVersion: number } };
 
-    const a = await stack.runPipeline(input(11));
+    const a = await stack.runPipeline(input(8));
     assert.equal(a.status, 'SUCCEEDED', `${a.error}: ${a.cause}`);
     const aOut = a.output as Out;
     assert.equal(aOut.promotion.decision, 'promoted');
@@ -151,7 +151,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     for (const t of aTrials) assert.equal(t.cachedFromRunId, null, 'the first run trains');
 
     const lines: string[] = [];
-    const b = await stack.runPipeline(input(12), progressPrinter((line) => lines.push(line)));
+    const b = await stack.runPipeline(input(9), progressPrinter((line) => lines.push(line)));
     assert.equal(b.status, 'SUCCEEDED', `${b.error}: ${b.cause}`);
     const bOut = b.output as Out;
     assert.equal(bOut.dataset.datasetVersion, aOut.dataset.datasetVersion);
@@ -178,7 +178,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'champion'), aOut.promotion.candidateVersion);
     assert.equal(await getAliasVersion(stack.pool!, 'bodyfat', 'challenger'), null);
 
-    const c = await stack.runPipeline({ ...input(13), cache: false });
+    const c = await stack.runPipeline({ ...input(10), cache: false });
     assert.equal(c.status, 'SUCCEEDED', `${c.error}: ${c.cause}`);
     const cTrials = await trialsOf(c);
     assert.equal(cTrials.length, 2);

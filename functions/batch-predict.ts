@@ -5,6 +5,7 @@ import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { batchInput } from '../src/storage/keys.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { getPredictionLog } from './lib/prediction-log.ts';
 import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
 
 const BatchPredictEvent = z.object({
@@ -18,10 +19,12 @@ let server: ModelServer | undefined;
 
 async function run(event: z.infer<typeof BatchPredictEvent>) {
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
+  const log = getPredictionLog(server);
   const result = await batchPredict(server, getStore(), {
     modelName: event.model, inputKey: event.inputKey,
     ...(event.version !== undefined ? { version: event.version } : {}), ...(event.alias ? { alias: event.alias } : {}),
-  });
+  }, log);
+  await log.flush(); // a batch job waits for its log: nothing left buffered when the function freezes
   console.log(JSON.stringify({ step: 'batchPredict', ...result, rejectedSample: undefined }));
   return result;
 }

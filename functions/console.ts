@@ -10,6 +10,7 @@ import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/runtime/model-evaluation.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
 import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -80,7 +81,7 @@ async function batch(event: HttpEvent): Promise<HttpResponse> {
   await store.putBytes(inputKey, bytes, 'text/csv');
   const result = await batchPredict(getServer(), store, {
     modelName: q.model, inputKey, ...(q.version !== undefined ? { version: q.version } : {}), ...(q.alias ? { alias: q.alias } : {}),
-  });
+  }, getPredictionLog(getServer()));
   const csv = Buffer.from(await store.getBytes(result.outputKey)).toString('utf8');
   return {
     statusCode: 200,
@@ -119,6 +120,6 @@ async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
+export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(logPredictions()).use(routes([
   'GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions',
 ]));

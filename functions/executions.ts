@@ -42,7 +42,8 @@ const getDefinition = (): Promise<AslMachine> => {
 };
 
 let source: StepFunctionsExecutions | undefined;
-async function getSource(context: LambdaContext | undefined): Promise<StepFunctionsExecutions> {
+/** Where runs start; also the monitor's path to retraining (functions/monitor.ts). */
+export async function getSource(context: LambdaContext | undefined): Promise<StepFunctionsExecutions> {
   if (source) return source;
   const c = getConfig();
   const stateMachineArn = c.STATE_MACHINE_ARN ?? stateMachineArnFromFunctionArn(context?.invokedFunctionArn, 'executions');

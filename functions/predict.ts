@@ -1,8 +1,11 @@
 import middy from '@middy/core';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
+import { logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
 import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const MAX_ROWS = 1000;
@@ -19,6 +22,7 @@ const PredictBody = z.strictObject({
 let server: ModelServer | undefined;
 
 async function predict(event: HttpEvent): Promise<HttpResponse> {
+  const started = performance.now();
   const body = parseJsonBody(PredictBody, event, { maxBytes: MAX_BODY_BYTES, emptyHint: 'send JSON like {"rows": [{...}]}' });
   // Problems the server works around (a champion that cannot load) are logged as one JSON line each.
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, {
@@ -28,7 +32,11 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
     { modelName: body.model, ...(body.model_version !== undefined ? { version: body.model_version } : {}), ...(body.alias ? { alias: body.alias } : {}) },
     body.rows,
   );
-  return json(200, result);
+  // Monitoring: the answer carries its request id (feedback names it); the rows go to the prediction log's buffer.
+  const log = getPredictionLog(server);
+  const requestId = log.requestId();
+  logPrediction(log, requestId, body.rows, result, performance.now() - started);
+  return json(200, { request_id: requestId, ...result });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(predict).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(predict).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(logPredictions());

@@ -7,6 +7,7 @@
  *   npm start -- --input my-input.json
  *   npm start -- --every 300             # then re-run every 5 minutes, like a scheduled DAG
  *   npm start -- --data-api-url http://<course-host>:<port> --batches 10 --interval 300   # the course's data API
+ *   npm start -- --monitor-every 60      # check live drift and metrics every minute (the monitor's schedule)
  *
  * The admin token (rollback, champion, POST /executions) is ADMIN_TOKEN, else the one in .local/admin-token,
  * else a new one stored there.
@@ -14,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
 import { progressPrinter } from './lib/progress.ts';
-import { printServing, samplePredict, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
+import { printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -79,6 +80,7 @@ try {
   const served = await samplePredict(stack, dataset, print);
   if (args.exit) await shutdown(served ? 0 : 1);
   await printServing(stack, dataset, print);
+  scheduleMonitorIfAsked(stack, args, print);
   if (args.every) {
     // Scheduled retraining, as the course's every-N-minutes DAG: the data API moves on between runs.
     const everyMs = Number(args.every) * 1000;

@@ -3,11 +3,11 @@
  * endpoint and the S3 server on the data already in MySQL and S3, serving each model's champion.
  * What you want after `npm start -- --exit`, or after a reboot.
  *
- *   npm run serve [-- --http-port 3000 --s3-port 4569 --lambda-port 3002 --s3-dir .local/s3 --verbose]
+ *   npm run serve [-- --http-port 3000 --s3-port 4569 --lambda-port 3002 --s3-dir .local/s3 --monitor-every 60 --verbose]
  */
 import { parseArgs } from 'node:util';
 import { getAliasVersion, getModelVersion, listModelNames } from '../src/registry/registry.ts';
-import { printServing, samplePredict, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
+import { printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
 
 const { values: args } = parseArgs({ options: { ...stackOptions } });
 const print = (line: string) => console.log(line);
@@ -35,6 +35,7 @@ try {
     await samplePredict(stack, model, print);
   }
   await printServing(stack, champions[0].model, print);
+  scheduleMonitorIfAsked(stack, args, print);
 } catch (error) {
   console.error(`\n${(error as Error).message}`);
   await shutdown(1);

@@ -110,6 +110,34 @@ const ConfigSchema = z.object({
   SFN_ENDPOINT: z.string().url().optional(),
   /** Largest CSV the console's batch prediction accepts, in bytes. */
   CONSOLE_BATCH_MAX_BYTES: int(2_000_000),
+  // ---- Monitoring (src/monitoring/): prediction log, live drift, feedback, triggers ----
+  /** Share of /predict requests and batch rows written to the prediction log (predictions/<model>/date=…/). */
+  PREDICTION_LOG_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
+  /** Memory the log's buffer may hold; records arriving when it is full are dropped and counted. */
+  PREDICTION_LOG_BUFFER_BYTES: int(8_000_000),
+  /** The buffer is written out when it holds this much… */
+  PREDICTION_LOG_FLUSH_BYTES: int(1_000_000),
+  /** …or when its oldest record is this old (0: at the end of every invocation). */
+  PREDICTION_LOG_FLUSH_MS: int(5000),
+  /** The monitor step looks at the predictions of this many past hours. */
+  MONITOR_WINDOW_HOURS: int(24),
+  /**
+   * Fewer logged rows than this in the window: no drift verdict. With no drift at all, PSI is still
+   * about (bins − 1) · (1/live rows + 1/training rows): Covertype's 40 soil types need ~1000 rows to stay near 0.06.
+   */
+  MONITOR_MIN_ROWS: int(1000),
+  /** Fewer feedback pairs than this: no live-metric verdict. */
+  MONITOR_MIN_FEEDBACK: int(30),
+  /** Live accuracy below this (classification) is a crossing; unset: not watched. */
+  MONITOR_MIN_ACCURACY: z.coerce.number().min(0).max(1).optional(),
+  /** Live RMSE above this (regression) is a crossing; unset: not watched. */
+  MONITOR_MAX_RMSE: z.coerce.number().positive().optional(),
+  /** Start a pipeline run (retraining on fresh data) when a monitor trigger fires. */
+  MONITOR_RETRAIN: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** POST each fired trigger as JSON here (Slack-style webhooks, any HTTP receiver). */
+  MONITOR_WEBHOOK_URL: z.string().url().optional(),
+  /** AWS: publish each fired trigger to this SNS topic. */
+  MONITOR_SNS_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN').optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

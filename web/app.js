@@ -2,6 +2,7 @@
 // charts by Chart.js (served from node_modules by the console function as /console/chart.umd.min.js).
 
 import { adminHeaders, askAdminToken } from './admin-token.js';
+import { monitoringPage } from './monitoring.js';
 
 const view = document.getElementById('view');
 let timers = [];
@@ -120,6 +121,8 @@ const routes = [
   [/^#\/runs(?:\/([\w-]+))?$/, (m) => runsPage(m[1])],
   [/^#\/models(?:\/([\w-]+))?(?:\/(\d+))?$/, (m) => modelsPage(m[1], m[2] ? Number(m[2]) : undefined)],
   [/^#\/predict(?:\/([\w-]+))?$/, (m) => predictPage(m[1])],
+  // The Monitoring page lives in monitoring.js; it gets this file's helpers.
+  [/^#\/monitoring(?:\/([\w-]+))?$/, (m) => monitoringPage(m[1], { h, api, chart, view, errorBox, fmtNum, badge })],
 ];
 
 async function route() {

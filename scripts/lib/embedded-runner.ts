@@ -3,6 +3,7 @@ import path from 'node:path';
 import { loadConfig, repoRoot } from '../../src/config.ts';
 import { localAdminToken } from '../../src/embedded/admin-token.ts';
 import { EmbeddedStack } from '../../src/embedded/stack.ts';
+import { scheduleMonitor } from '../../src/monitoring/local-schedule.ts';
 
 /**
  * Start-up of the embedded stack shared by `npm start` (scripts/run-local.ts) and `npm run serve`
@@ -21,6 +22,8 @@ export const stackOptions = {
   's3-dir': { type: 'string' },
   /** An external data API (the course's) instead of the stack's own; DATA_API_URL does the same. */
   'data-api-url': { type: 'string', default: process.env.DATA_API_URL },
+  /** Seconds between the monitor's checks (its EventBridge schedule on AWS); unset: only on demand. */
+  'monitor-every': { type: 'string' },
   verbose: { type: 'boolean', default: false },
 } as const;
 
@@ -31,6 +34,7 @@ export interface StackArgs {
   'sfn-port': string;
   's3-dir'?: string;
   'data-api-url'?: string;
+  'monitor-every'?: string;
   verbose: boolean;
 }
 
@@ -110,4 +114,11 @@ export async function printServing(stack: EmbeddedStack, dataset: string, print:
   print(`Serving predictions at ${stack.baseUrl}/predict (data API at ${stack.baseUrl}/data). Ctrl-C to stop. Try:`);
   print(`  curl -s -X POST ${stack.baseUrl}/predict -H 'content-type: application/json' -d @${path.relative(process.cwd(), sample.path)}`);
   print(`  npm run cli -- models      npm run cli -- runs      npm run cli -- rollback ${dataset}`);
+}
+
+/** --monitor-every N: invokes the monitor function every N seconds, as its schedule does on AWS. */
+export function scheduleMonitorIfAsked(stack: EmbeddedStack, args: StackArgs, print: (line: string) => void): void {
+  if (!args['monitor-every']) return;
+  print(`Monitoring every ${args['monitor-every']} s (console: ${stack.baseUrl}/#/monitoring).`);
+  scheduleMonitor(`http://127.0.0.1:${stack.lambdaPort}`, Number(args['monitor-every']), (line) => print(`${new Date().toISOString()}  ${line}`));
 }

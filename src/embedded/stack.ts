@@ -175,6 +175,8 @@ export class EmbeddedStack {
       // The console's executions function reads, starts and redrives through the Step Functions API.
       SFN_ENDPOINT: this.sfnUrl,
       STATE_MACHINE_ARN: pipelineArn,
+      // The monitor's schedule is AWS's (EventBridge); here `npm start -- --monitor-every N` runs it.
+      MONITOR_SCHEDULE: 'false',
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
@@ -230,6 +232,10 @@ export class EmbeddedStack {
   async stop(): Promise<void> {
     await this.stepFunctions?.close().catch(() => undefined);
     if (this.offline && this.offline.exitCode === null) {
+      // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
+      await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-monitor/invocations`, {
+        method: 'POST', body: '{"flush":true}', signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
       const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
       this.offline.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);

@@ -1,6 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { parseCsv } from '../dataset/csv.ts';
 import { inputColumns, prepareRecord } from '../dataset/transforms.ts';
 import { InvalidInput } from '../errors.ts';
+import type { PredictionLog, PredictionRecord } from '../monitoring/prediction-log.ts';
 import type { Alias } from '../registry/registry.ts';
 import type { ModelServer } from '../serving/model-server.ts';
 import { keys } from '../storage/keys.ts';
@@ -31,7 +33,12 @@ export interface BatchPredictResult {
  * prediction, label, probability, model_version and error. A bad row gets its error in that column
  * instead of failing the file; the model version used is on every line.
  */
-export async function batchPredict(server: ModelServer, store: ArtifactStore, request: BatchPredictRequest): Promise<BatchPredictResult> {
+export async function batchPredict(
+  server: ModelServer, store: ArtifactStore, request: BatchPredictRequest,
+  /** The prediction log: each predicted row it samples is logged (source "batch", the job's id as request id). */
+  log?: Pick<PredictionLog, 'requestId' | 'sampled' | 'add' | 'due' | 'flush'>,
+): Promise<BatchPredictResult> {
+  const started = performance.now();
   const outputKey = keys.batchOutput(request.inputKey);
   const version = request.version ?? (await server.resolveVersion(request.modelName, request.alias ?? 'champion'));
   const { model } = await server.load(request.modelName, version);
@@ -46,6 +53,9 @@ export async function batchPredict(server: ModelServer, store: ArtifactStore, re
   const out = [formatCsvLine([...header, 'prediction', 'label', 'probability', 'model_version', 'error'])];
   const rejectedSample: BatchPredictResult['rejectedSample'] = [];
   let predicted = 0;
+  const logged: PredictionRecord[] = [];
+  const jobId = log?.requestId() ?? '';
+  const ts = new Date().toISOString();
   records.forEach((record, i) => {
     const line = i + 2;
     const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
@@ -62,7 +72,23 @@ export async function batchPredict(server: ModelServer, store: ArtifactStore, re
     const probability = p.probabilities ? Math.max(...Object.values(p.probabilities)) : undefined;
     out.push(formatCsvLine([...record, String(p.prediction), p.label ?? '', probability === undefined ? '' : probability.toFixed(6), String(version), '']));
     predicted++;
+    if (log?.sampled()) {
+      logged.push({
+        request_id: jobId, row: line, ts, model: request.modelName, model_version: version, alias: request.version === undefined ? request.alias ?? 'champion' : null,
+        source: 'batch', features: fields, prediction: p.prediction, ...(p.label !== undefined ? { label: p.label } : {}),
+        ...(p.probabilities ? { probabilities: p.probabilities } : {}), latency_ms: 0,
+      });
+    }
   });
+  // A batch job may wait for the log: added in chunks, flushed whenever the buffer is due, so a
+  // large file is not dropped by the buffer's memory bound.
+  const perRow = Math.round(((performance.now() - started) / Math.max(1, records.length)) * 1000) / 1000;
+  for (let i = 0; log && i < logged.length; i += 1000) {
+    const chunk = logged.slice(i, i + 1000);
+    for (const r of chunk) r.latency_ms = perRow;
+    log.add(chunk);
+    if (log.due()) await log.flush();
+  }
   await store.putBytes(outputKey, Buffer.from(`${out.join('\n')}\n`), 'text/csv');
   return {
     modelName: request.modelName, modelVersion: version, inputKey: request.inputKey, outputKey,

@@ -12,12 +12,18 @@ import type { ArtifactStore } from '../storage/s3.ts';
 import { buildEncoder } from '../dataset/encode.ts';
 import { inputColumns } from '../dataset/transforms.ts';
 import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
+import { holdForLiveEvidence, LiveRequirementSchema } from '../monitoring/live-gate.ts';
 
 export const PromotionPolicySchema = z.strictObject({
   /** Defaults to accuracy (classification) or rmse (regression). */
   metric: PromotionMetricSchema.optional(),
   /** The candidate must beat the champion by more than this (in the metric's units). */
   minGain: z.number().min(0).default(0),
+  /**
+   * Shadow first: a candidate that beats a champion becomes challenger instead, and the monitor
+   * makes it champion once its live agreement / live metric meet these (src/monitoring/live-gate.ts).
+   */
+  live: LiveRequirementSchema.optional(),
 });
 export type PromotionPolicy = z.infer<typeof PromotionPolicySchema>;
 
@@ -138,11 +144,15 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
         : wins
           ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
           : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
+      // promotion.live: a winner over a serving champion must first prove itself live, as challenger.
+      const held = wins && championScore !== null && championUnusable === null && request.policy.live !== undefined;
+      if (held) await holdForLiveEvidence(tx, modelName, candidateVersion, request.policy.live as NonNullable<PromotionPolicy['live']>);
       // A candidate that does not win stays addressable as `challenger` (e.g. for a shadow comparison).
-      if (!isChampion) await setAlias(tx, modelName, wins ? 'champion' : 'challenger', candidateVersion);
+      if (!isChampion) await setAlias(tx, modelName, wins && !held ? 'champion' : 'challenger', candidateVersion);
       await recordPromotion(tx, {
-        requestId: request.executionId, modelName, action: wins ? 'promoted' : 'rejected', candidateVersion,
-        previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain, reason,
+        requestId: request.executionId, modelName, action: wins && !held ? 'promoted' : 'rejected', candidateVersion,
+        previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain,
+        reason: held ? `${reason}; held as challenger until its live numbers meet promotion.live ${JSON.stringify(request.policy.live)}` : reason,
       });
       return { recorded: null };
     });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException,
+  CreateBucketCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { ArtifactHashMismatch, NotFound, StorageUnavailable } from '../errors.ts';
 
@@ -82,6 +82,23 @@ export class ArtifactStore {
       throw new ArtifactHashMismatch(`Artifact ${key} has sha256 ${actual}, the registry recorded ${expectedSha256}`);
     }
     return bytes;
+  }
+
+  /** Every key under `prefix` (all pages), in S3's (lexicographic) order. */
+  async listKeys(prefix: string): Promise<string[]> {
+    const found: string[] = [];
+    let token: string | undefined;
+    do {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      } catch (error) {
+        throw asStorageError(error, `listing ${prefix}`);
+      }
+      for (const o of page.Contents ?? []) if (o.Key) found.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return found;
   }
 
   putJson(key: string, value: unknown): Promise<string> {

@@ -206,4 +206,82 @@ export const schemaStatements: readonly string[] = [
     output MEDIUMTEXT NOT NULL,
     PRIMARY KEY (execution_arn, replay_key)
   ) ENGINE=InnoDB`,
+  // ---- Monitoring (src/monitoring/) ----
+  // One row per object of the prediction log: which writer (a serving process) wrote it and the range
+  // of request numbers in it — what a request id (src/monitoring/request-id.ts) is looked up by — and
+  // what that writer's full buffer dropped since its previous object. One row per flush, not per
+  // prediction: the request path's MySQL cost stays flat.
+  `CREATE TABLE IF NOT EXISTS prediction_log_flushes (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    model_name VARCHAR(64) NOT NULL,
+    log_key VARCHAR(500) NOT NULL,
+    writer_id CHAR(12) NULL,
+    seq_first BIGINT NULL,
+    seq_last BIGINT NULL,
+    records INT NOT NULL,
+    dropped INT NOT NULL,
+    flushed_at DATETIME(3) NOT NULL,
+    UNIQUE KEY uq_prediction_log_key (log_key),
+    KEY ix_prediction_log_writer (writer_id, seq_first),
+    KEY ix_prediction_log_model (model_name, flushed_at)
+  ) ENGINE=InnoDB`,
+  // True outcomes, joined to their logged prediction when they arrive (the facts copied from the log).
+  `CREATE TABLE IF NOT EXISTS prediction_feedback (
+    request_id CHAR(36) NOT NULL,
+    row_index INT NOT NULL,
+    model_name VARCHAR(64) NOT NULL,
+    model_version INT NOT NULL,
+    prediction VARCHAR(64) NOT NULL COMMENT 'class value, or the number as text',
+    prediction_value DOUBLE NULL COMMENT 'regression: the predicted number',
+    challenger_version INT NULL COMMENT 'the shadow challenger scored this row',
+    challenger_prediction VARCHAR(64) NULL,
+    challenger_value DOUBLE NULL,
+    predicted_at DATETIME(3) NOT NULL,
+    log_key VARCHAR(500) NOT NULL,
+    actual VARCHAR(64) NOT NULL,
+    actual_value DOUBLE NULL COMMENT 'regression: the true number',
+    received_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (request_id, row_index),
+    KEY ix_prediction_feedback_model (model_name, predicted_at)
+  ) ENGINE=InnoDB`,
+  // Each monitor check: live drift against the champion's training profile, class mix, live metrics.
+  `CREATE TABLE IF NOT EXISTS monitor_results (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    model_name VARCHAR(64) NOT NULL,
+    champion_version INT NOT NULL,
+    challenger_version INT NULL,
+    window_start DATETIME(3) NOT NULL,
+    window_end DATETIME(3) NOT NULL,
+    rows_logged INT NOT NULL,
+    rows_dropped INT NOT NULL,
+    max_psi DOUBLE NULL,
+    drifted TINYINT(1) NULL COMMENT 'NULL: too few rows to tell',
+    features JSON NOT NULL COMMENT 'per feature: psi and drifted',
+    prediction_mix JSON NOT NULL COMMENT 'predicted class (or regression bin) -> rows',
+    live_metric VARCHAR(16) NOT NULL,
+    live_value DOUBLE NULL,
+    feedback_rows INT NOT NULL,
+    challenger_rows INT NOT NULL,
+    challenger_agreement DOUBLE NULL,
+    challenger_live_value DOUBLE NULL,
+    challenger_feedback_rows INT NOT NULL,
+    fired JSON NOT NULL COMMENT 'triggers that crossed in this check and what was done',
+    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    KEY ix_monitor_results_model (model_name, created_at)
+  ) ENGINE=InnoDB`,
+  // Whether each trigger is past its threshold: a trigger fires only on the move from 0 to 1.
+  `CREATE TABLE IF NOT EXISTS monitor_triggers (
+    model_name VARCHAR(64) NOT NULL,
+    trigger_name VARCHAR(32) NOT NULL,
+    active TINYINT(1) NOT NULL DEFAULT 0,
+    changed_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+    PRIMARY KEY (model_name, trigger_name)
+  ) ENGINE=InnoDB`,
+  // promotion.live: a candidate held as challenger until its live numbers meet this (src/monitoring/live-gate.ts).
+  `CREATE TABLE IF NOT EXISTS challenger_requirements (
+    model_name VARCHAR(64) NOT NULL PRIMARY KEY,
+    version INT NOT NULL,
+    requirement JSON NOT NULL,
+    created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+  ) ENGINE=InnoDB`,
 ];

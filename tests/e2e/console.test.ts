@@ -32,7 +32,9 @@ let tmp: string;
 let executionId = '';
 
 const api = async (method: string, route: string, body?: unknown) => {
-  const response = await fetch(`${stack.baseUrl}${route}`, { method, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  // With the admin token, as an operator: POST /executions and redrive need it (the page asks for it itself).
+  const headers = { authorization: `Bearer ${stack.adminToken}` };
+  const response = await fetch(`${stack.baseUrl}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 

@@ -92,11 +92,16 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.deepEqual([...invoked].sort(), referenced.map(logicalId).sort(), `${id} may invoke only its own functions`);
   });
 
-  test('schedules retraining, disabled by default', () => {
+  test('schedules retraining, disabled by default; schedules the monitor step', () => {
     const rules = byType('AWS::Events::Rule').map(([, r]) => r.Properties);
-    assert.equal(rules.length, 1);
-    assert.equal(rules[0].ScheduleExpression, 'rate(1 day)');
-    assert.equal(rules[0].State, 'DISABLED');
+    assert.equal(rules.length, 2);
+    const retrain = rules.filter((r) => r.ScheduleExpression === 'rate(1 day)');
+    assert.equal(retrain.length, 1);
+    assert.equal(retrain[0].State, 'DISABLED');
+    const monitor = rules.filter((r) => r.ScheduleExpression === 'rate(15 minutes)');
+    assert.equal(monitor.length, 1);
+    assert.equal(monitor[0].State, process.env.MONITOR_SCHEDULE === 'false' ? 'DISABLED' : 'ENABLED');
+    assert.match(JSON.stringify(monitor[0].Targets), /MonitorLambdaFunction/);
   });
 
   const policiesOf = (role: string) =>
@@ -109,7 +114,11 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     const secrets = ['kms:Decrypt', 'ssm:GetParameters'];
     for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets].sort(), role);
     for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
-    assert.deepEqual(actionsOf('PredictRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket'].sort());
+    assert.deepEqual(actionsOf('PredictRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort());
+    // predict writes only its prediction log (src/monitoring/); the monitor reads, starts runs and alerts.
+    const writes = (role: string) => policiesOf(role).filter((st) => [st.Action].flat().includes('s3:PutObject')).map((st) => JSON.stringify(st.Resource));
+    assert.deepEqual(writes('PredictRole').map((r) => /"\/predictions\/\*"/.test(r)), [true]);
+    assert.deepEqual(actionsOf('MonitorRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 'sns:Publish', 'states:StartExecution'].sort());
     const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
     assert.match(s3, /"ArtifactsBucket","Arn"/);
     assert.doesNotMatch(JSON.stringify(Object.values(resources).filter((r) => r.Type === 'AWS::IAM::Role')), /"Resource":"\*"|"Action":"\*"/);
@@ -129,7 +138,7 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     }
   });
 
-  test('each role reads (and decrypts) exactly the SSM parameters its function uses: the admin token only registry and executions', async () => {
+  test('each role reads (and decrypts) exactly the SSM parameters its function uses: the admin token only registry, executions and monitor', async () => {
     const parameterOf = (resource: unknown) => /:parameter(\/[^"]+)"/.exec(JSON.stringify(resource))?.[1];
     const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
     const roles = service.functions.map((f) => `${f.key[0].toUpperCase()}${f.key.slice(1)}Role`);
@@ -137,7 +146,7 @@ describe('serverless package (the AWS CloudFormation template)', () => {
       const statements = policiesOf(role);
       const read = statements.filter((s) => s.Action === 'ssm:GetParameters').map((s) => parameterOf(s.Resource)).sort();
       const decrypt = statements.filter((s) => s.Action === 'kms:Decrypt').map((s) => parameterOf(s.Condition)).sort();
-      const expected = ['RegistryRole', 'ExecutionsRole'].includes(role)
+      const expected = ['RegistryRole', 'ExecutionsRole', 'MonitorRole'].includes(role)
         ? ['/mlops-pipeline/dev/admin-token', '/mlops-pipeline/dev/mysql-password']
         : ['/mlops-pipeline/dev/mysql-password'];
       assert.deepEqual(read, expected, `${role} reads`);

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ModelNotFound } from '../../src/errors.ts';
+import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
+import { PredictionLog, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
+import { logPrediction } from '../../src/monitoring/records.ts';
+import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
+import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
+import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
+import type { DatasetProfile } from '../../src/dataset/profile.ts';
+import type { Prediction } from '../../src/serving/model-server.ts';
+
+const record = (i: number, over: Partial<PredictionRecord> = {}): PredictionRecord => ({
+  request_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, row: 0, ts: '2026-03-04T10:00:00.000Z',
+  model: 'covertype', model_version: 3, alias: 'champion', source: 'api', features: { Elevation: 2000 + i, Soil_Type: 'C7745' },
+  prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 }, latency_ms: 0.5, ...over,
+});
+
+class MemoryWriter {
+  batches: LogBatch[] = [];
+  failNext = 0;
+  async write(batch: LogBatch): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('S3 down');
+    }
+    this.batches.push(batch);
+  }
+  lines(): Record<string, unknown>[] {
+    return this.batches.flatMap((b) => b.body.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+  }
+}
+
+const options = (over: Partial<PredictionLogOptions> = {}): PredictionLogOptions => ({
+  sampleRate: 1, bufferBytes: 1_000_000, flushBytes: 500_000, flushMs: 60_000, background: false, ...over,
+});
+
+describe('prediction log', () => {
+  it('writes records under predictions/<model>/date=<UTC day>/ with every field, one object per model and day', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    log.add([record(1), record(2, { ts: '2026-03-05T00:00:01.000Z' }), record(3, { model: 'bodyfat', prediction: 14.2, label: undefined, probabilities: undefined })]);
+    await log.close();
+    const byPrefix = writer.batches.map((b) => b.key.replace(/[^/]+$/, '')).sort();
+    assert.deepEqual(byPrefix, ['predictions/bodyfat/date=2026-03-04/', 'predictions/covertype/date=2026-03-04/', 'predictions/covertype/date=2026-03-05/']);
+    for (const b of writer.batches) assert.match(b.key, /\/[0-9TZ]+-[0-9a-f]{12}-\d+\.jsonl$/);
+    const first = writer.lines().find((l) => l.request_id === record(1).request_id);
+    assert.deepEqual(first, JSON.parse(JSON.stringify(record(1))));
+    for (const key of ['request_id', 'features', 'prediction', 'probabilities', 'model_version', 'latency_ms']) assert.ok(first && key in first, key);
+  });
+
+  it('loses nothing on a clean shutdown, across size-triggered background flushes', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options({ background: true, flushBytes: 5_000 }));
+    for (let i = 0; i < 2000; i++) {
+      log.add([record(i)]);
+      if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const stats = await log.close();
+    assert.ok(writer.batches.length > 2, `flushed in several objects (${writer.batches.length})`);
+    const ids = new Set(writer.lines().map((l) => l.request_id));
+    assert.equal(ids.size, 2000);
+    assert.equal(stats.written, 2000);
+    assert.equal(stats.dropped, 0);
+    assert.equal(stats.bufferedRecords, 0);
+    assert.equal(stats.bufferedBytes, 0);
+  });
+
+  it('bounds its memory: a full buffer drops records and counts them, and the next batch carries the count', async () => {
+    const writer = new MemoryWriter();
+    const size = JSON.stringify(record(1)).length + 96;
+    const log = new PredictionLog(writer, options({ bufferBytes: size * 10 + 5 }));
+    for (let i = 0; i < 25; i++) log.add([record(i)]);
+    assert.equal(log.stats().bufferedRecords, 10);
+    assert.equal(log.stats().dropped, 15);
+    await log.close();
+    assert.equal(writer.lines().length, 10);
+    assert.equal(writer.batches[0].dropped, 15);
+  });
+
+  it('keeps a failed batch for the next flush under the same key, and never throws', async () => {
+    const writer = new MemoryWriter();
+    writer.failNext = 1;
+    const warnings: unknown[] = [];
+    const log = new PredictionLog(writer, options({ warn: (e) => warnings.push(e) }));
+    log.add([record(1)]);
+    await log.flush();
+    assert.equal(writer.batches.length, 0);
+    assert.equal(log.stats().writeErrors, 1);
+    assert.equal(warnings.length, 1);
+    const stats = await log.close();
+    assert.equal(writer.batches.length, 1);
+    assert.equal(stats.written, 1);
+  });
+
+  it('flushes at the end of an invocation only when due by age or size', async () => {
+    let now = 1_000_000;
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options({ flushMs: 1000, now: () => now }));
+    log.add([record(1)]);
+    await log.afterInvocation();
+    assert.equal(writer.batches.length, 0, 'not due yet: stays buffered across the freeze');
+    now += 1000;
+    await log.afterInvocation();
+    assert.equal(writer.batches.length, 1);
+  });
+
+  it('mints request ids that name the writer and the request number, and each object says which numbers it holds', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    const ids = [log.requestId(), log.requestId(), log.requestId()];
+    assert.equal(new Set(ids).size, 3);
+    for (const [i, id] of ids.entries()) {
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUID (version 8)');
+      assert.deepEqual(parseRequestId(id), { writerId: log.writerId, seq: i });
+    }
+    assert.deepEqual(parseRequestId(formatRequestId('abcdef012345', 2 ** 52 + 7)), { writerId: 'abcdef012345', seq: 2 ** 52 + 7 });
+    assert.equal(parseRequestId('11111111-2222-4333-8444-555555555555'), null);
+    log.add([record(0, { request_id: ids[2] }), record(1, { request_id: ids[0] }), record(2, { model: 'bodyfat', request_id: ids[1] })]);
+    await log.close();
+    const ranges = Object.fromEntries(writer.batches.map((b) => [b.model, [b.writerId, b.seqFirst, b.seqLast]]));
+    assert.deepEqual(ranges, { covertype: [log.writerId, 0, 2], bodyfat: [log.writerId, 1, 1] });
+  });
+
+  it('samples whole requests at the configured rate', () => {
+    let r = 0;
+    const draws = [0.05, 0.5, 0.09, 0.95];
+    const log = new PredictionLog(new MemoryWriter(), options({ sampleRate: 0.1, random: () => draws[r++] }));
+    assert.deepEqual(draws.map(() => log.sampled()), [true, false, true, false]);
+    assert.equal(log.stats().sampledOut, 2);
+  });
+});
+
+describe('live drift on hand-made distributions', () => {
+  const profile: DatasetProfile = {
+    dataset: 'toy', rows: 100,
+    columns: [
+      { name: 'x', type: 'numeric', role: 'feature', count: 100, missing: 0, min: 0, max: 2, mean: 1, std: 0.5, histogram: { edges: [0, 1, 2], counts: [50, 50] } },
+      { name: 'c', type: 'categorical', role: 'feature', count: 100, missing: 0, categories: { a: 50, b: 50 } },
+      { name: 'y', type: 'numeric', role: 'target', count: 100, missing: 0, min: 0, max: 10, mean: 5, std: 2, histogram: { edges: [0, 5, 10], counts: [50, 50] } },
+    ],
+  };
+  it('is 0 for the training distribution and 0.25·ln 3 for a 25/75 split', () => {
+    const same = [0.5, 1.5, 0.2, 1.9].map((x, i) => ({ features: { x, c: i % 2 ? 'a' : 'b' } }));
+    const drift = liveDrift(profile, same, 0.2);
+    assert.deepEqual(drift.map((f) => [f.name, f.psi]), [['x', 0], ['c', 0]]);
+    // x: 1 of 4 below 1 (and one value outside the range, counted in the outer bin); c: 3 of 4 are "a".
+    const shifted = [{ features: { x: 0.5, c: 'a' } }, { features: { x: 1.5, c: 'a' } }, { features: { x: 7, c: 'a' } }, { features: { x: 1.2, c: 'b' } }];
+    const d = liveDrift(profile, shifted, 0.2);
+    const expected = Math.round(0.25 * Math.log(3) * 1e6) / 1e6;
+    assert.deepEqual(d.map((f) => [f.name, f.psi, f.drifted]), [['x', expected, true], ['c', expected, true]]);
+    assert.ok(!liveDrift(profile, shifted, 0.3)[0].drifted);
+  });
+  it('counts predicted classes by label, and regression predictions on the target bins', () => {
+    const schema = { task: 'classification' as const, classes: [{ value: 1, label: 'one' }, { value: 2, label: 'two' }, { value: 3, label: 'three' }] };
+    assert.deepEqual(predictionMix([{ prediction: 2 }, { prediction: 2 }, { prediction: 1 }], schema, null), { one: 1, two: 2, three: 0 });
+    assert.deepEqual(predictionMix([{ prediction: 1 }, { prediction: 6 }, { prediction: 9.5 }], { task: 'regression' }, profile), { '0–5': 1, '5–10': 2 });
+  });
+});
+
+describe('shadow challenger', () => {
+  const fakeModel = (answer: number) => ({
+    spec: { name: 'toy', task: 'classification', columns: [{ name: 'Elevation', type: 'numeric' }, { name: 'Soil_Type', type: 'categorical', values: ['C7745'] }, { name: 't', type: 'categorical', values: ['1', '2'] }], target: 't', classes: [{ value: 1 }, { value: 2 }], split: { train: 0.8, validation: 0.1, test: 0.1, seed: 's' }, layout: { kind: 'plain' } },
+    predictRow: () => ({ prediction: answer }),
+  });
+  const server = (challenger: number | null) => ({
+    resolveVersion: async (_m: string, alias: string) => {
+      if (alias === 'challenger' && challenger === null) throw new ModelNotFound('no challenger');
+      return 7;
+    },
+    load: async () => ({ model: fakeModel(challenger ?? 0), datasetVersion: 1 }),
+  });
+
+  it('scores logged champion rows at flush time and never touches the answer already sent', async () => {
+    const result: Prediction = { model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 1 }, predictions: [{ prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 } }] };
+    const answer = JSON.stringify(result);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => { release = r; });
+    const writer = new MemoryWriter();
+    const scorer = shadowScorer(server(1) as never);
+    const log = new PredictionLog(writer, options({ enrich: { applies: scorer.applies, apply: async (records) => { await gate; await scorer.apply(records); } } }));
+    logPrediction(log, '00000000-0000-4000-8000-000000000001', [{ Elevation: 2000, Soil_Type: 'C7745' }], result, 1.5);
+    // The request path is done while the shadow has not even started.
+    assert.equal(JSON.stringify(result), answer);
+    const flushed = log.flush();
+    release();
+    await flushed;
+    assert.equal(JSON.stringify(result), answer, 'the champion answer is unchanged');
+    const [line] = writer.lines();
+    assert.equal(line.prediction, 2);
+    assert.deepEqual(line.challenger, { version: 7, prediction: 1, agree: false });
+  });
+
+  it('does nothing without a challenger, and agreement follows the task', async () => {
+    const records = [record(1)];
+    const none = shadowScorer(server(null) as never);
+    assert.equal(await none.applies('covertype'), false);
+    await none.apply(records);
+    assert.equal(records[0].challenger, undefined);
+    assert.ok(agrees(2, 2) && !agrees(2, 3) && agrees('a', 'a'));
+    assert.ok(agrees(100, 104) && !agrees(100, 106));
+  });
+});
+
+describe('promotion.live requirement', () => {
+  const live = { version: 4, rows: 500, agreement: 0.93, metric: 'accuracy' as const, value: 0.81, feedbackRows: 120, championValue: 0.8 };
+  it('needs enough rows, the agreement and the live metric', () => {
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.9, minAccuracy: 0.8, minRows: 100 }), live).ok, true);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.95 }), live).reason, /agreement 0.93 < 0.95/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAccuracy: 0.85 }), live).reason, /live accuracy 0.81 misses 0.85/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAccuracy: 0.5, minRows: 200 }), live).reason, /120 feedback rows of the 200 needed/);
+    assert.match(meetsRequirement(LiveRequirementSchema.parse({ minAgreement: 0.5, minRows: 1000 }), live).reason, /500 shadow-scored rows of the 1000 needed/);
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ maxRmse: 3 }), { ...live, metric: 'rmse', value: 2.5 }).ok, true);
+    assert.equal(meetsRequirement(LiveRequirementSchema.parse({ maxRmse: 2 }), { ...live, metric: 'rmse', value: 2.5 }).ok, false);
+  });
+  it('refuses a requirement that requires nothing', () => {
+    assert.equal(LiveRequirementSchema.safeParse({ minRows: 10 }).success, false);
+  });
+});

@@ -1,5 +1,6 @@
 // Checks the project's layering (docs/ARCHITECTURE.md): which module may import which, that only
-// src/storage talks to MySQL and S3 through their clients, and that only the config modules read
+// src/storage talks to MySQL and S3 through their clients (imports them, calls a pool's query,
+// execute or getConnection), and that only the config modules read
 // process.env. Prints every violation and exits 1 when there is one.
 //
 //   node scripts/check-layers.ts            check the repository
@@ -107,6 +108,9 @@ export function checkFile(file: string, source: string): string[] {
     if (!(ALLOWED[from] ?? []).includes(to)) {
       problems.push(`${file}: ${from} may not import ${to} (${target}); allowed: ${(ALLOWED[from] ?? []).join(', ') || 'nothing'}`);
     }
+  }
+  if (!file.startsWith('src/storage/') && /\.(query|execute|getConnection)\s*[<(]/.test(code)) {
+    problems.push(`${file}: calls a MySQL pool or connection directly; use queryRows, execute or inTransaction (src/storage/mysql.ts)`);
   }
   if (from !== null && !ENV_READERS.has(file) && !ENV_READING_MODULES.has(from) && /\bprocess\.env\b/.test(code)) {
     problems.push(`${file}: reads process.env; configuration comes from src/config.ts (functions: functions/lib/context.ts)`);

@@ -23,6 +23,9 @@ describe('check:layers', () => {
     assert.match(checkFile('src/pipeline/fetch.ts', "import type { RowDataPacket } from 'mysql2/promise';").join(), /go through src\/storage/);
     assert.match(checkFile('functions/x.ts', "import { S3Client } from '@aws-sdk/client-s3';").join(), /go through src\/storage/);
     assert.deepEqual(checkFile('src/storage/mysql.ts', "import mysql from 'mysql2/promise';"), []);
+    assert.match(checkFile('src/pipeline/preprocess.ts', "const [rows] = await pool.query<Row[]>('SELECT 1');").join(), /calls a MySQL pool/);
+    assert.match(checkFile('src/data-api/service.ts', 'const c = await pool.getConnection();').join(), /calls a MySQL pool/);
+    assert.deepEqual(checkFile('src/pipeline/preprocess.ts', "const rows = await queryRows<Row>(pool, 'SELECT 1', []);"), []);
   });
   it('refuses process.env outside the config modules (comments do not count)', () => {
     assert.match(checkFile('src/pipeline/train.ts', 'const x = process.env.FOO;').join(), /reads process.env/);

@@ -56,6 +56,13 @@ export interface TreeResult {
 
 const IMPURITY_EPS = 1e-12;
 
+/** A longer copy of a typed array (the rest zero). */
+function grown<A extends Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(a: A, length: number, make: (n: number) => A): A {
+  const b = make(length);
+  b.set(a);
+  return b;
+}
+
 /**
  * Grows trees one at a time (reusable across trees of one forest). Names: `node*` arrays are per
  * tree node (indexed by node id), `stack*` arrays per pending node on the depth-first stack;
@@ -344,40 +351,30 @@ export class TreeBuilder {
 
   private growStack(capacity: number): void {
     const p = this.nFeatures;
-    const grow = <A extends Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(a: A, per: number, make: (n: number) => A): A => {
-      const b = make(capacity * per);
-      b.set(a);
-      return b;
-    };
     const i32 = (n: number) => new Int32Array(n);
-    this.stackStart = grow(this.stackStart, 1, i32);
-    this.stackEnd = grow(this.stackEnd, 1, i32);
-    this.stackDepth = grow(this.stackDepth, 1, i32);
-    this.stackNode = grow(this.stackNode, 1, i32);
-    this.stackHistogram = grow(this.stackHistogram, 1, i32);
-    this.stackDrawLength = grow(this.stackDrawLength, 1, i32);
-    this.stackDrawn = grow(this.stackDrawn, 1, i32);
-    this.stackOrder = grow(this.stackOrder, p, i32);
-    this.stackStats = grow(this.stackStats, this.nStats, (n) => new Float64Array(n));
-    this.stackConstant = grow(this.stackConstant, p, (n) => new Uint8Array(n));
+    this.stackStart = grown(this.stackStart, capacity, i32);
+    this.stackEnd = grown(this.stackEnd, capacity, i32);
+    this.stackDepth = grown(this.stackDepth, capacity, i32);
+    this.stackNode = grown(this.stackNode, capacity, i32);
+    this.stackHistogram = grown(this.stackHistogram, capacity, i32);
+    this.stackDrawLength = grown(this.stackDrawLength, capacity, i32);
+    this.stackDrawn = grown(this.stackDrawn, capacity, i32);
+    this.stackOrder = grown(this.stackOrder, capacity * p, i32);
+    this.stackStats = grown(this.stackStats, capacity * this.nStats, (n) => new Float64Array(n));
+    this.stackConstant = grown(this.stackConstant, capacity * p, (n) => new Uint8Array(n));
     this.stackCapacity = capacity;
   }
 
   private growNodes(capacity: number): void {
-    const grow = <A extends Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(a: A, per: number, make: (n: number) => A): A => {
-      const b = make(capacity * per);
-      b.set(a);
-      return b;
-    };
     const i32 = (n: number) => new Int32Array(n);
     const f64 = (n: number) => new Float64Array(n);
-    this.nodeFeature = grow(this.nodeFeature, 1, i32);
-    this.nodeThreshold = grow(this.nodeThreshold, 1, f64);
-    this.nodeBin = grow(this.nodeBin, 1, i32);
-    this.nodeLeft = grow(this.nodeLeft, 1, i32);
-    this.nodeRight = grow(this.nodeRight, 1, i32);
-    this.nodeDefaultLeft = grow(this.nodeDefaultLeft, 1, (n) => new Uint8Array(n));
-    this.nodeValue = grow(this.nodeValue, this.nOutputs, f64);
+    this.nodeFeature = grown(this.nodeFeature, capacity, i32);
+    this.nodeThreshold = grown(this.nodeThreshold, capacity, f64);
+    this.nodeBin = grown(this.nodeBin, capacity, i32);
+    this.nodeLeft = grown(this.nodeLeft, capacity, i32);
+    this.nodeRight = grown(this.nodeRight, capacity, i32);
+    this.nodeDefaultLeft = grown(this.nodeDefaultLeft, capacity, (n) => new Uint8Array(n));
+    this.nodeValue = grown(this.nodeValue, capacity * this.nOutputs, f64);
     this.nodeCapacity = capacity;
   }
 

@@ -16,7 +16,7 @@ import autocannon from 'autocannon';
 import { repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
-import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../src/pipeline/snapshot.ts';
+import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../src/registry/snapshots.ts';
 import { EmbeddedStack } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';

@@ -7,7 +7,7 @@ import { repoRoot } from '../src/config.ts';
 import { InvalidInput, NotFound } from '../src/errors.ts';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
-import { evaluateModelVersion, type ModelEvaluation } from '../src/runtime/model-evaluation.ts';
+import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model-evaluation.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';

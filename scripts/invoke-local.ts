@@ -14,9 +14,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RowDataPacket } from 'mysql2/promise';
 import { LOCAL_STACK_S3, loadConfig, repoRoot, s3Settings } from '../src/config.ts';
-import { createPool } from '../src/storage/mysql.ts';
+import { createPool, queryRows, type RowDataPacket } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
 
 const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { event: { type: 'string' } } });
@@ -32,9 +31,9 @@ if (text.includes('${latest.')) {
   const c = loadConfig();
   const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
   try {
-    const [versions] = await pool.query<RowDataPacket[]>('SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1');
-    const [runs] = await pool.query<RowDataPacket[]>("SELECT run_id FROM runs WHERE status = 'finished' AND artifact_key IS NOT NULL ORDER BY ended_at DESC LIMIT 1");
-    const [parents] = await pool.query<RowDataPacket[]>('SELECT parent_run_id FROM runs WHERE parent_run_id IS NOT NULL ORDER BY started_at DESC LIMIT 1');
+    const versions = await queryRows<RowDataPacket>(pool, 'SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1', []);
+    const runs = await queryRows<RowDataPacket>(pool, "SELECT run_id FROM runs WHERE status = 'finished' AND artifact_key IS NOT NULL ORDER BY ended_at DESC LIMIT 1", []);
+    const parents = await queryRows<RowDataPacket>(pool, 'SELECT parent_run_id FROM runs WHERE parent_run_id IS NOT NULL ORDER BY started_at DESC LIMIT 1', []);
     const latest: Record<string, unknown> = {
       datasetVersion: versions[0]?.version, manifestKey: versions[0]?.manifest_key, runId: runs[0]?.run_id, parentRunId: parents[0]?.parent_run_id,
     };

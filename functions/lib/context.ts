@@ -24,6 +24,17 @@ export function getConfig(): Config {
 const secrets: Partial<Record<SecretSetting, string>> = {};
 
 /**
+ * Where this handler runs: `lambda` (AWS or LocalStack: the process is frozen between invocations),
+ * `offline` (serverless-offline: a long-lived process) or `invoke-local` (`serverless invoke local`: one
+ * invocation, then the process ends).
+ */
+export function hostRuntime(): 'lambda' | 'offline' | 'invoke-local' {
+  if (process.env.IS_LOCAL === 'true') return 'invoke-local';
+  if (process.env.IS_OFFLINE === 'true' || !process.env.AWS_LAMBDA_FUNCTION_NAME) return 'offline';
+  return 'lambda';
+}
+
+/**
  * Reads the `needed` secrets whose SSM parameters the environment names (SecureString, decrypted, one
  * GetParameters call) and puts them into the config; each is read once per container. Deployed functions
  * hold only the parameter names. Local invocations (serverless-offline, `serverless invoke local`) take

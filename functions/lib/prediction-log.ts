@@ -3,7 +3,7 @@ import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
 import { PredictionLog } from '../../src/monitoring/prediction-log.ts';
 import { shadowScorer } from '../../src/monitoring/shadow.ts';
 import type { ModelServer } from '../../src/serving/model-server.ts';
-import { getConfig, getPool, getStore } from './context.ts';
+import { getConfig, getPool, getStore, hostRuntime } from './context.ts';
 
 /**
  * The container's prediction log (src/monitoring/prediction-log.ts), shared by the functions of one
@@ -13,12 +13,11 @@ import { getConfig, getPool, getStore } from './context.ts';
  */
 let log: PredictionLog | undefined;
 
-const frozenBetweenInvocations = () => process.env.IS_OFFLINE !== 'true' && Boolean(process.env.AWS_LAMBDA_FUNCTION_NAME);
 
 export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'load'>): PredictionLog {
   if (log) return log;
   const c = getConfig();
-  const background = !frozenBetweenInvocations() && process.env.IS_LOCAL !== 'true';
+  const background = hostRuntime() === 'offline';
   const created = new PredictionLog(new S3MysqlLogWriter(getPool(), getStore()), {
     sampleRate: c.PREDICTION_LOG_SAMPLE_RATE, bufferBytes: c.PREDICTION_LOG_BUFFER_BYTES,
     flushBytes: c.PREDICTION_LOG_FLUSH_BYTES, flushMs: c.PREDICTION_LOG_FLUSH_MS, background,
@@ -36,10 +35,10 @@ export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'l
 export function logPredictions(): MiddlewareObj {
   const settle = async () => {
     if (!log) return;
-    if (process.env.IS_LOCAL === 'true') {
+    if (hostRuntime() === 'invoke-local') {
       await log.close();
       log = undefined;
-    } else if (frozenBetweenInvocations()) {
+    } else if (hostRuntime() === 'lambda') {
       await log.afterInvocation();
     }
   };

@@ -79,7 +79,8 @@ export class TreeGrower {
   private readonly tmp: Int32Array;
   private readonly rows: NodeRows;
   private readonly features: Int32Array;
-  private nFeat = 0;
+  /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
+  private nTreeFeatures = 0;
   private readonly ctrl: Int32Array;
   private readonly totals: Float64Array;
   /** Some feature keeps a sparse row list: rowLeaf and ghRow are maintained. */
@@ -157,7 +158,7 @@ export class TreeGrower {
     const nBins = this.data.nBins;
     if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
       const hist = pool.buffer(buf);
-      for (let j = 0; j < this.nFeat; j++) {
+      for (let j = 0; j < this.nTreeFeatures; j++) {
         const f = this.features[j];
         pool.clearFeature(buf, f);
         accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H, node);
@@ -169,7 +170,7 @@ export class TreeGrower {
       ctrl[CTRL.BUF] = buf;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
-      ctrl[CTRL.NFEAT] = this.nFeat;
+      ctrl[CTRL.NFEAT] = this.nTreeFeatures;
       ctrl[CTRL.NODE] = node;
       Atomics.store(ctrl, CTRL.NEXT, 0);
       Atomics.store(ctrl, CTRL.DONE, 0);
@@ -181,7 +182,7 @@ export class TreeGrower {
         if (Atomics.wait(ctrl, CTRL.DONE, d, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
       }
     }
-    for (let j = 0; j < this.nFeat; j++) pool.markFeature(buf, this.features[j]);
+    for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
   }
 
   private leafScore(G: number, H: number): number {
@@ -205,7 +206,7 @@ export class TreeGrower {
         best = { feature: f, bin: b, defaultLeft: dl, gain, leftG: gl, leftH: hl, leftN: nl };
       }
     };
-    for (let j = 0; j < this.nFeat; j++) {
+    for (let j = 0; j < this.nTreeFeatures; j++) {
       const f = this.features[j];
       const off = this.pool.featOff[f];
       const hasMb = this.data.hasMissing[f] === 1;
@@ -266,22 +267,35 @@ export class TreeGrower {
 
   /**
    * Grows one tree on rows idx[0 .. m) with gradients g and hessians h (indexed by row), over the
-   * given ascending features.
+   * given ascending features: the root, then, while there are fewer than maxLeaves leaves, the
+   * leaf with the largest split gain is split.
    */
   grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
     const cfg = this.cfg;
-    this.nFeat = features.length;
+    this.nTreeFeatures = features.length;
     for (let j = 0; j < features.length; j++) this.features[j] = features[j];
-    const cap = 2 * cfg.maxLeaves - 1;
-    const feature = new Int32Array(cap).fill(-1);
-    const bin = new Int32Array(cap);
-    const defaultLeft = new Uint8Array(cap);
-    const left = new Int32Array(cap).fill(-1);
-    const right = new Int32Array(cap).fill(-1);
-    const value = new Float64Array(cap);
-    const gain = new Float64Array(cap);
-    const pool = this.pool;
+    const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
+    const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
+    while (leaves.length < cfg.maxLeaves) {
+      const pick = bestLeaf(leaves);
+      if (pick < 0) break;
+      const leaf = leaves[pick];
+      const [leftId, rightId] = tree.split(leaf.node, leaf.split!);
+      const lastSplit = leaves.length + 1 >= cfg.maxLeaves;
+      const [L, R] = this.splitLeaf(leaf, leftId, rightId, lastSplit, g, h);
+      leaves[pick] = L;
+      leaves.push(R);
+    }
+    for (const leaf of leaves) this.pool.release(leaf.buf);
+    return tree.finish(leaves, cfg.l2);
+  }
 
+  private splittable(n: number, depth: number): boolean {
+    return n >= 2 * this.cfg.minSamplesLeaf && depth < this.cfg.maxDepth;
+  }
+
+  /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
+  private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
     let G = 0;
     let H = 0;
     for (let i = 0; i < m; i++) {
@@ -300,87 +314,124 @@ export class TreeGrower {
         ghRow[2 * r + 1] = h[r];
       }
     }
-    const splittable = (n: number, depth: number): boolean => n >= 2 * cfg.minSamplesLeaf && depth < cfg.maxDepth;
-    const leaves: Leaf[] = [{ node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null }];
-    let nNodes = 1;
-    if (splittable(m, 0) && this.nFeat > 0) {
-      const buf = pool.acquire();
-      this.buildHistograms(buf, 0, 0, m, G, H, g, h);
-      leaves[0].buf = buf;
-      leaves[0].split = this.findBestSplit(buf, G, H, m);
+    const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
+    if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
+      root.buf = this.pool.acquire();
+      this.buildHistograms(root.buf, 0, 0, m, G, H, g, h);
+      root.split = this.findBestSplit(root.buf, G, H, m);
     }
-    while (leaves.length < cfg.maxLeaves) {
-      let pick = -1;
-      for (let i = 0; i < leaves.length; i++) {
-        const s = leaves[i].split;
-        if (s && (pick < 0 || s.gain > leaves[pick].split!.gain)) pick = i;
-      }
-      if (pick < 0) break;
-      const leaf = leaves[pick];
-      const s = leaf.split!;
-      const mid = this.partition(leaf.start, leaf.end, s);
-      const lId = nNodes++;
-      const rId = nNodes++;
-      if (this.hasSparse) {
-        const { rowLeaf } = this.rows;
-        for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = lId;
-        for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rId;
-      }
-      feature[leaf.node] = s.feature;
-      bin[leaf.node] = s.bin;
-      defaultLeft[leaf.node] = s.defaultLeft ? 1 : 0;
-      left[leaf.node] = lId;
-      right[leaf.node] = rId;
-      gain[leaf.node] = s.gain;
-      const depth = leaf.depth + 1;
-      const L: Leaf = { node: lId, start: leaf.start, end: mid, depth, G: s.leftG, H: s.leftH, buf: -1, split: null };
-      const R: Leaf = { node: rId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
-      const nL = mid - leaf.start;
-      const nR = leaf.end - mid;
-      // After the last split the children stay leaves: no histograms for them.
-      const last = leaves.length + 1 >= cfg.maxLeaves;
-      const canL = !last && splittable(nL, depth);
-      const canR = !last && splittable(nR, depth);
-      if (canL || canR) {
-        const [small, big] = nL <= nR ? [L, R] : [R, L];
-        small.buf = pool.acquire();
-        this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
-        if (big === L ? canL : canR) {
-          big.buf = pool.acquire();
-          for (let j = 0; j < this.nFeat; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
-        }
-      }
-      pool.release(leaf.buf);
-      leaves[pick] = L;
-      leaves.push(R);
-      for (const c of [L, R]) {
-        if (c.buf < 0) continue;
-        if (c === L ? canL : canR) c.split = this.findBestSplit(c.buf, c.G, c.H, c.end - c.start);
-        if (!c.split) {
-          pool.release(c.buf);
-          c.buf = -1;
-        }
+    return root;
+  }
+
+  /**
+   * Splits `leaf` by its best split into children `leftId` and `rightId`: partitions its rows,
+   * builds the smaller child's histograms and gets the larger one's by subtraction (none after
+   * the last split: its children stay leaves), finds the children's best splits, and releases
+   * the parent's histograms.
+   */
+  private splitLeaf(leaf: Leaf, leftId: number, rightId: number, lastSplit: boolean, g: Float64Array, h: Float64Array): [Leaf, Leaf] {
+    const pool = this.pool;
+    const s = leaf.split!;
+    const mid = this.partition(leaf.start, leaf.end, s);
+    if (this.hasSparse) {
+      const { rowLeaf } = this.rows;
+      for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = leftId;
+      for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rightId;
+    }
+    const depth = leaf.depth + 1;
+    const L: Leaf = { node: leftId, start: leaf.start, end: mid, depth, G: s.leftG, H: s.leftH, buf: -1, split: null };
+    const R: Leaf = { node: rightId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
+    const nL = mid - leaf.start;
+    const nR = leaf.end - mid;
+    const canL = !lastSplit && this.splittable(nL, depth);
+    const canR = !lastSplit && this.splittable(nR, depth);
+    if (canL || canR) {
+      const [small, big] = nL <= nR ? [L, R] : [R, L];
+      small.buf = pool.acquire();
+      this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
+      if (big === L ? canL : canR) {
+        big.buf = pool.acquire();
+        for (let j = 0; j < this.nTreeFeatures; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
       }
     }
-    for (const leaf of leaves) pool.release(leaf.buf);
+    pool.release(leaf.buf);
+    for (const c of [L, R]) {
+      if (c.buf < 0) continue;
+      if (c === L ? canL : canR) c.split = this.findBestSplit(c.buf, c.G, c.H, c.end - c.start);
+      if (!c.split) {
+        pool.release(c.buf);
+        c.buf = -1;
+      }
+    }
+    return [L, R];
+  }
+}
+
+/** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */
+function bestLeaf(leaves: readonly Leaf[]): number {
+  let pick = -1;
+  for (let i = 0; i < leaves.length; i++) {
+    const s = leaves[i].split;
+    if (s && (pick < 0 || s.gain > leaves[pick].split!.gain)) pick = i;
+  }
+  return pick;
+}
+
+/** The node arrays of a tree being grown (per node id; leaves have feature -1). */
+class TreeNodes {
+  private readonly feature: Int32Array;
+  private readonly bin: Int32Array;
+  private readonly defaultLeft: Uint8Array;
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly value: Float64Array;
+  private readonly gain: Float64Array;
+  private nodeCount = 1;
+
+  constructor(capacity: number) {
+    this.feature = new Int32Array(capacity).fill(-1);
+    this.bin = new Int32Array(capacity);
+    this.defaultLeft = new Uint8Array(capacity);
+    this.left = new Int32Array(capacity).fill(-1);
+    this.right = new Int32Array(capacity).fill(-1);
+    this.value = new Float64Array(capacity);
+    this.gain = new Float64Array(capacity);
+  }
+
+  /** Makes `node` an internal node with split `s`; returns the ids of its children. */
+  split(node: number, s: SplitRecord): [number, number] {
+    const leftId = this.nodeCount++;
+    const rightId = this.nodeCount++;
+    this.feature[node] = s.feature;
+    this.bin[node] = s.bin;
+    this.defaultLeft[node] = s.defaultLeft ? 1 : 0;
+    this.left[node] = leftId;
+    this.right[node] = rightId;
+    this.gain[node] = s.gain;
+    return [leftId, rightId];
+  }
+
+  /** The grown tree, with the leaves' outputs -G / (H + l2) and their row ranges. */
+  finish(leaves: Leaf[], l2: number): GrownTree {
+    const n = this.nodeCount;
     leaves.sort((a, b) => a.node - b.node);
     const leafNodes = new Int32Array(leaves.length);
     const leafStart = new Int32Array(leaves.length);
     const leafEnd = new Int32Array(leaves.length);
     leaves.forEach((leaf, i) => {
-      value[leaf.node] = -leaf.G / (leaf.H + cfg.l2);
+      this.value[leaf.node] = -leaf.G / (leaf.H + l2);
       leafNodes[i] = leaf.node;
       leafStart[i] = leaf.start;
       leafEnd[i] = leaf.end;
     });
     return {
-      feature: feature.slice(0, nNodes),
-      bin: bin.slice(0, nNodes),
-      defaultLeft: defaultLeft.slice(0, nNodes),
-      left: left.slice(0, nNodes),
-      right: right.slice(0, nNodes),
-      value: value.slice(0, nNodes),
-      gain: gain.slice(0, nNodes),
+      feature: this.feature.slice(0, n),
+      bin: this.bin.slice(0, n),
+      defaultLeft: this.defaultLeft.slice(0, n),
+      left: this.left.slice(0, n),
+      right: this.right.slice(0, n),
+      value: this.value.slice(0, n),
+      gain: this.gain.slice(0, n),
       leafNodes,
       leafStart,
       leafEnd,

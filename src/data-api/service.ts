@@ -1,6 +1,5 @@
-import type { RowDataPacket } from 'mysql2/promise';
-import type { Pool } from '../storage/mysql.ts';
-import { inTransaction } from '../storage/mysql.ts';
+import type { Pool, RowDataPacket } from '../storage/mysql.ts';
+import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 import { NoMoreBatches } from '../errors.ts';
 
 /**
@@ -81,13 +80,15 @@ export async function currentBatch(
   pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date(), dataset = DEFAULT_DATASET,
 ): Promise<number> {
   return inTransaction(pool, async (tx) => {
-    const [rows] = await tx.query<GroupRow[]>(
+    const rows = await queryRows<GroupRow>(
+      tx,
       'SELECT batch_number, batch_started_at FROM data_api_dataset_groups WHERE dataset = ? AND group_number = ? FOR UPDATE',
       [dataset, groupNumber],
     );
     if (rows.length === 0) {
       // Two first requests at once: the loser's INSERT IGNORE is a no-op and both serve batch 1.
-      await tx.query(
+      await execute(
+        tx,
         'INSERT IGNORE INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)',
         [dataset, groupNumber, now],
       );
@@ -102,7 +103,8 @@ export async function currentBatch(
           `Call /restart_data_generation?${restartQuery(dataset, groupNumber)} to start again.`,
       );
     }
-    await tx.query(
+    await execute(
+      tx,
       'UPDATE data_api_dataset_groups SET batch_number = ?, batch_started_at = ? WHERE dataset = ? AND group_number = ?',
       [index + 1, now, dataset, groupNumber],
     );
@@ -116,10 +118,11 @@ export async function currentBatch(
  */
 export async function restartGroup(pool: Pool, groupNumber: number, now = new Date(), dataset?: string): Promise<void> {
   if (dataset === undefined) {
-    await pool.query('UPDATE data_api_dataset_groups SET batch_number = 0, batch_started_at = ? WHERE group_number = ?', [now, groupNumber]);
+    await execute(pool, 'UPDATE data_api_dataset_groups SET batch_number = 0, batch_started_at = ? WHERE group_number = ?', [now, groupNumber]);
     return;
   }
-  await pool.query(
+  await execute(
+    pool,
     `INSERT INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)
      ON DUPLICATE KEY UPDATE batch_number = 0, batch_started_at = VALUES(batch_started_at)`,
     [dataset, groupNumber, now],

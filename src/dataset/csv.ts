@@ -1,4 +1,4 @@
-// CSV reading for dataset files: whole-file, in memory. Covertype is ~58 MB uncompressed, which is
+// CSV reading (and one-line writing) for dataset files. Reading is whole-file, in memory. Covertype is ~58 MB uncompressed, which is
 // far cheaper to decode and split in one go than to stream line by line.
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -129,3 +129,8 @@ function parseQuoted(text: string): string[][] {
   if (field !== '' || record.length > 0 || quotedInRecord) endRecord();
   return out;
 }
+
+const quote = (field: string): string => (/[",\n\r]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field);
+
+/** One CSV line (RFC 4180 quoting where needed), the counterpart of `parseCsv`. */
+export const formatCsvLine = (fields: readonly string[]): string => fields.map(quote).join(',');

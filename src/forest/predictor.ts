@@ -3,7 +3,7 @@
 // (right = left + 1, as the trainer numbers them), so each level costs about one cache line.
 // Leaves have feature -1 and keep their output offset in the `left` slot.
 
-import { leafOutputs } from './trainer.ts';
+import { leafOutputs } from './leaves.ts';
 import type { ForestModel, Predictor, Task } from './types.ts';
 
 class CompiledForest implements Predictor {

@@ -13,8 +13,71 @@ import type { Rng } from './rng.ts';
 
 export type SplitterData = BinnedColumns;
 
+/**
+ * The rows of the node being split, aligned by position (position i: row index[i], its class
+ * index or target, its bootstrap weight). The tree builder owns them and partitions them in place.
+ */
+export interface NodeSamples {
+  index: Int32Array;
+  /** Class index per position (classification; empty for regression). */
+  classIndex: Int32Array;
+  /** Target per position (regression; empty for classification). */
+  target: Float64Array;
+  weight: Float64Array;
+}
+
+/** The node to split: rows [start, end) of the samples, with their criterion statistics. */
+export interface SplitNode {
+  start: number;
+  end: number;
+  stats: Float64Array;
+  /** Total sample weight of the node. */
+  weight: number;
+  /** The node's pooled histogram buffer, -1 for none; findSplit may acquire one (the node owns it). */
+  histogram: number;
+  /** Build histograms into a pooled buffer (kept for the children's subtraction) rather than into scratch. */
+  keepHistograms: boolean;
+}
+
+/**
+ * The features a node draws from, without replacement: order[0 .. drawn) are already drawn,
+ * order[drawn .. length) are still to shuffle (Fisher-Yates continued lazily). `constant` flags
+ * the features known to be constant in the node (inherited from its ancestors, and found here).
+ */
+export interface FeatureDraw {
+  order: Int32Array;
+  length: number;
+  drawn: number;
+  constant: Uint8Array;
+}
+
+/** The best split found for a node (as scikit-learn's SplitRecord). */
+export class SplitRecord {
+  feature = -1;
+  /** Last bin on the left, and the next occupied bin (the threshold lies between them). */
+  bin = -1;
+  nextBin = -1;
+  /** The criterion's proxy improvement: larger is better. */
+  proxy = Number.NEGATIVE_INFINITY;
+  /** Distinct rows sent left. */
+  nLeft = 0;
+  /** Missing values go left (their bin is on the left side); else they go right. */
+  missingLeft = false;
+  /** Criterion statistics of the left child (right = node - left). */
+  readonly leftStats: Float64Array;
+
+  constructor(nStats: number) {
+    this.leftStats = new Float64Array(nStats);
+  }
+
+  reset(): void {
+    this.feature = -1;
+    this.proxy = Number.NEGATIVE_INFINITY;
+  }
+}
+
 export class Splitter {
-  readonly crit: Criterion;
+  readonly criterion: Criterion;
   readonly classification: boolean;
   readonly nStats: number;
   /** Channels per bin: the criterion statistics, then the row count. */
@@ -29,36 +92,21 @@ export class Splitter {
   readonly missingBin: Int32Array;
   readonly hasMissing: Uint8Array;
   /** Offset of feature f's histogram inside a pooled buffer. */
-  readonly featOff: Int32Array;
+  readonly featureOffset: Int32Array;
   readonly pool: HistogramPool;
-
-  // Node rows, kept aligned by the tree builder (position i: row idx[i], class/target, weight).
-  idx: Int32Array = new Int32Array(0);
-  cls: Int32Array = new Int32Array(0);
-  yv: Float64Array = new Float64Array(0);
-  wt: Float64Array = new Float64Array(0);
+  private readonly samples: NodeSamples;
 
   private readonly scratch: Float64Array;
+  /** The occupied bins of the histogram being scanned, ascending. */
   private readonly touched: Int32Array;
   private readonly left: Float64Array;
 
-  // Result of the last findSplit.
-  bestF = -1;
-  bestBin = -1;
-  bestNextBin = -1;
-  bestProxy = -Infinity;
-  bestLeftN = 0;
-  /** Missing values go left (their bin is added to the left side); else they go right. */
-  bestMissingLeft = false;
-  readonly bestLeft: Float64Array;
-  /** Histogram buffer of the node after findSplit (it may have acquired one). */
-  nodeBuf = -1;
-
-  constructor(data: SplitterData, crit: Criterion, classification: boolean, minLeaf: number, mtry: number) {
-    this.crit = crit;
+  constructor(data: SplitterData, samples: NodeSamples, criterion: Criterion, classification: boolean, minLeaf: number, mtry: number) {
+    this.criterion = criterion;
+    this.samples = samples;
     this.classification = classification;
-    this.nStats = crit.nStats;
-    this.channels = crit.nStats + 1;
+    this.nStats = criterion.nStats;
+    this.channels = criterion.nStats + 1;
     this.minLeaf = minLeaf;
     this.mtry = mtry;
     this.nRows = data.nRows;
@@ -69,13 +117,12 @@ export class Splitter {
     this.missingBin = data.missingBin;
     this.hasMissing = data.hasMissing;
     this.pool = new HistogramPool(data.nBins, this.channels);
-    this.featOff = this.pool.featOff;
+    this.featureOffset = this.pool.featOff;
     let maxBins = 1;
     for (let f = 0; f < data.nFeatures; f++) if (data.nBins[f] > maxBins) maxBins = data.nBins[f];
     this.scratch = new Float64Array(maxBins * this.channels);
     this.touched = new Int32Array(maxBins);
     this.left = new Float64Array(this.nStats);
-    this.bestLeft = new Float64Array(this.nStats);
   }
 
   acquire(): number {
@@ -93,7 +140,7 @@ export class Splitter {
   /** Builds feature f's histogram of rows [start, end) into pooled buffer `buf`. */
   buildInto(buf: number, f: number, start: number, end: number, total: Float64Array): void {
     this.pool.clearFeature(buf, f);
-    this.accumulate(this.pool.buffer(buf), this.featOff[f], f, start, end, total);
+    this.accumulate(this.pool.buffer(buf), this.featureOffset[f], f, start, end, total);
     this.pool.markFeature(buf, f);
   }
 
@@ -110,12 +157,12 @@ export class Splitter {
     // Large nodes: one bin column (it fits in L2) read in ascending row order.
     const bins = this.bins;
     const col = f * this.nRows;
-    const idx = this.idx;
-    const wt = this.wt;
+    const idx = this.samples.index;
+    const wt = this.samples.weight;
     const C = this.channels;
     const cnt = this.nStats;
     if (this.classification) {
-      const cls = this.cls;
+      const cls = this.samples.classIndex;
       for (let i = start; i < end; i++) {
         const b = bins[col + idx[i]];
         if (b !== 0) {
@@ -125,7 +172,7 @@ export class Splitter {
         }
       }
     } else {
-      const yv = this.yv;
+      const yv = this.samples.target;
       for (let i = start; i < end; i++) {
         const b = bins[col + idx[i]];
         if (b !== 0) {
@@ -151,7 +198,7 @@ export class Splitter {
   private isConstant(f: number, start: number, end: number): boolean {
     const bins = this.rowBins;
     const p = this.nFeatures;
-    const idx = this.idx;
+    const idx = this.samples.index;
     const first = bins[idx[start] * p + f];
     for (let i = start + 1; i < end; i++) if (bins[idx[i] * p + f] !== first) return false;
     return true;
@@ -164,14 +211,14 @@ export class Splitter {
     const h = this.scratch;
     const bins = this.rowBins;
     const p = this.nFeatures;
-    const idx = this.idx;
-    const wt = this.wt;
+    const idx = this.samples.index;
+    const wt = this.samples.weight;
     const C = this.channels;
     const cnt = this.nStats;
     const touched = this.touched;
     let t = 0;
     if (this.classification) {
-      const cls = this.cls;
+      const cls = this.samples.classIndex;
       for (let i = start; i < end; i++) {
         const b = bins[idx[i] * p + f];
         if (b === 0) continue;
@@ -181,7 +228,7 @@ export class Splitter {
         h[base + cnt] += 1;
       }
     } else {
-      const yv = this.yv;
+      const yv = this.samples.target;
       for (let i = start; i < end; i++) {
         const b = bins[idx[i] * p + f];
         if (b === 0) continue;
@@ -247,21 +294,21 @@ export class Splitter {
    * tries "every value left, missing right"); a second scan starts with the missing bin on the
    * left. Features without missing values get exactly the plain scan.
    */
-  private sweep(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number): void {
-    this.scan(h, off, t, f, n, total, w, -1);
+  private sweep(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number, best: SplitRecord): void {
+    this.scan(h, off, t, f, n, total, w, -1, best);
     const mb = this.missingBin[f];
-    if (this.hasMissing[f] === 1 && t >= 3 && this.touched[t - 1] === mb) this.scan(h, off, t - 1, f, n, total, w, mb);
+    if (this.hasMissing[f] === 1 && t >= 3 && this.touched[t - 1] === mb) this.scan(h, off, t - 1, f, n, total, w, mb, best);
   }
 
   /** One left-to-right scan over touched[0 .. t); `first` >= 0 is a bin put on the left up front. */
-  private scan(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number, first: number): void {
+  private scan(h: Float64Array, off: number, t: number, f: number, n: number, total: Float64Array, w: number, first: number, best: SplitRecord): void {
     const L = this.left;
     L.fill(0);
     const C = this.channels;
     const S = this.nStats;
     const minLeaf = this.minLeaf;
     const touched = this.touched;
-    const crit = this.crit;
+    const crit = this.criterion;
     let wl = 0;
     let nl = 0;
     // Position -1 is the missing bin of the second scan: added to the left, never a split point.
@@ -284,68 +331,59 @@ export class Splitter {
       if (nl < minLeaf) continue;
       if (n - nl < minLeaf) break;
       const p = crit.proxy(L, total, wl, w - wl);
-      if (p > this.bestProxy) {
-        this.bestProxy = p;
-        this.bestF = f;
-        this.bestBin = touched[q];
-        this.bestNextBin = touched[q + 1];
-        this.bestLeftN = nl;
-        this.bestLeft.set(L);
-        this.bestMissingLeft = first >= 0;
+      if (p > best.proxy) {
+        best.proxy = p;
+        best.feature = f;
+        best.bin = touched[q];
+        best.nextBin = touched[q + 1];
+        best.nLeft = nl;
+        best.leftStats.set(L);
+        best.missingLeft = first >= 0;
       }
     }
   }
 
   /**
-   * Finds the best split of rows [start, end). Features are drawn without replacement in the
-   * order of `perm` (Fisher-Yates continued lazily past `permPos`). As in scikit-learn, every
-   * draw counts towards `mtry`, known-constant features are drawn but cost nothing, and drawing
-   * goes on past `mtry` only while no non-constant feature was found.
-   * Newly found constant features are flagged in `constFlags`. Returns false if no valid split.
+   * Finds the best split of the node into `best`; false if it has no valid split. Features are
+   * drawn without replacement (see FeatureDraw). As in scikit-learn, every draw counts towards
+   * `mtry`, known-constant features are drawn but cost nothing, and drawing goes on past `mtry`
+   * only while no non-constant feature was found. Newly found constant features are flagged in
+   * `draw.constant`. Features whose histogram the node already has are scanned from it; with
+   * `node.keepHistograms` the others are built into the node's pooled buffer, else into scratch.
    */
-  findSplit(
-    start: number,
-    end: number,
-    total: Float64Array,
-    w: number,
-    buf: number,
-    histMode: boolean,
-    perm: Int32Array,
-    permLen: number,
-    permPos: number,
-    constFlags: Uint8Array,
-    rng: Rng,
-  ): boolean {
-    this.bestF = -1;
-    this.bestProxy = -Infinity;
+  findSplit(node: SplitNode, draw: FeatureDraw, rng: Rng, best: SplitRecord): boolean {
+    best.reset();
+    const { start, end, stats: total, weight: w, keepHistograms } = node;
+    const { order, length, constant } = draw;
+    let buf = node.histogram;
     const n = end - start;
     let visited = 0;
     let nonConstant = 0;
-    for (let j = 0; j < permLen && (visited < this.mtry || nonConstant === 0); j++) {
-      if (j >= permPos) {
-        const r = j + rng.int(permLen - j);
-        const tmp = perm[j];
-        perm[j] = perm[r];
-        perm[r] = tmp;
-        permPos = j + 1;
+    for (let j = 0; j < length && (visited < this.mtry || nonConstant === 0); j++) {
+      if (j >= draw.drawn) {
+        const r = j + rng.int(length - j);
+        const tmp = order[j];
+        order[j] = order[r];
+        order[r] = tmp;
+        draw.drawn = j + 1;
       }
-      const f = perm[j];
+      const f = order[j];
       visited++;
-      if (constFlags[f] === 1) continue;
+      if (constant[f] === 1) continue;
       let h: Float64Array;
       let off: number;
       let t: number;
       let scratch = false;
-      if (this.hasFeature(buf, f) || histMode) {
+      if (this.hasFeature(buf, f) || keepHistograms) {
         if (!this.hasFeature(buf, f)) {
           if (buf < 0) buf = this.acquire();
           this.buildInto(buf, f, start, end, total);
         }
         h = this.pool.buffer(buf);
-        off = this.featOff[f];
+        off = this.featureOffset[f];
         t = this.listDense(h, off, this.nBins[f]);
       } else if (this.isConstant(f, start, end)) {
-        constFlags[f] = 1;
+        constant[f] = 1;
         continue;
       } else {
         h = this.scratch;
@@ -354,14 +392,14 @@ export class Splitter {
         scratch = true;
       }
       if (t <= 1) {
-        constFlags[f] = 1;
+        constant[f] = 1;
       } else {
         nonConstant++;
-        this.sweep(h, off, t, f, n, total, w);
+        this.sweep(h, off, t, f, n, total, w, best);
       }
       if (scratch) this.clearScratch(t);
     }
-    this.nodeBuf = buf;
-    return this.bestF >= 0;
+    node.histogram = buf;
+    return best.feature >= 0;
   }
 }

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { binMatrix } from './bins.ts';
 import { TreeBuilder, type TreeConfig, type TreeData, type TreeResult } from './tree-builder.ts';
 import type { WorkerInit } from './tree-worker.ts';
+import { leafOutputs } from './leaves.ts';
 import type { ForestModel, ForestParams, Matrix, ResolvedParams, TrainOptions, TreeModel } from './types.ts';
 
 const HIST_MIN_ROWS = 2048;
@@ -249,18 +250,6 @@ export async function trainForest(
     featureImportances: combineImportances(importances, trees, cols),
     oobScore: oobSum && oobN ? oobScore(oobSum, oobN, nOut, classification, yClass, y) : null,
   };
-}
-
-/** Per-leaf outputs used for prediction: class probabilities, or the leaf mean. */
-export function leafOutputs(value: ArrayLike<number>, nOut: number, classification: boolean): Float64Array {
-  const out = Float64Array.from(value);
-  if (!classification) return out;
-  for (let l = 0; l < out.length; l += nOut) {
-    let s = 0;
-    for (let k = 0; k < nOut; k++) s += out[l + k];
-    if (s > 0) for (let k = 0; k < nOut; k++) out[l + k] /= s;
-  }
-  return out;
 }
 
 function combineImportances(perTree: Float64Array[], trees: TreeModel[], p: number): number[] {

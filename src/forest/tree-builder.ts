@@ -6,7 +6,7 @@
 import type { BinnedColumns } from './bins.ts';
 import { makeCriterion, type Criterion, type CriterionName } from './criterion.ts';
 import { Rng, treeSeed } from './rng.ts';
-import { Splitter } from './splitter.ts';
+import { SplitRecord, Splitter, type FeatureDraw, type NodeSamples, type SplitNode } from './splitter.ts';
 
 /**
  * The binned data (bins usually backed by a SharedArrayBuffer; the row-major copy serves scattered
@@ -56,136 +56,326 @@ export interface TreeResult {
 
 const IMPURITY_EPS = 1e-12;
 
+/** A longer copy of a typed array (the rest zero). */
+function grown<A extends Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(a: A, length: number, make: (n: number) => A): A {
+  const b = make(length);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Grows trees one at a time (reusable across trees of one forest). Names: `node*` arrays are per
+ * tree node (indexed by node id), `stack*` arrays per pending node on the depth-first stack;
+ * `n*` are counts (nRows, nBins, nStats).
+ */
 export class TreeBuilder {
   private readonly data: TreeData;
   private readonly cfg: TreeConfig;
-  private readonly crit: Criterion;
+  private readonly criterion: Criterion;
   private readonly splitter: Splitter;
   private readonly classification: boolean;
   private readonly nStats: number;
-  private readonly nOut: number;
-  private readonly p: number;
+  private readonly nOutputs: number;
+  private readonly nFeatures: number;
 
-  private readonly counts: Uint32Array;
-  private readonly idx: Int32Array;
-  private readonly cls: Int32Array;
-  private readonly yv: Float64Array;
-  private readonly wt: Float64Array;
-  private readonly tIdx: Int32Array;
-  private readonly tCls: Int32Array;
-  private readonly tYv: Float64Array;
-  private readonly tWt: Float64Array;
+  /** Bootstrap count per row (its sample weight); 0 for an out-of-bag row. */
+  private readonly rowCounts: Uint32Array;
+  /** The tree's rows, partitioned in place so each node's rows are one range; shared with the splitter. */
+  private readonly samples: NodeSamples;
+  /** Scratch of the stable partition (its right side). */
+  private readonly spill: NodeSamples;
 
-  // Stack of pending nodes (parallel arrays, one slot per node).
-  private cap = 0;
-  private sStart = new Int32Array(0);
-  private sEnd = new Int32Array(0);
-  private sDepth = new Int32Array(0);
-  private sNode = new Int32Array(0);
-  private sBuf = new Int32Array(0);
-  private sPermLen = new Int32Array(0);
-  private sPermPos = new Int32Array(0);
-  private sStats = new Float64Array(0);
-  private sPerm = new Int32Array(0);
-  private sConst = new Uint8Array(0);
+  // Pending nodes on the depth-first stack (parallel arrays, one slot per node).
+  private stackCapacity = 0;
+  private stackStart = new Int32Array(0);
+  private stackEnd = new Int32Array(0);
+  private stackDepth = new Int32Array(0);
+  private stackNode = new Int32Array(0);
+  /** Pooled histogram buffer of the node (-1: none yet). */
+  private stackHistogram = new Int32Array(0);
+  /** Candidate features: stackOrder[slot * nFeatures ..][0 .. stackDrawLength), the first stackDrawn drawn. */
+  private stackDrawLength = new Int32Array(0);
+  private stackDrawn = new Int32Array(0);
+  private stackOrder = new Int32Array(0);
+  private stackConstant = new Uint8Array(0);
+  private stackStats = new Float64Array(0);
 
-  private readonly curPerm: Int32Array;
-  private readonly curConst: Uint8Array;
-  private readonly curStats: Float64Array;
+  // The node being split.
+  private readonly node: SplitNode;
+  private readonly draw: FeatureDraw;
+  private readonly best: SplitRecord;
   private readonly rightStats: Float64Array;
-  private readonly cand: Int32Array;
+  private readonly allFeatures: Int32Array;
 
-  // Growing node arrays.
-  private nodeCap = 0;
-  private nNodes = 0;
-  private nFeat = new Int32Array(0);
-  private nThr = new Float64Array(0);
-  private nBin = new Int32Array(0);
-  private nLeft = new Int32Array(0);
-  private nRight = new Int32Array(0);
-  private nDefLeft = new Uint8Array(0);
-  private nVal = new Float64Array(0);
+  // The tree grown so far, per node id.
+  private nodeCapacity = 0;
+  private nodeCount = 0;
+  private nodeFeature = new Int32Array(0);
+  private nodeThreshold = new Float64Array(0);
+  /** Last bin of the feature that goes left. */
+  private nodeBin = new Int32Array(0);
+  private nodeLeft = new Int32Array(0);
+  private nodeRight = new Int32Array(0);
+  private nodeDefaultLeft = new Uint8Array(0);
+  /** nOutputs values per node (leaves only). */
+  private nodeValue = new Float64Array(0);
 
   constructor(data: TreeData, cfg: TreeConfig) {
     this.data = data;
     this.cfg = cfg;
     this.classification = data.nClasses > 0;
-    this.crit = makeCriterion(cfg.criterion, data.nClasses);
-    this.nStats = this.crit.nStats;
-    this.nOut = this.classification ? data.nClasses : 1;
-    this.p = data.nFeatures;
-    this.splitter = new Splitter(data, this.crit, this.classification, cfg.minSamplesLeaf, cfg.mtry);
+    this.criterion = makeCriterion(cfg.criterion, data.nClasses);
+    this.nStats = this.criterion.nStats;
+    this.nOutputs = this.classification ? data.nClasses : 1;
+    this.nFeatures = data.nFeatures;
     const n = data.nRows;
-    this.counts = new Uint32Array(n);
-    this.idx = new Int32Array(n);
-    this.tIdx = new Int32Array(n);
-    this.wt = new Float64Array(n);
-    this.tWt = new Float64Array(n);
-    this.cls = new Int32Array(this.classification ? n : 0);
-    this.tCls = new Int32Array(this.classification ? n : 0);
-    this.yv = new Float64Array(this.classification ? 0 : n);
-    this.tYv = new Float64Array(this.classification ? 0 : n);
-    this.splitter.idx = this.idx;
-    this.splitter.cls = this.cls;
-    this.splitter.yv = this.yv;
-    this.splitter.wt = this.wt;
-    this.curPerm = new Int32Array(this.p);
-    this.curConst = new Uint8Array(this.p);
-    this.curStats = new Float64Array(this.nStats);
+    const samples = (): NodeSamples => ({
+      index: new Int32Array(n),
+      classIndex: new Int32Array(this.classification ? n : 0),
+      target: new Float64Array(this.classification ? 0 : n),
+      weight: new Float64Array(n),
+    });
+    this.rowCounts = new Uint32Array(n);
+    this.samples = samples();
+    this.spill = samples();
+    this.splitter = new Splitter(data, this.samples, this.criterion, this.classification, cfg.minSamplesLeaf, cfg.mtry);
+    this.node = { start: 0, end: 0, stats: new Float64Array(this.nStats), weight: 0, histogram: -1, keepHistograms: false };
+    this.draw = { order: new Int32Array(this.nFeatures), length: 0, drawn: 0, constant: new Uint8Array(this.nFeatures) };
+    this.best = new SplitRecord(this.nStats);
     this.rightStats = new Float64Array(this.nStats);
-    this.cand = new Int32Array(this.p);
+    this.allFeatures = Int32Array.from({ length: this.nFeatures }, (_, f) => f);
     this.growStack(64);
     this.growNodes(1024);
   }
 
-  private growStack(cap: number): void {
-    const p = this.p;
-    const S = this.nStats;
-    const grow32 = (a: Int32Array<ArrayBuffer>, per: number): Int32Array<ArrayBuffer> => {
-      const b = new Int32Array(cap * per);
-      b.set(a);
-      return b;
-    };
-    this.sStart = grow32(this.sStart, 1);
-    this.sEnd = grow32(this.sEnd, 1);
-    this.sDepth = grow32(this.sDepth, 1);
-    this.sNode = grow32(this.sNode, 1);
-    this.sBuf = grow32(this.sBuf, 1);
-    this.sPermLen = grow32(this.sPermLen, 1);
-    this.sPermPos = grow32(this.sPermPos, 1);
-    this.sPerm = grow32(this.sPerm, p);
-    const st = new Float64Array(cap * S);
-    st.set(this.sStats);
-    this.sStats = st;
-    const c = new Uint8Array(cap * p);
-    c.set(this.sConst);
-    this.sConst = c;
-    this.cap = cap;
+  build(treeIndex: number): TreeResult {
+    const rng = new Rng(treeSeed(this.cfg.seed, treeIndex));
+    const importances = new Float64Array(this.nFeatures);
+    this.pushRoot(this.drawSamples(rng), rng);
+    for (let top = 1; top > 0; ) {
+      top--;
+      if (this.findNodeSplit(top, rng)) {
+        this.splitNode(top, importances, rng);
+        top += 2;
+      } else {
+        this.makeLeaf(this.stackNode[top], this.node.stats, this.node.weight);
+        this.splitter.release(this.node.histogram);
+      }
+    }
+    return this.finish(treeIndex, importances);
   }
 
-  private growNodes(cap: number): void {
-    const f = new Int32Array(cap);
-    f.set(this.nFeat);
-    this.nFeat = f;
-    const t = new Float64Array(cap);
-    t.set(this.nThr);
-    this.nThr = t;
-    const b = new Int32Array(cap);
-    b.set(this.nBin);
-    this.nBin = b;
-    const l = new Int32Array(cap);
-    l.set(this.nLeft);
-    this.nLeft = l;
-    const r = new Int32Array(cap);
-    r.set(this.nRight);
-    this.nRight = r;
-    const d = new Uint8Array(cap);
-    d.set(this.nDefLeft);
-    this.nDefLeft = d;
-    const v = new Float64Array(cap * this.nOut);
-    v.set(this.nVal);
-    this.nVal = v;
-    this.nodeCap = cap;
+  /**
+   * Draws the bootstrap as per-row counts (sample weights, like scikit-learn), lays the drawn rows
+   * out as the samples and sums the root's statistics into node.stats; returns the number of rows.
+   */
+  private drawSamples(rng: Rng): number {
+    const N = this.data.nRows;
+    const counts = this.rowCounts;
+    if (this.cfg.bootstrap) {
+      counts.fill(0);
+      for (let i = 0; i < N; i++) counts[rng.int(N)]++;
+    } else {
+      counts.fill(1);
+    }
+    const { index, classIndex, target, weight } = this.samples;
+    const root = this.node.stats;
+    root.fill(0);
+    let m = 0;
+    for (let r = 0; r < N; r++) {
+      const c = counts[r];
+      if (c === 0) continue;
+      index[m] = r;
+      weight[m] = c;
+      if (this.classification) {
+        const k = this.data.yClass![r];
+        classIndex[m] = k;
+        root[k] += c;
+      } else {
+        const y = this.data.yValue![r];
+        target[m] = y;
+        root[0] += c;
+        root[1] += c * y;
+        root[2] += c * y * y;
+      }
+      m++;
+    }
+    return m;
+  }
+
+  /** Node 0 over rows [0, nSamples), with the statistics drawSamples left in node.stats. */
+  private pushRoot(nSamples: number, rng: Rng): void {
+    const crit = this.criterion;
+    const root = this.node.stats;
+    this.nodeCount = 1;
+    this.draw.constant.fill(0);
+    const impurity = crit.impurity(root, 0, crit.weight(root, 0));
+    this.pushNode(0, 0, nSamples, 0, 0, root, this.canSplit(nSamples, 0, impurity), rng);
+    // The root draws lazily like every other node.
+    this.stackDrawn[0] = 0;
+  }
+
+  /** Pops stack slot `slot` into this.node and this.draw and looks for its best split (into this.best). */
+  private findNodeSplit(slot: number, rng: Rng): boolean {
+    const crit = this.criterion;
+    const node = this.node;
+    const p = this.nFeatures;
+    node.start = this.stackStart[slot];
+    node.end = this.stackEnd[slot];
+    node.histogram = this.stackHistogram[slot];
+    node.stats.set(this.stackStats.subarray(slot * this.nStats, (slot + 1) * this.nStats));
+    node.weight = crit.weight(node.stats, 0);
+    const n = node.end - node.start;
+    const drawLength = this.stackDrawLength[slot];
+    if (drawLength === 0 || !this.canSplit(n, this.stackDepth[slot], crit.impurity(node.stats, 0, node.weight))) return false;
+    node.keepHistograms = n >= this.cfg.histMinRows;
+    const draw = this.draw;
+    draw.order.set(this.stackOrder.subarray(slot * p, slot * p + drawLength));
+    draw.constant.set(this.stackConstant.subarray(slot * p, slot * p + p));
+    draw.length = drawLength;
+    draw.drawn = this.stackDrawn[slot];
+    return this.splitter.findSplit(node, draw, rng, this.best);
+  }
+
+  /**
+   * Applies this.best to the node popped from `slot`: partitions its rows, records the split and
+   * its impurity decrease, pushes both children (left on top) into slots `slot` and `slot + 1`,
+   * and hands the larger child the histograms it can get by subtraction.
+   */
+  private splitNode(slot: number, importances: Float64Array, rng: Rng): void {
+    const data = this.data;
+    const crit = this.criterion;
+    const { start, end, stats, weight } = this.node;
+    const best = this.best;
+    const id = this.stackNode[slot];
+    const depth = this.stackDepth[slot];
+    const f = best.feature;
+    const mb = data.missingBin[f];
+    // "Every value left, missing right" has no edge to choose: the last value bin, threshold +max.
+    const e = best.nextBin === mb ? mb - 1 : this.chooseEdge(f, best.bin, best.nextBin);
+    const mid = this.partition(start, end, f, e, best.missingLeft ? mb : -1);
+    const left = best.leftStats;
+    const right = this.rightStats;
+    for (let k = 0; k < this.nStats; k++) right[k] = stats[k] - left[k];
+    const wl = crit.weight(left, 0);
+    const wr = crit.weight(right, 0);
+    const impL = crit.impurity(left, 0, wl);
+    const impR = crit.impurity(right, 0, wr);
+    importances[f] += weight * crit.impurity(stats, 0, weight) - wl * impL - wr * impR;
+
+    const [leftId, rightId] = this.recordSplit(id, f, e, best.missingLeft);
+    if (slot + 2 > this.stackCapacity) this.growStack(this.stackCapacity * 2);
+    // Right below left on the stack: the left subtree is grown first. Children draw from all
+    // features; the constants they inherit are skipped for free when drawn.
+    this.pushNode(slot, mid, end, depth + 1, rightId, right, this.canSplit(end - mid, depth + 1, impR), rng);
+    this.pushNode(slot + 1, start, mid, depth + 1, leftId, left, this.canSplit(mid - start, depth + 1, impL), rng);
+    if (this.node.histogram >= 0) {
+      const leftIsBigger = mid - start >= end - mid;
+      this.subtractForLargerChild(leftIsBigger ? slot + 1 : slot, leftIsBigger ? slot : slot + 1, this.node.histogram, end - start);
+      this.splitter.release(this.node.histogram);
+    }
+  }
+
+  /** Makes node `id` an internal node on bin edge `e` of feature f; returns its children's ids. */
+  private recordSplit(id: number, f: number, e: number, missingLeft: boolean): [number, number] {
+    if (this.nodeCount + 2 > this.nodeCapacity) this.growNodes(this.nodeCapacity * 2);
+    const leftId = this.nodeCount++;
+    const rightId = this.nodeCount++;
+    const nEdges = this.data.edgeOff[f + 1] - this.data.edgeOff[f];
+    this.nodeFeature[id] = f;
+    this.nodeBin[id] = e;
+    this.nodeThreshold[id] = e < nEdges ? this.data.edges[this.data.edgeOff[f] + e] : Number.MAX_VALUE;
+    this.nodeDefaultLeft[id] = missingLeft ? 1 : 0;
+    this.nodeLeft[id] = leftId;
+    this.nodeRight[id] = rightId;
+    return [leftId, rightId];
+  }
+
+  /**
+   * The subtraction trick: for the larger child's first drawn features that the parent has
+   * histograms of, build the smaller child's histogram and get the larger one's as parent - smaller,
+   * when that is cheaper than scanning the larger child's rows.
+   */
+  private subtractForLargerChild(big: number, small: number, parentHistogram: number, nParent: number): void {
+    const splitter = this.splitter;
+    const p = this.nFeatures;
+    const S = this.nStats;
+    const nBig = this.stackEnd[big] - this.stackStart[big];
+    const nSmall = nParent - nBig;
+    const C = splitter.channels;
+    for (let j = 0, d = this.stackDrawn[big]; j < d; j++) {
+      const g = this.stackOrder[big * p + j];
+      if (!splitter.hasFeature(parentHistogram, g)) continue;
+      const cost = (splitter.hasFeature(this.stackHistogram[small], g) ? 0 : nSmall) + this.data.nBins[g] * C;
+      if (cost >= nBig) continue;
+      if (this.stackHistogram[small] < 0) this.stackHistogram[small] = splitter.acquire();
+      if (this.stackHistogram[big] < 0) this.stackHistogram[big] = splitter.acquire();
+      if (!splitter.hasFeature(this.stackHistogram[small], g)) {
+        splitter.buildInto(this.stackHistogram[small], g, this.stackStart[small], this.stackEnd[small], this.stackStats.subarray(small * S, small * S + S));
+      }
+      splitter.subtractInto(this.stackHistogram[big], parentHistogram, this.stackHistogram[small], g);
+    }
+  }
+
+  /**
+   * Writes a pending node into stack slot `slot`; if it may split, it gets all features as
+   * candidates (with the constants known so far, this.draw.constant) and draws its first mtry.
+   */
+  private pushNode(slot: number, start: number, end: number, depth: number, id: number, stats: Float64Array, splittable: boolean, rng: Rng): void {
+    const p = this.nFeatures;
+    this.stackStart[slot] = start;
+    this.stackEnd[slot] = end;
+    this.stackDepth[slot] = depth;
+    this.stackNode[slot] = id;
+    this.stackHistogram[slot] = -1;
+    this.stackStats.set(stats, slot * this.nStats);
+    if (!splittable) {
+      this.stackDrawLength[slot] = 0;
+      this.stackDrawn[slot] = 0;
+      return;
+    }
+    const order = this.stackOrder;
+    const off = slot * p;
+    order.set(this.allFeatures, off);
+    this.stackConstant.set(this.draw.constant, off);
+    const d = Math.min(this.cfg.mtry, p);
+    for (let j = 0; j < d; j++) {
+      const r = j + rng.int(p - j);
+      const tmp = order[off + j];
+      order[off + j] = order[off + r];
+      order[off + r] = tmp;
+    }
+    this.stackDrawLength[slot] = p;
+    this.stackDrawn[slot] = d;
+  }
+
+  private growStack(capacity: number): void {
+    const p = this.nFeatures;
+    const i32 = (n: number) => new Int32Array(n);
+    this.stackStart = grown(this.stackStart, capacity, i32);
+    this.stackEnd = grown(this.stackEnd, capacity, i32);
+    this.stackDepth = grown(this.stackDepth, capacity, i32);
+    this.stackNode = grown(this.stackNode, capacity, i32);
+    this.stackHistogram = grown(this.stackHistogram, capacity, i32);
+    this.stackDrawLength = grown(this.stackDrawLength, capacity, i32);
+    this.stackDrawn = grown(this.stackDrawn, capacity, i32);
+    this.stackOrder = grown(this.stackOrder, capacity * p, i32);
+    this.stackStats = grown(this.stackStats, capacity * this.nStats, (n) => new Float64Array(n));
+    this.stackConstant = grown(this.stackConstant, capacity * p, (n) => new Uint8Array(n));
+    this.stackCapacity = capacity;
+  }
+
+  private growNodes(capacity: number): void {
+    const i32 = (n: number) => new Int32Array(n);
+    const f64 = (n: number) => new Float64Array(n);
+    this.nodeFeature = grown(this.nodeFeature, capacity, i32);
+    this.nodeThreshold = grown(this.nodeThreshold, capacity, f64);
+    this.nodeBin = grown(this.nodeBin, capacity, i32);
+    this.nodeLeft = grown(this.nodeLeft, capacity, i32);
+    this.nodeRight = grown(this.nodeRight, capacity, i32);
+    this.nodeDefaultLeft = grown(this.nodeDefaultLeft, capacity, (n) => new Uint8Array(n));
+    this.nodeValue = grown(this.nodeValue, capacity * this.nOutputs, f64);
+    this.nodeCapacity = capacity;
   }
 
   private canSplit(n: number, depth: number, impurity: number): boolean {
@@ -218,17 +408,15 @@ export class TreeBuilder {
     // Large nodes stream the split column; small ones use the row-major copy they just read.
     const byColumn = end - start >= this.cfg.histMinRows;
     const bins = byColumn ? this.data.bins : this.data.rowBins;
-    const stride = byColumn ? 1 : this.p;
+    const stride = byColumn ? 1 : this.nFeatures;
     const col = byColumn ? f * this.data.nRows : f;
-    const idx = this.idx;
-    const wt = this.wt;
-    const tIdx = this.tIdx;
-    const tWt = this.tWt;
+    const { index: idx, weight: wt } = this.samples;
+    const { index: tIdx, weight: tWt } = this.spill;
     let l = start;
     let r = 0;
     if (this.classification) {
-      const cls = this.cls;
-      const tCls = this.tCls;
+      const cls = this.samples.classIndex;
+      const tCls = this.spill.classIndex;
       for (let i = start; i < end; i++) {
         const row = idx[i];
         const b = bins[row * stride + col];
@@ -246,8 +434,8 @@ export class TreeBuilder {
       }
       cls.set(tCls.subarray(0, r), l);
     } else {
-      const yv = this.yv;
-      const tYv = this.tYv;
+      const yv = this.samples.target;
+      const tYv = this.spill.target;
       for (let i = start; i < end; i++) {
         const row = idx[i];
         const b = bins[row * stride + col];
@@ -270,213 +458,30 @@ export class TreeBuilder {
     return l;
   }
 
-  private makeLeaf(node: number, stats: Float64Array, w: number): void {
-    this.nFeat[node] = -1;
-    this.nLeft[node] = -1;
-    this.nRight[node] = -1;
-    this.nThr[node] = 0;
-    this.nDefLeft[node] = 0;
+  private makeLeaf(id: number, stats: Float64Array, w: number): void {
+    this.nodeFeature[id] = -1;
+    this.nodeLeft[id] = -1;
+    this.nodeRight[id] = -1;
+    this.nodeThreshold[id] = 0;
+    this.nodeDefaultLeft[id] = 0;
     if (this.classification) {
-      this.nVal.set(stats, node * this.nOut);
+      this.nodeValue.set(stats, id * this.nOutputs);
     } else {
-      this.nVal[node] = w > 0 ? stats[1] / w : 0;
+      this.nodeValue[id] = w > 0 ? stats[1] / w : 0;
     }
-  }
-
-  /** Writes a child into stack slot s; draws its first candidate features if it may split. */
-  private setSlot(
-    s: number,
-    start: number,
-    end: number,
-    depth: number,
-    node: number,
-    stats: Float64Array,
-    splittable: boolean,
-    nCand: number,
-    rng: Rng,
-  ): void {
-    const p = this.p;
-    this.sStart[s] = start;
-    this.sEnd[s] = end;
-    this.sDepth[s] = depth;
-    this.sNode[s] = node;
-    this.sBuf[s] = -1;
-    this.sStats.set(stats, s * this.nStats);
-    if (!splittable) {
-      this.sPermLen[s] = 0;
-      this.sPermPos[s] = 0;
-      return;
-    }
-    const perm = this.sPerm;
-    const off = s * p;
-    perm.set(this.cand.subarray(0, nCand), off);
-    this.sConst.set(this.curConst, off);
-    const d = Math.min(this.cfg.mtry, nCand);
-    for (let j = 0; j < d; j++) {
-      const r = j + rng.int(nCand - j);
-      const tmp = perm[off + j];
-      perm[off + j] = perm[off + r];
-      perm[off + r] = tmp;
-    }
-    this.sPermLen[s] = nCand;
-    this.sPermPos[s] = d;
-  }
-
-  build(treeIndex: number): TreeResult {
-    const data = this.data;
-    const cfg = this.cfg;
-    const crit = this.crit;
-    const splitter = this.splitter;
-    const p = this.p;
-    const S = this.nStats;
-    const N = data.nRows;
-    const rng = new Rng(treeSeed(cfg.seed, treeIndex));
-
-    // Bootstrap as per-row counts (sample weights), like scikit-learn.
-    const counts = this.counts;
-    if (cfg.bootstrap) {
-      counts.fill(0);
-      for (let i = 0; i < N; i++) counts[rng.int(N)]++;
-    } else {
-      counts.fill(1);
-    }
-    const root = this.curStats;
-    root.fill(0);
-    let m = 0;
-    for (let r = 0; r < N; r++) {
-      const c = counts[r];
-      if (c === 0) continue;
-      this.idx[m] = r;
-      this.wt[m] = c;
-      if (this.classification) {
-        const k = data.yClass![r];
-        this.cls[m] = k;
-        root[k] += c;
-      } else {
-        const y = data.yValue![r];
-        this.yv[m] = y;
-        root[0] += c;
-        root[1] += c * y;
-        root[2] += c * y * y;
-      }
-      m++;
-    }
-
-    const importances = new Float64Array(p);
-    this.nNodes = 1;
-    for (let f = 0; f < p; f++) this.cand[f] = f;
-    this.curConst.fill(0);
-    const rootW = crit.weight(root, 0);
-    this.setSlot(0, 0, m, 0, 0, root, this.canSplit(m, 0, crit.impurity(root, 0, rootW)), p, rng);
-    // Root draws lazily like every other node.
-    this.sPermPos[0] = 0;
-    let sp = 1;
-
-    const cur = this.curStats;
-    const right = this.rightStats;
-    while (sp > 0) {
-      sp--;
-      const start = this.sStart[sp];
-      const end = this.sEnd[sp];
-      const depth = this.sDepth[sp];
-      const node = this.sNode[sp];
-      let buf = this.sBuf[sp];
-      const permLen = this.sPermLen[sp];
-      cur.set(this.sStats.subarray(sp * S, sp * S + S));
-      const n = end - start;
-      const w = crit.weight(cur, 0);
-      const impurity = crit.impurity(cur, 0, w);
-
-      let found = false;
-      if (permLen > 0 && this.canSplit(n, depth, impurity)) {
-        this.curPerm.set(this.sPerm.subarray(sp * p, sp * p + permLen));
-        this.curConst.set(this.sConst.subarray(sp * p, sp * p + p));
-        found = splitter.findSplit(
-          start, end, cur, w, buf, n >= cfg.histMinRows,
-          this.curPerm, permLen, this.sPermPos[sp], this.curConst, rng,
-        );
-        buf = splitter.nodeBuf;
-      }
-      if (!found) {
-        this.makeLeaf(node, cur, w);
-        splitter.release(buf);
-        continue;
-      }
-
-      const f = splitter.bestF;
-      const mb = data.missingBin[f];
-      const nEdges = data.edgeOff[f + 1] - data.edgeOff[f];
-      // "Every value left, missing right" has no edge to choose: the last value bin, threshold +max.
-      const e = splitter.bestNextBin === mb ? mb - 1 : this.chooseEdge(f, splitter.bestBin, splitter.bestNextBin);
-      const missingLeft = splitter.bestMissingLeft;
-      const mid = this.partition(start, end, f, e, missingLeft ? mb : -1);
-      const leftStats = splitter.bestLeft;
-      for (let k = 0; k < S; k++) right[k] = cur[k] - leftStats[k];
-      const wl = crit.weight(leftStats, 0);
-      const wr = crit.weight(right, 0);
-      const impL = crit.impurity(leftStats, 0, wl);
-      const impR = crit.impurity(right, 0, wr);
-      importances[f] += w * impurity - wl * impL - wr * impR;
-
-      if (this.nNodes + 2 > this.nodeCap) this.growNodes(this.nodeCap * 2);
-      const lId = this.nNodes++;
-      const rId = this.nNodes++;
-      this.nFeat[node] = f;
-      this.nBin[node] = e;
-      this.nThr[node] = e < nEdges ? data.edges[data.edgeOff[f] + e] : Number.MAX_VALUE;
-      this.nDefLeft[node] = missingLeft ? 1 : 0;
-      this.nLeft[node] = lId;
-      this.nRight[node] = rId;
-
-      // Children draw from all features; inherited constants are skipped for free when drawn.
-      const nCand = p;
-      const nl = mid - start;
-      const nr = end - mid;
-      if (sp + 2 > this.cap) this.growStack(this.cap * 2);
-      // Right below left on the stack: the left subtree is grown first.
-      const rs = sp;
-      const ls = sp + 1;
-      this.setSlot(rs, mid, end, depth + 1, rId, right, this.canSplit(nr, depth + 1, impR), nCand, rng);
-      this.setSlot(ls, start, mid, depth + 1, lId, leftStats, this.canSplit(nl, depth + 1, impL), nCand, rng);
-
-      if (buf >= 0) {
-        // Subtraction trick for the larger child's first candidates the parent has histograms of.
-        const big = nl >= nr ? ls : rs;
-        const small = big === ls ? rs : ls;
-        const nBig = big === ls ? nl : nr;
-        const nSmall = n - nBig;
-        const C = splitter.channels;
-        for (let j = 0, d = this.sPermPos[big]; j < d; j++) {
-          const g = this.sPerm[big * p + j];
-          if (!splitter.hasFeature(buf, g)) continue;
-          const cost = (splitter.hasFeature(this.sBuf[small], g) ? 0 : nSmall) + data.nBins[g] * C;
-          if (cost >= nBig) continue;
-          if (this.sBuf[small] < 0) this.sBuf[small] = splitter.acquire();
-          if (this.sBuf[big] < 0) this.sBuf[big] = splitter.acquire();
-          if (!splitter.hasFeature(this.sBuf[small], g)) {
-            splitter.buildInto(this.sBuf[small], g, this.sStart[small], this.sEnd[small], this.sStats.subarray(small * S, small * S + S));
-          }
-          splitter.subtractInto(this.sBuf[big], buf, this.sBuf[small], g);
-        }
-        splitter.release(buf);
-      }
-      sp += 2;
-    }
-
-    return this.finish(treeIndex, importances);
   }
 
   private finish(treeIndex: number, importances: Float64Array): TreeResult {
-    const nNodes = this.nNodes;
-    const nOut = this.nOut;
+    const nNodes = this.nodeCount;
+    const nOut = this.nOutputs;
     const leafRank = new Int32Array(nNodes);
     let nLeaves = 0;
-    for (let i = 0; i < nNodes; i++) if (this.nFeat[i] < 0) leafRank[i] = nLeaves++;
+    for (let i = 0; i < nNodes; i++) if (this.nodeFeature[i] < 0) leafRank[i] = nLeaves++;
     const value = new Float64Array(nLeaves * nOut);
     for (let i = 0; i < nNodes; i++) {
-      if (this.nFeat[i] >= 0) continue;
+      if (this.nodeFeature[i] >= 0) continue;
       const r = leafRank[i];
-      for (let k = 0; k < nOut; k++) value[r * nOut + k] = this.nVal[i * nOut + k];
+      for (let k = 0; k < nOut; k++) value[r * nOut + k] = this.nodeValue[i * nOut + k];
     }
 
     let oobRows = new Uint32Array(0);
@@ -484,17 +489,17 @@ export class TreeBuilder {
     if (this.cfg.oob && this.cfg.bootstrap) {
       const N = this.data.nRows;
       const bins = this.data.rowBins;
-      const p = this.p;
-      const counts = this.counts;
+      const p = this.nFeatures;
+      const counts = this.rowCounts;
       let nOob = 0;
       for (let r = 0; r < N; r++) if (counts[r] === 0) nOob++;
       oobRows = new Uint32Array(nOob);
       oobLeaf = new Int32Array(nOob);
-      const feat = this.nFeat;
-      const bin = this.nBin;
-      const left = this.nLeft;
-      const right = this.nRight;
-      const defLeft = this.nDefLeft;
+      const feat = this.nodeFeature;
+      const bin = this.nodeBin;
+      const left = this.nodeLeft;
+      const right = this.nodeRight;
+      const defLeft = this.nodeDefaultLeft;
       const missingBin = this.data.missingBin;
       for (let r = 0, o = 0; r < N; r++) {
         if (counts[r] !== 0) continue;
@@ -510,11 +515,11 @@ export class TreeBuilder {
 
     return {
       index: treeIndex,
-      feature: this.nFeat.slice(0, nNodes),
-      threshold: this.nThr.slice(0, nNodes),
-      left: this.nLeft.slice(0, nNodes),
-      right: this.nRight.slice(0, nNodes),
-      defaultLeft: this.nDefLeft.slice(0, nNodes),
+      feature: this.nodeFeature.slice(0, nNodes),
+      threshold: this.nodeThreshold.slice(0, nNodes),
+      left: this.nodeLeft.slice(0, nNodes),
+      right: this.nodeRight.slice(0, nNodes),
+      defaultLeft: this.nodeDefaultLeft.slice(0, nNodes),
       value,
       importances,
       oobRows,

@@ -1,4 +1,4 @@
-import type { RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from '../storage/mysql.ts';
 import { InvalidInput, NotFound } from '../errors.ts';
 import { execute, queryRows, type Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';

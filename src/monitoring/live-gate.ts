@@ -2,7 +2,7 @@
 // the champion on the test rows does not replace it at once. It becomes `challenger` (shadow-scored
 // on live traffic, src/monitoring/shadow.ts) with the requirement recorded here; the monitor step
 // makes it champion once its live numbers meet the requirement.
-import type { RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from '../storage/mysql.ts';
 import { z } from 'zod';
 import { getAliasVersion, lockModel, recordPromotion, setAlias } from '../registry/registry.ts';
 import { execute, inTransaction, queryRows, type Pool, type PoolConnection } from '../storage/mysql.ts';

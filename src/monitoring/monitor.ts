@@ -10,7 +10,7 @@
 // Each check is a row of monitor_results. A trigger (drift, metric) fires once when it crosses its
 // threshold — the move from "not crossed" to "crossed" is one atomic UPDATE of monitor_triggers, so
 // two checks at once still fire once — and again only after it has gone back under.
-import type { RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from '../storage/mysql.ts';
 import { featureDrift, type FeatureDrift } from '../dataset/drift.ts';
 import { binCounts, type DatasetProfile } from '../dataset/profile.ts';
 import { NotFound } from '../errors.ts';

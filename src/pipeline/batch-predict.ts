@@ -7,7 +7,7 @@ import type { Alias } from '../registry/registry.ts';
 import type { ModelServer } from '../serving/model-server.ts';
 import { keys } from '../storage/keys.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
-import { formatCsvLine } from './snapshot.ts';
+import { formatCsvLine } from '../dataset/csv.ts';
 
 export interface BatchPredictRequest {
   modelName: string;

@@ -1,4 +1,4 @@
-import type { Pool } from '../storage/mysql.ts';
+import { execute, type Pool } from '../storage/mysql.ts';
 
 export interface FailureRecord {
   executionId: string;
@@ -9,7 +9,8 @@ export interface FailureRecord {
 
 /** Records why an execution failed (once per execution: a retried record is a no-op). */
 export async function recordFailure(pool: Pool, failure: FailureRecord): Promise<void> {
-  await pool.query(
+  await execute(
+    pool,
     `INSERT INTO pipeline_failures (execution_id, state, error, cause) VALUES (?, ?, ?, ?)
      ON DUPLICATE KEY UPDATE id = id`,
     [failure.executionId, failure.state, failure.error.slice(0, 200), failure.cause?.slice(0, 60_000) ?? null],

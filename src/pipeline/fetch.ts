@@ -1,11 +1,10 @@
-import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 import { COURSE_END_OF_DATA } from '../data-api/service.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { rowKey, validateRows } from '../dataset/validate.ts';
 import { DataApiUnavailable, InvalidInput, NoMoreBatches } from '../errors.ts';
-import type { Pool } from '../storage/mysql.ts';
-import { asStorageError, inTransaction } from '../storage/mysql.ts';
+import type { Pool, RowDataPacket } from '../storage/mysql.ts';
+import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 
 export interface FetchDeps {
   pool: Pool;
@@ -117,7 +116,8 @@ export async function fetchBatch(deps: FetchDeps, request: FetchRequest): Promis
 
   const rowsNew = await inTransaction(pool, async (tx) => {
     // Re-running the same fetch of the same execution replaces its record instead of adding one.
-    const [batch] = await tx.query<ResultSetHeader>(
+    const batch = await execute(
+      tx,
       `INSERT INTO fetched_batches (execution_id, fetch_index, dataset, group_number, batch_number, rows_received, rows_new, rows_rejected)
        VALUES (?, ?, ?, ?, ?, ?, 0, ?)
        ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), batch_number = VALUES(batch_number),
@@ -125,29 +125,24 @@ export async function fetchBatch(deps: FetchDeps, request: FetchRequest): Promis
       [request.executionId, request.fetchIndex, spec.name, request.groupNumber, body.batch_number, body.data.length, rejected.length],
     );
     const batchId = batch.insertId;
-    await tx.query('DELETE FROM rejected_rows WHERE batch_id = ?', [batchId]);
+    await execute(tx, 'DELETE FROM rejected_rows WHERE batch_id = ?', [batchId]);
 
     let inserted = 0;
     for (let start = 0; start < valid.length; start += CHUNK) {
       const chunk = valid.slice(start, start + CHUNK);
       const values = chunk.map((row) => [spec.name, rowKey(spec, row), JSON.stringify(spec.columns.map((c) => row[c.name])), batchId]);
-      const [result] = await tx.query<ResultSetHeader>('INSERT IGNORE INTO raw_rows (dataset, row_key, row_values, batch_id) VALUES ?', [values]);
+      const result = await execute(tx, 'INSERT IGNORE INTO raw_rows (dataset, row_key, row_values, batch_id) VALUES ?', [values]);
       inserted += result.affectedRows;
     }
     for (let start = 0; start < rejected.length; start += CHUNK) {
       const values = rejected.slice(start, start + CHUNK).map((r) => [spec.name, batchId, JSON.stringify(body.data[r.index] ?? null), r.reason.slice(0, 500)]);
-      await tx.query('INSERT INTO rejected_rows (dataset, batch_id, row_values, reason) VALUES ?', [values]);
+      await execute(tx, 'INSERT INTO rejected_rows (dataset, batch_id, row_values, reason) VALUES ?', [values]);
     }
-    await tx.query('UPDATE fetched_batches SET rows_new = ? WHERE id = ?', [inserted, batchId]);
+    await execute(tx, 'UPDATE fetched_batches SET rows_new = ? WHERE id = ?', [inserted, batchId]);
     return inserted;
   });
 
-  let count: (RowDataPacket & { n: number })[];
-  try {
-    [count] = await pool.query<(RowDataPacket & { n: number })[]>('SELECT COUNT(*) AS n FROM raw_rows WHERE dataset = ?', [spec.name]);
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  const count = await queryRows<RowDataPacket & { n: number }>(pool, 'SELECT COUNT(*) AS n FROM raw_rows WHERE dataset = ?', [spec.name]);
   return {
     batchNumber: body.batch_number,
     rowsReceived: body.data.length,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
 import { buildEncoder } from '../dataset/encode.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { assignSplit, type SplitName } from '../dataset/split.ts';
@@ -9,10 +8,10 @@ import { profileDataset, type DatasetProfile } from '../dataset/profile.ts';
 import { DEFAULT_PSI_THRESHOLD, driftReport, driftSummary, type DriftReport, type DriftSummary } from '../dataset/drift.ts';
 import { InvalidRows, NotFound } from '../errors.ts';
 import { keys } from '../storage/keys.ts';
-import type { Pool } from '../storage/mysql.ts';
-import { asStorageError } from '../storage/mysql.ts';
+import type { Pool, RowDataPacket } from '../storage/mysql.ts';
+import { execute, queryRows } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
-import { formatSnapshotCsv, readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
+import { formatSnapshotCsv, readSnapshotSplit, type DatasetManifest } from '../registry/snapshots.ts';
 
 export interface PreprocessDeps {
   pool: Pool;
@@ -54,12 +53,7 @@ interface RawRow extends RowDataPacket {
  */
 export async function preprocess(deps: PreprocessDeps, executionId: string): Promise<PreprocessResult> {
   const { pool, store, spec } = deps;
-  let raw: RawRow[];
-  try {
-    [raw] = await pool.query<RawRow[]>('SELECT row_key, row_values FROM raw_rows WHERE dataset = ? ORDER BY row_key', [spec.name]);
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  const raw = await queryRows<RawRow>(pool, 'SELECT row_key, row_values FROM raw_rows WHERE dataset = ? ORDER BY row_key', [spec.name]);
   const values = raw.map((r) => (typeof r.row_values === 'string' ? JSON.parse(r.row_values) : r.row_values) as unknown[]);
   const { valid: validSource, validIndex, rejected } = validateRows(spec, values);
   // The spec's transforms (the same function predict applies to a request row), then the split: by
@@ -141,14 +135,9 @@ interface BaselineRow extends RowDataPacket {
  * profiles existed, a profile computed from its snapshot. Null for a dataset without versions.
  */
 async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string): Promise<{ version: number; contentHash: string; profile: DatasetProfile } | null> {
-  let rows: BaselineRow[];
-  try {
-    [rows] = await pool.query<BaselineRow[]>(
-      'SELECT version, content_hash, manifest_key FROM dataset_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1', [dataset],
-    );
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  const rows = await queryRows<BaselineRow>(
+    pool, 'SELECT version, content_hash, manifest_key FROM dataset_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1', [dataset],
+  );
   if (rows.length === 0) return null;
   const { version, content_hash: contentHash, manifest_key: manifestKey } = rows[0];
   let profile: DatasetProfile;
@@ -173,17 +162,14 @@ async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string)
 }
 
 async function recordDrift(pool: Pool, dataset: string, version: number, profileKey: string, driftKey: string, drift: DriftReport): Promise<void> {
-  try {
-    await pool.query(
-      `INSERT INTO dataset_version_drift (dataset, version, profile_key, drift_key, baseline_version, drifted, max_psi, psi_threshold, flagged)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON DUPLICATE KEY UPDATE profile_key = VALUES(profile_key), drift_key = VALUES(drift_key), baseline_version = VALUES(baseline_version),
-         drifted = VALUES(drifted), max_psi = VALUES(max_psi), psi_threshold = VALUES(psi_threshold), flagged = VALUES(flagged)`,
-      [dataset, version, profileKey, driftKey, drift.baselineVersion, drift.drifted, drift.maxPsi, drift.threshold, JSON.stringify(drift.flagged)],
-    );
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  await execute(
+    pool,
+    `INSERT INTO dataset_version_drift (dataset, version, profile_key, drift_key, baseline_version, drifted, max_psi, psi_threshold, flagged)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON DUPLICATE KEY UPDATE profile_key = VALUES(profile_key), drift_key = VALUES(drift_key), baseline_version = VALUES(baseline_version),
+       drifted = VALUES(drifted), max_psi = VALUES(max_psi), psi_threshold = VALUES(psi_threshold), flagged = VALUES(flagged)`,
+    [dataset, version, profileKey, driftKey, drift.baselineVersion, drift.drifted, drift.maxPsi, drift.threshold, JSON.stringify(drift.flagged)],
+  );
 }
 
 interface DriftRow extends RowDataPacket {
@@ -195,15 +181,11 @@ interface DriftRow extends RowDataPacket {
  * is repaired from drift.json; a version made before drift reports existed counts as drifted.
  */
 async function recordedDrift(pool: Pool, store: ArtifactStore, version: Omit<PreprocessResult, 'created' | 'drift'>, threshold: number): Promise<DriftSummary> {
-  let rows: DriftRow[];
-  try {
-    [rows] = await pool.query<DriftRow[]>(
-      'SELECT baseline_version, drifted, max_psi, psi_threshold, flagged FROM dataset_version_drift WHERE dataset = ? AND version = ?',
-      [version.dataset, version.datasetVersion],
-    );
-  } catch (error) {
-    throw asStorageError(error);
-  }
+  const rows = await queryRows<DriftRow>(
+    pool,
+    'SELECT baseline_version, drifted, max_psi, psi_threshold, flagged FROM dataset_version_drift WHERE dataset = ? AND version = ?',
+    [version.dataset, version.datasetVersion],
+  );
   if (rows.length > 0) {
     const r = rows[0];
     const flagged = (typeof r.flagged === 'string' ? JSON.parse(r.flagged) : r.flagged) as string[];
@@ -239,7 +221,7 @@ interface VersionRow extends RowDataPacket {
 }
 
 async function findVersionByHash(pool: Pool, dataset: string, contentHash: string): Promise<Omit<PreprocessResult, 'created' | 'drift'> | null> {
-  const [rows] = await pool.query<VersionRow[]>('SELECT * FROM dataset_versions WHERE dataset = ? AND content_hash = ?', [dataset, contentHash]);
+  const rows = await queryRows<VersionRow>(pool, 'SELECT * FROM dataset_versions WHERE dataset = ? AND content_hash = ?', [dataset, contentHash]);
   if (rows.length === 0) return null;
   const r = rows[0];
   return {
@@ -254,7 +236,8 @@ async function insertVersion(
 ): Promise<Omit<PreprocessResult, 'drift'>> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      await pool.query(
+      await execute(
+        pool,
         `INSERT INTO dataset_versions (dataset, version, content_hash, manifest_key, rows_total, rows_train, rows_validation, rows_test, rows_rejected, execution_id)
          SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM dataset_versions WHERE dataset = ?`,
         [dataset, contentHash, manifestKey, counts.total, counts.train, counts.validation, counts.test, counts.rejected, executionId, dataset],
@@ -262,7 +245,7 @@ async function insertVersion(
       const inserted = await findVersionByHash(pool, dataset, contentHash);
       if (inserted) return { ...inserted, created: true };
     } catch (error) {
-      if ((error as { code?: string }).code !== 'ER_DUP_ENTRY') throw asStorageError(error);
+      if ((error as { code?: string }).code !== 'ER_DUP_ENTRY') throw error;
       const winner = await findVersionByHash(pool, dataset, contentHash);
       if (winner) return { ...winner, created: false };
       // Another version took our number: try the next one.

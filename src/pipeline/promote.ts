@@ -11,7 +11,7 @@ import { inTransaction } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 import { buildEncoder } from '../dataset/encode.ts';
 import { inputColumns } from '../dataset/transforms.ts';
-import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../registry/snapshots.ts';
 import { holdForLiveEvidence, LiveRequirementSchema } from '../monitoring/live-gate.ts';
 
 export const PromotionPolicySchema = z.strictObject({

@@ -2,7 +2,7 @@ import { serializeArtifact } from '../model/artifact.ts';
 import { getLineage } from '../registry/registry.ts';
 import type { Pool } from '../storage/mysql.ts';
 import { sha256, type ArtifactStore } from '../storage/s3.ts';
-import type { DatasetManifest } from './snapshot.ts';
+import type { DatasetManifest } from '../registry/snapshots.ts';
 import { fitArtifact, TrainParamsSchema } from './train.ts';
 
 export interface ReproduceResult {

@@ -4,8 +4,8 @@ import type { Metrics, MetricName } from '../model/evaluate.ts';
 import { higherIsBetter } from '../model/evaluate.ts';
 import { upsertRun, type RunRecord } from '../registry/registry.ts';
 import type { Pool } from '../storage/mysql.ts';
-import { FAMILIES, familyParamNames, type Family } from '../model/families.ts';
-import { TrainParamsSchema, deterministicUuid, type TrainParams } from './train.ts';
+import { FAMILIES, familyParamNames, TrainParamsSchema, type Family, type TrainParams } from '../model/families.ts';
+import { deterministicUuid } from '../registry/ids.ts';
 
 /** One hyper-parameter's search domain: a list of choices, or a numeric range (log-uniform if asked). */
 const Choice = z.strictObject({ values: z.array(z.union([z.number(), z.string(), z.null()])).min(1) });

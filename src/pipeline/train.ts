@@ -12,7 +12,8 @@ import { findTrainedRun, recordRunCache, upsertRun } from '../registry/registry.
 import { keys } from '../storage/keys.ts';
 import type { Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
-import { readSnapshotSplit, type DatasetManifest } from './snapshot.ts';
+import { deterministicUuid } from '../registry/ids.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../registry/snapshots.ts';
 
 /** Hyper-parameters of one training run, per model family (src/model/families.ts). */
 export { TrainParamsSchema, type TrainParams };
@@ -73,12 +74,6 @@ export interface TrainResult {
   /** True when the artifact is an earlier run's (`cachedFromRunId`) and nothing was trained. */
   cached: boolean;
   cachedFromRunId: string | null;
-}
-
-/** A UUID derived from names, so re-running a step addresses the same run instead of adding one. */
-export function deterministicUuid(...parts: (string | number)[]): string {
-  const h = createHash('sha256').update(parts.join('\u001f')).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Seeded subsample without replacement (a partial Fisher–Yates with a small LCG). */

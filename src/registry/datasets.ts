@@ -1,10 +1,9 @@
-import type { RowDataPacket } from 'mysql2/promise';
 import type { DriftReport, DriftSummary } from '../dataset/drift.ts';
 import type { DatasetProfile } from '../dataset/profile.ts';
 import { NotFound } from '../errors.ts';
-import type { DatasetManifest } from '../pipeline/snapshot.ts';
+import type { DatasetManifest } from './snapshots.ts';
 import { keys } from '../storage/keys.ts';
-import { queryRows, type Pool } from '../storage/mysql.ts';
+import { queryRows, type Pool, type RowDataPacket } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 
 /**

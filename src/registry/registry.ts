@@ -1,5 +1,4 @@
-import type { Pool, PoolConnection } from '../storage/mysql.ts';
-import type { RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, RowDataPacket } from '../storage/mysql.ts';
 import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 import { getDatasetVersionSummary, type DatasetVersionSummary } from './datasets.ts';
 import { InvalidInput, ModelNotFound, NotFound } from '../errors.ts';

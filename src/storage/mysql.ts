@@ -3,7 +3,7 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import { StorageUnavailable } from '../errors.ts';
 import { schemaStatements } from './schema.ts';
 
-export type { Pool, PoolConnection };
+export type { Pool, PoolConnection, ResultSetHeader, RowDataPacket };
 
 export interface MysqlSettings {
   host: string;
@@ -19,14 +19,21 @@ const transientCodes = new Set([
   'ER_CON_COUNT_ERROR', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH',
 ]);
 
+/** The MySQL error code of an error, or of the error a StorageUnavailable wraps. */
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? (e instanceof StorageUnavailable ? e.cause?.code : undefined);
+  return typeof code === 'string' ? code : undefined;
+}
+
 export function isTransientDbError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && transientCodes.has(code);
+  const code = errorCode(error);
+  return code !== undefined && transientCodes.has(code);
 }
 
 /** Rethrows connection-level failures as StorageUnavailable so the state machine retries them. */
 export function asStorageError(error: unknown): unknown {
-  if (isTransientDbError(error)) {
+  if (isTransientDbError(error) && !(error instanceof StorageUnavailable)) {
     return new StorageUnavailable(`MySQL unavailable: ${(error as Error).message}`, { cause: error });
   }
   return error;
@@ -75,7 +82,7 @@ export async function ensureDatabase(settings: MysqlSettings): Promise<void> {
 }
 
 export async function migrate(pool: Pool): Promise<void> {
-  for (const statement of schemaStatements) await pool.query(statement);
+  for (const statement of schemaStatements) await execute(pool, statement, []);
 }
 
 export async function dropDatabase(settings: MysqlSettings): Promise<void> {
@@ -106,7 +113,8 @@ export async function inTransaction<T>(pool: Pool, work: (connection: PoolConnec
       return result;
     } catch (error) {
       await connection.rollback().catch(() => undefined);
-      if ((error as { code?: string }).code === 'ER_LOCK_DEADLOCK' && attempt < 5) continue;
+      // The queries inside map a deadlock to StorageUnavailable; the code is still on its cause.
+      if (errorCode(error) === 'ER_LOCK_DEADLOCK' && attempt < 5) continue;
       throw asStorageError(error);
     } finally {
       connection.release();

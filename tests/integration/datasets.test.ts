@@ -8,7 +8,7 @@ import { InvalidDatasetSpec, readDatasetSpecFile } from '../../src/dataset/spec.
 import type { DriftReport, DriftSummary } from '../../src/dataset/drift.ts';
 import type { DatasetProfile } from '../../src/dataset/profile.ts';
 import { getAliasVersion } from '../../src/registry/registry.ts';
-import { readSnapshotSplit, type DatasetManifest } from '../../src/pipeline/snapshot.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../../src/registry/snapshots.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';

@@ -8,7 +8,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { repoRoot } from '../../src/config.ts';
 import { parseCsv } from '../../src/dataset/csv.ts';
 import { SERVICE, STAGE } from '../../src/statemachine/definition.ts';
-import { readSnapshotSplit, type DatasetManifest } from '../../src/pipeline/snapshot.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../../src/registry/snapshots.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';

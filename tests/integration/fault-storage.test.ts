@@ -158,6 +158,43 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
     assert.equal((await tableCounts(pool)).dataset_versions, before.dataset_versions + 1);
   });
 
+  test('MySQL connection cut at every point of preprocess: always StorageUnavailable, never a plain Error; the retry makes one version', async () => {
+    const proxy = new TcpProxy(settings.port);
+    await proxy.up();
+    cleanup.push(() => proxy.down());
+    const viaProxy = poolAt(proxy.port);
+    const exec = 'exec-db-cut-pre';
+    api.queue.push({ kind: 'batch', rows: all.slice(250_000, 251_000) });
+    await fetchBatch({ pool, spec, dataApiUrl: api.url, timeoutMs: 2000 }, { executionId: exec, groupNumber: 1, fetchIndex: 0 });
+    const before = await tableCounts(pool);
+    // Cut after more and more bytes, until preprocess gets through: the cut falls in each of its
+    // queries in turn (the first read, the baseline and version reads, the version and drift writes).
+    let cuts = 0;
+    let cutAfterFirstQuery = false;
+    for (let budget = 0; ; budget += 150) {
+      assert.ok(budget < 20_000, 'preprocess got through once the budget allowed it');
+      proxy.heal();
+      await viaProxy.query('SELECT 1');
+      const sentBefore = proxy.bytesUp;
+      proxy.cutAfter(budget);
+      try {
+        await preprocess({ pool: viaProxy, store, spec }, exec);
+        break;
+      } catch (error) {
+        isStorageUnavailable(error as Error);
+        cuts++;
+        if (proxy.bytesUp - sentBefore > 400) cutAfterFirstQuery = true;
+        const now = await tableCounts(pool);
+        assert.ok(now.dataset_versions - before.dataset_versions <= 1, 'at most the one version');
+      }
+    }
+    assert.ok(cuts >= 3 && cutAfterFirstQuery, `cut in the middle of preprocess (${cuts} cuts)`);
+    proxy.heal();
+    const retried = await preprocess({ pool: viaProxy, store, spec }, exec);
+    assert.equal(retried.created, false, 'the run that got through made the version; the retry finds it');
+    assert.equal((await tableCounts(pool)).dataset_versions, before.dataset_versions + 1);
+  });
+
   test('S3 connection cut while train uploads the model: run marked failed; the re-run finishes the same run, no second one', async () => {
     const proxy = new TcpProxy(s3Port);
     await proxy.up();

@@ -8,7 +8,7 @@ import { kFolds } from '../../src/dataset/split.ts';
 import { bucketLabels, inputColumns, modelSpec, prepareRecord, transformRow } from '../../src/dataset/transforms.ts';
 import { validateRecord, validateRows } from '../../src/dataset/validate.ts';
 import { parseCsv } from '../../src/dataset/csv.ts';
-import { formatSnapshotCsv } from '../../src/pipeline/snapshot.ts';
+import { formatSnapshotCsv } from '../../src/registry/snapshots.ts';
 
 fc.configureGlobal(process.env.FC_SEED === 'random' ? {} : { seed: Number(process.env.FC_SEED ?? 20261202) });
 

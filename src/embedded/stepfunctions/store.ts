@@ -1,5 +1,4 @@
-import type { RowDataPacket } from 'mysql2/promise';
-import { execute, queryRows, type Pool } from '../../storage/mysql.ts';
+import { execute, queryRows, type Pool, type RowDataPacket } from '../../storage/mysql.ts';
 import type { RecordedEvent } from './history.ts';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';

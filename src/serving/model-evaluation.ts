@@ -2,8 +2,8 @@ import { confusionMatrix } from '../metrics/classification.ts';
 import { classifyRows, evaluate, type Metrics } from '../model/evaluate.ts';
 import { getDatasetVersionSummary } from '../registry/datasets.ts';
 import { getModelVersion } from '../registry/registry.ts';
-import type { ModelServer } from '../serving/model-server.ts';
-import { readSnapshotSplit, type DatasetManifest } from '../pipeline/snapshot.ts';
+import type { ModelServer } from './model-server.ts';
+import { readSnapshotSplit, type DatasetManifest } from '../registry/snapshots.ts';
 import type { Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 

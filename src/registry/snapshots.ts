@@ -1,5 +1,7 @@
+// A dataset version's snapshot: the manifest preprocess writes and the split CSV files it points
+// to, written by `formatSnapshotCsv` and read back by `readSnapshotSplit`.
 import type { DatasetSpec } from '../dataset/spec.ts';
-import { parseCsv } from '../dataset/csv.ts';
+import { formatCsvLine, parseCsv } from '../dataset/csv.ts';
 import { modelSpec } from '../dataset/transforms.ts';
 import { validateRows, type TypedRow } from '../dataset/validate.ts';
 import { InvalidRows } from '../errors.ts';
@@ -24,11 +26,6 @@ export interface DatasetManifest {
   /** S3 key of its drift report against the previous version. */
   driftKey?: string;
 }
-
-const quote = (field: string): string => (/[",\n\r]/.test(field) ? `"${field.replaceAll('"', '""')}"` : field);
-
-/** One CSV line (RFC 4180 quoting where needed), the counterpart of `parseCsv`. */
-export const formatCsvLine = (fields: readonly string[]): string => fields.map(quote).join(',');
 
 /**
  * Model rows (after the transforms) as CSV text in the model spec's column order (numbers in their

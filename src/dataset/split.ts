@@ -33,8 +33,8 @@ export function kFolds(rows: readonly Readonly<Record<string, unknown>>[], k: nu
   const byClass = new Map<string, number[]>();
   rows.forEach((row, i) => {
     const key = options.stratify !== undefined ? String(row[options.stratify]) : '';
-    let list = byClass.get(key);
-    if (list === undefined) byClass.set(key, (list = []));
+    const list = byClass.get(key) ?? [];
+    if (list.length === 0) byClass.set(key, list);
     list.push(i);
   });
   let offset = 0;

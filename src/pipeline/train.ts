@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { buildEncoder, encodeMatrix } from '../dataset/encode.ts';
 import { trainForest, type TrainOptions } from '../forest/index.ts';
 import { InvalidRows } from '../errors.ts';
-import { ARTIFACT_FORMAT, LoadedModel, serializeArtifact, type ModelArtifact } from '../model/artifact.ts';
+import { forestArtifact, LoadedModel, serializeArtifact, type ModelArtifact } from '../model/artifact.ts';
 import { evaluate, type Metrics } from '../model/evaluate.ts';
 import { upsertRun } from '../registry/registry.ts';
 import { keys } from '../storage/keys.ts';
@@ -100,7 +100,7 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     const validationRows = await readSnapshotSplit(store, manifest, 'validation');
     const metrics = validationRows.length > 0 ? evaluate(new LoadedModel(artifact), validationRows) : { rows: 0 };
     const artifactKey = keys.modelArtifact(spec.name, runId);
-    const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/gzip');
+    const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/octet-stream');
     await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey, artifactSha256, trainSeconds });
     return { runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, metrics, artifactKey, artifactSha256, trainSeconds };
   } catch (error) {
@@ -133,8 +133,5 @@ export async function fitArtifact(
     bootstrap: params.bootstrap,
     seed: params.seed,
   }, options);
-  return {
-    format: ARTIFACT_FORMAT, dataset: spec.name, datasetContentHash: manifest.contentHash, spec,
-    featureNames: encoder.featureNames, params, forest,
-  };
+  return forestArtifact({ dataset: spec.name, datasetContentHash: manifest.contentHash, spec, featureNames: encoder.featureNames, params }, forest);
 }

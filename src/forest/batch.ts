@@ -1,0 +1,65 @@
+// Batch scoring over worker threads: the rows are split into one contiguous range per thread; each
+// thread walks its range block by block (CompiledTrees.predictBlock) over the same node arrays
+// (SharedArrayBuffers, not copied) and writes into one shared output.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { CompiledTrees, type CompiledParts } from './compiled.ts';
+
+export interface BatchJob {
+  parts: CompiledParts;
+  x: Float64Array;
+  out: Float64Array;
+  from: number;
+  to: number;
+}
+
+export interface BatchOptions {
+  /** Threads in all, this one included (default: the machine's cores). 1 stays on this thread. */
+  threads?: number;
+  /** Below this many rows per thread, fewer threads are used (starting one costs tens of ms). Default 10,000. */
+  minRowsPerThread?: number;
+}
+
+const workerUrl = (): URL => new URL('./batch-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+
+function sharedCopy(x: Float64Array): Float64Array {
+  if (x.buffer instanceof SharedArrayBuffer) return x;
+  const copy = new Float64Array(new SharedArrayBuffer(x.byteLength));
+  copy.set(x);
+  return copy;
+}
+
+/**
+ * The prediction vectors (rows × nOutputs, row-major) of `rows` rows of the row-major matrix x,
+ * equal to predictRow's for each row. Large batches use worker threads.
+ */
+export async function predictBatch(model: CompiledTrees, x: Float64Array, rows: number, options: BatchOptions = {}): Promise<Float64Array> {
+  if (x.length < rows * model.nFeatures) throw new RangeError(`x holds ${x.length / model.nFeatures} rows, not ${rows}`);
+  const wanted = Math.max(1, options.threads ?? availableParallelism());
+  const threads = Math.max(1, Math.min(wanted, Math.floor(rows / (options.minRowsPerThread ?? 10_000))));
+  const shared = threads > 1 && model.parts.nodes.buffer instanceof SharedArrayBuffer;
+  if (!shared) {
+    const out = new Float64Array(rows * model.nOutputs);
+    model.predictBlock(x, 0, rows, out);
+    return out;
+  }
+  const sx = sharedCopy(x);
+  const out = new Float64Array(new SharedArrayBuffer(rows * model.nOutputs * 8));
+  const bounds = Array.from({ length: threads + 1 }, (_, i) => Math.round((rows * i) / threads));
+  const done = bounds.slice(1, -1).map((from, i) => new Promise<void>((resolve, reject) => {
+    const job: BatchJob = { parts: model.parts, x: sx, out, from, to: bounds[i + 2] };
+    const worker = new Worker(workerUrl(), { workerData: job });
+    worker.once('message', () => { void worker.terminate(); resolve(); });
+    worker.once('error', reject);
+    worker.once('exit', (code) => { if (code !== 0 && code !== 1) reject(new Error(`batch worker exited with code ${code}`)); });
+  }));
+  // This thread takes the first range while the workers start.
+  model.predictBlock(sx, bounds[0], bounds[1], out, 0);
+  await Promise.all(done);
+  return out;
+}
+
+/** In a worker: the range it was given. */
+export function runBatchJob(job: BatchJob): void {
+  new CompiledTrees(job.parts).predictBlock(job.x, job.from, job.to, job.out, 0);
+}

@@ -139,6 +139,9 @@ export class LocalStack {
       DATA_API_URL: this.baseUrl,
       // The executions function starts runs itself (POST /executions) against this endpoint.
       LAMBDA_ENDPOINT: `http://127.0.0.1:${this.lambdaPort}`,
+      // serverless-offline writes lines per request at "notice" (a tenth of its CPU under load, and
+      // the writes queue behind a slow reader): only warnings unless the output is shown.
+      SLS_LOG_LEVEL: process.env.SLS_LOG_LEVEL ?? (this.options.verbose ? 'notice' : 'warning'),
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');

@@ -144,6 +144,8 @@ const stack = new LocalStack({
   mysql, bucket: `mlops-bench-predict-${label}`, s3Directory: path.join(work, 's3'),
   functionEnv: {
     DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: String(opts.sample), TRAIN_WORKERS: '2',
+    // A batch of 46,000 rows (and the first load of the file) takes longer than the default 10 s on a busy machine.
+    DATA_API_TIMEOUT_MS: '120000',
     ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
   },
   log,

@@ -1,16 +1,18 @@
-// Batch scoring over worker threads: the rows are split into one contiguous range per thread; each
-// thread walks its range block by block (CompiledTrees.predictBlock) over the same node arrays
-// (SharedArrayBuffers, not copied) and writes into one shared output.
+// Batch scoring over worker threads: every thread takes the next block of rows from a shared counter
+// until none are left (so a worker that starts late simply takes fewer), walks it with
+// CompiledTrees.predictBlock over the same node arrays (SharedArrayBuffers, not copied) and writes
+// into one shared output.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { CompiledTrees, type CompiledParts } from './compiled.ts';
+import { BLOCK_ROWS, CompiledTrees, type CompiledParts } from './compiled.ts';
 
 export interface BatchJob {
   parts: CompiledParts;
   x: Float64Array;
   out: Float64Array;
-  from: number;
-  to: number;
+  rows: number;
+  /** next[0]: the next block to take. */
+  next: Int32Array;
 }
 
 export interface BatchOptions {
@@ -45,21 +47,28 @@ export async function predictBatch(model: CompiledTrees, x: Float64Array, rows: 
   }
   const sx = sharedCopy(x);
   const out = new Float64Array(new SharedArrayBuffer(rows * model.nOutputs * 8));
-  const bounds = Array.from({ length: threads + 1 }, (_, i) => Math.round((rows * i) / threads));
-  const done = bounds.slice(1, -1).map((from, i) => new Promise<void>((resolve, reject) => {
-    const job: BatchJob = { parts: model.parts, x: sx, out, from, to: bounds[i + 2] };
+  const job: BatchJob = { parts: model.parts, x: sx, out, rows, next: new Int32Array(new SharedArrayBuffer(4)) };
+  const done = Array.from({ length: threads - 1 }, () => new Promise<void>((resolve, reject) => {
     const worker = new Worker(workerUrl(), { workerData: job });
     worker.once('message', () => { void worker.terminate(); resolve(); });
     worker.once('error', reject);
     worker.once('exit', (code) => { if (code !== 0 && code !== 1) reject(new Error(`batch worker exited with code ${code}`)); });
   }));
-  // This thread takes the first range while the workers start.
-  model.predictBlock(sx, bounds[0], bounds[1], out, 0);
+  // This thread starts on the blocks while the workers start.
+  takeBlocks(model, job);
   await Promise.all(done);
   return out;
 }
 
-/** In a worker: the range it was given. */
+function takeBlocks(model: CompiledTrees, job: BatchJob): void {
+  for (;;) {
+    const from = Atomics.add(job.next, 0, 1) * BLOCK_ROWS;
+    if (from >= job.rows) return;
+    model.predictBlock(job.x, from, Math.min(job.rows, from + BLOCK_ROWS), job.out, 0);
+  }
+}
+
+/** In a worker: blocks until none are left. */
 export function runBatchJob(job: BatchJob): void {
-  new CompiledTrees(job.parts).predictBlock(job.x, job.from, job.to, job.out, 0);
+  takeBlocks(new CompiledTrees(job.parts), job);
 }

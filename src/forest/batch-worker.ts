@@ -1,4 +1,4 @@
-// Worker thread of predictBatch (./batch.ts): scores its range of rows and says so.
+// Worker thread of predictBatch (./batch.ts): scores blocks of rows until none are left, and says so.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runBatchJob, type BatchJob } from './batch.ts';
 

@@ -175,6 +175,9 @@ export class EmbeddedStack {
       // The console's executions function reads, starts and redrives through the Step Functions API.
       SFN_ENDPOINT: this.sfnUrl,
       STATE_MACHINE_ARN: pipelineArn,
+      // serverless-offline writes lines per request at "notice" (a tenth of its CPU under load, and
+      // the writes queue behind a slow reader): only warnings unless the output is shown.
+      SLS_LOG_LEVEL: process.env.SLS_LOG_LEVEL ?? (this.options.verbose ? 'notice' : 'warning'),
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');

@@ -29,5 +29,5 @@ export const keys = {
   /** Batch inputs live under batch/; the output sits beside its input. */
   batchOutput: (inputKey: string) => `${checked(inputKey, batchInput, 'batch input key').replace(/\.csv$/, '')}.predictions.csv`,
   modelArtifact: (dataset: string, runId: string) =>
-    `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.json.gz`,
+    `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.bin`,
 };

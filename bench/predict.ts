@@ -41,8 +41,15 @@ const { values: opts } = parseArgs({
     'rows-per-request': { type: 'string', default: '1,100' },
     tool: { type: 'string', default: 'wrk' },
     'cold-starts': { type: 'string', default: '3' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (opts.help) {
+  console.log('Usage: npm run bench:predict [-- --batches 9 --sample 46000 --trees 100 --duration 10 --warmup 5 --reps 3\n'
+    + '                                --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk|autocannon --cold-starts 3]\n'
+    + 'Writes bench/results/predict.json and predict-details.json.');
+  process.exit(0);
+}
 const BATCHES = Number(opts.batches);
 const TREES = Number(opts.trees);
 const DURATION = Number(opts.duration);

@@ -56,6 +56,11 @@ function parseArgs(argv: string[]): { path: string; sizes: string[]; trees: numb
     else if (a === '--trees') out.trees = Number(argv[++i]);
     else if (a === '--workers') out.workers = Number(argv[++i]);
     else if (a === '--child') out.child = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('Usage: npm run bench:train [-- COVERTYPE_PATH] [--sizes 10000,100000,full] [--trees 100] [--workers N]\n'
+        + 'Env: COVERTYPE_PATH, BENCH_SIZES, BENCH_TREES. Writes bench/results/train.json.');
+      process.exit(0);
+    }
     else if (!a.startsWith('--')) out.path = a;
     else throw new Error(`unknown option ${a}`);
   }

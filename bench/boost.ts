@@ -147,7 +147,7 @@ async function runChild(dir: string, s: Settings): Promise<void> {
   let model_bytes = Buffer.byteLength(JSON.stringify({ ...model, trees: [] })) + Math.max(0, model.trees.length - 1);
   for (const t of model.trees) model_bytes += Buffer.byteLength(JSON.stringify(t));
   process.stdout.write(
-    JSON.stringify({ fit_s, fit_cpu_s, predict_s, peak_rss_mb: peakRssMb(), model_bytes, model_format: 'json', threads: s.workers, iterations: model.nIterations }) + '\n',
+    `${JSON.stringify({ fit_s, fit_cpu_s, predict_s, peak_rss_mb: peakRssMb(), model_bytes, model_format: 'json', threads: s.workers, iterations: model.nIterations })}\n`,
   );
 }
 
@@ -334,7 +334,7 @@ async function main(): Promise<void> {
     results.push(entry);
   }
   const outPath = fileURLToPath(new URL('./results/boost.json', import.meta.url));
-  writeFileSync(outPath, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
   for (const r of results) console.log(goals(r));
   console.error(`wrote ${outPath} in ${fmt((performance.now() - started) / 1000, 0)} s (load average before/after each dataset: ${results.map((r) => r.load_avg_1m.map((v) => v.toFixed(1)).join('/')).join(', ')})`);

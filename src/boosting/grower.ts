@@ -111,7 +111,7 @@ export class TreeGrower {
 
   /** Starts `n` histogram workers (the calling thread works too); resolves once they run. */
   async startWorkers(n: number): Promise<void> {
-    const url = new URL('./hist-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+    const url = new URL(`./hist-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
     const init: HistWorkerInit = {
       ctrl: this.ctrl,
       totals: this.totals,

@@ -34,7 +34,10 @@ export function kFolds(rows: readonly Readonly<Record<string, unknown>>[], k: nu
   rows.forEach((row, i) => {
     const key = options.stratify !== undefined ? String(row[options.stratify]) : '';
     let list = byClass.get(key);
-    if (list === undefined) byClass.set(key, (list = []));
+    if (list === undefined) {
+      list = [];
+      byClass.set(key, list);
+    }
     list.push(i);
   });
   let offset = 0;

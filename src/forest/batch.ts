@@ -22,7 +22,7 @@ export interface BatchOptions {
   minRowsPerThread?: number;
 }
 
-const workerUrl = (): URL => new URL('./batch-worker' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url);
+const workerUrl = (): URL => new URL(`./batch-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 function sharedCopy(x: Float64Array): Float64Array {
   if (x.buffer instanceof SharedArrayBuffer) return x;

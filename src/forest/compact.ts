@@ -102,7 +102,7 @@ export function compactTrees(trees: readonly PlainTree[], options: CompactOption
   const sorted = perFeature.map((s) => Float64Array.from(s).sort());
   sorted.forEach((s, f) => { splitStart[f + 1] = splitStart[f] + s.length; });
   const splitValues = new Float64Array(splitStart[nFeatures]);
-  sorted.forEach((s, f) => splitValues.set(s, splitStart[f]));
+  for (const [f, s] of sorted.entries()) splitValues.set(s, splitStart[f]);
   const binOf = sorted.map((s) => new Map(Array.from(s, (v, k) => [v, k])));
   const maxBins = Math.max(1, ...sorted.map((s) => s.length));
 

@@ -188,7 +188,7 @@ export class CompiledTrees implements BlockScorer {
       let lo = splitStart[f];
       let hi = splitStart[f + 1];
       const first = lo;
-      if (v !== v) {
+      if (Number.isNaN(v)) {
         if (nanRank !== undefined) {
           q[qOffset + f] = nanRank;
           continue;
@@ -357,8 +357,10 @@ export class CompiledTrees implements BlockScorer {
    */
   predictBlock(x: ArrayLike<number>, from: number, to: number, out: Float64Array, outFrom = from): void {
     const { nFeatures, nTrees, nOutputs } = this.parts;
-    const q = (this.blockQ ??= new Int32Array(BLOCK_ROWS * nFeatures));
-    const leafRows = (this.blockLeaf ??= new Int32Array(BLOCK_ROWS * nTrees));
+    this.blockQ ??= new Int32Array(BLOCK_ROWS * nFeatures);
+    this.blockLeaf ??= new Int32Array(BLOCK_ROWS * nTrees);
+    const q = this.blockQ;
+    const leafRows = this.blockLeaf;
     for (let b = from; b < to; b += BLOCK_ROWS) {
       const n = Math.min(BLOCK_ROWS, to - b);
       for (let r = 0; r < n; r++) this.quantize(x, (b + r) * nFeatures, q, r * nFeatures);

@@ -285,7 +285,7 @@ export class LoadedModel {
     const width = this.encoder.featureNames.length;
     const bytes = rows.length * width * 8;
     const x = new Float64Array(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    rows.forEach((row, i) => this.encoder.encodeInto(row, x, i * width));
+    for (const [i, row] of rows.entries()) this.encoder.encodeInto(row, x, i * width);
     return x;
   }
 

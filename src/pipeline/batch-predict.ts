@@ -49,7 +49,7 @@ export async function batchPredict(server: ModelServer, store: ArtifactStore, re
   const rejectedSample: BatchPredictResult['rejectedSample'] = [];
   // Validate every line first, then score the good ones in one batch (blocks of rows, worker threads).
   const valid: TypedRow[] = [];
-  const checkedLines = records.map((record, i) => {
+  const checkedLines = records.map((record) => {
     const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
     const checked = record.length === header.length
       ? prepareRecord(model.spec, fields)

@@ -78,8 +78,8 @@ async function collectLikeACourseDag(baseUrl: string, group: number): Promise<{ 
     const response = await fetch(`${baseUrl}/data?group_number=${group}`);
     const body = (await response.json()) as Record<string, unknown>;
     if ('detail' in body) return { batches, rows, detail: String(body.detail), status: response.status };
-    rows += (body['data'] as unknown[]).length;
-    batches.push(Number(body['batch_number']));
+    rows += (body.data as unknown[]).length;
+    batches.push(Number(body.batch_number));
     if (batches.length > 20) throw new Error('no end of data after 20 batches');
     await new Promise((r) => setTimeout(r, INTERVAL_S * 1000 + 100));
   }

@@ -36,8 +36,8 @@ describe('boosting: objectives', () => {
     const g = new Float64Array(3);
     const h = new Float64Array(3);
     obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], g, h);
-    [1 / 8, 2 / 8, 5 / 8 - 1].forEach((v, k) => close(g[k], v));
-    [7 / 64, 12 / 64, 15 / 64].forEach((v, k) => close(h[k], v));
+    for (const [k, v] of [1 / 8, 2 / 8, 5 / 8 - 1].entries()) close(g[k], v);
+    for (const [k, v] of [7 / 64, 12 / 64, 15 / 64].entries()) close(h[k], v);
     close(obj.loss([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1]), -Math.log(5 / 8));
     // Two rows: row 1's gradient of class 0 sits at index 1 * nRows... i.e. g[0 * 2 + 1].
     const g2 = new Float64Array(6);

@@ -176,7 +176,7 @@ describe('transforms: training and serving cannot disagree', () => {
     const served = prepareRecord(spec, Object.fromEntries(spec.columns.filter((c) => c.name !== spec.target).map((c, i) => [c.name, sourceRow({ race: '?' })[i]])));
     assert.ok(served.ok);
     const x = encoder.encode(served.row);
-    encoder.featureNames.forEach((name, f) => assert.equal(Number.isNaN(x[f]), name.startsWith('race='), name));
+    for (const [f, name] of encoder.featureNames.entries()) assert.equal(Number.isNaN(x[f]), name.startsWith('race='), name);
   });
 });
 

@@ -45,7 +45,7 @@ describe('forest: missing values', () => {
       counts.set(i, c);
     }
     const leaves = t.feature.flatMap((f, i) => (f < 0 ? [i] : []));
-    leaves.forEach((node, rank) => assert.deepEqual(t.value.slice(rank * 2, rank * 2 + 2), counts.get(node) ?? [0, 0], `leaf ${node}`));
+    for (const [rank, node] of leaves.entries()) assert.deepEqual(t.value.slice(rank * 2, rank * 2 + 2), counts.get(node) ?? [0, 0], `leaf ${node}`);
   });
 
   it('"missing or not" is a split of its own (threshold +max, missing right)', async () => {

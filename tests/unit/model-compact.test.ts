@@ -162,7 +162,7 @@ function withMissing(n: number, seed: number, classes: number): { X: Matrix; y: 
     for (let f = 0; f < cols; f++) data[r * cols + f] = rand() < 0.2 ? Number.NaN : Math.round(rand() * 100) / 10;
     // Missing feature 0 means the high classes: a learned direction that is not "right".
     const a = data[r * cols];
-    const score = (a !== a ? 9 : a) + (rand() - 0.5) * 2;
+    const score = (Number.isNaN(a) ? 9 : a) + (rand() - 0.5) * 2;
     y[r] = Math.max(0, Math.min(classes - 1, Math.floor((score / 10) * classes)));
   }
   return { X: { rows: n, cols, data }, y };
@@ -184,7 +184,7 @@ describe('missing values take the learned direction in the compact format', () =
   const train = withMissing(1500, 1, 3);
   const test = withMissing(600, 2, 3);
   const row = (r: number): Float64Array => test.X.data.subarray(r * test.X.cols, (r + 1) * test.X.cols);
-  const nanRows = Array.from({ length: test.X.rows }, (_, r) => r).filter((r) => row(r).some((v) => v !== v));
+  const nanRows = Array.from({ length: test.X.rows }, (_, r) => r).filter((r) => row(r).some((v) => Number.isNaN(v)));
 
   it('a forest trained with missing values predicts as its reference predictor, in every layout, through the file and in worker threads', async () => {
     const model = await trainForest(train.X, train.y, { task: 'classification', nEstimators: 15, seed: 4 }, { workers: 0 });
@@ -244,7 +244,7 @@ describe('missing values take the learned direction in the compact format', () =
       let withNaN = 0;
       for (let r = 0; r < n; r++) {
         const x = testK.X.data.subarray(r * 4, (r + 1) * 4);
-        if (x.some((v) => v !== v)) withNaN++;
+        if (x.some((v) => Number.isNaN(v))) withNaN++;
         const expected = reference.predictProba(x);
         assert.deepEqual(loaded.probabilitiesAt(loaded.predictor.predictRow(x), 0), expected, `row ${r}`);
         assert.deepEqual(loaded.probabilitiesAt(block, r * loaded.predictor.nOutputs), expected, `row ${r} in a block`);

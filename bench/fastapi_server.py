@@ -25,6 +25,9 @@ parser.add_argument("--train", required=True)
 parser.add_argument("--trees", type=int, default=100)
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--seed", type=int, default=42)
+parser.add_argument("--min-samples-leaf", type=int, default=1)
+parser.add_argument("--max-features", default="sqrt")
+parser.add_argument("--fit-jobs", type=int, default=1, help="cores for fitting; serving uses one")
 args = parser.parse_args()
 
 with open(args.spec) as f:
@@ -54,8 +57,11 @@ with open(args.train, newline="") as f:
         record = {c["name"]: (r[c["name"]] if c["type"] == "categorical" else float(r[c["name"]])) for c in features}
         x.append(encode(record))
         y.append(int(float(r[target])))
-model = RandomForestClassifier(n_estimators=args.trees, max_features="sqrt", random_state=args.seed, n_jobs=1)
+# Full depth (max_depth=None), as our champion.
+model = RandomForestClassifier(n_estimators=args.trees, max_depth=None, min_samples_leaf=args.min_samples_leaf,
+                               max_features=args.max_features, random_state=args.seed, n_jobs=args.fit_jobs)
 model.fit(np.asarray(x, dtype=np.float32), np.asarray(y))
+model.n_jobs = 1
 model_classes = [int(c) for c in model.classes_]
 print(json.dumps({"event": "trained", "rows": len(x), "trees": args.trees, "seconds": round(time.perf_counter() - started, 2)}), flush=True)
 

@@ -10,7 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { predictBatch } from '../src/forest/batch.ts';
+import { compactForest } from '../src/forest/compact.ts';
+import { compileTrees, type CompileOptions } from '../src/forest/compiled.ts';
 import { compilePredictor, trainForest, type ForestModel } from '../src/forest/index.ts';
+import { decodeCompact, encodeCompact } from '../src/model/compact.ts';
 import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
 import { peakRssMb, readF64, writeF64 } from './io.ts';
 
@@ -52,6 +56,11 @@ function parseArgs(argv: string[]): { path: string; sizes: string[]; trees: numb
     else if (a === '--trees') out.trees = Number(argv[++i]);
     else if (a === '--workers') out.workers = Number(argv[++i]);
     else if (a === '--child') out.child = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('Usage: npm run bench:train [-- COVERTYPE_PATH] [--sizes 10000,100000,full] [--trees 100] [--workers N]\n'
+        + 'Env: COVERTYPE_PATH, BENCH_SIZES, BENCH_TREES. Writes bench/results/train.json.');
+      process.exit(0);
+    }
     else if (!a.startsWith('--')) out.path = a;
     else throw new Error(`unknown option ${a}`);
   }
@@ -82,13 +91,56 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     { workers },
   );
   const fit_s = (performance.now() - t0) / 1000;
-  const predictor = compilePredictor(model);
+  // The stored form: the binary model file (src/model/compact.ts), then loaded as predict loads it.
+  const { trees: _trees, ...info } = model;
+  const bytes = encodeCompact(compactForest(model), { forest: info }, '');
   const t1 = performance.now();
+  const predictor = compileTrees(decodeCompact(bytes).trees);
+  const load_ms = performance.now() - t1;
+  // Batch: blocks of rows, one range per thread (as many threads as sklearn's n_jobs).
+  const t2 = performance.now();
+  const out = await predictBatch(predictor, Xte, meta.test_rows, { threads: workers });
+  // The first call pays for starting the worker threads and compiling the walk; a second one does not.
+  const predict_s = (performance.now() - t2) / 1000;
+  const t2b = performance.now();
+  await predictBatch(predictor, Xte, meta.test_rows, { threads: workers });
+  const predict_again_s = (performance.now() - t2b) / 1000;
   let correct = 0;
+  const w = predictor.nOutputs;
   for (let r = 0; r < meta.test_rows; r++) {
-    if (predictor.predict(Xte.subarray(r * cols, (r + 1) * cols)) === yte[r]) correct++;
+    let best = 0;
+    for (let k = 1; k < w; k++) if (out[r * w + k] > out[r * w + best]) best = k;
+    if (model.classes[best] === yte[r]) correct++;
   }
-  const predict_s = (performance.now() - t1) / 1000;
+  // One row at a time (what one request costs), for the default layout and for each lever alone.
+  const rowMs = (predictRow: (x: Float64Array) => unknown, n: number): number => {
+    for (let r = 0; r < Math.min(n, 2000); r++) predictRow(Xte.subarray(r * cols, (r + 1) * cols));
+    const t = performance.now();
+    for (let r = 0; r < n; r++) predictRow(Xte.subarray(r * cols, (r + 1) * cols));
+    return (performance.now() - t) / n;
+  };
+  const sample = Math.min(meta.test_rows, 20_000);
+  const predict_row_ms = rowMs((x) => predictor.predictRow(x), meta.test_rows);
+  const levers: Record<string, unknown>[] = [];
+  const json = compilePredictor(model);
+  levers.push({ layout: 'JSON trees compiled (before): 16-byte nodes, float64 thresholds, siblings adjacent', node_bytes: 16, row_ms: rowMs((x) => json.predictProba(x), sample) });
+  const variants: [string, CompileOptions][] = [
+    ['quantised thresholds, 12-byte nodes, depth-first, one tree at a time', { wide: true, interleave: 1 }],
+    ['quantised, 4-byte nodes, breadth-first (siblings adjacent), one tree at a time', { order: 'bfs', interleave: 1 }],
+    ['quantised, 4-byte nodes, depth-first, one tree at a time', { interleave: 1 }],
+    ['quantised, 4-byte nodes, depth-first, 4 trees at once', { interleave: 4 }],
+    ['quantised, 4-byte nodes, depth-first, 8 trees at once (default)', { interleave: 8 }],
+    ['quantised, 4-byte nodes, depth-first, 16 trees at once', { interleave: 16 }],
+  ];
+  const compact = decodeCompact(bytes).trees;
+  for (const [layout, options] of variants) {
+    const compiled = compileTrees(compact, options);
+    levers.push({ layout, node_bytes: compiled.nodeBytes / compact.feature.length, row_ms: rowMs((x) => compiled.predictRow(x), sample) });
+  }
+  const t3 = performance.now();
+  const single = new Float64Array(meta.test_rows * w);
+  predictor.predictBlock(Xte, 0, meta.test_rows, single);
+  const predict_block_one_thread_s = (performance.now() - t3) / 1000;
   const peak_rss_mb = peakRssMb();
   const nodes = model.trees.reduce((s, t) => s + t.feature.length, 0);
   const result: SideResult = {
@@ -96,9 +148,15 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     predict_s,
     accuracy: correct / meta.test_rows,
     peak_rss_mb,
-    model_bytes: modelJsonBytes(model),
-    model_format: 'json',
-    predict_row_ms: (predict_s * 1000) / meta.test_rows,
+    model_bytes: bytes.length,
+    model_format: 'mlops-trees binary (docs/MODEL-FORMAT.md)',
+    model_json_bytes: modelJsonBytes(model),
+    load_ms,
+    predict_row_ms,
+    predict_again_s,
+    predict_block_one_thread_s,
+    predict_threads: workers,
+    levers,
     nodes_per_tree: nodes / trees,
     oob_score: model.oobScore,
     workers,
@@ -137,7 +195,7 @@ const fmt = (v: number, d = 2): string => v.toFixed(d);
 
 function table(results: SizeResult[]): string {
   const lines = [
-    '| rows (train/test) | trees | fit s ours / sklearn (ratio) | predict s ours / sklearn | accuracy ours / sklearn (Δ pts) | peak RSS MB ours / sklearn (ratio) | model MB ours JSON / sklearn pickle (ratio) | 1-row predict ms ours / sklearn |',
+    '| rows (train/test) | trees | fit s ours / sklearn (ratio) | predict s ours / sklearn | accuracy ours / sklearn (Δ pts) | peak RSS MB ours / sklearn (ratio) | model MB ours binary / sklearn pickle (ratio) | 1-row predict ms ours / sklearn |',
     '|---|---:|---|---|---|---|---|---|',
   ];
   for (const r of results) {
@@ -152,6 +210,10 @@ function table(results: SizeResult[]): string {
         `| ${fmt(o.model_bytes / 1e6, 1)} / ${fmt(s.model_bytes / 1e6, 1)} (${fmt(o.model_bytes / s.model_bytes)}) ` +
         `| ${fmt(o.predict_row_ms ?? NaN, 4)} / ${fmt(s.predict_row_ms ?? NaN, 2)} |`,
     );
+  }
+  for (const r of results) {
+    lines.push('', `${r.rows.toLocaleString('en-US')} rows: model file load ${fmt(Number(r.ours.load_ms), 0)} ms; test set again ${fmt(Number(r.ours.predict_again_s))} s, on one thread ${fmt(Number(r.ours.predict_block_one_thread_s))} s; one-row latency by layout (ms):`);
+    for (const l of (r.ours.levers ?? []) as { layout: string; node_bytes: number; row_ms: number }[]) lines.push(`  ${fmt(l.row_ms, 4)}  ${l.layout}`);
   }
   return lines.join('\n');
 }

@@ -9,7 +9,7 @@ export function treeOutput(tree: BoostedTree, row: ArrayLike<number>): number {
   let i = 0;
   while (feature[i] >= 0) {
     const x = row[feature[i]];
-    i = x !== x ? (defaultLeft[i] === 1 ? left[i] : right[i]) : x < threshold[i] ? left[i] : right[i];
+    i = Number.isNaN(x) ? (defaultLeft[i] === 1 ? left[i] : right[i]) : x < threshold[i] ? left[i] : right[i];
   }
   return tree.value[i];
 }

@@ -33,8 +33,11 @@ export function kFolds(rows: readonly Readonly<Record<string, unknown>>[], k: nu
   const byClass = new Map<string, number[]>();
   rows.forEach((row, i) => {
     const key = options.stratify !== undefined ? String(row[options.stratify]) : '';
-    const list = byClass.get(key) ?? [];
-    if (list.length === 0) byClass.set(key, list);
+    let list = byClass.get(key);
+    if (list === undefined) {
+      list = [];
+      byClass.set(key, list);
+    }
     list.push(i);
   });
   let offset = 0;

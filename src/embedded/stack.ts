@@ -177,6 +177,9 @@ export class EmbeddedStack {
       STATE_MACHINE_ARN: pipelineArn,
       // The monitor's schedule is AWS's (EventBridge); here `npm start -- --monitor-every N` runs it.
       MONITOR_SCHEDULE: 'false',
+      // serverless-offline writes lines per request at "notice" (a tenth of its CPU under load, and
+      // the writes queue behind a slow reader): only warnings unless the output is shown.
+      SLS_LOG_LEVEL: process.env.SLS_LOG_LEVEL ?? (this.options.verbose ? 'notice' : 'warning'),
       ...this.options.functionEnv,
     };
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');

@@ -32,7 +32,7 @@ export interface BinnedData {
 export type BinnedColumns = Pick<BinnedData, 'nRows' | 'nFeatures' | 'bins' | 'rowBins' | 'nBins' | 'missingBin' | 'hasMissing'>;
 
 /** A missing feature value: NaN (infinities are not missing, they are rejected). */
-export const isMissing = (v: number): boolean => v !== v;
+export const isMissing = (v: number): boolean => Number.isNaN(v);
 
 function midpoint(a: number, b: number): number {
   const m = a + (b - a) / 2;
@@ -126,7 +126,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
-      if (v !== v) {
+      if (Number.isNaN(v)) {
         nMissing[f]++;
         continue;
       }
@@ -154,7 +154,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     for (let f = 0; f < cols; f++, k++) {
       const c = counts[f];
       const v = data[k];
-      if (c && v === v) c[v - min[f]]++;
+      if (c && !Number.isNaN(v)) c[v - min[f]]++;
     }
   }
   const luts: (Uint8Array | null)[] = [];
@@ -162,7 +162,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     const c = counts[f];
     if (!c) {
       const column = new Float64Array(rows - nMissing[f]);
-      for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (data[k] === data[k]) column[i++] = data[k];
+      for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (!Number.isNaN(data[k])) column[i++] = data[k];
       edges[f] = computeEdges(column, valueBins[f]);
       luts.push(null);
       continue;
@@ -193,7 +193,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
       const lut = luts[f];
-      rowBins[k] = v !== v ? missingBin[f] : lut ? lut[v - min[f]] : binOf(edges[f], v);
+      rowBins[k] = Number.isNaN(v) ? missingBin[f] : lut ? lut[v - min[f]] : binOf(edges[f], v);
     }
   }
   // Blocked transpose into the column-major copy (cache-friendly on both sides).
@@ -222,7 +222,7 @@ export function binRows(X: Matrix, binned: Pick<BinnedData, 'edges' | 'missingBi
   for (let k = 0; k < rows * cols; k++) {
     const f = k % cols;
     const v = data[k];
-    out[k] = v !== v ? binned.missingBin[f] : binOf(binned.edges[f], v);
+    out[k] = Number.isNaN(v) ? binned.missingBin[f] : binOf(binned.edges[f], v);
   }
   return out;
 }

@@ -91,7 +91,7 @@ class CompiledForest implements Predictor {
     while (f >= 0) {
       const x = row[f];
       // NaN fails x < thr: it goes right unless the node learned to send it left.
-      i = ints[4 * i + 3] + (x < thr[2 * i] ? 0 : x === x ? 1 : 1 - this.defLeft[i]);
+      i = ints[4 * i + 3] + (x < thr[2 * i] ? 0 : Number.isNaN(x) ? 1 - this.defLeft[i] : 1);
       f = ints[4 * i + 2];
     }
     return ints[4 * i + 3];

@@ -62,7 +62,7 @@ function standardisation(X: Matrix): { mean: Float64Array; scale: Float64Array }
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
-      if (v !== v) continue;
+      if (Number.isNaN(v)) continue;
       if (!Number.isFinite(v)) throw new RangeError(`infinite feature value at row ${r}, column ${f}`);
       cnt[f]++;
       const d = v - mean[f];
@@ -84,7 +84,7 @@ function standardise(X: Matrix, mean: Float64Array, scale: Float64Array): Float6
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
-      Z[k] = v !== v ? 0 : (v - mean[f]) / scale[f];
+      Z[k] = Number.isNaN(v) ? 0 : (v - mean[f]) / scale[f];
     }
   }
   return Z;
@@ -371,7 +371,7 @@ class CompiledLinear implements Predictor {
     const s = Float64Array.from(intercept);
     for (let f = 0; f < p; f++) {
       const v = row[f];
-      if (v !== v) continue;
+      if (Number.isNaN(v)) continue;
       const z = (v - mean[f]) / scale[f];
       for (let k = 0; k < this.K; k++) s[k] += coef[k * p + f] * z;
     }

@@ -57,9 +57,10 @@ export function evaluate(model: LoadedModel, rows: readonly TypedRow[]): Metrics
   if (model.spec.task === 'regression') {
     const yTrue = new Float64Array(rows.length);
     const yPred = new Float64Array(rows.length);
+    const out = model.outputs(rows);
     rows.forEach((row, i) => {
       yTrue[i] = model.encoder.encodeTarget(row);
-      yPred[i] = model.predictValue(row);
+      yPred[i] = out[i * model.predictor.nOutputs];
     });
     return { rows: rows.length, rmse: rmse(yTrue, yPred), mae: mae(yTrue, yPred), r2: r2(yTrue, yPred) };
   }
@@ -72,9 +73,10 @@ export function classifyRows(model: LoadedModel, rows: readonly TypedRow[]): { y
   const yTrue = new Float64Array(rows.length);
   const yPred = new Float64Array(rows.length);
   const proba: Float64Array[] = new Array(rows.length);
+  const out = model.outputs(rows);
   rows.forEach((row, i) => {
     yTrue[i] = model.encoder.encodeTarget(row);
-    proba[i] = model.probabilities(row);
+    proba[i] = model.probabilitiesAt(out, i * model.predictor.nOutputs);
     yPred[i] = model.decide(proba[i]);
   });
   return { yTrue, yPred, proba };

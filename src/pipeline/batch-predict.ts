@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseCsv } from '../dataset/csv.ts';
 import { inputColumns, prepareRecord } from '../dataset/transforms.ts';
+import type { TypedRow } from '../dataset/validate.ts';
 import { InvalidInput } from '../errors.ts';
 import type { PredictionLog, PredictionRecord } from '../monitoring/prediction-log.ts';
 import type { Alias } from '../registry/registry.ts';
@@ -52,23 +53,32 @@ export async function batchPredict(
 
   const out = [formatCsvLine([...header, 'prediction', 'label', 'probability', 'model_version', 'error'])];
   const rejectedSample: BatchPredictResult['rejectedSample'] = [];
-  let predicted = 0;
-  const logged: PredictionRecord[] = [];
-  const jobId = log?.requestId() ?? '';
-  const ts = new Date().toISOString();
-  records.forEach((record, i) => {
-    const line = i + 2;
+  // Validate every line first, then score the good ones in one batch (blocks of rows, worker threads).
+  const valid: TypedRow[] = [];
+  const checkedLines = records.map((record) => {
     const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
     const checked = record.length === header.length
       ? prepareRecord(model.spec, fields)
       : { ok: false as const, errors: [{ field: '', message: `expected ${header.length} fields, got ${record.length}` }] };
+    if (checked.ok) valid.push(checked.row);
+    return { checked, fields };
+  });
+  const width = model.predictor.nOutputs;
+  const scores = await model.outputsInThreads(valid);
+  let predicted = 0;
+  const logged: PredictionRecord[] = [];
+  const jobId = log?.requestId() ?? '';
+  const ts = new Date().toISOString();
+  checkedLines.forEach(({ checked, fields }, i) => {
+    const record = records[i];
+    const line = i + 2;
     if (!checked.ok) {
       const reason = checked.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ');
       if (rejectedSample.length < 10) rejectedSample.push({ line, reason });
       out.push(formatCsvLine([...header.map((_, k) => record[k] ?? ''), '', '', '', String(version), reason]));
       return;
     }
-    const p = model.predictRow(checked.row);
+    const p = model.rowPrediction(scores, predicted * width);
     const probability = p.probabilities ? Math.max(...Object.values(p.probabilities)) : undefined;
     out.push(formatCsvLine([...record, String(p.prediction), p.label ?? '', probability === undefined ? '' : probability.toFixed(6), String(version), '']));
     predicted++;

@@ -23,7 +23,8 @@ export { TrainParamsSchema, type TrainParams };
  * the trainer's output changes (the forest, the encoding, the artifact's content): step caching
  * reuses an earlier run's artifact only when its trainer version is this one.
  */
-export const TRAINER_VERSION = 1;
+// 2: tree models stored in the compact binary format (model.bin) instead of gzip JSON.
+export const TRAINER_VERSION = 2;
 
 /** JSON with object keys sorted, so equal parameters give equal text whatever their order. */
 function canonicalJson(value: unknown): string {
@@ -134,7 +135,7 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
     const metrics: Metrics = validationRows.length > 0 ? evaluate(new LoadedModel(artifact), validationRows) : { rows: 0 };
     if (params.cv !== undefined) Object.assign(metrics, await crossValidate(manifest, params, splits, { ...options, onProgress: () => undefined }));
     const artifactKey = keys.modelArtifact(spec.name, runId);
-    const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/gzip');
+    const artifactSha256 = await store.putBytes(artifactKey, serializeArtifact(artifact), 'application/octet-stream');
     await upsertRun(pool, { ...base, metrics, status: 'finished', artifactKey, artifactSha256, trainSeconds });
     await recordRunCache(pool, runId, cacheKey, null);
     return result(metrics, artifactKey, artifactSha256, trainSeconds, null);
@@ -198,10 +199,11 @@ async function fitFromSplits(manifest: DatasetManifest, params: TrainParams, spl
   let threshold = params.threshold;
   if (threshold === undefined && splits.validation.length > 0) {
     const loaded = new LoadedModel(artifact);
-    const scores = splits.validation.map((row) => loaded.probabilities(row)[1]);
+    const out = loaded.outputs(splits.validation);
+    const scores = splits.validation.map((_, i) => loaded.probabilitiesAt(out, i * loaded.predictor.nOutputs)[1]);
     threshold = bestF1Threshold(splits.validation.map((row) => encoder.encodeTarget(row) === 1), scores).threshold;
   }
-  return threshold === undefined ? artifact : artifactOf(base, model, threshold);
+  return threshold === undefined ? artifact : { ...artifact, threshold };
 }
 
 /** The scalar metrics cross-validation reports (mean and spread over the folds). */

@@ -201,7 +201,7 @@ export class ModelServer {
     }
     return {
       model: { name: ref.modelName, version, alias, dataset: model.spec.name, datasetVersion },
-      predictions: rows.map((row) => model.predictRow(row)),
+      predictions: model.predictRows(rows),
       ...(warnings.length > 0 ? { warnings } : {}),
     };
   }

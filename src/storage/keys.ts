@@ -37,5 +37,5 @@ export const keys = {
     `predictions/${checked(model, slug, 'model')}/date=${checked(date, isoDate, 'date')}/`,
   predictionLog: (model: string, date: string, file: string) => `${keys.predictionLogPrefix(model, date)}${checked(file, logFile, 'log file')}`,
   modelArtifact: (dataset: string, runId: string) =>
-    `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.json.gz`,
+    `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.bin`,
 };

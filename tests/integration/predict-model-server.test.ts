@@ -112,7 +112,7 @@ describe('model server with missing or corrupted artifacts (real MySQL, s3rver)'
     const cases: [number, RegExp][] = [
       [corrupted, /cannot be served: ArtifactHashMismatch: Artifact .* has sha256 [0-9a-f]{64}, the registry recorded b{64}/],
       [missing, /cannot be served: NotFound: S3 object not found/],
-      [unreadable, /cannot be served: ArtifactHashMismatch: Model artifact .* is not readable gzip JSON/],
+      [unreadable, /cannot be served: ArtifactHashMismatch: Model artifact .* is neither a model file nor readable gzip JSON/],
     ];
     for (const [version, message] of cases) {
       await assert.rejects(server.predict({ modelName: 'covertype', version }, [row]), (error: Error) => {

@@ -205,7 +205,13 @@ function score(yTest: Float64Array, proba: Float64Array, k: number): Pick<SideRe
   return {
     accuracy: correct / n,
     auroc: aurocOvR(yTest, rows, classes).macro,
-    average_precision: k === 2 ? averagePrecision(yTest, rows.map((p) => p[1])) : null,
+    average_precision:
+      k === 2
+        ? averagePrecision(
+            yTest,
+            rows.map((p) => p[1]),
+          )
+        : null,
   };
 }
 
@@ -313,19 +319,47 @@ async function main(): Promise<void> {
           side === 'ours'
             ? execFileSync(
                 process.execPath,
-                [self, '--child', dir, '--iterations', String(args.iterations), '--leaves', String(args.leaves), '--lr', String(args.lr),
-                  '--bins', String(args.bins), '--min-leaf', String(args.minLeaf), '--workers', String(args.workers)],
+                [
+                  self,
+                  '--child',
+                  dir,
+                  '--iterations',
+                  String(args.iterations),
+                  '--leaves',
+                  String(args.leaves),
+                  '--lr',
+                  String(args.lr),
+                  '--bins',
+                  String(args.bins),
+                  '--min-leaf',
+                  String(args.minLeaf),
+                  '--workers',
+                  String(args.workers),
+                ],
                 { encoding: 'utf8', maxBuffer: 1 << 20 },
               )
             : execFileSync(
                 PYTHON,
-                [peerScript, dir, side, String(args.iterations), String(args.leaves), String(args.lr), String(args.bins), String(args.minLeaf), String(args.workers), String(SEED)],
+                [
+                  peerScript,
+                  dir,
+                  side,
+                  String(args.iterations),
+                  String(args.leaves),
+                  String(args.lr),
+                  String(args.bins),
+                  String(args.minLeaf),
+                  String(args.workers),
+                  String(SEED),
+                ],
                 { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(args.workers) } },
               );
         const measured = JSON.parse(out.trim().split('\n').pop()!) as Measured;
         const result: SideResult = { ...measured, ...score(test.y, readF64(join(dir, `proba_${side}.f64`)), k) };
         entry[side] = result;
-        console.error(`  fit ${fmt(result.fit_s)} s (CPU ${fmt(result.fit_cpu_s)} s), accuracy ${fmt(result.accuracy, 4)}, AUROC ${fmt(result.auroc, 4)}, peak RSS ${fmt(result.peak_rss_mb, 0)} MB`);
+        console.error(
+          `  fit ${fmt(result.fit_s)} s (CPU ${fmt(result.fit_cpu_s)} s), accuracy ${fmt(result.accuracy, 4)}, AUROC ${fmt(result.auroc, 4)}, peak RSS ${fmt(result.peak_rss_mb, 0)} MB`,
+        );
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -337,7 +371,9 @@ async function main(): Promise<void> {
   writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
   for (const r of results) console.log(goals(r));
-  console.error(`wrote ${outPath} in ${fmt((performance.now() - started) / 1000, 0)} s (load average before/after each dataset: ${results.map((r) => r.load_avg_1m.map((v) => v.toFixed(1)).join('/')).join(', ')})`);
+  console.error(
+    `wrote ${outPath} in ${fmt((performance.now() - started) / 1000, 0)} s (load average before/after each dataset: ${results.map((r) => r.load_avg_1m.map((v) => v.toFixed(1)).join('/')).join(', ')})`,
+  );
 }
 
 await main();

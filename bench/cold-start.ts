@@ -17,17 +17,24 @@ const response = await handler({ body: process.argv[2], rawPath: '/predict' }, {
 const firstPrediction = at();
 if (response.statusCode !== 200) throw new Error(`first prediction: ${response.statusCode} ${response.body}`);
 
-const { ModelServer } = (await import(pathToFileURL(path.join(repo, 'dist/src/serving/model-server.js')).href)) as typeof import('../src/serving/model-server.ts');
+const { ModelServer } = (await import(
+  pathToFileURL(path.join(repo, 'dist/src/serving/model-server.js')).href
+)) as typeof import('../src/serving/model-server.ts');
 const context = (await import(pathToFileURL(path.join(repo, 'dist/functions/lib/context.js')).href)) as typeof import('../functions/lib/context.ts');
 const server = new ModelServer(context.getPool(), context.getStore(), 60_000);
 const version = await server.resolveVersion('covertype', 'champion');
 const t = at();
 await server.load('covertype', version);
 const loadMs = at() - t;
-console.log(JSON.stringify({
-  node_start_ms: Math.round(nodeStart), import_ms: Math.round(imported - nodeStart), first_call_ms: Math.round(firstPrediction - imported),
-  first_prediction_ms: Math.round(firstPrediction), load_ms: Math.round(loadMs),
-}));
+console.log(
+  JSON.stringify({
+    node_start_ms: Math.round(nodeStart),
+    import_ms: Math.round(imported - nodeStart),
+    first_call_ms: Math.round(firstPrediction - imported),
+    first_prediction_ms: Math.round(firstPrediction),
+    load_ms: Math.round(loadMs),
+  }),
+);
 await context.getPool().end();
 context.getStore().client.destroy();
 process.exit(0);

@@ -24,8 +24,14 @@ export function diabetesPath(): string {
 }
 
 const NUMERIC = new Set([
-  'time_in_hospital', 'num_lab_procedures', 'num_procedures', 'num_medications',
-  'number_outpatient', 'number_emergency', 'number_inpatient', 'number_diagnoses',
+  'time_in_hospital',
+  'num_lab_procedures',
+  'num_procedures',
+  'num_medications',
+  'number_outpatient',
+  'number_emergency',
+  'number_inpatient',
+  'number_diagnoses',
 ]);
 const DROP = new Set(['encounter_id', 'patient_nbr', 'readmitted']);
 

@@ -45,9 +45,11 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  console.log('Usage: npm run bench:predict [-- --batches 9 --sample 46000 --trees 100 --duration 10 --warmup 5 --reps 3\n'
-    + '                                --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk|autocannon --cold-starts 3]\n'
-    + 'Writes bench/results/predict.json and predict-details.json.');
+  console.log(
+    'Usage: npm run bench:predict [-- --batches 9 --sample 46000 --trees 100 --duration 10 --warmup 5 --reps 3\n' +
+      '                                --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk|autocannon --cold-starts 3]\n' +
+      'Writes bench/results/predict.json and predict-details.json.',
+  );
   process.exit(0);
 }
 const BATCHES = Number(opts.batches);
@@ -63,7 +65,14 @@ const log = (line: string) => console.log(line);
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
 
-interface Measured { requests: number; rps: number; p50_ms: number; p99_ms: number; max_ms: number; errors: number }
+interface Measured {
+  requests: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  errors: number;
+}
 type Field = keyof Measured;
 const FIELDS: Field[] = ['requests', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'errors'];
 
@@ -73,7 +82,8 @@ const median = (xs: number[]): number => {
 };
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const summary = (runs: Measured[]) => Object.fromEntries(FIELDS.map((f) => [f, round(median(runs.map((r) => r[f])))])) as unknown as Measured;
-const spread = (runs: Measured[]) => Object.fromEntries(FIELDS.map((f) => [f, [round(Math.min(...runs.map((r) => r[f]))), round(Math.max(...runs.map((r) => r[f])))]]));
+const spread = (runs: Measured[]) =>
+  Object.fromEntries(FIELDS.map((f) => [f, [round(Math.min(...runs.map((r) => r[f]))), round(Math.max(...runs.map((r) => r[f])))]]));
 
 // ---- load generators -----------------------------------------------------------------------
 
@@ -101,8 +111,15 @@ function wrkMs(text: string): number {
 
 async function wrk(url: string, bodyFile: string, connections: number, seconds: number): Promise<Measured> {
   const script = `${bodyFile}.lua`;
-  await writeFile(script, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("${bodyFile}", "rb")\nwrk.body = f:read("*a")\nf:close()\n`);
-  const run = spawnSync('wrk', ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url], { encoding: 'utf8' });
+  await writeFile(
+    script,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("${bodyFile}", "rb")\nwrk.body = f:read("*a")\nf:close()\n`,
+  );
+  const run = spawnSync(
+    'wrk',
+    ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url],
+    { encoding: 'utf8' },
+  );
   const out = run.stdout;
   if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}${out}`);
   const requests = Number(/(\d+) requests in ([\d.]+\w+)/.exec(out)?.[1]);
@@ -122,7 +139,11 @@ async function wrk(url: string, bodyFile: string, connections: number, seconds: 
 async function cannon(url: string, body: string, connections: number, seconds: number): Promise<Measured> {
   const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 });
   return {
-    requests: r.requests.total, rps: round(r.requests.total / seconds, 1), p50_ms: r.latency.p50, p99_ms: r.latency.p99, max_ms: r.latency.max,
+    requests: r.requests.total,
+    rps: round(r.requests.total / seconds, 1),
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    max_ms: r.latency.max,
     errors: r.errors + r.timeouts + r.non2xx,
   };
 }
@@ -134,8 +155,10 @@ const load = (url: string, body: { file: string; text: string }, connections: nu
 
 // Debian's packages live in the system interpreter, which a pyenv shim on PATH may hide.
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-if (spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn, sklearn'], { stdio: 'ignore' }).status !== 0
-  && !aptInstall(['python3-fastapi', 'python3-uvicorn', 'python3-sklearn'])) {
+if (
+  spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn, sklearn'], { stdio: 'ignore' }).status !== 0 &&
+  !aptInstall(['python3-fastapi', 'python3-uvicorn', 'python3-sklearn'])
+) {
   throw new Error('apt-get install failed: install python3-fastapi python3-uvicorn python3-sklearn');
 }
 
@@ -143,14 +166,22 @@ if (spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn, sklearn'], { stdio: 'igno
 
 const label = randomBytes(4).toString('hex');
 const mysql = {
-  host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306),
-  user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '', database: `mlops_bench_predict_${label}`,
+  host: process.env.MYSQL_HOST ?? '127.0.0.1',
+  port: Number(process.env.MYSQL_PORT ?? 3306),
+  user: process.env.MYSQL_USER ?? 'root',
+  password: process.env.MYSQL_PASSWORD ?? '',
+  database: `mlops_bench_predict_${label}`,
 };
 const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-bench-predict-'));
 const stack = new EmbeddedStack({
-  mysql, bucket: `mlops-bench-predict-${label}`, s3Directory: path.join(work, 's3'),
+  mysql,
+  bucket: `mlops-bench-predict-${label}`,
+  s3Directory: path.join(work, 's3'),
   functionEnv: {
-    DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: String(opts.sample), TRAIN_WORKERS: '2',
+    DATA_API_DATASET_PATH: covertypePath,
+    DATA_API_BATCH_INTERVAL_SECONDS: '1',
+    DATA_API_SAMPLE_SIZE: String(opts.sample),
+    TRAIN_WORKERS: '2',
     // A batch of 46,000 rows (and the first load of the file) takes longer than the default 10 s on a busy machine.
     DATA_API_TIMEOUT_MS: '120000',
     ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {}),
@@ -163,7 +194,13 @@ try {
   await stack.start();
   // One trial with every searched parameter fixed: the settings the peer uses.
   const train = { nEstimators: TREES, maxDepth: null, minSamplesLeaf: 1, maxFeatures: 'sqrt', seed: 42 };
-  const run = await stack.runPipeline({ batches: BATCHES, intervalSeconds: 1, train, search: { trials: 1, seed: 1, maxConcurrency: 1 }, promotion: { minGain: 0 } });
+  const run = await stack.runPipeline({
+    batches: BATCHES,
+    intervalSeconds: 1,
+    train,
+    search: { trials: 1, seed: 1, maxConcurrency: 1 },
+    promotion: { minGain: 0 },
+  });
   if (run.status !== 'SUCCEEDED') throw new Error(`pipeline ${run.status}: ${run.error} ${run.cause}\n${stack.recentOutput().slice(-3000)}`);
   const out = run.output as { dataset: { manifestKey: string }; promotion: { championVersion: number } };
   log(`${elapsed()} champion v${out.promotion.championVersion}: ${JSON.stringify(train)}`);
@@ -175,12 +212,37 @@ try {
   const trainCsv = path.join(work, 'train.csv');
   await writeFile(trainCsv, formatSnapshotCsv(manifest.spec, trainRows));
   const peerPort = await freePort();
-  peer = spawn(PYTHON, [path.join(repoRoot, 'bench/fastapi_server.py'), '--spec', resolveFromRepo('datasets/covertype.spec.json'), '--train', trainCsv,
-    '--trees', String(TREES), '--min-samples-leaf', '1', '--max-features', 'sqrt', '--fit-jobs', '2', '--port', String(peerPort)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  peer = spawn(
+    PYTHON,
+    [
+      path.join(repoRoot, 'bench/fastapi_server.py'),
+      '--spec',
+      resolveFromRepo('datasets/covertype.spec.json'),
+      '--train',
+      trainCsv,
+      '--trees',
+      String(TREES),
+      '--min-samples-leaf',
+      '1',
+      '--max-features',
+      'sqrt',
+      '--fit-jobs',
+      '2',
+      '--port',
+      String(peerPort),
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   for (let i = 0; ; i++) {
     if (peer.exitCode !== null) throw new Error('the FastAPI server exited');
-    if (await fetch(`${peerUrl}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${peerUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 3000) throw new Error('the FastAPI server did not start within 10 minutes');
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -190,7 +252,9 @@ try {
   const spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
   const all = await loadDatasetRows(spec, covertypePath);
   const names = spec.columns.map((c) => c.name);
-  const rows = all.slice(-1000).map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
+  const rows = all
+    .slice(-1000)
+    .map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
   const bodies = new Map<number, { file: string; text: string }>();
   for (const n of ROWS_PER_REQUEST) {
     const text = JSON.stringify({ rows: rows.slice(0, n) });
@@ -198,7 +262,12 @@ try {
     await writeFile(file, text);
     bodies.set(n, { file, text });
   }
-  const answer = async (url: string) => ((await (await fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: rows.slice(0, 500) }) })).json()) as { predictions: { prediction: number }[] }).predictions.map((p) => p.prediction);
+  const answer = async (url: string) =>
+    (
+      (await (
+        await fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: rows.slice(0, 500) }) })
+      ).json()) as { predictions: { prediction: number }[] }
+    ).predictions.map((p) => p.prediction);
   const [a, b] = [await answer(stack.baseUrl), await answer(peerUrl)];
   const agreement = a.filter((p, i) => p === b[i]).length / a.length;
   log(`prediction agreement ours vs sklearn on 500 held-back rows: ${(agreement * 100).toFixed(1)} % (two forests, same settings and rows)`);
@@ -217,28 +286,45 @@ try {
       const s = { concurrency: c, rows_per_request: rowsPerRequest, ours: summary(runs.ours), fastapi: summary(runs.fastapi) };
       scenarios.push(s);
       details.push({ ...s, spread: { ours: spread(runs.ours), fastapi: spread(runs.fastapi) }, runs });
-      const f = (m: Measured, side: keyof typeof sides) => `${m.rps} rps [${spread(runs[side]).rps.join('–')}] p50 ${m.p50_ms} p99 ${m.p99_ms} max ${m.max_ms} ms err ${m.errors}`;
-      log(`${elapsed()} c=${c} rows=${rowsPerRequest}: ours ${f(s.ours, 'ours')} | fastapi ${f(s.fastapi, 'fastapi')} | ×${round(s.ours.rps / s.fastapi.rps, 1)} rps`);
+      const f = (m: Measured, side: keyof typeof sides) =>
+        `${m.rps} rps [${spread(runs[side]).rps.join('–')}] p50 ${m.p50_ms} p99 ${m.p99_ms} max ${m.max_ms} ms err ${m.errors}`;
+      log(
+        `${elapsed()} c=${c} rows=${rowsPerRequest}: ours ${f(s.ours, 'ours')} | fastapi ${f(s.fastapi, 'fastapi')} | ×${round(s.ours.rps / s.fastapi.rps, 1)} rps`,
+      );
     }
   }
 
   // Cold start: a new process (as a new Lambda container) to its first prediction, through the
   // compiled handler: module loading, registry lookup, model download, hash check, load, predict.
   const functionEnv = {
-    MYSQL_HOST: mysql.host, MYSQL_PORT: String(mysql.port), MYSQL_USER: mysql.user, MYSQL_PASSWORD: mysql.password, MYSQL_DATABASE: mysql.database,
-    S3_BUCKET: stack.options.bucket, S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1',
+    MYSQL_HOST: mysql.host,
+    MYSQL_PORT: String(mysql.port),
+    MYSQL_USER: mysql.user,
+    MYSQL_PASSWORD: mysql.password,
+    MYSQL_DATABASE: mysql.database,
+    S3_BUCKET: stack.options.bucket,
+    S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
+    S3_ACCESS_KEY_ID: 'S3RVER',
+    S3_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_REGION: 'us-east-1',
   };
   const coldStarts: Record<string, number>[] = [];
   for (let i = 0; i < COLD_STARTS; i++) {
     const t = performance.now();
     // Asynchronously: the S3 server runs in this process.
     const child = spawn(process.execPath, [path.join(repoRoot, 'bench/cold-start.ts'), bodies.get(1)?.text ?? JSON.stringify({ rows: rows.slice(0, 1) })], {
-      env: { ...process.env, ...functionEnv }, cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...functionEnv },
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     if (code !== 0) throw new Error(`cold start failed (${code}): ${stderr}`);
     const measured = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
@@ -253,7 +339,10 @@ try {
   const context = await import('../functions/lib/context.ts');
   const server = new ModelServer(context.getPool(), context.getStore(), 2000);
   const { model } = await server.load('covertype', out.promotion.championVersion);
-  const typed = rows.map((r) => validateRecord(spec, r, { requireTarget: false })).filter((c) => c.ok).map((c) => (c as { row: TypedRow }).row);
+  const typed = rows
+    .map((r) => validateRecord(spec, r, { requireTarget: false }))
+    .filter((c) => c.ok)
+    .map((c) => (c as { row: TypedRow }).row);
   const encoded = typed.map((r) => model.encoder.encode(r));
   const inProcess: Record<string, unknown>[] = [];
   const timeCalls = async (what: string, rowsPerCall: number, n: number, once: (i: number) => unknown) => {
@@ -268,11 +357,21 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     times.sort((x, y) => x - y);
     const pct = (p: number) => round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))], 4);
-    const entry = { what, rows_per_call: rowsPerCall, calls: n, per_second: Math.round(n / seconds), mean_ms: round((seconds * 1000) / n, 4), p50_ms: pct(50), p99_ms: pct(99) };
+    const entry = {
+      what,
+      rows_per_call: rowsPerCall,
+      calls: n,
+      per_second: Math.round(n / seconds),
+      mean_ms: round((seconds * 1000) / n, 4),
+      p50_ms: pct(50),
+      p99_ms: pct(99),
+    };
     inProcess.push(entry);
     log(`in-process ${what} rows=${rowsPerCall}: ${entry.per_second}/s mean ${entry.mean_ms} ms p50 ${entry.p50_ms} ms p99 ${entry.p99_ms} ms`);
   };
-  await timeCalls('trees alone (CompiledTrees.predictRow), a different held-back row each call', 1, 20_000, (i) => model.predictor.predictRow(encoded[i % encoded.length]));
+  await timeCalls('trees alone (CompiledTrees.predictRow), a different held-back row each call', 1, 20_000, (i) =>
+    model.predictor.predictRow(encoded[i % encoded.length]),
+  );
   for (const rowsPerRequest of ROWS_PER_REQUEST) {
     const body = bodies.get(rowsPerRequest)!.text;
     const records = (JSON.parse(body) as { rows: unknown[] }).rows;
@@ -289,16 +388,40 @@ try {
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(path.join(repoRoot, 'bench/results/predict.json'), `${JSON.stringify(scenarios, null, 2)}\n`);
   const coldMedian = Object.fromEntries(Object.keys(coldStarts[0] ?? {}).map((k) => [k, round(median(coldStarts.map((c) => c[k])), 1)]));
-  await writeFile(path.join(repoRoot, 'bench/results/predict-details.json'), `${JSON.stringify({
-    settings: { tool, duration_s: DURATION, warmup_s: WARMUP, reps: REPS, batches: BATCHES, sample: Number(opts.sample), train, train_rows: trainRows.length, cores: os.availableParallelism() },
-    agreement, scenarios: details, cold_start: { median: coldMedian, runs: coldStarts }, in_process: inProcess,
-  }, null, 2)}\n`);
-  log(`\n${trainRows.length} training rows, ${TREES} trees, full depth, min leaf 1, sqrt; ${tool}, ${WARMUP} s warm-up, ${REPS} × ${DURATION} s per side (median [min–max])\n`);
+  await writeFile(
+    path.join(repoRoot, 'bench/results/predict-details.json'),
+    `${JSON.stringify(
+      {
+        settings: {
+          tool,
+          duration_s: DURATION,
+          warmup_s: WARMUP,
+          reps: REPS,
+          batches: BATCHES,
+          sample: Number(opts.sample),
+          train,
+          train_rows: trainRows.length,
+          cores: os.availableParallelism(),
+        },
+        agreement,
+        scenarios: details,
+        cold_start: { median: coldMedian, runs: coldStarts },
+        in_process: inProcess,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  log(
+    `\n${trainRows.length} training rows, ${TREES} trees, full depth, min leaf 1, sqrt; ${tool}, ${WARMUP} s warm-up, ${REPS} × ${DURATION} s per side (median [min–max])\n`,
+  );
   log('| concurrency | rows/request | ours rps | ours p50 / p99 / max ms | fastapi rps | fastapi p50 / p99 / max ms | rps ratio | errors ours / fastapi |');
   log('|---|---|---|---|---|---|---|---|');
   for (const [i, s] of scenarios.entries()) {
     const sp = details[i].spread as Record<'ours' | 'fastapi', Record<Field, number[]>>;
-    log(`| ${s.concurrency} | ${s.rows_per_request} | ${s.ours.rps} [${sp.ours.rps.join('–')}] | ${s.ours.p50_ms} / ${s.ours.p99_ms} / ${s.ours.max_ms} | ${s.fastapi.rps} [${sp.fastapi.rps.join('–')}] | ${s.fastapi.p50_ms} / ${s.fastapi.p99_ms} / ${s.fastapi.max_ms} | ${round(s.ours.rps / s.fastapi.rps, 1)}× | ${s.ours.errors} / ${s.fastapi.errors} |`);
+    log(
+      `| ${s.concurrency} | ${s.rows_per_request} | ${s.ours.rps} [${sp.ours.rps.join('–')}] | ${s.ours.p50_ms} / ${s.ours.p99_ms} / ${s.ours.max_ms} | ${s.fastapi.rps} [${sp.fastapi.rps.join('–')}] | ${s.fastapi.p50_ms} / ${s.fastapi.p99_ms} / ${s.fastapi.max_ms} | ${round(s.ours.rps / s.fastapi.rps, 1)}× | ${s.ours.errors} / ${s.fastapi.errors} |`,
+    );
   }
   log(`\ncold start (new process → first prediction): median ${JSON.stringify(coldMedian)}`);
   log(`total ${elapsed()}`);

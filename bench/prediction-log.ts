@@ -49,7 +49,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const spread = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`;
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-interface Round { rps: number; p50_ms: number; p99_ms: number; errors: number; cpu_us_per_request: number }
+interface Round {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  cpu_us_per_request: number;
+}
 
 /** CPU time (user + system) a process has used, in µs (Linux /proc; clock ticks of 10 ms). */
 async function cpuMicros(pid: number): Promise<number> {
@@ -66,7 +72,10 @@ async function load(url: string, body: string, connections: number, seconds: num
   const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 20 });
   const cpu = (await cpuMicros(pid)) - cpu0;
   return {
-    rps: Math.round(r.requests.average * 10) / 10, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx,
+    rps: Math.round(r.requests.average * 10) / 10,
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    errors: r.errors + r.timeouts + r.non2xx,
     cpu_us_per_request: Math.round(cpu / Math.max(1, r['2xx'])),
   };
 }
@@ -75,8 +84,11 @@ const pidOf = (stack: EmbeddedStack): number => (stack as unknown as { offline: 
 
 const label = randomBytes(4).toString('hex');
 const mysql = {
-  host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306),
-  user: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '', database: `mlops_bench_predlog_${label}`,
+  host: process.env.MYSQL_HOST ?? '127.0.0.1',
+  port: Number(process.env.MYSQL_PORT ?? 3306),
+  user: process.env.MYSQL_USER ?? 'root',
+  password: process.env.MYSQL_PASSWORD ?? '',
+  database: `mlops_bench_predlog_${label}`,
 };
 const bucket = `mlops-bench-predlog-${label}`;
 const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-bench-predlog-'));
@@ -101,7 +113,9 @@ try {
   const spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
   const all = await loadDatasetRows(spec, covertypePath);
   const names = spec.columns.map((c) => c.name);
-  const rows = all.slice(-100).map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
+  const rows = all
+    .slice(-100)
+    .map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
   const body = JSON.stringify({ rows: rows.slice(0, 1) });
 
   const scenarios: Record<string, unknown>[] = [];
@@ -110,32 +124,51 @@ try {
     for (const side of ['on', 'off'] as const) await load(`${stacks[side].baseUrl}/predict`, body, c, 2, pidOf(stacks[side])); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which side goes first, so neither always runs on a warmer machine.
-      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(`${stacks[side].baseUrl}/predict`, body, c, SECONDS, pidOf(stacks[side])));
+      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[])
+        sides[side].push(await load(`${stacks[side].baseUrl}/predict`, body, c, SECONDS, pidOf(stacks[side])));
     }
     const m = (side: 'on' | 'off', k: keyof Round) => median(sides[side].map((x) => x[k]));
     const s = {
-      concurrency: c, seconds: SECONDS, rounds: ROUNDS, on: sides.on, off: sides.off,
-      rps_on: m('on', 'rps'), rps_off: m('off', 'rps'), p99_on: m('on', 'p99_ms'), p99_off: m('off', 'p99_ms'),
+      concurrency: c,
+      seconds: SECONDS,
+      rounds: ROUNDS,
+      on: sides.on,
+      off: sides.off,
+      rps_on: m('on', 'rps'),
+      rps_off: m('off', 'rps'),
+      p99_on: m('on', 'p99_ms'),
+      p99_off: m('off', 'p99_ms'),
       throughput_overhead_pct: Math.round((1 - m('on', 'rps') / m('off', 'rps')) * 1000) / 10,
       p99_overhead_ms: m('on', 'p99_ms') - m('off', 'p99_ms'),
-      cpu_us_on: m('on', 'cpu_us_per_request'), cpu_us_off: m('off', 'cpu_us_per_request'),
+      cpu_us_on: m('on', 'cpu_us_per_request'),
+      cpu_us_off: m('off', 'cpu_us_per_request'),
       cpu_overhead_pct: Math.round((m('on', 'cpu_us_per_request') / m('off', 'cpu_us_per_request') - 1) * 1000) / 10,
       errors: sides.on.reduce((n, x) => n + x.errors, 0) + sides.off.reduce((n, x) => n + x.errors, 0),
     };
     scenarios.push(s);
-    log(`c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} %`);
+    log(
+      `c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} %`,
+    );
   }
 
   // Every answered request of the "on" side reached the log (after its flush interval).
   await new Promise((r) => setTimeout(r, 7000));
-  const [[counts]] = await stacks.on.pool!.query('SELECT COALESCE(SUM(records), 0) AS n, COALESCE(SUM(dropped), 0) AS dropped FROM prediction_log_flushes') as unknown as [{ n: number; dropped: number }[]];
+  const [[counts]] = (await stacks.on.pool!.query(
+    'SELECT COALESCE(SUM(records), 0) AS n, COALESCE(SUM(dropped), 0) AS dropped FROM prediction_log_flushes',
+  )) as unknown as [{ n: number; dropped: number }[]];
   log(`prediction log: ${counts.n} rows written, ${counts.dropped} dropped`);
 
   // In-process: the same predict, with and without logPrediction into a real log.
   const store = stacks.on.store!;
   const pool = stacks.on.pool!;
   const server = new ModelServer(pool, store, 2000);
-  const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), { sampleRate: 1, bufferBytes: 8_000_000, flushBytes: 1_000_000, flushMs: 5000, background: true });
+  const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {
+    sampleRate: 1,
+    bufferBytes: 8_000_000,
+    flushBytes: 1_000_000,
+    flushMs: 5000,
+    background: true,
+  });
   const records = [rows[0]];
   const window = async (logged: boolean, ms: number) => {
     const times: number[] = [];
@@ -150,26 +183,62 @@ try {
       await new Promise((r) => setImmediate(r));
     }
     times.sort((a, b) => a - b);
-    return { calls_per_s: Math.round(times.length / ((performance.now() - end + ms) / 1000)), p50_us: Math.round(pct(times, 50) * 1000), p99_us: Math.round(pct(times, 99) * 1000) };
+    return {
+      calls_per_s: Math.round(times.length / ((performance.now() - end + ms) / 1000)),
+      p50_us: Math.round(pct(times, 50) * 1000),
+      p99_us: Math.round(pct(times, 99) * 1000),
+    };
   };
   await window(true, 500);
   await window(false, 500);
   const inProcess: Record<'on' | 'off', { calls_per_s: number; p50_us: number; p99_us: number }[]> = { on: [], off: [] };
-  for (let r = 0; r < 5; r++) for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) inProcess[side].push(await window(side === 'on', 2000));
+  for (let r = 0; r < 5; r++)
+    for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) inProcess[side].push(await window(side === 'on', 2000));
   const stats = await predictionLog.close();
   const ip = {
-    on: { calls_per_s: median(inProcess.on.map((x) => x.calls_per_s)), p99_us: median(inProcess.on.map((x) => x.p99_us)), p50_us: median(inProcess.on.map((x) => x.p50_us)) },
-    off: { calls_per_s: median(inProcess.off.map((x) => x.calls_per_s)), p99_us: median(inProcess.off.map((x) => x.p99_us)), p50_us: median(inProcess.off.map((x) => x.p50_us)) },
-    rounds: inProcess, log: stats,
+    on: {
+      calls_per_s: median(inProcess.on.map((x) => x.calls_per_s)),
+      p99_us: median(inProcess.on.map((x) => x.p99_us)),
+      p50_us: median(inProcess.on.map((x) => x.p50_us)),
+    },
+    off: {
+      calls_per_s: median(inProcess.off.map((x) => x.calls_per_s)),
+      p99_us: median(inProcess.off.map((x) => x.p99_us)),
+      p50_us: median(inProcess.off.map((x) => x.p50_us)),
+    },
+    rounds: inProcess,
+    log: stats,
   };
-  log(`in-process: on ${ip.on.calls_per_s}/s (${spread(inProcess.on.map((x) => x.calls_per_s))}) p50 ${ip.on.p50_us} µs p99 ${ip.on.p99_us} µs | off ${ip.off.calls_per_s}/s (${spread(inProcess.off.map((x) => x.calls_per_s))}) p50 ${ip.off.p50_us} µs p99 ${ip.off.p99_us} µs; log wrote ${stats.written}, dropped ${stats.dropped}`);
+  log(
+    `in-process: on ${ip.on.calls_per_s}/s (${spread(inProcess.on.map((x) => x.calls_per_s))}) p50 ${ip.on.p50_us} µs p99 ${ip.on.p99_us} µs | off ${ip.off.calls_per_s}/s (${spread(inProcess.off.map((x) => x.calls_per_s))}) p50 ${ip.off.p50_us} µs p99 ${ip.off.p99_us} µs; log wrote ${stats.written}, dropped ${stats.dropped}`,
+  );
 
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
-  await writeFile(path.join(repoRoot, 'bench/results/prediction-log.json'), `${JSON.stringify({ trees: TREES, http: scenarios, indexed: counts, inProcess: ip }, null, 2)}\n`);
-  log('\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms | p99 overhead | CPU µs/request on / off | CPU overhead |');
+  await writeFile(
+    path.join(repoRoot, 'bench/results/prediction-log.json'),
+    `${JSON.stringify({ trees: TREES, http: scenarios, indexed: counts, inProcess: ip }, null, 2)}\n`,
+  );
+  log(
+    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms | p99 overhead | CPU µs/request on / off | CPU overhead |',
+  );
   log('|---|---|---|---|---|---|---|---|');
-  for (const s of scenarios as { concurrency: number; on: Round[]; off: Round[]; rps_on: number; rps_off: number; throughput_overhead_pct: number; p99_on: number; p99_off: number; p99_overhead_ms: number; cpu_us_on: number; cpu_us_off: number; cpu_overhead_pct: number }[]) {
-    log(`| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} / ${s.p99_off} | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`);
+  for (const s of scenarios as {
+    concurrency: number;
+    on: Round[];
+    off: Round[];
+    rps_on: number;
+    rps_off: number;
+    throughput_overhead_pct: number;
+    p99_on: number;
+    p99_off: number;
+    p99_overhead_ms: number;
+    cpu_us_on: number;
+    cpu_us_off: number;
+    cpu_overhead_pct: number;
+  }[]) {
+    log(
+      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} / ${s.p99_off} | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`,
+    );
   }
 } finally {
   await trainer.stop();

@@ -57,11 +57,12 @@ function parseArgs(argv: string[]): { path: string; sizes: string[]; trees: numb
     else if (a === '--workers') out.workers = Number(argv[++i]);
     else if (a === '--child') out.child = argv[++i];
     else if (a === '--help' || a === '-h') {
-      console.log('Usage: npm run bench:train [-- COVERTYPE_PATH] [--sizes 10000,100000,full] [--trees 100] [--workers N]\n'
-        + 'Env: COVERTYPE_PATH, BENCH_SIZES, BENCH_TREES. Writes bench/results/train.json.');
+      console.log(
+        'Usage: npm run bench:train [-- COVERTYPE_PATH] [--sizes 10000,100000,full] [--trees 100] [--workers N]\n' +
+          'Env: COVERTYPE_PATH, BENCH_SIZES, BENCH_TREES. Writes bench/results/train.json.',
+      );
       process.exit(0);
-    }
-    else if (!a.startsWith('--')) out.path = a;
+    } else if (!a.startsWith('--')) out.path = a;
     else throw new Error(`unknown option ${a}`);
   }
   if (!Number.isInteger(out.trees) || out.trees < 1) throw new Error('--trees must be a positive integer');
@@ -123,7 +124,11 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
   const predict_row_ms = rowMs((x) => predictor.predictRow(x), meta.test_rows);
   const levers: Record<string, unknown>[] = [];
   const json = compilePredictor(model);
-  levers.push({ layout: 'JSON trees compiled (before): 16-byte nodes, float64 thresholds, siblings adjacent', node_bytes: 16, row_ms: rowMs((x) => json.predictProba(x), sample) });
+  levers.push({
+    layout: 'JSON trees compiled (before): 16-byte nodes, float64 thresholds, siblings adjacent',
+    node_bytes: 16,
+    row_ms: rowMs((x) => json.predictProba(x), sample),
+  });
   const variants: [string, CompileOptions][] = [
     ['quantised thresholds, 12-byte nodes, depth-first, one tree at a time', { wide: true, interleave: 1 }],
     ['quantised, 4-byte nodes, breadth-first (siblings adjacent), one tree at a time', { order: 'bfs', interleave: 1 }],
@@ -212,7 +217,10 @@ function table(results: SizeResult[]): string {
     );
   }
   for (const r of results) {
-    lines.push('', `${r.rows.toLocaleString('en-US')} rows: model file load ${fmt(Number(r.ours.load_ms), 0)} ms; test set again ${fmt(Number(r.ours.predict_again_s))} s, on one thread ${fmt(Number(r.ours.predict_block_one_thread_s))} s; one-row latency by layout (ms):`);
+    lines.push(
+      '',
+      `${r.rows.toLocaleString('en-US')} rows: model file load ${fmt(Number(r.ours.load_ms), 0)} ms; test set again ${fmt(Number(r.ours.predict_again_s))} s, on one thread ${fmt(Number(r.ours.predict_block_one_thread_s))} s; one-row latency by layout (ms):`,
+    );
     for (const l of (r.ours.levers ?? []) as { layout: string; node_bytes: number; row_ms: number }[]) lines.push(`  ${fmt(l.row_ms, 4)}  ${l.layout}`);
   }
   return lines.join('\n');
@@ -249,11 +257,10 @@ async function main(): Promise<void> {
       });
       const sklearn = JSON.parse(skOut.trim().split('\n').pop()!) as SideResult;
       console.error(`  sklearn fit ${fmt(sklearn.fit_s)} s, accuracy ${fmt(sklearn.accuracy, 4)}; ours...`);
-      const ourOut = execFileSync(
-        process.execPath,
-        [self, '--child', dir, '--trees', String(args.trees), '--workers', String(args.workers)],
-        { encoding: 'utf8', maxBuffer: 1 << 20 },
-      );
+      const ourOut = execFileSync(process.execPath, [self, '--child', dir, '--trees', String(args.trees), '--workers', String(args.workers)], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      });
       const ours = JSON.parse(ourOut.trim().split('\n').pop()!) as SideResult;
       console.error(`  ours fit ${fmt(ours.fit_s)} s, accuracy ${fmt(ours.accuracy, 4)}`);
       results.push({

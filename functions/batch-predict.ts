@@ -20,10 +20,17 @@ let server: ModelServer | undefined;
 async function run(event: z.infer<typeof BatchPredictEvent>) {
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
   const log = getPredictionLog(server);
-  const result = await batchPredict(server, getStore(), {
-    modelName: event.model, inputKey: event.inputKey,
-    ...(event.version !== undefined ? { version: event.version } : {}), ...(event.alias ? { alias: event.alias } : {}),
-  }, log);
+  const result = await batchPredict(
+    server,
+    getStore(),
+    {
+      modelName: event.model,
+      inputKey: event.inputKey,
+      ...(event.version !== undefined ? { version: event.version } : {}),
+      ...(event.alias ? { alias: event.alias } : {}),
+    },
+    log,
+  );
   await log.flush(); // a batch job waits for its log: nothing left buffered when the function freezes
   console.log(JSON.stringify({ step: 'batchPredict', ...result, rejectedSample: undefined }));
   return result;

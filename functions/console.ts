@@ -26,18 +26,25 @@ const VENDOR: Record<string, string> = {
   'chart.umd.min.js': path.join(repoRoot, 'node_modules', 'chart.js', 'dist', 'chart.umd.min.js'),
 };
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
 };
 const ASSET = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9]+)+$/;
 
 const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
 const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
-const BatchQuery = z.object({
-  model: Name.default('covertype'),
-  version: z.coerce.number().int().positive().optional(),
-  alias: z.enum(ALIASES).optional(),
-}).refine((q) => !(q.version !== undefined && q.alias !== undefined), { message: 'give version or alias, not both', path: ['alias'] });
+const BatchQuery = z
+  .object({
+    model: Name.default('covertype'),
+    version: z.coerce.number().int().positive().optional(),
+    alias: z.enum(ALIASES).optional(),
+  })
+  .refine((q) => !(q.version !== undefined && q.alias !== undefined), { message: 'give version or alias, not both', path: ['alias'] });
 
 let server: ModelServer | undefined;
 const getServer = (): ModelServer => {
@@ -67,21 +74,29 @@ async function file(name: string): Promise<HttpResponse> {
   };
 }
 
-const asciiJson = (value: unknown): string =>
-  JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const asciiJson = (value: unknown): string => JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 async function batch(event: HttpEvent): Promise<HttpResponse> {
   const q = parseQuery(BatchQuery, event);
   const max = getConfig().CONSOLE_BATCH_MAX_BYTES;
   const bytes = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.length === 0) throw new InvalidInput('Empty body: send a CSV file with a header row of feature names');
-  if (bytes.length > max) throw new InvalidInput(`The CSV is ${bytes.length} bytes; at most ${max} bytes here (use the batchPredict function on S3 for larger files)`);
+  if (bytes.length > max)
+    throw new InvalidInput(`The CSV is ${bytes.length} bytes; at most ${max} bytes here (use the batchPredict function on S3 for larger files)`);
   const inputKey = `batch/uploads/${randomUUID()}.csv`;
   const store = getStore();
   await store.putBytes(inputKey, bytes, 'text/csv');
-  const result = await batchPredict(getServer(), store, {
-    modelName: q.model, inputKey, ...(q.version !== undefined ? { version: q.version } : {}), ...(q.alias ? { alias: q.alias } : {}),
-  }, getPredictionLog(getServer()));
+  const result = await batchPredict(
+    getServer(),
+    store,
+    {
+      modelName: q.model,
+      inputKey,
+      ...(q.version !== undefined ? { version: q.version } : {}),
+      ...(q.alias ? { alias: q.alias } : {}),
+    },
+    getPredictionLog(getServer()),
+  );
   const csv = Buffer.from(await store.getBytes(result.outputKey)).toString('utf8');
   return {
     statusCode: 200,
@@ -120,6 +135,9 @@ async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(logPredictions()).use(routes([
-  'GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions',
-]));
+export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes)
+  .use(withSecrets())
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(logPredictions())
+  .use(routes(['GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions']));

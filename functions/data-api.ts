@@ -8,8 +8,11 @@ import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './li
 import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const GroupQuery = z.object({
-  group_number: z.coerce.number({ error: 'group_number must be a number' }).int('group_number must be an integer')
-    .min(GROUP_NUMBERS.min, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`).max(GROUP_NUMBERS.max, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`),
+  group_number: z.coerce
+    .number({ error: 'group_number must be a number' })
+    .int('group_number must be an integer')
+    .min(GROUP_NUMBERS.min, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`)
+    .max(GROUP_NUMBERS.max, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`),
   /** Which dataset; the default one (covertype) when absent. */
   dataset: z.string().regex(DATASET_SLUG, 'dataset must be a dataset name such as "bodyfat"').optional(),
 });
@@ -55,4 +58,7 @@ function courseDetail(error: PipelineError): string {
   return error.message;
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(dataApi).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors({ detail: courseDetail }));
+export const handler = middy<HttpEvent, HttpResponse>(dataApi)
+  .use(withSecrets())
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors({ detail: courseDetail }));

@@ -56,13 +56,17 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
   }
   const all = await listDatasetVersions(pool);
   const names = [...new Set([...(await specNames()), ...all.map((v) => v.dataset)])].sort();
-  const list = await Promise.all(names.map(async (n) => {
-    const versions = all.filter((v) => v.dataset === n);
-    return { name: n, ...(await specInfo(n)), versions: versions.length, latest: versions[0] ?? null };
-  }));
+  const list = await Promise.all(
+    names.map(async (n) => {
+      const versions = all.filter((v) => v.dataset === n);
+      return { name: n, ...(await specInfo(n)), versions: versions.length, latest: versions[0] ?? null };
+    }),
+  );
   return json(200, { datasets: list });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(datasets).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
-  'GET /datasets', 'GET /datasets/{name}', 'GET /datasets/{name}/versions/{version}',
-]));
+export const handler = middy<HttpEvent, HttpResponse>(datasets)
+  .use(withSecrets())
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(routes(['GET /datasets', 'GET /datasets/{name}', 'GET /datasets/{name}/versions/{version}']));

@@ -17,7 +17,9 @@ import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, r
  */
 
 /** What of the Lambda context is read here: the function's own ARN names its state machine. */
-interface LambdaContext { invokedFunctionArn?: string }
+interface LambdaContext {
+  invokedFunctionArn?: string;
+}
 
 const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });
 
@@ -47,9 +49,11 @@ export async function getSource(context: LambdaContext | undefined): Promise<Ste
   if (source) return source;
   const c = getConfig();
   const stateMachineArn = c.STATE_MACHINE_ARN ?? stateMachineArnFromFunctionArn(context?.invokedFunctionArn, 'executions');
-  if (!stateMachineArn) throw new InvalidInput('No state machine: set STATE_MACHINE_ARN (and SFN_ENDPOINT for a Step Functions endpoint other than AWS\'s)');
+  if (!stateMachineArn) throw new InvalidInput("No state machine: set STATE_MACHINE_ARN (and SFN_ENDPOINT for a Step Functions endpoint other than AWS's)");
   source = new StepFunctionsExecutions({
-    stateMachineArn, region: c.AWS_REGION, nestedStates: nestedStateNames(await getDefinition()),
+    stateMachineArn,
+    region: c.AWS_REGION,
+    nestedStates: nestedStateNames(await getDefinition()),
     // Local endpoints (embedded, LocalStack) take any keys; on AWS the function's role signs.
     ...(c.SFN_ENDPOINT ? { endpoint: c.SFN_ENDPOINT, credentials: LOCAL_CREDENTIALS } : {}),
   });
@@ -81,6 +85,9 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(executions).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
-  'GET /executions', 'GET /executions/{id}', 'POST /executions', 'POST /executions/{id}/redrive',
-])).use(adminOnly(['POST /executions', 'POST /executions/{id}/redrive'], () => getConfig().ADMIN_TOKEN));
+export const handler = middy<HttpEvent, HttpResponse>(executions)
+  .use(withSecrets('ADMIN_TOKEN'))
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(routes(['GET /executions', 'GET /executions/{id}', 'POST /executions', 'POST /executions/{id}/redrive']))
+  .use(adminOnly(['POST /executions', 'POST /executions/{id}/redrive'], () => getConfig().ADMIN_TOKEN));

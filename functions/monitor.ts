@@ -8,7 +8,18 @@ import { getAliasVersion } from '../src/registry/registry.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { flushPredictionLog } from './lib/prediction-log.ts';
-import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import {
+  adminOnly,
+  DATASET_SLUG,
+  httpErrors,
+  json,
+  parseJsonBody,
+  parseQuery,
+  pathParam,
+  routes,
+  type HttpEvent,
+  type HttpResponse,
+} from './lib/middleware.ts';
 
 /**
  * Watching the champion in production (src/monitoring/): POST /feedback joins true outcomes to
@@ -17,7 +28,9 @@ import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, p
  * (an EventBridge rule on AWS; `npm start -- --monitor-every N` invokes it locally).
  */
 
-interface LambdaContext { invokedFunctionArn?: string }
+interface LambdaContext {
+  invokedFunctionArn?: string;
+}
 
 const FeedbackItem = z.strictObject({
   request_id: z.string().uuid('request_id must be the request_id a /predict answer carried'),
@@ -41,7 +54,10 @@ const CheckEvent = z.object({ model: Name.optional(), flush: z.literal(true).opt
 const options = (): MonitorOptions => {
   const c = getConfig();
   return {
-    windowHours: c.MONITOR_WINDOW_HOURS, psiThreshold: c.DRIFT_PSI_THRESHOLD, minRows: c.MONITOR_MIN_ROWS, minFeedback: c.MONITOR_MIN_FEEDBACK,
+    windowHours: c.MONITOR_WINDOW_HOURS,
+    psiThreshold: c.DRIFT_PSI_THRESHOLD,
+    minRows: c.MONITOR_MIN_ROWS,
+    minFeedback: c.MONITOR_MIN_FEEDBACK,
     ...(c.MONITOR_MIN_ACCURACY !== undefined ? { minAccuracy: c.MONITOR_MIN_ACCURACY } : {}),
     ...(c.MONITOR_MAX_RMSE !== undefined ? { maxRmse: c.MONITOR_MAX_RMSE } : {}),
   };
@@ -57,7 +73,9 @@ function actions(context: LambdaContext | undefined): MonitorActions {
     ...(c.MONITOR_SNS_TOPIC_ARN ? [snsAlert(c.MONITOR_SNS_TOPIC_ARN, c.AWS_REGION)] : []),
   ]);
   return {
-    ...(c.MONITOR_RETRAIN ? { startRun: async (input: Record<string, unknown>) => (await getSource(arn ? { invokedFunctionArn: arn } : undefined)).start(input) } : {}),
+    ...(c.MONITOR_RETRAIN
+      ? { startRun: async (input: Record<string, unknown>) => (await getSource(arn ? { invokedFunctionArn: arn } : undefined)).start(input) }
+      : {}),
     ...(alert ? { alert } : {}),
   };
 }
@@ -80,8 +98,12 @@ async function http(event: HttpEvent, context?: LambdaContext): Promise<HttpResp
       const champion = await getAliasVersion(pool, name, 'champion');
       if (champion === null) throw new NotFound(`Model ${name} has no champion: nothing is monitored yet`);
       return json(200, {
-        model: name, champion, challenger: await getAliasVersion(pool, name, 'challenger'),
-        settings: options(), triggers: await triggerStates(pool, name), results: await listMonitorResults(pool, name, q.limit),
+        model: name,
+        champion,
+        challenger: await getAliasVersion(pool, name, 'challenger'),
+        settings: options(),
+        triggers: await triggerStates(pool, name),
+        results: await listMonitorResults(pool, name, q.limit),
       });
     }
     case 'POST /monitoring/{name}/run': {
@@ -95,9 +117,12 @@ async function http(event: HttpEvent, context?: LambdaContext): Promise<HttpResp
   }
 }
 
-const httpHandler = middy<HttpEvent, HttpResponse>(http).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
-  'POST /feedback', 'GET /monitoring/{name}', 'POST /monitoring/{name}/run',
-])).use(adminOnly(['POST /monitoring/{name}/run'], () => getConfig().ADMIN_TOKEN));
+const httpHandler = middy<HttpEvent, HttpResponse>(http)
+  .use(withSecrets('ADMIN_TOKEN'))
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(routes(['POST /feedback', 'GET /monitoring/{name}', 'POST /monitoring/{name}/run']))
+  .use(adminOnly(['POST /monitoring/{name}/run'], () => getConfig().ADMIN_TOKEN));
 
 async function check(event: unknown, context?: LambdaContext) {
   const parsed = CheckEvent.safeParse(event ?? {});
@@ -106,7 +131,15 @@ async function check(event: unknown, context?: LambdaContext) {
   const results = model
     ? [await monitorModel(deps(), model, options(), actions(context))].filter((r) => r !== null)
     : await monitorAll(deps(), options(), actions(context));
-  const summary = results.map((r) => ({ model: r.model, champion: r.championVersion, rows: r.rowsLogged, maxPsi: r.maxPsi, drifted: r.drifted, [r.liveMetric]: r.liveValue, fired: r.fired }));
+  const summary = results.map((r) => ({
+    model: r.model,
+    champion: r.championVersion,
+    rows: r.rowsLogged,
+    maxPsi: r.maxPsi,
+    drifted: r.drifted,
+    [r.liveMetric]: r.liveValue,
+    fired: r.fired,
+  }));
   console.log(JSON.stringify({ function: 'monitor', event: 'checked', results: summary }));
   return { checked: results.length, results: summary };
 }
@@ -116,4 +149,5 @@ const isHttp = (event: unknown): event is HttpEvent =>
   event !== null && typeof event === 'object' && ('routeKey' in event || 'rawPath' in event || 'requestContext' in event);
 
 /** HTTP routes, or a check of the models (schedule, direct invoke). */
-export const handler = (event: unknown, context: LambdaContext) => (isHttp(event) ? httpHandler(event, context as never) : checkHandler(event, context as never));
+export const handler = (event: unknown, context: LambdaContext) =>
+  isHttp(event) ? httpHandler(event, context as never) : checkHandler(event, context as never);

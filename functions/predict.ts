@@ -11,13 +11,15 @@ import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type Htt
 const MAX_ROWS = 1000;
 const MAX_BODY_BYTES = 1_000_000;
 
-const PredictBody = z.strictObject({
-  /** Registered model name; defaults to the only dataset shipped today. */
-  model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
-  model_version: z.number().int().positive().max(2_147_483_647).optional(),
-  alias: z.enum(ALIASES).optional(),
-  rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
-}).refine((b) => !(b.model_version !== undefined && b.alias !== undefined), { message: 'give model_version or alias, not both', path: ['alias'] });
+const PredictBody = z
+  .strictObject({
+    /** Registered model name; defaults to the only dataset shipped today. */
+    model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
+    model_version: z.number().int().positive().max(2_147_483_647).optional(),
+    alias: z.enum(ALIASES).optional(),
+    rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
+  })
+  .refine((b) => !(b.model_version !== undefined && b.alias !== undefined), { message: 'give model_version or alias, not both', path: ['alias'] });
 
 let server: ModelServer | undefined;
 

@@ -3,10 +3,29 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ArtifactHashMismatch, Conflict, NotFound } from '../src/errors.ts';
 import {
-  getLineage, getRun, type ModelVersion, listModelNames, listModelVersions, listPromotions, listRuns, rollbackChampion, setChampion,
+  getLineage,
+  getRun,
+  type ModelVersion,
+  listModelNames,
+  listModelVersions,
+  listPromotions,
+  listRuns,
+  rollbackChampion,
+  setChampion,
 } from '../src/registry/registry.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import {
+  adminOnly,
+  DATASET_SLUG,
+  httpErrors,
+  json,
+  parseJsonBody,
+  parseQuery,
+  pathParam,
+  routes,
+  type HttpEvent,
+  type HttpResponse,
+} from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
 const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
@@ -63,11 +82,17 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
       return json(200, { promotions: await listPromotions(pool, pathParam(ModelName, event, 'name')) });
     case 'POST /models/{name}/rollback': {
       const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
-      return json(200, await rollbackChampion(pool, pathParam(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact));
+      return json(
+        200,
+        await rollbackChampion(pool, pathParam(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact),
+      );
     }
     case 'POST /models/{name}/champion': {
       const b = parseJsonBody(ChampionBody, event, { maxBytes: 10_000 });
-      return json(200, await setChampion(pool, pathParam(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact));
+      return json(
+        200,
+        await setChampion(pool, pathParam(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact),
+      );
     }
     case 'GET /runs': {
       const q = parseQuery(RunsQuery, event);
@@ -82,7 +107,20 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
   }
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(registry).use(withSecrets('ADMIN_TOKEN')).use(releaseWhenInvokedLocally()).use(httpErrors()).use(routes([
-  'GET /models', 'GET /models/{name}', 'GET /models/{name}/versions/{version}', 'GET /models/{name}/promotions',
-  'POST /models/{name}/rollback', 'POST /models/{name}/champion', 'GET /runs', 'GET /runs/{runId}',
-])).use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));
+export const handler = middy<HttpEvent, HttpResponse>(registry)
+  .use(withSecrets('ADMIN_TOKEN'))
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(
+    routes([
+      'GET /models',
+      'GET /models/{name}',
+      'GET /models/{name}/versions/{version}',
+      'GET /models/{name}/promotions',
+      'POST /models/{name}/rollback',
+      'POST /models/{name}/champion',
+      'GET /runs',
+      'GET /runs/{runId}',
+    ]),
+  )
+  .use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));

@@ -9,7 +9,9 @@ import { parseEvent } from './lib/middleware.ts';
 /** Each Map iteration gives either a finished trial or the error that stopped it. */
 const Trial = z.union([
   z.object({
-    runId: z.string().uuid(), metrics: z.record(z.string(), z.unknown()), artifactKey: z.string(),
+    runId: z.string().uuid(),
+    metrics: z.record(z.string(), z.unknown()),
+    artifactKey: z.string(),
     /** The dataset spec's promotion metric, used when the execution input names none. */
     family: z.string().optional(),
     defaultMetric: PromotionMetricSchema.nullable().optional(),

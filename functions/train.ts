@@ -17,11 +17,17 @@ const TrainEvent = z.object({
 
 async function run(event: z.infer<typeof TrainEvent>) {
   const workers = getConfig().TRAIN_WORKERS;
-  const result = await train(
-    { pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (m) => console.log(m) },
-    event,
+  const result = await train({ pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (m) => console.log(m) }, event);
+  console.log(
+    JSON.stringify({
+      step: 'train',
+      executionId: event.executionId,
+      runId: result.runId,
+      cachedFromRunId: result.cachedFromRunId,
+      metrics: result.metrics,
+      trainSeconds: result.trainSeconds,
+    }),
   );
-  console.log(JSON.stringify({ step: 'train', executionId: event.executionId, runId: result.runId, cachedFromRunId: result.cachedFromRunId, metrics: result.metrics, trainSeconds: result.trainSeconds }));
   return result;
 }
 

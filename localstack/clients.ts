@@ -7,9 +7,17 @@
  * by `serverless deploy`.
  */
 import {
-  CreateFunctionCommand, CreateFunctionUrlConfigCommand, DeleteFunctionCommand, DeleteFunctionUrlConfigCommand,
-  GetFunctionConfigurationCommand, GetFunctionUrlConfigCommand, LambdaClient, UpdateFunctionCodeCommand,
-  UpdateFunctionConfigurationCommand, type Architecture, type Runtime,
+  CreateFunctionCommand,
+  CreateFunctionUrlConfigCommand,
+  DeleteFunctionCommand,
+  DeleteFunctionUrlConfigCommand,
+  GetFunctionConfigurationCommand,
+  GetFunctionUrlConfigCommand,
+  LambdaClient,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+  type Architecture,
+  type Runtime,
 } from '@aws-sdk/client-lambda';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 
@@ -127,9 +135,14 @@ export function lambdaOverSdk(connection: Connection): LambdaApi {
       }
     },
     async createFunction(spec, zip) {
-      const c = await client.send(new CreateFunctionCommand({
-        ...configuration(spec), Code: { ZipFile: zip }, Architectures: [spec.architecture as Architecture], PackageType: 'Zip',
-      }));
+      const c = await client.send(
+        new CreateFunctionCommand({
+          ...configuration(spec),
+          Code: { ZipFile: zip },
+          Architectures: [spec.architecture as Architecture],
+          PackageType: 'Zip',
+        }),
+      );
       return { arn: c.FunctionArn ?? '', state: c.State, lastUpdateStatus: c.LastUpdateStatus };
     },
     async updateFunctionCode(name, zip, architecture) {
@@ -169,7 +182,10 @@ export function lambdaOverSdk(connection: Connection): LambdaApi {
 
 /** An Authorization header LocalStack can route by (service, region); the signature is not checked there. */
 function localstackAuthorization(connection: Connection, service: string): Record<string, string> {
-  const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const now = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const scope = `${connection.accessKeyId}/${now.slice(0, 8)}/${connection.region}/${service}/aws4_request`;
   return {
     'x-amz-date': now,
@@ -257,7 +273,9 @@ export function httpApiOverHttp(connection: Connection): HttpApiApi {
     },
     async createLambdaIntegration(apiId, functionArn) {
       const r = await call<{ integrationId: string }>('POST', `/v2/apis/${apiId}/integrations`, {
-        integrationType: 'AWS_PROXY', integrationUri: functionArn, payloadFormatVersion: '2.0',
+        integrationType: 'AWS_PROXY',
+        integrationUri: functionArn,
+        payloadFormatVersion: '2.0',
       });
       return r.integrationId;
     },
@@ -275,7 +293,9 @@ export function httpApiOverHttp(connection: Connection): HttpApiApi {
 
 export function ssmOverSdk(connection: Connection): SsmApi {
   const client = new SSMClient({
-    endpoint: connection.endpoint, region: connection.region, maxAttempts: 3,
+    endpoint: connection.endpoint,
+    region: connection.region,
+    maxAttempts: 3,
     credentials: { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey },
   });
   return {

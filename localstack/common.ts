@@ -33,6 +33,8 @@ export async function checkLocalstack(endpoint: string): Promise<void> {
     const response = await fetch(new URL('/_localstack/health', endpoint), { signal: AbortSignal.timeout(5000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   } catch (error) {
-    throw new Error(`LocalStack is not answering at ${endpoint} (${(error as Error).message}). Start the containers: docker compose up -d --wait`, { cause: error });
+    throw new Error(`LocalStack is not answering at ${endpoint} (${(error as Error).message}). Start the containers: docker compose up -d --wait`, {
+      cause: error,
+    });
   }
 }

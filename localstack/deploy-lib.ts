@@ -119,7 +119,8 @@ export async function waitUntilReady(lambda: LambdaApi, name: string, sleep: (ms
   for (;;) {
     const s = await lambda.getFunction(name);
     if (!s) throw new Error(`Function ${name} disappeared`);
-    if (s.state === 'Failed' || s.lastUpdateStatus === 'Failed') throw new Error(`Function ${name} failed to deploy (state ${s.state}, last update ${s.lastUpdateStatus})`);
+    if (s.state === 'Failed' || s.lastUpdateStatus === 'Failed')
+      throw new Error(`Function ${name} failed to deploy (state ${s.state}, last update ${s.lastUpdateStatus})`);
     if ((s.state ?? 'Active') === 'Active' && s.lastUpdateStatus !== 'InProgress') return s;
     if (Date.now() > deadline) throw new Error(`Function ${name} not ready after ${timeoutMs} ms (state ${s.state})`);
     await sleep(500);
@@ -151,7 +152,13 @@ async function httpApiAvailable(clients: Clients): Promise<boolean> {
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 /** Creates or updates everything; safe to run again after a code change. */
-export async function deployPipeline(clients: Clients, service: ServiceDefinition, definitionText: string, zip: Uint8Array, options: DeployOptions): Promise<DeployResult> {
+export async function deployPipeline(
+  clients: Clients,
+  service: ServiceDefinition,
+  definitionText: string,
+  zip: Uint8Array,
+  options: DeployOptions,
+): Promise<DeployResult> {
   const log = options.log ?? (() => undefined);
   const sleep = options.sleep ?? defaultSleep;
   const name = (key: string) => functionName(service.service, options.stage, key);
@@ -235,11 +242,13 @@ export async function deployPipeline(clients: Clients, service: ServiceDefinitio
   }
   for (const [route, url] of Object.entries(endpoints)) log(`${route.padEnd(30)} ${url}`);
 
-  const definition = JSON.stringify(substituteFunctions(definitionText, (key) => {
-    const arn = functions[key];
-    if (!arn) throw new Error(`No deployed function for ${key}`);
-    return arn;
-  }));
+  const definition = JSON.stringify(
+    substituteFunctions(definitionText, (key) => {
+      const arn = functions[key];
+      if (!arn) throw new Error(`No deployed function for ${key}`);
+      return arn;
+    }),
+  );
   const smName = `${service.service}-${options.stage}`;
   const existing = (await clients.sfn.listStateMachines()).find((m) => m.name === smName);
   let stateMachineArn: string;
@@ -254,7 +263,12 @@ export async function deployPipeline(clients: Clients, service: ServiceDefinitio
 }
 
 /** Removes what `deployPipeline` created (the containers' data stays: `docker compose down -v` clears it). */
-export async function teardownPipeline(clients: Clients, service: ServiceDefinition, stage: string, log: (line: string) => void = () => undefined): Promise<void> {
+export async function teardownPipeline(
+  clients: Clients,
+  service: ServiceDefinition,
+  stage: string,
+  log: (line: string) => void = () => undefined,
+): Promise<void> {
   const smName = `${service.service}-${stage}`;
   for (const m of (await clients.sfn.listStateMachines()).filter((s) => s.name === smName)) {
     await clients.sfn.deleteStateMachine(m.stateMachineArn);

@@ -30,7 +30,13 @@ function run(what: string, args: string[]): void {
 
 /** The schema is applied here, by the project's own `migrate`, through the port compose publishes. */
 async function applySchema(settings: Settings): Promise<void> {
-  const mysql = { host: '127.0.0.1', port: settings.MYSQL_HOST_PORT, user: settings.MYSQL_USER, password: settings.MYSQL_PASSWORD, database: settings.MYSQL_DATABASE };
+  const mysql = {
+    host: '127.0.0.1',
+    port: settings.MYSQL_HOST_PORT,
+    user: settings.MYSQL_USER,
+    password: settings.MYSQL_PASSWORD,
+    database: settings.MYSQL_DATABASE,
+  };
   await checkMysql(mysql);
   const pool = createPool(mysql);
   try {
@@ -48,7 +54,9 @@ async function uploadDatasetSource(settings: Settings): Promise<string> {
   const file = resolveFromRepo(source);
   const key = `sources/${path.basename(file)}`;
   const s3 = new S3Client({
-    endpoint: `http://127.0.0.1:${settings.MINIO_PORT}`, region: settings.AWS_REGION, forcePathStyle: true,
+    endpoint: `http://127.0.0.1:${settings.MINIO_PORT}`,
+    region: settings.AWS_REGION,
+    forcePathStyle: true,
     credentials: { accessKeyId: settings.MINIO_ROOT_USER, secretAccessKey: settings.MINIO_ROOT_PASSWORD },
   });
   const size = (await stat(file)).size;
@@ -66,7 +74,12 @@ try {
   await checkLocalstack(settings.LOCALSTACK_ENDPOINT);
   run('tsc -p tsconfig.build.json', [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
   run(`serverless package --package ${path.relative(repoRoot, PACKAGE_DIR)}`, [
-    path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', settings.STAGE, '--package', PACKAGE_DIR,
+    path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'),
+    'package',
+    '--stage',
+    settings.STAGE,
+    '--package',
+    PACKAGE_DIR,
   ]);
   const zipPath = path.join(PACKAGE_DIR, 'mlops-pipeline.zip');
   if (!existsSync(zipPath)) throw new Error(`serverless package left no ${zipPath}`);
@@ -110,7 +123,9 @@ try {
   });
   await mkdir(path.dirname(DEPLOY_RECORD), { recursive: true });
   await writeFile(DEPLOY_RECORD, JSON.stringify(result, null, 2));
-  print(`Admin token: in SSM ${secretParameterName(service.service, settings.STAGE, 'ADMIN_TOKEN')}${admin.source === 'environment' ? ' (from ADMIN_TOKEN)' : ` and in ${path.relative(process.cwd(), admin.file)} (mode 0600${admin.source === 'generated' ? ', generated now' : ''})`}`);
+  print(
+    `Admin token: in SSM ${secretParameterName(service.service, settings.STAGE, 'ADMIN_TOKEN')}${admin.source === 'environment' ? ' (from ADMIN_TOKEN)' : ` and in ${path.relative(process.cwd(), admin.file)} (mode 0600${admin.source === 'generated' ? ', generated now' : ''})`}`,
+  );
   print(`\nDeployed. Run the pipeline: npx node localstack/run.ts`);
 } catch (error) {
   console.error(`\n${(error as Error).message}`);

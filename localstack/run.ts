@@ -45,7 +45,24 @@ try {
     print(`\nOutput ${JSON.stringify(result.output).slice(0, 2000)}`);
     const predict = record?.endpoints['POST /predict'];
     if (predict) {
-      const body = { rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] };
+      const body = {
+        rows: [
+          {
+            Elevation: 2596,
+            Aspect: 51,
+            Slope: 3,
+            Horizontal_Distance_To_Hydrology: 258,
+            Vertical_Distance_To_Hydrology: 0,
+            Horizontal_Distance_To_Roadways: 510,
+            Hillshade_9am: 221,
+            Hillshade_Noon: 232,
+            Hillshade_3pm: 148,
+            Horizontal_Distance_To_Fire_Points: 6279,
+            Wilderness_Area: 'Rawah',
+            Soil_Type: 'C7745',
+          },
+        ],
+      };
       const r = await fetch(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       print(`POST ${predict} → ${r.status} ${await r.text()}`);
     }

@@ -95,7 +95,10 @@ export function checkFile(file: string, source: string): string[] {
       }
       continue;
     }
-    const target = path.relative(root, path.resolve(root, path.dirname(file), spec)).split(path.sep).join('/');
+    const target = path
+      .relative(root, path.resolve(root, path.dirname(file), spec))
+      .split(path.sep)
+      .join('/');
     if (file.startsWith('src/') && !target.startsWith('src/')) {
       problems.push(`${file}: imports ${target}; code in src/ imports nothing outside src/`);
       continue;

@@ -63,15 +63,18 @@ async function api(method: string, route: string, body?: unknown): Promise<Recor
     const token = method === 'GET' ? undefined : await findAdminToken(process.env.ADMIN_TOKEN);
     const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     response = await fetch(`${opts.api}${route}`, {
-      method, headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      method,
+      headers: { ...auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch (error) {
     return fail(`Cannot reach the API at ${opts.api} (${(error as Error).message}). Is the stack running (npm start)?`);
   }
   const payload = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  const hint = response.status === 401 || response.status === 403
-    ? `\nSet ADMIN_TOKEN to the deployment's admin token (npm start stores its own in ${path.relative(process.cwd(), ADMIN_TOKEN_FILE)}).` : '';
+  const hint =
+    response.status === 401 || response.status === 403
+      ? `\nSet ADMIN_TOKEN to the deployment's admin token (npm start stores its own in ${path.relative(process.cwd(), ADMIN_TOKEN_FILE)}).`
+      : '';
   if (!response.ok) fail(`${method} ${route} → ${response.status} ${String(payload.error ?? '')}: ${String(payload.message ?? '')}${hint}`);
   return payload;
 }
@@ -107,9 +110,11 @@ async function sfnCall<T>(call: () => Promise<T>): Promise<T> {
 async function followToEnd(executionArn: string, fromLastRedrive = false): Promise<never> {
   const sfn = await stepFunctions();
   const result = await sfnCall(() => sfn.follow(executionArn, { onEvent: progressPrinter((l) => console.log(l)), fromLastRedrive }));
-  console.log(result.status === 'SUCCEEDED'
-    ? JSON.stringify((result.output as { promotion?: unknown } | null)?.promotion ?? result.output, null, 2)
-    : `${result.status} ${result.error ?? ''}: ${result.cause ?? ''}\nRedrive it from where it failed: npm run cli -- redrive ${result.name}`);
+  console.log(
+    result.status === 'SUCCEEDED'
+      ? JSON.stringify((result.output as { promotion?: unknown } | null)?.promotion ?? result.output, null, 2)
+      : `${result.status} ${result.error ?? ''}: ${result.cause ?? ''}\nRedrive it from where it failed: npm run cli -- redrive ${result.name}`,
+  );
   process.exit(result.status === 'SUCCEEDED' ? 0 : 1);
 }
 
@@ -125,9 +130,20 @@ switch (command) {
   case 'executions': {
     const sfn = await stepFunctions();
     const executions = await sfnCall(() => sfn.list(20));
-    if (opts.json) { console.log(JSON.stringify(executions, null, 2)); break; }
-    table(executions.map((e) => ({ execution: e.name, status: e.status, started: e.startedAt, seconds: e.durationMs === null ? '' : Math.round(e.durationMs / 1000), redrives: e.redriveCount ?? 0 })),
-      ['execution', 'status', 'started', 'seconds', 'redrives']);
+    if (opts.json) {
+      console.log(JSON.stringify(executions, null, 2));
+      break;
+    }
+    table(
+      executions.map((e) => ({
+        execution: e.name,
+        status: e.status,
+        started: e.startedAt,
+        seconds: e.durationMs === null ? '' : Math.round(e.durationMs / 1000),
+        redrives: e.redriveCount ?? 0,
+      })),
+      ['execution', 'status', 'started', 'seconds', 'redrives'],
+    );
     break;
   }
   case 'redrive': {
@@ -140,38 +156,100 @@ switch (command) {
     break;
   }
   case 'runs': {
-    const query = new URLSearchParams({ ...(opts.execution ? { execution_id: opts.execution } : {}), ...(opts.dataset ? { dataset: opts.dataset } : {}), limit: '50' });
-    const { runs } = (await api('GET', `/runs?${query}`)) as { runs: { runId: string; parentRunId: string | null; status: string; cachedFromRunId?: string | null; datasetVersion: number; params: Record<string, unknown>; metrics: Record<string, unknown> | null }[] };
-    if (opts.json) { console.log(JSON.stringify(runs, null, 2)); break; }
-    table(runs.map((r) => ({
-      run: r.runId.slice(0, 8), parent: r.parentRunId?.slice(0, 8) ?? '(search)', status: r.cachedFromRunId ? `cached from ${r.cachedFromRunId.slice(0, 8)}` : r.status, data: r.datasetVersion,
-      trees: r.params.nEstimators, depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'), leaf: r.params.minSamplesLeaf, features: r.params.maxFeatures,
-      accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy, macro_f1: r.metrics?.macro_f1, auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr, rmse: r.metrics?.rmse,
-    })), ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse']);
+    const query = new URLSearchParams({
+      ...(opts.execution ? { execution_id: opts.execution } : {}),
+      ...(opts.dataset ? { dataset: opts.dataset } : {}),
+      limit: '50',
+    });
+    const { runs } = (await api('GET', `/runs?${query}`)) as {
+      runs: {
+        runId: string;
+        parentRunId: string | null;
+        status: string;
+        cachedFromRunId?: string | null;
+        datasetVersion: number;
+        params: Record<string, unknown>;
+        metrics: Record<string, unknown> | null;
+      }[];
+    };
+    if (opts.json) {
+      console.log(JSON.stringify(runs, null, 2));
+      break;
+    }
+    table(
+      runs.map((r) => ({
+        run: r.runId.slice(0, 8),
+        parent: r.parentRunId?.slice(0, 8) ?? '(search)',
+        status: r.cachedFromRunId ? `cached from ${r.cachedFromRunId.slice(0, 8)}` : r.status,
+        data: r.datasetVersion,
+        trees: r.params.nEstimators,
+        depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'),
+        leaf: r.params.minSamplesLeaf,
+        features: r.params.maxFeatures,
+        accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy,
+        macro_f1: r.metrics?.macro_f1,
+        auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr,
+        rmse: r.metrics?.rmse,
+      })),
+      ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse'],
+    );
     break;
   }
   case 'models': {
-    const models = rest[0]
-      ? [await api('GET', `/models/${encodeURIComponent(rest[0])}`)]
-      : ((await api('GET', '/models')).models as Record<string, unknown>[]);
-    if (opts.json) { console.log(JSON.stringify(models, null, 2)); break; }
-    for (const m of models as { name: string; versions: { version: number; aliases: string[]; datasetVersion: number; runId: string; testMetrics: Record<string, unknown>; createdAt: string }[] }[]) {
+    const models = rest[0] ? [await api('GET', `/models/${encodeURIComponent(rest[0])}`)] : ((await api('GET', '/models')).models as Record<string, unknown>[]);
+    if (opts.json) {
+      console.log(JSON.stringify(models, null, 2));
+      break;
+    }
+    for (const m of models as {
+      name: string;
+      versions: { version: number; aliases: string[]; datasetVersion: number; runId: string; testMetrics: Record<string, unknown>; createdAt: string }[];
+    }[]) {
       console.log(`\n${m.name}`);
-      table(m.versions.map((v) => ({ version: v.version, aliases: v.aliases.join(','), data: v.datasetVersion, run: v.runId.slice(0, 8), ...v.testMetrics, created: v.createdAt })),
-        ['version', 'aliases', 'data', 'run', 'rows', 'accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2', 'created']);
+      table(
+        m.versions.map((v) => ({
+          version: v.version,
+          aliases: v.aliases.join(','),
+          data: v.datasetVersion,
+          run: v.runId.slice(0, 8),
+          ...v.testMetrics,
+          created: v.createdAt,
+        })),
+        ['version', 'aliases', 'data', 'run', 'rows', 'accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2', 'created'],
+      );
     }
     break;
   }
   case 'promote': {
     const [name, version] = rest;
     if (!name || !version) fail('usage: cli promote <name> <version> [--reason "..."]');
-    console.log(JSON.stringify(await api('POST', `/models/${encodeURIComponent(name)}/champion`, { version: Number(version), request_id: randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) }), null, 2));
+    console.log(
+      JSON.stringify(
+        await api('POST', `/models/${encodeURIComponent(name)}/champion`, {
+          version: Number(version),
+          request_id: randomUUID(),
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        }),
+        null,
+        2,
+      ),
+    );
     break;
   }
   case 'rollback': {
     const [name, version] = rest;
     if (!name) fail('usage: cli rollback <name> [version] [--reason "..."]');
-    console.log(JSON.stringify(await api('POST', `/models/${encodeURIComponent(name)}/rollback`, { ...(version ? { version: Number(version) } : {}), request_id: randomUUID(), ...(opts.reason ? { reason: opts.reason } : {}) }), null, 2));
+    console.log(
+      JSON.stringify(
+        await api('POST', `/models/${encodeURIComponent(name)}/rollback`, {
+          ...(version ? { version: Number(version) } : {}),
+          request_id: randomUUID(),
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        }),
+        null,
+        2,
+      ),
+    );
     break;
   }
   case 'predict': {
@@ -188,7 +266,9 @@ switch (command) {
     if (response.FunctionError) fail(`batch prediction failed: ${errorTypeOf(result)}: ${String(result.errorMessage)}`);
     const out = opts.out ?? path.join(path.dirname(file), `${path.basename(file, '.csv')}.predictions.csv`);
     await writeFile(out, await store.getBytes(String(result.outputKey)));
-    console.log(`${String(result.predicted)} of ${String(result.rows)} rows predicted with ${String(result.modelName)} v${String(result.modelVersion)}, ${String(result.rejected)} rejected → ${out}`);
+    console.log(
+      `${String(result.predicted)} of ${String(result.rows)} rows predicted with ${String(result.modelName)} v${String(result.modelVersion)}, ${String(result.rejected)} rejected → ${out}`,
+    );
     for (const r of (result.rejectedSample ?? []) as { line: number; reason: string }[]) console.log(`  line ${r.line}: ${r.reason}`);
     break;
   }
@@ -199,7 +279,9 @@ switch (command) {
     try {
       const result = await reproduceVersion(pool, store, name, Number(version));
       console.log(JSON.stringify(result, null, 2));
-      console.log(result.identical ? `✓ ${name} v${version} rebuilt byte for byte from its lineage` : `✗ ${name} v${version} did NOT rebuild to the registered artifact`);
+      console.log(
+        result.identical ? `✓ ${name} v${version} rebuilt byte for byte from its lineage` : `✗ ${name} v${version} did NOT rebuild to the registered artifact`,
+      );
       process.exitCode = result.identical ? 0 : 1;
     } finally {
       await pool.end();

@@ -24,7 +24,10 @@ function works(command: string): boolean {
   return run.error === undefined && run.status === 0;
 }
 
-const missing = () => Object.entries(TOOLS).filter(([command, tool]) => !works((tool.env && process.env[tool.env]) || command)).map(([command]) => command);
+const missing = () =>
+  Object.entries(TOOLS)
+    .filter(([command, tool]) => !works((tool.env && process.env[tool.env]) || command))
+    .map(([command]) => command);
 const packageOf = (command: string) => TOOLS[command].package;
 
 function apt(args: string[]): boolean {
@@ -41,7 +44,9 @@ function known(pkg: string): boolean {
 
 function fail(commands: string[], why: string): never {
   const packages = [...new Set(commands.map(packageOf))].join(' ');
-  console.error(`The tests need ${commands.map((c) => `\`${c}\` (Debian package ${packageOf(c)})`).join(' and ')}, which ${commands.length > 1 ? 'are' : 'is'} not installed, and ${why}.`);
+  console.error(
+    `The tests need ${commands.map((c) => `\`${c}\` (Debian package ${packageOf(c)})`).join(' and ')}, which ${commands.length > 1 ? 'are' : 'is'} not installed, and ${why}.`,
+  );
   console.error(`Install ${commands.length > 1 ? 'them' : 'it'} and run the tests again, e.g.:\n  sudo apt-get install -y ${packages}`);
   process.exit(1);
 }

@@ -31,11 +31,22 @@ if (text.includes('${latest.')) {
   const c = loadConfig();
   const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
   try {
-    const versions = await queryRows<RowDataPacket>(pool, 'SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1', []);
-    const runs = await queryRows<RowDataPacket>(pool, "SELECT run_id FROM runs WHERE status = 'finished' AND artifact_key IS NOT NULL ORDER BY ended_at DESC LIMIT 1", []);
+    const versions = await queryRows<RowDataPacket>(
+      pool,
+      'SELECT version, manifest_key FROM dataset_versions ORDER BY created_at DESC, version DESC LIMIT 1',
+      [],
+    );
+    const runs = await queryRows<RowDataPacket>(
+      pool,
+      "SELECT run_id FROM runs WHERE status = 'finished' AND artifact_key IS NOT NULL ORDER BY ended_at DESC LIMIT 1",
+      [],
+    );
     const parents = await queryRows<RowDataPacket>(pool, 'SELECT parent_run_id FROM runs WHERE parent_run_id IS NOT NULL ORDER BY started_at DESC LIMIT 1', []);
     const latest: Record<string, unknown> = {
-      datasetVersion: versions[0]?.version, manifestKey: versions[0]?.manifest_key, runId: runs[0]?.run_id, parentRunId: parents[0]?.parent_run_id,
+      datasetVersion: versions[0]?.version,
+      manifestKey: versions[0]?.manifest_key,
+      runId: runs[0]?.run_id,
+      parentRunId: parents[0]?.parent_run_id,
     };
     text = text.replace(/"\$\{latest\.(\w+)\}"/g, (_, name: string) => {
       if (latest[name] === undefined) throw new Error(`No ${name} in the registry yet: run the pipeline first (npm start)`);

@@ -53,11 +53,15 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
   print('Summary');
   print(`  execution        ${result.executionArn}`);
   print(`  rows stored      ${out.fetch.rowsStored}`);
-  print(`  dataset version  ${out.dataset.datasetVersion} (${out.dataset.counts.train} train / ${out.dataset.counts.validation} validation / ${out.dataset.counts.test} test, ${out.dataset.counts.rejected} rejected)`);
+  print(
+    `  dataset version  ${out.dataset.datasetVersion} (${out.dataset.counts.train} train / ${out.dataset.counts.validation} validation / ${out.dataset.counts.test} test, ${out.dataset.counts.rejected} rejected)`,
+  );
   print(`  trials           ${out.select.trials} (${out.select.failedTrials} failed)`);
   print(`  best run         ${out.select.candidate.runId} (validation ${out.select.candidate.metric} ${out.select.candidate.score.toFixed(4)})`);
   // The scalar test metrics, 4 decimals (per class: GET /models/<name>/versions/<v>/evaluation).
-  const test = Object.entries(out.promotion.testMetrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+  const test = Object.entries(out.promotion.testMetrics)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
   print(`  test             ${test.join(', ')}`);
   print(`  decision         ${out.promotion.decision} (candidate v${out.promotion.candidateVersion}, champion v${out.promotion.championVersion})`);
   print(`  reason           ${out.promotion.reason}`);

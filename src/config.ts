@@ -30,18 +30,19 @@ export type SecretSetting = keyof typeof SECRET_PARAMETERS;
 const int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
 
 /** A setting holding a JSON object dataset name → value, such as `example`. */
-const byDataset = <T extends z.ZodType>(value: T, example: string) => z
-  .string()
-  .transform((text, ctx): unknown => {
-    try {
-      return JSON.parse(text);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), value))
-  .optional();
+const byDataset = <T extends z.ZodType>(value: T, example: string) =>
+  z
+    .string()
+    .transform((text, ctx): unknown => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a JSON object such as ${example}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), value))
+    .optional();
 
 /** Every setting the project reads from the environment, validated once. */
 const ConfigSchema = z.object({
@@ -49,8 +50,14 @@ const ConfigSchema = z.object({
   MYSQL_PORT: int(3306),
   MYSQL_USER: z.string().default('root'),
   MYSQL_PASSWORD: z.string().default(''),
-  MYSQL_DATABASE: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ only').default('mlops'),
-  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name').default('mlops-artifacts'),
+  MYSQL_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,64}$/, 'letters, digits and _ only')
+    .default('mlops'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'a valid S3 bucket name')
+    .default('mlops-artifacts'),
   /** Set for S3-compatible servers (s3rver, MinIO, LocalStack); unset on AWS. */
   S3_ENDPOINT: z.string().url().optional(),
   /**
@@ -105,7 +112,10 @@ const ConfigSchema = z.object({
    * The state machine whose executions the console lists, starts and redrives through the Step
    * Functions API (the embedded stack sets it; deployed functions derive it from their own ARN when unset).
    */
-  STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'a state machine ARN').optional(),
+  STATE_MACHINE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[A-Za-z0-9_-]+$/, 'a state machine ARN')
+    .optional(),
   /** Step Functions endpoint other than AWS's: the embedded stack's, or LocalStack's (its Lambdas also get AWS_ENDPOINT_URL). */
   SFN_ENDPOINT: z.string().url().optional(),
   /** Largest CSV the console's batch prediction accepts, in bytes. */
@@ -133,11 +143,17 @@ const ConfigSchema = z.object({
   /** Live RMSE above this (regression) is a crossing; unset: not watched. */
   MONITOR_MAX_RMSE: z.coerce.number().positive().optional(),
   /** Start a pipeline run (retraining on fresh data) when a monitor trigger fires. */
-  MONITOR_RETRAIN: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  MONITOR_RETRAIN: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** POST each fired trigger as JSON here (Slack-style webhooks, any HTTP receiver). */
   MONITOR_WEBHOOK_URL: z.string().url().optional(),
   /** AWS: publish each fired trigger to this SNS topic. */
-  MONITOR_SNS_TOPIC_ARN: z.string().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN').optional(),
+  MONITOR_SNS_TOPIC_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN')
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -161,13 +177,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** What `npm start` runs: the S3 server on its fixed port with s3rver's own key pair (defaults for the CLI). */
 export const LOCAL_STACK_S3: Readonly<Record<string, string>> = {
-  S3_ENDPOINT: 'http://127.0.0.1:4569', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER',
+  S3_ENDPOINT: 'http://127.0.0.1:4569',
+  S3_ACCESS_KEY_ID: 'S3RVER',
+  S3_SECRET_ACCESS_KEY: 'S3RVER',
 };
 
 /** The S3 settings a config describes (an S3-compatible server with its own keys, or AWS). */
 export function s3Settings(c: Config): { bucket: string; region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
   return {
-    bucket: c.S3_BUCKET, region: c.AWS_REGION,
+    bucket: c.S3_BUCKET,
+    region: c.AWS_REGION,
     ...(c.S3_ENDPOINT ? { endpoint: c.S3_ENDPOINT } : {}),
     ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } } : {}),
   };

@@ -11,9 +11,11 @@ export function adminHeaders() {
 /** After a 401 or 403, asks for the token; true when one was given (retry the request). */
 export function askAdminToken(status) {
   if (status !== 401 && status !== 403) return false;
-  const given = window.prompt(status === 403
-    ? 'That admin token was refused. Admin token (npm start prints where it is stored, .local/admin-token):'
-    : 'This action needs the admin token (npm start prints where it is stored, .local/admin-token):');
+  const given = window.prompt(
+    status === 403
+      ? 'That admin token was refused. Admin token (npm start prints where it is stored, .local/admin-token):'
+      : 'This action needs the admin token (npm start prints where it is stored, .local/admin-token):',
+  );
   if (!given) return false;
   sessionStorage.setItem(KEY, given.trim());
   return true;

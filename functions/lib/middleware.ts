@@ -6,8 +6,7 @@ import { AdminTokenNotConfigured, Forbidden, InvalidInput, NotFound, PipelineErr
 /** A dataset name as it may appear in events and URLs. */
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-const describe = (issues: readonly z.core.$ZodIssue[]) =>
-  issues.map((i) => ({ field: i.path.map(String).join('.') || '(input)', message: i.message }));
+const describe = (issues: readonly z.core.$ZodIssue[]) => issues.map((i) => ({ field: i.path.map(String).join('.') || '(input)', message: i.message }));
 
 /**
  * Validates and replaces the event of a Step Functions task with the schema's parsed output, so
@@ -127,7 +126,9 @@ export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.
  * as a whole). `allowEmpty` parses a blank body as `{}`; `emptyHint` says what to send instead.
  */
 export function parseJsonBody<S extends z.ZodType>(
-  schema: S, event: HttpEvent, options: { maxBytes?: number; allowEmpty?: boolean; emptyHint?: string; what?: string } = {},
+  schema: S,
+  event: HttpEvent,
+  options: { maxBytes?: number; allowEmpty?: boolean; emptyHint?: string; what?: string } = {},
 ): z.infer<S> {
   const raw = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
   const blank = raw.trim().length === 0;

@@ -13,14 +13,16 @@ import { getConfig, getPool, getStore, hostRuntime } from './context.ts';
  */
 let log: PredictionLog | undefined;
 
-
 export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'load'>): PredictionLog {
   if (log) return log;
   const c = getConfig();
   const background = hostRuntime() === 'offline';
   const created = new PredictionLog(new S3MysqlLogWriter(getPool(), getStore()), {
-    sampleRate: c.PREDICTION_LOG_SAMPLE_RATE, bufferBytes: c.PREDICTION_LOG_BUFFER_BYTES,
-    flushBytes: c.PREDICTION_LOG_FLUSH_BYTES, flushMs: c.PREDICTION_LOG_FLUSH_MS, background,
+    sampleRate: c.PREDICTION_LOG_SAMPLE_RATE,
+    bufferBytes: c.PREDICTION_LOG_BUFFER_BYTES,
+    flushBytes: c.PREDICTION_LOG_FLUSH_BYTES,
+    flushMs: c.PREDICTION_LOG_FLUSH_MS,
+    background,
     enrich: shadowScorer(server),
     warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predictionLog', ...event })),
   });

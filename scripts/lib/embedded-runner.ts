@@ -83,9 +83,11 @@ export async function startEmbeddedStack(args: StackArgs, print: (line: string) 
   process.on('SIGTERM', () => void shutdown(0));
   try {
     await stack.start();
-    print(admin.source === 'environment'
-      ? 'Admin token: ADMIN_TOKEN of the environment'
-      : `Admin token: ${admin.source === 'generated' ? 'generated and stored' : 'stored'} in ${path.relative(process.cwd(), admin.file)} (mode 0600); the CLI reads it from there, the console asks for it once`);
+    print(
+      admin.source === 'environment'
+        ? 'Admin token: ADMIN_TOKEN of the environment'
+        : `Admin token: ${admin.source === 'generated' ? 'generated and stored' : 'stored'} in ${path.relative(process.cwd(), admin.file)} (mode 0600); the CLI reads it from there, the console asks for it once`,
+    );
   } catch (error) {
     console.error(`\n${(error as Error).message}`);
     return shutdown(1);
@@ -102,7 +104,11 @@ async function sampleRequest(dataset: string): Promise<{ path: string; body: unk
 /** One POST /predict with the dataset's sample request, printed; true when it answered 200. */
 export async function samplePredict(stack: EmbeddedStack, dataset: string, print: (line: string) => void): Promise<boolean> {
   const sample = await sampleRequest(dataset);
-  const response = await fetch(`${stack.baseUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sample.body) });
+  const response = await fetch(`${stack.baseUrl}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(sample.body),
+  });
   print(`POST ${stack.baseUrl}/predict → ${response.status} ${await response.text()}`);
   return response.ok;
 }

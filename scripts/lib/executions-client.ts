@@ -13,13 +13,16 @@ export const EMBEDDED_STATE_MACHINE_ARN = `arn:aws:states:us-east-1:000000000000
  * loopback endpoints get placeholder keys and others use the AWS credential chain. The region is the state machine's.
  */
 export async function executionsClient(options: {
-  stateMachineArn: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string };
+  stateMachineArn: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }): Promise<StepFunctionsExecutions> {
   const region = options.stateMachineArn.split(':')[3] || 'us-east-1';
   const local = options.endpoint !== undefined && /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(options.endpoint);
   const credentials = options.credentials ?? (local ? LOCAL_CREDENTIALS : undefined);
   return new StepFunctionsExecutions({
-    stateMachineArn: options.stateMachineArn, region,
+    stateMachineArn: options.stateMachineArn,
+    region,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(credentials ? { credentials } : {}),
     nestedStates: nestedStateNames(JSON.parse(await readDefinitionText()) as AslMachine),

@@ -19,9 +19,10 @@ function keyOutputs(stateName: string, output: unknown): string {
       const d = o.dataset ?? {};
       const c = (d.counts ?? {}) as Record<string, unknown>;
       const drift = d.drift as { drifted?: boolean; maxPsi?: number; flagged?: string[]; baselineVersion?: number | null } | undefined;
-      const driftText = !drift || drift.baselineVersion === null || drift.baselineVersion === undefined
-        ? ''
-        : `; drift vs v${drift.baselineVersion}: max PSI ${fmt(drift.maxPsi)}${drift.drifted ? ` (${(drift.flagged ?? []).join(', ')})` : ', none'}`;
+      const driftText =
+        !drift || drift.baselineVersion === null || drift.baselineVersion === undefined
+          ? ''
+          : `; drift vs v${drift.baselineVersion}: max PSI ${fmt(drift.maxPsi)}${drift.drifted ? ` (${(drift.flagged ?? []).join(', ')})` : ', none'}`;
       return `dataset version ${fmt(d.datasetVersion)}${d.created === false ? ' (cached: same content as before)' : ''}: ${fmt(c.train)} train / ${fmt(c.validation)} validation / ${fmt(c.test)} test, ${fmt(c.rejected)} rejected${driftText}`;
     }
     case 'Train': {

@@ -9,8 +9,13 @@ export function compactBoosting(model: BoostingModel): CompactTrees {
   return compactTrees(
     model.trees.map((t) => ({ ...t, value: t.value.filter((_, i) => t.feature[i] < 0) })),
     {
-      task: model.task, combine: 'sum', nFeatures: model.nFeatures, nOutputs: K, leafWidth: 1,
-      base: model.baseScore, treeOutput: model.trees.map((_, t) => t % K),
+      task: model.task,
+      combine: 'sum',
+      nFeatures: model.nFeatures,
+      nOutputs: K,
+      leafWidth: 1,
+      base: model.baseScore,
+      treeOutput: model.trees.map((_, t) => t % K),
     },
   );
 }

@@ -34,7 +34,12 @@ export const SPARSE_MAX_FRACTION = 0.25;
 const SPARSE_ADVANTAGE = 3;
 
 /** Lists the rows in bin 1 of every sparse two-bin feature. */
-export function sparseLists(bins: Uint8Array, nBins: Int32Array, nRows: number, alloc: (bytes: number) => ArrayBufferLike): { sparseOff: Int32Array; sparseRows: Int32Array } {
+export function sparseLists(
+  bins: Uint8Array,
+  nBins: Int32Array,
+  nRows: number,
+  alloc: (bytes: number) => ArrayBufferLike,
+): { sparseOff: Int32Array; sparseRows: Int32Array } {
   const p = nBins.length;
   const sparseOff = new Int32Array(alloc((p + 1) * 4));
   const counts = new Int32Array(p);

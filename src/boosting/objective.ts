@@ -53,7 +53,13 @@ export const binaryLogLoss: Objective = {
   name: 'binary',
   nOutputs: 1,
   baseScore(y, w) {
-    const p = Math.min(1 - EPS, Math.max(EPS, weightedMean(y, w, (v) => v)));
+    const p = Math.min(
+      1 - EPS,
+      Math.max(
+        EPS,
+        weightedMean(y, w, (v) => v),
+      ),
+    );
     return [Math.log(p / (1 - p))];
   },
   gradients(y, scores, w, g, h) {

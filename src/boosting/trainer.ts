@@ -59,12 +59,7 @@ function drawSorted(rng: Rng, n: number, k: number, scratch: Int32Array): Int32A
   return scratch.slice(0, k).sort();
 }
 
-export async function trainBoosting(
-  X: Matrix,
-  y: Float64Array,
-  params: BoostingParams,
-  options: BoostingTrainOptions = {},
-): Promise<BoostingModel> {
+export async function trainBoosting(X: Matrix, y: Float64Array, params: BoostingParams, options: BoostingTrainOptions = {}): Promise<BoostingModel> {
   checkMatrix(X, y, 'training set');
   const { rows: n, cols: p } = X;
   if (options.featureNames && options.featureNames.length !== p) {
@@ -217,4 +212,3 @@ export async function trainBoosting(
     validationLoss,
   };
 }
-

@@ -69,16 +69,13 @@ interface GroupRow extends RowDataPacket {
 export const DEFAULT_DATASET = 'covertype';
 
 /** The query string that restarts a group, as told to a client that has run out of batches. */
-const restartQuery = (dataset: string, groupNumber: number) =>
-  `group_number=${groupNumber}${dataset === DEFAULT_DATASET ? '' : `&dataset=${dataset}`}`;
+const restartQuery = (dataset: string, groupNumber: number) => `group_number=${groupNumber}${dataset === DEFAULT_DATASET ? '' : `&dataset=${dataset}`}`;
 
 /**
  * The group's current batch number (1..batches) of `dataset`, advancing it when the interval has
  * passed. Each dataset has its own batch clock per group.
  */
-export async function currentBatch(
-  pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date(), dataset = DEFAULT_DATASET,
-): Promise<number> {
+export async function currentBatch(pool: Pool, groupNumber: number, settings: BatchSettings, now = new Date(), dataset = DEFAULT_DATASET): Promise<number> {
   return inTransaction(pool, async (tx) => {
     const rows = await queryRows<GroupRow>(
       tx,
@@ -87,11 +84,11 @@ export async function currentBatch(
     );
     if (rows.length === 0) {
       // Two first requests at once: the loser's INSERT IGNORE is a no-op and both serve batch 1.
-      await execute(
-        tx,
-        'INSERT IGNORE INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)',
-        [dataset, groupNumber, now],
-      );
+      await execute(tx, 'INSERT IGNORE INTO data_api_dataset_groups (dataset, group_number, batch_number, batch_started_at) VALUES (?, ?, 0, ?)', [
+        dataset,
+        groupNumber,
+        now,
+      ]);
       return 1;
     }
     const { batch_number: index, batch_started_at: startedAt } = rows[0];
@@ -103,11 +100,12 @@ export async function currentBatch(
           `Call /restart_data_generation?${restartQuery(dataset, groupNumber)} to start again.`,
       );
     }
-    await execute(
-      tx,
-      'UPDATE data_api_dataset_groups SET batch_number = ?, batch_started_at = ? WHERE dataset = ? AND group_number = ?',
-      [index + 1, now, dataset, groupNumber],
-    );
+    await execute(tx, 'UPDATE data_api_dataset_groups SET batch_number = ?, batch_started_at = ? WHERE dataset = ? AND group_number = ?', [
+      index + 1,
+      now,
+      dataset,
+      groupNumber,
+    ]);
     return index + 2;
   });
 }
@@ -134,12 +132,17 @@ export async function restartGroup(pool: Pool, groupNumber: number, now = new Da
  * spec column order). A sample size at least the batch's size gives the whole batch.
  */
 export async function serveBatch(
-  pool: Pool, rows: readonly string[][], groupNumber: number, settings: BatchSettings, dataset = DEFAULT_DATASET,
+  pool: Pool,
+  rows: readonly string[][],
+  groupNumber: number,
+  settings: BatchSettings,
+  dataset = DEFAULT_DATASET,
 ): Promise<BatchResponse> {
   const batch = await currentBatch(pool, groupNumber, settings, new Date(), dataset);
   // `batch` is 1-based, as the course numbers them.
-  const [start, end] = settings.batchSize !== undefined
-    ? [Math.min(rows.length, (batch - 1) * settings.batchSize), Math.min(rows.length, batch * settings.batchSize)]
-    : batchBounds(rows.length, settings.batches, batch - 1);
+  const [start, end] =
+    settings.batchSize !== undefined
+      ? [Math.min(rows.length, (batch - 1) * settings.batchSize), Math.min(rows.length, batch * settings.batchSize)]
+      : batchBounds(rows.length, settings.batches, batch - 1);
   return { group_number: groupNumber, batch_number: batch, dataset, data: sampleRows(rows.slice(start, end), settings.sampleSize) };
 }

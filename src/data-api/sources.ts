@@ -81,7 +81,8 @@ export class DataSources {
     let spec = defaultSpec;
     if (wanted !== defaultSpec.name) {
       spec = await readDatasetSpecFile(settings.resolve(`${settings.specsDir}/${wanted}.spec.json`)).catch((error: unknown) => {
-        if ((error as { code?: string }).code === 'ENOENT') throw new NotFound(`Dataset ${wanted} has a source but no spec ${settings.specsDir}/${wanted}.spec.json`);
+        if ((error as { code?: string }).code === 'ENOENT')
+          throw new NotFound(`Dataset ${wanted} has a source but no spec ${settings.specsDir}/${wanted}.spec.json`);
         throw error;
       });
     }

@@ -54,7 +54,11 @@ export interface DriftSummary {
 }
 
 export const driftSummary = (r: DriftReport): DriftSummary => ({
-  drifted: r.drifted, maxPsi: r.maxPsi, flagged: r.flagged, baselineVersion: r.baselineVersion, threshold: r.threshold,
+  drifted: r.drifted,
+  maxPsi: r.maxPsi,
+  flagged: r.flagged,
+  baselineVersion: r.baselineVersion,
+  threshold: r.threshold,
 });
 
 /** PSI from bin counts of the reference (`expected`) and current (`actual`) data; null if a side is empty. */
@@ -80,7 +84,13 @@ const fmt = (x: number) => String(round(x));
 type Value = number | string | null | undefined;
 
 /** PSI of one column's current values against its reference profile. */
-export function featureDrift(reference: ColumnProfile | undefined, type: ColumnProfile['type'], name: string, values: readonly Value[], threshold: number): FeatureDrift {
+export function featureDrift(
+  reference: ColumnProfile | undefined,
+  type: ColumnProfile['type'],
+  name: string,
+  values: readonly Value[],
+  threshold: number,
+): FeatureDrift {
   const none: FeatureDrift = { name, type, psi: null, drifted: false, bins: [] };
   if (reference === undefined || (reference.type === 'categorical') !== (type === 'categorical')) return none;
   let labels: string[];
@@ -98,14 +108,19 @@ export function featureDrift(reference: ColumnProfile | undefined, type: ColumnP
     expected = counts;
     actual = binCounts(edges, numericValues(values).numbers);
     const n = counts.length;
-    labels = counts.map((_, i) => (n === 1 ? '(-∞, ∞)' : i === 0 ? `(-∞, ${fmt(edges[1])})` : i === n - 1 ? `[${fmt(edges[i])}, ∞)` : `[${fmt(edges[i])}, ${fmt(edges[i + 1])})`));
+    labels = counts.map((_, i) =>
+      n === 1 ? '(-∞, ∞)' : i === 0 ? `(-∞, ${fmt(edges[1])})` : i === n - 1 ? `[${fmt(edges[i])}, ∞)` : `[${fmt(edges[i])}, ${fmt(edges[i + 1])})`,
+    );
   }
   const value = psi(expected, actual);
   if (value === null) return none;
   const te = expected.reduce((s, c) => s + c, 0);
   const ta = actual.reduce((s, c) => s + c, 0);
   return {
-    name, type, psi: round(value), drifted: value > threshold,
+    name,
+    type,
+    psi: round(value),
+    drifted: value > threshold,
     bins: labels.map((bin, i) => ({ bin, expected: round(expected[i] / te), actual: round(actual[i] / ta) })),
   };
 }
@@ -124,20 +139,41 @@ export function driftReport(
   const base = { dataset: spec.name, threshold };
   if (baseline === null) {
     return {
-      ...base, baselineVersion: null, baselineContentHash: null, drifted: true, maxPsi: 0, flagged: [],
-      reason: 'first version of the dataset: no previous version to compare with', features: [],
+      ...base,
+      baselineVersion: null,
+      baselineContentHash: null,
+      drifted: true,
+      maxPsi: 0,
+      flagged: [],
+      reason: 'first version of the dataset: no previous version to compare with',
+      features: [],
     };
   }
   const byName = new Map(baseline.profile.columns.map((c) => [c.name, c]));
-  const features = featureColumns(spec).map((col) => featureDrift(byName.get(col.name), col.type === 'text' ? 'categorical' : col.type, col.name, rows.map((r) => r[col.name]), threshold));
+  const features = featureColumns(spec).map((col) =>
+    featureDrift(
+      byName.get(col.name),
+      col.type === 'text' ? 'categorical' : col.type,
+      col.name,
+      rows.map((r) => r[col.name]),
+      threshold,
+    ),
+  );
   const flaggedFeatures = features.filter((f) => f.drifted).sort((x, y) => (y.psi ?? 0) - (x.psi ?? 0));
   const maxPsi = features.reduce((m, f) => Math.max(m, f.psi ?? 0), 0);
   const compared = features.filter((f) => f.psi !== null).length;
-  const reason = flaggedFeatures.length > 0
-    ? `${flaggedFeatures.length} of ${compared} features have PSI above ${threshold} against version ${baseline.version}: ${flaggedFeatures.map((f) => `${f.name} ${f.psi}`).join(', ')}`
-    : `no feature has PSI above ${threshold} against version ${baseline.version} (max ${round(maxPsi)} over ${compared} features)`;
+  const reason =
+    flaggedFeatures.length > 0
+      ? `${flaggedFeatures.length} of ${compared} features have PSI above ${threshold} against version ${baseline.version}: ${flaggedFeatures.map((f) => `${f.name} ${f.psi}`).join(', ')}`
+      : `no feature has PSI above ${threshold} against version ${baseline.version} (max ${round(maxPsi)} over ${compared} features)`;
   return {
-    ...base, baselineVersion: baseline.version, baselineContentHash: baseline.contentHash,
-    drifted: flaggedFeatures.length > 0, maxPsi: round(maxPsi), flagged: flaggedFeatures.map((f) => f.name), reason, features,
+    ...base,
+    baselineVersion: baseline.version,
+    baselineContentHash: baseline.contentHash,
+    drifted: flaggedFeatures.length > 0,
+    maxPsi: round(maxPsi),
+    flagged: flaggedFeatures.map((f) => f.name),
+    reason,
+    features,
   };
 }

@@ -93,10 +93,7 @@ export function buildEncoder(sourceSpec: DatasetSpec): Encoder {
 }
 
 /** Encodes many rows into one row-major matrix `x` (rows × featureNames.length) and targets `y`. */
-export function encodeMatrix(
-  encoder: Encoder,
-  rows: readonly Readonly<TypedRow>[],
-): { x: Float64Array; y: Float64Array; rows: number; width: number } {
+export function encodeMatrix(encoder: Encoder, rows: readonly Readonly<TypedRow>[]): { x: Float64Array; y: Float64Array; rows: number; width: number } {
   const width = encoder.featureNames.length;
   const x = new Float64Array(rows.length * width);
   const y = new Float64Array(rows.length);

@@ -77,9 +77,7 @@ function finishRow(plan: Plan, state: FlagState, out: string[], line: number): s
   for (let g = 0; g < plan.groups.length; g++) {
     const group = plan.groups[g];
     if (state.count[g] !== 1) {
-      throw new DatasetLayoutError(
-        `line ${line}: one-hot group ${group.name}1..${group.values.length} has ${state.count[g]} flags set, expected exactly 1`,
-      );
+      throw new DatasetLayoutError(`line ${line}: one-hot group ${group.name}1..${group.values.length} has ${state.count[g]} flags set, expected exactly 1`);
     }
     out[group.column] = group.values[state.hit[g]];
   }

@@ -51,23 +51,22 @@ const TextColumnSchema = z.strictObject({
   name: columnName,
   description: z.string().optional(),
   /** A regular expression every value must match (anchored). */
-  pattern: z.string().min(1).refine((p) => {
-    try {
-      new RegExp(p);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a valid regular expression').optional(),
+  pattern: z
+    .string()
+    .min(1)
+    .refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression')
+    .optional(),
   missing: allowMissing,
 });
 
-export const ColumnSchema = z.discriminatedUnion('type', [
-  NumericColumnSchema,
-  IntegerColumnSchema,
-  CategoricalColumnSchema,
-  TextColumnSchema,
-]);
+export const ColumnSchema = z.discriminatedUnion('type', [NumericColumnSchema, IntegerColumnSchema, CategoricalColumnSchema, TextColumnSchema]);
 
 export const ClassSchema = z.strictObject({
   /** Integer for an integer target, one of the column's values for a categorical target. */
@@ -108,10 +107,7 @@ const label = z.string().min(1);
  * One rule of a code grouping: numeric codes whose integer part is in [min, max] (ICD-9 `250.01`
  * → 250), or codes starting with `prefix` (`V45`, `E878`).
  */
-const CodeRangeSchema = z.union([
-  z.strictObject({ label, min: finite, max: finite }),
-  z.strictObject({ label, prefix: z.string().min(1) }),
-]);
+const CodeRangeSchema = z.union([z.strictObject({ label, min: finite, max: finite }), z.strictObject({ label, prefix: z.string().min(1) })]);
 
 const derivedFields = {
   /** Name of the new categorical column. */
@@ -216,7 +212,11 @@ export const DatasetSpecSchema = z
     checkTransforms(spec, ctx);
     const binary = spec.task === 'classification' && spec.classes?.length === 2;
     if (spec.promotionMetric !== undefined && !metricsFor(spec.task, binary).includes(spec.promotionMetric)) {
-      ctx.addIssue({ code: 'custom', path: ['promotionMetric'], message: `${spec.promotionMetric} does not apply to a ${binary ? 'binary ' : ''}${spec.task} task` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['promotionMetric'],
+        message: `${spec.promotionMetric} does not apply to a ${binary ? 'binary ' : ''}${spec.task} task`,
+      });
     }
     if (spec.task === 'regression') {
       if (target.type === 'categorical' || target.type === 'text') {
@@ -265,8 +265,12 @@ export const DatasetSpecSchema = z
   });
 
 type SpecShape = {
-  columns: ColumnSpec[]; target: string; task: 'classification' | 'regression';
-  classes?: ClassSpec[] | undefined; split: SplitSpec; transforms?: Transforms | undefined;
+  columns: ColumnSpec[];
+  target: string;
+  task: 'classification' | 'regression';
+  classes?: ClassSpec[] | undefined;
+  split: SplitSpec;
+  transforms?: Transforms | undefined;
 };
 
 /** Cross-field rules of `transforms` (the shape is checked by zod). */
@@ -278,11 +282,16 @@ function checkTransforms(spec: SpecShape, ctx: z.RefinementCtx): void {
     const path = ['transforms', 'drop', i];
     if (!byName.has(name)) ctx.addIssue({ code: 'custom', path, message: `no column named "${name}"` });
     else if (name === spec.target) ctx.addIssue({ code: 'custom', path, message: 'the target cannot be dropped' });
-    else if (name === spec.split.group) ctx.addIssue({ code: 'custom', path, message: 'the group column is kept for splitting and is never a feature: do not drop it' });
+    else if (name === spec.split.group)
+      ctx.addIssue({ code: 'custom', path, message: 'the group column is kept for splitting and is never a feature: do not drop it' });
   });
   spec.columns.forEach((col, i) => {
     if (col.type === 'text' && col.name !== spec.target && !dropped.has(col.name) && col.name !== spec.split.group) {
-      ctx.addIssue({ code: 'custom', path: ['columns', i, 'type'], message: `text column "${col.name}" cannot be a feature: list it in transforms.drop (derive a column from it)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['columns', i, 'type'],
+        message: `text column "${col.name}" cannot be a feature: list it in transforms.drop (derive a column from it)`,
+      });
     }
   });
   const names = new Set(spec.columns.map((c) => c.name));
@@ -301,7 +310,8 @@ function checkTransforms(spec: SpecShape, ctx: z.RefinementCtx): void {
         ctx.addIssue({ code: 'custom', path: [...path, 'from'], message: 'code ranges need a text or categorical column' });
       }
       d.codeRanges.forEach((r, j) => {
-        if ('min' in r && r.min > r.max) ctx.addIssue({ code: 'custom', path: [...path, 'codeRanges', j, 'min'], message: `min (${r.min}) is greater than max (${r.max})` });
+        if ('min' in r && r.min > r.max)
+          ctx.addIssue({ code: 'custom', path: [...path, 'codeRanges', j, 'min'], message: `min (${r.min}) is greater than max (${r.max})` });
       });
     } else {
       if (from.type !== 'numeric' && from.type !== 'integer') {
@@ -312,7 +322,11 @@ function checkTransforms(spec: SpecShape, ctx: z.RefinementCtx): void {
         if (!(edges[j] > edges[j - 1])) ctx.addIssue({ code: 'custom', path: [...path, 'bucket', 'edges', j], message: 'edges must increase strictly' });
       }
       if (labels !== undefined && labels.length !== edges.length + 1) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'bucket', 'labels'], message: `needs ${edges.length + 1} labels (one more than the edges), got ${labels.length}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'bucket', 'labels'],
+          message: `needs ${edges.length + 1} labels (one more than the edges), got ${labels.length}`,
+        });
       }
     }
   });
@@ -328,7 +342,8 @@ function checkTransforms(spec: SpecShape, ctx: z.RefinementCtx): void {
     return;
   }
   for (const key of Object.keys(map)) {
-    if (!target.values.includes(key)) ctx.addIssue({ code: 'custom', path: ['transforms', 'target', key], message: `"${key}" is not one of the target's values` });
+    if (!target.values.includes(key))
+      ctx.addIssue({ code: 'custom', path: ['transforms', 'target', key], message: `"${key}" is not one of the target's values` });
   }
   for (const v of target.values) {
     if (!Object.hasOwn(map, v)) ctx.addIssue({ code: 'custom', path: ['transforms', 'target'], message: `target value "${v}" has no mapping` });
@@ -339,7 +354,8 @@ function checkTransforms(spec: SpecShape, ctx: z.RefinementCtx): void {
   }
   const classValues = new Set((spec.classes ?? []).map((c) => c.value));
   (spec.classes ?? []).forEach((c, i) => {
-    if (!mapped.has(c.value)) ctx.addIssue({ code: 'custom', path: ['classes', i, 'value'], message: `${JSON.stringify(c.value)} is not a value of transforms.target` });
+    if (!mapped.has(c.value))
+      ctx.addIssue({ code: 'custom', path: ['classes', i, 'value'], message: `${JSON.stringify(c.value)} is not a value of transforms.target` });
   });
   for (const v of mapped) {
     if (!classValues.has(v)) ctx.addIssue({ code: 'custom', path: ['classes'], message: `mapped target value ${JSON.stringify(v)} has no class entry` });

@@ -23,11 +23,17 @@ export function assignSplit(rowKey: string, split: Readonly<SplitSpec>): SplitNa
  * dealt round-robin in a seeded order, so every fold gets its share of every class. Otherwise rows
  * are dealt round-robin in a seeded order.
  */
-export function kFolds(rows: readonly Readonly<Record<string, unknown>>[], k: number, options: { seed: string; group?: string; stratify?: string }): Int32Array {
+export function kFolds(
+  rows: readonly Readonly<Record<string, unknown>>[],
+  k: number,
+  options: { seed: string; group?: string; stratify?: string },
+): Int32Array {
   const folds = new Int32Array(rows.length);
   if (options.group !== undefined) {
     const g = options.group;
-    rows.forEach((row, i) => { folds[i] = Math.min(k - 1, Math.floor(splitUniform(`group:${String(row[g])}`, options.seed) * k)); });
+    rows.forEach((row, i) => {
+      folds[i] = Math.min(k - 1, Math.floor(splitUniform(`group:${String(row[g])}`, options.seed) * k));
+    });
     return folds;
   }
   const byClass = new Map<string, number[]>();
@@ -45,7 +51,9 @@ export function kFolds(rows: readonly Readonly<Record<string, unknown>>[], k: nu
     const list = byClass.get(key) ?? [];
     const order = list.map((i) => ({ i, u: splitUniform(`row:${i}`, `${options.seed}:${key}`) })).sort((a, b) => a.u - b.u || a.i - b.i);
     // Each class starts where the previous one stopped, so small classes do not all land in fold 0.
-    order.forEach(({ i }, j) => { folds[i] = (offset + j) % k; });
+    order.forEach(({ i }, j) => {
+      folds[i] = (offset + j) % k;
+    });
     offset = (offset + order.length) % k;
   }
   return folds;

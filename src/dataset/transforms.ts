@@ -77,9 +77,11 @@ function compile(spec: DatasetSpec): Compiled {
     kept.push(col.name);
     if (col.name === spec.target && targetMap !== undefined) {
       const values = [...new Set(targetMap.values())];
-      columns.push(values.every((v) => typeof v === 'number')
-        ? { type: 'integer', name: col.name, min: Math.min(...(values as number[])), max: Math.max(...(values as number[])) }
-        : { type: 'categorical', name: col.name, values: values.map(String) });
+      columns.push(
+        values.every((v) => typeof v === 'number')
+          ? { type: 'integer', name: col.name, min: Math.min(...(values as number[])), max: Math.max(...(values as number[])) }
+          : { type: 'categorical', name: col.name, values: values.map(String) },
+      );
     } else columns.push(col);
   }
   for (const { d, column } of derived) {

@@ -134,10 +134,7 @@ function makeValueCheck(spec: DatasetSpec, col: ColumnSpec, isTarget: boolean): 
   const min = col.min ?? Number.NEGATIVE_INFINITY;
   const max = col.max ?? Number.POSITIVE_INFINITY;
   // An integer classification target must also be one of the declared classes.
-  const classes =
-    isTarget && spec.task === 'classification' && spec.classes !== undefined
-      ? new Set(spec.classes.map((c) => c.value))
-      : undefined;
+  const classes = isTarget && spec.task === 'classification' && spec.classes !== undefined ? new Set(spec.classes.map((c) => c.value)) : undefined;
   return (value) => {
     if (isMissing(value)) return missing;
     const n = toNumber(value);
@@ -244,7 +241,10 @@ function keyPlan(spec: DatasetSpec): KeyPlan {
   let p = keyPlanCache.get(spec);
   if (p === undefined) {
     // Sorted by name so the key survives a reordering of the spec's columns.
-    const names = spec.columns.filter((c) => c.name !== spec.target).map((c) => c.name).sort();
+    const names = spec.columns
+      .filter((c) => c.name !== spec.target)
+      .map((c) => c.name)
+      .sort();
     p = { names, prefixes: names.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stringify(n)}:`) };
     keyPlanCache.set(spec, p);
   }

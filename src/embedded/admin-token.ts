@@ -37,7 +37,8 @@ export async function findAdminToken(given: string | undefined, file = ADMIN_TOK
 /** The token `npm start` configures: the given one, else the stored one, else a new one stored with mode 0600. */
 export async function localAdminToken(given: string | undefined, file = ADMIN_TOKEN_FILE): Promise<AdminToken> {
   if (given) {
-    if (given.length < ADMIN_TOKEN_MIN_LENGTH) throw new Error(`ADMIN_TOKEN is too short: use at least ${ADMIN_TOKEN_MIN_LENGTH} characters (or unset it to have one generated)`);
+    if (given.length < ADMIN_TOKEN_MIN_LENGTH)
+      throw new Error(`ADMIN_TOKEN is too short: use at least ${ADMIN_TOKEN_MIN_LENGTH} characters (or unset it to have one generated)`);
     return { token: given, source: 'environment', file };
   }
   const stored = await readTokenFile(file);

@@ -29,7 +29,9 @@ export type Invoke = (functionName: string, payload: unknown) => Promise<unknown
  */
 export function lambdaInvoker(lambdaEndpoint: string): Invoke {
   const lambda = new LambdaClient({
-    endpoint: lambdaEndpoint, region: 'us-east-1', maxAttempts: 1,
+    endpoint: lambdaEndpoint,
+    region: 'us-east-1',
+    maxAttempts: 1,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   return async (functionName, payload) => {

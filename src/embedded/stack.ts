@@ -65,7 +65,10 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
     if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (open) return;
@@ -209,7 +212,10 @@ export class EmbeddedStack {
     });
     this.log(`Step Functions API ${this.stepFunctions.url}`);
     this.executions = new StepFunctionsExecutions({
-      stateMachineArn: pipelineArn, region: REGION, endpoint: this.sfnUrl, credentials: LOCAL_CREDENTIALS,
+      stateMachineArn: pipelineArn,
+      region: REGION,
+      endpoint: this.sfnUrl,
+      credentials: LOCAL_CREDENTIALS,
       nestedStates: nestedStateNames(JSON.parse(pipeline.definition) as AslMachine),
     });
   }
@@ -237,7 +243,9 @@ export class EmbeddedStack {
     if (this.offline && this.offline.exitCode === null) {
       // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
       await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-monitor/invocations`, {
-        method: 'POST', body: '{"flush":true}', signal: AbortSignal.timeout(10_000),
+        method: 'POST',
+        body: '{"flush":true}',
+        signal: AbortSignal.timeout(10_000),
       }).catch(() => undefined);
       const exited = new Promise((resolve) => this.offline?.once('exit', resolve));
       this.offline.kill('SIGTERM');

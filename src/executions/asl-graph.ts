@@ -66,22 +66,32 @@ const GAP_Y = 30;
 const PAD = 14;
 const HEADER = 30;
 
-interface Transition { to: string; kind: EdgeKind; label?: string }
+interface Transition {
+  to: string;
+  kind: EdgeKind;
+  label?: string;
+}
 
 /** Every transition out of a state, primary ones (Next/Default/Choices) first, then Catch. */
 export function transitionsOf(state: AslState): Transition[] {
   const out: Transition[] = [];
   if (state.Next) out.push({ to: state.Next, kind: 'next' });
   if (state.Default) out.push({ to: state.Default, kind: 'default', label: 'default' });
-  (state.Choices ?? []).forEach((c, i) => { if (c.Next) out.push({ to: c.Next, kind: 'choice', label: `rule ${i + 1}` }); });
+  (state.Choices ?? []).forEach((c, i) => {
+    if (c.Next) out.push({ to: c.Next, kind: 'choice', label: `rule ${i + 1}` });
+  });
   for (const c of state.Catch ?? []) out.push({ to: c.Next, kind: 'catch', label: (c.ErrorEquals ?? []).join(', ') });
   return out;
 }
 
-const nestedOf = (state: AslState): AslMachine[] =>
-  state.ItemProcessor ? [state.ItemProcessor] : state.Iterator ? [state.Iterator] : state.Branches ?? [];
+const nestedOf = (state: AslState): AslMachine[] => (state.ItemProcessor ? [state.ItemProcessor] : state.Iterator ? [state.Iterator] : (state.Branches ?? []));
 
-interface Sized { width: number; height: number; nodes: GraphNode[]; edges: GraphEdge[] }
+interface Sized {
+  width: number;
+  height: number;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+}
 
 function layoutLevel(machine: AslMachine, prefix: string, parent: string | null): Sized {
   const names = Object.keys(machine.States);
@@ -110,11 +120,15 @@ function layoutLevel(machine: AslMachine, prefix: string, parent: string | null)
   const layer = new Map<string, number>(order.map((n) => [n, 0]));
   for (let changed = true, guard = 0; changed && guard < names.length + 1; guard++) {
     changed = false;
-    for (const n of order) for (const t of out.get(n) ?? []) {
-      if (isBack(n, t.to)) continue;
-      const l = (layer.get(n) ?? 0) + 1;
-      if (l > (layer.get(t.to) ?? 0)) { layer.set(t.to, l); changed = true; }
-    }
+    for (const n of order)
+      for (const t of out.get(n) ?? []) {
+        if (isBack(n, t.to)) continue;
+        const l = (layer.get(n) ?? 0) + 1;
+        if (l > (layer.get(t.to) ?? 0)) {
+          layer.set(t.to, l);
+          changed = true;
+        }
+      }
   }
   const height = new Map<string, number>();
   const heightOf = (n: string): number => {
@@ -188,7 +202,19 @@ function layoutLevel(machine: AslMachine, prefix: string, parent: string | null)
     const y = rowY[li];
     const id = `${prefix}${n}`;
     const s = machine.States[n];
-    nodes.push({ id, name: n, type: s.Type, parent, layer: li, column: c, x, y, width: size.width, height: size.height, ...(s.Comment ? { comment: s.Comment } : {}) });
+    nodes.push({
+      id,
+      name: n,
+      type: s.Type,
+      parent,
+      layer: li,
+      column: c,
+      x,
+      y,
+      width: size.width,
+      height: size.height,
+      ...(s.Comment ? { comment: s.Comment } : {}),
+    });
     const i = inner.get(n);
     if (i) {
       for (const child of i.nodes) nodes.push({ ...child, x: child.x + x + PAD, y: child.y + y + HEADER });

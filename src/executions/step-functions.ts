@@ -1,5 +1,11 @@
 import {
-  DescribeExecutionCommand, ExecutionDoesNotExist, GetExecutionHistoryCommand, ListExecutionsCommand, type ListExecutionsCommandOutput, RedriveExecutionCommand, SFNClient,
+  DescribeExecutionCommand,
+  ExecutionDoesNotExist,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  type ListExecutionsCommandOutput,
+  RedriveExecutionCommand,
+  SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, NotFound, StorageUnavailable } from '../errors.ts';
@@ -50,7 +56,7 @@ const parseJson = (value: unknown): unknown => {
   }
 };
 
-const details = (e: SfnHistoryEvent, key: string): Record<string, unknown> => (e[key] && typeof e[key] === 'object' ? e[key] as Record<string, unknown> : {});
+const details = (e: SfnHistoryEvent, key: string): Record<string, unknown> => (e[key] && typeof e[key] === 'object' ? (e[key] as Record<string, unknown>) : {});
 
 const FAILURE = /^(Task|LambdaFunction|Activity)(Failed|TimedOut|StartFailed|ScheduleFailed|SubmitFailed)$/;
 const SCHEDULED = /^(TaskScheduled|LambdaFunctionScheduled|ActivityScheduled)$/;
@@ -124,13 +130,14 @@ export function historyToEvents(history: readonly SfnHistoryEvent[], nested: Rea
 }
 
 const STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
-const statusOf = (s: unknown): ExecutionStatus => (STATUSES.includes(s as ExecutionStatus) ? s as ExecutionStatus : 'ABORTED');
+const statusOf = (s: unknown): ExecutionStatus => (STATUSES.includes(s as ExecutionStatus) ? (s as ExecutionStatus) : 'ABORTED');
 
 /** SDK failures: a missing execution is a 404, a bad request a 400, anything else worth a retry. */
 function translate(error: unknown, what: string): Error {
   if (error instanceof ExecutionDoesNotExist || (error as { name?: string }).name === 'ExecutionDoesNotExist') return new NotFound(`No execution ${what}`);
   const name = (error as { name?: string }).name ?? 'Error';
-  if (/InvalidArn|InvalidName|InvalidExecutionInput|ValidationException|ExecutionNotRedrivable|ExecutionAlreadyExists|ExecutionLimitExceeded/.test(name)) return new InvalidInput(`Step Functions refused ${what}: ${(error as Error).message}`);
+  if (/InvalidArn|InvalidName|InvalidExecutionInput|ValidationException|ExecutionNotRedrivable|ExecutionAlreadyExists|ExecutionLimitExceeded/.test(name))
+    return new InvalidInput(`Step Functions refused ${what}: ${(error as Error).message}`);
   return new StorageUnavailable(`Step Functions unavailable (${name}) while reading ${what}: ${(error as Error).message}`, { cause: error });
 }
 
@@ -171,7 +178,8 @@ export class StepFunctionsExecutions {
   constructor(options: StepFunctionsOptions) {
     this.stateMachineArn = options.stateMachineArn;
     this.client = new SFNClient({
-      region: options.region, maxAttempts: 3,
+      region: options.region,
+      maxAttempts: 3,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
     });
@@ -196,8 +204,14 @@ export class StepFunctionsExecutions {
       const startedAt = iso(e.startDate ?? 0);
       const stoppedAt = e.stopDate ? iso(e.stopDate) : null;
       return {
-        id: e.name ?? '', name: e.name ?? '', executionArn: e.executionArn ?? '', status: statusOf(e.status),
-        startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, now), redriveCount: e.redriveCount ?? 0,
+        id: e.name ?? '',
+        name: e.name ?? '',
+        executionArn: e.executionArn ?? '',
+        status: statusOf(e.status),
+        startedAt,
+        stoppedAt,
+        durationMs: durationMs(startedAt, stoppedAt, now),
+        redriveCount: e.redriveCount ?? 0,
       };
     });
   }
@@ -207,7 +221,9 @@ export class StepFunctionsExecutions {
     const history: SfnHistoryEvent[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, ...(nextToken ? { nextToken } : {}) }));
+      const page = await this.client.send(
+        new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, includeExecutionData: true, ...(nextToken ? { nextToken } : {}) }),
+      );
       history.push(...((page.events ?? []) as SfnHistoryEvent[]));
       nextToken = page.nextToken;
     } while (nextToken && history.length < 20_000);
@@ -223,8 +239,18 @@ export class StepFunctionsExecutions {
       const stoppedAt = d.stopDate ? iso(d.stopDate) : null;
       return {
         execution: {
-          id: d.name ?? id, name: d.name ?? id, executionArn, status: statusOf(d.status), startedAt, stoppedAt, durationMs: durationMs(startedAt, stoppedAt, this.now()),
-          input: parseJson(d.input), output: parseJson(d.output), error: d.error ?? null, cause: d.cause ?? null, redriveCount: d.redriveCount ?? 0,
+          id: d.name ?? id,
+          name: d.name ?? id,
+          executionArn,
+          status: statusOf(d.status),
+          startedAt,
+          stoppedAt,
+          durationMs: durationMs(startedAt, stoppedAt, this.now()),
+          input: parseJson(d.input),
+          output: parseJson(d.output),
+          error: d.error ?? null,
+          cause: d.cause ?? null,
+          redriveCount: d.redriveCount ?? 0,
         },
         events: historyToEvents(history, this.nested),
       };
@@ -258,7 +284,8 @@ export class StepFunctionsExecutions {
    * new event (the console's form) once, in order.
    */
   async follow(
-    id: string, options: { onEvent?: (event: LoggedEvent) => void; pollMs?: number; timeoutMs?: number; fromLastRedrive?: boolean } = {},
+    id: string,
+    options: { onEvent?: (event: LoggedEvent) => void; pollMs?: number; timeoutMs?: number; fromLastRedrive?: boolean } = {},
   ): Promise<FinishedExecution> {
     const executionArn = this.arnOf(id);
     const deadline = this.now() + (options.timeoutMs ?? 6 * 3600_000);
@@ -270,7 +297,15 @@ export class StepFunctionsExecutions {
       for (const event of events.slice(seen)) options.onEvent?.(event);
       seen = Math.max(seen, events.length);
       if (execution.status !== 'RUNNING' && execution.status !== 'PENDING_REDRIVE') {
-        return { executionArn, name: execution.name, status: execution.status, output: execution.output, error: execution.error, cause: execution.cause, events };
+        return {
+          executionArn,
+          name: execution.name,
+          status: execution.status,
+          output: execution.output,
+          error: execution.error,
+          cause: execution.cause,
+          events,
+        };
       }
       if (this.now() > deadline) throw new Error(`Execution ${executionArn} still ${execution.status} after ${options.timeoutMs} ms`);
       await sleep(options.pollMs ?? 500);

@@ -96,7 +96,11 @@ const text = (value: unknown): string | null => (value === undefined || value ==
  * when the execution stopped failed with it (or is still running). A redriven execution's states
  * that run again are new runs (`Train[1]#2`).
  */
-export function buildTimeline(events: readonly LoggedEvent[], execution: { status: ExecutionStatus; error?: string | null; cause?: string | null }, now: number): StateRun[] {
+export function buildTimeline(
+  events: readonly LoggedEvent[],
+  execution: { status: ExecutionStatus; error?: string | null; cause?: string | null },
+  now: number,
+): StateRun[] {
   const runs: StateRun[] = [];
   const open = new Map<string, StateRun>();
   const seen = new Map<string, number>();
@@ -122,9 +126,19 @@ export function buildTimeline(events: readonly LoggedEvent[], execution: { statu
         seen.set(key, n);
         const base = e.mapIndex === null ? e.stateName : `${e.stateName}[${e.mapIndex}]`;
         const run: StateRun = {
-          label: n > 1 ? `${base}#${n}` : base, name: e.stateName, type: typeof state.type === 'string' ? state.type : 'State',
-          mapIndex: e.mapIndex, status: 'running', enteredAt: e.at, exitedAt: null, durationMs: null, retries: 0,
-          error: null, cause: null, input: state.input ?? null, output: null,
+          label: n > 1 ? `${base}#${n}` : base,
+          name: e.stateName,
+          type: typeof state.type === 'string' ? state.type : 'State',
+          mapIndex: e.mapIndex,
+          status: 'running',
+          enteredAt: e.at,
+          exitedAt: null,
+          durationMs: null,
+          retries: 0,
+          error: null,
+          cause: null,
+          input: state.input ?? null,
+          output: null,
         };
         runs.push(run);
         open.set(key, run);
@@ -132,7 +146,10 @@ export function buildTimeline(events: readonly LoggedEvent[], execution: { statu
       }
       case 'StateFailed': {
         const run = open.get(key);
-        if (run) { run.error = text(e.payload.Error) ?? 'Error'; run.cause = text(e.payload.Cause); }
+        if (run) {
+          run.error = text(e.payload.Error) ?? 'Error';
+          run.cause = text(e.payload.Cause);
+        }
         break;
       }
       case 'StateRetried': {
@@ -198,7 +215,7 @@ export function nestedStateNames(machine: AslMachine): Set<string> {
   const walk = (states: Record<string, AslState>, nested: boolean) => {
     for (const [name, s] of Object.entries(states)) {
       if (nested) names.add(name);
-      for (const m of s.ItemProcessor ? [s.ItemProcessor] : s.Iterator ? [s.Iterator] : s.Branches ?? []) walk(m.States, true);
+      for (const m of s.ItemProcessor ? [s.ItemProcessor] : s.Iterator ? [s.Iterator] : (s.Branches ?? [])) walk(m.States, true);
     }
   };
   walk(machine.States, false);
@@ -215,7 +232,8 @@ export function describeExecution(execution: ExecutionRecord, events: readonly L
 export const EXECUTION_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
 export function checkExecutionId(id: string): string {
-  if (!EXECUTION_NAME.test(id)) throw new InvalidInput(`id: "${id.slice(0, 100)}" is not an execution name (letters, digits, - and _)`, [{ field: 'id', message: 'an execution name' }]);
+  if (!EXECUTION_NAME.test(id))
+    throw new InvalidInput(`id: "${id.slice(0, 100)}" is not an execution name (letters, digits, - and _)`, [{ field: 'id', message: 'an execution name' }]);
   return id;
 }
 

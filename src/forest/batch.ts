@@ -48,12 +48,21 @@ export async function predictBatch(model: BlockScorer, x: Float64Array, rows: nu
   const sx = sharedCopy(x);
   const out = new Float64Array(new SharedArrayBuffer(rows * model.nOutputs * 8));
   const job: BatchJob = { parts: model.parts, x: sx, out, rows, next: new Int32Array(new SharedArrayBuffer(4)) };
-  const done = Array.from({ length: threads - 1 }, () => new Promise<void>((resolve, reject) => {
-    const worker = new Worker(workerUrl(), { workerData: job });
-    worker.once('message', () => { void worker.terminate(); resolve(); });
-    worker.once('error', reject);
-    worker.once('exit', (code) => { if (code !== 0 && code !== 1) reject(new Error(`batch worker exited with code ${code}`)); });
-  }));
+  const done = Array.from(
+    { length: threads - 1 },
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const worker = new Worker(workerUrl(), { workerData: job });
+        worker.once('message', () => {
+          void worker.terminate();
+          resolve();
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => {
+          if (code !== 0 && code !== 1) reject(new Error(`batch worker exited with code ${code}`));
+        });
+      }),
+  );
   // This thread starts on the blocks while the workers start.
   takeBlocks(model, job);
   await Promise.all(done);

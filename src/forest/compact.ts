@@ -93,14 +93,17 @@ export function compactTrees(trees: readonly PlainTree[], options: CompactOption
       const f = tree.feature[i];
       if (f < 0) continue;
       if (f >= nFeatures || !Number.isInteger(f)) throw new RangeError(`tree ${t}: node ${i} splits on feature ${f} of ${nFeatures}`);
-      if (!(tree.left[i] > 0 && tree.left[i] < n && tree.right[i] > 0 && tree.right[i] < n)) throw new RangeError(`tree ${t}: node ${i} has children outside the tree`);
+      if (!(tree.left[i] > 0 && tree.left[i] < n && tree.right[i] > 0 && tree.right[i] < n))
+        throw new RangeError(`tree ${t}: node ${i} has children outside the tree`);
       perFeature[f].add(tree.threshold[i]);
     }
     nNodes += n;
   }
   const splitStart = new Uint32Array(nFeatures + 1);
   const sorted = perFeature.map((s) => Float64Array.from(s).sort());
-  sorted.forEach((s, f) => { splitStart[f + 1] = splitStart[f] + s.length; });
+  sorted.forEach((s, f) => {
+    splitStart[f + 1] = splitStart[f] + s.length;
+  });
   const splitValues = new Float64Array(splitStart[nFeatures]);
   for (const [f, s] of sorted.entries()) splitValues.set(s, splitStart[f]);
   const binOf = sorted.map((s) => new Map(Array.from(s, (v, k) => [v, k])));
@@ -156,9 +159,20 @@ export function compactTrees(trees: readonly PlainTree[], options: CompactOption
     throw new RangeError('treeOutput must give each tree an output slot that fits nOutputs');
   }
   return {
-    task: options.task, combine: options.combine, nFeatures, nOutputs: options.nOutputs, leafWidth,
+    task: options.task,
+    combine: options.combine,
+    nFeatures,
+    nOutputs: options.nOutputs,
+    leafWidth,
     base: Float64Array.from(options.base ?? new Array<number>(options.nOutputs).fill(0)),
-    treeOutput, treeStart, feature, bin, child, splitValues, splitStart, leafValues: distinct.values(),
+    treeOutput,
+    treeStart,
+    feature,
+    bin,
+    child,
+    splitValues,
+    splitStart,
+    leafValues: distinct.values(),
     ...(anyDefaultLeft ? { defaultLeft } : {}),
   };
 }
@@ -248,7 +262,13 @@ export function plainTrees(c: CompactTrees): TreeModel[] {
   for (let t = 0; t < treeCount(c); t++) {
     const start = c.treeStart[t];
     const n = c.treeStart[t + 1] - start;
-    const tree: TreeModel = { feature: new Array<number>(n), threshold: new Array<number>(n), left: new Array<number>(n), right: new Array<number>(n), value: [] as number[] };
+    const tree: TreeModel = {
+      feature: new Array<number>(n),
+      threshold: new Array<number>(n),
+      left: new Array<number>(n),
+      right: new Array<number>(n),
+      value: [] as number[],
+    };
     if (c.defaultLeft) tree.defaultLeft = Array.from(c.defaultLeft.subarray(start, start + n));
     for (let i = 0; i < n; i++) {
       const g = start + i;
@@ -279,14 +299,17 @@ export function plainTrees(c: CompactTrees): TreeModel[] {
 export function validateCompact(c: CompactTrees): void {
   const nTrees = c.treeStart.length - 1;
   const nNodes = c.feature.length;
-  const fail = (what: string): never => { throw new RangeError(`compact trees: ${what}`); };
+  const fail = (what: string): never => {
+    throw new RangeError(`compact trees: ${what}`);
+  };
   if (nTrees < 1) fail('no trees');
   if (c.bin.length !== nNodes || c.child.length !== nNodes) fail('feature, bin and child differ in length');
   if (c.defaultLeft && (c.defaultLeft.length !== nNodes || c.defaultLeft.some((d) => d > 1))) fail('defaultLeft needs one 0 or 1 per node');
   if (c.treeStart[0] !== 0 || c.treeStart[nTrees] !== nNodes) fail('treeStart does not cover the nodes');
   if (c.treeOutput.length !== nTrees) fail('treeOutput needs one entry per tree');
   if (c.base.length !== c.nOutputs) fail('base needs nOutputs entries');
-  if (c.splitStart.length !== c.nFeatures + 1 || c.splitStart[0] !== 0 || c.splitStart[c.nFeatures] !== c.splitValues.length) fail('splitStart does not cover splitValues');
+  if (c.splitStart.length !== c.nFeatures + 1 || c.splitStart[0] !== 0 || c.splitStart[c.nFeatures] !== c.splitValues.length)
+    fail('splitStart does not cover splitValues');
   if (c.leafWidth < 1 || c.leafValues.length % c.leafWidth !== 0) fail('leafValues is not a whole number of leaf vectors');
   const nLeafRows = c.leafValues.length / c.leafWidth;
   const leaf = leafMarker(c.feature);
@@ -309,6 +332,7 @@ export function validateCompact(c: CompactTrees): void {
     }
   }
   for (let f = 0; f < c.nFeatures; f++) {
-    for (let k = c.splitStart[f] + 1; k < c.splitStart[f + 1]; k++) if (!(c.splitValues[k] > c.splitValues[k - 1])) fail(`feature ${f}: thresholds not ascending`);
+    for (let k = c.splitStart[f] + 1; k < c.splitStart[f + 1]; k++)
+      if (!(c.splitValues[k] > c.splitValues[k - 1])) fail(`feature ${f}: thresholds not ascending`);
   }
 }

@@ -65,14 +65,18 @@ export interface BlockScorer {
 }
 
 function allocate<T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(
-  Type: { new (buffer: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, length: number, shared: boolean,
+  Type: { new (buffer: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
+  length: number,
+  shared: boolean,
 ): T {
   const bytes = length * Type.BYTES_PER_ELEMENT;
   return new Type(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
 }
 
 function copyOf<T extends Int32Array | Uint32Array | Float64Array>(
-  Type: { new (buffer: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, source: ArrayLike<number>, shared: boolean,
+  Type: { new (buffer: ArrayBufferLike): T; BYTES_PER_ELEMENT: number },
+  source: ArrayLike<number>,
+  shared: boolean,
 ): T {
   const out = allocate(Type, source.length, shared);
   out.set(source);
@@ -133,7 +137,7 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
       // dfs: left = k + 1, right = k + off. bfs: left = k + off, right = k + off + 1.
       const off = isLeaf ? c.child[start + i] : order === 'dfs' ? c.child[start + i] - i : position[i + 1] - k;
       const b = isLeaf ? 0 : c.bin[start + i];
-      if (packed) nodes[g] = ((off << (binBits + featureBits)) | ((isLeaf ? fLeaf : f) << binBits) | b) | 0;
+      if (packed) nodes[g] = (off << (binBits + featureBits)) | ((isLeaf ? fLeaf : f) << binBits) | b | 0;
       else {
         nodes[3 * g] = isLeaf ? -1 : f;
         nodes[3 * g + 1] = b;
@@ -144,11 +148,25 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
     roots[t] = start;
   }
   return new CompiledTrees({
-    task: c.task, combine: c.combine, nFeatures: c.nFeatures, nOutputs: c.nOutputs, leafWidth: c.leafWidth, nTrees,
-    interleave: Math.max(1, Math.min(options.interleave ?? 8, 64)), order, packed, binBits, featureBits, nodes, roots,
-    treeOutput: copyOf(Uint32Array, c.treeOutput, shared), base: copyOf(Float64Array, c.base, shared),
-    leafValues: copyOf(Float64Array, c.leafValues, shared), splitValues: copyOf(Float64Array, c.splitValues, shared),
-    splitStart: copyOf(Uint32Array, c.splitStart, shared), defaultLeft,
+    task: c.task,
+    combine: c.combine,
+    nFeatures: c.nFeatures,
+    nOutputs: c.nOutputs,
+    leafWidth: c.leafWidth,
+    nTrees,
+    interleave: Math.max(1, Math.min(options.interleave ?? 8, 64)),
+    order,
+    packed,
+    binBits,
+    featureBits,
+    nodes,
+    roots,
+    treeOutput: copyOf(Uint32Array, c.treeOutput, shared),
+    base: copyOf(Float64Array, c.base, shared),
+    leafValues: copyOf(Float64Array, c.leafValues, shared),
+    splitValues: copyOf(Float64Array, c.splitValues, shared),
+    splitStart: copyOf(Uint32Array, c.splitStart, shared),
+    defaultLeft,
   });
 }
 

@@ -7,9 +7,7 @@
 
 import type { ForestModel, TreeModel } from './types.ts';
 
-export type MlNode =
-  | { splitValue: number; splitColumn: number; gain: number; left: MlNode; right: MlNode }
-  | { distribution: number[][] | number };
+export type MlNode = { splitValue: number; splitColumn: number; gain: number; left: MlNode; right: MlNode } | { distribution: number[][] | number };
 
 export interface MlRandomForestJSON {
   name: 'RFClassifier' | 'RFRegression';

@@ -64,13 +64,7 @@ function workerUrl(): URL {
   return new URL(`./tree-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 }
 
-async function growTrees(
-  data: TreeData,
-  config: TreeConfig,
-  nTrees: number,
-  workers: number,
-  onTree: (r: TreeResult) => void,
-): Promise<void> {
+async function growTrees(data: TreeData, config: TreeConfig, nTrees: number, workers: number, onTree: (r: TreeResult) => void): Promise<void> {
   if (workers <= 1) {
     const builder = new TreeBuilder(data, config);
     for (let t = 0; t < nTrees; t++) {
@@ -124,12 +118,7 @@ async function growTrees(
   }
 }
 
-export async function trainForest(
-  X: Matrix,
-  y: Float64Array,
-  params: ForestParams,
-  options: TrainOptions = {},
-): Promise<ForestModel> {
+export async function trainForest(X: Matrix, y: Float64Array, params: ForestParams, options: TrainOptions = {}): Promise<ForestModel> {
   const resolved = resolveParams(params);
   const { rows, cols } = X;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
@@ -272,14 +261,7 @@ function combineImportances(perTree: Float64Array[], trees: TreeModel[], p: numb
   return out;
 }
 
-function oobScore(
-  sum: Float64Array,
-  n: Uint32Array,
-  nOut: number,
-  classification: boolean,
-  yClass: Int32Array | null,
-  y: Float64Array,
-): number | null {
+function oobScore(sum: Float64Array, n: Uint32Array, nOut: number, classification: boolean, yClass: Int32Array | null, y: Float64Array): number | null {
   let rowsSeen = 0;
   if (classification) {
     let correct = 0;

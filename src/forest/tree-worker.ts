@@ -12,9 +12,7 @@ export interface WorkerRequest {
 }
 
 export function transferList(r: TreeResult): ArrayBuffer[] {
-  return [r.feature, r.threshold, r.left, r.right, r.defaultLeft, r.value, r.importances, r.oobRows, r.oobLeaf].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
+  return [r.feature, r.threshold, r.left, r.right, r.defaultLeft, r.value, r.importances, r.oobRows, r.oobLeaf].map((a) => a.buffer as ArrayBuffer);
 }
 
 const port = parentPort;

@@ -262,12 +262,7 @@ export function lbfgs(
   return { x, iterations: it, converged: maxAbs(g) < tol };
 }
 
-export async function trainLinear(
-  X: Matrix,
-  y: Float64Array,
-  params: LinearParams,
-  options: LinearTrainOptions = {},
-): Promise<LinearModel> {
+export async function trainLinear(X: Matrix, y: Float64Array, params: LinearParams, options: LinearTrainOptions = {}): Promise<LinearModel> {
   const resolved = parseParams(params);
   const { rows: n, cols: p } = X;
   if (!Number.isInteger(n) || !Number.isInteger(p) || n < 1 || p < 1) throw new RangeError('X must have at least one row and one column');

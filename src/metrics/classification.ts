@@ -247,8 +247,11 @@ export function averagedStats(stats: readonly ClassStats[]): AveragedStats {
     macro.f1 += s.f1;
     present++;
   }
-  const div = (o: { precision: number; recall: number; f1: number }, n: number) =>
-    ({ precision: n === 0 ? Number.NaN : o.precision / n, recall: n === 0 ? Number.NaN : o.recall / n, f1: n === 0 ? Number.NaN : o.f1 / n });
+  const div = (o: { precision: number; recall: number; f1: number }, n: number) => ({
+    precision: n === 0 ? Number.NaN : o.precision / n,
+    recall: n === 0 ? Number.NaN : o.recall / n,
+    f1: n === 0 ? Number.NaN : o.f1 / n,
+  });
   return { macro: div(macro, present), weighted: div(weighted, support), balancedAccuracy: withSupport === 0 ? Number.NaN : recallSum / withSupport };
 }
 
@@ -262,7 +265,11 @@ export function balancedAccuracy(yTrue: Labels, yPred: Labels, classes?: readonl
  * with the true positives and the predicted positives when every sample scoring at least `score` is
  * predicted positive (tied samples enter together).
  */
-function sweepThresholds(isPositive: ArrayLike<boolean>, scores: ArrayLike<number>, step: (score: number, tp: number, predicted: number, positives: number) => void): number {
+function sweepThresholds(
+  isPositive: ArrayLike<boolean>,
+  scores: ArrayLike<number>,
+  step: (score: number, tp: number, predicted: number, positives: number) => void,
+): number {
   if (isPositive.length !== scores.length) throw new RangeError(`isPositive has ${isPositive.length} entries, scores ${scores.length}`);
   let positives = 0;
   for (let i = 0; i < isPositive.length; i++) if (isPositive[i]) positives++;

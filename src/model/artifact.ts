@@ -53,7 +53,11 @@ export interface ModelArtifact {
 }
 
 /** The artifact envelope of a fitted model: a forest keeps the original format and fields. */
-export function artifactOf(artifactBase: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'trees' | 'threshold'>, model: FamilyModel, threshold?: number): ModelArtifact {
+export function artifactOf(
+  artifactBase: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'trees' | 'threshold'>,
+  model: FamilyModel,
+  threshold?: number,
+): ModelArtifact {
   const t = threshold !== undefined ? { threshold } : {};
   // What the model is, not how it was scored: the CV folds stay out, and a forest's params keep their
   // shape from before families (no `family`).
@@ -68,13 +72,16 @@ export function artifactOf(artifactBase: Omit<ModelArtifact, 'format' | 'family'
       const { trees, ...info } = model.boosting;
       return { format: ARTIFACT_FORMAT_V2, family: 'boosting', ...base, boosting: info, trees: compactBoosting(model.boosting), ...t };
     }
-    case 'linear': return { format: ARTIFACT_FORMAT_V2, family: 'linear', ...base, linear: model.linear, ...t };
+    case 'linear':
+      return { format: ARTIFACT_FORMAT_V2, family: 'linear', ...base, linear: model.linear, ...t };
   }
 }
 
 /** A trained forest as an artifact (its trees made compact). */
-export const forestArtifact = (fields: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'trees' | 'threshold'>, forest: ForestModel): ModelArtifact =>
-  artifactOf(fields, { family: 'forest', forest });
+export const forestArtifact = (
+  fields: Omit<ModelArtifact, 'format' | 'family' | 'forest' | 'boosting' | 'linear' | 'trees' | 'threshold'>,
+  forest: ForestModel,
+): ModelArtifact => artifactOf(fields, { family: 'forest', forest });
 
 /**
  * The stored bytes: the binary model file for the tree families (src/model/compact.ts,
@@ -309,7 +316,9 @@ export class LoadedModel {
     const proba = this.probabilitiesAt(out, at);
     const best = this.decide(proba);
     const probabilities: Record<string, number> = {};
-    classes.forEach((c, k) => { probabilities[String(c.value)] = proba[k] ?? 0; });
+    classes.forEach((c, k) => {
+      probabilities[String(c.value)] = proba[k] ?? 0;
+    });
     return { prediction: classes[best].value, label: classes[best].label, probabilities };
   }
 

@@ -22,19 +22,31 @@ type Dtype = 'u8' | 'u16' | 'u32' | 'f64';
 type TypedArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 const TYPES = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, f64: Float64Array } as const;
 
-const dtypeOf = (a: TypedArray): Dtype =>
-  a instanceof Uint8Array ? 'u8' : a instanceof Uint16Array ? 'u16' : a instanceof Uint32Array ? 'u32' : 'f64';
+const dtypeOf = (a: TypedArray): Dtype => (a instanceof Uint8Array ? 'u8' : a instanceof Uint16Array ? 'u16' : a instanceof Uint32Array ? 'u32' : 'f64');
 
 /** The arrays of CompactTrees, in file order, with the types each may have. */
 const SECTIONS = {
-  treeStart: ['u32'], treeOutput: ['u32'], base: ['f64'], feature: ['u8', 'u16'], bin: ['u8', 'u16', 'u32'], child: ['u32'],
-  splitStart: ['u32'], splitValues: ['f64'], leafValues: ['f64'], defaultLeft: ['u8'],
+  treeStart: ['u32'],
+  treeOutput: ['u32'],
+  base: ['f64'],
+  feature: ['u8', 'u16'],
+  bin: ['u8', 'u16', 'u32'],
+  child: ['u32'],
+  splitStart: ['u32'],
+  splitValues: ['f64'],
+  leafValues: ['f64'],
+  defaultLeft: ['u8'],
 } as const satisfies Record<string, readonly Dtype[]>;
 type SectionName = keyof typeof SECTIONS;
 /** Sections a file may leave out (CompactTrees' optional arrays). */
 const OPTIONAL: ReadonlySet<SectionName> = new Set(['defaultLeft']);
 
-interface SectionEntry { name: SectionName; dtype: Dtype; offset: number; length: number }
+interface SectionEntry {
+  name: SectionName;
+  dtype: Dtype;
+  offset: number;
+  length: number;
+}
 
 interface Header {
   version: number;
@@ -54,7 +66,9 @@ interface Header {
  */
 export function inputSchemaSha256(spec: DatasetSpec, featureNames: readonly string[]): string {
   const columns = featureColumns(spec).map(({ description: _d, ...column }) => column);
-  return createHash('sha256').update(JSON.stringify({ columns, transforms: spec.transforms ?? null, featureNames })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ columns, transforms: spec.transforms ?? null, featureNames }))
+    .digest('hex');
 }
 
 export class CompactFormatError extends Error {}
@@ -78,7 +92,8 @@ export function encodeCompact(trees: CompactTrees, meta: Record<string, unknown>
     payload.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength), s.offset);
   }
   const header: Header = {
-    version: COMPACT_VERSION, meta,
+    version: COMPACT_VERSION,
+    meta,
     trees: { task: trees.task, combine: trees.combine, nFeatures: trees.nFeatures, nOutputs: trees.nOutputs, leafWidth: trees.leafWidth },
     inputSchemaSha256: inputSchema,
     payloadSha256: createHash('sha256').update(payload).digest('hex'),
@@ -112,7 +127,8 @@ export function decodeCompact(bytes: Uint8Array): { trees: CompactTrees; meta: R
   if (bytes.byteOffset % 8 !== 0) bytes = bytes.slice();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(8, true);
-  if (!READABLE_VERSIONS.includes(version)) throw new CompactFormatError(`model file version ${version}; this code reads versions ${READABLE_VERSIONS.join(', ')}`);
+  if (!READABLE_VERSIONS.includes(version))
+    throw new CompactFormatError(`model file version ${version}; this code reads versions ${READABLE_VERSIONS.join(', ')}`);
   const headerLength = view.getUint32(12, true);
   const headerEnd = 16 + headerLength;
   if (headerEnd > bytes.length || headerEnd % 8 !== 0) throw new CompactFormatError('header length out of range');
@@ -126,8 +142,12 @@ export function decodeCompact(bytes: Uint8Array): { trees: CompactTrees; meta: R
   const actual = createHash('sha256').update(payload).digest('hex');
   if (actual !== header.payloadSha256) throw new CompactFormatError(`payload sha256 ${actual} differs from the header's ${String(header.payloadSha256)}`);
   const t = header.trees;
-  if (!t || (t.task !== 'classification' && t.task !== 'regression') || (t.combine !== 'mean' && t.combine !== 'sum')
-    || ![t.nFeatures, t.nOutputs, t.leafWidth].every((n) => Number.isInteger(n) && n > 0)) {
+  if (
+    !t ||
+    (t.task !== 'classification' && t.task !== 'regression') ||
+    (t.combine !== 'mean' && t.combine !== 'sum') ||
+    ![t.nFeatures, t.nOutputs, t.leafWidth].every((n) => Number.isInteger(n) && n > 0)
+  ) {
     throw new CompactFormatError('header.trees is not a valid description');
   }
   const arrays: Partial<Record<SectionName, TypedArray>> = {};
@@ -136,8 +156,14 @@ export function decodeCompact(bytes: Uint8Array): { trees: CompactTrees; meta: R
     if (!allowed) throw new CompactFormatError(`unknown section ${String(s.name)}`);
     if (!allowed.includes(s.dtype)) throw new CompactFormatError(`section ${s.name} cannot be ${String(s.dtype)}`);
     const Type = TYPES[s.dtype];
-    if (!Number.isInteger(s.offset) || !Number.isInteger(s.length) || s.offset < 0 || s.length < 0 || s.offset % 8 !== 0
-      || s.offset + s.length * Type.BYTES_PER_ELEMENT > payload.length) {
+    if (
+      !Number.isInteger(s.offset) ||
+      !Number.isInteger(s.length) ||
+      s.offset < 0 ||
+      s.length < 0 ||
+      s.offset % 8 !== 0 ||
+      s.offset + s.length * Type.BYTES_PER_ELEMENT > payload.length
+    ) {
       throw new CompactFormatError(`section ${s.name} lies outside the file`);
     }
     arrays[s.name] = new Type(bytes.buffer as ArrayBuffer, bytes.byteOffset + headerEnd + s.offset, s.length);

@@ -24,7 +24,11 @@ const finite = (name: MetricName, value: number): Partial<Record<MetricName, num
  * class's) F1, precision and recall.
  */
 export function classificationMetrics(
-  classes: readonly { value: number | string; label: string }[], yTrue: Float64Array, yPred: Float64Array, proba: readonly Float64Array[], threshold?: number,
+  classes: readonly { value: number | string; label: string }[],
+  yTrue: Float64Array,
+  yPred: Float64Array,
+  proba: readonly Float64Array[],
+  threshold?: number,
 ): Metrics {
   const indices = classes.map((_, k) => k);
   const stats = perClassStats(confusionMatrix(yTrue, yPred, indices));
@@ -44,11 +48,27 @@ export function classificationMetrics(
   };
   if (classes.length === 2) {
     const positive = Array.from(yTrue, (y) => y === 1);
-    Object.assign(metrics, finite('average_precision', averagePrecision(positive, proba.map((p) => p[1]))),
-      { f1: stats[1].f1, precision: stats[1].precision, recall: stats[1].recall });
+    Object.assign(
+      metrics,
+      finite(
+        'average_precision',
+        averagePrecision(
+          positive,
+          proba.map((p) => p[1]),
+        ),
+      ),
+      { f1: stats[1].f1, precision: stats[1].precision, recall: stats[1].recall },
+    );
     if (threshold !== undefined) metrics.threshold = threshold;
   }
-  metrics.perClass = stats.map((s, k) => ({ class: classes[k].value, label: classes[k].label, precision: s.precision, recall: s.recall, f1: s.f1, support: s.support }));
+  metrics.perClass = stats.map((s, k) => ({
+    class: classes[k].value,
+    label: classes[k].label,
+    precision: s.precision,
+    recall: s.recall,
+    f1: s.f1,
+    support: s.support,
+  }));
   return metrics;
 }
 

@@ -12,7 +12,12 @@ export type Family = ModelFamily;
 
 /** Parameters of every family: the seed, a row cap, a binary decision threshold and the CV folds. */
 const common = {
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(42),
   /** Train on at most this many rows (a seeded sample), e.g. to keep a trial quick. */
   maxTrainRows: z.number().int().positive().nullable().default(null),
   /** Binary classification: the decision threshold; without it, the one with the best validation F1. */
@@ -76,34 +81,50 @@ export interface FitOptions {
 }
 
 /** Fits one model of `params.family` on an encoded matrix (y: class indices or the regression target). */
-export async function fitFamily(task: 'classification' | 'regression', params: TrainParams, X: Matrix, y: Float64Array, options: FitOptions = {}): Promise<FamilyModel> {
+export async function fitFamily(
+  task: 'classification' | 'regression',
+  params: TrainParams,
+  X: Matrix,
+  y: Float64Array,
+  options: FitOptions = {},
+): Promise<FamilyModel> {
   const featureNames = options.featureNames ? { featureNames: options.featureNames } : {};
   switch (params.family) {
     case 'forest': {
-      const forest = await trainForest(X, y, {
-        task,
-        nEstimators: params.nEstimators,
-        ...(params.maxDepth !== null ? { maxDepth: params.maxDepth } : {}),
-        minSamplesSplit: params.minSamplesSplit,
-        minSamplesLeaf: params.minSamplesLeaf,
-        maxFeatures: params.maxFeatures,
-        ...(params.criterion ? { criterion: params.criterion } : {}),
-        bootstrap: params.bootstrap,
-        seed: params.seed,
-      }, {
-        ...(options.workers !== undefined ? { workers: options.workers } : {}),
-        ...(options.onProgress ? { onProgress: (p: TrainProgress) => options.onProgress?.(p.treesDone, p.treesTotal) } : {}),
-      });
+      const forest = await trainForest(
+        X,
+        y,
+        {
+          task,
+          nEstimators: params.nEstimators,
+          ...(params.maxDepth !== null ? { maxDepth: params.maxDepth } : {}),
+          minSamplesSplit: params.minSamplesSplit,
+          minSamplesLeaf: params.minSamplesLeaf,
+          maxFeatures: params.maxFeatures,
+          ...(params.criterion ? { criterion: params.criterion } : {}),
+          bootstrap: params.bootstrap,
+          seed: params.seed,
+        },
+        {
+          ...(options.workers !== undefined ? { workers: options.workers } : {}),
+          ...(options.onProgress ? { onProgress: (p: TrainProgress) => options.onProgress?.(p.treesDone, p.treesTotal) } : {}),
+        },
+      );
       return { family: 'forest', forest };
     }
     case 'boosting': {
       const { family: _f, maxTrainRows: _m, threshold: _t, cv: _c, ...rest } = params;
-      const boosting = await trainBoosting(X, y, { ...rest, task }, {
-        ...featureNames,
-        ...(options.workers !== undefined ? { workers: options.workers } : {}),
-        ...(options.validation ? { validation: options.validation } : {}),
-        ...(options.onProgress ? { onProgress: (p) => options.onProgress?.(p.iteration, p.iterations) } : {}),
-      });
+      const boosting = await trainBoosting(
+        X,
+        y,
+        { ...rest, task },
+        {
+          ...featureNames,
+          ...(options.workers !== undefined ? { workers: options.workers } : {}),
+          ...(options.validation ? { validation: options.validation } : {}),
+          ...(options.onProgress ? { onProgress: (p) => options.onProgress?.(p.iteration, p.iterations) } : {}),
+        },
+      );
       return { family: 'boosting', boosting };
     }
     case 'linear': {
@@ -118,9 +139,19 @@ export async function fitFamily(task: 'classification' | 'regression', params: T
 export function compileFamily(model: FamilyModel): { predictor: Predictor; classes: number[]; nFeatures: number; featureImportances: number[] } {
   switch (model.family) {
     case 'forest':
-      return { predictor: compileModel(model.forest), classes: (model.forest.classes ?? []).map(Number), nFeatures: model.forest.nFeatures, featureImportances: model.forest.featureImportances ?? [] };
+      return {
+        predictor: compileModel(model.forest),
+        classes: (model.forest.classes ?? []).map(Number),
+        nFeatures: model.forest.nFeatures,
+        featureImportances: model.forest.featureImportances ?? [],
+      };
     case 'boosting':
-      return { predictor: compileModel(model.boosting), classes: model.boosting.classes, nFeatures: model.boosting.nFeatures, featureImportances: model.boosting.featureImportances };
+      return {
+        predictor: compileModel(model.boosting),
+        classes: model.boosting.classes,
+        nFeatures: model.boosting.nFeatures,
+        featureImportances: model.boosting.featureImportances,
+      };
     case 'linear': {
       // A linear model's importance: the mean absolute standardised weight of each feature.
       const { coef, nFeatures } = model.linear;
@@ -131,7 +162,12 @@ export function compileFamily(model: FamilyModel): { predictor: Predictor; class
         return s / rows;
       });
       const total = importance.reduce((a, b) => a + b, 0);
-      return { predictor: compileModel(model.linear), classes: model.linear.classes, nFeatures, featureImportances: total > 0 ? importance.map((v) => v / total) : importance };
+      return {
+        predictor: compileModel(model.linear),
+        classes: model.linear.classes,
+        nFeatures,
+        featureImportances: total > 0 ? importance.map((v) => v / total) : importance,
+      };
     }
   }
 }

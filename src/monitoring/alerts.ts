@@ -2,7 +2,10 @@
 export function webhookAlert(url: string, timeoutMs = 5000): (payload: Record<string, unknown>) => Promise<string> {
   return async (payload) => {
     const response = await fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload), signal: AbortSignal.timeout(timeoutMs),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     if (!response.ok) throw new Error(`webhook ${new URL(url).host} answered ${response.status}`);
     return `webhook ${new URL(url).host} answered ${response.status}`;
@@ -10,7 +13,9 @@ export function webhookAlert(url: string, timeoutMs = 5000): (payload: Record<st
 }
 
 /** Several alert channels as one: each is tried; it fails only when all of them fail. */
-export function allAlerts(channels: ((payload: Record<string, unknown>) => Promise<string>)[]): ((payload: Record<string, unknown>) => Promise<string>) | undefined {
+export function allAlerts(
+  channels: ((payload: Record<string, unknown>) => Promise<string>)[],
+): ((payload: Record<string, unknown>) => Promise<string>) | undefined {
   if (channels.length === 0) return undefined;
   return async (payload) => {
     const outcomes = await Promise.allSettled(channels.map((send) => send(payload)));
@@ -26,9 +31,13 @@ export function snsAlert(topicArn: string, region: string): (payload: Record<str
     const { SNSClient, PublishCommand } = await import('@aws-sdk/client-sns');
     const client = new SNSClient({ region });
     try {
-      const out = await client.send(new PublishCommand({
-        TopicArn: topicArn, Subject: `Model ${String(payload.model)}: ${String(payload.trigger)} crossed`.slice(0, 100), Message: JSON.stringify(payload),
-      }));
+      const out = await client.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Subject: `Model ${String(payload.model)}: ${String(payload.trigger)} crossed`.slice(0, 100),
+          Message: JSON.stringify(payload),
+        }),
+      );
       return `SNS message ${out.MessageId ?? '?'}`;
     } finally {
       client.destroy();

@@ -7,25 +7,30 @@ import { z } from 'zod';
 import { getAliasVersion, lockModel, recordPromotion, setAlias } from '../registry/registry.ts';
 import { execute, inTransaction, queryRows, type Pool, type PoolConnection } from '../storage/mysql.ts';
 
-export const LiveRequirementSchema = z.strictObject({
-  /** Share of shadow-scored rows where the challenger predicts what the champion did. */
-  minAgreement: z.number().min(0).max(1).optional(),
-  /** Live accuracy of the challenger's shadow predictions, from feedback (classification). */
-  minAccuracy: z.number().min(0).max(1).optional(),
-  /** Live RMSE of the challenger's shadow predictions, from feedback (regression). */
-  maxRmse: z.number().positive().optional(),
-  /** Shadow-scored rows (and, for a metric, feedback rows) needed before deciding. */
-  minRows: z.number().int().min(1).default(100),
-}).refine((r) => r.minAgreement !== undefined || r.minAccuracy !== undefined || r.maxRmse !== undefined, {
-  message: 'give minAgreement, minAccuracy or maxRmse',
-});
+export const LiveRequirementSchema = z
+  .strictObject({
+    /** Share of shadow-scored rows where the challenger predicts what the champion did. */
+    minAgreement: z.number().min(0).max(1).optional(),
+    /** Live accuracy of the challenger's shadow predictions, from feedback (classification). */
+    minAccuracy: z.number().min(0).max(1).optional(),
+    /** Live RMSE of the challenger's shadow predictions, from feedback (regression). */
+    maxRmse: z.number().positive().optional(),
+    /** Shadow-scored rows (and, for a metric, feedback rows) needed before deciding. */
+    minRows: z.number().int().min(1).default(100),
+  })
+  .refine((r) => r.minAgreement !== undefined || r.minAccuracy !== undefined || r.maxRmse !== undefined, {
+    message: 'give minAgreement, minAccuracy or maxRmse',
+  });
 export type LiveRequirement = z.infer<typeof LiveRequirementSchema>;
 
 /** Records what the challenger must show live before the monitor promotes it (inside promote's transaction). */
 export async function holdForLiveEvidence(tx: PoolConnection, model: string, version: number, requirement: LiveRequirement): Promise<void> {
-  await execute(tx, `INSERT INTO challenger_requirements (model_name, version, requirement) VALUES (?, ?, ?)
+  await execute(
+    tx,
+    `INSERT INTO challenger_requirements (model_name, version, requirement) VALUES (?, ?, ?)
     ON DUPLICATE KEY UPDATE version = VALUES(version), requirement = VALUES(requirement), created_at = CURRENT_TIMESTAMP(3)`,
-  [model, version, JSON.stringify(requirement)]);
+    [model, version, JSON.stringify(requirement)],
+  );
 }
 
 export interface ChallengerLive {
@@ -62,8 +67,11 @@ export function meetsRequirement(r: LiveRequirement, live: ChallengerLive): { ok
  * Returns what happened, or null when the challenger is not held.
  */
 export async function promoteOnLiveEvidence(pool: Pool, model: string, live: ChallengerLive): Promise<{ promoted: boolean; reason: string } | null> {
-  const rows = await queryRows<RowDataPacket & { requirement: unknown }>(pool,
-    'SELECT requirement FROM challenger_requirements WHERE model_name = ? AND version = ?', [model, live.version]);
+  const rows = await queryRows<RowDataPacket & { requirement: unknown }>(
+    pool,
+    'SELECT requirement FROM challenger_requirements WHERE model_name = ? AND version = ?',
+    [model, live.version],
+  );
   if (rows.length === 0) return null;
   const raw = rows[0].requirement;
   const requirement = LiveRequirementSchema.parse(typeof raw === 'string' ? JSON.parse(raw) : raw);
@@ -71,8 +79,11 @@ export async function promoteOnLiveEvidence(pool: Pool, model: string, live: Cha
   if (!verdict.ok) return { promoted: false, reason: `challenger v${live.version} not promoted yet: ${verdict.reason}` };
   return inTransaction(pool, async (tx) => {
     await lockModel(tx, model);
-    const held = await queryRows<RowDataPacket & { version: number }>(tx,
-      'SELECT version FROM challenger_requirements WHERE model_name = ? AND version = ? FOR UPDATE', [model, live.version]);
+    const held = await queryRows<RowDataPacket & { version: number }>(
+      tx,
+      'SELECT version FROM challenger_requirements WHERE model_name = ? AND version = ? FOR UPDATE',
+      [model, live.version],
+    );
     if (held.length === 0 || (await getAliasVersion(tx, model, 'challenger')) !== live.version) {
       return { promoted: false, reason: `challenger v${live.version} was promoted or replaced meanwhile` };
     }
@@ -80,8 +91,16 @@ export async function promoteOnLiveEvidence(pool: Pool, model: string, live: Cha
     const reason = `live evidence as challenger: ${verdict.reason} (promotion.live ${JSON.stringify(requirement)})`;
     await setAlias(tx, model, 'champion', live.version);
     await recordPromotion(tx, {
-      requestId: `live-v${live.version}-${Date.now()}`, modelName: model, action: 'promoted', candidateVersion: live.version, previousVersion: previous,
-      metric: live.value !== null ? live.metric : 'agreement', candidateScore: live.value ?? live.agreement, championScore: live.championValue, minGain: null, reason,
+      requestId: `live-v${live.version}-${Date.now()}`,
+      modelName: model,
+      action: 'promoted',
+      candidateVersion: live.version,
+      previousVersion: previous,
+      metric: live.value !== null ? live.metric : 'agreement',
+      candidateScore: live.value ?? live.agreement,
+      championScore: live.championValue,
+      minGain: null,
+      reason,
     });
     await execute(tx, 'DELETE FROM challenger_requirements WHERE model_name = ?', [model]);
     return { promoted: true, reason: `challenger v${live.version} promoted to champion: ${reason}` };

@@ -7,7 +7,12 @@ import { SERVICE, STAGE } from '../statemachine/definition.ts';
  * Returns a stop function.
  */
 export function scheduleMonitor(lambdaEndpoint: string, everySeconds: number, report: (line: string) => void): () => void {
-  const lambda = new LambdaClient({ endpoint: lambdaEndpoint, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const lambda = new LambdaClient({
+    endpoint: lambdaEndpoint,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   let running = false;
   const tick = async () => {
     if (running) return; // a slow check is not stacked on itself
@@ -17,7 +22,15 @@ export function scheduleMonitor(lambdaEndpoint: string, everySeconds: number, re
       const text = Buffer.from(out.Payload ?? new Uint8Array()).toString('utf8');
       if (out.FunctionError) report(`monitor failed: ${text.slice(0, 300)}`);
       else {
-        const body = JSON.parse(text) as { results: { model: string; rows: number; maxPsi: number | null; drifted: boolean | null; fired: { trigger: string; actions: { detail: string }[] }[] }[] };
+        const body = JSON.parse(text) as {
+          results: {
+            model: string;
+            rows: number;
+            maxPsi: number | null;
+            drifted: boolean | null;
+            fired: { trigger: string; actions: { detail: string }[] }[];
+          }[];
+        };
         for (const r of body.results) {
           const fired = r.fired.map((f) => `${f.trigger} crossed → ${f.actions.map((a) => a.detail).join('; ') || 'no action configured'}`).join('; ');
           const verdict = r.drifted === null ? ' (too few rows for a drift verdict)' : r.drifted ? ' (drifted)' : '';

@@ -21,8 +21,11 @@ export class S3MysqlLogWriter implements LogWriter {
 
   async write(batch: LogBatch): Promise<void> {
     await this.store.putBytes(batch.key, Buffer.from(batch.body), 'application/x-ndjson');
-    await execute(this.pool, `INSERT IGNORE INTO prediction_log_flushes
+    await execute(
+      this.pool,
+      `INSERT IGNORE INTO prediction_log_flushes
       (model_name, log_key, writer_id, seq_first, seq_last, records, dropped, flushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    [batch.model, batch.key, batch.writerId, batch.seqFirst, batch.seqLast, batch.count, batch.dropped, sqlTime(new Date())]);
+      [batch.model, batch.key, batch.writerId, batch.seqFirst, batch.seqLast, batch.count, batch.dropped, sqlTime(new Date())],
+    );
   }
 }

@@ -78,7 +78,10 @@ export interface MonitorResult {
   createdAt: string;
 }
 
-interface InputSchema { task?: 'classification' | 'regression'; classes?: { value: number | string; label?: string }[] }
+interface InputSchema {
+  task?: 'classification' | 'regression';
+  classes?: { value: number | string; label?: string }[];
+}
 
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
@@ -124,19 +127,34 @@ async function trainingProfile(pool: Pool, store: ArtifactStore, dataset: string
 
 /** Per feature PSI of `records`' inputs against `profile` (features with no profile get psi null). */
 export function liveDrift(profile: DatasetProfile, records: readonly Pick<PredictionRecord, 'features'>[], threshold: number): FeatureDrift[] {
-  return profile.columns.filter((c) => c.role === 'feature')
-    .map((c) => featureDrift(c, c.type, c.name, records.map((r) => r.features[c.name] as number | string | null | undefined), threshold));
+  return profile.columns
+    .filter((c) => c.role === 'feature')
+    .map((c) =>
+      featureDrift(
+        c,
+        c.type,
+        c.name,
+        records.map((r) => r.features[c.name] as number | string | null | undefined),
+        threshold,
+      ),
+    );
 }
 
 /** Predicted classes → rows (regression: the predictions counted on the target's profile bins). */
-export function predictionMix(records: readonly Pick<PredictionRecord, 'prediction'>[], schema: InputSchema, profile: DatasetProfile | null): Record<string, number> {
+export function predictionMix(
+  records: readonly Pick<PredictionRecord, 'prediction'>[],
+  schema: InputSchema,
+  profile: DatasetProfile | null,
+): Record<string, number> {
   const mix: Record<string, number> = {};
   if (schema.task === 'regression') {
     const target = profile?.columns.find((c) => c.role === 'target');
     if (!target || target.type === 'categorical' || target.histogram.edges.length < 2) return mix;
     const edges = target.histogram.edges;
     const counts = binCounts(edges, records.map((r) => Number(r.prediction)).filter(Number.isFinite));
-    counts.forEach((n, i) => { mix[`${round(edges[i])}–${round(edges[i + 1])}`] = n; });
+    counts.forEach((n, i) => {
+      mix[`${round(edges[i])}–${round(edges[i + 1])}`] = n;
+    });
     return mix;
   }
   for (const c of schema.classes ?? []) mix[c.label ?? String(c.value)] = 0;
@@ -149,13 +167,22 @@ export function predictionMix(records: readonly Pick<PredictionRecord, 'predicti
 }
 
 interface FeedbackRow extends RowDataPacket {
-  prediction: string; prediction_value: number | null; challenger_version: number | null;
-  challenger_prediction: string | null; challenger_value: number | null; actual: string; actual_value: number | null;
+  prediction: string;
+  prediction_value: number | null;
+  challenger_version: number | null;
+  challenger_prediction: string | null;
+  challenger_value: number | null;
+  actual: string;
+  actual_value: number | null;
 }
 
 interface LiveStats {
-  liveValue: number | null; feedbackRows: number;
-  challengerRows: number; challengerAgreement: number | null; challengerLiveValue: number | null; challengerFeedbackRows: number;
+  liveValue: number | null;
+  feedbackRows: number;
+  challengerRows: number;
+  challengerAgreement: number | null;
+  challengerLiveValue: number | null;
+  challengerFeedbackRows: number;
 }
 
 /**
@@ -163,18 +190,32 @@ interface LiveStats {
  * (prediction_feedback), and the challenger's agreement from the logged records' shadow scores.
  */
 async function liveStats(
-  pool: Pool, model: string, champion: number, challenger: number | null, since: Date, until: Date, task: string | undefined,
+  pool: Pool,
+  model: string,
+  champion: number,
+  challenger: number | null,
+  since: Date,
+  until: Date,
+  task: string | undefined,
   records: readonly PredictionRecord[],
 ): Promise<LiveStats> {
-  const rows = await queryRows<FeedbackRow>(pool,
+  const rows = await queryRows<FeedbackRow>(
+    pool,
     `SELECT prediction, prediction_value, challenger_version, challenger_prediction, challenger_value, actual, actual_value
        FROM prediction_feedback WHERE model_name = ? AND model_version = ? AND predicted_at BETWEEN ? AND ?
       ORDER BY predicted_at DESC LIMIT 500000`,
-    [model, champion, sqlTime(since), sqlTime(until)]);
+    [model, champion, sqlTime(since), sqlTime(until)],
+  );
   const regression = task === 'regression';
   const metric = (pairs: { p: string; pv: number | null; a: string; av: number | null }[]): number | null => {
     if (pairs.length === 0) return null;
-    if (regression) return round(rmse(pairs.map((x) => x.av ?? Number.NaN), pairs.map((x) => x.pv ?? Number.NaN)));
+    if (regression)
+      return round(
+        rmse(
+          pairs.map((x) => x.av ?? Number.NaN),
+          pairs.map((x) => x.pv ?? Number.NaN),
+        ),
+      );
     return round(pairs.filter((x) => x.p === x.a).length / pairs.length);
   };
   const shadowFeedback = challenger === null ? [] : rows.filter((r) => r.challenger_version === challenger);
@@ -196,15 +237,20 @@ async function liveStats(
 export async function crossing(pool: Pool, model: string, trigger: TriggerName, crossed: boolean | null): Promise<boolean> {
   if (crossed === null) return false;
   await execute(pool, 'INSERT IGNORE INTO monitor_triggers (model_name, trigger_name, active) VALUES (?, ?, 0)', [model, trigger]);
-  const moved = await execute(pool,
+  const moved = await execute(
+    pool,
     'UPDATE monitor_triggers SET active = ?, changed_at = CURRENT_TIMESTAMP(3) WHERE model_name = ? AND trigger_name = ? AND active = ?',
-    [crossed ? 1 : 0, model, trigger, crossed ? 0 : 1]);
+    [crossed ? 1 : 0, model, trigger, crossed ? 0 : 1],
+  );
   return crossed && moved.affectedRows === 1;
 }
 
 /** One check of one model; null when it has no champion. */
 export async function monitorModel(
-  deps: { pool: Pool; store: ArtifactStore; now?: () => number }, model: string, options: MonitorOptions, actions: MonitorActions = {},
+  deps: { pool: Pool; store: ArtifactStore; now?: () => number },
+  model: string,
+  options: MonitorOptions,
+  actions: MonitorActions = {},
 ): Promise<MonitorResult | null> {
   const { pool, store } = deps;
   const championVersion = await getAliasVersion(pool, model, 'champion');
@@ -221,21 +267,44 @@ export async function monitorModel(
   const psis = features.map((f) => f.psi).filter((p): p is number => p !== null);
   const maxPsi = psis.length > 0 ? Math.max(...psis) : null;
   const drifted = records.length < options.minRows || maxPsi === null ? null : maxPsi > options.psiThreshold;
-  const mix = predictionMix(records.filter((r) => r.model_version === championVersion), schema, profile);
+  const mix = predictionMix(
+    records.filter((r) => r.model_version === championVersion),
+    schema,
+    profile,
+  );
   const live = await liveStats(pool, model, championVersion, challengerVersion, since, until, schema.task, records);
-  const dropped = await queryRows<RowDataPacket & { n: number | null }>(pool,
-    'SELECT SUM(dropped) AS n FROM prediction_log_flushes WHERE model_name = ? AND flushed_at BETWEEN ? AND ?', [model, sqlTime(since), sqlTime(until)]);
+  const dropped = await queryRows<RowDataPacket & { n: number | null }>(
+    pool,
+    'SELECT SUM(dropped) AS n FROM prediction_log_flushes WHERE model_name = ? AND flushed_at BETWEEN ? AND ?',
+    [model, sqlTime(since), sqlTime(until)],
+  );
 
   const liveMetric = schema.task === 'regression' ? 'rmse' : 'accuracy';
   const enoughFeedback = live.feedbackRows >= options.minFeedback && live.liveValue !== null;
-  const metricCrossed = liveMetric === 'accuracy'
-    ? (options.minAccuracy === undefined || !enoughFeedback ? null : (live.liveValue as number) < options.minAccuracy)
-    : (options.maxRmse === undefined || !enoughFeedback ? null : (live.liveValue as number) > options.maxRmse);
+  const metricCrossed =
+    liveMetric === 'accuracy'
+      ? options.minAccuracy === undefined || !enoughFeedback
+        ? null
+        : (live.liveValue as number) < options.minAccuracy
+      : options.maxRmse === undefined || !enoughFeedback
+        ? null
+        : (live.liveValue as number) > options.maxRmse;
 
   const fired: FiredTrigger[] = [];
   const checks: [TriggerName, boolean | null, string][] = [
-    ['drift', drifted, `live drift: max PSI ${maxPsi} > ${options.psiThreshold} over ${records.length} logged rows (${features.filter((f) => f.drifted).map((f) => `${f.name} ${f.psi}`).join(', ')})`],
-    ['metric', metricCrossed, `live ${liveMetric} ${live.liveValue} over ${live.feedbackRows} feedback rows is past ${liveMetric === 'accuracy' ? `the minimum ${options.minAccuracy}` : `the maximum ${options.maxRmse}`}`],
+    [
+      'drift',
+      drifted,
+      `live drift: max PSI ${maxPsi} > ${options.psiThreshold} over ${records.length} logged rows (${features
+        .filter((f) => f.drifted)
+        .map((f) => `${f.name} ${f.psi}`)
+        .join(', ')})`,
+    ],
+    [
+      'metric',
+      metricCrossed,
+      `live ${liveMetric} ${live.liveValue} over ${live.feedbackRows} feedback rows is past ${liveMetric === 'accuracy' ? `the minimum ${options.minAccuracy}` : `the maximum ${options.maxRmse}`}`,
+    ],
   ];
   for (const [trigger, crossed, reason] of checks) {
     if (!(await crossing(pool, model, trigger, crossed))) continue;
@@ -260,32 +329,74 @@ export async function monitorModel(
 
   if (challengerVersion !== null && challengerVersion !== championVersion) {
     const gate = await promoteOnLiveEvidence(pool, model, {
-      version: challengerVersion, rows: live.challengerRows, agreement: live.challengerAgreement, metric: liveMetric,
-      value: live.challengerLiveValue, feedbackRows: live.challengerFeedbackRows, championValue: live.liveValue,
+      version: challengerVersion,
+      rows: live.challengerRows,
+      agreement: live.challengerAgreement,
+      metric: liveMetric,
+      value: live.challengerLiveValue,
+      feedbackRows: live.challengerFeedbackRows,
+      championValue: live.liveValue,
     });
-    if (gate?.promoted) fired.push({ trigger: 'live-promotion', reason: gate.reason, actions: [{ action: 'promote', ok: true, detail: `challenger v${challengerVersion} is champion` }] });
+    if (gate?.promoted)
+      fired.push({
+        trigger: 'live-promotion',
+        reason: gate.reason,
+        actions: [{ action: 'promote', ok: true, detail: `challenger v${challengerVersion} is champion` }],
+      });
   }
 
   const result: Omit<MonitorResult, 'id' | 'createdAt'> = {
-    model, championVersion, challengerVersion, windowStart: since.toISOString(), windowEnd: until.toISOString(),
-    rowsLogged: records.length, rowsDropped: Number(dropped[0]?.n ?? 0), maxPsi, drifted,
+    model,
+    championVersion,
+    challengerVersion,
+    windowStart: since.toISOString(),
+    windowEnd: until.toISOString(),
+    rowsLogged: records.length,
+    rowsDropped: Number(dropped[0]?.n ?? 0),
+    maxPsi,
+    drifted,
     features: features.map((f) => ({ name: f.name, psi: f.psi, drifted: f.drifted })),
-    predictionMix: mix, liveMetric, ...live, fired,
+    predictionMix: mix,
+    liveMetric,
+    ...live,
+    fired,
   };
-  const inserted = await execute(pool,
+  const inserted = await execute(
+    pool,
     `INSERT INTO monitor_results (model_name, champion_version, challenger_version, window_start, window_end, rows_logged, rows_dropped,
        max_psi, drifted, features, prediction_mix, live_metric, live_value, feedback_rows, challenger_rows, challenger_agreement,
        challenger_live_value, challenger_feedback_rows, fired, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [model, championVersion, challengerVersion, sqlTime(since), sqlTime(until), result.rowsLogged, result.rowsDropped,
-      maxPsi, drifted === null ? null : drifted ? 1 : 0, JSON.stringify(result.features), JSON.stringify(mix), liveMetric, live.liveValue,
-      live.feedbackRows, live.challengerRows, live.challengerAgreement, live.challengerLiveValue, live.challengerFeedbackRows,
-      JSON.stringify(fired), sqlTime(until)]);
+    [
+      model,
+      championVersion,
+      challengerVersion,
+      sqlTime(since),
+      sqlTime(until),
+      result.rowsLogged,
+      result.rowsDropped,
+      maxPsi,
+      drifted === null ? null : drifted ? 1 : 0,
+      JSON.stringify(result.features),
+      JSON.stringify(mix),
+      liveMetric,
+      live.liveValue,
+      live.feedbackRows,
+      live.challengerRows,
+      live.challengerAgreement,
+      live.challengerLiveValue,
+      live.challengerFeedbackRows,
+      JSON.stringify(fired),
+      sqlTime(until),
+    ],
+  );
   return { id: inserted.insertId, ...result, createdAt: until.toISOString() };
 }
 
 /** One check of every model that has a champion. */
 export async function monitorAll(
-  deps: { pool: Pool; store: ArtifactStore; now?: () => number }, options: MonitorOptions, actions: MonitorActions = {},
+  deps: { pool: Pool; store: ArtifactStore; now?: () => number },
+  options: MonitorOptions,
+  actions: MonitorActions = {},
 ): Promise<MonitorResult[]> {
   const out: MonitorResult[] = [];
   for (const model of await listModelNames(deps.pool)) {
@@ -296,31 +407,68 @@ export async function monitorAll(
 }
 
 interface ResultRow extends RowDataPacket {
-  id: number; model_name: string; champion_version: number; challenger_version: number | null; window_start: Date; window_end: Date;
-  rows_logged: number; rows_dropped: number; max_psi: number | null; drifted: number | null; features: unknown; prediction_mix: unknown;
-  live_metric: 'accuracy' | 'rmse'; live_value: number | null; feedback_rows: number; challenger_rows: number; challenger_agreement: number | null;
-  challenger_live_value: number | null; challenger_feedback_rows: number; fired: unknown; created_at: Date;
+  id: number;
+  model_name: string;
+  champion_version: number;
+  challenger_version: number | null;
+  window_start: Date;
+  window_end: Date;
+  rows_logged: number;
+  rows_dropped: number;
+  max_psi: number | null;
+  drifted: number | null;
+  features: unknown;
+  prediction_mix: unknown;
+  live_metric: 'accuracy' | 'rmse';
+  live_value: number | null;
+  feedback_rows: number;
+  challenger_rows: number;
+  challenger_agreement: number | null;
+  challenger_live_value: number | null;
+  challenger_feedback_rows: number;
+  fired: unknown;
+  created_at: Date;
 }
 
 const parsed = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
 /** The model's checks, oldest first (the last `limit`). */
 export async function listMonitorResults(pool: Pool, model: string, limit = 200): Promise<MonitorResult[]> {
-  const rows = await queryRows<ResultRow>(pool, 'SELECT * FROM (SELECT * FROM monitor_results WHERE model_name = ? ORDER BY id DESC LIMIT ?) r ORDER BY id', [model, limit]);
+  const rows = await queryRows<ResultRow>(pool, 'SELECT * FROM (SELECT * FROM monitor_results WHERE model_name = ? ORDER BY id DESC LIMIT ?) r ORDER BY id', [
+    model,
+    limit,
+  ]);
   return rows.map((r) => ({
-    id: r.id, model: r.model_name, championVersion: r.champion_version, challengerVersion: r.challenger_version,
-    windowStart: new Date(r.window_start).toISOString(), windowEnd: new Date(r.window_end).toISOString(),
-    rowsLogged: r.rows_logged, rowsDropped: r.rows_dropped, maxPsi: r.max_psi, drifted: r.drifted === null ? null : r.drifted === 1,
-    features: parsed(r.features), predictionMix: parsed(r.prediction_mix), liveMetric: r.live_metric, liveValue: r.live_value,
-    feedbackRows: r.feedback_rows, challengerRows: r.challenger_rows, challengerAgreement: r.challenger_agreement,
-    challengerLiveValue: r.challenger_live_value, challengerFeedbackRows: r.challenger_feedback_rows, fired: parsed(r.fired),
+    id: r.id,
+    model: r.model_name,
+    championVersion: r.champion_version,
+    challengerVersion: r.challenger_version,
+    windowStart: new Date(r.window_start).toISOString(),
+    windowEnd: new Date(r.window_end).toISOString(),
+    rowsLogged: r.rows_logged,
+    rowsDropped: r.rows_dropped,
+    maxPsi: r.max_psi,
+    drifted: r.drifted === null ? null : r.drifted === 1,
+    features: parsed(r.features),
+    predictionMix: parsed(r.prediction_mix),
+    liveMetric: r.live_metric,
+    liveValue: r.live_value,
+    feedbackRows: r.feedback_rows,
+    challengerRows: r.challenger_rows,
+    challengerAgreement: r.challenger_agreement,
+    challengerLiveValue: r.challenger_live_value,
+    challengerFeedbackRows: r.challenger_feedback_rows,
+    fired: parsed(r.fired),
     createdAt: new Date(r.created_at).toISOString(),
   }));
 }
 
 /** Which triggers are past their threshold right now. */
 export async function triggerStates(pool: Pool, model: string): Promise<{ trigger: string; active: boolean; changedAt: string }[]> {
-  const rows = await queryRows<RowDataPacket & { trigger_name: string; active: number; changed_at: Date }>(pool,
-    'SELECT trigger_name, active, changed_at FROM monitor_triggers WHERE model_name = ? ORDER BY trigger_name', [model]);
+  const rows = await queryRows<RowDataPacket & { trigger_name: string; active: number; changed_at: Date }>(
+    pool,
+    'SELECT trigger_name, active, changed_at FROM monitor_triggers WHERE model_name = ? ORDER BY trigger_name',
+    [model],
+  );
   return rows.map((r) => ({ trigger: r.trigger_name, active: r.active === 1, changedAt: new Date(r.changed_at).toISOString() }));
 }

@@ -139,9 +139,12 @@ export class PredictionLog {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     if (options.background) {
-      this.timer = setInterval(() => {
-        if (this.due()) void this.flush();
-      }, Math.max(50, Math.min(options.flushMs, 1000)));
+      this.timer = setInterval(
+        () => {
+          if (this.due()) void this.flush();
+        },
+        Math.max(50, Math.min(options.flushMs, 1000)),
+      );
       this.timer.unref();
     }
   }
@@ -251,7 +254,9 @@ export class PredictionLog {
         const records = list.map((e) => JSON.parse(e.line) as PredictionRecord);
         await enrich.apply(records);
         // The line grows by the challenger part; the buffer's count keeps the size it was added with.
-        records.forEach((r, i) => { list[i].line = JSON.stringify(r); });
+        records.forEach((r, i) => {
+          list[i].line = JSON.stringify(r);
+        });
       } catch (error) {
         this.warn({ event: 'prediction_log_enrich_failed', model, message: (error as Error).message });
       }
@@ -282,7 +287,12 @@ export class PredictionLog {
         if (seqLast === null || id.seq > seqLast) seqLast = id.seq;
       }
       out.push({
-        model, date, dropped, writerId: this.writerId, seqFirst, seqLast,
+        model,
+        date,
+        dropped,
+        writerId: this.writerId,
+        seqFirst,
+        seqLast,
         bufferBytes: group.reduce((n, e) => n + e.bytes, 0),
         key: keys.predictionLog(model, date, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
         count: group.length,

@@ -21,7 +21,10 @@ export function agrees(champion: number | string, challenger: number | string): 
 }
 
 /** The enrich step of the PredictionLog: a model's champion records scored by its challenger, if it has one. */
-export function shadowScorer(server: Pick<ModelServer, 'resolveVersion' | 'load'>): { applies(model: string): Promise<boolean>; apply(records: PredictionRecord[]): Promise<void> } {
+export function shadowScorer(server: Pick<ModelServer, 'resolveVersion' | 'load'>): {
+  applies(model: string): Promise<boolean>;
+  apply(records: PredictionRecord[]): Promise<void>;
+} {
   const challengerOf = async (model: string): Promise<number | null> => {
     try {
       return await server.resolveVersion(model, 'challenger');

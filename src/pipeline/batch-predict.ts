@@ -35,7 +35,9 @@ export interface BatchPredictResult {
  * instead of failing the file; the model version used is on every line.
  */
 export async function batchPredict(
-  server: ModelServer, store: ArtifactStore, request: BatchPredictRequest,
+  server: ModelServer,
+  store: ArtifactStore,
+  request: BatchPredictRequest,
   /** The prediction log: each predicted row it samples is logged (source "batch", the job's id as request id). */
   log?: Pick<PredictionLog, 'requestId' | 'sampled' | 'add' | 'due' | 'flush'>,
 ): Promise<BatchPredictResult> {
@@ -48,7 +50,9 @@ export async function batchPredict(
   if (!header || header.length === 0) throw new InvalidInput(`${request.inputKey} is empty: expected a header row of feature names`);
   // The columns a request row needs (a column no feature reads, or the target, may be left out).
   const features = new Set(model.spec.columns.filter((c) => c.name !== model.spec.target).map((c) => c.name));
-  const missing = inputColumns(model.spec).map((c) => c.name).filter((f) => !header.includes(f));
+  const missing = inputColumns(model.spec)
+    .map((c) => c.name)
+    .filter((f) => !header.includes(f));
   if (missing.length > 0) throw new InvalidInput(`${request.inputKey} lacks the columns ${missing.join(', ')}`);
 
   const out = [formatCsvLine([...header, 'prediction', 'label', 'probability', 'model_version', 'error'])];
@@ -57,9 +61,10 @@ export async function batchPredict(
   const valid: TypedRow[] = [];
   const checkedLines = records.map((record) => {
     const fields = Object.fromEntries(header.map((h, k) => [h, record[k]]).filter(([h]) => features.has(h as string)));
-    const checked = record.length === header.length
-      ? prepareRecord(model.spec, fields)
-      : { ok: false as const, errors: [{ field: '', message: `expected ${header.length} fields, got ${record.length}` }] };
+    const checked =
+      record.length === header.length
+        ? prepareRecord(model.spec, fields)
+        : { ok: false as const, errors: [{ field: '', message: `expected ${header.length} fields, got ${record.length}` }] };
     if (checked.ok) valid.push(checked.row);
     return { checked, fields };
   });
@@ -84,9 +89,18 @@ export async function batchPredict(
     predicted++;
     if (log?.sampled()) {
       logged.push({
-        request_id: jobId, row: line, ts, model: request.modelName, model_version: version, alias: request.version === undefined ? request.alias ?? 'champion' : null,
-        source: 'batch', features: fields, prediction: p.prediction, ...(p.label !== undefined ? { label: p.label } : {}),
-        ...(p.probabilities ? { probabilities: p.probabilities } : {}), latency_ms: 0,
+        request_id: jobId,
+        row: line,
+        ts,
+        model: request.modelName,
+        model_version: version,
+        alias: request.version === undefined ? (request.alias ?? 'champion') : null,
+        source: 'batch',
+        features: fields,
+        prediction: p.prediction,
+        ...(p.label !== undefined ? { label: p.label } : {}),
+        ...(p.probabilities ? { probabilities: p.probabilities } : {}),
+        latency_ms: 0,
       });
     }
   });
@@ -101,7 +115,13 @@ export async function batchPredict(
   }
   await store.putBytes(outputKey, Buffer.from(`${out.join('\n')}\n`), 'text/csv');
   return {
-    modelName: request.modelName, modelVersion: version, inputKey: request.inputKey, outputKey,
-    rows: records.length, predicted, rejected: records.length - predicted, rejectedSample,
+    modelName: request.modelName,
+    modelVersion: version,
+    inputKey: request.inputKey,
+    outputKey,
+    rows: records.length,
+    predicted,
+    rejected: records.length - predicted,
+    rejectedSample,
   };
 }

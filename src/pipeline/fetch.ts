@@ -76,7 +76,9 @@ export async function requestBatch(baseUrl: string, groupNumber: number, timeout
     text = await response.text();
   } catch (error) {
     // Headers came, then the body stalled past the timeout or the connection dropped.
-    throw new DataApiUnavailable(`Data API ${url.origin} answered ${response.status} but its body did not arrive: ${(error as Error).message}`, { cause: error });
+    throw new DataApiUnavailable(`Data API ${url.origin} answered ${response.status} but its body did not arrive: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   // 5xx, and 408/429 (timed out, throttled), say "try again later".
   if (response.status >= 500 || response.status === 408 || response.status === 429) {

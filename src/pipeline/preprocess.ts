@@ -62,7 +62,8 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
   const group = spec.split.group;
 
   const bySplit: Record<SplitName, TypedRow[]> = { train: [], validation: [], test: [] };
-  for (const [i, row] of valid.entries()) bySplit[assignSplit(group === undefined ? raw[validIndex[i]].row_key : `group:${String(row[group])}`, spec.split)].push(row);
+  for (const [i, row] of valid.entries())
+    bySplit[assignSplit(group === undefined ? raw[validIndex[i]].row_key : `group:${String(row[group])}`, spec.split)].push(row);
   if (bySplit.train.length < (deps.minTrainRows ?? 10) || bySplit.test.length === 0) {
     throw new InvalidRows(
       `Dataset ${spec.name} has ${valid.length} valid rows (${bySplit.train.length} train, ${bySplit.test.length} test, ` +
@@ -73,7 +74,11 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
   const texts = Object.fromEntries(SPLITS.map((s) => [s, formatSnapshotCsv(spec, bySplit[s])])) as Record<SplitName, string>;
   const contentHash = createHash('sha256')
     .update(JSON.stringify(spec))
-    .update(texts.train).update('\0').update(texts.validation).update('\0').update(texts.test)
+    .update(texts.train)
+    .update('\0')
+    .update(texts.validation)
+    .update('\0')
+    .update(texts.test)
     .digest('hex');
 
   const threshold = deps.driftThreshold ?? DEFAULT_PSI_THRESHOLD;
@@ -86,7 +91,13 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     const sha256 = await store.putGzip(key, texts[split], 'text/csv');
     files[split] = { key, sha256, rows: bySplit[split].length };
   }
-  const counts = { total: valid.length + rejected.length, train: bySplit.train.length, validation: bySplit.validation.length, test: bySplit.test.length, rejected: rejected.length };
+  const counts = {
+    total: valid.length + rejected.length,
+    train: bySplit.train.length,
+    validation: bySplit.validation.length,
+    test: bySplit.test.length,
+    rejected: rejected.length,
+  };
   const reasons = new Map<string, number>();
   for (const r of rejected) {
     // Group by the column part of the reason ("Elevation: not a number: ..." → "Elevation: not a number").
@@ -110,7 +121,10 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
     featureNames: buildEncoder(spec).featureNames,
     counts,
     ...(spec.task === 'classification' ? { classCounts: classCounts(spec, bySplit) } : {}),
-    rejectedReasons: [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([reason, rows]) => ({ reason, rows })),
+    rejectedReasons: [...reasons]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([reason, rows]) => ({ reason, rows })),
     files,
     profileKey,
     driftKey,
@@ -127,16 +141,24 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
 }
 
 interface BaselineRow extends RowDataPacket {
-  version: number; content_hash: string; manifest_key: string;
+  version: number;
+  content_hash: string;
+  manifest_key: string;
 }
 
 /**
  * The latest version of the dataset with its profile: profile.json, or, for a version made before
  * profiles existed, a profile computed from its snapshot. Null for a dataset without versions.
  */
-async function latestBaseline(pool: Pool, store: ArtifactStore, dataset: string): Promise<{ version: number; contentHash: string; profile: DatasetProfile } | null> {
+async function latestBaseline(
+  pool: Pool,
+  store: ArtifactStore,
+  dataset: string,
+): Promise<{ version: number; contentHash: string; profile: DatasetProfile } | null> {
   const rows = await queryRows<BaselineRow>(
-    pool, 'SELECT version, content_hash, manifest_key FROM dataset_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1', [dataset],
+    pool,
+    'SELECT version, content_hash, manifest_key FROM dataset_versions WHERE dataset = ? ORDER BY version DESC LIMIT 1',
+    [dataset],
   );
   if (rows.length === 0) return null;
   const { version, content_hash: contentHash, manifest_key: manifestKey } = rows[0];
@@ -173,7 +195,11 @@ async function recordDrift(pool: Pool, dataset: string, version: number, profile
 }
 
 interface DriftRow extends RowDataPacket {
-  baseline_version: number | null; drifted: number; max_psi: number; psi_threshold: number; flagged: unknown;
+  baseline_version: number | null;
+  drifted: number;
+  max_psi: number;
+  psi_threshold: number;
+  flagged: unknown;
 }
 
 /**
@@ -217,7 +243,13 @@ function classCounts(spec: DatasetSpec, bySplit: Record<SplitName, TypedRow[]>):
 }
 
 interface VersionRow extends RowDataPacket {
-  version: number; manifest_key: string; rows_total: number; rows_train: number; rows_validation: number; rows_test: number; rows_rejected: number;
+  version: number;
+  manifest_key: string;
+  rows_total: number;
+  rows_train: number;
+  rows_validation: number;
+  rows_test: number;
+  rows_rejected: number;
 }
 
 async function findVersionByHash(pool: Pool, dataset: string, contentHash: string): Promise<Omit<PreprocessResult, 'created' | 'drift'> | null> {
@@ -225,14 +257,22 @@ async function findVersionByHash(pool: Pool, dataset: string, contentHash: strin
   if (rows.length === 0) return null;
   const r = rows[0];
   return {
-    dataset, datasetVersion: r.version, manifestKey: r.manifest_key, contentHash,
+    dataset,
+    datasetVersion: r.version,
+    manifestKey: r.manifest_key,
+    contentHash,
     counts: { total: r.rows_total, train: r.rows_train, validation: r.rows_validation, test: r.rows_test, rejected: r.rows_rejected },
   };
 }
 
 /** Numbers the version; a concurrent insert of the same content wins and is returned instead. */
 async function insertVersion(
-  pool: Pool, dataset: string, contentHash: string, manifestKey: string, counts: DatasetManifest['counts'], executionId: string,
+  pool: Pool,
+  dataset: string,
+  contentHash: string,
+  manifestKey: string,
+  counts: DatasetManifest['counts'],
+  executionId: string,
 ): Promise<Omit<PreprocessResult, 'drift'>> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {

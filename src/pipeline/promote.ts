@@ -4,7 +4,16 @@ import { ArtifactHashMismatch, InvalidInput, NotFound } from '../errors.ts';
 import { LoadedModel, parseArtifact } from '../model/artifact.ts';
 import { evaluate, higherIsBetter, metricsFor, type MetricName, type Metrics } from '../model/evaluate.ts';
 import {
-  ensureRegisteredModel, findPromotion, findVersionByRun, getAliasVersion, getModelVersion, getRun, lockModel, recordPromotion, registerVersion, setAlias,
+  ensureRegisteredModel,
+  findPromotion,
+  findVersionByRun,
+  getAliasVersion,
+  getModelVersion,
+  getRun,
+  lockModel,
+  recordPromotion,
+  registerVersion,
+  setAlias,
 } from '../registry/registry.ts';
 import type { Pool } from '../storage/mysql.ts';
 import { inTransaction } from '../storage/mysql.ts';
@@ -61,7 +70,8 @@ export function inputSchemaOf(manifest: DatasetManifest): unknown {
     target: spec.target,
     // The columns a request carries, in the dataset's own layout (before the spec's transforms).
     features: inputColumns(spec).map((c) => ({
-      name: c.name, type: c.type,
+      name: c.name,
+      type: c.type,
       ...(c.type === 'categorical' ? { values: c.values } : c.type === 'text' ? { pattern: c.pattern } : { min: c.min, max: c.max }),
       ...(c.missing === true ? { missing: true } : {}),
     })),
@@ -126,11 +136,18 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
       if ((await getAliasVersion(tx, modelName, 'champion')) !== championVersion) return null;
       // A cached run whose source is already a version is that version, not a new one.
       const sourceVersion = run.cachedFromRunId ? await findVersionByRun(tx, modelName, run.cachedFromRunId) : null;
-      const candidateVersion = sourceVersion ?? await registerVersion(tx, {
-        modelName, runId: run.runId, dataset: run.dataset, datasetVersion: run.datasetVersion,
-        artifactKey: run.artifactKey as string, artifactSha256: run.artifactSha256 as string,
-        inputSchema: inputSchemaOf(manifest), testMetrics,
-      });
+      const candidateVersion =
+        sourceVersion ??
+        (await registerVersion(tx, {
+          modelName,
+          runId: run.runId,
+          dataset: run.dataset,
+          datasetVersion: run.datasetVersion,
+          artifactKey: run.artifactKey as string,
+          artifactSha256: run.artifactSha256 as string,
+          inputSchema: inputSchemaOf(manifest),
+          testMetrics,
+        }));
       const gain = championScore === null ? null : better ? candidateScore - championScore : championScore - candidateScore;
       const wins = championScore === null || (gain as number) > request.policy.minGain;
       const fmt = (n: number) => n.toFixed(4);
@@ -138,20 +155,27 @@ export async function promote(deps: PromoteDeps, request: PromoteRequest): Promi
       const reason = isChampion
         ? `run ${run.runId} reuses the artifact of run ${run.cachedFromRunId ?? run.runId}, which is version ${candidateVersion}, the champion already: nothing new to promote`
         : championUnusable !== null
-        ? `champion v${championVersion} cannot be loaded (${championUnusable}): version ${candidateVersion} replaces it with test ${metric} ${fmt(candidateScore)}`
-        : championScore === null
-        ? `no champion yet: version ${candidateVersion} becomes champion with test ${metric} ${fmt(candidateScore)}`
-        : wins
-          ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
-          : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
+          ? `champion v${championVersion} cannot be loaded (${championUnusable}): version ${candidateVersion} replaces it with test ${metric} ${fmt(candidateScore)}`
+          : championScore === null
+            ? `no champion yet: version ${candidateVersion} becomes champion with test ${metric} ${fmt(candidateScore)}`
+            : wins
+              ? `test ${metric} ${fmt(candidateScore)} beats champion v${championVersion}'s ${fmt(championScore)} by ${fmt(gain as number)} (> min gain ${request.policy.minGain}) on the same ${testRows.length} test rows`
+              : `test ${metric} ${fmt(candidateScore)} does not beat champion v${championVersion}'s ${fmt(championScore)} by more than ${request.policy.minGain} on the same ${testRows.length} test rows`;
       // promotion.live: a winner over a serving champion must first prove itself live, as challenger.
       const held = wins && championScore !== null && championUnusable === null && request.policy.live !== undefined;
       if (held) await holdForLiveEvidence(tx, modelName, candidateVersion, request.policy.live as NonNullable<PromotionPolicy['live']>);
       // A candidate that does not win stays addressable as `challenger` (e.g. for a shadow comparison).
       if (!isChampion) await setAlias(tx, modelName, wins && !held ? 'champion' : 'challenger', candidateVersion);
       await recordPromotion(tx, {
-        requestId: request.executionId, modelName, action: wins && !held ? 'promoted' : 'rejected', candidateVersion,
-        previousVersion: championVersion, metric, candidateScore, championScore, minGain: request.policy.minGain,
+        requestId: request.executionId,
+        modelName,
+        action: wins && !held ? 'promoted' : 'rejected',
+        candidateVersion,
+        previousVersion: championVersion,
+        metric,
+        candidateScore,
+        championScore,
+        minGain: request.policy.minGain,
         reason: held ? `${reason}; held as challenger until its live numbers meet promotion.live ${JSON.stringify(request.policy.live)}` : reason,
       });
       return { recorded: null };

@@ -33,8 +33,12 @@ export async function reproduceVersion(pool: Pool, store: ArtifactStore, modelNa
   const registered = await store.getVerifiedBytes(lineage.version.artifactKey, lineage.version.artifactSha256);
   if (!isCompact(registered)) comparedSha256 = sha256(serializeArtifact(parseArtifact(registered, lineage.version.artifactKey)));
   return {
-    modelName, version, datasetVersion: lineage.dataset.version, params,
-    registeredSha256: lineage.version.artifactSha256, reproducedSha256,
+    modelName,
+    version,
+    datasetVersion: lineage.dataset.version,
+    params,
+    registeredSha256: lineage.version.artifactSha256,
+    reproducedSha256,
     identical: reproducedSha256 === comparedSha256,
     seconds: (performance.now() - started) / 1000,
   };

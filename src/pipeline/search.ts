@@ -9,7 +9,8 @@ import { deterministicUuid } from '../registry/ids.ts';
 
 /** One hyper-parameter's search domain: a list of choices, or a numeric range (log-uniform if asked). */
 const Choice = z.strictObject({ values: z.array(z.union([z.number(), z.string(), z.null()])).min(1) });
-const Range = z.strictObject({ min: z.number(), max: z.number(), log: z.boolean().default(false), integer: z.boolean().default(true) })
+const Range = z
+  .strictObject({ min: z.number(), max: z.number(), log: z.boolean().default(false), integer: z.boolean().default(true) })
   .refine((r) => r.min <= r.max, 'min must not exceed max')
   .refine((r) => !r.log || r.min > 0, 'a log range needs min > 0');
 const Domain = z.union([Choice, Range]);
@@ -49,7 +50,12 @@ export const DEFAULT_SPACES: Record<Family, Record<string, DomainValue>> = {
 
 export const SearchSchema = z.strictObject({
   trials: z.number().int().min(1).max(200).default(4),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(1),
   /** How many trials train at once (Map MaxConcurrency). */
   maxConcurrency: z.number().int().min(1).max(40).default(2),
   /** k-fold cross-validation of every trial on the train split (stratified, or grouped by the spec's group column). */
@@ -124,7 +130,7 @@ export function planTrials(search: Search): TrainParams[] {
   const random = prng(search.seed);
   return Array.from({ length: search.trials }, () => {
     const familyDomain = search.space.family;
-    const family = (familyDomain !== undefined ? draw(familyDomain, random) : search.base.family ?? 'forest') as Family;
+    const family = (familyDomain !== undefined ? draw(familyDomain, random) : (search.base.family ?? 'forest')) as Family;
     const own = familyParamNames[family] ?? familyParamNames.forest;
     const drawn: Record<string, unknown> = Object.fromEntries(Object.entries(search.base).filter(([name]) => own.has(name) || !knownParam(name)));
     if (familyDomain !== undefined || search.base.family !== undefined) drawn.family = family;
@@ -136,20 +142,45 @@ export function planTrials(search: Search): TrainParams[] {
     }
     const parsed = TrainParamsSchema.safeParse(drawn);
     if (!parsed.success) {
-      throw new Error(`The search space draws invalid parameters ${JSON.stringify(drawn)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new Error(
+        `The search space draws invalid parameters ${JSON.stringify(drawn)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
     return parsed.data;
   });
 }
 
 /** The search as one experiment: a parent run the trials hang under. */
-export async function startSearch(pool: Pool, executionId: string, dataset: string, datasetVersion: number, search: Search): Promise<{ parentRunId: string; trials: { trialIndex: number; params: TrainParams }[] }> {
+export async function startSearch(
+  pool: Pool,
+  executionId: string,
+  dataset: string,
+  datasetVersion: number,
+  search: Search,
+): Promise<{ parentRunId: string; trials: { trialIndex: number; params: TrainParams }[] }> {
   const parentRunId = deterministicUuid('search', executionId);
   const trials = planTrials(search).map((params, trialIndex) => ({ trialIndex, params }));
   await upsertRun(pool, {
-    runId: parentRunId, parentRunId: null, executionId, dataset, datasetVersion,
-    params: { search: { trials: search.trials, seed: search.seed, space: search.space, ...(Object.keys(search.spaces).length > 0 ? { spaces: search.spaces } : {}), ...(search.cv !== undefined ? { cv: search.cv } : {}), base: search.base } },
-    metrics: null, status: 'running', artifactKey: null, artifactSha256: null, trainSeconds: null,
+    runId: parentRunId,
+    parentRunId: null,
+    executionId,
+    dataset,
+    datasetVersion,
+    params: {
+      search: {
+        trials: search.trials,
+        seed: search.seed,
+        space: search.space,
+        ...(Object.keys(search.spaces).length > 0 ? { spaces: search.spaces } : {}),
+        ...(search.cv !== undefined ? { cv: search.cv } : {}),
+        base: search.base,
+      },
+    },
+    metrics: null,
+    status: 'running',
+    artifactKey: null,
+    artifactSha256: null,
+    trainSeconds: null,
   });
   return { parentRunId, trials };
 }
@@ -183,10 +214,13 @@ export function bestByObjective(trials: readonly TrialOutcome[], objectives: rea
 /** Closes the parent run with the best trial per objective. */
 export async function finishSearch(pool: Pool, parent: RunRecord, best: Partial<Record<MetricName, TrialOutcome>>, trials: number): Promise<void> {
   const metrics: Record<string, number | null> = { trials };
-  for (const [objective, trial] of Object.entries(best)) metrics[`best_${objective}`] = trial ? objectiveScore(trial.metrics, objective as MetricName) ?? null : null;
+  for (const [objective, trial] of Object.entries(best))
+    metrics[`best_${objective}`] = trial ? (objectiveScore(trial.metrics, objective as MetricName) ?? null) : null;
   await upsertRun(pool, {
     ...parent,
     params: { ...parent.params, best: Object.fromEntries(Object.entries(best).map(([k, t]) => [k, t?.runId])) },
-    metrics, status: 'finished', trainSeconds: null,
+    metrics,
+    status: 'finished',
+    trainSeconds: null,
   });
 }

@@ -7,7 +7,10 @@ import { bestByObjective, finishSearch, objectiveScore } from './search.ts';
 export interface SelectRequest {
   executionId: string;
   parentRunId: string;
-  trials: ({ runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName | null | undefined } | { trialIndex: number; error: { Error: string } })[];
+  trials: (
+    | { runId: string; metrics: Record<string, unknown>; defaultMetric?: MetricName | null | undefined }
+    | { trialIndex: number; error: { Error: string } }
+  )[];
   /** The objective the candidate is chosen by (the promotion metric); defaults to the task's first. */
   metric: MetricName | null;
 }
@@ -47,5 +50,10 @@ export async function selectBest(pool: Pool, request: SelectRequest): Promise<Se
   for (const [objective, trial] of Object.entries(best)) {
     if (trial) byObjective[objective as MetricName] = { runId: trial.runId, score: objectiveScore(trial.metrics, objective as MetricName) as number };
   }
-  return { candidate: { runId: chosen.runId, metric, score: objectiveScore(chosen.metrics, metric) as number }, byObjective, trials: request.trials.length, failedTrials };
+  return {
+    candidate: { runId: chosen.runId, metric, score: objectiveScore(chosen.metrics, metric) as number },
+    byObjective,
+    trials: request.trials.length,
+    failedTrials,
+  };
 }

@@ -30,7 +30,9 @@ export const TRAINER_VERSION = 2;
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -38,7 +40,9 @@ function canonicalJson(value: unknown): string {
 
 /** What makes two train runs the same: the snapshot's content, the parameters (seed included), the trainer. */
 export function trainCacheKey(snapshotContentHash: string, params: TrainParams, trainerVersion = TRAINER_VERSION): string {
-  return createHash('sha256').update(canonicalJson({ snapshot: snapshotContentHash, params, trainer: trainerVersion })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ snapshot: snapshotContentHash, params, trainer: trainerVersion }))
+    .digest('hex');
 }
 
 export interface TrainDeps {
@@ -87,7 +91,10 @@ function subsample<T>(rows: readonly T[], size: number, seed: number): T[] {
     const j = i + (state % (index.length - i));
     [index[i], index[j]] = [index[j], index[i]];
   }
-  return index.slice(0, size).sort((a, b) => a - b).map((i) => rows[i]);
+  return index
+    .slice(0, size)
+    .sort((a, b) => a - b)
+    .map((i) => rows[i]);
 }
 
 /** Trains one forest on a snapshot's train split, scores it on validation, stores artifact and run. */
@@ -98,12 +105,26 @@ export async function train(deps: TrainDeps, request: TrainRequest): Promise<Tra
   const params = request.params;
   const runId = deterministicUuid('run', request.executionId, request.trialIndex);
   const base = {
-    runId, parentRunId: request.parentRunId ?? null, executionId: request.executionId, dataset: spec.name,
-    datasetVersion: request.datasetVersion, params,
+    runId,
+    parentRunId: request.parentRunId ?? null,
+    executionId: request.executionId,
+    dataset: spec.name,
+    datasetVersion: request.datasetVersion,
+    params,
   };
   const result = (metrics: Metrics, artifactKey: string, artifactSha256: string, trainSeconds: number, cachedFromRunId: string | null): TrainResult => ({
-    runId, dataset: spec.name, datasetVersion: request.datasetVersion, params, family: params.family, metrics: stepMetrics(metrics), artifactKey, artifactSha256,
-    trainSeconds, defaultMetric: spec.promotionMetric ?? null, cached: cachedFromRunId !== null, cachedFromRunId,
+    runId,
+    dataset: spec.name,
+    datasetVersion: request.datasetVersion,
+    params,
+    family: params.family,
+    metrics: stepMetrics(metrics),
+    artifactKey,
+    artifactSha256,
+    trainSeconds,
+    defaultMetric: spec.promotionMetric ?? null,
+    cached: cachedFromRunId !== null,
+    cachedFromRunId,
   });
   const cacheKey = trainCacheKey(manifest.contentHash, params);
   if (request.cache !== false) {
@@ -201,7 +222,10 @@ async function fitFromSplits(manifest: DatasetManifest, params: TrainParams, spl
     const loaded = new LoadedModel(artifact);
     const out = loaded.outputs(splits.validation);
     const scores = splits.validation.map((_, i) => loaded.probabilitiesAt(out, i * loaded.predictor.nOutputs)[1]);
-    threshold = bestF1Threshold(splits.validation.map((row) => encoder.encodeTarget(row) === 1), scores).threshold;
+    threshold = bestF1Threshold(
+      splits.validation.map((row) => encoder.encodeTarget(row) === 1),
+      scores,
+    ).threshold;
   }
   return threshold === undefined ? artifact : { ...artifact, threshold };
 }

@@ -31,9 +31,22 @@ export interface DatasetVersionDetail extends DatasetVersionSummary {
 }
 
 interface CatalogRow extends RowDataPacket {
-  dataset: string; version: number; content_hash: string; manifest_key: string; created_at: Date; execution_id: string | null;
-  rows_total: number; rows_train: number; rows_validation: number; rows_test: number; rows_rejected: number;
-  baseline_version: number | null; drifted: number | null; max_psi: number | null; psi_threshold: number | null; flagged: unknown;
+  dataset: string;
+  version: number;
+  content_hash: string;
+  manifest_key: string;
+  created_at: Date;
+  execution_id: string | null;
+  rows_total: number;
+  rows_train: number;
+  rows_validation: number;
+  rows_test: number;
+  rows_rejected: number;
+  baseline_version: number | null;
+  drifted: number | null;
+  max_psi: number | null;
+  psi_threshold: number | null;
+  flagged: unknown;
 }
 
 const CATALOG_SELECT = `SELECT v.dataset, v.version, v.content_hash, v.manifest_key, v.created_at, v.execution_id,
@@ -44,12 +57,17 @@ const CATALOG_SELECT = `SELECT v.dataset, v.version, v.content_hash, v.manifest_
 function toSummary(r: CatalogRow): DatasetVersionSummary {
   const flagged = r.flagged === null ? [] : ((typeof r.flagged === 'string' ? JSON.parse(r.flagged) : r.flagged) as string[]);
   return {
-    dataset: r.dataset, version: r.version, contentHash: r.content_hash, manifestKey: r.manifest_key,
-    createdAt: new Date(r.created_at).toISOString(), executionId: r.execution_id,
+    dataset: r.dataset,
+    version: r.version,
+    contentHash: r.content_hash,
+    manifestKey: r.manifest_key,
+    createdAt: new Date(r.created_at).toISOString(),
+    executionId: r.execution_id,
     counts: { total: r.rows_total, train: r.rows_train, validation: r.rows_validation, test: r.rows_test, rejected: r.rows_rejected },
-    drift: r.drifted === null
-      ? null
-      : { drifted: Boolean(r.drifted), maxPsi: r.max_psi ?? 0, flagged, baselineVersion: r.baseline_version, threshold: r.psi_threshold ?? 0 },
+    drift:
+      r.drifted === null
+        ? null
+        : { drifted: Boolean(r.drifted), maxPsi: r.max_psi ?? 0, flagged, baselineVersion: r.baseline_version, threshold: r.psi_threshold ?? 0 },
   };
 }
 

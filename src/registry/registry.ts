@@ -76,23 +76,50 @@ export async function upsertRun(db: Db, run: RunRecord): Promise<void> {
      ON DUPLICATE KEY UPDATE params = VALUES(params), metrics = VALUES(metrics), status = VALUES(status),
        artifact_key = VALUES(artifact_key), artifact_sha256 = VALUES(artifact_sha256),
        train_seconds = VALUES(train_seconds), ended_at = VALUES(ended_at)`,
-    [run.runId, run.parentRunId, run.executionId, run.dataset, run.datasetVersion, json(run.params),
-     run.metrics === null ? null : json(run.metrics), run.status, run.artifactKey, run.artifactSha256,
-     run.trainSeconds, run.status],
+    [
+      run.runId,
+      run.parentRunId,
+      run.executionId,
+      run.dataset,
+      run.datasetVersion,
+      json(run.params),
+      run.metrics === null ? null : json(run.metrics),
+      run.status,
+      run.artifactKey,
+      run.artifactSha256,
+      run.trainSeconds,
+      run.status,
+    ],
   );
 }
 
 interface RunRow extends RowDataPacket {
-  run_id: string; parent_run_id: string | null; execution_id: string | null; dataset: string;
-  dataset_version: number; params: unknown; metrics: unknown; status: RunRecord['status'];
-  artifact_key: string | null; artifact_sha256: string | null; train_seconds: number | null;
+  run_id: string;
+  parent_run_id: string | null;
+  execution_id: string | null;
+  dataset: string;
+  dataset_version: number;
+  params: unknown;
+  metrics: unknown;
+  status: RunRecord['status'];
+  artifact_key: string | null;
+  artifact_sha256: string | null;
+  train_seconds: number | null;
   cached_from_run_id: string | null;
 }
 
 const toRun = (r: RunRow): RunRecord => ({
-  runId: r.run_id, parentRunId: r.parent_run_id, executionId: r.execution_id, dataset: r.dataset,
-  datasetVersion: r.dataset_version, params: parsed(r.params), metrics: r.metrics === null ? null : parsed(r.metrics),
-  status: r.status, artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, trainSeconds: r.train_seconds,
+  runId: r.run_id,
+  parentRunId: r.parent_run_id,
+  executionId: r.execution_id,
+  dataset: r.dataset,
+  datasetVersion: r.dataset_version,
+  params: parsed(r.params),
+  metrics: r.metrics === null ? null : parsed(r.metrics),
+  status: r.status,
+  artifactKey: r.artifact_key,
+  artifactSha256: r.artifact_sha256,
+  trainSeconds: r.train_seconds,
   cachedFromRunId: r.cached_from_run_id,
 });
 
@@ -108,9 +135,18 @@ export async function getRun(db: Db, runId: string): Promise<RunRecord> {
 export async function listRuns(db: Db, filter: { dataset?: string; executionId?: string; parentRunId?: string; limit?: number } = {}): Promise<RunRecord[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (filter.dataset) { where.push('runs.dataset = ?'); params.push(filter.dataset); }
-  if (filter.executionId) { where.push('runs.execution_id = ?'); params.push(filter.executionId); }
-  if (filter.parentRunId) { where.push('runs.parent_run_id = ?'); params.push(filter.parentRunId); }
+  if (filter.dataset) {
+    where.push('runs.dataset = ?');
+    params.push(filter.dataset);
+  }
+  if (filter.executionId) {
+    where.push('runs.execution_id = ?');
+    params.push(filter.executionId);
+  }
+  if (filter.parentRunId) {
+    where.push('runs.parent_run_id = ?');
+    params.push(filter.parentRunId);
+  }
   params.push(filter.limit ?? 100);
   const rows = await queryRows<RunRow>(
     db,
@@ -144,8 +180,17 @@ export async function findTrainedRun(db: Db, cacheKey: string, exceptRunId: stri
 // ---------- model versions and aliases ----------
 
 interface VersionRow extends RowDataPacket {
-  model_name: string; version: number; run_id: string; dataset: string; dataset_version: number;
-  artifact_key: string; artifact_sha256: string; input_schema: unknown; test_metrics: unknown; created_at: unknown; family: string | null;
+  model_name: string;
+  version: number;
+  run_id: string;
+  dataset: string;
+  dataset_version: number;
+  artifact_key: string;
+  artifact_sha256: string;
+  input_schema: unknown;
+  test_metrics: unknown;
+  created_at: unknown;
+  family: string | null;
 }
 
 /** A version with its run's family (runs from before families have none: forests). */
@@ -154,7 +199,9 @@ const VERSION_SELECT = `SELECT mv.*, JSON_UNQUOTE(JSON_EXTRACT(r.params, '$.fami
 
 async function aliasesOf(db: Db, modelName: string): Promise<Map<number, Alias[]>> {
   const rows = await queryRows<RowDataPacket & { alias: Alias; version: number }>(
-    db, 'SELECT alias, version FROM model_aliases WHERE model_name = ? ORDER BY alias', [modelName],
+    db,
+    'SELECT alias, version FROM model_aliases WHERE model_name = ? ORDER BY alias',
+    [modelName],
   );
   const byVersion = new Map<number, Alias[]>();
   for (const row of rows) byVersion.set(row.version, [...(byVersion.get(row.version) ?? []), row.alias]);
@@ -162,9 +209,17 @@ async function aliasesOf(db: Db, modelName: string): Promise<Map<number, Alias[]
 }
 
 const toVersion = (r: VersionRow, aliases: Map<number, Alias[]>): ModelVersion => ({
-  modelName: r.model_name, version: r.version, runId: r.run_id, dataset: r.dataset, datasetVersion: r.dataset_version,
-  artifactKey: r.artifact_key, artifactSha256: r.artifact_sha256, inputSchema: parsed(r.input_schema),
-  testMetrics: parsed(r.test_metrics), createdAt: iso(r.created_at), aliases: aliases.get(r.version) ?? [],
+  modelName: r.model_name,
+  version: r.version,
+  runId: r.run_id,
+  dataset: r.dataset,
+  datasetVersion: r.dataset_version,
+  artifactKey: r.artifact_key,
+  artifactSha256: r.artifact_sha256,
+  inputSchema: parsed(r.input_schema),
+  testMetrics: parsed(r.test_metrics),
+  createdAt: iso(r.created_at),
+  aliases: aliases.get(r.version) ?? [],
   family: r.family ?? 'forest',
 });
 
@@ -190,22 +245,30 @@ export async function listModelVersions(db: Db, modelName?: string): Promise<Mod
 }
 
 export async function getAliasVersion(db: Db, modelName: string, alias: Alias): Promise<number | null> {
-  const rows = await queryRows<RowDataPacket & { version: number }>(
-    db, 'SELECT version FROM model_aliases WHERE model_name = ? AND alias = ?', [modelName, alias],
-  );
+  const rows = await queryRows<RowDataPacket & { version: number }>(db, 'SELECT version FROM model_aliases WHERE model_name = ? AND alias = ?', [
+    modelName,
+    alias,
+  ]);
   return rows.length === 0 ? null : rows[0].version;
 }
 
 export async function findVersionByRun(db: Db, modelName: string, runId: string): Promise<number | null> {
-  const rows = await queryRows<RowDataPacket & { version: number }>(
-    db, 'SELECT version FROM model_versions WHERE model_name = ? AND run_id = ?', [modelName, runId],
-  );
+  const rows = await queryRows<RowDataPacket & { version: number }>(db, 'SELECT version FROM model_versions WHERE model_name = ? AND run_id = ?', [
+    modelName,
+    runId,
+  ]);
   return rows.length === 0 ? null : rows[0].version;
 }
 
 export interface NewModelVersion {
-  modelName: string; runId: string; dataset: string; datasetVersion: number;
-  artifactKey: string; artifactSha256: string; inputSchema: unknown; testMetrics: Metrics;
+  modelName: string;
+  runId: string;
+  dataset: string;
+  datasetVersion: number;
+  artifactKey: string;
+  artifactSha256: string;
+  inputSchema: unknown;
+  testMetrics: Metrics;
 }
 
 /** Registers a run as the next version (or returns the version it already has). Call inside a transaction. */
@@ -214,7 +277,9 @@ export async function registerVersion(db: PoolConnection, v: NewModelVersion): P
   if (existing !== null) return existing;
   // The lock on the model's versions serializes numbering between concurrent registrations.
   const rows = await queryRows<RowDataPacket & { next: number }>(
-    db, 'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model_name = ? FOR UPDATE', [v.modelName],
+    db,
+    'SELECT COALESCE(MAX(version), 0) + 1 AS next FROM model_versions WHERE model_name = ? FOR UPDATE',
+    [v.modelName],
   );
   const version = Number(rows[0].next);
   await execute(
@@ -249,15 +314,33 @@ export async function lockModel(db: PoolConnection, modelName: string): Promise<
 // ---------- promotion history ----------
 
 interface PromotionRow extends RowDataPacket {
-  id: number; request_id: string; model_name: string; action: Promotion['action']; candidate_version: number;
-  previous_version: number | null; metric: string | null; candidate_score: number | null; champion_score: number | null;
-  min_gain: number | null; reason: string; created_at: unknown;
+  id: number;
+  request_id: string;
+  model_name: string;
+  action: Promotion['action'];
+  candidate_version: number;
+  previous_version: number | null;
+  metric: string | null;
+  candidate_score: number | null;
+  champion_score: number | null;
+  min_gain: number | null;
+  reason: string;
+  created_at: unknown;
 }
 
 const toPromotion = (r: PromotionRow): Promotion => ({
-  id: Number(r.id), requestId: r.request_id, modelName: r.model_name, action: r.action, candidateVersion: r.candidate_version,
-  previousVersion: r.previous_version, metric: r.metric, candidateScore: r.candidate_score, championScore: r.champion_score,
-  minGain: r.min_gain, reason: r.reason, createdAt: iso(r.created_at),
+  id: Number(r.id),
+  requestId: r.request_id,
+  modelName: r.model_name,
+  action: r.action,
+  candidateVersion: r.candidate_version,
+  previousVersion: r.previous_version,
+  metric: r.metric,
+  candidateScore: r.candidate_score,
+  championScore: r.champion_score,
+  minGain: r.min_gain,
+  reason: r.reason,
+  createdAt: iso(r.created_at),
 });
 
 export async function findPromotion(db: Db, modelName: string, requestId: string): Promise<Promotion | null> {
@@ -270,8 +353,18 @@ export async function recordPromotion(db: PoolConnection, p: Omit<Promotion, 'id
     db,
     `INSERT INTO promotions (request_id, model_name, action, candidate_version, previous_version, metric,
                              candidate_score, champion_score, min_gain, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [p.requestId, p.modelName, p.action, p.candidateVersion, p.previousVersion, p.metric, p.candidateScore,
-     p.championScore, p.minGain, p.reason.slice(0, 1000)],
+    [
+      p.requestId,
+      p.modelName,
+      p.action,
+      p.candidateVersion,
+      p.previousVersion,
+      p.metric,
+      p.candidateScore,
+      p.championScore,
+      p.minGain,
+      p.reason.slice(0, 1000),
+    ],
   );
 }
 
@@ -285,7 +378,12 @@ export async function listPromotions(db: Db, modelName: string): Promise<Promoti
  * manual promotion), recorded in the history, in one transaction. A retried request is a no-op.
  */
 export async function setChampion(
-  pool: Pool, modelName: string, toVersion: number, requestId: string, action: 'rollback' | 'manual', reason: string,
+  pool: Pool,
+  modelName: string,
+  toVersion: number,
+  requestId: string,
+  action: 'rollback' | 'manual',
+  reason: string,
   /** Checks the target can serve (e.g. its artifact still matches its hash) before the alias moves. */
   verify?: (version: ModelVersion) => Promise<void>,
 ): Promise<Promotion> {
@@ -299,8 +397,16 @@ export async function setChampion(
     const current = await getAliasVersion(tx, modelName, 'champion');
     await setAlias(tx, modelName, 'champion', toVersion);
     await recordPromotion(tx, {
-      requestId, modelName, action, candidateVersion: toVersion, previousVersion: current,
-      metric: null, candidateScore: null, championScore: null, minGain: null, reason,
+      requestId,
+      modelName,
+      action,
+      candidateVersion: toVersion,
+      previousVersion: current,
+      metric: null,
+      candidateScore: null,
+      championScore: null,
+      minGain: null,
+      reason,
     });
     const recorded = await findPromotion(tx, modelName, requestId);
     if (!recorded) throw new Error(`${action} was not recorded`);
@@ -310,7 +416,11 @@ export async function setChampion(
 
 /** Moves `champion` back: to `toVersion`, or by default to the champion before the current one. */
 export async function rollbackChampion(
-  pool: Pool, modelName: string, toVersion: number | null, requestId: string, reason: string,
+  pool: Pool,
+  modelName: string,
+  toVersion: number | null,
+  requestId: string,
+  reason: string,
   verify?: (version: ModelVersion) => Promise<void>,
 ): Promise<Promotion> {
   let target = toVersion;
@@ -349,7 +459,8 @@ export async function getLineage(pool: Pool, modelName: string, version: number)
 /** Hours since the model's champion was last set; a very large number when it has none. */
 export async function championAgeHours(db: Db, modelName: string): Promise<number> {
   const rows = await queryRows<RowDataPacket & { hours: number | null }>(
-    db, 'SELECT TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP(3)) / 3600 AS hours FROM model_aliases WHERE model_name = ? AND alias = ?',
+    db,
+    'SELECT TIMESTAMPDIFF(SECOND, updated_at, CURRENT_TIMESTAMP(3)) / 3600 AS hours FROM model_aliases WHERE model_name = ? AND alias = ?',
     [modelName, 'champion'],
   );
   return rows.length === 0 || rows[0].hours === null ? 1e9 : Number(rows[0].hours);

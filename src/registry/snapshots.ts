@@ -34,7 +34,15 @@ export interface DatasetManifest {
 export function formatSnapshotCsv(spec: DatasetSpec, rows: readonly TypedRow[]): string {
   const names = modelSpec(spec).columns.map((c) => c.name);
   const lines = [formatCsvLine(names)];
-  for (const row of rows) lines.push(formatCsvLine(names.map((n) => { const v = row[n]; return v === null || v === undefined ? '' : String(v); })));
+  for (const row of rows)
+    lines.push(
+      formatCsvLine(
+        names.map((n) => {
+          const v = row[n];
+          return v === null || v === undefined ? '' : String(v);
+        }),
+      ),
+    );
   return `${lines.join('\n')}\n`;
 }
 

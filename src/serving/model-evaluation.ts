@@ -26,7 +26,13 @@ export interface ModelEvaluation {
  * Scores a registered version on the test split of the dataset version it was trained on (the
  * rows promotion compared it on), through the same loader predict uses (hash-verified artifact).
  */
-export async function evaluateModelVersion(pool: Pool, store: ArtifactStore, server: ModelServer, modelName: string, version: number): Promise<ModelEvaluation> {
+export async function evaluateModelVersion(
+  pool: Pool,
+  store: ArtifactStore,
+  server: ModelServer,
+  modelName: string,
+  version: number,
+): Promise<ModelEvaluation> {
   const entry = await getModelVersion(pool, modelName, version);
   const manifest = await store.getJson<DatasetManifest>((await getDatasetVersionSummary(pool, entry.dataset, entry.datasetVersion)).manifestKey);
   const rows = await readSnapshotSplit(store, manifest, 'test');
@@ -36,16 +42,25 @@ export async function evaluateModelVersion(pool: Pool, store: ArtifactStore, ser
   if (model.spec.task === 'classification') {
     const classes = model.spec.classes ?? [];
     const { yTrue, yPred } = classifyRows(model, rows);
-    const cm = confusionMatrix(yTrue, yPred, classes.map((_, k) => k));
+    const cm = confusionMatrix(
+      yTrue,
+      yPred,
+      classes.map((_, k) => k),
+    );
     confusion = { classes: classes.map((c) => ({ value: String(c.value), label: c.label ?? String(c.value) })), matrix: cm.matrix };
   }
   const names = model.artifact.featureNames;
   const importances = model.featureImportances;
-  const featureImportances = names
-    .map((feature, i) => ({ feature, importance: importances[i] ?? 0 }))
-    .sort((a, b) => b.importance - a.importance);
+  const featureImportances = names.map((feature, i) => ({ feature, importance: importances[i] ?? 0 })).sort((a, b) => b.importance - a.importance);
   return {
-    modelName, version, dataset: entry.dataset, datasetVersion: entry.datasetVersion, split: 'test', rows: rows.length,
-    metrics, confusion, featureImportances,
+    modelName,
+    version,
+    dataset: entry.dataset,
+    datasetVersion: entry.datasetVersion,
+    split: 'test',
+    rows: rows.length,
+    metrics,
+    confusion,
+    featureImportances,
   };
 }

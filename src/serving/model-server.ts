@@ -117,9 +117,7 @@ export class ModelServer {
         if (error instanceof StorageUnavailable) throw error;
         const name = error instanceof Error ? error.name : 'Error';
         const message = error instanceof Error ? error.message : String(error);
-        throw new ModelUnavailable(
-          `Model ${modelName} version ${version} cannot be served: ${name}: ${message}`, { cause: error },
-        );
+        throw new ModelUnavailable(`Model ${modelName} version ${version} cannot be served: ${name}: ${message}`, { cause: error });
       }
     })();
     this.models.set(key, started);
@@ -173,7 +171,9 @@ export class ModelServer {
         if (good === undefined || good === version || error instanceof InvalidInput) throw error;
         loaded = await this.load(ref.modelName, good);
         const reason = error instanceof PipelineError ? error.message : String(error);
-        warnings.push(`${alias} of ${ref.modelName} is version ${version}, which cannot be served (${reason}); serving version ${good}, the last ${alias} that loaded`);
+        warnings.push(
+          `${alias} of ${ref.modelName} is version ${version}, which cannot be served (${reason}); serving version ${good}, the last ${alias} that loaded`,
+        );
         version = good;
       }
     }
@@ -197,7 +197,13 @@ export class ModelServer {
     }
     if (issueCount > 0) {
       const more = issueCount > 5 ? ` (and ${issueCount - 5} more)` : '';
-      throw new InvalidInput(`Invalid input: ${issues.slice(0, 5).map((e) => `${e.field || '(row)'}: ${e.message}`).join('; ')}${more}`, issues);
+      throw new InvalidInput(
+        `Invalid input: ${issues
+          .slice(0, 5)
+          .map((e) => `${e.field || '(row)'}: ${e.message}`)
+          .join('; ')}${more}`,
+        issues,
+      );
     }
     return {
       model: { name: ref.modelName, version, alias, dataset: model.spec.name, datasetVersion },

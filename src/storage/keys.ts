@@ -21,11 +21,9 @@ function checked(value: string, pattern: RegExp, what: string): string {
 
 export const keys = {
   /** Snapshots are content-addressed: concurrent runs can never overwrite each other's files. */
-  datasetPrefix: (dataset: string, contentHash: string) =>
-    `datasets/${checked(dataset, slug, 'dataset')}/${checked(contentHash, sha256Hex, 'content hash')}`,
+  datasetPrefix: (dataset: string, contentHash: string) => `datasets/${checked(dataset, slug, 'dataset')}/${checked(contentHash, sha256Hex, 'content hash')}`,
   datasetManifest: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/manifest.json`,
-  datasetSplit: (dataset: string, contentHash: string, split: SplitName) =>
-    `${keys.datasetPrefix(dataset, contentHash)}/${split}.csv.gz`,
+  datasetSplit: (dataset: string, contentHash: string, split: SplitName) => `${keys.datasetPrefix(dataset, contentHash)}/${split}.csv.gz`,
   /** Per-column profile of the version's rows (src/dataset/profile.ts). */
   datasetProfile: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/profile.json`,
   /** PSI drift report against the previous version of the same dataset (src/dataset/drift.ts). */
@@ -33,9 +31,7 @@ export const keys = {
   /** Batch inputs live under batch/; the output sits beside its input. */
   batchOutput: (inputKey: string) => `${checked(inputKey, batchInput, 'batch input key').replace(/\.csv$/, '')}.predictions.csv`,
   /** The prediction log (src/monitoring/prediction-log.ts): JSON Lines, one object per flush, by model and UTC day. */
-  predictionLogPrefix: (model: string, date: string) =>
-    `predictions/${checked(model, slug, 'model')}/date=${checked(date, isoDate, 'date')}/`,
+  predictionLogPrefix: (model: string, date: string) => `predictions/${checked(model, slug, 'model')}/date=${checked(date, isoDate, 'date')}/`,
   predictionLog: (model: string, date: string, file: string) => `${keys.predictionLogPrefix(model, date)}${checked(file, logFile, 'log file')}`,
-  modelArtifact: (dataset: string, runId: string) =>
-    `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.bin`,
+  modelArtifact: (dataset: string, runId: string) => `models/${checked(dataset, slug, 'dataset')}/runs/${checked(runId, uuid, 'run id')}/model.bin`,
 };

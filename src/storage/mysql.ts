@@ -15,8 +15,16 @@ export interface MysqlSettings {
 
 /** Connection errors worth a retry (as opposed to SQL errors, which a retry would repeat). */
 const transientCodes = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST',
-  'ER_CON_COUNT_ERROR', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ENOTFOUND', 'EHOSTUNREACH',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
 ]);
 
 /** The MySQL error code of an error, or of the error a StorageUnavailable wraps. */

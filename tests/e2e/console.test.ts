@@ -48,9 +48,18 @@ async function shoot(name: string): Promise<void> {
 }
 
 const row = {
-  Elevation: 3100, Aspect: 100, Slope: 10, Horizontal_Distance_To_Hydrology: 200, Vertical_Distance_To_Hydrology: 20,
-  Horizontal_Distance_To_Roadways: 1500, Hillshade_9am: 220, Hillshade_Noon: 230, Hillshade_3pm: 140,
-  Horizontal_Distance_To_Fire_Points: 2000, Wilderness_Area: 'Commanche', Soil_Type: 'C7202',
+  Elevation: 3100,
+  Aspect: 100,
+  Slope: 10,
+  Horizontal_Distance_To_Hydrology: 200,
+  Vertical_Distance_To_Hydrology: 20,
+  Horizontal_Distance_To_Roadways: 1500,
+  Hillshade_9am: 220,
+  Hillshade_Noon: 230,
+  Hillshade_3pm: 140,
+  Horizontal_Distance_To_Fire_Points: 2000,
+  Wilderness_Area: 'Commanche',
+  Soil_Type: 'C7202',
 };
 
 async function fillRow(values: Record<string, string | number>): Promise<void> {
@@ -83,13 +92,26 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     proxy = new LambdaProxy(`http://127.0.0.1:${lambdaPort}`);
     await proxy.start();
     stack = new EmbeddedStack({
-      mysql, bucket, s3Directory: path.join(tmp, 's3'), lambdaPort, sfnLambdaEndpoint: proxy.url,
+      mysql,
+      bucket,
+      s3Directory: path.join(tmp, 's3'),
+      lambdaPort,
+      sfnLambdaEndpoint: proxy.url,
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });
     await stack.start();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     // The guarded buttons (start a run, roll back) ask for the admin token once per tab.
@@ -127,7 +149,10 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     for (const expected of ['FetchBatch', 'FetchBatch#2', 'Preprocess', 'PlanTrials', 'Trials', 'Train[0]', 'Train[1]', 'SelectBest', 'Promote', 'Done']) {
       assert.ok(labels.includes(expected), `timeline has ${expected}: ${labels.join(' ')}`);
     }
-    assert.ok(runs.every(([, status]) => status === 'succeeded'), `all succeeded: ${JSON.stringify(runs)}`);
+    assert.ok(
+      runs.every(([, status]) => status === 'succeeded'),
+      `all succeeded: ${JSON.stringify(runs)}`,
+    );
     // The graph: states that ran are green, the failure path never ran.
     assert.equal(await page.locator('.node[data-state=Promote]').getAttribute('data-status'), 'succeeded');
     assert.equal(await page.locator('.node[data-state=Train]').getAttribute('data-status'), 'succeeded');
@@ -156,14 +181,18 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await page.locator('#confusion').waitFor({ timeout: 60_000 });
     const cells = await page.locator('#confusion tbody td').allInnerTexts();
     const { body: evaluation } = await api('GET', '/models/covertype/versions/1/evaluation');
-    assert.equal(cells.map(Number).reduce((a, b) => a + b, 0), evaluation.rows, 'the matrix covers every test row');
+    assert.equal(
+      cells.map(Number).reduce((a, b) => a + b, 0),
+      evaluation.rows,
+      'the matrix covers every test row',
+    );
     assert.match(await page.locator('#lineage').innerText(), /Dataset hash/);
     assert.match(await page.locator('#promotions').innerText(), /promoted/);
     await page.locator('#importances').waitFor();
     await shoot('models');
   });
 
-  test('roll back asks for confirmation, and the API\'s refusal is shown in plain words', async () => {
+  test("roll back asks for confirmation, and the API's refusal is shown in plain words", async () => {
     await page.goto(`${stack.baseUrl}/#/models`);
     await page.locator('#rollback').waitFor();
     // Cancel changes nothing.
@@ -198,7 +227,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await fillRow(row);
     await page.click('#predict-button');
     await page.locator('#prediction-json').waitFor({ state: 'attached' });
-    const fromPage = JSON.parse(await page.locator('#prediction-json').textContent() ?? '{}') as { predictions: unknown[] };
+    const fromPage = JSON.parse((await page.locator('#prediction-json').textContent()) ?? '{}') as { predictions: unknown[] };
     const { status, body } = await api('POST', '/predict', { rows: [row] });
     assert.equal(status, 200);
     assert.deepEqual(fromPage.predictions, body.predictions);
@@ -206,7 +235,7 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await shoot('predict');
   });
 
-  test('a bad field shows the API\'s own message next to it', async () => {
+  test("a bad field shows the API's own message next to it", async () => {
     await page.goto(`${stack.baseUrl}/#/predict`);
     await page.locator('#predict-form').waitFor();
     await fillRow({ ...row, Elevation: 'high' });
@@ -225,7 +254,11 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await page.goto(`${stack.baseUrl}/#/predict`);
     await page.locator('#batch-form').waitFor();
     const header = Object.keys(row);
-    const csv = [['id', ...header].join(','), ['a', ...header.map((k) => row[k as keyof typeof row])].join(','), ['b', ...header.map((k) => (k === 'Soil_Type' ? 'C0000' : row[k as keyof typeof row]))].join(',')].join('\n');
+    const csv = [
+      ['id', ...header].join(','),
+      ['a', ...header.map((k) => row[k as keyof typeof row])].join(','),
+      ['b', ...header.map((k) => (k === 'Soil_Type' ? 'C0000' : row[k as keyof typeof row]))].join(','),
+    ].join('\n');
     await page.setInputFiles('#batch-file', { name: 'rows.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.click('#batch-button');
     await page.locator('#batch-summary, #batch-result .error').first().waitFor();
@@ -266,7 +299,11 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await page.click('#confirm-ok');
     await page.locator(`#versions tr[data-version="${other}"] .badge.champion`).waitFor();
     assert.equal(await champion(), other);
-    const history = (await api('GET', '/models/covertype/promotions')).body.promotions as { action: string; candidateVersion: number; previousVersion: number }[];
+    const history = (await api('GET', '/models/covertype/promotions')).body.promotions as {
+      action: string;
+      candidateVersion: number;
+      previousVersion: number;
+    }[];
     const last = history[history.length - 1];
     assert.deepEqual([last.action, last.candidateVersion, last.previousVersion], ['manual', other, before]);
   });
@@ -285,7 +322,8 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await page.locator('#predict-form').waitFor();
     assert.deepEqual(await page.locator('#predict-model option').evaluateAll((os) => os.map((o) => o.getAttribute('value'))), registered);
 
-    const bodyfatRow = (JSON.parse(await readFile(path.join(repoRoot, 'examples', 'bodyfat.predict.json'), 'utf8')) as { rows: Record<string, number>[] }).rows[0];
+    const bodyfatRow = (JSON.parse(await readFile(path.join(repoRoot, 'examples', 'bodyfat.predict.json'), 'utf8')) as { rows: Record<string, number>[] })
+      .rows[0];
     const rowFor: Record<string, Record<string, string | number>> = { covertype: row, bodyfat: bodyfatRow };
     // The page opens on the first model: choose the other one, then come back, predicting with each.
     for (const model of [registered[1], registered[0]]) {
@@ -312,9 +350,15 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
   async function failedExecution(seed: number): Promise<{ id: string; ran: (key: string) => number; heal: () => void }> {
     let broken = true;
     const train = 'mlops-pipeline-dev-train';
-    proxy.fault = (name, payload) => (broken && name === train && (payload as { trialIndex?: number }).trialIndex === 1 ? { kind: 'answer', body: { metrics: {} } } : null);
+    proxy.fault = (name, payload) =>
+      broken && name === train && (payload as { trialIndex?: number }).trialIndex === 1 ? { kind: 'answer', body: { metrics: {} } } : null;
     const before = new Map(proxy.invocations);
-    const started = await api('POST', '/executions', { batches: 1, intervalSeconds: 1, train: { nEstimators: 5, seed }, search: { trials: 2, seed, maxConcurrency: 1 } });
+    const started = await api('POST', '/executions', {
+      batches: 1,
+      intervalSeconds: 1,
+      train: { nEstimators: 5, seed },
+      search: { trials: 2, seed, maxConcurrency: 1 },
+    });
     assert.equal(started.status, 202, JSON.stringify(started.body));
     const id = String(started.body.id);
     for (;;) {
@@ -326,7 +370,13 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-    return { id, ran: (key) => proxy.count(`mlops-pipeline-dev-${key}`) - (before.get(`mlops-pipeline-dev-${key}`) ?? 0), heal: () => { broken = false; } };
+    return {
+      id,
+      ran: (key) => proxy.count(`mlops-pipeline-dev-${key}`) - (before.get(`mlops-pipeline-dev-${key}`) ?? 0),
+      heal: () => {
+        broken = false;
+      },
+    };
   }
 
   test('a failed execution has a Redrive button: after confirmation it goes on from the failed Map and succeeds', async () => {
@@ -341,7 +391,9 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     await page.click('#confirm-ok');
     await page.locator('#execution-status[data-status=SUCCEEDED]').waitFor({ timeout: 300_000 });
     assert.equal(await page.locator('#redrive').count(), 0, 'no Redrive button on a succeeded execution');
-    const runs = await page.locator('#timeline tbody tr').evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-run')}:${tr.getAttribute('data-status')}`));
+    const runs = await page
+      .locator('#timeline tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-run')}:${tr.getAttribute('data-status')}`));
     assert.ok(runs.includes('Train[1]:failed') && runs.includes('Train[1]#2:succeeded'), runs.join(' '));
     assert.equal(runs.filter((r) => r.startsWith('FetchBatch')).length, 1, 'FetchBatch ran once');
     assert.equal(failed.ran('fetch'), 1, 'Fetch is not run again');
@@ -365,8 +417,12 @@ describe('web console in headless Chromium', { timeout: 900_000 }, () => {
     const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
       const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/cli.ts'), 'redrive', failed.id, '--sfn', stack.sfnUrl], { cwd: repoRoot });
       let text = '';
-      child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       child.on('close', (c) => resolve({ code: c ?? 1, out: text }));
     });
     assert.equal(code, 0, out);

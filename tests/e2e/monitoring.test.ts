@@ -33,8 +33,11 @@ let tmp: string;
 const api = async (method: string, route: string, body?: unknown) => {
   // The admin token on every request: POST /monitoring/{name}/run needs it (the others ignore it).
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${stack.adminToken}` };
-  const response = await fetch(`${stack.baseUrl}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) })
-    .catch((error: Error) => { throw new Error(`${method} ${route}: ${error.message} (${String((error.cause as Error | undefined)?.message)})\n${stack.recentOutput().slice(-3000)}`); });
+  const response = await fetch(`${stack.baseUrl}${route}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) }).catch(
+    (error: Error) => {
+      throw new Error(`${method} ${route}: ${error.message} (${String((error.cause as Error | undefined)?.message)})\n${stack.recentOutput().slice(-3000)}`);
+    },
+  );
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
@@ -52,11 +55,19 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-monitorui-'));
     stack = new EmbeddedStack({
-      mysql, bucket, s3Directory: path.join(tmp, 's3'),
+      mysql,
+      bucket,
+      s3Directory: path.join(tmp, 's3'),
       functionEnv: {
-        DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2000', TRAIN_WORKERS: '1',
+        DATA_API_DATASET_PATH: covertypePath,
+        DATA_API_BATCH_INTERVAL_SECONDS: '1',
+        DATA_API_SAMPLE_SIZE: '2000',
+        TRAIN_WORKERS: '1',
         // Written out by size (the 1000-row requests) and when the stack stops, not by age.
-        PREDICTION_LOG_FLUSH_MS: '600000', PREDICTION_LOG_FLUSH_BYTES: '100000', MONITOR_MIN_ROWS: '800', MONITOR_MIN_FEEDBACK: '10',
+        PREDICTION_LOG_FLUSH_MS: '600000',
+        PREDICTION_LOG_FLUSH_BYTES: '100000',
+        MONITOR_MIN_ROWS: '800',
+        MONITOR_MIN_FEEDBACK: '10',
       },
     });
     await stack.start();
@@ -68,7 +79,10 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     const pool = stack.pool as Pool;
     const champion = await getAliasVersion(pool, 'covertype', 'champion');
     await inTransaction(pool, (tx) => setAlias(tx, 'covertype', 'challenger', champion === 1 ? 2 : 1));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     // "Check now" is admin-only: the page asks for the token once.
     page.on('dialog', (dialog) => void dialog.accept(stack.adminToken));
@@ -108,8 +122,14 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     const second = await checkUntil(2000);
     assert.equal(second.drifted, true, JSON.stringify(second.features));
     const fired = second.fired as { trigger: string; actions: { action: string; ok: boolean; detail: string }[] }[];
-    assert.deepEqual(fired.map((f) => f.trigger), ['drift']);
-    assert.ok(fired[0].actions.some((a) => a.action === 'retrain' && a.ok), JSON.stringify(fired));
+    assert.deepEqual(
+      fired.map((f) => f.trigger),
+      ['drift'],
+    );
+    assert.ok(
+      fired[0].actions.some((a) => a.action === 'retrain' && a.ok),
+      JSON.stringify(fired),
+    );
     const after = ((await api('GET', '/executions')).body.executions as unknown[]).length;
     assert.equal(after, before + 1, 'the crossing started one pipeline run');
     const third = await api('POST', '/monitoring/covertype/run');
@@ -118,12 +138,12 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
     await page.goto(`${stack.baseUrl}/#/monitoring`);
     await page.locator('#chart-drift').waitFor();
     // In the page: what Chart.js holds for each canvas (labels, dataset names, non-empty points) and its drawn height.
-    const charts = await page.evaluate(`['chart-drift', 'chart-mix', 'chart-metric', 'chart-agreement'].map((id) => {
+    const charts = (await page.evaluate(`['chart-drift', 'chart-mix', 'chart-metric', 'chart-agreement'].map((id) => {
       const canvas = document.getElementById(id);
       const c = canvas ? window.Chart.getChart(canvas) : undefined;
       return { id, labels: c ? c.data.labels.length : -1, datasets: c ? c.data.datasets.map((d) => d.label) : [],
         points: c && c.data.datasets[0] ? c.data.datasets[0].data.filter((v) => v !== null).length : 0, height: canvas ? canvas.clientHeight : 0 };
-    })`) as { id: string; labels: number; datasets: string[]; points: number; height: number }[];
+    })`)) as { id: string; labels: number; datasets: string[]; points: number; height: number }[];
     const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
     assert.ok(byId['chart-drift'].datasets.includes('Elevation') && byId['chart-drift'].labels >= 3, JSON.stringify(byId['chart-drift']));
     assert.ok(byId['chart-mix'].points > 0, JSON.stringify(byId['chart-mix']));
@@ -146,13 +166,38 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
 
   test('what the log still buffers is written out when the stack stops', async () => {
     const pool = stack.pool as Pool;
-    const small = await api('POST', '/predict', { rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
+    const small = await api('POST', '/predict', {
+      rows: [
+        {
+          Elevation: 2596,
+          Aspect: 51,
+          Slope: 3,
+          Horizontal_Distance_To_Hydrology: 258,
+          Vertical_Distance_To_Hydrology: 0,
+          Horizontal_Distance_To_Roadways: 510,
+          Hillshade_9am: 221,
+          Hillshade_Noon: 232,
+          Hillshade_3pm: 148,
+          Horizontal_Distance_To_Fire_Points: 6279,
+          Wilderness_Area: 'Rawah',
+          Soil_Type: 'C7745',
+        },
+      ],
+    });
     assert.equal(small.status, 200);
     const id = parseRequestId(String(small.body.request_id));
     assert.ok(id);
     // The log object holding the request, by its writer and number (what feedback looks it up by).
-    const count = async (db: Pool) => Number(((await db.query('SELECT COUNT(*) AS n FROM prediction_log_flushes WHERE writer_id = ? AND seq_first <= ? AND seq_last >= ?',
-      [id.writerId, id.seq, id.seq])) as unknown as [{ n: number }[]])[0][0].n);
+    const count = async (db: Pool) =>
+      Number(
+        (
+          (await db.query('SELECT COUNT(*) AS n FROM prediction_log_flushes WHERE writer_id = ? AND seq_first <= ? AND seq_last >= ?', [
+            id.writerId,
+            id.seq,
+            id.seq,
+          ])) as unknown as [{ n: number }[]]
+        )[0][0].n,
+      );
     assert.equal(await count(pool), 0, 'below both thresholds: still buffered');
     await stack.stop();
     const fresh = createPool(mysql);

@@ -60,7 +60,12 @@ export async function openTestStorage(label: string): Promise<TestStorage> {
   const s3 = new S3rver({ port, address: '127.0.0.1', directory, silent: true });
   await s3.run();
   const s3Endpoint = `http://127.0.0.1:${port}`;
-  const store = new ArtifactStore({ bucket: testBucket(label), region: 'us-east-1', endpoint: s3Endpoint, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  const store = new ArtifactStore({
+    bucket: testBucket(label),
+    region: 'us-east-1',
+    endpoint: s3Endpoint,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  });
   await store.ensureBucket();
   return {
     ...database,

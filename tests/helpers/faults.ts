@@ -180,22 +180,46 @@ export async function runDomainPipeline(
 ): Promise<DomainRun> {
   const fetches: FetchResult[] = [];
   for (let i = 0; i < (options.batches ?? 1); i++) {
-    fetches.push(await fetchBatch({ pool: deps.pool, spec: deps.spec, dataApiUrl: deps.dataApiUrl, timeoutMs: 5000 }, { executionId, groupNumber: 1, fetchIndex: i }));
+    fetches.push(
+      await fetchBatch({ pool: deps.pool, spec: deps.spec, dataApiUrl: deps.dataApiUrl, timeoutMs: 5000 }, { executionId, groupNumber: 1, fetchIndex: i }),
+    );
   }
   const dataset = await preprocess({ pool: deps.pool, store: deps.store, spec: deps.spec }, executionId);
-  const trained = await train({ pool: deps.pool, store: deps.store, workers: 1 }, {
-    executionId, datasetVersion: dataset.datasetVersion, manifestKey: dataset.manifestKey,
-    params: TrainParamsSchema.parse({ nEstimators: options.nEstimators ?? 10, seed: options.seed ?? 42 }), trialIndex: 0,
-  });
-  const promotion = await promote({ pool: deps.pool, store: deps.store }, {
-    executionId, runId: trained.runId, manifestKey: dataset.manifestKey, policy: { minGain: 0 },
-  });
+  const trained = await train(
+    { pool: deps.pool, store: deps.store, workers: 1 },
+    {
+      executionId,
+      datasetVersion: dataset.datasetVersion,
+      manifestKey: dataset.manifestKey,
+      params: TrainParamsSchema.parse({ nEstimators: options.nEstimators ?? 10, seed: options.seed ?? 42 }),
+      trialIndex: 0,
+    },
+  );
+  const promotion = await promote(
+    { pool: deps.pool, store: deps.store },
+    {
+      executionId,
+      runId: trained.runId,
+      manifestKey: dataset.manifestKey,
+      policy: { minGain: 0 },
+    },
+  );
   return { fetches, dataset, train: trained, promotion };
 }
 
 /** Counts of every table a pipeline writes, to compare before and after a fault or a re-run. */
 export async function tableCounts(pool: Pool): Promise<Record<string, number>> {
-  const tables = ['raw_rows', 'rejected_rows', 'fetched_batches', 'dataset_versions', 'runs', 'model_versions', 'model_aliases', 'promotions', 'pipeline_failures'];
+  const tables = [
+    'raw_rows',
+    'rejected_rows',
+    'fetched_batches',
+    'dataset_versions',
+    'runs',
+    'model_versions',
+    'model_aliases',
+    'promotions',
+    'pipeline_failures',
+  ];
   const out: Record<string, number> = {};
   for (const t of tables) {
     const [rows] = await pool.query(`SELECT COUNT(*) AS n FROM ${t}`);
@@ -243,7 +267,10 @@ export class LambdaProxy {
         }
         const fault = name ? this.fault(name, payload) : null;
         if (fault) {
-          res.writeHead(fault.status ?? 200, { 'content-type': 'application/json', ...(fault.functionError ? { 'x-amz-function-error': fault.functionError } : {}) });
+          res.writeHead(fault.status ?? 200, {
+            'content-type': 'application/json',
+            ...(fault.functionError ? { 'x-amz-function-error': fault.functionError } : {}),
+          });
           res.end(JSON.stringify(fault.body));
           return;
         }

@@ -20,16 +20,35 @@ export interface ServeProcess {
 /** `npm run serve` as a user runs it (scripts/serve.ts), on free ports, against the given MySQL, bucket and S3 folder. */
 export async function startServe(mysql: MysqlSettings, bucket: string, s3Directory: string): Promise<ServeProcess> {
   const [http, lambda, s3, sfn] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [
-    path.join(repoRoot, 'scripts/serve.ts'), '--http-port', String(http), '--lambda-port', String(lambda), '--s3-port', String(s3), '--sfn-port', String(sfn), '--s3-dir', s3Directory,
-  ], {
-    cwd: repoRoot,
-    env: {
-      ...process.env, MYSQL_HOST: mysql.host, MYSQL_PORT: String(mysql.port), MYSQL_USER: mysql.user, MYSQL_PASSWORD: mysql.password,
-      MYSQL_DATABASE: mysql.database, S3_BUCKET: bucket,
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'scripts/serve.ts'),
+      '--http-port',
+      String(http),
+      '--lambda-port',
+      String(lambda),
+      '--s3-port',
+      String(s3),
+      '--sfn-port',
+      String(sfn),
+      '--s3-dir',
+      s3Directory,
+    ],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        MYSQL_HOST: mysql.host,
+        MYSQL_PORT: String(mysql.port),
+        MYSQL_USER: mysql.user,
+        MYSQL_PASSWORD: mysql.password,
+        MYSQL_DATABASE: mysql.database,
+        S3_BUCKET: bucket,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<boolean>((resolve) => {
@@ -42,7 +61,12 @@ export async function startServe(mysql: MysqlSettings, bucket: string, s3Directo
     void exited.then(() => resolve(false));
   });
   return {
-    child, baseUrl: `http://127.0.0.1:${http}`, sfnUrl: `http://127.0.0.1:${sfn}`, output: () => out, ready, exited,
+    child,
+    baseUrl: `http://127.0.0.1:${http}`,
+    sfnUrl: `http://127.0.0.1:${sfn}`,
+    output: () => out,
+    ready,
+    exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -82,7 +82,10 @@ type ServiceModel = { shapes: Record<string, { enum?: string[]; members?: Record
 export function botocoreModel(): ServiceModel | null {
   const roots = ['/usr/lib/python3/dist-packages/awscli/botocore/data/stepfunctions', '/usr/lib/python3/dist-packages/botocore/data/stepfunctions'];
   try {
-    const dir = execFileSync('python3', ['-c', 'import botocore, os; print(os.path.dirname(botocore.__file__))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dir = execFileSync('python3', ['-c', 'import botocore, os; print(os.path.dirname(botocore.__file__))'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (dir) roots.push(path.join(dir, 'data', 'stepfunctions'));
   } catch {
     // no python3 botocore
@@ -122,13 +125,20 @@ export function assertHistoryShape(events: readonly Record<string, unknown>[]): 
     assert.ok(sdkTypes.has(String(e.type)), `${e.type} is a HistoryEventType of @aws-sdk/client-sfn`);
     if (model) assert.ok(modelTypes.has(String(e.type)), `${e.type} is in botocore's HistoryEventType enum`);
     assert.ok(typeof e.timestamp === 'number' && e.timestamp > 1.6e9 && e.timestamp < 1e11, `timestamp ${e.timestamp} is in epoch seconds`);
-    assert.ok(typeof e.previousEventId === 'number' && e.previousEventId >= 0 && e.previousEventId < Number(e.id), `previousEventId of ${e.id} (${e.previousEventId}) points back`);
+    assert.ok(
+      typeof e.previousEventId === 'number' && e.previousEventId >= 0 && e.previousEventId < Number(e.id),
+      `previousEventId of ${e.id} (${e.previousEventId}) points back`,
+    );
     if (i === 0) assert.equal(e.previousEventId, 0);
     for (const key of Object.keys(e)) {
       if (['id', 'previousEventId', 'type', 'timestamp'].includes(key)) continue;
       if (model) assert.ok(eventMembers.has(key), `${key} is a HistoryEvent member in botocore's model`);
       const type = String(e.type);
-      const expected = type.endsWith('StateEntered') ? 'stateEnteredEventDetails' : type.endsWith('StateExited') ? 'stateExitedEventDetails' : `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+      const expected = type.endsWith('StateEntered')
+        ? 'stateEnteredEventDetails'
+        : type.endsWith('StateExited')
+          ? 'stateExitedEventDetails'
+          : `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
       assert.equal(key, expected, `${type} carries ${expected}`);
     }
   });

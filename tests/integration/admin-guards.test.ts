@@ -8,9 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
-import {
-  ensureRegisteredModel, getAliasVersion, listPromotions, lockModel, recordPromotion, registerVersion, setAlias,
-} from '../../src/registry/registry.ts';
+import { ensureRegisteredModel, getAliasVersion, listPromotions, lockModel, recordPromotion, registerVersion, setAlias } from '../../src/registry/registry.ts';
 import { EmbeddedStack } from '../../src/embedded/stack.ts';
 import { dropDatabase, inTransaction } from '../../src/storage/mysql.ts';
 import { sha256 } from '../../src/storage/s3.ts';
@@ -44,10 +42,18 @@ async function registerWithArtifact(n: number, stored: string | null, recorded: 
   const artifactKey = `models/${MODEL}/runs/guard-${n}/model.json.gz`;
   if (stored !== null) await stack.store!.putBytes(artifactKey, Buffer.from(stored));
   await ensureRegisteredModel(stack.pool!, MODEL);
-  return inTransaction(stack.pool!, (tx) => registerVersion(tx, {
-    modelName: MODEL, runId: `00000000-0000-4000-8000-00000000000${n}`, dataset: MODEL, datasetVersion: 1, artifactKey,
-    artifactSha256: sha256(Buffer.from(recorded)), inputSchema: { features: [] }, testMetrics: { accuracy: 0.5 + n / 100 },
-  }));
+  return inTransaction(stack.pool!, (tx) =>
+    registerVersion(tx, {
+      modelName: MODEL,
+      runId: `00000000-0000-4000-8000-00000000000${n}`,
+      dataset: MODEL,
+      datasetVersion: 1,
+      artifactKey,
+      artifactSha256: sha256(Buffer.from(recorded)),
+      inputSchema: { features: [] },
+      testMetrics: { accuracy: 0.5 + n / 100 },
+    }),
+  );
 }
 
 async function promote(version: number, requestId: string): Promise<void> {
@@ -56,8 +62,16 @@ async function promote(version: number, requestId: string): Promise<void> {
     const previous = await getAliasVersion(tx, MODEL, 'champion');
     await setAlias(tx, MODEL, 'champion', version);
     await recordPromotion(tx, {
-      requestId, modelName: MODEL, action: 'promoted', candidateVersion: version, previousVersion: previous,
-      metric: 'accuracy', candidateScore: 0.9, championScore: null, minGain: 0, reason: 'test setup',
+      requestId,
+      modelName: MODEL,
+      action: 'promoted',
+      candidateVersion: version,
+      previousVersion: previous,
+      metric: 'accuracy',
+      candidateScore: 0.9,
+      championScore: null,
+      minGain: 0,
+      reason: 'test setup',
     });
   });
 }
@@ -66,11 +80,16 @@ async function promote(version: number, requestId: string): Promise<void> {
 function cli(env: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/cli.ts'), ...args, '--api', stack.baseUrl], {
-      cwd: tmp, env: { ...process.env, ...env },
+      cwd: tmp,
+      env: { ...process.env, ...env },
     });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
   });
 }

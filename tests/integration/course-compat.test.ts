@@ -100,10 +100,17 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
     const spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
     course = await startCourseApi((await loadDatasetRows(spec, covertypePath)).slice(0, 4000), INTERVAL_S);
     stack = new EmbeddedStack({
-      mysql, bucket: testBucket('course'), s3Directory: path.join(tmp, 's3'),
+      mysql,
+      bucket: testBucket('course'),
+      s3Directory: path.join(tmp, 's3'),
       // The fetch step calls the course's API, as `npm start -- --data-api-url` does.
       dataApiUrl: course.url,
-      functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: String(INTERVAL_S), DATA_API_SAMPLE_SIZE: '50', TRAIN_WORKERS: '1' },
+      functionEnv: {
+        DATA_API_DATASET_PATH: covertypePath,
+        DATA_API_BATCH_INTERVAL_SECONDS: String(INTERVAL_S),
+        DATA_API_SAMPLE_SIZE: '50',
+        TRAIN_WORKERS: '1',
+      },
     });
     await stack.start();
   });
@@ -115,7 +122,7 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  test('a course-style client gets batches 1..10 then the 400 detail end, from our API and the course\'s alike', async () => {
+  test("a course-style client gets batches 1..10 then the 400 detail end, from our API and the course's alike", async () => {
     const [ours, theirs] = await Promise.all([collectLikeACourseDag(stack.baseUrl, 2), collectLikeACourseDag(course.url, 2)]);
     const oneToTen = Array.from({ length: 10 }, (_, i) => i + 1);
     assert.deepEqual(theirs.batches, oneToTen, 'the stand-in behaves as the course API');
@@ -136,7 +143,7 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
     }
   });
 
-  test('a group outside the course\'s 1..10 is a 400 with a detail, on our API as on the course\'s', async () => {
+  test("a group outside the course's 1..10 is a 400 with a detail, on our API as on the course's", async () => {
     for (const base of [stack.baseUrl, course.url]) {
       for (const group of [0, 11]) {
         const r = await get(`${base}/data?group_number=${group}`);
@@ -146,30 +153,51 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
     }
     // The pipeline refuses such a group before calling any API.
     const response = await fetch(`${stack.baseUrl}/executions`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.adminToken}` }, body: JSON.stringify({ groupNumber: 11 }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.adminToken}` },
+      body: JSON.stringify({ groupNumber: 11 }),
     });
     assert.equal(response.status, 400);
     assert.match(JSON.stringify(await response.json()), /groupNumber/);
   });
 
-  test('the pipeline runs against the course\'s API: ten batches, its 400 detail ends the loop, and the run goes on to promotion', async () => {
+  test("the pipeline runs against the course's API: ten batches, its 400 detail ends the loop, and the run goes on to promotion", async () => {
     const calls = course.calls.length;
     const result = await stack.runPipeline({
-      dataset: 'covertype', groupNumber: 4, batches: 20, intervalSeconds: INTERVAL_S,
-      train: { nEstimators: 10, seed: 3 }, search: { trials: 1, seed: 1, maxConcurrency: 1 },
+      dataset: 'covertype',
+      groupNumber: 4,
+      batches: 20,
+      intervalSeconds: INTERVAL_S,
+      train: { nEstimators: 10, seed: 3 },
+      search: { trials: 1, seed: 1, maxConcurrency: 1 },
     });
     if (result.status !== 'SUCCEEDED') console.error(stack.recentOutput());
     assert.equal(result.status, 'SUCCEEDED', `${result.error}: ${result.cause}`);
     const fetched = result.events
       .filter((e) => e.type === 'StateExited' && e.stateName === 'FetchBatch')
-      .map((e) => ((e.payload.state as { output: { fetch: { batchNumber: number } } }).output).fetch.batchNumber);
+      .map((e) => (e.payload.state as { output: { fetch: { batchNumber: number } } }).output.fetch.batchNumber);
     // Within one interval the course's API serves the same batch again, so a batch may come twice.
-    assert.deepEqual([...new Set(fetched)], Array.from({ length: 10 }, (_, i) => i + 1), `batches in order: ${fetched.join(' ')}`);
-    assert.deepEqual(fetched, [...fetched].sort((a, b) => a - b));
+    assert.deepEqual(
+      [...new Set(fetched)],
+      Array.from({ length: 10 }, (_, i) => i + 1),
+      `batches in order: ${fetched.join(' ')}`,
+    );
+    assert.deepEqual(
+      fetched,
+      [...fetched].sort((a, b) => a - b),
+    );
     const ended = result.events.filter((e) => e.type === 'StateFailed' && e.stateName === 'FetchBatch');
-    assert.deepEqual(ended.map((e) => e.payload.Error), ['NoMoreBatches'], 'the end of data, not a failure');
+    assert.deepEqual(
+      ended.map((e) => e.payload.Error),
+      ['NoMoreBatches'],
+      'the end of data, not a failure',
+    );
     const entered = result.events.filter((e) => e.type === 'StateEntered' && e.stateName === 'FetchBatch').length;
-    assert.deepEqual(course.calls.slice(calls), Array.from({ length: entered }, () => 4), 'each fetch asked once, for group 4');
+    assert.deepEqual(
+      course.calls.slice(calls),
+      Array.from({ length: entered }, () => 4),
+      'each fetch asked once, for group 4',
+    );
     const out = result.output as { fetch: { rowsStored: number }; promotion: { decision: string } };
     assert.equal(out.fetch.rowsStored, 2000, 'every row the course served (200 per batch), once');
     assert.equal(out.promotion.decision, 'promoted');

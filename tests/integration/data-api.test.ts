@@ -39,7 +39,10 @@ describe('data API batches', () => {
     assert.equal(await currentBatch(pool, 7, s, at(61)), 2);
     assert.equal(await currentBatch(pool, 7, s, at(100)), 2);
     assert.equal(await currentBatch(pool, 7, s, at(122)), 3);
-    await assert.rejects(currentBatch(pool, 7, s, at(200)), (e: Error) => e.name === 'NoMoreBatches' && /restart_data_generation\?group_number=7/.test(e.message));
+    await assert.rejects(
+      currentBatch(pool, 7, s, at(200)),
+      (e: Error) => e.name === 'NoMoreBatches' && /restart_data_generation\?group_number=7/.test(e.message),
+    );
     // Another group has its own clock.
     assert.equal(await currentBatch(pool, 8, s, at(200)), 1);
     await restartGroup(pool, 7, at(300));

@@ -24,7 +24,9 @@ describe('data API: per-dataset group state and sources', () => {
 
   test('a database of the single-dataset data API migrates: its groups continue as covertype groups', async () => {
     // The schema as it was: group state keyed by group number only, group 3 at batch 4.
-    await pool.query('CREATE TABLE data_api_groups (group_number INT NOT NULL PRIMARY KEY, batch_number INT NOT NULL, batch_started_at DATETIME(3) NOT NULL) ENGINE=InnoDB');
+    await pool.query(
+      'CREATE TABLE data_api_groups (group_number INT NOT NULL PRIMARY KEY, batch_number INT NOT NULL, batch_started_at DATETIME(3) NOT NULL) ENGINE=InnoDB',
+    );
     await pool.query('INSERT INTO data_api_groups VALUES (3, 4, ?)', [t0]);
     await migrate(pool);
     await migrate(pool); // idempotent
@@ -48,9 +50,13 @@ describe('data API: per-dataset group state and sources', () => {
     await currentBatch(pool, 4, s, at(0), 'bodyfat');
     assert.equal(await currentBatch(pool, 4, s, at(61), 'bodyfat'), 2);
     assert.equal(await currentBatch(pool, 4, s, at(122), 'bodyfat'), 3);
-    await assert.rejects(currentBatch(pool, 4, s, at(200), 'bodyfat'), (e: Error) =>
-      e.name === 'NoMoreBatches' && /batches of group 4 of dataset bodyfat have been served/.test(e.message) &&
-      /restart_data_generation\?group_number=4&dataset=bodyfat/.test(e.message));
+    await assert.rejects(
+      currentBatch(pool, 4, s, at(200), 'bodyfat'),
+      (e: Error) =>
+        e.name === 'NoMoreBatches' &&
+        /batches of group 4 of dataset bodyfat have been served/.test(e.message) &&
+        /restart_data_generation\?group_number=4&dataset=bodyfat/.test(e.message),
+    );
     await currentBatch(pool, 4, s, at(0), 'covertype');
     assert.equal(await currentBatch(pool, 4, s, at(61), 'covertype'), 2);
     await restartGroup(pool, 4, at(300), 'covertype');
@@ -65,7 +71,10 @@ describe('data API: per-dataset group state and sources', () => {
     const rows = Array.from({ length: 252 }, (_, i) => [String(i)]);
     const response = await serveBatch(pool, rows, 5, { batches: 10, intervalSeconds: 3600, sampleSize: 25 }, 'bodyfat');
     assert.equal(response.dataset, 'bodyfat');
-    assert.deepEqual(response.data.map((r) => Number(r[0])), Array.from({ length: 25 }, (_, i) => i));
+    assert.deepEqual(
+      response.data.map((r) => Number(r[0])),
+      Array.from({ length: 25 }, (_, i) => i),
+    );
   });
 
   test('sources: the default dataset, the configured ones, and a clear 404 for the rest', async () => {
@@ -84,7 +93,10 @@ describe('data API: per-dataset group state and sources', () => {
     // Spec column order, Density dropped: Age first, BodyFat (the target) last.
     assert.deepEqual(bodyfat.rows[0], ['23', '154.25', '67.75', '36.2', '93.1', '85.2', '94.5', '59.0', '37.3', '21.9', '32.0', '27.4', '17.1', '12.3']);
     assert.equal(await sources.dataset('bodyfat'), bodyfat, 'loaded once');
-    await assert.rejects(sources.dataset('iris'), (e: Error) => e.name === 'NotFound' && /no dataset named iris \(it serves: covertype, bodyfat, nospec\)/.test(e.message));
+    await assert.rejects(
+      sources.dataset('iris'),
+      (e: Error) => e.name === 'NotFound' && /no dataset named iris \(it serves: covertype, bodyfat, nospec\)/.test(e.message),
+    );
     await assert.rejects(sources.dataset('nospec'), (e: Error) => e.name === 'NotFound' && /no spec datasets\/nospec\.spec\.json/.test(e.message));
   });
 });

@@ -20,7 +20,14 @@ const BODYFAT_STD = 8.35;
 
 type PipelineOutput = {
   fetch: { rowsStored: number };
-  dataset: { dataset: string; datasetVersion: number; manifestKey: string; created: boolean; counts: { total: number; train: number; validation: number; test: number; rejected: number }; drift: DriftSummary };
+  dataset: {
+    dataset: string;
+    datasetVersion: number;
+    manifestKey: string;
+    created: boolean;
+    counts: { total: number; train: number; validation: number; test: number; rejected: number };
+    drift: DriftSummary;
+  };
   promotion: { modelName: string; decision: string; metric: string; candidateVersion: number; testMetrics: Record<string, number> };
 };
 
@@ -76,13 +83,30 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     // 252 rows, one rejected at fetch (source row 42: Height 29.5 in, outside the spec's [48, 90]).
     assert.equal(out.fetch.rowsStored, 251);
     const [rejected] = await stack.pool!.query("SELECT reason FROM rejected_rows WHERE dataset = 'bodyfat'");
-    assert.deepEqual((rejected as { reason: string }[]).map((r) => r.reason), ['Height: "29.50" is out of range [48, 90]']);
+    assert.deepEqual(
+      (rejected as { reason: string }[]).map((r) => r.reason),
+      ['Height: "29.50" is out of range [48, 90]'],
+    );
     assert.equal(out.dataset.dataset, 'bodyfat');
     assert.equal(out.dataset.datasetVersion, 1);
     assert.equal(out.dataset.counts.total, 251);
     assert.equal(out.dataset.counts.train + out.dataset.counts.validation + out.dataset.counts.test, 251);
     const manifest = await stack.store!.getJson<DatasetManifest>(out.dataset.manifestKey);
-    assert.deepEqual(manifest.featureNames, ['Age', 'Weight', 'Height', 'Neck', 'Chest', 'Abdomen', 'Hip', 'Thigh', 'Knee', 'Ankle', 'Biceps', 'Forearm', 'Wrist']);
+    assert.deepEqual(manifest.featureNames, [
+      'Age',
+      'Weight',
+      'Height',
+      'Neck',
+      'Chest',
+      'Abdomen',
+      'Hip',
+      'Thigh',
+      'Knee',
+      'Ankle',
+      'Biceps',
+      'Forearm',
+      'Wrist',
+    ]);
     assert.equal(manifest.classCounts, undefined);
 
     assert.equal(out.promotion.modelName, 'bodyfat');
@@ -113,22 +137,57 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     const rmse = Math.sqrt(squared / rows.length);
     // Same model, same rows: what promote recorded.
     assert.ok(Math.abs(rmse - out.promotion.testMetrics.rmse) < 1e-6, `${rmse} vs recorded ${out.promotion.testMetrics.rmse}`);
-    t.diagnostic(`bodyfat: ${rows.length} test rows, RMSE ${rmse.toFixed(3)}, MAE ${out.promotion.testMetrics.mae.toFixed(3)}, R² ${out.promotion.testMetrics.r2.toFixed(3)}`);
+    t.diagnostic(
+      `bodyfat: ${rows.length} test rows, RMSE ${rmse.toFixed(3)}, MAE ${out.promotion.testMetrics.mae.toFixed(3)}, R² ${out.promotion.testMetrics.r2.toFixed(3)}`,
+    );
     // Predicting the mean gives RMSE ≈ std (8.35); circumferences explain most of body fat.
     assert.ok(rmse < 0.75 * BODYFAT_STD, `test RMSE ${rmse}`);
     assert.ok(out.promotion.testMetrics.r2 > 0.4, `test R² ${out.promotion.testMetrics.r2}`);
   });
 
   test('a request for the wrong spec is rejected naming the fields (covertype fields sent to the bodyfat model)', async () => {
-    const covertypeRow = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
+    const covertypeRow = {
+      Elevation: 2596,
+      Aspect: 51,
+      Slope: 3,
+      Horizontal_Distance_To_Hydrology: 258,
+      Vertical_Distance_To_Hydrology: 0,
+      Horizontal_Distance_To_Roadways: 510,
+      Hillshade_9am: 221,
+      Hillshade_Noon: 232,
+      Hillshade_3pm: 148,
+      Horizontal_Distance_To_Fire_Points: 6279,
+      Wilderness_Area: 'Rawah',
+      Soil_Type: 'C7745',
+    };
     const { status, body } = await post(`${stack.baseUrl}/predict`, { model: 'bodyfat', rows: [covertypeRow] });
     assert.equal(status, 400, JSON.stringify(body));
     const issues = body.issues as { field: string; message: string }[];
-    assert.ok(issues.some((i) => i.field === 'Elevation' && /unknown field/.test(i.message)), JSON.stringify(issues));
-    assert.ok(issues.some((i) => i.field === 'Abdomen' && /missing field/.test(i.message)), JSON.stringify(issues));
+    assert.ok(
+      issues.some((i) => i.field === 'Elevation' && /unknown field/.test(i.message)),
+      JSON.stringify(issues),
+    );
+    assert.ok(
+      issues.some((i) => i.field === 'Abdomen' && /missing field/.test(i.message)),
+      JSON.stringify(issues),
+    );
     assert.match(String(body.message), /Elevation: unknown field/);
     // And a Body Fat value out of the spec's range names its field.
-    const good = { Age: 40, Weight: 180, Height: 70, Neck: 38, Chest: 100, Abdomen: 92, Hip: 100, Thigh: 59, Knee: 38, Ankle: 23, Biceps: 32, Forearm: 28, Wrist: 18 };
+    const good = {
+      Age: 40,
+      Weight: 180,
+      Height: 70,
+      Neck: 38,
+      Chest: 100,
+      Abdomen: 92,
+      Hip: 100,
+      Thigh: 59,
+      Knee: 38,
+      Ankle: 23,
+      Biceps: 32,
+      Forearm: 28,
+      Wrist: 18,
+    };
     const bad = await post(`${stack.baseUrl}/predict`, { model: 'bodyfat', rows: [{ ...good, Height: 29.5 }] });
     assert.equal(bad.status, 400);
     assert.match(String(bad.body.message), /Height: 29\.5 is out of range \[48, 90\]/);
@@ -149,7 +208,22 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     assert.ok(out.promotion.testMetrics.accuracy > 0.5);
     const { status, body } = await post(`${stack.baseUrl}/predict`, {
       model: 'covertype',
-      rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }],
+      rows: [
+        {
+          Elevation: 2596,
+          Aspect: 51,
+          Slope: 3,
+          Horizontal_Distance_To_Hydrology: 258,
+          Vertical_Distance_To_Hydrology: 0,
+          Horizontal_Distance_To_Roadways: 510,
+          Hillshade_9am: 221,
+          Hillshade_Noon: 232,
+          Hillshade_3pm: 148,
+          Horizontal_Distance_To_Fire_Points: 6279,
+          Wilderness_Area: 'Rawah',
+          Soil_Type: 'C7745',
+        },
+      ],
     });
     assert.equal(status, 200, JSON.stringify(body));
     assert.ok(Number.isInteger((body.predictions as { prediction: number }[])[0].prediction));
@@ -169,7 +243,9 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     assert.equal(drift.threshold, 0.2);
     assert.equal(drift.drifted, drift.flagged.length > 0);
     assert.ok(drift.maxPsi >= 0);
-    const report = await stack.store!.getJson<DriftReport>(`datasets/covertype/${(await stack.store!.getJson<DatasetManifest>(out.dataset.manifestKey)).contentHash}/drift.json`);
+    const report = await stack.store!.getJson<DriftReport>(
+      `datasets/covertype/${(await stack.store!.getJson<DatasetManifest>(out.dataset.manifestKey)).contentHash}/drift.json`,
+    );
     assert.equal(report.features.length, 12);
     t.diagnostic(`covertype v2 vs v1: ${report.reason}`);
     for (const f of report.features) {
@@ -196,7 +272,12 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
   test('GET /datasets lists versions, and a version shows its profile and drift', async () => {
     const list = await get(`${stack.baseUrl}/datasets`);
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    const datasets = list.body.datasets as { name: string; task: string | null; versions: number; latest: { version: number; drift: DriftSummary | null } | null }[];
+    const datasets = list.body.datasets as {
+      name: string;
+      task: string | null;
+      versions: number;
+      latest: { version: number; drift: DriftSummary | null } | null;
+    }[];
     const byName = new Map(datasets.map((d) => [d.name, d]));
     assert.equal(byName.get('bodyfat')?.task, 'regression');
     assert.equal(byName.get('bodyfat')?.versions, 1);
@@ -206,13 +287,19 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
 
     const versions = await get(`${stack.baseUrl}/datasets/covertype`);
     assert.equal(versions.status, 200);
-    assert.deepEqual((versions.body.versions as { version: number }[]).map((v) => v.version), [2, 1]);
+    assert.deepEqual(
+      (versions.body.versions as { version: number }[]).map((v) => v.version),
+      [2, 1],
+    );
 
     const detail = await get(`${stack.baseUrl}/datasets/bodyfat/versions/1`);
     assert.equal(detail.status, 200, JSON.stringify(detail.body));
     const profile = detail.body.profile as DatasetProfile;
     assert.equal(profile.rows, 251);
-    assert.deepEqual(profile.columns.map((c) => c.name), ['Age', 'Weight', 'Height', 'Neck', 'Chest', 'Abdomen', 'Hip', 'Thigh', 'Knee', 'Ankle', 'Biceps', 'Forearm', 'Wrist', 'BodyFat']);
+    assert.deepEqual(
+      profile.columns.map((c) => c.name),
+      ['Age', 'Weight', 'Height', 'Neck', 'Chest', 'Abdomen', 'Hip', 'Thigh', 'Knee', 'Ankle', 'Biceps', 'Forearm', 'Wrist', 'BodyFat'],
+    );
     const fat = profile.columns.find((c) => c.name === 'BodyFat');
     assert.ok(fat && fat.type === 'numeric');
     assert.equal(fat.role, 'target');
@@ -221,7 +308,10 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     assert.equal(fat.min, 0);
     assert.equal(fat.max, 47.5);
     assert.ok(Math.abs((fat.mean ?? 0) - 19.15) < 0.2 && Math.abs((fat.std ?? 0) - BODYFAT_STD) < 0.2, `${fat.mean} ± ${fat.std}`);
-    assert.equal(fat.histogram.counts.reduce((a, b) => a + b, 0), 251);
+    assert.equal(
+      fat.histogram.counts.reduce((a, b) => a + b, 0),
+      251,
+    );
     const height = profile.columns.find((c) => c.name === 'Height');
     assert.ok(height && height.type === 'numeric' && (height.min ?? 0) >= 48, 'the rejected 29.5 in is not in the profile');
     assert.equal((detail.body.driftReport as DriftReport).baselineVersion, null);
@@ -240,7 +330,7 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     assert.match(String(badVersion.body.message), /version/);
   });
 
-  test('the data API serves each spec\'d dataset per group, a whole Body Fat batch at a time', async () => {
+  test("the data API serves each spec'd dataset per group, a whole Body Fat batch at a time", async () => {
     const group = 9;
     const first = await get(`${stack.baseUrl}/data?group_number=${group}&dataset=bodyfat`);
     assert.equal(first.status, 200, JSON.stringify(first.body));

@@ -154,7 +154,9 @@ class FakeLocalStack {
       return this.send(res, 501, { __type: 'InternalFailure', message: "API for service 'apigatewayv2' not yet implemented or pro feature" });
     }
     if (method === 'GET' && pathname === '/v2/apis') {
-      return this.send(res, 200, { items: [...this.apis].map(([apiId, name]) => ({ apiId, name, apiEndpoint: `http://${apiId}.execute-api.localhost.localstack.cloud:4566` })) });
+      return this.send(res, 200, {
+        items: [...this.apis].map(([apiId, name]) => ({ apiId, name, apiEndpoint: `http://${apiId}.execute-api.localhost.localstack.cloud:4566` })),
+      });
     }
     if (method === 'POST' && pathname === '/v2/apis') {
       const apiId = `api${this.apis.size + 1}`;
@@ -176,15 +178,26 @@ const service = readServiceDefinition(await readFile(path.join(repoRoot, 'server
 const definitionText = await readDefinitionText();
 const zip = new Uint8Array([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
 const environment = functionEnvironment(service.environmentNames, {
-  MYSQL_HOST: 'mysql', MYSQL_PORT: '3306', MYSQL_USER: 'mlops', MYSQL_DATABASE: 'mlops',
-  S3_BUCKET: 'mlops-artifacts', S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY_ID: 'minio-user',
+  MYSQL_HOST: 'mysql',
+  MYSQL_PORT: '3306',
+  MYSQL_USER: 'mlops',
+  MYSQL_DATABASE: 'mlops',
+  S3_BUCKET: 'mlops-artifacts',
+  S3_ENDPOINT: 'http://minio:9000',
+  S3_ACCESS_KEY_ID: 'minio-user',
   DATA_API_DATASET_PATH: 'http://minio:9000/mlops-artifacts/sources/covertype.csv.gz',
 });
 /** Real-looking secrets: they go to SSM, and never into a function's configuration. */
 const secrets = { MYSQL_PASSWORD: 'Zr8kq2VmL9pWx4TnB7cQ', S3_SECRET_ACCESS_KEY: 'minio-Hq3vN8xK2pR7tW4y', ADMIN_TOKEN: 'adm-5c1f9e7a2b8d4f6e0a3c7d91' };
 const options = (httpMode: DeployOptions['httpMode']): DeployOptions => ({
-  stage: 'dev', region: 'us-east-1', architecture: 'x86_64', httpMode, environment, secrets,
-  lambdaRoleArn: 'arn:aws:iam::000000000000:role/lambda', stateMachineRoleArn: 'arn:aws:iam::000000000000:role/states',
+  stage: 'dev',
+  region: 'us-east-1',
+  architecture: 'x86_64',
+  httpMode,
+  environment,
+  secrets,
+  lambdaRoleArn: 'arn:aws:iam::000000000000:role/lambda',
+  stateMachineRoleArn: 'arn:aws:iam::000000000000:role/states',
   httpApiUrl: (apiId) => `http://${apiId}.execute-api.localhost.localstack.cloud:4566`,
   sleep: async () => undefined,
 });
@@ -226,7 +239,10 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.deepEqual(fetchFn.Architectures, ['x86_64']);
     assert.equal(typeof (fetchFn.Code as { ZipFile: string }).ZipFile, 'string');
 
-    const routes = fake.calls.filter((c) => c.action === 'POST /v2/apis/api1/routes').map((c) => `${String(c.body.routeKey)} → ${String(c.body.target)}`).sort();
+    const routes = fake.calls
+      .filter((c) => c.action === 'POST /v2/apis/api1/routes')
+      .map((c) => `${String(c.body.routeKey)} → ${String(c.body.target)}`)
+      .sort();
     // Every httpApi event of serverless.yml becomes a route to its function's integration.
     const declared = service.functions.flatMap((f) => f.routes.map((r) => `${r.method.toUpperCase()} ${r.path} → integrations/int-${name(f.key)}`)).sort();
     assert.deepEqual(routes, declared);
@@ -254,16 +270,28 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.equal(fake.calls.filter((c) => c.action === 'PUT configuration').length, service.functions.length);
     assert.ok(fake.calls.some((c) => c.action === 'UpdateStateMachine'));
     assert.ok(!fake.calls.some((c) => c.action === 'CreateStateMachine'));
-    assert.ok(fake.calls.some((c) => c.action === 'DELETE /v2/apis/api1'), 'the old HTTP API is replaced');
+    assert.ok(
+      fake.calls.some((c) => c.action === 'DELETE /v2/apis/api1'),
+      'the old HTTP API is replaced',
+    );
   });
 
   test('without API Gateway v2 (community/free plans): function URLs, and fetch is pointed at the data API URL', async () => {
     fake.httpApi = false;
     const result = await deployPipeline(clients, service, definitionText, zip, options('auto'));
     assert.equal(result.httpMode, 'function-url');
-    const urls = fake.calls.filter((c) => c.action === 'POST url').map((c) => c.target).sort();
+    const urls = fake.calls
+      .filter((c) => c.action === 'POST url')
+      .map((c) => c.target)
+      .sort();
     // One function URL per function that serves HTTP routes.
-    assert.deepEqual(urls, service.functions.filter((f) => f.routes.length > 0).map((f) => name(f.key)).sort());
+    assert.deepEqual(
+      urls,
+      service.functions
+        .filter((f) => f.routes.length > 0)
+        .map((f) => name(f.key))
+        .sort(),
+    );
     assert.ok(urls.includes(name('dataApi')) && urls.includes(name('predict')));
     const dataApiUrl = `http://${name('dataApi')}.lambda-url.us-east-1.localhost.localstack.cloud:4566`;
     assert.equal(result.dataApiUrl, dataApiUrl);
@@ -306,14 +334,26 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.equal(fake.calls.length, 0);
   });
 
-  test('the LocalStack runner follows an execution through @aws-sdk/client-sfn: each history event once, in the console\'s shape', async () => {
+  test("the LocalStack runner follows an execution through @aws-sdk/client-sfn: each history event once, in the console's shape", async () => {
     const t = 1_700_000_000;
     fake.describes = 0;
     fake.history = [
       { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: t, executionStartedEventDetails: { input: '{}' } },
       { id: 2, previousEventId: 1, type: 'TaskStateEntered', timestamp: t + 1, stateEnteredEventDetails: { name: 'FetchBatch', input: '{}' } },
-      { id: 3, previousEventId: 2, type: 'LambdaFunctionFailed', timestamp: t + 2, lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' } },
-      { id: 4, previousEventId: 3, type: 'TaskStateExited', timestamp: t + 3, stateExitedEventDetails: { name: 'FetchBatch', output: '{"fetch":{"batchNumber":0}}' } },
+      {
+        id: 3,
+        previousEventId: 2,
+        type: 'LambdaFunctionFailed',
+        timestamp: t + 2,
+        lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' },
+      },
+      {
+        id: 4,
+        previousEventId: 3,
+        type: 'TaskStateExited',
+        timestamp: t + 3,
+        stateExitedEventDetails: { name: 'FetchBatch', output: '{"fetch":{"batchNumber":0}}' },
+      },
       { id: 5, previousEventId: 4, type: 'ExecutionSucceeded', timestamp: t + 4, executionSucceededEventDetails: { output: '{}' } },
     ];
     const sfn = await executionsClient({ stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-pipeline-dev', endpoint: fake.endpoint });
@@ -323,7 +363,10 @@ describe('LocalStack deploy against a fake endpoint', () => {
     assert.equal(fake.describes, 2, 'followed until it stopped');
     assert.equal(result.status, 'SUCCEEDED');
     assert.deepEqual(result.output, { promotion: { decision: 'promoted' } });
-    assert.deepEqual(events.map((e) => e.type), ['ExecutionStarted', 'StateEntered', 'StateFailed', 'StateCaught', 'StateExited', 'ExecutionSucceeded']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['ExecutionStarted', 'StateEntered', 'StateFailed', 'StateCaught', 'StateExited', 'ExecutionSucceeded'],
+    );
     assert.deepEqual([events[1].stateName, (events[1].payload.state as { type: string }).type], ['FetchBatch', 'Task']);
     assert.deepEqual([events[2].stateName, events[2].payload.Error], ['FetchBatch', 'DataApiUnavailable']);
     assert.deepEqual((events[4].payload.state as { output: unknown }).output, { fetch: { batchNumber: 0 } });

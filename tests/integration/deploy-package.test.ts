@@ -34,12 +34,22 @@ describe('serverless package (the AWS CloudFormation template)', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'sls-package-'));
     if (!existsSync(path.join(repoRoot, 'dist', 'functions'))) {
-      const build = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot, encoding: 'utf8' });
+      const build = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      });
       assert.equal(build.status, 0, build.stdout + build.stderr);
     }
-    const result = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', 'dev', '--package', dir], {
-      cwd: repoRoot, encoding: 'utf8', timeout: 180_000, env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', ...SECRETS },
-    });
+    const result = spawnSync(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', 'dev', '--package', dir],
+      {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 180_000,
+        env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', ...SECRETS },
+      },
+    );
     assert.equal(result.status, 0, `serverless package failed:\n${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout + result.stderr, /State machine "pipeline" definition is valid/);
     const template = JSON.parse(await readFile(path.join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, Resource> };
@@ -63,7 +73,9 @@ describe('serverless package (the AWS CloudFormation template)', () => {
   });
 
   test('has the HTTP API routes: every httpApi event of serverless.yml', async () => {
-    const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey).sort();
+    const routes = byType('AWS::ApiGatewayV2::Route')
+      .map(([, r]) => r.Properties.RouteKey)
+      .sort();
     const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
     const declared = service.functions.flatMap((f) => f.routes.map((r) => `${r.method.toUpperCase()} ${r.path}`)).sort();
     assert.deepEqual(routes, declared);
@@ -77,7 +89,9 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.equal(machine.Properties.StateMachineName, 'mlops-pipeline-dev');
     const [body, params] = (machine.Properties.DefinitionString as { 'Fn::Sub': [string, Record<string, unknown>] })['Fn::Sub'];
     const referenced = referencedFunctions(await readDefinitionText());
-    const getAtts = Object.values(params).map((p) => (p as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]).sort();
+    const getAtts = Object.values(params)
+      .map((p) => (p as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0])
+      .sort();
     assert.deepEqual(getAtts, referenced.map(logicalId).sort());
     // Each placeholder is a Fn::Sub variable now; any other "${" is escaped as "${!".
     for (const variable of body.matchAll(/\$\{([^}!]+)\}/g)) assert.ok(variable[1] in params, `unresolved \${${variable[1]}}`);
@@ -105,19 +119,27 @@ describe('serverless package (the AWS CloudFormation template)', () => {
   });
 
   const policiesOf = (role: string) =>
-    (resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] } }[])
-      .flatMap((p) => p.PolicyDocument.Statement);
+    (
+      resources[role].Properties.Policies as { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown; Condition?: unknown }[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
 
   test('grants each function only what it uses', () => {
     const actionsOf = (role: string) => [...new Set(policiesOf(role).flatMap((s) => s.Action))].sort();
     const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
     const secrets = ['kms:Decrypt', 'ssm:GetParameters'];
     for (const role of ['DataApiRole', 'FetchRole', 'RecordFailureRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets].sort(), role);
-    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(actionsOf(role), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
+    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole'])
+      assert.deepEqual(actionsOf(role), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort(), role);
     assert.deepEqual(actionsOf('PredictRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort());
     // predict writes only its prediction log (src/monitoring/); the monitor reads, starts runs and alerts.
-    const writes = (role: string) => policiesOf(role).filter((st) => [st.Action].flat().includes('s3:PutObject')).map((st) => JSON.stringify(st.Resource));
-    assert.deepEqual(writes('PredictRole').map((r) => /"\/predictions\/\*"/.test(r)), [true]);
+    const writes = (role: string) =>
+      policiesOf(role)
+        .filter((st) => [st.Action].flat().includes('s3:PutObject'))
+        .map((st) => JSON.stringify(st.Resource));
+    assert.deepEqual(
+      writes('PredictRole').map((r) => /"\/predictions\/\*"/.test(r)),
+      [true],
+    );
     assert.deepEqual(actionsOf('MonitorRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 'sns:Publish', 'states:StartExecution'].sort());
     const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
     assert.match(s3, /"ArtifactsBucket","Arn"/);
@@ -125,7 +147,7 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.equal(resources.ArtifactsBucket.Type, 'AWS::S3::Bucket');
   });
 
-  test('puts no secret in the template or any function environment, however real the deploying environment\'s are', () => {
+  test("puts no secret in the template or any function environment, however real the deploying environment's are", () => {
     for (const [name, value] of Object.entries(SECRETS)) {
       assert.ok(!packaged.includes(value), `the value of ${name} is in the package`);
     }
@@ -144,8 +166,14 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     const roles = service.functions.map((f) => `${f.key[0].toUpperCase()}${f.key.slice(1)}Role`);
     for (const role of roles) {
       const statements = policiesOf(role);
-      const read = statements.filter((s) => s.Action === 'ssm:GetParameters').map((s) => parameterOf(s.Resource)).sort();
-      const decrypt = statements.filter((s) => s.Action === 'kms:Decrypt').map((s) => parameterOf(s.Condition)).sort();
+      const read = statements
+        .filter((s) => s.Action === 'ssm:GetParameters')
+        .map((s) => parameterOf(s.Resource))
+        .sort();
+      const decrypt = statements
+        .filter((s) => s.Action === 'kms:Decrypt')
+        .map((s) => parameterOf(s.Condition))
+        .sort();
       const expected = ['RegistryRole', 'ExecutionsRole', 'MonitorRole'].includes(role)
         ? ['/mlops-pipeline/dev/admin-token', '/mlops-pipeline/dev/mysql-password']
         : ['/mlops-pipeline/dev/mysql-password'];

@@ -42,7 +42,9 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
   before(async () => {
     s3Directory = await mkdtemp(path.join(os.tmpdir(), 'mlops-s3-'));
     stack = new EmbeddedStack({
-      mysql, bucket: testBucket('diabetes'), s3Directory,
+      mysql,
+      bucket: testBucket('diabetes'),
+      s3Directory,
       functionEnv: {
         DATA_API_DATASET_PATH: covertypePath,
         DATA_API_BATCH_SIZES: JSON.stringify({ diabetes: BATCH_SIZE }),
@@ -53,12 +55,17 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
     await stack.start();
     const input = JSON.parse(await readFile(path.join(repoRoot, 'examples/diabetes.input.json'), 'utf8')) as Record<string, unknown>;
     run = await stack.runPipeline({
-      ...input, batches: BATCHES, intervalSeconds: 1,
+      ...input,
+      batches: BATCHES,
+      intervalSeconds: 1,
       // No metric in the input: the spec's promotionMetric (average precision) decides.
       promotion: { minGain: 0 },
       // Small trials: every family once, each scored by 3-fold grouped cross-validation.
       search: {
-        trials: 3, seed: 7, maxConcurrency: 1, cv: 3,
+        trials: 3,
+        seed: 7,
+        maxConcurrency: 1,
+        cv: 3,
         space: { family: { values: ['forest', 'boosting', 'linear'] } },
         spaces: { forest: { nEstimators: { values: [20] } }, boosting: { nEstimators: { values: [40] } }, linear: { l2: { values: [0.01] } } },
       },
@@ -91,7 +98,11 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
         assert.ok(!('diag_1' in r) && !('encounter_id' in r) && 'diag_1_group' in r);
       }
     }
-    for (const [a, b] of [['train', 'validation'], ['train', 'test'], ['validation', 'test']]) {
+    for (const [a, b] of [
+      ['train', 'validation'],
+      ['train', 'test'],
+      ['validation', 'test'],
+    ]) {
       const shared = [...patients[a]].filter((p) => patients[b].has(p));
       assert.deepEqual(shared, [], `patients in both ${a} and ${b}`);
     }
@@ -99,7 +110,7 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
     assert.ok(manifest.featureNames.includes('diag_1_group=diabetes'));
   });
 
-  test('each family trained a trial with CV mean and spread; the candidate is chosen by the spec\'s metric', async () => {
+  test("each family trained a trial with CV mean and spread; the candidate is chosen by the spec's metric", async () => {
     const trials = out().trials;
     assert.deepEqual(new Set(trials.map((t) => t.family)), new Set(['forest', 'boosting', 'linear']));
     for (const t of trials) {
@@ -126,11 +137,14 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
     const m = out().promotion.testMetrics;
     assert.equal(out().promotion.metric, 'average_precision');
     assert.equal(typeof m.threshold, 'number');
-    assert.deepEqual((m.perClass as { label: string }[]).map((c) => c.label), ['not readmitted within 30 days', 'readmitted within 30 days']);
+    assert.deepEqual(
+      (m.perClass as { label: string }[]).map((c) => c.label),
+      ['not readmitted within 30 days', 'readmitted within 30 days'],
+    );
     assert.ok((m.auroc_ovr as number) > 0.55, `test AUROC ${m.auroc_ovr}`);
   });
 
-  test('/predict serves rows in the dataset\'s own columns: ?, null and absent optional fields get a prediction', async () => {
+  test("/predict serves rows in the dataset's own columns: ?, null and absent optional fields get a prediction", async () => {
     const example = JSON.parse(await readFile(path.join(repoRoot, 'examples/diabetes.predict.json'), 'utf8')) as { rows: Record<string, unknown>[] };
     const { status, body } = await post(`${stack.baseUrl}/predict`, example);
     assert.equal(status, 200, JSON.stringify(body));
@@ -145,17 +159,32 @@ describe('Diabetes end to end: transforms in the spec, a grouped split, three mo
     const bad = await post(`${stack.baseUrl}/predict`, { model: 'diabetes', rows: [noGender, { ...example.rows[0], diag_1: 'X12' }] });
     assert.equal(bad.status, 400);
     const issues = bad.body.issues as { field: string; message: string }[];
-    assert.deepEqual(issues.map((i) => i.field), ['rows[0].gender', 'rows[1].diag_1']);
+    assert.deepEqual(
+      issues.map((i) => i.field),
+      ['rows[0].gender', 'rows[1].diag_1'],
+    );
   });
 
-  test('batch prediction of the source file\'s own lines gives what /predict gives for the same rows', async () => {
+  test("batch prediction of the source file's own lines gives what /predict gives for the same rows", async () => {
     // Lines from the end of the file (not fetched in 3 small batches), with their ? and None values as they are.
-    const lines = gunzipSync(await readFile(diabetesPath)).toString('utf8').trimEnd().split('\n');
+    const lines = gunzipSync(await readFile(diabetesPath))
+      .toString('utf8')
+      .trimEnd()
+      .split('\n');
     const csv = [lines[0], ...lines.slice(-6)].join('\n');
     assert.ok(csv.includes('?'));
     await stack.store!.putBytes('batch/inputs/diabetes.csv', Buffer.from(csv));
-    const lambda = new LambdaClient({ endpoint: `http://127.0.0.1:${stack.lambdaPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    const r = await lambda.send(new InvokeCommand({ FunctionName: `${SERVICE}-${STAGE}-batchPredict`, Payload: Buffer.from(JSON.stringify({ model: 'diabetes', inputKey: 'batch/inputs/diabetes.csv' })) }));
+    const lambda = new LambdaClient({
+      endpoint: `http://127.0.0.1:${stack.lambdaPort}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    const r = await lambda.send(
+      new InvokeCommand({
+        FunctionName: `${SERVICE}-${STAGE}-batchPredict`,
+        Payload: Buffer.from(JSON.stringify({ model: 'diabetes', inputKey: 'batch/inputs/diabetes.csv' })),
+      }),
+    );
     const body = JSON.parse(Buffer.from(r.Payload ?? new Uint8Array()).toString()) as { predicted: number; outputKey: string };
     assert.equal(r.FunctionError, undefined, JSON.stringify(body));
     assert.equal(body.predicted, 6);

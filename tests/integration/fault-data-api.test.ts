@@ -61,10 +61,18 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
     ['HTTP 502 from a proxy', { kind: 'text', status: 502, text: '<html>Bad Gateway</html>', contentType: 'text/html' }, /answered 502/],
     ['HTTP 503', { kind: 'json', status: 503, body: { message: 'Service Unavailable' } }, /answered 503/],
     ['HTTP 429 (throttled)', { kind: 'json', status: 429, body: { message: 'Too Many Requests' } }, /answered 429/],
-    ['malformed JSON', { kind: 'text', status: 200, text: '{"group_number":1,"batch_number":0,"data":[["3318",', contentType: 'application/json' }, /malformed JSON/],
+    [
+      'malformed JSON',
+      { kind: 'text', status: 200, text: '{"group_number":1,"batch_number":0,"data":[["3318",', contentType: 'application/json' },
+      /malformed JSON/,
+    ],
     ['an HTML page with status 200', { kind: 'text', status: 200, text: '<!doctype html><title>login</title>', contentType: 'text/html' }, /malformed JSON/],
     ['empty 200 body', { kind: 'text', status: 200, text: '' }, /malformed JSON/],
-    ['JSON of the wrong shape (data not an array)', { kind: 'json', status: 200, body: { group_number: 1, batch_number: 1, data: 'rows' } }, /unexpected body: data/],
+    [
+      'JSON of the wrong shape (data not an array)',
+      { kind: 'json', status: 200, body: { group_number: 1, batch_number: 1, data: 'rows' } },
+      /unexpected body: data/,
+    ],
     ['JSON without batch_number', { kind: 'json', status: 200, body: { group_number: 1, data: [] } }, /unexpected body: batch_number/],
     ['a negative batch number', { kind: 'json', status: 200, body: { group_number: 1, batch_number: -1, data: [] } }, /batch_number/],
     ['batch number 0 (the course numbers them from 1)', { kind: 'json', status: 200, body: { group_number: 1, batch_number: 0, data: [] } }, /batch_number/],
@@ -90,7 +98,10 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
   const endOfData: [string, unknown][] = [
     ["the course's API (400 detail, word for word)", { detail: 'Ya se recolectó toda la información minima necesaria' }],
     ["the course's API in the variant with the accent on mínima", { detail: 'Ya se recolectó toda la información mínima necesaria' }],
-    ['ours (the same detail, and the error named)', { detail: 'Ya se recolectó toda la información minima necesaria', error: 'NoMoreBatches', message: 'All 10 batches of group 1 have been served.' }],
+    [
+      'ours (the same detail, and the error named)',
+      { detail: 'Ya se recolectó toda la información minima necesaria', error: 'NoMoreBatches', message: 'All 10 batches of group 1 have been served.' },
+    ],
   ];
   for (const [what, body] of endOfData) {
     test(`the last batch served, as ${what} → NoMoreBatches (not retried: the loop ends), nothing stored`, async () => {

@@ -11,9 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { resolveFromRepo } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
-import {
-  ensureRegisteredModel, getAliasVersion, getModelVersion, listPromotions, lockModel, registerVersion, setAlias,
-} from '../../src/registry/registry.ts';
+import { ensureRegisteredModel, getAliasVersion, getModelVersion, listPromotions, lockModel, registerVersion, setAlias } from '../../src/registry/registry.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { dropDatabase, inTransaction } from '../../src/storage/mysql.ts';
@@ -36,7 +34,11 @@ const randomBatch = () => {
 const input = (extra: Record<string, unknown> = {}) => ({ batches: 1, intervalSeconds: 1, train: { nEstimators: 8, seed: 5 }, ...extra });
 const explain = (r: ExecutionResult) => `${r.status} ${r.error ?? ''}: ${r.cause ?? ''}\n${stack.recentOutput().slice(-3000)}`;
 const post = async (body: unknown) => {
-  const response = await fetch(`${stack.baseUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${stack.baseUrl}/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   let json: Record<string, unknown>;
   try {
@@ -184,7 +186,10 @@ describe('the state machine under faults (embedded stack, fake data API)', { tim
       assert.deepEqual(degraded.body.predictions, good.body.predictions);
       const warnings = degraded.body.warnings as string[];
       assert.equal(warnings.length, 1);
-      assert.match(warnings[0], new RegExp(`champion of covertype is version ${broken}, which cannot be served .*ArtifactHashMismatch.*serving version ${goodVersion}`));
+      assert.match(
+        warnings[0],
+        new RegExp(`champion of covertype is version ${broken}, which cannot be served .*ArtifactHashMismatch.*serving version ${goodVersion}`),
+      );
       assert.match(stack.recentOutput(), /"event":"model_load_failed".*"error":"ModelUnavailable"/);
 
       const explicit = await post({ rows: [row], model_version: broken });

@@ -95,10 +95,22 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
     const before = await tableCounts(pool);
     const down = poolAt(await closedPort());
     const exec = 'exec-db-down';
-    await assert.rejects(fetchBatch({ pool: down, spec, dataApiUrl: api.url, timeoutMs: 2000 }, { executionId: exec, groupNumber: 1, fetchIndex: 0 }), isStorageUnavailable);
+    await assert.rejects(
+      fetchBatch({ pool: down, spec, dataApiUrl: api.url, timeoutMs: 2000 }, { executionId: exec, groupNumber: 1, fetchIndex: 0 }),
+      isStorageUnavailable,
+    );
     await assert.rejects(preprocess({ pool: down, store, spec }, exec), isStorageUnavailable);
-    await assert.rejects(train({ pool: down, store, workers: 1 }, { executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey, params, trialIndex: 0 }), isStorageUnavailable);
-    await assert.rejects(promote({ pool: down, store }, { executionId: exec, runId: seed.train.runId, manifestKey: seed.dataset.manifestKey, policy: { minGain: 0 } }), isStorageUnavailable);
+    await assert.rejects(
+      train(
+        { pool: down, store, workers: 1 },
+        { executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey, params, trialIndex: 0 },
+      ),
+      isStorageUnavailable,
+    );
+    await assert.rejects(
+      promote({ pool: down, store }, { executionId: exec, runId: seed.train.runId, manifestKey: seed.dataset.manifestKey, policy: { minGain: 0 } }),
+      isStorageUnavailable,
+    );
     assert.deepEqual(await tableCounts(pool), before);
   });
 
@@ -108,8 +120,17 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
     const exec = 'exec-s3-down';
     await fetchBatch({ pool, spec, dataApiUrl: api.url, timeoutMs: 2000 }, { executionId: exec, groupNumber: 1, fetchIndex: 0 });
     await assert.rejects(preprocess({ pool, store: down, spec }, exec), isStorageUnavailable);
-    await assert.rejects(train({ pool, store: down, workers: 1 }, { executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey, params, trialIndex: 0 }), isStorageUnavailable);
-    await assert.rejects(promote({ pool, store: down }, { executionId: exec, runId: seed.train.runId, manifestKey: seed.dataset.manifestKey, policy: { minGain: 0 } }), isStorageUnavailable);
+    await assert.rejects(
+      train(
+        { pool, store: down, workers: 1 },
+        { executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey, params, trialIndex: 0 },
+      ),
+      isStorageUnavailable,
+    );
+    await assert.rejects(
+      promote({ pool, store: down }, { executionId: exec, runId: seed.train.runId, manifestKey: seed.dataset.manifestKey, policy: { minGain: 0 } }),
+      isStorageUnavailable,
+    );
     const now = await tableCounts(pool);
     for (const t of ['dataset_versions', 'model_versions', 'model_aliases', 'promotions']) assert.equal(now[t], before[t], t);
   });
@@ -219,7 +240,16 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
 
   test('MySQL connection cut during promote: no version or promotion half-recorded; re-runs record one decision', async () => {
     const exec = 'exec-db-cut-promote';
-    const trained = await train({ pool, store, workers: 1 }, { executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey, params: TrainParamsSchema.parse({ nEstimators: 4, seed: 9 }), trialIndex: 0 });
+    const trained = await train(
+      { pool, store, workers: 1 },
+      {
+        executionId: exec,
+        datasetVersion: seed.dataset.datasetVersion,
+        manifestKey: seed.dataset.manifestKey,
+        params: TrainParamsSchema.parse({ nEstimators: 4, seed: 9 }),
+        trialIndex: 0,
+      },
+    );
     const proxy = new TcpProxy(settings.port);
     await proxy.up();
     cleanup.push(() => proxy.down());
@@ -273,7 +303,10 @@ describe('S3 or MySQL unavailable in the middle of a step', { timeout: 300_000 }
     assert.equal(second.train.runId, first.train.runId);
     assert.equal(second.promotion.candidateVersion, first.promotion.candidateVersion);
     assert.equal(second.promotion.decision, first.promotion.decision);
-    assert.deepEqual(second.fetches.map((f) => f.rowsNew), [0, 0]);
+    assert.deepEqual(
+      second.fetches.map((f) => f.rowsNew),
+      [0, 0],
+    );
     const [dups] = await pool.query('SELECT COUNT(*) AS n, COUNT(DISTINCT dataset, row_key) AS k FROM raw_rows');
     const d = (dups as { n: number; k: number }[])[0];
     assert.equal(Number(d.n), Number(d.k));

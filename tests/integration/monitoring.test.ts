@@ -23,7 +23,10 @@ import { runDomainPipeline, startFakeDataApi, toPredictRow, type FakeDataApi } f
  * (as in a Lambda container), a champion and a challenger trained by the real pipeline steps.
  */
 type Handler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
-interface Answer { status: number; body: Record<string, unknown> }
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
 
 let storage: TestStorage;
 let pool: Pool;
@@ -42,11 +45,15 @@ let challenger = 0;
 const ADMIN_TOKEN = 'monitoring-test-admin-token-8d41c0';
 
 async function call(handler: Handler, method: string, path: string, body?: unknown, token: string | null = ADMIN_TOKEN): Promise<Answer> {
-  const response = await handler({
-    rawPath: path, requestContext: { http: { method } },
-    headers: { 'content-type': 'application/json', ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? null : JSON.stringify(body),
-  }, { functionName: 'test', getRemainingTimeInMillis: () => 29_000 });
+  const response = await handler(
+    {
+      rawPath: path,
+      requestContext: { http: { method } },
+      headers: { 'content-type': 'application/json', ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? null : JSON.stringify(body),
+    },
+    { functionName: 'test', getRemainingTimeInMillis: () => 29_000 },
+  );
   return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
 }
 
@@ -68,11 +75,20 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
 
     const { settings } = storage;
     Object.assign(process.env, {
-      MYSQL_HOST: settings.host, MYSQL_PORT: String(settings.port), MYSQL_USER: settings.user, MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database, S3_BUCKET: store.bucket, S3_ENDPOINT: storage.s3Endpoint, AWS_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '0',
+      MYSQL_HOST: settings.host,
+      MYSQL_PORT: String(settings.port),
+      MYSQL_USER: settings.user,
+      MYSQL_PASSWORD: settings.password,
+      MYSQL_DATABASE: settings.database,
+      S3_BUCKET: store.bucket,
+      S3_ENDPOINT: storage.s3Endpoint,
+      AWS_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      CHAMPION_CACHE_MS: '0',
       // The test flushes by hand: nothing is written behind its back.
-      PREDICTION_LOG_FLUSH_MS: '3600000', MONITOR_RETRAIN: 'false',
+      PREDICTION_LOG_FLUSH_MS: '3600000',
+      MONITOR_RETRAIN: 'false',
       ADMIN_TOKEN,
     });
     predictHandler = (await import('../../functions/predict.ts')).handler as unknown as Handler;
@@ -82,7 +98,10 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     flushLog = () => logModule.getPredictionLog(new ModelServer(pool, store, 0)).flush();
     release = async () => {
       await logModule.getPredictionLog(new ModelServer(pool, store, 0)).close();
-      await context.getPool().end().catch(() => undefined);
+      await context
+        .getPool()
+        .end()
+        .catch(() => undefined);
       context.getStore().client.destroy();
     };
   });
@@ -109,7 +128,11 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const day = new Date().toISOString().slice(0, 10);
     const objects = await store.listKeys(keys.predictionLogPrefix('covertype', day));
     assert.equal(objects.length, 1);
-    const lines = Buffer.from(await store.getBytes(objects[0])).toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as PredictionRecord);
+    const lines = Buffer.from(await store.getBytes(objects[0]))
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as PredictionRecord);
     assert.equal(lines.length, 20);
     lines.forEach((line, i) => {
       assert.equal(line.request_id, answer.body.request_id);
@@ -130,8 +153,13 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const single = await call(monitorHandler, 'POST', '/feedback', { request_id: id, actual: answered.predictions[0].prediction });
     assert.equal(single.status, 200, JSON.stringify(single.body));
     assert.deepEqual((single.body.feedback as unknown[])[0], {
-      request_id: id, row: 0, model: 'covertype', model_version: champion,
-      prediction: String(answered.predictions[0].prediction), actual: String(answered.predictions[0].prediction), correct: true,
+      request_id: id,
+      row: 0,
+      model: 'covertype',
+      model_version: champion,
+      prediction: String(answered.predictions[0].prediction),
+      actual: String(answered.predictions[0].prediction),
+      correct: true,
     });
     // The rest of the rows, as a batch: half right, half wrong on purpose.
     const batch = answered.predictions.slice(1).map((p, i) => ({ request_id: id, row: i + 1, actual: i % 2 === 0 ? p.prediction : (p.prediction % 7) + 1 }));
@@ -140,7 +168,12 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     assert.equal(stored.body.stored, 19);
 
     const unknownId = '11111111-2222-4333-8444-555555555555';
-    const unknown = await call(monitorHandler, 'POST', '/feedback', { feedback: [{ request_id: id, row: 0, actual: 1 }, { request_id: unknownId, actual: 1 }] });
+    const unknown = await call(monitorHandler, 'POST', '/feedback', {
+      feedback: [
+        { request_id: id, row: 0, actual: 1 },
+        { request_id: unknownId, actual: 1 },
+      ],
+    });
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.body.message), new RegExp(unknownId));
     assert.doesNotMatch(String(unknown.body.message), new RegExp(`${id}[^ ]`));
@@ -154,7 +187,9 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     assert.equal(badId.status, 400);
     assert.match(String(badId.body.message), /request_id/);
     // The rejected batch stored nothing: row 0 still says what the first call said.
-    const [[row0]] = await pool.query('SELECT actual FROM prediction_feedback WHERE request_id = ? AND row_index = 0', [id]) as unknown as [{ actual: string }[]];
+    const [[row0]] = (await pool.query('SELECT actual FROM prediction_feedback WHERE request_id = ? AND row_index = 0', [id])) as unknown as [
+      { actual: string }[],
+    ];
     assert.equal(row0.actual, String(answered.predictions[0].prediction));
 
     // The monitor's live accuracy is the share of right answers among the joined pairs.
@@ -174,10 +209,21 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
   test('a drift trigger fires exactly once per crossing, also when two checks run at once', async () => {
     const writer = new S3MysqlLogWriter(pool, store);
     const log = new PredictionLog(writer, { sampleRate: 1, bufferBytes: 50_000_000, flushBytes: 50_000_000, flushMs: 3_600_000, background: false });
-    const at = (iso: string, features: Record<string, number | string>[], tag: string) => log.add(features.map((f, i) => ({
-      request_id: `${tag}-0000-4000-8000-${String(i).padStart(12, '0')}`, row: 0, ts: iso, model: 'covertype', model_version: champion, alias: 'champion',
-      source: 'api' as const, features: f, prediction: 2, latency_ms: 1,
-    })));
+    const at = (iso: string, features: Record<string, number | string>[], tag: string) =>
+      log.add(
+        features.map((f, i) => ({
+          request_id: `${tag}-0000-4000-8000-${String(i).padStart(12, '0')}`,
+          row: 0,
+          ts: iso,
+          model: 'covertype',
+          model_version: champion,
+          alias: 'champion',
+          source: 'api' as const,
+          features: f,
+          prediction: 2,
+          latency_ms: 1,
+        })),
+      );
     // Inputs far from the training data: every elevation at the top of its range, one wilderness area.
     const drifted = rows.slice(0, 300).map((r) => ({ ...r, Elevation: 3850, Wilderness_Area: 'Cache' }));
     at('2025-01-10T10:00:00.000Z', drifted, 'aaaaaaaa');
@@ -192,9 +238,19 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const first = await check('2025-01-10T10:30:00.000Z');
     assert.equal(first?.drifted, true);
     assert.ok((first?.features.find((f) => f.name === 'Elevation')?.psi ?? 0) > 1);
-    assert.deepEqual(first?.fired.map((f) => [f.trigger, f.actions[0].detail]), [['drift', 'started execution run-1']]);
+    assert.deepEqual(
+      first?.fired.map((f) => [f.trigger, f.actions[0].detail]),
+      [['drift', 'started execution run-1']],
+    );
     const again = await Promise.all([check('2025-01-10T10:40:00.000Z'), check('2025-01-10T10:41:00.000Z'), check('2025-01-10T10:50:00.000Z')]);
-    assert.deepEqual(again.map((r) => [r?.drifted, r?.fired.length]), [[true, 0], [true, 0], [true, 0]]);
+    assert.deepEqual(
+      again.map((r) => [r?.drifted, r?.fired.length]),
+      [
+        [true, 0],
+        [true, 0],
+        [true, 0],
+      ],
+    );
     assert.equal(runs, 1);
 
     const calm = await check('2025-01-10T15:30:00.000Z');
@@ -217,14 +273,20 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const now = { pool, store };
     const early = await monitorModel(now, 'covertype', options);
     assert.equal(early?.challengerRows, 20);
-    assert.deepEqual(early?.fired.map((f) => f.trigger), []);
+    assert.deepEqual(
+      early?.fired.map((f) => f.trigger),
+      [],
+    );
     assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), champion, 'not yet: 20 shadow-scored rows of the 25 needed');
 
     assert.equal((await call(predictHandler, 'POST', '/predict', { rows: rows.slice(100, 110) })).status, 200);
     await flushLog();
     const met = await monitorModel(now, 'covertype', options);
     assert.equal(met?.challengerRows, 30);
-    assert.deepEqual(met?.fired.map((f) => f.trigger), ['live-promotion']);
+    assert.deepEqual(
+      met?.fired.map((f) => f.trigger),
+      ['live-promotion'],
+    );
     assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), challenger);
     const last = (await listPromotions(pool, 'covertype')).at(-1);
     assert.equal(last?.action, 'promoted');
@@ -232,25 +294,38 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     assert.match(String(last?.reason), /live evidence as challenger: agreement [\d.]+ ≥ 0 over 30 rows/);
 
     const after = await monitorModel(now, 'covertype', options);
-    assert.deepEqual(after?.fired.map((f) => f.trigger), [], 'the requirement is consumed: promoted once');
+    assert.deepEqual(
+      after?.fired.map((f) => f.trigger),
+      [],
+      'the requirement is consumed: promoted once',
+    );
     assert.equal((await listPromotions(pool, 'covertype')).filter((p) => /live evidence/.test(p.reason)).length, 1);
   });
 
   test('promotion.live: promote holds a candidate that beats the champion as challenger, with its requirement', async () => {
     const servingChampion = await getAliasVersion(pool, 'covertype', 'champion');
     const dataset = await preprocess({ pool, store, spec }, 'exec-monitor-3');
-    const trained = await train({ pool, store, workers: 1 }, {
-      executionId: 'exec-monitor-3', datasetVersion: dataset.datasetVersion, manifestKey: dataset.manifestKey,
-      params: TrainParamsSchema.parse({ nEstimators: 40, seed: 9 }), trialIndex: 0,
-    });
+    const trained = await train(
+      { pool, store, workers: 1 },
+      {
+        executionId: 'exec-monitor-3',
+        datasetVersion: dataset.datasetVersion,
+        manifestKey: dataset.manifestKey,
+        params: TrainParamsSchema.parse({ nEstimators: 40, seed: 9 }),
+        trialIndex: 0,
+      },
+    );
     const policy = PromotionPolicySchema.parse({ live: { minAgreement: 0.9, minRows: 50 } });
     const result = await promote({ pool, store }, { executionId: 'exec-monitor-3', runId: trained.runId, manifestKey: dataset.manifestKey, policy });
     assert.equal(result.decision, 'rejected', result.reason);
     assert.match(result.reason, /beats champion .*; held as challenger until its live numbers meet promotion.live \{"minAgreement":0.9,"minRows":50\}/);
     assert.equal(await getAliasVersion(pool, 'covertype', 'champion'), servingChampion);
     assert.equal(await getAliasVersion(pool, 'covertype', 'challenger'), result.candidateVersion);
-    const [held] = await pool.query('SELECT version FROM challenger_requirements WHERE model_name = ?', ['covertype']) as unknown as [{ version: number }[]];
-    assert.deepEqual(held.map((r) => r.version), [result.candidateVersion]);
+    const [held] = (await pool.query('SELECT version FROM challenger_requirements WHERE model_name = ?', ['covertype'])) as unknown as [{ version: number }[]];
+    assert.deepEqual(
+      held.map((r) => r.version),
+      [result.candidateVersion],
+    );
     // Without promotion.live the same winner would have become champion at once.
     assert.equal(PromotionPolicySchema.safeParse({ live: { minRows: 5 } }).success, false, 'a requirement must require something');
   });

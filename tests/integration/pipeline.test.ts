@@ -23,7 +23,11 @@ let s3Directory: string;
 let first: ExecutionResult;
 
 const post = async (url: string, body: unknown) => {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
@@ -58,7 +62,11 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     const exited = first.events.filter((e) => e.type === 'StateExited').map((e) => e.stateName);
     assert.deepEqual(exited.filter((n) => n === 'FetchBatch').length, 3);
     for (const state of ['Preprocess', 'Train', 'Promote']) assert.ok(exited.includes(state), `${state} ran`);
-    const out = first.output as { fetch: { rowsStored: number }; dataset: { datasetVersion: number; counts: { train: number; test: number } }; promotion: { decision: string; candidateVersion: number } };
+    const out = first.output as {
+      fetch: { rowsStored: number };
+      dataset: { datasetVersion: number; counts: { train: number; test: number } };
+      promotion: { decision: string; candidateVersion: number };
+    };
     assert.ok(out.fetch.rowsStored > 5000 && out.fetch.rowsStored <= 9000, `3 samples of 3000 rows, got ${out.fetch.rowsStored}`);
     assert.equal(out.dataset.datasetVersion, 1);
     assert.equal(out.promotion.decision, 'promoted');
@@ -92,7 +100,20 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
   });
 
   test('bad predict requests get a 4xx naming the problem', async () => {
-    const good = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
+    const good = {
+      Elevation: 2596,
+      Aspect: 51,
+      Slope: 3,
+      Horizontal_Distance_To_Hydrology: 258,
+      Vertical_Distance_To_Hydrology: 0,
+      Horizontal_Distance_To_Roadways: 510,
+      Hillshade_9am: 221,
+      Hillshade_Noon: 232,
+      Hillshade_3pm: 148,
+      Horizontal_Distance_To_Fire_Points: 6279,
+      Wilderness_Area: 'Rawah',
+      Soil_Type: 'C7745',
+    };
     const cases: [unknown, number, RegExp][] = [
       ['{not json', 400, /not valid JSON/],
       [{ rows: [] }, 400, /at least one row/],
@@ -129,7 +150,25 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     assert.equal(champion, last.action === 'promoted' ? last.candidateVersion : history[0].candidateVersion);
     if (last.action === 'rejected') {
       assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'challenger'), last.candidateVersion);
-      const served = await post(`${stack.baseUrl}/predict`, { alias: 'challenger', rows: [{ Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' }] });
+      const served = await post(`${stack.baseUrl}/predict`, {
+        alias: 'challenger',
+        rows: [
+          {
+            Elevation: 2596,
+            Aspect: 51,
+            Slope: 3,
+            Horizontal_Distance_To_Hydrology: 258,
+            Vertical_Distance_To_Hydrology: 0,
+            Horizontal_Distance_To_Roadways: 510,
+            Hillshade_9am: 221,
+            Hillshade_Noon: 232,
+            Hillshade_3pm: 148,
+            Horizontal_Distance_To_Fire_Points: 6279,
+            Wilderness_Area: 'Rawah',
+            Soil_Type: 'C7745',
+          },
+        ],
+      });
       assert.equal((served.body.model as { version: number }).version, last.candidateVersion);
     }
   });
@@ -138,8 +177,16 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     // Body Fat's batches (~25 rows) are smaller than the sample size, so a batch is served whole, and
     // a group's first request is always batch 1: each run below, on a group of its own, fetches the
     // same rows, and preprocess finds the same content.
-    const input = (groupNumber: number) => ({ dataset: 'bodyfat', groupNumber, batches: 1, intervalSeconds: 1, train: { nEstimators: 10 }, search: { trials: 2, seed: 3, maxConcurrency: 2 } });
-    const trialsOf = async (result: ExecutionResult) => (await listRuns(stack.pool!, { executionId: result.executionArn })).filter((r) => r.parentRunId !== null);
+    const input = (groupNumber: number) => ({
+      dataset: 'bodyfat',
+      groupNumber,
+      batches: 1,
+      intervalSeconds: 1,
+      train: { nEstimators: 10 },
+      search: { trials: 2, seed: 3, maxConcurrency: 2 },
+    });
+    const trialsOf = async (result: ExecutionResult) =>
+      (await listRuns(stack.pool!, { executionId: result.executionArn })).filter((r) => r.parentRunId !== null);
     type Out = { dataset: { datasetVersion: number; created: boolean }; promotion: { decision: string; candidateVersion: number; championVersion: number } };
 
     const a = await stack.runPipeline(input(8));
@@ -151,7 +198,10 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
     for (const t of aTrials) assert.equal(t.cachedFromRunId, null, 'the first run trains');
 
     const lines: string[] = [];
-    const b = await stack.runPipeline(input(9), progressPrinter((line) => lines.push(line)));
+    const b = await stack.runPipeline(
+      input(9),
+      progressPrinter((line) => lines.push(line)),
+    );
     assert.equal(b.status, 'SUCCEEDED', `${b.error}: ${b.cause}`);
     const bOut = b.output as Out;
     assert.equal(bOut.dataset.datasetVersion, aOut.dataset.datasetVersion);
@@ -167,10 +217,18 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
       assert.equal(t.artifactSha256, source.artifactSha256);
       assert.equal(t.trainSeconds, 0);
     }
-    const trainOutputs = b.events.filter((e) => e.type === 'StateExited' && e.stateName === 'Train').map((e) => (e.payload.state as { output: { cached: boolean } }).output);
-    assert.deepEqual(trainOutputs.map((o) => o.cached), [true, true]);
+    const trainOutputs = b.events
+      .filter((e) => e.type === 'StateExited' && e.stateName === 'Train')
+      .map((e) => (e.payload.state as { output: { cached: boolean } }).output);
+    assert.deepEqual(
+      trainOutputs.map((o) => o.cached),
+      [true, true],
+    );
     assert.equal(lines.filter((l) => /✓ Train\[\d\].* cached \(artifact of run /.test(l)).length, 2, lines.join('\n'));
-    assert.ok(lines.some((l) => /✓ Preprocess .*\(cached/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /✓ Preprocess .*\(cached/.test(l)),
+      lines.join('\n'),
+    );
     // Nothing new: the candidate is the champion's own version, no version was added, no alias moved.
     assert.equal(bOut.promotion.candidateVersion, aOut.promotion.candidateVersion);
     assert.equal(bOut.promotion.decision, 'rejected');
@@ -211,12 +269,33 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
       assert.match(serve.output(), new RegExp(`Champion covertype v${champion} `));
       assert.ok(serve.output().includes(`Step Functions API ${serve.sfnUrl}`), serve.output());
       // The executions of the runs above, through the restarted Step Functions endpoint.
-      const listed = await fetch(`${serve.baseUrl}/executions`).then(async (r) => (await r.json()) as { executions: { executionArn: string; status: string }[] });
-      assert.ok(listed.executions.some((e) => e.executionArn === first.executionArn && e.status === 'SUCCEEDED'), JSON.stringify(listed).slice(0, 500));
-      const good = { Elevation: 2596, Aspect: 51, Slope: 3, Horizontal_Distance_To_Hydrology: 258, Vertical_Distance_To_Hydrology: 0, Horizontal_Distance_To_Roadways: 510, Hillshade_9am: 221, Hillshade_Noon: 232, Hillshade_3pm: 148, Horizontal_Distance_To_Fire_Points: 6279, Wilderness_Area: 'Rawah', Soil_Type: 'C7745' };
+      const listed = await fetch(`${serve.baseUrl}/executions`).then(
+        async (r) => (await r.json()) as { executions: { executionArn: string; status: string }[] },
+      );
+      assert.ok(
+        listed.executions.some((e) => e.executionArn === first.executionArn && e.status === 'SUCCEEDED'),
+        JSON.stringify(listed).slice(0, 500),
+      );
+      const good = {
+        Elevation: 2596,
+        Aspect: 51,
+        Slope: 3,
+        Horizontal_Distance_To_Hydrology: 258,
+        Vertical_Distance_To_Hydrology: 0,
+        Horizontal_Distance_To_Roadways: 510,
+        Hillshade_9am: 221,
+        Hillshade_Noon: 232,
+        Hillshade_3pm: 148,
+        Horizontal_Distance_To_Fire_Points: 6279,
+        Wilderness_Area: 'Rawah',
+        Soil_Type: 'C7745',
+      };
       const { status, body } = await post(`${serve.baseUrl}/predict`, { rows: [good] });
       assert.equal(status, 200, JSON.stringify(body));
-      assert.deepEqual({ version: (body.model as { version: number }).version, alias: (body.model as { alias: string }).alias }, { version: champion, alias: 'champion' });
+      assert.deepEqual(
+        { version: (body.model as { version: number }).version, alias: (body.model as { alias: string }).alias },
+        { version: champion, alias: 'champion' },
+      );
       assert.doesNotMatch(serve.output(), /execution started|▶ FetchBatch/);
     } finally {
       await serve.stop();

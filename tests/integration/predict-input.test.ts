@@ -27,7 +27,10 @@ type Handler = typeof import('../../functions/predict.ts').handler;
 let handler: Handler;
 let releaseHandler: () => Promise<void>;
 
-interface Answer { status: number; body: Record<string, unknown> }
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
 
 async function call(body: string | null | undefined, options: { base64?: boolean } = {}): Promise<Answer> {
   const event = {
@@ -40,7 +43,12 @@ async function call(body: string | null | undefined, options: { base64?: boolean
   const context = { functionName: 'predict', getRemainingTimeInMillis: () => 29_000 } as unknown as Parameters<Handler>[1];
   const response = await handler(event, context);
   let parsed: unknown;
-  assert.doesNotThrow(() => { parsed = JSON.parse(response.body); }, `the response body is JSON: ${response.body.slice(0, 200)}`);
+  assert.doesNotThrow(
+    () => {
+      parsed = JSON.parse(response.body);
+    },
+    `the response body is JSON: ${response.body.slice(0, 200)}`,
+  );
   assert.equal(response.headers['content-type'], 'application/json');
   return { status: response.statusCode, body: parsed as Record<string, unknown> };
 }
@@ -83,7 +91,12 @@ function junkValue(column: ColumnSpec): fc.Arbitrary<unknown> {
   );
   if (column.type === 'categorical') {
     const allowed = new Set(column.values);
-    return fc.oneof(common, fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !allowed.has(s) && s.trim() !== '' ), fc.double(), fc.integer());
+    return fc.oneof(
+      common,
+      fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !allowed.has(s) && s.trim() !== ''),
+      fc.double(),
+      fc.integer(),
+    );
   }
   if (column.type === 'text') return common;
   const min = column.min ?? -1e9;
@@ -118,14 +131,25 @@ describe('POST /predict input validation: the real handler in-process, property-
 
     // The handler reads its settings from the environment, as in a Lambda container.
     Object.assign(process.env, {
-      MYSQL_HOST: settings.host, MYSQL_PORT: String(settings.port), MYSQL_USER: settings.user, MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database, S3_BUCKET: store.bucket, S3_ENDPOINT: storage.s3Endpoint, AWS_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', CHAMPION_CACHE_MS: '60000',
+      MYSQL_HOST: settings.host,
+      MYSQL_PORT: String(settings.port),
+      MYSQL_USER: settings.user,
+      MYSQL_PASSWORD: settings.password,
+      MYSQL_DATABASE: settings.database,
+      S3_BUCKET: store.bucket,
+      S3_ENDPOINT: storage.s3Endpoint,
+      AWS_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      CHAMPION_CACHE_MS: '60000',
     });
     ({ handler } = await import('../../functions/predict.ts'));
     const context = await import('../../functions/lib/context.ts');
     releaseHandler = async () => {
-      await context.getPool().end().catch(() => undefined);
+      await context
+        .getPool()
+        .end()
+        .catch(() => undefined);
       context.getStore().client.destroy();
     };
   });
@@ -188,14 +212,22 @@ describe('POST /predict input validation: the real handler in-process, property-
       ['"Infinity"', JSON.stringify({ rows: [{ ...row, Aspect: 'Infinity' }] }), /Aspect: not a number: "Infinity"/],
       ['1e400 (parses to Infinity)', JSON.stringify({ rows: [{ ...row, Aspect: 'X' }] }).replace('"X"', '1e400'), /Aspect: not finite: Infinity/],
       ['a huge number', JSON.stringify({ rows: [{ ...row, Elevation: 1e308 }] }), /Elevation: 1e\+308 is out of range/],
-      ['a negative distance', JSON.stringify({ rows: [{ ...row, Horizontal_Distance_To_Roadways: -1 }] }), /Horizontal_Distance_To_Roadways: -1 is out of range/],
+      [
+        'a negative distance',
+        JSON.stringify({ rows: [{ ...row, Horizontal_Distance_To_Roadways: -1 }] }),
+        /Horizontal_Distance_To_Roadways: -1 is out of range/,
+      ],
       ['a fraction for an integer', JSON.stringify({ rows: [{ ...row, Slope: 3.5 }] }), /Slope: not an integer/],
       ['an unknown category', JSON.stringify({ rows: [{ ...row, Soil_Type: 'C0000' }] }), /Soil_Type: unknown category "C0000"/],
       ['a category given as an object', JSON.stringify({ rows: [{ ...row, Wilderness_Area: { name: 'Rawah' } }] }), /Wilderness_Area: expected a string/],
       ['unicode junk', JSON.stringify({ rows: [{ ...row, Wilderness_Area: '\u0000\ud800\u202eRawah💥' }] }), /Wilderness_Area: unknown category/],
       ['a bad second row', JSON.stringify({ rows: [row, { ...row, Slope: -3 }] }), /rows\[1\]\.Slope: -3 is out of range/],
       ['deeply nested junk as a row', `{"rows":[${deep(100_000)}]}`, /expected an object/],
-      ['deeply nested junk as a value', `{"rows":[${JSON.stringify({ ...row, Elevation: 0 }).replace('"Elevation":0', `"Elevation":${deep(100_000)}`)}]}`, /Elevation: not a number/],
+      [
+        'deeply nested junk as a value',
+        `{"rows":[${JSON.stringify({ ...row, Elevation: 0 }).replace('"Elevation":0', `"Elevation":${deep(100_000)}`)}]}`,
+        /Elevation: not a number/,
+      ],
       ['deeply nested junk at the top', deep(200_000), /\(body\)/],
       ['unterminated deep nesting', '['.repeat(500_000), /not valid JSON/],
       ['base64 junk', '\u0000\u0001binary', /not valid JSON/, { base64: true }],
@@ -252,9 +284,15 @@ describe('POST /predict input validation: the real handler in-process, property-
 
   test('property: one bad field (junk value, missing, or unknown extra) in any row → 400 naming that row and field', async () => {
     const mutation = fc.oneof(
-      fc.integer({ min: 0, max: features.length - 1 }).chain((i) => junkValue(features[i]).map((value) => ({ kind: 'junk' as const, field: features[i].name, value }))),
+      fc
+        .integer({ min: 0, max: features.length - 1 })
+        .chain((i) => junkValue(features[i]).map((value) => ({ kind: 'junk' as const, field: features[i].name, value }))),
       fc.integer({ min: 0, max: features.length - 1 }).map((i) => ({ kind: 'missing' as const, field: features[i].name, value: undefined })),
-      fc.tuple(fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((k) => !known.has(k)), fc.jsonValue({ maxDepth: 2 }))
+      fc
+        .tuple(
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 30 }).filter((k) => !known.has(k)),
+          fc.jsonValue({ maxDepth: 2 }),
+        )
         .map(([field, value]) => ({ kind: 'extra' as const, field, value })),
     );
     await fc.assert(
@@ -280,8 +318,18 @@ describe('POST /predict input validation: the real handler in-process, property-
     const topJunk = fc.oneof(
       fc.record({ model_version: fc.oneof(fc.double(), fc.string(), fc.constant(null), fc.integer({ max: 0 })) }),
       fc.record({ alias: fc.string().filter((s) => s !== 'champion' && s !== 'challenger') }),
-      fc.record({ model: fc.oneof(fc.string().filter((s) => !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(s)), fc.integer(), fc.constant(null)) }),
-      fc.tuple(fc.string({ minLength: 1 }).filter((k) => !['rows', 'model', 'model_version', 'alias'].includes(k)), fc.jsonValue({ maxDepth: 2 }))
+      fc.record({
+        model: fc.oneof(
+          fc.string().filter((s) => !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(s)),
+          fc.integer(),
+          fc.constant(null),
+        ),
+      }),
+      fc
+        .tuple(
+          fc.string({ minLength: 1 }).filter((k) => !['rows', 'model', 'model_version', 'alias'].includes(k)),
+          fc.jsonValue({ maxDepth: 2 }),
+        )
         .map(([k, v]) => Object.defineProperty({}, k, { value: v, enumerable: true })),
     );
     await fc.assert(

@@ -10,9 +10,7 @@ import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts
 import { ArtifactHashMismatch, ModelNotFound, ModelUnavailable } from '../../src/errors.ts';
 import { promote } from '../../src/pipeline/promote.ts';
 import { train, TrainParamsSchema } from '../../src/pipeline/train.ts';
-import {
-  ensureRegisteredModel, getAliasVersion, getModelVersion, lockModel, registerVersion, setAlias, type Alias,
-} from '../../src/registry/registry.ts';
+import { ensureRegisteredModel, getAliasVersion, getModelVersion, lockModel, registerVersion, setAlias, type Alias } from '../../src/registry/registry.ts';
 import { ModelServer } from '../../src/serving/model-server.ts';
 import { keys } from '../../src/storage/keys.ts';
 import { createPool, inTransaction, type MysqlSettings, type Pool } from '../../src/storage/mysql.ts';
@@ -79,12 +77,18 @@ describe('model server with missing or corrupted artifacts (real MySQL, s3rver)'
         assert.equal(degraded.model.alias, 'champion');
         assert.deepEqual(degraded.predictions, first.predictions);
         assert.equal(degraded.warnings?.length, 1);
-        assert.match(degraded.warnings?.[0] ?? '', new RegExp(`champion of covertype is version ${broken}, which cannot be served \\(.*ArtifactHashMismatch.*\\); serving version ${goodVersion}`));
+        assert.match(
+          degraded.warnings?.[0] ?? '',
+          new RegExp(`champion of covertype is version ${broken}, which cannot be served \\(.*ArtifactHashMismatch.*\\); serving version ${goodVersion}`),
+        );
         await sleep(60);
       }
       // The broken artifact is not fetched again on every request: one failed load, one log line.
       assert.equal(logs.filter((l) => l.event === 'model_load_failed').length, 1);
-      assert.deepEqual({ ...logs[0], message: undefined }, { event: 'model_load_failed', model: 'covertype', version: broken, error: 'ModelUnavailable', message: undefined });
+      assert.deepEqual(
+        { ...logs[0], message: undefined },
+        { event: 'model_load_failed', model: 'covertype', version: broken, error: 'ModelUnavailable', message: undefined },
+      );
     } finally {
       await setChampion(goodVersion);
     }
@@ -129,7 +133,10 @@ describe('model server with missing or corrupted artifacts (real MySQL, s3rver)'
     const broken = await addVersion({ bytes: Buffer.from('junk'), sha256: 'c'.repeat(64), alias: 'champion' });
     try {
       const server = new ModelServer(pool, store, 0);
-      await assert.rejects(server.predict({ modelName: 'covertype' }, [row]), (e: Error) => e instanceof ModelUnavailable && e.message.includes(`version ${broken}`));
+      await assert.rejects(
+        server.predict({ modelName: 'covertype' }, [row]),
+        (e: Error) => e instanceof ModelUnavailable && e.message.includes(`version ${broken}`),
+      );
     } finally {
       await setChampion(seed.promotion.candidateVersion);
     }
@@ -182,10 +189,16 @@ describe('model server with missing or corrupted artifacts (real MySQL, s3rver)'
 
   test('promotion refuses a candidate whose artifact does not match its recorded hash; the registry is untouched', async () => {
     const exec = 'exec-tampered';
-    const trained = await train({ pool, store, workers: 1 }, {
-      executionId: exec, datasetVersion: seed.dataset.datasetVersion, manifestKey: seed.dataset.manifestKey,
-      params: TrainParamsSchema.parse({ nEstimators: 3, seed: 77 }), trialIndex: 0,
-    });
+    const trained = await train(
+      { pool, store, workers: 1 },
+      {
+        executionId: exec,
+        datasetVersion: seed.dataset.datasetVersion,
+        manifestKey: seed.dataset.manifestKey,
+        params: TrainParamsSchema.parse({ nEstimators: 3, seed: 77 }),
+        trialIndex: 0,
+      },
+    );
     // Someone rewrites the artifact after training (same key, other bytes).
     const other = await store.getBytes(seed.train.artifactKey);
     await store.putBytes(trained.artifactKey, other);

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  ensureRegisteredModel, getAliasVersion, setChampion, listPromotions, listModelVersions, lockModel, recordPromotion, registerVersion, rollbackChampion, setAlias,
+  ensureRegisteredModel,
+  getAliasVersion,
+  setChampion,
+  listPromotions,
+  listModelVersions,
+  lockModel,
+  recordPromotion,
+  registerVersion,
+  rollbackChampion,
+  setAlias,
 } from '../../src/registry/registry.ts';
 import { inTransaction, type Pool } from '../../src/storage/mysql.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/env.ts';
@@ -10,8 +19,14 @@ let db: TestDatabase;
 let pool: Pool;
 
 const version = (runId: string) => ({
-  modelName: 'covertype', runId, dataset: 'covertype', datasetVersion: 1, artifactKey: `models/covertype/runs/${runId}/model.json.gz`,
-  artifactSha256: 'a'.repeat(64), inputSchema: { features: [] }, testMetrics: { accuracy: 0.5 },
+  modelName: 'covertype',
+  runId,
+  dataset: 'covertype',
+  datasetVersion: 1,
+  artifactKey: `models/covertype/runs/${runId}/model.json.gz`,
+  artifactSha256: 'a'.repeat(64),
+  inputSchema: { features: [] },
+  testMetrics: { accuracy: 0.5 },
 });
 
 /** Registers a run and makes it champion in one transaction, as promote does. */
@@ -23,8 +38,16 @@ async function promoteRun(runId: string, requestId: string): Promise<number> {
     const v = await registerVersion(tx, version(runId));
     await setAlias(tx, 'covertype', 'champion', v);
     await recordPromotion(tx, {
-      requestId, modelName: 'covertype', action: 'promoted', candidateVersion: v, previousVersion: previous,
-      metric: 'accuracy', candidateScore: 0.9, championScore: null, minGain: 0, reason: 'test',
+      requestId,
+      modelName: 'covertype',
+      action: 'promoted',
+      candidateVersion: v,
+      previousVersion: previous,
+      metric: 'accuracy',
+      candidateScore: 0.9,
+      championScore: null,
+      minGain: 0,
+      reason: 'test',
     });
     return v;
   });

@@ -28,17 +28,34 @@ const api = async (method: string, route: string, body?: unknown) => {
 /** Runs the CLI as a user would, against the test stack. */
 function cli(...args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/cli.ts'), ...args, '--api', stack.baseUrl, '--lambda', `http://127.0.0.1:${stack.lambdaPort}`], {
-      cwd: repoRoot,
-      env: {
-        ...process.env, MYSQL_HOST: mysql.host, MYSQL_PORT: String(mysql.port), MYSQL_USER: mysql.user, MYSQL_PASSWORD: mysql.password,
-        MYSQL_DATABASE: mysql.database, S3_BUCKET: bucket, S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
-        S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER', TRAIN_WORKERS: '1', ADMIN_TOKEN: stack.adminToken,
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'scripts/cli.ts'), ...args, '--api', stack.baseUrl, '--lambda', `http://127.0.0.1:${stack.lambdaPort}`],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          MYSQL_HOST: mysql.host,
+          MYSQL_PORT: String(mysql.port),
+          MYSQL_USER: mysql.user,
+          MYSQL_PASSWORD: mysql.password,
+          MYSQL_DATABASE: mysql.database,
+          S3_BUCKET: bucket,
+          S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
+          S3_ACCESS_KEY_ID: 'S3RVER',
+          S3_SECRET_ACCESS_KEY: 'S3RVER',
+          TRAIN_WORKERS: '1',
+          ADMIN_TOKEN: stack.adminToken,
+        },
       },
-    });
+    );
     let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
   });
 }
@@ -47,12 +64,15 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'mlops-search-'));
     stack = new EmbeddedStack({
-      mysql, bucket, s3Directory: path.join(tmp, 's3'),
+      mysql,
+      bucket,
+      s3Directory: path.join(tmp, 's3'),
       functionEnv: { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '2500', TRAIN_WORKERS: '1' },
     });
     await stack.start();
     execution = await stack.runPipeline({
-      batches: 2, intervalSeconds: 1,
+      batches: 2,
+      intervalSeconds: 1,
       train: { nEstimators: 15 },
       search: { trials: 4, seed: 5, maxConcurrency: 2, space: { maxDepth: { values: [4, 12, null] }, minSamplesLeaf: { min: 1, max: 8 } } },
     });
@@ -69,7 +89,10 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
     assert.equal(execution.status, 'SUCCEEDED', `${execution.error}: ${execution.cause}`);
     const trainEvents = execution.events.filter((e) => e.type === 'StateExited' && e.stateName === 'Train');
     assert.deepEqual(trainEvents.map((e) => e.mapIndex).sort(), [0, 1, 2, 3]);
-    const out = execution.output as { plan: { parentRunId: string }; select: { candidate: { runId: string; score: number }; byObjective: Record<string, { runId: string }> } };
+    const out = execution.output as {
+      plan: { parentRunId: string };
+      select: { candidate: { runId: string; score: number }; byObjective: Record<string, { runId: string }> };
+    };
     const trials = await listRuns(stack.pool!, { parentRunId: out.plan.parentRunId });
     assert.equal(trials.length, 4);
     assert.ok(trials.every((t) => t.status === 'finished' && t.params.nEstimators === 15));
@@ -100,8 +123,10 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
   });
 
   test('batch prediction writes a prediction per good row and the reason per bad row', async () => {
-    const header = 'id,Elevation,Aspect,Slope,Horizontal_Distance_To_Hydrology,Vertical_Distance_To_Hydrology,Horizontal_Distance_To_Roadways,Hillshade_9am,Hillshade_Noon,Hillshade_3pm,Horizontal_Distance_To_Fire_Points,Wilderness_Area,Soil_Type';
-    const csv = [header,
+    const header =
+      'id,Elevation,Aspect,Slope,Horizontal_Distance_To_Hydrology,Vertical_Distance_To_Hydrology,Horizontal_Distance_To_Roadways,Hillshade_9am,Hillshade_Noon,Hillshade_3pm,Horizontal_Distance_To_Fire_Points,Wilderness_Area,Soil_Type';
+    const csv = [
+      header,
       '1,2596,51,3,258,0,510,221,232,148,6279,Rawah,C7745',
       '2,high,51,3,258,0,510,221,232,148,6279,Rawah,C7745',
       '3,3100,100,10,200,20,1500,220,230,140,2000,Commanche,C7202',
@@ -109,7 +134,11 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
       '5,2800,40',
     ].join('\n');
     await stack.store!.putBytes('batch/inputs/t.csv', Buffer.from(csv));
-    const lambda = new LambdaClient({ endpoint: `http://127.0.0.1:${stack.lambdaPort}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const lambda = new LambdaClient({
+      endpoint: `http://127.0.0.1:${stack.lambdaPort}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
     const invoke = async (event: unknown) => {
       const r = await lambda.send(new InvokeCommand({ FunctionName: `${SERVICE}-${STAGE}-batchPredict`, Payload: Buffer.from(JSON.stringify(event)) }));
       return { error: r.FunctionError, body: JSON.parse(Buffer.from(r.Payload ?? new Uint8Array()).toString()) as Record<string, unknown> };
@@ -122,7 +151,10 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
     const rows = parseCsv(Buffer.from(await stack.store!.getBytes(String(body.outputKey))).toString());
     const head = rows[0];
     const col = (name: string) => head.indexOf(name);
-    assert.deepEqual(rows.slice(1).map((r) => r[col('model_version')]), ['1', '1', '1', '1', '1']);
+    assert.deepEqual(
+      rows.slice(1).map((r) => r[col('model_version')]),
+      ['1', '1', '1', '1', '1'],
+    );
     assert.match(rows[2][col('error')], /Elevation/);
     assert.match(rows[4][col('error')], /Wilderness_Area/);
     assert.match(rows[5][col('error')], /expected 13 fields/);
@@ -156,7 +188,10 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
     assert.match(missing.out, /404 ModelNotFound/);
 
     const file = path.join(tmp, 'rows.csv');
-    await writeFile(file, 'Elevation,Aspect,Slope,Horizontal_Distance_To_Hydrology,Vertical_Distance_To_Hydrology,Horizontal_Distance_To_Roadways,Hillshade_9am,Hillshade_Noon,Hillshade_3pm,Horizontal_Distance_To_Fire_Points,Wilderness_Area,Soil_Type\n2596,51,3,258,0,510,221,232,148,6279,Rawah,C7745\n2596,51,3,258,0,510,221,232,148,6279,Rawah,C0\n');
+    await writeFile(
+      file,
+      'Elevation,Aspect,Slope,Horizontal_Distance_To_Hydrology,Vertical_Distance_To_Hydrology,Horizontal_Distance_To_Roadways,Hillshade_9am,Hillshade_Noon,Hillshade_3pm,Horizontal_Distance_To_Fire_Points,Wilderness_Area,Soil_Type\n2596,51,3,258,0,510,221,232,148,6279,Rawah,C7745\n2596,51,3,258,0,510,221,232,148,6279,Rawah,C0\n',
+    );
     const predicted = await cli('predict', file);
     assert.equal(predicted.code, 0, predicted.out);
     assert.match(predicted.out, /1 of 2 rows predicted with covertype v1, 1 rejected/);

@@ -9,7 +9,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 
-interface Call { target: string; contentType: string; signed: boolean; body: { Names?: string[]; WithDecryption?: boolean } }
+interface Call {
+  target: string;
+  contentType: string;
+  signed: boolean;
+  body: { Names?: string[]; WithDecryption?: boolean };
+}
 
 const PARAMETERS: Record<string, string> = {
   '/mlops-pipeline/test/mysql-password': 'Zr8kq2VmL9pWx4TnB7cQ',
@@ -26,15 +31,21 @@ async function startSsm(): Promise<string> {
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Call['body'];
       calls.push({
-        target: String(req.headers['x-amz-target']), contentType: String(req.headers['content-type']),
-        signed: /^AWS4-HMAC-SHA256 Credential=/.test(String(req.headers.authorization)), body,
+        target: String(req.headers['x-amz-target']),
+        contentType: String(req.headers['content-type']),
+        signed: /^AWS4-HMAC-SHA256 Credential=/.test(String(req.headers.authorization)),
+        body,
       });
       const names = body.Names ?? [];
       res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify({
-        Parameters: names.filter((n) => n in PARAMETERS).map((n) => ({ Name: n, Type: 'SecureString', Value: body.WithDecryption ? PARAMETERS[n] : 'AQICAHencrypted', Version: 1 })),
-        InvalidParameters: names.filter((n) => !(n in PARAMETERS)),
-      }));
+      res.end(
+        JSON.stringify({
+          Parameters: names
+            .filter((n) => n in PARAMETERS)
+            .map((n) => ({ Name: n, Type: 'SecureString', Value: body.WithDecryption ? PARAMETERS[n] : 'AQICAHencrypted', Version: 1 })),
+          InvalidParameters: names.filter((n) => !(n in PARAMETERS)),
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -48,10 +59,15 @@ const freshContext = (tag: string) => import(`../../functions/lib/context.ts?${t
 describe('secrets from SSM Parameter Store (the real SSM client, a stand-in of the SSM API)', () => {
   before(async () => {
     const endpoint = await startSsm();
-    for (const name of ['IS_OFFLINE', 'IS_LOCAL', 'MYSQL_PASSWORD', 'ADMIN_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_SECRET_ACCESS_KEY_PARAMETER']) delete process.env[name];
+    for (const name of ['IS_OFFLINE', 'IS_LOCAL', 'MYSQL_PASSWORD', 'ADMIN_TOKEN', 'S3_SECRET_ACCESS_KEY', 'S3_SECRET_ACCESS_KEY_PARAMETER'])
+      delete process.env[name];
     Object.assign(process.env, {
-      SSM_ENDPOINT: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'test-secret',
-      MYSQL_PASSWORD_PARAMETER: '/mlops-pipeline/test/mysql-password', ADMIN_TOKEN_PARAMETER: '/mlops-pipeline/test/admin-token',
+      SSM_ENDPOINT: endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDTEST',
+      AWS_SECRET_ACCESS_KEY: 'test-secret',
+      MYSQL_PASSWORD_PARAMETER: '/mlops-pipeline/test/mysql-password',
+      ADMIN_TOKEN_PARAMETER: '/mlops-pipeline/test/admin-token',
     });
   });
   after(async () => {
@@ -67,7 +83,9 @@ describe('secrets from SSM Parameter Store (the real SSM client, a stand-in of t
     assert.equal(context.getConfig().ADMIN_TOKEN, PARAMETERS['/mlops-pipeline/test/admin-token']);
     assert.equal(calls.length, 1);
     assert.deepEqual(calls[0], {
-      target: 'AmazonSSM.GetParameters', contentType: 'application/x-amz-json-1.1', signed: true,
+      target: 'AmazonSSM.GetParameters',
+      contentType: 'application/x-amz-json-1.1',
+      signed: true,
       body: { Names: ['/mlops-pipeline/test/mysql-password', '/mlops-pipeline/test/admin-token'], WithDecryption: true },
     });
     await context.loadSecrets(['MYSQL_PASSWORD', 'S3_SECRET_ACCESS_KEY', 'ADMIN_TOKEN']);
@@ -78,7 +96,10 @@ describe('secrets from SSM Parameter Store (the real SSM client, a stand-in of t
     calls.length = 0;
     const context = await freshContext('ssm-no-admin');
     await context.loadSecrets(['MYSQL_PASSWORD', 'S3_SECRET_ACCESS_KEY']);
-    assert.deepEqual(calls.map((c) => c.body.Names), [['/mlops-pipeline/test/mysql-password']]);
+    assert.deepEqual(
+      calls.map((c) => c.body.Names),
+      [['/mlops-pipeline/test/mysql-password']],
+    );
     assert.equal(context.getConfig().ADMIN_TOKEN, undefined);
   });
 
@@ -109,17 +130,28 @@ describe('secrets from SSM Parameter Store (the real SSM client, a stand-in of t
 
   test('the AWS deploy refuses to run while the secrets are not in SSM, naming the parameters to create', async () => {
     // Asynchronously: the stand-in SSM answers from this process.
-    const deploy = (stage: string) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/deploy-aws.ts'), '--stage', stage, '--dry-run'], { cwd: repoRoot, env: process.env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    const deploy = (stage: string) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(repoRoot, 'scripts/deploy-aws.ts'), '--stage', stage, '--dry-run'], {
+          cwd: repoRoot,
+          env: process.env,
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
     const refused = await deploy('prod');
     assert.equal(refused.status, 1, refused.stdout + refused.stderr);
-    assert.match(refused.stderr, /Refusing to deploy stage prod: missing SSM parameters \/mlops-pipeline\/prod\/mysql-password \(MYSQL_PASSWORD\), \/mlops-pipeline\/prod\/admin-token \(ADMIN_TOKEN\)/);
+    assert.match(
+      refused.stderr,
+      /Refusing to deploy stage prod: missing SSM parameters \/mlops-pipeline\/prod\/mysql-password \(MYSQL_PASSWORD\), \/mlops-pipeline\/prod\/admin-token \(ADMIN_TOKEN\)/,
+    );
     assert.match(refused.stderr, /aws ssm put-parameter --type SecureString --name \/mlops-pipeline\/prod\/admin-token/);
     const ready = await deploy('test');
     assert.equal(ready.status, 0, ready.stdout + ready.stderr);

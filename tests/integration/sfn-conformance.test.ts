@@ -50,190 +50,382 @@ const cases: Record<string, Case> = {
     source: 'base/test_base.snapshot.json test_state_pass_result',
     definition: { StartAt: 'State_1', States: { State_1: { Type: 'Pass', Result: { Arg1: 'argument1' }, End: true } } },
     events: ['ExecutionStarted(0)', 'PassStateEntered(0)', 'PassStateExited(2)', 'ExecutionSucceeded(3)'],
-    status: 'SUCCEEDED', output: { Arg1: 'argument1' },
+    status: 'SUCCEEDED',
+    output: { Arg1: 'argument1' },
   },
   'Fail with Error and Cause': {
     source: 'base/test_base.snapshot.json test_state_fail',
-    definition: { StartAt: 'FailState', States: { FailState: { Type: 'Fail', Error: 'SomeFailure', Cause: "This state machines raises a 'SomeFailure' failure." } } },
+    definition: {
+      StartAt: 'FailState',
+      States: { FailState: { Type: 'Fail', Error: 'SomeFailure', Cause: "This state machines raises a 'SomeFailure' failure." } },
+    },
     events: ['ExecutionStarted(0)', 'FailStateEntered(0)', 'ExecutionFailed(2)'],
-    status: 'FAILED', error: { error: 'SomeFailure', cause: "This state machines raises a 'SomeFailure' failure." },
+    status: 'FAILED',
+    error: { error: 'SomeFailure', cause: "This state machines raises a 'SomeFailure' failure." },
   },
   'Choice then Pass': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_choice_aws_docs_scenario',
     definition: {
-      StartAt: 'Choice', States: {
+      StartAt: 'Choice',
+      States: {
         Choice: { Type: 'Choice', Choices: [{ Variable: '$.type', StringEquals: 'Private', Next: 'Private' }], Default: 'Public' },
-        Private: { Type: 'Pass', End: true }, Public: { Type: 'Pass', Result: 'public', End: true },
+        Private: { Type: 'Pass', End: true },
+        Public: { Type: 'Pass', Result: 'public', End: true },
       },
     },
     input: { type: 'Private', value: 22 },
     events: ['ExecutionStarted(0)', 'ChoiceStateEntered(0)', 'ChoiceStateExited(2)', 'PassStateEntered(3)', 'PassStateExited(4)', 'ExecutionSucceeded(5)'],
-    status: 'SUCCEEDED', output: { type: 'Private', value: 22 },
+    status: 'SUCCEEDED',
+    output: { type: 'Private', value: 22 },
   },
-  'Wait': {
+  Wait: {
     source: 'scenarios/test_base_scenarios.snapshot.json test_wait_timestamp',
     definition: { StartAt: 'Wait', States: { Wait: { Type: 'Wait', Seconds: 1, End: true } } },
     events: ['ExecutionStarted(0)', 'WaitStateEntered(0)', 'WaitStateExited(2)', 'ExecutionSucceeded(3)'],
-    status: 'SUCCEEDED', output: {},
+    status: 'SUCCEEDED',
+    output: {},
   },
-  'Succeed': {
+  Succeed: {
     source: 'scenarios/test_base_scenarios.snapshot.json (SucceedStateEntered/Exited as in its Choice scenarios)',
     definition: { StartAt: 'Done', States: { Done: { Type: 'Succeed' } } },
     input: { a: 1 },
     events: ['ExecutionStarted(0)', 'SucceedStateEntered(0)', 'SucceedStateExited(2)', 'ExecutionSucceeded(3)'],
-    status: 'SUCCEEDED', output: { a: 1 },
+    status: 'SUCCEEDED',
+    output: { a: 1 },
   },
   'Map of Pass states, one at a time': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_map_state_item_selector_singleton',
     definition: {
-      StartAt: 'Start', States: {
+      StartAt: 'Start',
+      States: {
         Start: { Type: 'Pass', Result: ['A', 'B', 'C'], ResultPath: '$.shipped', Next: 'Map' },
-        Map: { Type: 'Map', MaxConcurrency: 1, ItemsPath: '$.shipped', ItemSelector: { 'value.$': '$$.Map.Item.Value', 'index.$': '$$.Map.Item.Index' },
-          ItemProcessor: { StartAt: 'Item', States: { Item: { Type: 'Pass', End: true } } }, ResultPath: '$.out', Next: 'Final' },
+        Map: {
+          Type: 'Map',
+          MaxConcurrency: 1,
+          ItemsPath: '$.shipped',
+          ItemSelector: { 'value.$': '$$.Map.Item.Value', 'index.$': '$$.Map.Item.Index' },
+          ItemProcessor: { StartAt: 'Item', States: { Item: { Type: 'Pass', End: true } } },
+          ResultPath: '$.out',
+          Next: 'Final',
+        },
         Final: { Type: 'Pass', End: true },
       },
     },
     events: [
-      'ExecutionStarted(0)', 'PassStateEntered(0)', 'PassStateExited(2)', 'MapStateEntered(3)', 'MapStateStarted(4)',
-      'MapIterationStarted(5)', 'PassStateEntered(6)', 'PassStateExited(7)', 'MapIterationSucceeded(8)',
-      'MapIterationStarted(8)', 'PassStateEntered(10)', 'PassStateExited(11)', 'MapIterationSucceeded(12)',
-      'MapIterationStarted(12)', 'PassStateEntered(14)', 'PassStateExited(15)', 'MapIterationSucceeded(16)',
-      'MapStateSucceeded(17)', 'MapStateExited(17)', 'PassStateEntered(19)', 'PassStateExited(20)', 'ExecutionSucceeded(21)',
+      'ExecutionStarted(0)',
+      'PassStateEntered(0)',
+      'PassStateExited(2)',
+      'MapStateEntered(3)',
+      'MapStateStarted(4)',
+      'MapIterationStarted(5)',
+      'PassStateEntered(6)',
+      'PassStateExited(7)',
+      'MapIterationSucceeded(8)',
+      'MapIterationStarted(8)',
+      'PassStateEntered(10)',
+      'PassStateExited(11)',
+      'MapIterationSucceeded(12)',
+      'MapIterationStarted(12)',
+      'PassStateEntered(14)',
+      'PassStateExited(15)',
+      'MapIterationSucceeded(16)',
+      'MapStateSucceeded(17)',
+      'MapStateExited(17)',
+      'PassStateEntered(19)',
+      'PassStateExited(20)',
+      'ExecutionSucceeded(21)',
     ],
-    status: 'SUCCEEDED', output: { shipped: ['A', 'B', 'C'], out: [{ value: 'A', index: 0 }, { value: 'B', index: 1 }, { value: 'C', index: 2 }] },
+    status: 'SUCCEEDED',
+    output: {
+      shipped: ['A', 'B', 'C'],
+      out: [
+        { value: 'A', index: 0 },
+        { value: 'B', index: 1 },
+        { value: 'C', index: 2 },
+      ],
+    },
   },
   'Map whose iteration fails': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_map_state_catch (without Catch: MapStateFailed, ExecutionFailed as in its failing Map cases)',
     definition: {
-      StartAt: 'Start', States: {
+      StartAt: 'Start',
+      States: {
         Start: { Type: 'Pass', Result: [1], Next: 'Map' },
-        Map: { Type: 'Map', ItemProcessor: { StartAt: 'HandleItem', States: { HandleItem: { Type: 'Fail', Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' } } }, End: true },
+        Map: {
+          Type: 'Map',
+          ItemProcessor: { StartAt: 'HandleItem', States: { HandleItem: { Type: 'Fail', Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' } } },
+          End: true,
+        },
       },
     },
-    events: ['ExecutionStarted(0)', 'PassStateEntered(0)', 'PassStateExited(2)', 'MapStateEntered(3)', 'MapStateStarted(4)', 'MapIterationStarted(5)', 'FailStateEntered(6)', 'MapIterationFailed(7)', 'MapStateFailed(7)', 'ExecutionFailed(9)'],
-    status: 'FAILED', error: { error: 'HandleItemFailError', cause: 'HandleItemFailCause' },
+    events: [
+      'ExecutionStarted(0)',
+      'PassStateEntered(0)',
+      'PassStateExited(2)',
+      'MapStateEntered(3)',
+      'MapStateStarted(4)',
+      'MapIterationStarted(5)',
+      'FailStateEntered(6)',
+      'MapIterationFailed(7)',
+      'MapStateFailed(7)',
+      'ExecutionFailed(9)',
+    ],
+    status: 'FAILED',
+    error: { error: 'HandleItemFailError', cause: 'HandleItemFailCause' },
   },
   'Map with a Catch': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_map_state_catch',
     definition: {
-      StartAt: 'Start', States: {
+      StartAt: 'Start',
+      States: {
         Start: { Type: 'Pass', Result: [1], Next: 'Map' },
         Map: {
-          Type: 'Map', ItemProcessor: { StartAt: 'HandleItem', States: { HandleItem: { Type: 'Fail', Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' } } },
-          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }], End: true,
+          Type: 'Map',
+          ItemProcessor: { StartAt: 'HandleItem', States: { HandleItem: { Type: 'Fail', Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' } } },
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+          End: true,
         },
         Caught: { Type: 'Pass', End: true },
       },
     },
-    events: ['ExecutionStarted(0)', 'PassStateEntered(0)', 'PassStateExited(2)', 'MapStateEntered(3)', 'MapStateStarted(4)', 'MapIterationStarted(5)', 'FailStateEntered(6)', 'MapIterationFailed(7)', 'MapStateFailed(7)', 'MapStateExited(9)', 'PassStateEntered(10)', 'PassStateExited(11)', 'ExecutionSucceeded(12)'],
-    status: 'SUCCEEDED', output: { Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' },
+    events: [
+      'ExecutionStarted(0)',
+      'PassStateEntered(0)',
+      'PassStateExited(2)',
+      'MapStateEntered(3)',
+      'MapStateStarted(4)',
+      'MapIterationStarted(5)',
+      'FailStateEntered(6)',
+      'MapIterationFailed(7)',
+      'MapStateFailed(7)',
+      'MapStateExited(9)',
+      'PassStateEntered(10)',
+      'PassStateExited(11)',
+      'ExecutionSucceeded(12)',
+    ],
+    status: 'SUCCEEDED',
+    output: { Error: 'HandleItemFailError', Cause: 'HandleItemFailCause' },
   },
   'Parallel of Pass states': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_parallel_state_order',
     definition: {
-      StartAt: 'Parallel', States: {
-        Parallel: { Type: 'Parallel', End: true, Branches: [0, 1, 2, 3].map((i) => ({ StartAt: `B${i}`, States: { [`B${i}`]: { Type: 'Pass', Result: { branch: i }, End: true } } })) },
+      StartAt: 'Parallel',
+      States: {
+        Parallel: {
+          Type: 'Parallel',
+          End: true,
+          Branches: [0, 1, 2, 3].map((i) => ({ StartAt: `B${i}`, States: { [`B${i}`]: { Type: 'Pass', Result: { branch: i }, End: true } } })),
+        },
       },
     },
-    events: ['ExecutionStarted(0)', 'ParallelStateEntered(0)', 'ParallelStateStarted(2)', 'PassStateEntered', 'PassStateEntered', 'PassStateEntered', 'PassStateEntered', 'PassStateExited', 'PassStateExited', 'PassStateExited', 'PassStateExited', 'ParallelStateExited(11)', 'ExecutionSucceeded(12)'],
-    status: 'SUCCEEDED', output: [{ branch: 0 }, { branch: 1 }, { branch: 2 }, { branch: 3 }],
+    events: [
+      'ExecutionStarted(0)',
+      'ParallelStateEntered(0)',
+      'ParallelStateStarted(2)',
+      'PassStateEntered',
+      'PassStateEntered',
+      'PassStateEntered',
+      'PassStateEntered',
+      'PassStateExited',
+      'PassStateExited',
+      'PassStateExited',
+      'PassStateExited',
+      'ParallelStateExited(11)',
+      'ExecutionSucceeded(12)',
+    ],
+    status: 'SUCCEEDED',
+    output: [{ branch: 0 }, { branch: 1 }, { branch: 2 }, { branch: 3 }],
   },
   'Parallel whose branch fails, caught': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_parallel_state_catch',
     definition: {
-      StartAt: 'Parallel', States: {
+      StartAt: 'Parallel',
+      States: {
         Parallel: {
-          Type: 'Parallel', Branches: [{ StartAt: 'Branch1', States: { Branch1: { Type: 'Fail', Error: 'FailureType', Cause: 'Cause description' } } }],
-          Catch: [{ ErrorEquals: ['FailureType'], Next: 'FinalCaught' }], Next: 'Final',
+          Type: 'Parallel',
+          Branches: [{ StartAt: 'Branch1', States: { Branch1: { Type: 'Fail', Error: 'FailureType', Cause: 'Cause description' } } }],
+          Catch: [{ ErrorEquals: ['FailureType'], Next: 'FinalCaught' }],
+          Next: 'Final',
         },
-        FinalCaught: { Type: 'Pass', End: true }, Final: { Type: 'Pass', End: true },
+        FinalCaught: { Type: 'Pass', End: true },
+        Final: { Type: 'Pass', End: true },
       },
     },
-    events: ['ExecutionStarted(0)', 'ParallelStateEntered(0)', 'ParallelStateStarted(2)', 'FailStateEntered', 'ParallelStateFailed(4)', 'ParallelStateExited(5)', 'PassStateEntered(6)', 'PassStateExited(7)', 'ExecutionSucceeded(8)'],
-    status: 'SUCCEEDED', output: { Error: 'FailureType', Cause: 'Cause description' },
+    events: [
+      'ExecutionStarted(0)',
+      'ParallelStateEntered(0)',
+      'ParallelStateStarted(2)',
+      'FailStateEntered',
+      'ParallelStateFailed(4)',
+      'ParallelStateExited(5)',
+      'PassStateEntered(6)',
+      'PassStateExited(7)',
+      'ExecutionSucceeded(8)',
+    ],
+    status: 'SUCCEEDED',
+    output: { Error: 'FailureType', Cause: 'Cause description' },
   },
   'Parallel whose branch fails': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_parallel_state_fail',
     definition: {
-      StartAt: 'Parallel', States: {
+      StartAt: 'Parallel',
+      States: {
         Parallel: { Type: 'Parallel', Branches: [{ StartAt: 'Branch1', States: { Branch1: { Type: 'Fail', Error: 'FailureType' } } }], End: true },
       },
     },
     events: ['ExecutionStarted(0)', 'ParallelStateEntered(0)', 'ParallelStateStarted(2)', 'FailStateEntered', 'ParallelStateFailed(4)', 'ExecutionFailed(5)'],
-    status: 'FAILED', error: { error: 'FailureType' },
+    status: 'FAILED',
+    error: { error: 'FailureType' },
   },
   'Two Lambda Tasks in a row': {
     source: 'services/test_lambda_task.snapshot.json test_invoke_pipe',
     definition: {
-      StartAt: 'step1', States: {
+      StartAt: 'step1',
+      States: {
         step1: { Type: 'Task', Resource: fnArn('wrap'), Next: 'step2' },
         step2: { Type: 'Task', Resource: fnArn('wrap'), End: true },
       },
     },
     input: 'HelloWorld',
     events: [
-      'ExecutionStarted(0)', 'TaskStateEntered(0)', 'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionSucceeded(4)', 'TaskStateExited(5)',
-      'TaskStateEntered(6)', 'LambdaFunctionScheduled(7)', 'LambdaFunctionStarted(8)', 'LambdaFunctionSucceeded(9)', 'TaskStateExited(10)', 'ExecutionSucceeded(11)',
+      'ExecutionStarted(0)',
+      'TaskStateEntered(0)',
+      'LambdaFunctionScheduled(2)',
+      'LambdaFunctionStarted(3)',
+      'LambdaFunctionSucceeded(4)',
+      'TaskStateExited(5)',
+      'TaskStateEntered(6)',
+      'LambdaFunctionScheduled(7)',
+      'LambdaFunctionStarted(8)',
+      'LambdaFunctionSucceeded(9)',
+      'TaskStateExited(10)',
+      'ExecutionSucceeded(11)',
     ],
-    status: 'SUCCEEDED', output: { Return: { Return: 'HelloWorld' } },
+    status: 'SUCCEEDED',
+    output: { Return: { Return: 'HelloWorld' } },
   },
   'Lambda Task that fails, uncaught': {
     source: 'error_handling/test_task_lambda.snapshot.json test_raise_exception',
     definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: fnArn('raise'), End: true } } },
-    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionFailed(4)', 'ExecutionFailed(5)'],
-    status: 'FAILED', error: { error: 'Exception' },
+    events: [
+      'ExecutionStarted(0)',
+      'TaskStateEntered(0)',
+      'LambdaFunctionScheduled(2)',
+      'LambdaFunctionStarted(3)',
+      'LambdaFunctionFailed(4)',
+      'ExecutionFailed(5)',
+    ],
+    status: 'FAILED',
+    error: { error: 'Exception' },
   },
   'Lambda Task with Retry, then Catch': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_lambda_invoke_with_retry_base',
     definition: {
-      StartAt: 'InvokeLambdaWithRetry', States: {
+      StartAt: 'InvokeLambdaWithRetry',
+      States: {
         InvokeLambdaWithRetry: {
-          Type: 'Task', Resource: fnArn('raise'),
+          Type: 'Task',
+          Resource: fnArn('raise'),
           Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 1 }],
-          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'HandleGeneralError' }], End: true,
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'HandleGeneralError' }],
+          End: true,
         },
         HandleGeneralError: { Type: 'Pass', End: true },
       },
     },
     events: [
-      'ExecutionStarted(0)', 'TaskStateEntered(0)',
-      'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionFailed(4)', 'LambdaFunctionScheduled(5)', 'LambdaFunctionStarted(6)', 'LambdaFunctionFailed(7)',
-      'LambdaFunctionScheduled(8)', 'LambdaFunctionStarted(9)', 'LambdaFunctionFailed(10)', 'LambdaFunctionScheduled(11)', 'LambdaFunctionStarted(12)', 'LambdaFunctionFailed(13)',
-      'TaskStateExited(14)', 'PassStateEntered(15)', 'PassStateExited(16)', 'ExecutionSucceeded(17)',
+      'ExecutionStarted(0)',
+      'TaskStateEntered(0)',
+      'LambdaFunctionScheduled(2)',
+      'LambdaFunctionStarted(3)',
+      'LambdaFunctionFailed(4)',
+      'LambdaFunctionScheduled(5)',
+      'LambdaFunctionStarted(6)',
+      'LambdaFunctionFailed(7)',
+      'LambdaFunctionScheduled(8)',
+      'LambdaFunctionStarted(9)',
+      'LambdaFunctionFailed(10)',
+      'LambdaFunctionScheduled(11)',
+      'LambdaFunctionStarted(12)',
+      'LambdaFunctionFailed(13)',
+      'TaskStateExited(14)',
+      'PassStateEntered(15)',
+      'PassStateExited(16)',
+      'ExecutionSucceeded(17)',
     ],
-    status: 'SUCCEEDED', output: { Error: 'Exception', Cause: 'Some exception was raised.' },
+    status: 'SUCCEEDED',
+    output: { Error: 'Exception', Cause: 'Some exception was raised.' },
   },
   'lambda:invoke Task with Retry, then Catch': {
     source: 'scenarios/test_base_scenarios.snapshot.json test_lambda_service_invoke_with_retry_extended_input',
     definition: {
-      StartAt: 'InvokeLambdaWithRetry', States: {
+      StartAt: 'InvokeLambdaWithRetry',
+      States: {
         InvokeLambdaWithRetry: {
-          Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: fnArn('raise'), 'Payload.$': '$' },
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: fnArn('raise'), 'Payload.$': '$' },
           Retry: [{ ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 1 }],
-          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'HandleGeneralError' }], End: true,
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'HandleGeneralError' }],
+          End: true,
         },
         HandleGeneralError: { Type: 'Pass', End: true },
       },
     },
     events: [
-      'ExecutionStarted(0)', 'TaskStateEntered(0)',
-      'TaskScheduled(2)', 'TaskStarted(3)', 'TaskFailed(4)', 'TaskScheduled(5)', 'TaskStarted(6)', 'TaskFailed(7)',
-      'TaskScheduled(8)', 'TaskStarted(9)', 'TaskFailed(10)', 'TaskScheduled(11)', 'TaskStarted(12)', 'TaskFailed(13)',
-      'TaskStateExited(14)', 'PassStateEntered(15)', 'PassStateExited(16)', 'ExecutionSucceeded(17)',
+      'ExecutionStarted(0)',
+      'TaskStateEntered(0)',
+      'TaskScheduled(2)',
+      'TaskStarted(3)',
+      'TaskFailed(4)',
+      'TaskScheduled(5)',
+      'TaskStarted(6)',
+      'TaskFailed(7)',
+      'TaskScheduled(8)',
+      'TaskStarted(9)',
+      'TaskFailed(10)',
+      'TaskScheduled(11)',
+      'TaskStarted(12)',
+      'TaskFailed(13)',
+      'TaskStateExited(14)',
+      'PassStateEntered(15)',
+      'PassStateExited(16)',
+      'ExecutionSucceeded(17)',
     ],
-    status: 'SUCCEEDED', output: { Error: 'Exception', Cause: 'Some exception was raised.' },
+    status: 'SUCCEEDED',
+    output: { Error: 'Exception', Cause: 'Some exception was raised.' },
   },
   'Lambda Task that times out': {
     source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_lambda',
     definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: fnArn('slow'), TimeoutSeconds: 1, End: true } } },
-    events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'LambdaFunctionScheduled(2)', 'LambdaFunctionStarted(3)', 'LambdaFunctionTimedOut(4)', 'ExecutionFailed(5)'],
-    status: 'FAILED', error: { error: 'States.Timeout' },
+    events: [
+      'ExecutionStarted(0)',
+      'TaskStateEntered(0)',
+      'LambdaFunctionScheduled(2)',
+      'LambdaFunctionStarted(3)',
+      'LambdaFunctionTimedOut(4)',
+      'ExecutionFailed(5)',
+    ],
+    status: 'FAILED',
+    error: { error: 'States.Timeout' },
   },
   'lambda:invoke Task that times out': {
     source: 'timeouts/test_timeouts.snapshot.json test_fixed_timeout_service_lambda',
-    definition: { StartAt: 'Start', States: { Start: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { FunctionName: 'slow', 'Payload.$': '$' }, TimeoutSeconds: 1, End: true } } },
+    definition: {
+      StartAt: 'Start',
+      States: {
+        Start: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: 'slow', 'Payload.$': '$' },
+          TimeoutSeconds: 1,
+          End: true,
+        },
+      },
+    },
     events: ['ExecutionStarted(0)', 'TaskStateEntered(0)', 'TaskScheduled(2)', 'TaskStarted(3)', 'TaskTimedOut(4)', 'ExecutionFailed(5)'],
-    status: 'FAILED', error: { error: 'States.Timeout' },
+    status: 'FAILED',
+    error: { error: 'States.Timeout' },
   },
 };
 
@@ -260,7 +452,12 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
       });
     });
     await new Promise<void>((resolve) => lambda.listen(0, '127.0.0.1', resolve));
-    endpoint = await startStepFunctionsEndpoint({ pool: db.pool, lambdaEndpoint: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`, port: 0, builtIn: [] });
+    endpoint = await startStepFunctionsEndpoint({
+      pool: db.pool,
+      lambdaEndpoint: `http://127.0.0.1:${(lambda.address() as AddressInfo).port}`,
+      port: 0,
+      builtIn: [],
+    });
     sfn = sfnClient(endpoint.url);
   });
 
@@ -273,7 +470,9 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
 
   for (const [title, c] of Object.entries(cases)) {
     test(`${title} (${c.source})`, async () => {
-      const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: `conformance-${++machines}`, roleArn: ROLE, definition: JSON.stringify(c.definition) }));
+      const { stateMachineArn } = await sfn.send(
+        new CreateStateMachineCommand({ name: `conformance-${++machines}`, roleArn: ROLE, definition: JSON.stringify(c.definition) }),
+      );
       const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn, input: JSON.stringify(c.input ?? {}) }));
       const done = await waitForExecution(sfn, executionArn!, 60_000);
       const raw = await rawHistory(endpoint.url, executionArn!);
@@ -309,9 +508,23 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     await expectError('StartExecution', { stateMachineArn: sm, input: JSON.stringify({ big: 'x'.repeat(256 * 1024) }) }, 'InvalidExecutionInput');
     await expectError('StartExecution', {}, 'ValidationException');
     await expectError('CreateStateMachine', { name: 'bad', roleArn: ROLE, definition: '{"StartAt":"Nope","States":{}}' }, 'InvalidDefinition');
-    await expectError('CreateStateMachine', { name: 'sqs', roleArn: ROLE, definition: JSON.stringify({ StartAt: 'S', States: { S: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }) }, 'InvalidDefinition');
+    await expectError(
+      'CreateStateMachine',
+      {
+        name: 'sqs',
+        roleArn: ROLE,
+        definition: JSON.stringify({ StartAt: 'S', States: { S: { Type: 'Task', Resource: 'arn:aws:states:::sqs:sendMessage', End: true } } }),
+      },
+      'InvalidDefinition',
+    );
     // Same name and input as a RUNNING execution: that execution; another input: ExecutionAlreadyExists.
-    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'idempotent', roleArn: ROLE, definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 2, End: true } } }) }));
+    const { stateMachineArn } = await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'idempotent',
+        roleArn: ROLE,
+        definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 2, End: true } } }),
+      }),
+    );
     const a = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'once', input: '{"x":1}' }));
     const b = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: 'once', input: '{"x":1}' }));
     assert.equal(b.executionArn, a.executionArn);
@@ -332,14 +545,32 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
 
   test('an execution a stack left RUNNING when it died is ABORTED at the next start, with a cause saying so, and redrivable', async () => {
     // What a killed stack leaves behind: the execution RUNNING, its history up to the Wait it was in.
-    const definition = JSON.stringify({ StartAt: 'First', States: { First: { Type: 'Pass', Result: { n: 1 }, Next: 'Pause' }, Pause: { Type: 'Wait', Seconds: 1, Next: 'Last' }, Last: { Type: 'Pass', End: true } } });
+    const definition = JSON.stringify({
+      StartAt: 'First',
+      States: {
+        First: { Type: 'Pass', Result: { n: 1 }, Next: 'Pause' },
+        Pause: { Type: 'Wait', Seconds: 1, Next: 'Last' },
+        Last: { Type: 'Pass', End: true },
+      },
+    });
     const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'crashed', roleArn: ROLE, definition }));
     const executionArn = `${stateMachineArn!.replace(':stateMachine:', ':execution:')}:left-running`;
     const store = new SfnStore(db.pool);
     const at = Date.now() - 5000;
     await store.createExecution({
-      arn: executionArn, stateMachineArn: stateMachineArn!, name: 'left-running', status: 'RUNNING', definition, input: '{}', output: null, error: null, cause: null,
-      startedAt: new Date(at), stoppedAt: null, redriveCount: 0, redriveDate: null,
+      arn: executionArn,
+      stateMachineArn: stateMachineArn!,
+      name: 'left-running',
+      status: 'RUNNING',
+      definition,
+      input: '{}',
+      output: null,
+      error: null,
+      cause: null,
+      startedAt: new Date(at),
+      stoppedAt: null,
+      redriveCount: 0,
+      redriveDate: null,
     });
     await store.appendEvents(executionArn, [
       { id: 1, previousEventId: 0, type: 'ExecutionStarted', timestamp: at, thread: '', details: { input: '{}', roleArn: ROLE } },
@@ -361,17 +592,35 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
       assert.equal(done.output, '{"n":1}');
       const raw = await rawHistory(next.url, executionArn);
       assertHistoryShape(raw);
-      assert.deepEqual(raw.map((e) => e.type), [
-        'ExecutionStarted', 'PassStateEntered', 'PassStateExited', 'WaitStateEntered', 'ExecutionAborted',
-        'ExecutionRedriven', 'WaitStateEntered', 'WaitStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded',
-      ]);
+      assert.deepEqual(
+        raw.map((e) => e.type),
+        [
+          'ExecutionStarted',
+          'PassStateEntered',
+          'PassStateExited',
+          'WaitStateEntered',
+          'ExecutionAborted',
+          'ExecutionRedriven',
+          'WaitStateEntered',
+          'WaitStateExited',
+          'PassStateEntered',
+          'PassStateExited',
+          'ExecutionSucceeded',
+        ],
+      );
     } finally {
       await next.close();
     }
   });
 
   test('an execution over its TimeoutSeconds is TIMED_OUT (ExecutionTimedOut, error States.Timeout), and redrivable', async () => {
-    const { stateMachineArn } = await sfn.send(new CreateStateMachineCommand({ name: 'too-slow', roleArn: ROLE, definition: JSON.stringify({ TimeoutSeconds: 1, StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3, End: true } } }) }));
+    const { stateMachineArn } = await sfn.send(
+      new CreateStateMachineCommand({
+        name: 'too-slow',
+        roleArn: ROLE,
+        definition: JSON.stringify({ TimeoutSeconds: 1, StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 3, End: true } } }),
+      }),
+    );
     const { executionArn } = await sfn.send(new StartExecutionCommand({ stateMachineArn }));
     const done = await waitForExecution(sfn, executionArn!);
     assert.equal(done.status, 'TIMED_OUT');
@@ -379,6 +628,9 @@ describe(`conformance with AWS's recorded histories (read from ${SNAPSHOTS})`, {
     assert.equal(done.redriveStatus, 'REDRIVABLE');
     const raw = await rawHistory(endpoint.url, executionArn!);
     assertHistoryShape(raw);
-    assert.deepEqual(raw.map((e) => e.type), ['ExecutionStarted', 'WaitStateEntered', 'ExecutionTimedOut']);
+    assert.deepEqual(
+      raw.map((e) => e.type),
+      ['ExecutionStarted', 'WaitStateEntered', 'ExecutionTimedOut'],
+    );
   });
 });

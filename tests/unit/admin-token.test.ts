@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { localAdminToken, findAdminToken } from '../../src/embedded/admin-token.ts';
 
-test('npm start\'s admin token: generated once into a 0600 file, then reused; ADMIN_TOKEN wins; the CLI finds either', async () => {
+test("npm start's admin token: generated once into a 0600 file, then reused; ADMIN_TOKEN wins; the CLI finds either", async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'admin-token-'));
   try {
     const file = path.join(dir, '.local', 'admin-token');

@@ -8,8 +8,17 @@ import { describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 import * as errors from '../../src/errors.ts';
 
-interface Retrier { ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number }
-interface Catcher { ErrorEquals: string[]; Next: string; ResultPath?: string | null }
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+}
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string | null;
+}
 interface State {
   Type: string;
   Resource?: string;
@@ -26,10 +35,19 @@ interface State {
   Iterator?: Machine;
   Branches?: Machine[];
 }
-interface Machine { StartAt: string; States: Record<string, State> }
+interface Machine {
+  StartAt: string;
+  States: Record<string, State>;
+}
 
 /** Errors a Task may meet that a later attempt can get past. */
-const TRANSIENT = ['StorageUnavailable', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+const TRANSIENT = [
+  'StorageUnavailable',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
 /** Our errors that are worth a retry (the rest would fail the same way again). */
 const RETRYABLE = new Set(['DataApiUnavailable', 'StorageUnavailable']);
 const NAMED_ERRORS = Object.entries(errors)
@@ -39,7 +57,13 @@ const FAILURE_SINK = 'RecordFailure';
 
 const definition = JSON.parse(await readFile(path.join(repoRoot, 'statemachine', 'pipeline.asl.json'), 'utf8')) as Machine;
 
-interface Located { name: string; state: State; scope: Machine; container: Located | null; where: string }
+interface Located {
+  name: string;
+  state: State;
+  scope: Machine;
+  container: Located | null;
+  where: string;
+}
 
 function collect(machine: Machine, container: Located | null, where: string, out: Located[]): Located[] {
   for (const [name, state] of Object.entries(machine.States)) {
@@ -137,7 +161,10 @@ describe('state machine: every task retries transient errors and routes failures
 
   test('RecordFailure retries anything, then ends in a Fail state that carries the original error', () => {
     const sink = definition.States[FAILURE_SINK];
-    assert.ok(sink.Retry?.some((r) => r.ErrorEquals.includes('States.ALL')), 'RecordFailure retries States.ALL');
+    assert.ok(
+      sink.Retry?.some((r) => r.ErrorEquals.includes('States.ALL')),
+      'RecordFailure retries States.ALL',
+    );
     const next = definition.States[sink.Next ?? ''];
     assert.equal(next?.Type, 'Fail', 'RecordFailure is followed by a Fail state');
     const caught = catchAll(sink);
@@ -157,7 +184,12 @@ describe('state machine: every task retries transient errors and routes failures
     const bad: Machine = {
       StartAt: 'M',
       States: {
-        M: { Type: 'Map', ItemProcessor: { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'x', End: true } } }, Catch: [{ ErrorEquals: ['States.ALL'], Next: FAILURE_SINK }], End: true },
+        M: {
+          Type: 'Map',
+          ItemProcessor: { StartAt: 'T', States: { T: { Type: 'Task', Resource: 'x', End: true } } },
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: FAILURE_SINK }],
+          End: true,
+        },
         [FAILURE_SINK]: { Type: 'Task', Resource: 'y', End: true },
       },
     };

@@ -8,8 +8,7 @@ import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boostin
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
 
-const close = (actual: number, expected: number, eps = 1e-12): void =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps = 1e-12): void => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 const matrix = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows[0].length, data: Float64Array.from(rows.flat()) });
 
@@ -43,7 +42,10 @@ describe('boosting: objectives', () => {
     const g2 = new Float64Array(6);
     const h2 = new Float64Array(6);
     obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], g2, h2);
-    assert.deepEqual(Array.from(g2, (v) => Math.round(v * 3000) / 1000), [-2, 1, 1, -2, 1, 1]);
+    assert.deepEqual(
+      Array.from(g2, (v) => Math.round(v * 3000) / 1000),
+      [-2, 1, 1, -2, 1, 1],
+    );
   });
 
   it('L2 regression: g = s - y, h = 1, base score = weighted mean', () => {
@@ -58,7 +60,12 @@ describe('boosting: objectives', () => {
 
 describe('boosting: one split by hand', () => {
   // x0 = 1 2 3 4 separates the gradients, x1 = 1 2 1 2 does not.
-  const X = matrix([[1, 1], [2, 2], [3, 1], [4, 2]]);
+  const X = matrix([
+    [1, 1],
+    [2, 2],
+    [3, 1],
+    [4, 2],
+  ]);
   const grow = (g: number[], h: number[], l2: number) => {
     const binned = binMatrix(X, 255, false);
     const grower = new TreeGrower(binned, { maxLeaves: 2, maxDepth: Infinity, minSamplesLeaf: 1, minHessianLeaf: 0, l2, minGain: 0 }, false);
@@ -81,9 +88,19 @@ describe('boosting: one split by hand', () => {
     close(t.value[t.left[0]], -2);
     close(t.value[t.right[0]], 2);
     // The trainer gives the same tree, scaled by the learning rate, with threshold 2.5.
-    const model = await trainBoosting(X, Float64Array.of(0, 0, 1, 1), {
-      task: 'classification', nEstimators: 1, learningRate: 0.5, maxLeaves: 2, minSamplesLeaf: 1, minHessianLeaf: 0,
-    }, { workers: 1 });
+    const model = await trainBoosting(
+      X,
+      Float64Array.of(0, 0, 1, 1),
+      {
+        task: 'classification',
+        nEstimators: 1,
+        learningRate: 0.5,
+        maxLeaves: 2,
+        minSamplesLeaf: 1,
+        minHessianLeaf: 0,
+      },
+      { workers: 1 },
+    );
     const tree = model.trees[0];
     assert.deepEqual([tree.feature[0], tree.threshold[0]], [0, 2.5]);
     close(tree.value[tree.left[0]], -1);
@@ -148,18 +165,33 @@ describe('boosting: learning', () => {
     assert.equal(model.objective, 'multiclass');
     assert.equal(model.trees.length, 20 * 3);
     const pred = compileBoosting(model);
-    assert.deepEqual([0.5, 1.5, 2.5].map((x) => pred.predict([x])), [10, 20, 30]);
+    assert.deepEqual(
+      [0.5, 1.5, 2.5].map((x) => pred.predict([x])),
+      [10, 20, 30],
+    );
     const p = pred.predictProba([1.5]);
-    close(p.reduce((a, b) => a + b, 0), 1, 1e-12);
+    close(
+      p.reduce((a, b) => a + b, 0),
+      1,
+      1e-12,
+    );
   });
 
   it('early stopping keeps the best iteration on the validation set', async () => {
     // Pure-noise labels: the validation loss is best after very few iterations.
     const rand = lcg(11);
-    const mk = (n: number) => ({ X: { rows: n, cols: 3, data: Float64Array.from({ length: n * 3 }, rand) }, y: Float64Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)) });
+    const mk = (n: number) => ({
+      X: { rows: n, cols: 3, data: Float64Array.from({ length: n * 3 }, rand) },
+      y: Float64Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0)),
+    });
     const train = mk(2000);
     const val = mk(1000);
-    const model = await trainBoosting(train.X, train.y, { task: 'classification', nEstimators: 200, earlyStoppingRounds: 5, seed: 1 }, { workers: 1, validation: val });
+    const model = await trainBoosting(
+      train.X,
+      train.y,
+      { task: 'classification', nEstimators: 200, earlyStoppingRounds: 5, seed: 1 },
+      { workers: 1, validation: val },
+    );
     assert.ok(model.nIterations < 50, `kept ${model.nIterations} iterations`);
     assert.equal(model.trees.length, model.nIterations);
     const best = Math.min(...model.validationLoss);
@@ -215,7 +247,12 @@ describe('boosting: missing values', () => {
 
   it('every leaf value is -G/H of the training rows the predictor routes to it, missing ones included', async () => {
     const { X, y } = missingData(false);
-    const model = await trainBoosting(X, y, { task: 'classification', nEstimators: 1, learningRate: 1, maxLeaves: 8, minSamplesLeaf: 5, seed: 1 }, { workers: 1 });
+    const model = await trainBoosting(
+      X,
+      y,
+      { task: 'classification', nEstimators: 1, learningRate: 1, maxLeaves: 8, minSamplesLeaf: 5, seed: 1 },
+      { workers: 1 },
+    );
     const tree = model.trees[0];
     const p0 = 1 / (1 + Math.exp(-model.baseScore[0]));
     const G = new Map<number, number>();
@@ -299,7 +336,10 @@ describe('boosting: sparse two-bin features', () => {
     const bins = Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 1 : 0));
     const nBins = Int32Array.of(2);
     const lists = sparseLists(bins, nBins, n, (b) => new ArrayBuffer(b));
-    assert.equal(lists.sparseOff[1], bins.reduce((a, b) => a + b, 0));
+    assert.equal(
+      lists.sparseOff[1],
+      bins.reduce((a, b) => a + b, 0),
+    );
     // A node: every row with rand() < 0.6, in ascending order, node id 7.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
     const m = idx.length;

@@ -16,7 +16,10 @@ describe('check:layers', () => {
     assert.match(checkFile('functions/train.ts', "import { x } from '../scripts/lib/progress.ts';").join(), /outside src/);
   });
   it('allows the imports the table allows, within a module and of errors', () => {
-    assert.deepEqual(checkFile('src/pipeline/train.ts', "import { a } from '../registry/registry.ts';\nimport { b } from './search.ts';\nimport { E } from '../errors.ts';"), []);
+    assert.deepEqual(
+      checkFile('src/pipeline/train.ts', "import { a } from '../registry/registry.ts';\nimport { b } from './search.ts';\nimport { E } from '../errors.ts';"),
+      [],
+    );
     assert.deepEqual(checkFile('functions/train.ts', "import { a } from '../src/pipeline/train.ts';\nimport { b } from './lib/context.ts';"), []);
   });
   it('refuses the storage clients outside src/storage', () => {

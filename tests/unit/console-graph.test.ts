@@ -10,8 +10,15 @@ test('the pipeline ASL lays out as a graph: every state once, no overlaps, neste
   const machine = JSON.parse(await readDefinitionText()) as AslMachine;
   const g = layoutAsl(machine);
   const top = Object.keys(machine.States);
-  for (const name of top) assert.ok(g.nodes.some((n) => n.id === name), `node ${name}`);
-  assert.ok(g.nodes.some((n) => n.id === 'Trials/Train' && n.parent === 'Trials'), 'Train is drawn inside Trials');
+  for (const name of top)
+    assert.ok(
+      g.nodes.some((n) => n.id === name),
+      `node ${name}`,
+    );
+  assert.ok(
+    g.nodes.some((n) => n.id === 'Trials/Train' && n.parent === 'Trials'),
+    'Train is drawn inside Trials',
+  );
   const ids = g.nodes.map((n) => n.id);
   assert.equal(new Set(ids).size, ids.length, 'ids are unique');
   for (const a of g.nodes) {
@@ -23,17 +30,25 @@ test('the pipeline ASL lays out as a graph: every state once, no overlaps, neste
   }
   const map = g.nodes.find((n) => n.id === 'Trials')!;
   for (const child of g.nodes.filter((n) => n.parent === 'Trials')) {
-    assert.ok(child.x >= map.x && child.y >= map.y && child.x + child.width <= map.x + map.width && child.y + child.height <= map.y + map.height, `${child.id} inside the Map`);
+    assert.ok(
+      child.x >= map.x && child.y >= map.y && child.x + child.width <= map.x + map.width && child.y + child.height <= map.y + map.height,
+      `${child.id} inside the Map`,
+    );
   }
   // Every transition is an edge between drawn nodes; the batch loop goes back up.
   for (const e of g.edges) assert.ok(ids.includes(e.from) && ids.includes(e.to), `${e.from} → ${e.to}`);
   const loop = g.edges.find((e) => e.from === 'WaitForNextBatch' && e.to === 'FetchBatch')!;
   assert.equal(loop.back, true);
-  assert.ok(g.edges.filter((e) => !e.back).every((e) => {
-    const a = g.nodes.find((n) => n.id === e.from)!;
-    const b = g.nodes.find((n) => n.id === e.to)!;
-    return b.y > a.y;
-  }), 'forward edges point down');
+  assert.ok(
+    g.edges
+      .filter((e) => !e.back)
+      .every((e) => {
+        const a = g.nodes.find((n) => n.id === e.from)!;
+        const b = g.nodes.find((n) => n.id === e.to)!;
+        return b.y > a.y;
+      }),
+    'forward edges point down',
+  );
   // The main line stays in the first column; catch handlers to the right of it.
   const col = (id: string) => g.nodes.find((n) => n.id === id)!.column;
   for (const id of ['ApplyDefaults', 'FetchBatch', 'Preprocess', 'Trials', 'Promote', 'Done']) assert.equal(col(id), 0, `${id} on the main line`);
@@ -42,8 +57,14 @@ test('the pipeline ASL lays out as a graph: every state once, no overlaps, neste
 });
 
 test('transitions: Next, Default, Choices and Catch, primary ones first', () => {
-  assert.deepEqual(transitionsOf({ Type: 'Choice', Default: 'B', Choices: [{ Next: 'C' }] }).map((t) => `${t.kind}:${t.to}`), ['default:B', 'choice:C']);
-  assert.deepEqual(transitionsOf({ Type: 'Task', Next: 'B', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'F' }] }).map((t) => `${t.kind}:${t.to}`), ['next:B', 'catch:F']);
+  assert.deepEqual(
+    transitionsOf({ Type: 'Choice', Default: 'B', Choices: [{ Next: 'C' }] }).map((t) => `${t.kind}:${t.to}`),
+    ['default:B', 'choice:C'],
+  );
+  assert.deepEqual(
+    transitionsOf({ Type: 'Task', Next: 'B', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'F' }] }).map((t) => `${t.kind}:${t.to}`),
+    ['next:B', 'catch:F'],
+  );
   assert.deepEqual(transitionsOf({ Type: 'Succeed' }), []);
 });
 
@@ -54,8 +75,12 @@ test('a small machine: a loop, a branch and a Parallel state with branches side 
       A: { Type: 'Task', Next: 'C' },
       C: { Type: 'Choice', Choices: [{ Next: 'A' }], Default: 'P' },
       P: {
-        Type: 'Parallel', Next: 'End',
-        Branches: [{ StartAt: 'X', States: { X: { Type: 'Pass', End: true } } }, { StartAt: 'Y', States: { Y: { Type: 'Pass', End: true } } }],
+        Type: 'Parallel',
+        Next: 'End',
+        Branches: [
+          { StartAt: 'X', States: { X: { Type: 'Pass', End: true } } },
+          { StartAt: 'Y', States: { Y: { Type: 'Pass', End: true } } },
+        ],
       },
       End: { Type: 'Succeed' },
     },

@@ -9,10 +9,18 @@ import { isGzip, parseCsv, readCsv } from '../../src/dataset/csv.ts';
 
 describe('parseCsv', () => {
   it('splits \\n and \\r\\n lines, no trailing newline, skips empty lines', () => {
-    assert.deepEqual(parseCsv('a,b\r\n1,2\n\n3,4\r\n\r\n5,6'), [['a', 'b'], ['1', '2'], ['3', '4'], ['5', '6']]);
+    assert.deepEqual(parseCsv('a,b\r\n1,2\n\n3,4\r\n\r\n5,6'), [
+      ['a', 'b'],
+      ['1', '2'],
+      ['3', '4'],
+      ['5', '6'],
+    ]);
   });
   it('keeps empty fields', () => {
-    assert.deepEqual(parseCsv('a,,c\n,\n'), [['a', '', 'c'], ['', '']]);
+    assert.deepEqual(parseCsv('a,,c\n,\n'), [
+      ['a', '', 'c'],
+      ['', ''],
+    ]);
   });
   it('handles quoted fields: commas, escaped quotes, newlines, empty quotes', () => {
     const text = 'name,note\r\n"Smith, J","said ""hi"""\n"multi\nline",""\nplain,x"y\n';
@@ -59,7 +67,13 @@ describe('readCsv', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const expected = { header: ['x', 'y'], rows: [['1', '2'], ['3', '4']] };
+  const expected = {
+    header: ['x', 'y'],
+    rows: [
+      ['1', '2'],
+      ['3', '4'],
+    ],
+  };
   it('reads a plain file (BOM stripped)', async () => assert.deepEqual(await readCsv(plain), expected));
   it('reads a gzip file by magic bytes', async () => {
     assert.ok(isGzip(gzipSync('a')));

@@ -72,7 +72,10 @@ describe('driftReport', () => {
     ];
     const r = driftReport(spec, current, baseline);
     assert.equal(r.baselineVersion, 3);
-    assert.deepEqual(r.features.map((f) => f.name), ['x', 'c']);
+    assert.deepEqual(
+      r.features.map((f) => f.name),
+      ['x', 'c'],
+    );
     close(r.features[0].psi, 0.274653, 1e-6);
     assert.equal(r.features[1].psi, 0);
     assert.equal(r.drifted, true);
@@ -86,7 +89,12 @@ describe('driftReport', () => {
   });
 
   it('uses the configured threshold', () => {
-    const current = [{ x: 0, c: 'a', y: 1 }, { x: 10, c: 'b', y: 1 }, { x: 10, c: 'a', y: 1 }, { x: 10, c: 'b', y: 1 }];
+    const current = [
+      { x: 0, c: 'a', y: 1 },
+      { x: 10, c: 'b', y: 1 },
+      { x: 10, c: 'a', y: 1 },
+      { x: 10, c: 'b', y: 1 },
+    ];
     const r = driftReport(spec, current, baseline, { threshold: 0.3 });
     assert.equal(r.drifted, false);
     assert.deepEqual(r.flagged, []);

@@ -93,7 +93,10 @@ describe('buildEncoder (regression, categorical target classes)', () => {
         { name: 'y', type: 'categorical', values: ['yes', 'no'] },
       ],
       target: 'y',
-      classes: [{ value: 'no', label: 'No' }, { value: 'yes', label: 'Yes' }],
+      classes: [
+        { value: 'no', label: 'No' },
+        { value: 'yes', label: 'Yes' },
+      ],
       split: { train: 1, validation: 0, test: 0, seed: 's' },
     });
     const enc = buildEncoder(spec);

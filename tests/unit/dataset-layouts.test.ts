@@ -12,8 +12,16 @@ const SPEC = new URL('../../datasets/covertype.spec.json', import.meta.url).path
 const SHARED = new URL('../../../shared/data/covertype/covertype.csv.gz', import.meta.url).pathname;
 
 const NUMERIC = [
-  'Elevation', 'Aspect', 'Slope', 'Horizontal_Distance_To_Hydrology', 'Vertical_Distance_To_Hydrology',
-  'Horizontal_Distance_To_Roadways', 'Hillshade_9am', 'Hillshade_Noon', 'Hillshade_3pm', 'Horizontal_Distance_To_Fire_Points',
+  'Elevation',
+  'Aspect',
+  'Slope',
+  'Horizontal_Distance_To_Hydrology',
+  'Vertical_Distance_To_Hydrology',
+  'Horizontal_Distance_To_Roadways',
+  'Hillshade_9am',
+  'Hillshade_Noon',
+  'Hillshade_3pm',
+  'Horizontal_Distance_To_Fire_Points',
 ];
 const HEADER = [
   ...NUMERIC,
@@ -45,24 +53,28 @@ describe('one-hot-covertype layout', async () => {
   });
 
   it('gives the same result on the quoted-CSV path', () => {
-    const line = uciLine(FIRST_UCI, 2, 10, 1).split(',').map((v) => `"${v}"`).join(',');
+    const line = uciLine(FIRST_UCI, 2, 10, 1)
+      .split(',')
+      .map((v) => `"${v}"`)
+      .join(',');
     assert.deepEqual(convertText(spec, `${HEADER.join(',')}\n${line}\n`), [[...FIRST_UCI.map(String), 'Neota', 'C4703', '1']]);
   });
 
   it('accepts a source that already has the categorical column', () => {
     const header = [...NUMERIC, 'Wilderness_Area', 'Soil_Type', 'Cover_Type'];
-    assert.deepEqual(convertText(spec, `${header.join(',')}\n${FIRST_UCI.join(',')},Neota,C7756,2\n`), [
-      [...FIRST_UCI.map(String), 'Neota', 'C7756', '2'],
-    ]);
+    assert.deepEqual(convertText(spec, `${header.join(',')}\n${FIRST_UCI.join(',')},Neota,C7756,2\n`), [[...FIRST_UCI.map(String), 'Neota', 'C7756', '2']]);
   });
 
   it('throws on a row whose one-hot group does not have exactly one flag', () => {
     const none = uciLine(FIRST_UCI, 0, 29, 5);
-    assert.throws(() => convertText(spec, `${HEADER.join(',')}\n${none}\n`), (err: unknown) => {
-      assert.ok(err instanceof DatasetLayoutError);
-      assert.match(err.message, /line 2: one-hot group Wilderness_Area1\.\.4 has 0 flags set, expected exactly 1/);
-      return true;
-    });
+    assert.throws(
+      () => convertText(spec, `${HEADER.join(',')}\n${none}\n`),
+      (err: unknown) => {
+        assert.ok(err instanceof DatasetLayoutError);
+        assert.match(err.message, /line 2: one-hot group Wilderness_Area1\.\.4 has 0 flags set, expected exactly 1/);
+        return true;
+      },
+    );
     const two = uciLine(FIRST_UCI, 1, 29, 5).split(',');
     two[10 + 4 + 2] = '1';
     assert.throws(() => convertText(spec, `${HEADER.join(',')}\n${two.join(',')}\n`), /Soil_Type1\.\.40 has 2 flags/);
@@ -76,8 +88,22 @@ describe('one-hot-covertype layout', async () => {
   });
 
   it('throws on a header missing a column', () => {
-    assert.throws(() => buildRowConverter(spec, HEADER.filter((h) => h !== 'Soil_Type7')), /neither "Soil_Type" nor one-hot column "Soil_Type7"/);
-    assert.throws(() => buildRowConverter(spec, HEADER.filter((h) => h !== 'Slope')), /no column "Slope"/);
+    assert.throws(
+      () =>
+        buildRowConverter(
+          spec,
+          HEADER.filter((h) => h !== 'Soil_Type7'),
+        ),
+      /neither "Soil_Type" nor one-hot column "Soil_Type7"/,
+    );
+    assert.throws(
+      () =>
+        buildRowConverter(
+          spec,
+          HEADER.filter((h) => h !== 'Slope'),
+        ),
+      /no column "Slope"/,
+    );
   });
 
   it('buildRowConverter works on parsed records', () => {

@@ -55,7 +55,10 @@ describe('profileColumn / profileDataset', () => {
   });
   it('a column without values has null statistics', () => {
     const p = profileColumn(col('n'), 'feature', [null, undefined]);
-    assert.deepEqual({ ...p }, { name: 'n', type: 'integer', role: 'feature', count: 0, missing: 2, min: null, max: null, mean: null, std: null, histogram: { edges: [], counts: [] } });
+    assert.deepEqual(
+      { ...p },
+      { name: 'n', type: 'integer', role: 'feature', count: 0, missing: 2, min: null, max: null, mean: null, std: null, histogram: { edges: [], counts: [] } },
+    );
   });
   it('categorical: frequencies of every spec value, zero included', () => {
     const p = profileColumn(col('c'), 'feature', ['a', 'a', 'b', null]);
@@ -69,7 +72,15 @@ describe('profileColumn / profileDataset', () => {
     const p = profileDataset(spec, rows, { bins: 2 });
     assert.equal(p.dataset, 'toy');
     assert.equal(p.rows, 2);
-    assert.deepEqual(p.columns.map((c) => [c.name, c.role]), [['x', 'feature'], ['n', 'feature'], ['c', 'feature'], ['y', 'target']]);
+    assert.deepEqual(
+      p.columns.map((c) => [c.name, c.role]),
+      [
+        ['x', 'feature'],
+        ['n', 'feature'],
+        ['c', 'feature'],
+        ['y', 'target'],
+      ],
+    );
     const x = p.columns[0];
     assert.ok(x.type === 'numeric');
     assert.deepEqual([x.mean, x.std, x.histogram.edges, x.histogram.counts], [2, 1, [1, 2, 3], [1, 1]]);

@@ -12,7 +12,10 @@ describe('assignSplit', () => {
       assert.equal(assignSplit(key(i), SPLIT), assignSplit(key(i), { ...SPLIT }));
     }
     // Pinned values: a change of hash or mapping would move rows between splits.
-    assert.equal(splitUniform('abc', 'covertype-v1'), Number.parseInt(createHash('sha256').update('covertype-v1:abc').digest('hex').slice(0, 13), 16) / 2 ** 52);
+    assert.equal(
+      splitUniform('abc', 'covertype-v1'),
+      Number.parseInt(createHash('sha256').update('covertype-v1:abc').digest('hex').slice(0, 13), 16) / 2 ** 52,
+    );
   });
 
   it('uniform values are in [0, 1)', () => {

@@ -13,20 +13,26 @@ import { formatSnapshotCsv } from '../../src/registry/snapshots.ts';
 fc.configureGlobal(process.env.FC_SEED === 'random' ? {} : { seed: Number(process.env.FC_SEED ?? 20261202) });
 
 const SPEC_URL = new URL('../../datasets/diabetes.spec.json', import.meta.url);
-const diabetesJson = (): Record<string, unknown> & { columns: Record<string, unknown>[]; transforms: Record<string, unknown>; split: Record<string, unknown> } =>
-  JSON.parse(readFileSync(SPEC_URL, 'utf8'));
+const diabetesJson = (): Record<string, unknown> & {
+  columns: Record<string, unknown>[];
+  transforms: Record<string, unknown>;
+  split: Record<string, unknown>;
+} => JSON.parse(readFileSync(SPEC_URL, 'utf8'));
 const spec = parseDatasetSpec(diabetesJson());
 
 function rejects(mutate: (s: ReturnType<typeof diabetesJson>) => void, path: string, message: RegExp): void {
   const s = diabetesJson();
   mutate(s);
-  assert.throws(() => parseDatasetSpec(s), (err: unknown) => {
-    assert.ok(err instanceof InvalidDatasetSpec);
-    const issue = err.issues.find((i) => i.path === path);
-    assert.ok(issue, `expected an issue at ${path}, got ${err.message}`);
-    assert.match(issue.message, message);
-    return true;
-  });
+  assert.throws(
+    () => parseDatasetSpec(s),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidDatasetSpec);
+      const issue = err.issues.find((i) => i.path === path);
+      assert.ok(issue, `expected an issue at ${path}, got ${err.message}`);
+      assert.match(issue.message, message);
+      return true;
+    },
+  );
 }
 
 /** A raw row of the dataset's own 50 columns, as the data API serves it (strings). */
@@ -48,12 +54,18 @@ describe('diabetes.spec.json', () => {
     const names = model.columns.map((c) => c.name);
     for (const dropped of ['encounter_id', 'weight', 'diag_1', 'diag_2', 'diag_3', 'examide', 'citoglipton']) assert.ok(!names.includes(dropped), dropped);
     for (const derived of ['diag_1_group', 'diag_2_group', 'diag_3_group', 'prior_inpatient']) assert.ok(names.includes(derived), derived);
-    assert.deepEqual(model.columns.find((c) => c.name === 'readmitted'), { type: 'integer', name: 'readmitted', min: 0, max: 1 });
+    assert.deepEqual(
+      model.columns.find((c) => c.name === 'readmitted'),
+      { type: 'integer', name: 'readmitted', min: 0, max: 1 },
+    );
     // The group column is kept for splitting but is not a feature.
     assert.ok(names.includes('patient_nbr'));
     assert.ok(!buildEncoder(spec).featureNames.some((f) => f.startsWith('patient_nbr')));
     assert.ok(!inputColumns(spec).some((c) => c.name === 'patient_nbr' || c.name === 'encounter_id' || c.name === 'weight'));
-    assert.ok(inputColumns(spec).some((c) => c.name === 'diag_1'), 'the source of a derived column is an input');
+    assert.ok(
+      inputColumns(spec).some((c) => c.name === 'diag_1'),
+      'the source of a derived column is an input',
+    );
   });
 
   it('"None" is a real value, "?" is missing only where the spec allows it', () => {
@@ -70,8 +82,15 @@ describe('diabetes.spec.json', () => {
 
   it('groups ICD-9 codes into chapters: 250.xx diabetes before endocrine, V and E codes, unknown → other', () => {
     const cases: [string, string][] = [
-      ['8', 'infectious'], ['139', 'infectious'], ['250.01', 'diabetes'], ['250', 'diabetes'], ['251', 'endocrine'],
-      ['428', 'circulatory'], ['V45', 'supplementary_V'], ['E878', 'external_E'], ['999', 'injury'],
+      ['8', 'infectious'],
+      ['139', 'infectious'],
+      ['250.01', 'diabetes'],
+      ['250', 'diabetes'],
+      ['251', 'endocrine'],
+      ['428', 'circulatory'],
+      ['V45', 'supplementary_V'],
+      ['E878', 'external_E'],
+      ['999', 'injury'],
     ];
     for (const [code, chapter] of cases) {
       const checked = validateRows(spec, [sourceRow({ diag_1: code })]);
@@ -84,21 +103,83 @@ describe('diabetes.spec.json', () => {
 
   it('buckets numbers at the edges', () => {
     assert.deepEqual(bucketLabels([1, 2, 5]), ['<1', '[1,2)', '[2,5)', '>=5']);
-    const got = ['0', '1', '2', '4', '5', '21'].map((n) => transformRow(spec, validateRows(spec, [sourceRow({ number_inpatient: n })]).valid[0]).prior_inpatient);
+    const got = ['0', '1', '2', '4', '5', '21'].map(
+      (n) => transformRow(spec, validateRows(spec, [sourceRow({ number_inpatient: n })]).valid[0]).prior_inpatient,
+    );
     assert.deepEqual(got, ['none', 'one', '2-4', '2-4', '5+', '5+']);
   });
 
   it('refuses transforms that do not fit the columns, naming the field', () => {
-    rejects((s) => { (s.transforms.drop as string[]).splice((s.transforms.drop as string[]).indexOf('diag_3'), 1); }, 'columns[20].type', /text column "diag_3" cannot be a feature/);
-    rejects((s) => { (s.transforms.drop as string[]).push('nope'); }, 'transforms.drop[7]', /no column named "nope"/);
-    rejects((s) => { (s.transforms.drop as string[]).push('readmitted'); }, 'transforms.drop[7]', /target cannot be dropped/);
-    rejects((s) => { s.transforms.target = { '<30': 1, '>30': 0 }; }, 'transforms.target', /"NO" has no mapping/);
-    rejects((s) => { s.transforms.target = { '<30': 2, '>30': 0, NO: 0 }; }, 'classes[1].value', /not a value of transforms.target/);
-    rejects((s) => { (s.transforms.derive as Record<string, unknown>[])[3] = { name: 'x', from: 'race', bucket: { edges: [1] } }; }, 'transforms.derive[3].from', /numeric or integer/);
-    rejects((s) => { (s.transforms.derive as Record<string, unknown>[])[3] = { name: 'x', from: 'number_inpatient', bucket: { edges: [2, 1] } }; }, 'transforms.derive[3].bucket.edges[1]', /increase strictly/);
-    rejects((s) => { (s.transforms.derive as Record<string, unknown>[])[0].name = 'race'; }, 'transforms.derive[0].name', /already exists/);
-    rejects((s) => { s.split.group = 'race'; }, 'split.group', /must not allow missing/);
-    rejects((s) => { s.promotionMetric = 'rmse'; }, 'promotionMetric', /does not apply to a binary classification task/);
+    rejects(
+      (s) => {
+        (s.transforms.drop as string[]).splice((s.transforms.drop as string[]).indexOf('diag_3'), 1);
+      },
+      'columns[20].type',
+      /text column "diag_3" cannot be a feature/,
+    );
+    rejects(
+      (s) => {
+        (s.transforms.drop as string[]).push('nope');
+      },
+      'transforms.drop[7]',
+      /no column named "nope"/,
+    );
+    rejects(
+      (s) => {
+        (s.transforms.drop as string[]).push('readmitted');
+      },
+      'transforms.drop[7]',
+      /target cannot be dropped/,
+    );
+    rejects(
+      (s) => {
+        s.transforms.target = { '<30': 1, '>30': 0 };
+      },
+      'transforms.target',
+      /"NO" has no mapping/,
+    );
+    rejects(
+      (s) => {
+        s.transforms.target = { '<30': 2, '>30': 0, NO: 0 };
+      },
+      'classes[1].value',
+      /not a value of transforms.target/,
+    );
+    rejects(
+      (s) => {
+        (s.transforms.derive as Record<string, unknown>[])[3] = { name: 'x', from: 'race', bucket: { edges: [1] } };
+      },
+      'transforms.derive[3].from',
+      /numeric or integer/,
+    );
+    rejects(
+      (s) => {
+        (s.transforms.derive as Record<string, unknown>[])[3] = { name: 'x', from: 'number_inpatient', bucket: { edges: [2, 1] } };
+      },
+      'transforms.derive[3].bucket.edges[1]',
+      /increase strictly/,
+    );
+    rejects(
+      (s) => {
+        (s.transforms.derive as Record<string, unknown>[])[0].name = 'race';
+      },
+      'transforms.derive[0].name',
+      /already exists/,
+    );
+    rejects(
+      (s) => {
+        s.split.group = 'race';
+      },
+      'split.group',
+      /must not allow missing/,
+    );
+    rejects(
+      (s) => {
+        s.promotionMetric = 'rmse';
+      },
+      'promotionMetric',
+      /does not apply to a binary classification task/,
+    );
   });
 
   it('at /predict a column that allows missing may be absent or null; ids no feature reads may be left out', () => {
@@ -152,28 +233,41 @@ describe('transforms: training and serving cannot disagree', () => {
   it('a row encodes the same through preprocess (validate, transform, snapshot CSV, read back) and through /predict', () => {
     const encoder = buildEncoder(spec);
     const names = spec.columns.map((c) => c.name);
-    fc.assert(fc.property(sourceRows, (rows) => {
-      // Preprocess: the data API's strings → validated → transformed → snapshot CSV → model rows.
-      const { valid, rejected } = validateRows(spec, rows);
-      assert.equal(rejected.length, 0, JSON.stringify(rejected[0]));
-      const snapshot = parseCsv(formatSnapshotCsv(spec, valid.map((r) => transformRow(spec, r))));
-      snapshot.shift();
-      const readBack = validateRows(modelSpec(spec), snapshot);
-      assert.equal(readBack.rejected.length, 0, JSON.stringify(readBack.rejected[0]));
-      rows.forEach((row, i) => {
-        // Predict: the same row as a JSON record in the dataset's own columns (no target).
-        const record: Record<string, unknown> = {};
-        names.forEach((n, k) => { if (n !== spec.target) record[n] = row[k]; });
-        const served = prepareRecord(spec, record);
-        assert.ok(served.ok, JSON.stringify(served));
-        assert.ok(sameEncoding(encoder.encode(readBack.valid[i]), encoder.encode(served.row)), `row ${i} encodes differently`);
-      });
-    }), { numRuns: 150 });
+    fc.assert(
+      fc.property(sourceRows, (rows) => {
+        // Preprocess: the data API's strings → validated → transformed → snapshot CSV → model rows.
+        const { valid, rejected } = validateRows(spec, rows);
+        assert.equal(rejected.length, 0, JSON.stringify(rejected[0]));
+        const snapshot = parseCsv(
+          formatSnapshotCsv(
+            spec,
+            valid.map((r) => transformRow(spec, r)),
+          ),
+        );
+        snapshot.shift();
+        const readBack = validateRows(modelSpec(spec), snapshot);
+        assert.equal(readBack.rejected.length, 0, JSON.stringify(readBack.rejected[0]));
+        rows.forEach((row, i) => {
+          // Predict: the same row as a JSON record in the dataset's own columns (no target).
+          const record: Record<string, unknown> = {};
+          names.forEach((n, k) => {
+            if (n !== spec.target) record[n] = row[k];
+          });
+          const served = prepareRecord(spec, record);
+          assert.ok(served.ok, JSON.stringify(served));
+          assert.ok(sameEncoding(encoder.encode(readBack.valid[i]), encoder.encode(served.row)), `row ${i} encodes differently`);
+        });
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('a missing value is NaN in every feature of its column, a present one never is', () => {
     const encoder = buildEncoder(spec);
-    const served = prepareRecord(spec, Object.fromEntries(spec.columns.filter((c) => c.name !== spec.target).map((c, i) => [c.name, sourceRow({ race: '?' })[i]])));
+    const served = prepareRecord(
+      spec,
+      Object.fromEntries(spec.columns.filter((c) => c.name !== spec.target).map((c, i) => [c.name, sourceRow({ race: '?' })[i]])),
+    );
     assert.ok(served.ok);
     const x = encoder.encode(served.row);
     for (const [f, name] of encoder.featureNames.entries()) assert.equal(Number.isNaN(x[f]), name.startsWith('race='), name);

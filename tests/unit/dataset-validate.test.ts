@@ -102,7 +102,10 @@ describe('validateRecord', () => {
   it('still validates a target that is present', () => {
     const res = validateRecord(spec, { ...features(), Cover_Type: 0 }, { requireTarget: false });
     assert.ok(!res.ok);
-    assert.deepEqual(res.errors.map((e) => e.field), ['Cover_Type']);
+    assert.deepEqual(
+      res.errors.map((e) => e.field),
+      ['Cover_Type'],
+    );
   });
 
   it('reports every problem: unknown fields, missing fields, bad values', () => {

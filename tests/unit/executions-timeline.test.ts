@@ -5,8 +5,14 @@ import { buildTimeline, nestedStateNames, summarizeStates, type LoggedEvent } fr
 
 const t0 = Date.parse('2025-01-01T00:00:00.000Z');
 let seq = 0;
-const ev = (type: string, stateName: string | null, atMs: number, payload: Record<string, unknown> = {}, mapIndex: number | null = null): LoggedEvent =>
-  ({ seq: ++seq, type, stateName, mapIndex, payload, at: new Date(t0 + atMs).toISOString() });
+const ev = (type: string, stateName: string | null, atMs: number, payload: Record<string, unknown> = {}, mapIndex: number | null = null): LoggedEvent => ({
+  seq: ++seq,
+  type,
+  stateName,
+  mapIndex,
+  payload,
+  at: new Date(t0 + atMs).toISOString(),
+});
 
 test('timeline: durations, a loop, retries, a caught error and Map iterations', () => {
   const events = [
@@ -26,9 +32,12 @@ test('timeline: durations, a loop, retries, a caught error and Map iterations', 
     ev('StateExited', 'Train', 5200, { state: { type: 'Task', output: { runId: 'a' } } }, 0),
   ];
   const runs = buildTimeline(events, { status: 'RUNNING' }, t0 + 6000);
-  assert.deepEqual(runs.map((r) => `${r.label}:${r.status}`), ['FetchBatch:succeeded', 'FetchBatch#2:caught', 'Train[0]:succeeded', 'Train[1]:succeeded']);
+  assert.deepEqual(
+    runs.map((r) => `${r.label}:${r.status}`),
+    ['FetchBatch:succeeded', 'FetchBatch#2:caught', 'Train[0]:succeeded', 'Train[1]:succeeded'],
+  );
   assert.equal(runs[0].retries, 1);
-  assert.equal(runs[0].error, null, 'a retried error that then succeeded is not the run\'s error');
+  assert.equal(runs[0].error, null, "a retried error that then succeeded is not the run's error");
   assert.equal(runs[0].durationMs, 2500);
   assert.deepEqual(runs[0].input, { i: 0 });
   assert.deepEqual(runs[0].output, { ok: true });
@@ -41,7 +50,10 @@ test('timeline: durations, a loop, retries, a caught error and Map iterations', 
 });
 
 test('timeline: a state open when the execution failed failed with it; one open while running is running', () => {
-  const events = [ev('StateEntered', 'Preprocess', 0, { state: { type: 'Task' } }), ev('StateFailed', 'Preprocess', 500, { Error: 'InvalidRows', Cause: 'too few' })];
+  const events = [
+    ev('StateEntered', 'Preprocess', 0, { state: { type: 'Task' } }),
+    ev('StateFailed', 'Preprocess', 500, { Error: 'InvalidRows', Cause: 'too few' }),
+  ];
   const failed = buildTimeline(events, { status: 'FAILED', error: 'InvalidRows', cause: 'too few' }, t0 + 1000);
   assert.equal(failed[0].status, 'failed');
   assert.equal(failed[0].error, 'InvalidRows');
@@ -64,21 +76,36 @@ test('timeline: a redriven execution keeps the failed run and adds the new one',
     ev('StateExited', 'Train', 1500, { state: { type: 'Task', output: { runId: 'r' } } }, 0),
   ];
   const runs = buildTimeline(events, { status: 'SUCCEEDED' }, t0 + 2000);
-  assert.deepEqual(runs.map((r) => `${r.label}:${r.status}`), ['Preprocess:succeeded', 'Train[0]:failed', 'Train[0]#2:succeeded']);
+  assert.deepEqual(
+    runs.map((r) => `${r.label}:${r.status}`),
+    ['Preprocess:succeeded', 'Train[0]:failed', 'Train[0]#2:succeeded'],
+  );
   assert.equal(runs[1].error, 'Boom');
   assert.equal(runs[1].durationMs, 100, 'the failed run ended when the execution failed');
   assert.equal(summarizeStates(runs).Train.failed, 1);
 });
 
 test('Step Functions history becomes the same events: Map index from the event chain, retries, catches', () => {
-  const nested = nestedStateNames({ StartAt: 'F', States: { F: { Type: 'Task', End: true }, Trials: { Type: 'Map', End: true, ItemProcessor: { StartAt: 'Train', States: { Train: { Type: 'Task', End: true } } } } } });
+  const nested = nestedStateNames({
+    StartAt: 'F',
+    States: {
+      F: { Type: 'Task', End: true },
+      Trials: { Type: 'Map', End: true, ItemProcessor: { StartAt: 'Train', States: { Train: { Type: 'Task', End: true } } } },
+    },
+  });
   assert.deepEqual([...nested], ['Train']);
   const at = (s: number) => new Date(t0 + s * 1000);
   const history = [
     { id: 1, type: 'ExecutionStarted', timestamp: at(0), executionStartedEventDetails: { input: '{"batches":1}' } },
     { id: 2, previousEventId: 1, type: 'TaskStateEntered', timestamp: at(0), stateEnteredEventDetails: { name: 'F', input: '{"x":1}' } },
     { id: 3, previousEventId: 2, type: 'LambdaFunctionScheduled', timestamp: at(0) },
-    { id: 4, previousEventId: 3, type: 'LambdaFunctionFailed', timestamp: at(1), lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' } },
+    {
+      id: 4,
+      previousEventId: 3,
+      type: 'LambdaFunctionFailed',
+      timestamp: at(1),
+      lambdaFunctionFailedEventDetails: { error: 'DataApiUnavailable', cause: 'down' },
+    },
     { id: 5, previousEventId: 4, type: 'LambdaFunctionScheduled', timestamp: at(3) },
     { id: 6, previousEventId: 5, type: 'LambdaFunctionSucceeded', timestamp: at(4) },
     { id: 7, previousEventId: 6, type: 'TaskStateExited', timestamp: at(4), stateExitedEventDetails: { name: 'F', output: '{"ok":true}' } },
@@ -89,7 +116,13 @@ test('Step Functions history becomes the same events: Map index from the event c
     { id: 12, previousEventId: 11, type: 'TaskStateEntered', timestamp: at(4), stateEnteredEventDetails: { name: 'Train', input: '{"trialIndex":1}' } },
     { id: 13, previousEventId: 10, type: 'TaskStateEntered', timestamp: at(4), stateEnteredEventDetails: { name: 'Train', input: '{"trialIndex":0}' } },
     { id: 14, previousEventId: 12, type: 'LambdaFunctionScheduled', timestamp: at(4) },
-    { id: 15, previousEventId: 14, type: 'LambdaFunctionFailed', timestamp: at(5), lambdaFunctionFailedEventDetails: { error: 'InvalidInput', cause: 'bad params' } },
+    {
+      id: 15,
+      previousEventId: 14,
+      type: 'LambdaFunctionFailed',
+      timestamp: at(5),
+      lambdaFunctionFailedEventDetails: { error: 'InvalidInput', cause: 'bad params' },
+    },
     { id: 16, previousEventId: 15, type: 'TaskStateExited', timestamp: at(5), stateExitedEventDetails: { name: 'Train', output: '{}' } },
     { id: 17, previousEventId: 13, type: 'TaskStateExited', timestamp: at(7), stateExitedEventDetails: { name: 'Train', output: '{"runId":"a"}' } },
     { id: 18, previousEventId: 17, type: 'MapStateExited', timestamp: at(7), stateExitedEventDetails: { name: 'Trials', output: '{}' } },
@@ -97,7 +130,10 @@ test('Step Functions history becomes the same events: Map index from the event c
   ];
   const events = historyToEvents(history, nested);
   const runs = buildTimeline(events, { status: 'SUCCEEDED' }, t0 + 10_000);
-  assert.deepEqual(runs.map((r) => `${r.label}:${r.status}:${r.retries}`), ['F:succeeded:1', 'Trials:succeeded:0', 'Train[1]:caught:0', 'Train[0]:succeeded:0']);
+  assert.deepEqual(
+    runs.map((r) => `${r.label}:${r.status}:${r.retries}`),
+    ['F:succeeded:1', 'Trials:succeeded:0', 'Train[1]:caught:0', 'Train[0]:succeeded:0'],
+  );
   assert.deepEqual(runs[0].input, { x: 1 });
   assert.equal(runs[0].durationMs, 4000);
   assert.equal(runs[1].mapIndex, null, 'the Map state itself has no iteration');
@@ -110,10 +146,12 @@ test('Step Functions history becomes the same events: Map index from the event c
 test('a deployed function finds its state machine from its own ARN', () => {
   assert.equal(
     stateMachineArnFromFunctionArn('arn:aws:lambda:eu-west-1:123456789012:function:mlops-pipeline-prod-executions', 'executions'),
-    'arn:aws:states:eu-west-1:123456789012:stateMachine:mlops-pipeline-prod');
+    'arn:aws:states:eu-west-1:123456789012:stateMachine:mlops-pipeline-prod',
+  );
   assert.equal(
     stateMachineArnFromFunctionArn('arn:aws:lambda:us-east-1:000000000000:function:mlops-pipeline-dev-executions:live', 'executions'),
-    'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-pipeline-dev');
+    'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-pipeline-dev',
+  );
   assert.equal(stateMachineArnFromFunctionArn('offline_invokedFunctionArn_for_executions', 'executions'), null);
   assert.equal(stateMachineArnFromFunctionArn(undefined, 'executions'), null);
   assert.equal(stateMachineArnFromFunctionArn('arn:aws:lambda:us-east-1:000000000000:function:other', 'executions'), null);

@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RandomForestRegression } from 'ml-random-forest';
-import {
-  compilePredictor,
-  toMlRandomForestJSON,
-  trainForest,
-  type ForestModel,
-  type Matrix,
-  type TreeModel,
-} from '../../src/forest/index.ts';
+import { compilePredictor, toMlRandomForestJSON, trainForest, type ForestModel, type Matrix, type TreeModel } from '../../src/forest/index.ts';
 import { computeEdges, binMatrix } from '../../src/forest/bins.ts';
 import { resolveMtry } from '../../src/forest/trainer.ts';
 
@@ -154,7 +147,10 @@ describe('forest: hand-checkable trees', () => {
     assert.equal(pred.predict([0]), 2);
     assert.equal(pred.predict([100]), 11);
     const deep = await trainForest(X, y, { task: 'regression', ...single });
-    assert.deepEqual(Array.from({ length: 6 }, (_, i) => compilePredictor(deep).predict([i + 1])), [1, 2, 3, 10, 11, 12]);
+    assert.deepEqual(
+      Array.from({ length: 6 }, (_, i) => compilePredictor(deep).predict([i + 1])),
+      [1, 2, 3, 10, 11, 12],
+    );
   });
 
   it('maxDepth, minSamplesLeaf and minSamplesSplit are respected', async () => {
@@ -188,10 +184,7 @@ describe('forest: hand-checkable trees', () => {
     const X = column([1, 2]);
     await assert.rejects(trainForest(X, Float64Array.from([1]), { task: 'classification', nEstimators: 1, seed: 1 }), RangeError);
     await assert.rejects(trainForest(X, Float64Array.from([1, 2]), { task: 'classification', nEstimators: 0, seed: 1 }), RangeError);
-    await assert.rejects(
-      trainForest(X, Float64Array.from([1, 2]), { task: 'regression', nEstimators: 1, seed: 1, criterion: 'gini' }),
-      RangeError,
-    );
+    await assert.rejects(trainForest(X, Float64Array.from([1, 2]), { task: 'regression', nEstimators: 1, seed: 1, criterion: 'gini' }), RangeError);
   });
 });
 
@@ -262,6 +255,9 @@ describe('forest: ensemble behaviour', () => {
     const ml = RandomForestRegression.load(json);
     const rows = Array.from({ length: 200 }, (_, r) => Array.from(X.data.subarray(r * X.cols, (r + 1) * X.cols)));
     const pred = compilePredictor(model);
-    assert.deepEqual(ml.predict(rows), rows.map((row) => pred.predict(row)));
+    assert.deepEqual(
+      ml.predict(rows),
+      rows.map((row) => pred.predict(row)),
+    );
   });
 });

@@ -22,7 +22,10 @@ describe('forest on real Covertype rows', { skip }, () => {
   const row = (ds: Dataset, r: number): Float64Array => ds.X.data.subarray(r * ds.X.cols, (r + 1) * ds.X.cols);
 
   it('exported model loads in ml-random-forest and predicts the same classes', async () => {
-    const small = takeRows(train, Array.from({ length: 3000 }, (_, i) => i));
+    const small = takeRows(
+      train,
+      Array.from({ length: 3000 }, (_, i) => i),
+    );
     const model = await trainForest(small.X, small.y, { task: 'classification', nEstimators: 5, seed: 3 }, { workers: 0 });
     assert.deepEqual(model.classes, [1, 2, 3, 4, 5, 6, 7]);
     const ml = RandomForestClassifier.load(JSON.parse(JSON.stringify(toMlRandomForestJSON(model))));
@@ -30,7 +33,10 @@ describe('forest on real Covertype rows', { skip }, () => {
     const theirs = ml.predict(rows);
     const pred = compilePredictor(model);
     // ml-random-forest aggregates by majority vote: identical to our predictVote...
-    assert.deepEqual(theirs, rows.map((r) => pred.predictVote(r)));
+    assert.deepEqual(
+      theirs,
+      rows.map((r) => pred.predictVote(r)),
+    );
     // ...and almost always equal to the probability-averaged prediction.
     const agree = rows.filter((r, i) => pred.predict(r) === theirs[i]).length / rows.length;
     assert.ok(agree > 0.95, `agreement ${agree}`);

@@ -59,7 +59,12 @@ describe('trained models are byte-identical to the pinned ones', () => {
   });
   it('boosting, multiclass and regression', async () => {
     const multi = await trainBoosting(X, cls, BoostingParamsSchema.parse({ task: 'classification', nEstimators: 10, maxLeaves: 8, seed: 2 }), {});
-    const regression = await trainBoosting(X, reg, BoostingParamsSchema.parse({ task: 'regression', nEstimators: 10, maxLeaves: 8, subsample: 0.8, seed: 2 }), {});
+    const regression = await trainBoosting(
+      X,
+      reg,
+      BoostingParamsSchema.parse({ task: 'regression', nEstimators: 10, maxLeaves: 8, subsample: 0.8, seed: 2 }),
+      {},
+    );
     assert.equal(sha(multi), 'd2215f97c49019c3e3eca39decdc519b9b29bd8a8743064d550da6269f85f75b');
     assert.equal(sha(regression), '9e6894557c7629ed6b58e50a442d8987b5fedc61cea1aa16dfc32f970608430b');
   });

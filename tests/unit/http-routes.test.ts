@@ -14,7 +14,12 @@ const call = async (event: HttpEvent) => {
 };
 
 test('an API Gateway route key is kept as it came', async () => {
-  const r = await call({ routeKey: 'GET /models/{name}/versions/{version}', rawPath: '/models/covertype/versions/2', pathParameters: { name: 'covertype', version: '2' }, requestContext: { http: { method: 'GET' } } });
+  const r = await call({
+    routeKey: 'GET /models/{name}/versions/{version}',
+    rawPath: '/models/covertype/versions/2',
+    pathParameters: { name: 'covertype', version: '2' },
+    requestContext: { http: { method: 'GET' } },
+  });
   assert.deepEqual(r.body, { route: 'GET /models/{name}/versions/{version}', params: { name: 'covertype', version: '2' } });
 });
 
@@ -33,7 +38,8 @@ test('an unknown path or method is a 404 naming it', async () => {
 
 test('guarded routes need the admin token: none is 401, a wrong one 403, and without a configured token they stay closed', async () => {
   let token: string | undefined = 'correct-horse-battery-staple';
-  const guarded = middy<HttpEvent, HttpResponse>(echo).use(httpErrors())
+  const guarded = middy<HttpEvent, HttpResponse>(echo)
+    .use(httpErrors())
     .use(routes(['GET /models', 'POST /models/{name}/rollback']))
     .use(adminOnly(['POST /models/{name}/rollback'], () => token));
   const send = async (method: string, rawPath: string, headers: Record<string, string> = {}) =>

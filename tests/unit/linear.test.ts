@@ -4,8 +4,7 @@ import type { Matrix } from '../../src/forest/types.ts';
 import { compileLinear, softmaxLossGrad, trainLinear } from '../../src/linear/index.ts';
 import { lcg } from '../helpers/synthetic.ts';
 
-const close = (actual: number, expected: number, eps: number): void =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps: number): void => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 /** Reference: Gaussian elimination with partial pivoting on a small dense system. */
 function gauss(A: number[][], b: number[]): number[] {
@@ -44,7 +43,12 @@ describe('linear: ridge regression', () => {
     const X: Matrix = { rows: n, cols: 2, data: Float64Array.from(rows.flat()) };
     const model = await trainLinear(X, y, { task: 'regression', l2: 0 });
     const pred = compileLinear(model);
-    for (const probe of [[0, 0], [5, 10], [9, -40]]) close(pred.predict(probe), beta[0] + beta[1] * probe[0] + beta[2] * probe[1], 1e-8);
+    for (const probe of [
+      [0, 0],
+      [5, 10],
+      [9, -40],
+    ])
+      close(pred.predict(probe), beta[0] + beta[1] * probe[0] + beta[2] * probe[1], 1e-8);
     // A penalty shrinks the standardised weights.
     const ridge = await trainLinear(X, y, { task: 'regression', l2: 1 });
     assert.ok(Math.abs(ridge.coef[0]) < Math.abs(model.coef[0]));
@@ -56,9 +60,20 @@ describe('linear: logistic regression', () => {
     // x = 0: 30 of 100 positive; x = 1: 80 of 100 positive. The MLE matches these exactly.
     const data: number[] = [];
     const y: number[] = [];
-    for (let i = 0; i < 100; i++) { data.push(0); y.push(i < 30 ? 1 : 0); }
-    for (let i = 0; i < 100; i++) { data.push(1); y.push(i < 80 ? 1 : 0); }
-    const model = await trainLinear({ rows: 200, cols: 1, data: Float64Array.from(data) }, Float64Array.from(y), { task: 'classification', l2: 0, tol: 1e-9, maxIter: 500 });
+    for (let i = 0; i < 100; i++) {
+      data.push(0);
+      y.push(i < 30 ? 1 : 0);
+    }
+    for (let i = 0; i < 100; i++) {
+      data.push(1);
+      y.push(i < 80 ? 1 : 0);
+    }
+    const model = await trainLinear({ rows: 200, cols: 1, data: Float64Array.from(data) }, Float64Array.from(y), {
+      task: 'classification',
+      l2: 0,
+      tol: 1e-9,
+      maxIter: 500,
+    });
     assert.ok(model.converged);
     const pred = compileLinear(model);
     close(pred.predictProba([0])[1], 0.3, 1e-6);

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { accuracy, aurocOvR, classificationReport, confusionMatrix, macroF1, perClassStats } from '../../src/metrics/classification.ts';
 
-const close = (actual: number, expected: number, eps = 1e-12): void =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps = 1e-12): void => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 // Shared example, classes [1, 2, 3]:
 //   yTrue = 1 1 1 2 2 3
@@ -99,21 +98,57 @@ describe('aurocOvR', () => {
   });
 
   it('accepts Float64Array rows', () => {
-    close(aurocOvR(yTrue, proba.map((p) => Float64Array.from(p)), [1, 2, 3]).macro, 10 / 12);
+    close(
+      aurocOvR(
+        yTrue,
+        proba.map((p) => Float64Array.from(p)),
+        [1, 2, 3],
+      ).macro,
+      10 / 12,
+    );
   });
 
   it('perfect, reversed and all-tied scores give 1, 0 and 0.5', () => {
     const y = [0, 0, 1, 1];
-    const perfect = [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.1, 0.9]];
+    const perfect = [
+      [0.9, 0.1],
+      [0.8, 0.2],
+      [0.3, 0.7],
+      [0.1, 0.9],
+    ];
     close(aurocOvR(y, perfect, [0, 1]).macro, 1);
-    close(aurocOvR(y, perfect.map((p) => [p[1], p[0]]), [0, 1]).macro, 0);
-    close(aurocOvR(y, y.map(() => [0.5, 0.5]), [0, 1]).macro, 0.5);
+    close(
+      aurocOvR(
+        y,
+        perfect.map((p) => [p[1], p[0]]),
+        [0, 1],
+      ).macro,
+      0,
+    );
+    close(
+      aurocOvR(
+        y,
+        y.map(() => [0.5, 0.5]),
+        [0, 1],
+      ).macro,
+      0.5,
+    );
   });
 
   it('single-class data: nothing to score', () => {
-    const r = aurocOvR([1, 1], [[1, 0], [1, 0]], [1, 2]);
+    const r = aurocOvR(
+      [1, 1],
+      [
+        [1, 0],
+        [1, 0],
+      ],
+      [1, 2],
+    );
     assert.ok(Number.isNaN(r.macro));
-    assert.deepEqual(r.skipped, [{ class: 1, reason: 'no negatives' }, { class: 2, reason: 'no positives' }]);
+    assert.deepEqual(r.skipped, [
+      { class: 1, reason: 'no negatives' },
+      { class: 2, reason: 'no positives' },
+    ]);
   });
 
   it('checks shapes', () => {
@@ -145,7 +180,10 @@ describe('classificationReport', () => {
     assert.equal(r.n, 6);
     close(r.accuracy, 4 / 6);
     close(r.macroF1, 59 / 90);
-    assert.deepEqual(r.perClass.map((c) => c.label), ['one', 'two', 'three']);
+    assert.deepEqual(
+      r.perClass.map((c) => c.label),
+      ['one', 'two', 'three'],
+    );
     close(r.perClass[0].f1, 4 / 5);
     assert.deepEqual(r.confusionMatrix.matrix[0], [2, 1, 0]);
     assert.ok(r.auroc !== undefined);

@@ -53,7 +53,10 @@ describe('metrics for imbalanced classes, against hand-computed values', () => {
   });
 
   it('binary metrics report the positive (second) class, average precision and the threshold used', () => {
-    const classes = [{ value: 0, label: 'no' }, { value: 1, label: 'yes' }];
+    const classes = [
+      { value: 0, label: 'no' },
+      { value: 1, label: 'yes' },
+    ];
     const truth = Float64Array.from([1, 0, 1, 0, 1]);
     const p1 = [0.9, 0.8, 0.7, 0.6, 0.5];
     const proba = p1.map((p) => Float64Array.from([1 - p, p]));
@@ -66,9 +69,20 @@ describe('metrics for imbalanced classes, against hand-computed values', () => {
     close(m.average_precision, 1 / 3 + 2 / 9 + 1 / 5, 'average precision');
     close(m.auroc_ovr, 3 / 6, 'AUROC: 3 of 6 positive-negative pairs ordered (0.9>0.8, 0.9>0.6, 0.7>0.6)');
     assert.equal(m.threshold, 0.7);
-    assert.deepEqual(m.perClass?.map((c) => [c.label, c.support]), [['no', 2], ['yes', 3]]);
+    assert.deepEqual(
+      m.perClass?.map((c) => [c.label, c.support]),
+      [
+        ['no', 2],
+        ['yes', 3],
+      ],
+    );
     // Multiclass has no binary-only metrics.
-    const multi = classificationMetrics([...classes, { value: 2, label: 'maybe' }], yTrue, yPred, Array.from(yTrue, () => Float64Array.from([0.2, 0.3, 0.5])));
+    const multi = classificationMetrics(
+      [...classes, { value: 2, label: 'maybe' }],
+      yTrue,
+      yPred,
+      Array.from(yTrue, () => Float64Array.from([0.2, 0.3, 0.5])),
+    );
     assert.equal(multi.average_precision, undefined);
     assert.equal(multi.f1, undefined);
     close(multi.balanced_accuracy, 13 / 18, 'balanced accuracy');

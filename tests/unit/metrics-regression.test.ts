@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mae, r2, regressionReport, rmse } from '../../src/metrics/regression.ts';
 
-const close = (actual: number, expected: number, eps = 1e-12): void =>
-  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+const close = (actual: number, expected: number, eps = 1e-12): void => assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
 
 // yTrue = 3, −0.5, 2, 7 ; yPred = 2.5, 0, 2, 8 ; errors = 0.5, −0.5, 0, −1
 const Y_TRUE = [3, -0.5, 2, 7];
@@ -17,7 +16,13 @@ describe('regression metrics', () => {
     close(r2(Y_TRUE, Y_PRED), 1 - 1.5 / 29.1875);
   });
   it('r2 of predicting the mean is 0; perfect is 1; constant yTrue is 1 or 0', () => {
-    close(r2(Y_TRUE, Y_TRUE.map(() => 2.875)), 0);
+    close(
+      r2(
+        Y_TRUE,
+        Y_TRUE.map(() => 2.875),
+      ),
+      0,
+    );
     close(r2(Y_TRUE, Y_TRUE), 1);
     assert.equal(r2([2, 2], [2, 2]), 1);
     assert.equal(r2([2, 2], [2, 3]), 0);

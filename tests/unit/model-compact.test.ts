@@ -78,14 +78,20 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     const ml = RandomForestClassifier.load(JSON.parse(JSON.stringify(toMlRandomForestJSON(exported))));
     const rows = Array.from({ length: 300 }, (_, r) => Array.from(row(r)));
     const reference = compilePredictor(model);
-    assert.deepEqual(ml.predict(rows), rows.map((r) => reference.predictVote(r)));
+    assert.deepEqual(
+      ml.predict(rows),
+      rows.map((r) => reference.predictVote(r)),
+    );
   });
 
   it('refuses altered, truncated and foreign bytes with a reason', () => {
     const bytes = encodeCompact(compactForest(model), {}, 'b'.repeat(64));
     const flipped = bytes.slice();
     flipped[flipped.length - 5] ^= 1;
-    assert.throws(() => decodeCompact(flipped), (e: Error) => e instanceof CompactFormatError && /payload sha256/.test(e.message));
+    assert.throws(
+      () => decodeCompact(flipped),
+      (e: Error) => e instanceof CompactFormatError && /payload sha256/.test(e.message),
+    );
     assert.throws(() => decodeCompact(bytes.subarray(0, bytes.length - 8)), CompactFormatError);
     const future = bytes.slice();
     new DataView(future.buffer).setUint32(8, 99, true);
@@ -122,7 +128,10 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     }
     // The legacy artifact in today's format is byte for byte today's artifact.
     assert.deepEqual(serializeArtifact(parseArtifact(legacy, 'k')), bytes);
-    assert.throws(() => parseArtifact(Buffer.from('not a model'), 'models/x'), (e: Error) => e instanceof ArtifactHashMismatch && /models\/x/.test(e.message));
+    assert.throws(
+      () => parseArtifact(Buffer.from('not a model'), 'models/x'),
+      (e: Error) => e instanceof ArtifactHashMismatch && /models\/x/.test(e.message),
+    );
     // A header whose schema hash does not match its spec is refused.
     const { trees, ...meta } = artifact;
     assert.ok(trees);
@@ -134,9 +143,21 @@ describe('compact trees on real Covertype rows', { skip }, () => {
 describe('compact trees for boosting (per-class trees, raw scores)', () => {
   it("adds each tree's leaf value to its class's score, after the base score", () => {
     // Two stumps on feature 0 (class 0) and one on feature 1 (class 1).
-    const stump = (f: number, threshold: number, lo: number, hi: number) => ({ feature: [f, -1, -1], threshold: [threshold, 0, 0], left: [1, -1, -1], right: [2, -1, -1], value: [lo, hi] });
+    const stump = (f: number, threshold: number, lo: number, hi: number) => ({
+      feature: [f, -1, -1],
+      threshold: [threshold, 0, 0],
+      left: [1, -1, -1],
+      right: [2, -1, -1],
+      value: [lo, hi],
+    });
     const compact = compactTrees([stump(0, 0.5, -1, 1), stump(0, 1.5, 0.25, 0.5), stump(1, 10, 2, 3)], {
-      task: 'classification', combine: 'sum', nFeatures: 2, nOutputs: 2, leafWidth: 1, base: [0.1, -0.1], treeOutput: [0, 0, 1],
+      task: 'classification',
+      combine: 'sum',
+      nFeatures: 2,
+      nOutputs: 2,
+      leafWidth: 1,
+      base: [0.1, -0.1],
+      treeOutput: [0, 0, 1],
     });
     const compiled = compileTrees(compact);
     const at = (x0: number, x1: number) => Array.from(compiled.predictRow([x0, x1]));
@@ -168,17 +189,15 @@ function withMissing(n: number, seed: number, classes: number): { X: Matrix; y: 
   return { X: { rows: n, cols, data }, y };
 }
 
-const missingSpec = (classes: number) => parseDatasetSpec({
-  name: 'gaps',
-  task: 'classification',
-  columns: [
-    ...['a', 'b', 'c', 'd'].map((name) => ({ name, type: 'numeric', missing: true })),
-    { name: 'y', type: 'integer', min: 0, max: classes - 1 },
-  ],
-  target: 'y',
-  classes: Array.from({ length: classes }, (_, k) => ({ value: k, label: `class ${k}` })),
-  split: { train: 0.8, validation: 0.1, test: 0.1, seed: 's' },
-});
+const missingSpec = (classes: number) =>
+  parseDatasetSpec({
+    name: 'gaps',
+    task: 'classification',
+    columns: [...['a', 'b', 'c', 'd'].map((name) => ({ name, type: 'numeric', missing: true })), { name: 'y', type: 'integer', min: 0, max: classes - 1 }],
+    target: 'y',
+    classes: Array.from({ length: classes }, (_, k) => ({ value: k, label: `class ${k}` })),
+    split: { train: 0.8, validation: 0.1, test: 0.1, seed: 's' },
+  });
 
 describe('missing values take the learned direction in the compact format', () => {
   const train = withMissing(1500, 1, 3);
@@ -188,7 +207,10 @@ describe('missing values take the learned direction in the compact format', () =
 
   it('a forest trained with missing values predicts as its reference predictor, in every layout, through the file and in worker threads', async () => {
     const model = await trainForest(train.X, train.y, { task: 'classification', nEstimators: 15, seed: 4 }, { workers: 0 });
-    assert.ok(model.trees.some((t) => t.defaultLeft?.some((d) => d === 1)), 'some split learned to send missing values left');
+    assert.ok(
+      model.trees.some((t) => t.defaultLeft?.some((d) => d === 1)),
+      'some split learned to send missing values left',
+    );
     assert.ok(nanRows.length > 100);
     const reference = compilePredictor(model);
     const n = test.X.rows;
@@ -198,7 +220,12 @@ describe('missing values take the learned direction in the compact format', () =
     assert.ok(compact.defaultLeft);
     const decoded = decodeCompact(encodeCompact(compact, {}, '0'.repeat(64))).trees;
     assert.deepEqual(decoded.defaultLeft, compact.defaultLeft);
-    for (const [trees, options] of [[compact, {}], [compact, { order: 'bfs' as const }], [compact, { interleave: 1 }], [decoded, { shared: false }]] as const) {
+    for (const [trees, options] of [
+      [compact, {}],
+      [compact, { order: 'bfs' as const }],
+      [compact, { interleave: 1 }],
+      [decoded, { shared: false }],
+    ] as const) {
       const compiled = compileTrees(trees, options);
       const single = new Float64Array(n * model.nOutputs);
       for (let r = 0; r < n; r++) compiled.predictRow(row(r), single, r * model.nOutputs);
@@ -215,7 +242,10 @@ describe('missing values take the learned direction in the compact format', () =
     assert.notDeepEqual(naive, expected);
     // Back to plain trees (renumbered depth-first), the directions come along.
     const lefts = (d: readonly number[] | undefined): number => (d ?? []).reduce((a, b) => a + b, 0);
-    assert.deepEqual(plainTrees(compact).map((t) => lefts(t.defaultLeft)), model.trees.map((t) => lefts(t.defaultLeft)));
+    assert.deepEqual(
+      plainTrees(compact).map((t) => lefts(t.defaultLeft)),
+      model.trees.map((t) => lefts(t.defaultLeft)),
+    );
   });
 
   for (const classes of [2, 3]) {

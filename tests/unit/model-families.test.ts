@@ -7,13 +7,18 @@ import { fitFamily, TrainParamsSchema, type TrainParams } from '../../src/model/
 import { bestByObjective, planTrials, resolveSearch } from '../../src/pipeline/search.ts';
 
 const spec = parseDatasetSpec({
-  name: 'toy', task: 'classification',
+  name: 'toy',
+  task: 'classification',
   columns: [
     { name: 'x', type: 'numeric', missing: true },
     { name: 'c', type: 'categorical', values: ['a', 'b'] },
     { name: 'y', type: 'integer', min: 0, max: 1 },
   ],
-  target: 'y', classes: [{ value: 0, label: 'no' }, { value: 1, label: 'yes' }],
+  target: 'y',
+  classes: [
+    { value: 0, label: 'no' },
+    { value: 1, label: 'yes' },
+  ],
   split: { train: 1, validation: 0, test: 0, seed: 't' },
 });
 // y = 1 exactly when x > 5; every fifth x is missing (and those rows are all y = 1).
@@ -36,7 +41,10 @@ describe('model families', () => {
 
   for (const family of ['forest', 'boosting', 'linear'] as const) {
     it(`${family}: fits, round-trips through its artifact, predicts a row with a missing value`, async () => {
-      const params = TrainParamsSchema.parse({ family, ...(family === 'boosting' ? { nEstimators: 30, minSamplesLeaf: 2, earlyStoppingRounds: 0 } : family === 'forest' ? { nEstimators: 10 } : {}) });
+      const params = TrainParamsSchema.parse({
+        family,
+        ...(family === 'boosting' ? { nEstimators: 30, minSamplesLeaf: 2, earlyStoppingRounds: 0 } : family === 'forest' ? { nEstimators: 10 } : {}),
+      });
       const artifact = await fitted(params);
       assert.equal(artifact.format, family === 'forest' ? 'mlops-forest/1' : 'mlops-model/2');
       assert.equal(artifact.family, family === 'forest' ? undefined : family);
@@ -58,12 +66,17 @@ describe('model families', () => {
     });
   }
 
-  it('the search draws the family, then parameters from that family\'s space; fixed parameters go where they apply', () => {
-    const search = resolveSearch({ nEstimators: 40, seed: 3 }, {
-      trials: 30, seed: 5, cv: 3,
-      space: { family: { values: ['forest', 'boosting', 'linear'] } },
-      spaces: { boosting: { learningRate: { values: [0.05] } }, linear: { l2: { values: [0.01, 0.1] } } },
-    });
+  it("the search draws the family, then parameters from that family's space; fixed parameters go where they apply", () => {
+    const search = resolveSearch(
+      { nEstimators: 40, seed: 3 },
+      {
+        trials: 30,
+        seed: 5,
+        cv: 3,
+        space: { family: { values: ['forest', 'boosting', 'linear'] } },
+        spaces: { boosting: { learningRate: { values: [0.05] } }, linear: { l2: { values: [0.01, 0.1] } } },
+      },
+    );
     const trials = planTrials(search);
     assert.deepEqual(new Set(trials.map((t) => t.family)), new Set(['forest', 'boosting', 'linear']));
     for (const t of trials) {
@@ -78,10 +91,13 @@ describe('model families', () => {
   });
 
   it('with cross-validation, a trial is chosen by its CV mean', () => {
-    const best = bestByObjective([
-      { runId: 'a', metrics: { rows: 1, accuracy: 0.9, accuracy_cv_mean: 0.7 } as never },
-      { runId: 'b', metrics: { rows: 1, accuracy: 0.8, accuracy_cv_mean: 0.75 } as never },
-    ], ['accuracy']);
+    const best = bestByObjective(
+      [
+        { runId: 'a', metrics: { rows: 1, accuracy: 0.9, accuracy_cv_mean: 0.7 } as never },
+        { runId: 'b', metrics: { rows: 1, accuracy: 0.8, accuracy_cv_mean: 0.75 } as never },
+      ],
+      ['accuracy'],
+    );
     assert.equal(best.accuracy?.runId, 'b');
   });
 });

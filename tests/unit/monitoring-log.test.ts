@@ -11,9 +11,19 @@ import type { DatasetProfile } from '../../src/dataset/profile.ts';
 import type { Prediction } from '../../src/serving/model-server.ts';
 
 const record = (i: number, over: Partial<PredictionRecord> = {}): PredictionRecord => ({
-  request_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, row: 0, ts: '2026-03-04T10:00:00.000Z',
-  model: 'covertype', model_version: 3, alias: 'champion', source: 'api', features: { Elevation: 2000 + i, Soil_Type: 'C7745' },
-  prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 }, latency_ms: 0.5, ...over,
+  request_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+  row: 0,
+  ts: '2026-03-04T10:00:00.000Z',
+  model: 'covertype',
+  model_version: 3,
+  alias: 'champion',
+  source: 'api',
+  features: { Elevation: 2000 + i, Soil_Type: 'C7745' },
+  prediction: 2,
+  label: 'Lodgepole Pine',
+  probabilities: { 1: 0.2, 2: 0.8 },
+  latency_ms: 0.5,
+  ...over,
 });
 
 class MemoryWriter {
@@ -28,19 +38,33 @@ class MemoryWriter {
     this.batches.push(batch);
   }
   lines(): Record<string, unknown>[] {
-    return this.batches.flatMap((b) => b.body.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>));
+    return this.batches.flatMap((b) =>
+      b.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
   }
 }
 
 const options = (over: Partial<PredictionLogOptions> = {}): PredictionLogOptions => ({
-  sampleRate: 1, bufferBytes: 1_000_000, flushBytes: 500_000, flushMs: 60_000, background: false, ...over,
+  sampleRate: 1,
+  bufferBytes: 1_000_000,
+  flushBytes: 500_000,
+  flushMs: 60_000,
+  background: false,
+  ...over,
 });
 
 describe('prediction log', () => {
   it('writes records under predictions/<model>/date=<UTC day>/ with every field, one object per model and day', async () => {
     const writer = new MemoryWriter();
     const log = new PredictionLog(writer, options());
-    log.add([record(1), record(2, { ts: '2026-03-05T00:00:01.000Z' }), record(3, { model: 'bodyfat', prediction: 14.2, label: undefined, probabilities: undefined })]);
+    log.add([
+      record(1),
+      record(2, { ts: '2026-03-05T00:00:01.000Z' }),
+      record(3, { model: 'bodyfat', prediction: 14.2, label: undefined, probabilities: undefined }),
+    ]);
     await log.close();
     const byPrefix = writer.batches.map((b) => b.key.replace(/[^/]+$/, '')).sort();
     assert.deepEqual(byPrefix, ['predictions/bodyfat/date=2026-03-04/', 'predictions/covertype/date=2026-03-04/', 'predictions/covertype/date=2026-03-05/']);
@@ -127,33 +151,78 @@ describe('prediction log', () => {
     let r = 0;
     const draws = [0.05, 0.5, 0.09, 0.95];
     const log = new PredictionLog(new MemoryWriter(), options({ sampleRate: 0.1, random: () => draws[r++] }));
-    assert.deepEqual(draws.map(() => log.sampled()), [true, false, true, false]);
+    assert.deepEqual(
+      draws.map(() => log.sampled()),
+      [true, false, true, false],
+    );
     assert.equal(log.stats().sampledOut, 2);
   });
 });
 
 describe('live drift on hand-made distributions', () => {
   const profile: DatasetProfile = {
-    dataset: 'toy', rows: 100,
+    dataset: 'toy',
+    rows: 100,
     columns: [
-      { name: 'x', type: 'numeric', role: 'feature', count: 100, missing: 0, min: 0, max: 2, mean: 1, std: 0.5, histogram: { edges: [0, 1, 2], counts: [50, 50] } },
+      {
+        name: 'x',
+        type: 'numeric',
+        role: 'feature',
+        count: 100,
+        missing: 0,
+        min: 0,
+        max: 2,
+        mean: 1,
+        std: 0.5,
+        histogram: { edges: [0, 1, 2], counts: [50, 50] },
+      },
       { name: 'c', type: 'categorical', role: 'feature', count: 100, missing: 0, categories: { a: 50, b: 50 } },
-      { name: 'y', type: 'numeric', role: 'target', count: 100, missing: 0, min: 0, max: 10, mean: 5, std: 2, histogram: { edges: [0, 5, 10], counts: [50, 50] } },
+      {
+        name: 'y',
+        type: 'numeric',
+        role: 'target',
+        count: 100,
+        missing: 0,
+        min: 0,
+        max: 10,
+        mean: 5,
+        std: 2,
+        histogram: { edges: [0, 5, 10], counts: [50, 50] },
+      },
     ],
   };
   it('is 0 for the training distribution and 0.25·ln 3 for a 25/75 split', () => {
     const same = [0.5, 1.5, 0.2, 1.9].map((x, i) => ({ features: { x, c: i % 2 ? 'a' : 'b' } }));
     const drift = liveDrift(profile, same, 0.2);
-    assert.deepEqual(drift.map((f) => [f.name, f.psi]), [['x', 0], ['c', 0]]);
+    assert.deepEqual(
+      drift.map((f) => [f.name, f.psi]),
+      [
+        ['x', 0],
+        ['c', 0],
+      ],
+    );
     // x: 1 of 4 below 1 (and one value outside the range, counted in the outer bin); c: 3 of 4 are "a".
     const shifted = [{ features: { x: 0.5, c: 'a' } }, { features: { x: 1.5, c: 'a' } }, { features: { x: 7, c: 'a' } }, { features: { x: 1.2, c: 'b' } }];
     const d = liveDrift(profile, shifted, 0.2);
     const expected = Math.round(0.25 * Math.log(3) * 1e6) / 1e6;
-    assert.deepEqual(d.map((f) => [f.name, f.psi, f.drifted]), [['x', expected, true], ['c', expected, true]]);
+    assert.deepEqual(
+      d.map((f) => [f.name, f.psi, f.drifted]),
+      [
+        ['x', expected, true],
+        ['c', expected, true],
+      ],
+    );
     assert.ok(!liveDrift(profile, shifted, 0.3)[0].drifted);
   });
   it('counts predicted classes by label, and regression predictions on the target bins', () => {
-    const schema = { task: 'classification' as const, classes: [{ value: 1, label: 'one' }, { value: 2, label: 'two' }, { value: 3, label: 'three' }] };
+    const schema = {
+      task: 'classification' as const,
+      classes: [
+        { value: 1, label: 'one' },
+        { value: 2, label: 'two' },
+        { value: 3, label: 'three' },
+      ],
+    };
     assert.deepEqual(predictionMix([{ prediction: 2 }, { prediction: 2 }, { prediction: 1 }], schema, null), { one: 1, two: 2, three: 0 });
     assert.deepEqual(predictionMix([{ prediction: 1 }, { prediction: 6 }, { prediction: 9.5 }], { task: 'regression' }, profile), { '0–5': 1, '5–10': 2 });
   });
@@ -161,7 +230,19 @@ describe('live drift on hand-made distributions', () => {
 
 describe('shadow challenger', () => {
   const fakeModel = (answer: number) => ({
-    spec: { name: 'toy', task: 'classification', columns: [{ name: 'Elevation', type: 'numeric' }, { name: 'Soil_Type', type: 'categorical', values: ['C7745'] }, { name: 't', type: 'categorical', values: ['1', '2'] }], target: 't', classes: [{ value: 1 }, { value: 2 }], split: { train: 0.8, validation: 0.1, test: 0.1, seed: 's' }, layout: { kind: 'plain' } },
+    spec: {
+      name: 'toy',
+      task: 'classification',
+      columns: [
+        { name: 'Elevation', type: 'numeric' },
+        { name: 'Soil_Type', type: 'categorical', values: ['C7745'] },
+        { name: 't', type: 'categorical', values: ['1', '2'] },
+      ],
+      target: 't',
+      classes: [{ value: 1 }, { value: 2 }],
+      split: { train: 0.8, validation: 0.1, test: 0.1, seed: 's' },
+      layout: { kind: 'plain' },
+    },
     predictRow: () => ({ prediction: answer }),
   });
   const server = (challenger: number | null) => ({
@@ -173,13 +254,29 @@ describe('shadow challenger', () => {
   });
 
   it('scores logged champion rows at flush time and never touches the answer already sent', async () => {
-    const result: Prediction = { model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 1 }, predictions: [{ prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 } }] };
+    const result: Prediction = {
+      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 1 },
+      predictions: [{ prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 } }],
+    };
     const answer = JSON.stringify(result);
     let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     const writer = new MemoryWriter();
     const scorer = shadowScorer(server(1) as never);
-    const log = new PredictionLog(writer, options({ enrich: { applies: scorer.applies, apply: async (records) => { await gate; await scorer.apply(records); } } }));
+    const log = new PredictionLog(
+      writer,
+      options({
+        enrich: {
+          applies: scorer.applies,
+          apply: async (records) => {
+            await gate;
+            await scorer.apply(records);
+          },
+        },
+      }),
+    );
     logPrediction(log, '00000000-0000-4000-8000-000000000001', [{ Elevation: 2000, Soil_Type: 'C7745' }], result, 1.5);
     // The request path is done while the shadow has not even started.
     assert.equal(JSON.stringify(result), answer);

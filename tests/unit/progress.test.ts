@@ -7,7 +7,14 @@ test('fetch lines: the batch as the data API numbers it, and the caught end of d
   const print = progressPrinter((l) => lines.push(l));
   const fetch = { batchNumber: 10, rowsReceived: 200, rowsNew: 200, rowsRejected: 0, rowsStored: 2000 };
   const at = (ms: number) => new Date(ms).toISOString();
-  const exited = (seq: number, output: unknown) => ({ seq, type: 'StateExited', stateName: 'FetchBatch', mapIndex: null, payload: { state: { type: 'Task', output } }, at: at(seq * 1000) });
+  const exited = (seq: number, output: unknown) => ({
+    seq,
+    type: 'StateExited',
+    stateName: 'FetchBatch',
+    mapIndex: null,
+    payload: { state: { type: 'Task', output } },
+    at: at(seq * 1000),
+  });
   print({ seq: 0, type: 'ExecutionStarted', stateName: null, mapIndex: null, payload: {}, at: at(0) });
   print(exited(1, { fetch }));
   print(exited(2, { fetch, fetchStop: { Error: 'NoMoreBatches', Cause: '{"detail":"…"}' } }));

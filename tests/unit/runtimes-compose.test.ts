@@ -20,7 +20,18 @@ const Ajv2019 = (require('ajv/dist/2019') as { default: new (options: Record<str
 
 const composeText = await readFile(path.join(repoRoot, 'compose.yaml'), 'utf8');
 const compose = yaml.load(composeText) as {
-  services: Record<string, { image: string; healthcheck?: unknown; environment?: Record<string, string>; volumes?: string[]; ports?: string[]; depends_on?: Record<string, { condition: string }>; networks?: string[] }>;
+  services: Record<
+    string,
+    {
+      image: string;
+      healthcheck?: unknown;
+      environment?: Record<string, string>;
+      volumes?: string[];
+      ports?: string[];
+      depends_on?: Record<string, { condition: string }>;
+      networks?: string[];
+    }
+  >;
   volumes: Record<string, unknown>;
   networks: Record<string, { name: string }>;
 };
@@ -31,7 +42,8 @@ describe('compose.yaml', () => {
     // Its "$schema" is the 2019-09 meta-schema with a trailing "#", which Ajv does not know by that spelling,
     // and it labels parts with draft-04 string "id"s; both are metadata, not constraints, so they are dropped.
     const schema = JSON.parse(await readFile(path.join(repoRoot, 'tests/fixtures/compose-spec.json'), 'utf8'), (key, value: unknown) =>
-      (key === 'id' && typeof value === 'string') || key === '$schema' ? undefined : value) as Record<string, unknown>;
+      (key === 'id' && typeof value === 'string') || key === '$schema' ? undefined : value,
+    ) as Record<string, unknown>;
     const ajv = new Ajv2019({ strict: false, allErrors: true });
     for (const format of new Set([...JSON.stringify(schema).matchAll(/"format":\s*"([^"]+)"/g)].map((m) => m[1]))) ajv.addFormat(format, true);
     const valid = ajv.validate(schema, compose);

@@ -21,7 +21,9 @@ const arnOf = (key: string) => `arn:aws:lambda:us-east-1:000000000000:function:$
 /** Every Task state's Resource in a parsed definition. */
 function taskResources(definition: Record<string, unknown>): [string, unknown][] {
   const states = definition.States as Record<string, { Type: string; Resource?: unknown }>;
-  return Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([name, s]) => [name, s.Resource]);
+  return Object.entries(states)
+    .filter(([, s]) => s.Type === 'Task')
+    .map(([name, s]) => [name, s.Resource]);
 }
 
 describe('one state machine definition for three runtimes', () => {
@@ -48,7 +50,10 @@ describe('one state machine definition for three runtimes', () => {
       const getAtt = (resource as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
       assert.ok(Array.isArray(getAtt) && getAtt[1] === 'Arn', JSON.stringify(resource));
       const key = getAtt[0].replace(/LambdaFunction$/, '');
-      assert.ok(service.functions.some((f) => f.key === key[0].toLowerCase() + key.slice(1)), getAtt[0]);
+      assert.ok(
+        service.functions.some((f) => f.key === key[0].toLowerCase() + key.slice(1)),
+        getAtt[0],
+      );
     }
     // Apart from the Resources and the Fn::Sub escaping of literal "${", nothing differs from the ASL file.
     const back = JSON.parse(JSON.stringify(awsForm.definition).replaceAll('${!', '${'), (_k, v: unknown) => {

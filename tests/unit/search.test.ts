@@ -18,7 +18,8 @@ describe('hyper-parameter search', () => {
 
   test('draws stay inside the declared space and are valid train params', () => {
     const search = SearchSchema.parse({
-      trials: 50, seed: 3,
+      trials: 50,
+      seed: 3,
       space: { nEstimators: { min: 10, max: 200, log: true }, maxFeatures: { values: ['sqrt', 0.5] }, minSamplesLeaf: { min: 1, max: 5 } },
     });
     for (const p of planTrials(search).map(forest)) {
@@ -37,7 +38,10 @@ describe('hyper-parameter search', () => {
   });
 
   test('a space that draws invalid parameters, or a bad search, is refused with the field named', () => {
-    assert.throws(() => resolveSearch({}, { trials: 0 }), (e: Error) => e.name === 'InvalidInput' && /search\.trials/.test(e.message));
+    assert.throws(
+      () => resolveSearch({}, { trials: 0 }),
+      (e: Error) => e.name === 'InvalidInput' && /search\.trials/.test(e.message),
+    );
     assert.throws(() => planTrials(SearchSchema.parse({ trials: 1, space: { minSamplesLeaf: { values: [0] } } })), /minSamplesLeaf/);
   });
 

@@ -86,7 +86,10 @@ export function parseDefinition(text: string): AslDefinition {
   const asl = definition as AslDefinition;
   for (const [name, resource] of taskResources(asl.States)) {
     if (!taskTarget(resource)) {
-      throw new SfnApiError('InvalidDefinition', `Invalid State Machine Definition: the Task state '${name}' calls '${resource}'; this runtime runs Lambda functions (a function ARN or name, or ${LAMBDA_INVOKE})`);
+      throw new SfnApiError(
+        'InvalidDefinition',
+        `Invalid State Machine Definition: the Task state '${name}' calls '${resource}'; this runtime runs Lambda functions (a function ARN or name, or ${LAMBDA_INVOKE})`,
+      );
     }
   }
   return asl;

@@ -29,7 +29,9 @@ export async function startStepFunctionsEndpoint(options: StepFunctionsEndpointO
   const server = new StepFunctionsServer(service);
   const port = await server.listen(options.port);
   return {
-    url: server.url, port, service,
+    url: server.url,
+    port,
+    service,
     close: async () => {
       await server.close();
       await service.close();

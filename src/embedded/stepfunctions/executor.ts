@@ -26,20 +26,21 @@ export type RunOutcome =
  */
 const LONGEST_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 function withAwsTaskTimeouts(states: AslStates): AslStates {
-  return Object.fromEntries(Object.entries(states).map(([name, state]) => {
-    const copy: AslState = { ...state };
-    if (copy.Type === 'Task' && copy.TimeoutSeconds === undefined && copy.TimeoutSecondsPath === undefined) copy.TimeoutSeconds = LONGEST_TIMEOUT_SECONDS;
-    if (copy.ItemProcessor) copy.ItemProcessor = { ...copy.ItemProcessor, States: withAwsTaskTimeouts(copy.ItemProcessor.States) };
-    if (copy.Iterator) copy.Iterator = { ...copy.Iterator, States: withAwsTaskTimeouts(copy.Iterator.States) };
-    if (copy.Branches) copy.Branches = copy.Branches.map((b) => ({ ...b, States: withAwsTaskTimeouts(b.States) }));
-    return [name, copy];
-  }));
+  return Object.fromEntries(
+    Object.entries(states).map(([name, state]) => {
+      const copy: AslState = { ...state };
+      if (copy.Type === 'Task' && copy.TimeoutSeconds === undefined && copy.TimeoutSecondsPath === undefined) copy.TimeoutSeconds = LONGEST_TIMEOUT_SECONDS;
+      if (copy.ItemProcessor) copy.ItemProcessor = { ...copy.ItemProcessor, States: withAwsTaskTimeouts(copy.ItemProcessor.States) };
+      if (copy.Iterator) copy.Iterator = { ...copy.Iterator, States: withAwsTaskTimeouts(copy.Iterator.States) };
+      if (copy.Branches) copy.Branches = copy.Branches.map((b) => ({ ...b, States: withAwsTaskTimeouts(b.States) }));
+      return [name, copy];
+    }),
+  );
 }
 
 /** The results of the Tasks that succeeded in earlier attempts, by `replayKey` (redrive does not run them again). */
 export type ReplayResults = ReadonlyMap<string, unknown>;
-export const replayKey = (stateName: string, input: unknown): string =>
-  `${stateName}:${createHash('sha256').update(json(input)).digest('hex')}`;
+export const replayKey = (stateName: string, input: unknown): string => `${stateName}:${createHash('sha256').update(json(input)).digest('hex')}`;
 
 export interface RunPlan {
   definition: AslDefinition;
@@ -69,7 +70,8 @@ export function runDefinition(plan: RunPlan): RunningExecution {
   const { recorder, replay, invoke } = plan;
   const handlers: Record<string, Handler> = {};
   const timeouts = new Map<string, number>();
-  for (const [name, state] of everyState(plan.definition.States)) if (state.Type === 'Task' && typeof state.TimeoutSeconds === 'number') timeouts.set(name, state.TimeoutSeconds);
+  for (const [name, state] of everyState(plan.definition.States))
+    if (state.Type === 'Task' && typeof state.TimeoutSeconds === 'number') timeouts.set(name, state.TimeoutSeconds);
   for (const [stateName, resource] of taskResources(plan.definition.States)) {
     const target = taskTarget(resource);
     if (!target) continue; // parseDefinition refused it already
@@ -93,22 +95,33 @@ export function runDefinition(plan: RunPlan): RunningExecution {
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       const timeoutSeconds = timeouts.get(stateName);
-      const timeout = timeoutSeconds === undefined ? null : new Promise<never>(() => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          recorder.call({ ...base, endedAt: Date.now(), outcome: { ok: false, error: 'States.Timeout', cause: `Task timed out after ${timeoutSeconds} seconds` }, timedOut: true });
-        }, timeoutSeconds * 1000);
-      });
-      const answered = invocation.then((output) => {
-        clearTimeout(timer);
-        if (!timedOut) recorder.call({ ...base, endedAt: Date.now(), outcome: { ok: true, output } });
-        return output as Awaited<ReturnType<Handler>>;
-      }, (error: unknown) => {
-        clearTimeout(timer);
-        const e = error as Error;
-        if (!timedOut) recorder.call({ ...base, endedAt: Date.now(), outcome: { ok: false, error: e.name ?? 'Error', cause: e.message ?? String(error) } });
-        throw error;
-      });
+      const timeout =
+        timeoutSeconds === undefined
+          ? null
+          : new Promise<never>(() => {
+              timer = setTimeout(() => {
+                timedOut = true;
+                recorder.call({
+                  ...base,
+                  endedAt: Date.now(),
+                  outcome: { ok: false, error: 'States.Timeout', cause: `Task timed out after ${timeoutSeconds} seconds` },
+                  timedOut: true,
+                });
+              }, timeoutSeconds * 1000);
+            });
+      const answered = invocation.then(
+        (output) => {
+          clearTimeout(timer);
+          if (!timedOut) recorder.call({ ...base, endedAt: Date.now(), outcome: { ok: true, output } });
+          return output as Awaited<ReturnType<Handler>>;
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          const e = error as Error;
+          if (!timedOut) recorder.call({ ...base, endedAt: Date.now(), outcome: { ok: false, error: e.name ?? 'Error', cause: e.message ?? String(error) } });
+          throw error;
+        },
+      );
       return timeout ? Promise.race([answered, timeout]) : answered;
     };
   }
@@ -142,7 +155,11 @@ export function runDefinition(plan: RunPlan): RunningExecution {
       } else {
         const e = (error as { cause?: unknown }).cause ?? error;
         const failure = e as { name?: string; message?: string; cause?: unknown };
-        outcome = { status: 'FAILED', error: failure.name ?? 'Error', cause: typeof failure.cause === 'string' ? failure.cause : (failure.message ?? String(e)) };
+        outcome = {
+          status: 'FAILED',
+          error: failure.name ?? 'Error',
+          cause: typeof failure.cause === 'string' ? failure.cause : (failure.message ?? String(e)),
+        };
       }
     }
     await drained.catch(() => undefined);

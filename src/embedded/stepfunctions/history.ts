@@ -159,7 +159,12 @@ export class HistoryRecorder {
   private isTopLevel(event: EngineEvent): boolean {
     if (event.index !== undefined || event.parentState) return false;
     if (event.type.startsWith('Execution')) return true;
-    return !(this.container?.type === 'Parallel' && event.state && this.container.branchStates.has(event.state.name) && !(event.state.name === this.container.name));
+    return !(
+      this.container?.type === 'Parallel' &&
+      event.state &&
+      this.container.branchStates.has(event.state.name) &&
+      !(event.state.name === this.container.name)
+    );
   }
 
   private threadOf(event: EngineEvent): string {
@@ -182,7 +187,8 @@ export class HistoryRecorder {
     switch (event.type) {
       case 'ExecutionStarted':
         // AWS: the first state's event points at 0, not at ExecutionStarted.
-        if (!this.options.redrive) this.record('ExecutionStarted', { input: json(event.input), inputDetails: dataDetails, roleArn: this.options.roleArn }, '', at, { advance: false });
+        if (!this.options.redrive)
+          this.record('ExecutionStarted', { input: json(event.input), inputDetails: dataDetails, roleArn: this.options.roleArn }, '', at, { advance: false });
         return;
       case 'ExecutionSucceeded':
         this.record('ExecutionSucceeded', { output: json(event.output), outputDetails: dataDetails }, '', at);
@@ -224,12 +230,14 @@ export class HistoryRecorder {
         this.record(`${state.type}StateEntered`, { name: state.name, input: json(state.input), inputDetails: dataDetails }, thread, at);
         if (state.type === 'Task') this.awaitingCall.add(thread);
         if ((state.type === 'Map' || state.type === 'Parallel') && thread === '') {
-          const started = state.type === 'Map'
-            ? this.record('MapStateStarted', this.mapLength(definition, state.input), thread, at)
-            : this.record('ParallelStateStarted', undefined, thread, at);
+          const started =
+            state.type === 'Map'
+              ? this.record('MapStateStarted', this.mapLength(definition, state.input), thread, at)
+              : this.record('ParallelStateStarted', undefined, thread, at);
           const branchStates = new Set<string>();
           for (const branch of definition?.Branches ?? []) for (const name of everyState(branch.States).keys()) branchStates.add(name);
-          const concurrency = typeof definition?.MaxConcurrencyPath === 'string' ? simplePath(definition.MaxConcurrencyPath, state.input) : definition?.MaxConcurrency;
+          const concurrency =
+            typeof definition?.MaxConcurrencyPath === 'string' ? simplePath(definition.MaxConcurrencyPath, state.input) : definition?.MaxConcurrency;
           const serial = state.type === 'Map' && concurrency === 1 ? { current: 0, waiting: new Map<number, EngineEvent[]>() } : null;
           this.container = { name: state.name, type: state.type, cursor: started.id, lastEnd: started.id, open: new Set(), branches: 0, branchStates, serial };
         }
@@ -343,7 +351,12 @@ export class HistoryRecorder {
     const timeout = typeof definition?.TimeoutSeconds === 'number' ? { timeoutInSeconds: definition.TimeoutSeconds } : {};
     const outcome = call.outcome;
     if (call.target.kind === 'function') {
-      this.record('LambdaFunctionScheduled', { resource: call.target.resource, input: json(call.input), inputDetails: dataDetails, ...timeout }, thread, call.startedAt);
+      this.record(
+        'LambdaFunctionScheduled',
+        { resource: call.target.resource, input: json(call.input), inputDetails: dataDetails, ...timeout },
+        thread,
+        call.startedAt,
+      );
       this.record('LambdaFunctionStarted', undefined, thread, call.startedAt);
       if (outcome.ok) this.record('LambdaFunctionSucceeded', { output: json(outcome.output), outputDetails: dataDetails }, thread, call.endedAt);
       else if (call.timedOut) this.record('LambdaFunctionTimedOut', { error: outcome.error, cause: outcome.cause }, thread, call.endedAt);

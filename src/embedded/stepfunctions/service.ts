@@ -115,8 +115,14 @@ export class StepFunctionsService {
       if (existing?.definition === sm.definition) continue;
       const now = new Date();
       await this.store.putStateMachine({
-        arn, name: sm.name, definition: sm.definition, roleArn: existing?.roleArn ?? DEFAULT_ROLE_ARN, type: 'STANDARD',
-        revisionId: randomBytes(16).toString('hex'), createdAt: existing?.createdAt ?? now, updatedAt: now,
+        arn,
+        name: sm.name,
+        definition: sm.definition,
+        roleArn: existing?.roleArn ?? DEFAULT_ROLE_ARN,
+        type: 'STANDARD',
+        revisionId: randomBytes(16).toString('hex'),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
       });
     }
   }
@@ -138,18 +144,30 @@ export class StepFunctionsService {
 
   async call(operation: string, body: unknown): Promise<unknown> {
     switch (operation as Operation) {
-      case 'ListStateMachines': return this.listStateMachines(parseRequest('ListStateMachines', body));
-      case 'DescribeStateMachine': return this.describeStateMachine(parseRequest('DescribeStateMachine', body));
-      case 'DescribeStateMachineForExecution': return this.describeStateMachineForExecution(parseRequest('DescribeStateMachineForExecution', body));
-      case 'CreateStateMachine': return this.createStateMachine(parseRequest('CreateStateMachine', body));
-      case 'UpdateStateMachine': return this.updateStateMachine(parseRequest('UpdateStateMachine', body));
-      case 'DeleteStateMachine': return this.deleteStateMachine(parseRequest('DeleteStateMachine', body));
-      case 'StartExecution': return this.startExecution(parseRequest('StartExecution', body));
-      case 'DescribeExecution': return this.describeExecution(parseRequest('DescribeExecution', body));
-      case 'ListExecutions': return this.listExecutions(parseRequest('ListExecutions', body));
-      case 'GetExecutionHistory': return this.getExecutionHistory(parseRequest('GetExecutionHistory', body));
-      case 'StopExecution': return this.stopExecution(parseRequest('StopExecution', body));
-      case 'RedriveExecution': return this.redriveExecution(parseRequest('RedriveExecution', body));
+      case 'ListStateMachines':
+        return this.listStateMachines(parseRequest('ListStateMachines', body));
+      case 'DescribeStateMachine':
+        return this.describeStateMachine(parseRequest('DescribeStateMachine', body));
+      case 'DescribeStateMachineForExecution':
+        return this.describeStateMachineForExecution(parseRequest('DescribeStateMachineForExecution', body));
+      case 'CreateStateMachine':
+        return this.createStateMachine(parseRequest('CreateStateMachine', body));
+      case 'UpdateStateMachine':
+        return this.updateStateMachine(parseRequest('UpdateStateMachine', body));
+      case 'DeleteStateMachine':
+        return this.deleteStateMachine(parseRequest('DeleteStateMachine', body));
+      case 'StartExecution':
+        return this.startExecution(parseRequest('StartExecution', body));
+      case 'DescribeExecution':
+        return this.describeExecution(parseRequest('DescribeExecution', body));
+      case 'ListExecutions':
+        return this.listExecutions(parseRequest('ListExecutions', body));
+      case 'GetExecutionHistory':
+        return this.getExecutionHistory(parseRequest('GetExecutionHistory', body));
+      case 'StopExecution':
+        return this.stopExecution(parseRequest('StopExecution', body));
+      case 'RedriveExecution':
+        return this.redriveExecution(parseRequest('RedriveExecution', body));
       default:
         throw new SfnApiError('UnknownOperationException', `Operation ${operation} is not supported by the embedded Step Functions endpoint`);
     }
@@ -182,8 +200,14 @@ export class StepFunctionsService {
   private async describeStateMachine(req: RequestOf<'DescribeStateMachine'>) {
     const sm = await this.stateMachine(req.stateMachineArn);
     return {
-      stateMachineArn: sm.arn, name: sm.name, status: 'ACTIVE', definition: req.includedData === 'METADATA_ONLY' ? '{}' : sm.definition,
-      roleArn: sm.roleArn, type: sm.type, creationDate: seconds(sm.createdAt), revisionId: sm.revisionId,
+      stateMachineArn: sm.arn,
+      name: sm.name,
+      status: 'ACTIVE',
+      definition: req.includedData === 'METADATA_ONLY' ? '{}' : sm.definition,
+      roleArn: sm.roleArn,
+      type: sm.type,
+      creationDate: seconds(sm.createdAt),
+      revisionId: sm.revisionId,
       loggingConfiguration: { level: 'OFF', includeExecutionData: false },
     };
   }
@@ -192,9 +216,12 @@ export class StepFunctionsService {
     const execution = await this.execution(req.executionArn);
     const sm = await this.store.getStateMachine(execution.stateMachineArn);
     return {
-      stateMachineArn: execution.stateMachineArn, name: parseStateMachineArn(execution.stateMachineArn),
-      definition: req.includedData === 'METADATA_ONLY' ? '{}' : execution.definition, roleArn: sm?.roleArn ?? DEFAULT_ROLE_ARN,
-      updateDate: seconds(sm?.updatedAt ?? execution.startedAt), loggingConfiguration: { level: 'OFF', includeExecutionData: false },
+      stateMachineArn: execution.stateMachineArn,
+      name: parseStateMachineArn(execution.stateMachineArn),
+      definition: req.includedData === 'METADATA_ONLY' ? '{}' : execution.definition,
+      roleArn: sm?.roleArn ?? DEFAULT_ROLE_ARN,
+      updateDate: seconds(sm?.updatedAt ?? execution.startedAt),
+      loggingConfiguration: { level: 'OFF', includeExecutionData: false },
     };
   }
 
@@ -203,8 +230,14 @@ export class StepFunctionsService {
     parseDefinition(req.definition);
     const now = new Date();
     const record: StateMachineRecord = {
-      arn: stateMachineArn(name), name, definition: req.definition, roleArn: req.roleArn, type: req.type ?? 'STANDARD',
-      revisionId: randomBytes(16).toString('hex'), createdAt: now, updatedAt: now,
+      arn: stateMachineArn(name),
+      name,
+      definition: req.definition,
+      roleArn: req.roleArn,
+      type: req.type ?? 'STANDARD',
+      revisionId: randomBytes(16).toString('hex'),
+      createdAt: now,
+      updatedAt: now,
     };
     if (!(await this.store.createStateMachine(record))) {
       const existing = (await this.store.getStateMachine(record.arn))!;
@@ -223,7 +256,11 @@ export class StepFunctionsService {
     }
     if (req.definition !== undefined) parseDefinition(req.definition);
     const updated: StateMachineRecord = {
-      ...sm, definition: req.definition ?? sm.definition, roleArn: req.roleArn ?? sm.roleArn, revisionId: randomBytes(16).toString('hex'), updatedAt: new Date(),
+      ...sm,
+      definition: req.definition ?? sm.definition,
+      roleArn: req.roleArn ?? sm.roleArn,
+      revisionId: randomBytes(16).toString('hex'),
+      updatedAt: new Date(),
     };
     await this.store.putStateMachine(updated);
     return { updateDate: seconds(updated.updatedAt), revisionId: updated.revisionId };
@@ -240,7 +277,10 @@ export class StepFunctionsService {
     const name = checkName(req.name ?? randomUUID());
     const input = req.input ?? '{}';
     if (Buffer.byteLength(input, 'utf8') > MAX_PAYLOAD_BYTES) {
-      throw new SfnApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: the input is ${Buffer.byteLength(input, 'utf8')} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+      throw new SfnApiError(
+        'InvalidExecutionInput',
+        `Invalid State Machine Execution Input: the input is ${Buffer.byteLength(input, 'utf8')} bytes; the limit is ${MAX_PAYLOAD_BYTES}`,
+      );
     }
     let parsed: unknown;
     try {
@@ -250,8 +290,19 @@ export class StepFunctionsService {
     }
     const arn = executionArn(sm.name, name);
     const record: ExecutionRecord = {
-      arn, stateMachineArn: sm.arn, name, status: 'RUNNING', definition: sm.definition, input, output: null, error: null, cause: null,
-      startedAt: new Date(), stoppedAt: null, redriveCount: 0, redriveDate: null,
+      arn,
+      stateMachineArn: sm.arn,
+      name,
+      status: 'RUNNING',
+      definition: sm.definition,
+      input,
+      output: null,
+      error: null,
+      cause: null,
+      startedAt: new Date(),
+      stoppedAt: null,
+      redriveCount: 0,
+      redriveDate: null,
     };
     if (!(await this.store.createExecution(record))) {
       // AWS: the same name and input as a RUNNING execution answers that execution; otherwise the name is taken.
@@ -264,7 +315,11 @@ export class StepFunctionsService {
   }
 
   /** Runs (or, for a redrive, goes on with) an execution in the background, recording its history. */
-  private async launch(execution: ExecutionRecord, definition: AslDefinition, from: { input: unknown; lastId: number; redrive?: RedrivePoint & { count: number } }): Promise<void> {
+  private async launch(
+    execution: ExecutionRecord,
+    definition: AslDefinition,
+    from: { input: unknown; lastId: number; redrive?: RedrivePoint & { count: number } },
+  ): Promise<void> {
     const { store } = this;
     const arn = execution.arn;
     let pending: RecordedEvent[] = [];
@@ -281,32 +336,55 @@ export class StepFunctionsService {
     const sm = await store.getStateMachine(execution.stateMachineArn);
     const roleArn = sm?.roleArn ?? DEFAULT_ROLE_ARN;
     const recorder = new HistoryRecorder({
-      definition, roleArn, lastId: from.lastId, emit,
+      definition,
+      roleArn,
+      lastId: from.lastId,
+      emit,
       onTaskSucceeded: (call) => {
-        writes = writes.then(() => store.keepTaskResult(arn, replayKey(call.stateName, call.input), json(call.outcome.ok ? call.outcome.output : null)).catch(this.onStoreError));
+        writes = writes.then(() =>
+          store.keepTaskResult(arn, replayKey(call.stateName, call.input), json(call.outcome.ok ? call.outcome.output : null)).catch(this.onStoreError),
+        );
       },
       ...(from.redrive ? { redrive: { skipIterations: from.redrive.skipIterations } } : {}),
     });
     if (from.redrive) recorder.record('ExecutionRedriven', { redriveCount: from.redrive.count });
     const run = runDefinition({
-      definition, input: from.input, ...(from.redrive ? { startAt: from.redrive.startAt } : {}),
-      context: { executionArn: arn, name: execution.name, stateMachineArn: execution.stateMachineArn, stateMachineName: parseStateMachineArn(execution.stateMachineArn), startTime: execution.startedAt, roleArn },
-      invoke: this.invoke, replay: await store.taskResults(arn), recorder,
+      definition,
+      input: from.input,
+      ...(from.redrive ? { startAt: from.redrive.startAt } : {}),
+      context: {
+        executionArn: arn,
+        name: execution.name,
+        stateMachineArn: execution.stateMachineArn,
+        stateMachineName: parseStateMachineArn(execution.stateMachineArn),
+        startTime: execution.startedAt,
+        roleArn,
+      },
+      invoke: this.invoke,
+      replay: await store.taskResults(arn),
+      recorder,
     });
     const entry: Running = { abort: run.abort, finished: Promise.resolve() };
     entry.finished = (async () => {
       const outcome: RunOutcome = await run.done;
-      if (outcome.status === 'TIMED_OUT') recorder.record('ExecutionTimedOut', { error: 'States.Timeout', cause: 'The execution ran longer than the TimeoutSeconds of its state machine' });
+      if (outcome.status === 'TIMED_OUT')
+        recorder.record('ExecutionTimedOut', { error: 'States.Timeout', cause: 'The execution ran longer than the TimeoutSeconds of its state machine' });
       if (outcome.status === 'ABORTED') {
-        recorder.record('ExecutionAborted', entry.stop ? { ...(entry.stop.error ? { error: entry.stop.error } : {}), ...(entry.stop.cause ? { cause: entry.stop.cause } : {}) } : undefined);
+        recorder.record(
+          'ExecutionAborted',
+          entry.stop ? { ...(entry.stop.error ? { error: entry.stop.error } : {}), ...(entry.stop.cause ? { cause: entry.stop.cause } : {}) } : undefined,
+        );
       }
       await writes;
-      await store.finishExecution(arn, {
-        status: outcome.status, stoppedAt: new Date(),
-        output: outcome.status === 'SUCCEEDED' ? json(outcome.output) : null,
-        error: outcome.status === 'FAILED' ? outcome.error : outcome.status === 'TIMED_OUT' ? 'States.Timeout' : (entry.stop?.error ?? null),
-        cause: outcome.status === 'FAILED' ? outcome.cause : outcome.status === 'TIMED_OUT' ? null : (entry.stop?.cause ?? null),
-      }).catch(this.onStoreError);
+      await store
+        .finishExecution(arn, {
+          status: outcome.status,
+          stoppedAt: new Date(),
+          output: outcome.status === 'SUCCEEDED' ? json(outcome.output) : null,
+          error: outcome.status === 'FAILED' ? outcome.error : outcome.status === 'TIMED_OUT' ? 'States.Timeout' : (entry.stop?.error ?? null),
+          cause: outcome.status === 'FAILED' ? outcome.cause : outcome.status === 'TIMED_OUT' ? null : (entry.stop?.cause ?? null),
+        })
+        .catch(this.onStoreError);
       this.running.delete(arn);
     })();
     this.running.set(arn, entry);
@@ -317,7 +395,11 @@ export class StepFunctionsService {
     const data = req.includedData !== 'METADATA_ONLY';
     const redrivable = REDRIVABLE.has(e.status);
     return {
-      executionArn: e.arn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startedAt),
+      executionArn: e.arn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: seconds(e.startedAt),
       ...(e.stoppedAt ? { stopDate: seconds(e.stoppedAt) } : {}),
       ...(data ? { input: e.input, inputDetails: { included: true } } : {}),
       ...(data && e.output !== null ? { output: e.output, outputDetails: { included: true } } : {}),
@@ -337,12 +419,22 @@ export class StepFunctionsService {
     const sm = await this.stateMachine(req.stateMachineArn);
     const offset = pageOffset(req.nextToken);
     const size = pageSizeOf(req.maxResults);
-    const rows = await this.store.listExecutions(sm.arn, { status: req.statusFilter, redriven: req.redriveFilter === undefined ? undefined : req.redriveFilter === 'REDRIVEN' }, offset, size + 1);
+    const rows = await this.store.listExecutions(
+      sm.arn,
+      { status: req.statusFilter, redriven: req.redriveFilter === undefined ? undefined : req.redriveFilter === 'REDRIVEN' },
+      offset,
+      size + 1,
+    );
     return {
       executions: rows.slice(0, size).map((e) => ({
-        executionArn: e.arn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startedAt),
+        executionArn: e.arn,
+        stateMachineArn: e.stateMachineArn,
+        name: e.name,
+        status: e.status,
+        startDate: seconds(e.startedAt),
         ...(e.stoppedAt ? { stopDate: seconds(e.stoppedAt) } : {}),
-        redriveCount: e.redriveCount, ...(e.redriveDate ? { redriveDate: seconds(e.redriveDate) } : {}),
+        redriveCount: e.redriveCount,
+        ...(e.redriveDate ? { redriveDate: seconds(e.redriveDate) } : {}),
       })),
       ...(rows.length > size ? { nextToken: pageToken(offset + size) } : {}),
     };
@@ -363,7 +455,13 @@ export class StepFunctionsService {
           const { input: _i, output: _o, parameters: _p, ...rest } = details;
           details = rest;
         }
-        return { timestamp: seconds(e.timestamp), type: e.type, id: e.id, previousEventId: e.previousEventId, ...(details ? { [detailsKey(e.type)]: details } : {}) };
+        return {
+          timestamp: seconds(e.timestamp),
+          type: e.type,
+          id: e.id,
+          previousEventId: e.previousEventId,
+          ...(details ? { [detailsKey(e.type)]: details } : {}),
+        };
       }),
       ...(offset + size < all.length ? { nextToken: pageToken(offset + size) } : {}),
     };
@@ -387,7 +485,9 @@ export class StepFunctionsService {
   /** ABORTED for an execution that is RUNNING in the store but not here (the stack stopped under it). */
   private async abortStored(e: ExecutionRecord, stop: { error?: string; cause?: string }): Promise<void> {
     const lastId = await this.store.lastEventId(e.arn);
-    await this.store.appendEvents(e.arn, [{ id: lastId + 1, previousEventId: lastId, type: 'ExecutionAborted', timestamp: Date.now(), thread: '', details: stop }]);
+    await this.store.appendEvents(e.arn, [
+      { id: lastId + 1, previousEventId: lastId, type: 'ExecutionAborted', timestamp: Date.now(), thread: '', details: stop },
+    ]);
     await this.store.finishExecution(e.arn, { status: 'ABORTED', error: stop.error ?? null, cause: stop.cause ?? null, stoppedAt: new Date() });
   }
 
@@ -404,7 +504,9 @@ export class StepFunctionsService {
       throw new SfnApiError('ExecutionNotRedrivable', `Execution cannot be redriven: '${e.arn}'`);
     }
     await this.launch({ ...e, status: 'RUNNING' }, definition, {
-      input: point.input, lastId: events.at(-1)?.id ?? 0, redrive: { ...point, count: e.redriveCount + 1 },
+      input: point.input,
+      lastId: events.at(-1)?.id ?? 0,
+      redrive: { ...point, count: e.redriveCount + 1 },
     });
     return { redriveDate: seconds(at) };
   }

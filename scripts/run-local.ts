@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
 import { progressPrinter } from './lib/progress.ts';
-import { printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
+import { formatMetrics, printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,11 +58,7 @@ async function runOnce(input: Record<string, unknown>): Promise<boolean> {
   );
   print(`  trials           ${out.select.trials} (${out.select.failedTrials} failed)`);
   print(`  best run         ${out.select.candidate.runId} (validation ${out.select.candidate.metric} ${out.select.candidate.score.toFixed(4)})`);
-  // The scalar test metrics, 4 decimals (per class: GET /models/<name>/versions/<v>/evaluation).
-  const test = Object.entries(out.promotion.testMetrics)
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
-  print(`  test             ${test.join(', ')}`);
+  print(`  test             ${formatMetrics(out.promotion.testMetrics)}`);
   print(`  decision         ${out.promotion.decision} (candidate v${out.promotion.candidateVersion}, champion v${out.promotion.championVersion})`);
   print(`  reason           ${out.promotion.reason}`);
   print('');

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { getAliasVersion, getModelVersion, listModelNames } from '../src/registry/registry.ts';
-import { printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
+import { formatMetrics, printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
 
 const { values: args } = parseArgs({ options: { ...stackOptions } });
 const print = (line: string) => console.log(line);
@@ -31,7 +31,7 @@ try {
   print('');
   for (const { model, version } of champions) {
     const v = await getModelVersion(pool, model, version);
-    print(`Champion ${model} v${version} (run ${v.runId}, dataset version ${v.datasetVersion}, test ${JSON.stringify(v.testMetrics)})`);
+    print(`Champion ${model} v${version} (run ${v.runId}, dataset version ${v.datasetVersion}, test ${formatMetrics(v.testMetrics)})`);
     await samplePredict(stack, model, print);
   }
   await printServing(stack, champions[0].model, print);

@@ -102,6 +102,13 @@ async function sampleRequest(dataset: string): Promise<{ path: string; body: unk
 }
 
 /** One POST /predict with the dataset's sample request, printed; true when it answered 200. */
+/** The scalar metrics, 4 decimals (per class: GET /models/<name>/versions/<v>/evaluation). */
+export function formatMetrics(metrics: Record<string, unknown>): string {
+  return Object.entries(metrics)
+    .flatMap(([k, v]) => (typeof v === 'number' ? [`${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`] : []))
+    .join(', ');
+}
+
 export async function samplePredict(stack: EmbeddedStack, dataset: string, print: (line: string) => void): Promise<boolean> {
   const sample = await sampleRequest(dataset);
   const response = await fetch(`${stack.baseUrl}/predict`, {

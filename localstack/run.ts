@@ -3,7 +3,10 @@
  * (the same code as `npm start` and the CLI), printing the same progress lines; then calls /predict once.
  *   npx node localstack/run.ts [--batches 3] [--interval 5] [--trees 50] [--trials 3] [--group 1] [--dataset covertype] [--input file.json]
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { repoRoot } from '../src/config.ts';
 import { executionsClient } from '../scripts/lib/executions-client.ts';
 import { pipelineInput, pipelineInputOptions } from '../scripts/lib/pipeline-input.ts';
 import { progressPrinter } from '../scripts/lib/progress.ts';
@@ -45,25 +48,9 @@ try {
     print(`\nOutput ${JSON.stringify(result.output).slice(0, 2000)}`);
     const predict = record?.endpoints['POST /predict'];
     if (predict) {
-      const body = {
-        rows: [
-          {
-            Elevation: 2596,
-            Aspect: 51,
-            Slope: 3,
-            Horizontal_Distance_To_Hydrology: 258,
-            Vertical_Distance_To_Hydrology: 0,
-            Horizontal_Distance_To_Roadways: 510,
-            Hillshade_9am: 221,
-            Hillshade_Noon: 232,
-            Hillshade_3pm: 148,
-            Horizontal_Distance_To_Fire_Points: 6279,
-            Wilderness_Area: 'Rawah',
-            Soil_Type: 'C7745',
-          },
-        ],
-      };
-      const r = await fetch(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      // The README's sample request (examples/covertype.predict.json), as `npm start` sends it.
+      const body = await readFile(path.join(repoRoot, 'examples', 'covertype.predict.json'), 'utf8');
+      const r = await fetch(predict, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       print(`POST ${predict} → ${r.status} ${await r.text()}`);
     }
   }

@@ -2,64 +2,42 @@
 // `promotionMetric`, search objectives and the console agree on the names.
 import { z } from 'zod';
 
-export const METRIC_NAMES = [
-  'accuracy',
-  'balanced_accuracy',
-  'macro_f1',
-  'weighted_f1',
-  'macro_precision',
-  'macro_recall',
-  'weighted_precision',
-  'weighted_recall',
-  'auroc_ovr',
-  'average_precision',
-  'f1',
-  'precision',
-  'recall',
-  'rmse',
-  'mae',
-  'r2',
-] as const;
-export type MetricName = (typeof METRIC_NAMES)[number];
+/** Every metric once: which way it improves, and which tasks it scores (`binary`: binary classification only). */
+const METRICS = {
+  accuracy: { higherIsBetter: true, scope: 'classification' },
+  balanced_accuracy: { higherIsBetter: true, scope: 'classification' },
+  macro_f1: { higherIsBetter: true, scope: 'classification' },
+  weighted_f1: { higherIsBetter: true, scope: 'classification' },
+  macro_precision: { higherIsBetter: true, scope: 'classification' },
+  macro_recall: { higherIsBetter: true, scope: 'classification' },
+  weighted_precision: { higherIsBetter: true, scope: 'classification' },
+  weighted_recall: { higherIsBetter: true, scope: 'classification' },
+  auroc_ovr: { higherIsBetter: true, scope: 'classification' },
+  average_precision: { higherIsBetter: true, scope: 'binary' },
+  f1: { higherIsBetter: true, scope: 'binary' },
+  precision: { higherIsBetter: true, scope: 'binary' },
+  recall: { higherIsBetter: true, scope: 'binary' },
+  rmse: { higherIsBetter: false, scope: 'regression' },
+  mae: { higherIsBetter: false, scope: 'regression' },
+  r2: { higherIsBetter: true, scope: 'regression' },
+} as const satisfies Record<string, { higherIsBetter: boolean; scope: 'classification' | 'binary' | 'regression' }>;
+
+export type MetricName = keyof typeof METRICS;
+const entries = Object.entries(METRICS) as [MetricName, (typeof METRICS)[MetricName]][];
+const named = (keep: (m: (typeof METRICS)[MetricName]) => boolean): MetricName[] => entries.filter(([, m]) => keep(m)).map(([name]) => name);
+
+export const METRIC_NAMES = Object.keys(METRICS) as [MetricName, ...MetricName[]];
 
 export const PromotionMetricSchema = z.enum(METRIC_NAMES);
 
 /** Which way each metric improves: promotion and selection compare in this direction. */
-export const higherIsBetter: Record<MetricName, boolean> = {
-  accuracy: true,
-  balanced_accuracy: true,
-  macro_f1: true,
-  weighted_f1: true,
-  macro_precision: true,
-  macro_recall: true,
-  weighted_precision: true,
-  weighted_recall: true,
-  auroc_ovr: true,
-  average_precision: true,
-  f1: true,
-  precision: true,
-  recall: true,
-  r2: true,
-  rmse: false,
-  mae: false,
-};
+export const higherIsBetter = Object.fromEntries(entries.map(([name, m]) => [name, m.higherIsBetter])) as Record<MetricName, boolean>;
 
 /** Binary-only metrics: average precision and the positive class's F1, precision and recall at the decision threshold. */
-export const BINARY_METRICS: readonly MetricName[] = ['average_precision', 'f1', 'precision', 'recall'];
+export const BINARY_METRICS: readonly MetricName[] = named((m) => m.scope === 'binary');
 
 /** Metrics a task can be scored by (`binary` adds the positive-class ones). */
 export function metricsFor(task: 'classification' | 'regression', binary = false): MetricName[] {
-  if (task === 'regression') return ['rmse', 'mae', 'r2'];
-  const all: MetricName[] = [
-    'accuracy',
-    'balanced_accuracy',
-    'macro_f1',
-    'weighted_f1',
-    'macro_precision',
-    'macro_recall',
-    'weighted_precision',
-    'weighted_recall',
-    'auroc_ovr',
-  ];
-  return binary ? [...all, ...BINARY_METRICS] : all;
+  if (task === 'regression') return named((m) => m.scope === 'regression');
+  return named((m) => m.scope === 'classification' || (binary && m.scope === 'binary'));
 }

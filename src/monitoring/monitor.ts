@@ -53,7 +53,7 @@ export interface MonitorActions {
   alert?: (payload: Record<string, unknown>) => Promise<string>;
 }
 
-export interface MonitorResult {
+export interface MonitorResult extends LiveStats {
   id: number;
   model: string;
   championVersion: number;
@@ -68,12 +68,6 @@ export interface MonitorResult {
   features: Pick<FeatureDrift, 'name' | 'psi' | 'drifted'>[];
   predictionMix: Record<string, number>;
   liveMetric: 'accuracy' | 'rmse';
-  liveValue: number | null;
-  feedbackRows: number;
-  challengerRows: number;
-  challengerAgreement: number | null;
-  challengerLiveValue: number | null;
-  challengerFeedbackRows: number;
   fired: FiredTrigger[];
   createdAt: string;
 }

@@ -260,16 +260,8 @@ export async function findVersionByRun(db: Db, modelName: string, runId: string)
   return rows.length === 0 ? null : rows[0].version;
 }
 
-export interface NewModelVersion {
-  modelName: string;
-  runId: string;
-  dataset: string;
-  datasetVersion: number;
-  artifactKey: string;
-  artifactSha256: string;
-  inputSchema: unknown;
-  testMetrics: Metrics;
-}
+/** What registering a version takes: a version without what the registry assigns or derives. */
+export type NewModelVersion = Omit<ModelVersion, 'version' | 'createdAt' | 'aliases' | 'family'>;
 
 /** Registers a run as the next version (or returns the version it already has). Call inside a transaction. */
 export async function registerVersion(db: PoolConnection, v: NewModelVersion): Promise<number> {

@@ -11,7 +11,7 @@ import { EmbeddedStack } from '../../src/embedded/stack.ts';
 import { parseRequestId } from '../../src/monitoring/request-id.ts';
 import { getAliasVersion, setAlias } from '../../src/registry/registry.ts';
 import { createPool, dropDatabase, inTransaction, type Pool } from '../../src/storage/mysql.ts';
-import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { covertypePath, covertypeSampleRow, testBucket, testMysql } from '../helpers/env.ts';
 import { toPredictRow } from '../helpers/faults.ts';
 
 /**
@@ -167,22 +167,7 @@ describe('Monitoring page in headless Chromium', { timeout: 600_000 }, () => {
   test('what the log still buffers is written out when the stack stops', async () => {
     const pool = stack.pool as Pool;
     const small = await api('POST', '/predict', {
-      rows: [
-        {
-          Elevation: 2596,
-          Aspect: 51,
-          Slope: 3,
-          Horizontal_Distance_To_Hydrology: 258,
-          Vertical_Distance_To_Hydrology: 0,
-          Horizontal_Distance_To_Roadways: 510,
-          Hillshade_9am: 221,
-          Hillshade_Noon: 232,
-          Hillshade_3pm: 148,
-          Horizontal_Distance_To_Fire_Points: 6279,
-          Wilderness_Area: 'Rawah',
-          Soil_Type: 'C7745',
-        },
-      ],
+      rows: [covertypeSampleRow],
     });
     assert.equal(small.status, 200);
     const id = parseRequestId(String(small.body.request_id));

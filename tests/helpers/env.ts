@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { repoRoot } from '../../src/config.ts';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import S3rver from 's3rver';
@@ -10,6 +11,11 @@ import { freePort } from '../../src/embedded/stack.ts';
 
 /** The real Covertype file, from the shared data folder beside the repo (or COVERTYPE_PATH). */
 export const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
+
+/** The Covertype row the README, `npm start` and the LocalStack runner send (examples/covertype.predict.json). */
+export const covertypeSampleRow: Readonly<Record<string, string | number>> = (
+  JSON.parse(readFileSync(path.join(repoRoot, 'examples', 'covertype.predict.json'), 'utf8')) as { rows: Record<string, string | number>[] }
+).rows[0];
 
 /** A database of its own for each test file, on the MySQL the environment points at. */
 export function testMysql(label: string): MysqlSettings {

@@ -11,7 +11,7 @@ import { getAliasVersion } from '../../src/registry/registry.ts';
 import { readSnapshotSplit, type DatasetManifest } from '../../src/registry/snapshots.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
-import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { covertypePath, covertypeSampleRow, testBucket, testMysql } from '../helpers/env.ts';
 
 const mysql = testMysql('datasets');
 const BODYFAT_SPEC = path.join(repoRoot, 'datasets/bodyfat.spec.json');
@@ -146,20 +146,7 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
   });
 
   test('a request for the wrong spec is rejected naming the fields (covertype fields sent to the bodyfat model)', async () => {
-    const covertypeRow = {
-      Elevation: 2596,
-      Aspect: 51,
-      Slope: 3,
-      Horizontal_Distance_To_Hydrology: 258,
-      Vertical_Distance_To_Hydrology: 0,
-      Horizontal_Distance_To_Roadways: 510,
-      Hillshade_9am: 221,
-      Hillshade_Noon: 232,
-      Hillshade_3pm: 148,
-      Horizontal_Distance_To_Fire_Points: 6279,
-      Wilderness_Area: 'Rawah',
-      Soil_Type: 'C7745',
-    };
+    const covertypeRow = covertypeSampleRow;
     const { status, body } = await post(`${stack.baseUrl}/predict`, { model: 'bodyfat', rows: [covertypeRow] });
     assert.equal(status, 400, JSON.stringify(body));
     const issues = body.issues as { field: string; message: string }[];
@@ -208,22 +195,7 @@ describe('any tabular dataset: Body Fat (regression) and Covertype (classificati
     assert.ok(out.promotion.testMetrics.accuracy > 0.5);
     const { status, body } = await post(`${stack.baseUrl}/predict`, {
       model: 'covertype',
-      rows: [
-        {
-          Elevation: 2596,
-          Aspect: 51,
-          Slope: 3,
-          Horizontal_Distance_To_Hydrology: 258,
-          Vertical_Distance_To_Hydrology: 0,
-          Horizontal_Distance_To_Roadways: 510,
-          Hillshade_9am: 221,
-          Hillshade_Noon: 232,
-          Hillshade_3pm: 148,
-          Horizontal_Distance_To_Fire_Points: 6279,
-          Wilderness_Area: 'Rawah',
-          Soil_Type: 'C7745',
-        },
-      ],
+      rows: [covertypeSampleRow],
     });
     assert.equal(status, 200, JSON.stringify(body));
     assert.ok(Number.isInteger((body.predictions as { prediction: number }[])[0].prediction));

@@ -12,7 +12,7 @@ import { progressPrinter } from '../../scripts/lib/progress.ts';
 import { EmbeddedStack, type ExecutionResult } from '../../src/embedded/stack.ts';
 import { dropDatabase } from '../../src/storage/mysql.ts';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { covertypePath, testBucket, testMysql } from '../helpers/env.ts';
+import { covertypePath, covertypeSampleRow, testBucket, testMysql } from '../helpers/env.ts';
 import { startServe } from '../helpers/serve.ts';
 
 const mysql = testMysql('pipeline');
@@ -100,20 +100,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
   });
 
   test('bad predict requests get a 4xx naming the problem', async () => {
-    const good = {
-      Elevation: 2596,
-      Aspect: 51,
-      Slope: 3,
-      Horizontal_Distance_To_Hydrology: 258,
-      Vertical_Distance_To_Hydrology: 0,
-      Horizontal_Distance_To_Roadways: 510,
-      Hillshade_9am: 221,
-      Hillshade_Noon: 232,
-      Hillshade_3pm: 148,
-      Horizontal_Distance_To_Fire_Points: 6279,
-      Wilderness_Area: 'Rawah',
-      Soil_Type: 'C7745',
-    };
+    const good = covertypeSampleRow;
     const cases: [unknown, number, RegExp][] = [
       ['{not json', 400, /not valid JSON/],
       [{ rows: [] }, 400, /at least one row/],
@@ -152,22 +139,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
       assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'challenger'), last.candidateVersion);
       const served = await post(`${stack.baseUrl}/predict`, {
         alias: 'challenger',
-        rows: [
-          {
-            Elevation: 2596,
-            Aspect: 51,
-            Slope: 3,
-            Horizontal_Distance_To_Hydrology: 258,
-            Vertical_Distance_To_Hydrology: 0,
-            Horizontal_Distance_To_Roadways: 510,
-            Hillshade_9am: 221,
-            Hillshade_Noon: 232,
-            Hillshade_3pm: 148,
-            Horizontal_Distance_To_Fire_Points: 6279,
-            Wilderness_Area: 'Rawah',
-            Soil_Type: 'C7745',
-          },
-        ],
+        rows: [covertypeSampleRow],
       });
       assert.equal((served.body.model as { version: number }).version, last.candidateVersion);
     }
@@ -276,20 +248,7 @@ describe('the whole pipeline on the embedded stack (real MySQL, S3 server, serve
         listed.executions.some((e) => e.executionArn === first.executionArn && e.status === 'SUCCEEDED'),
         JSON.stringify(listed).slice(0, 500),
       );
-      const good = {
-        Elevation: 2596,
-        Aspect: 51,
-        Slope: 3,
-        Horizontal_Distance_To_Hydrology: 258,
-        Vertical_Distance_To_Hydrology: 0,
-        Horizontal_Distance_To_Roadways: 510,
-        Hillshade_9am: 221,
-        Hillshade_Noon: 232,
-        Hillshade_3pm: 148,
-        Horizontal_Distance_To_Fire_Points: 6279,
-        Wilderness_Area: 'Rawah',
-        Soil_Type: 'C7745',
-      };
+      const good = covertypeSampleRow;
       const { status, body } = await post(`${serve.baseUrl}/predict`, { rows: [good] });
       assert.equal(status, 200, JSON.stringify(body));
       assert.deepEqual(

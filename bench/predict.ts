@@ -382,6 +382,8 @@ try {
     });
     await timeCalls('ModelServer.predict', rowsPerRequest, n, () => server.predict({ modelName: 'covertype' }, records));
   }
+  // The handler calls above logged their predictions in this process: write them out before the pool goes.
+  await (await import('../functions/lib/prediction-log.ts')).closePredictionLog();
   await context.getPool().end();
   context.getStore().client.destroy();
 

@@ -47,6 +47,13 @@ export function logPredictions(): MiddlewareObj {
   return { after: settle, onError: settle };
 }
 
+/** Writes out the rest and stops the background flushes, for a process about to stop its S3 server. */
+export async function closePredictionLog(): Promise<void> {
+  const closing = log;
+  log = undefined;
+  await closing?.close();
+}
+
 /** Writes out what this process's log buffers (the embedded stack asks before it stops serverless-offline). */
 export async function flushPredictionLog(): Promise<{ written: number; dropped: number } | null> {
   if (!log) return null;

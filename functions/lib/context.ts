@@ -106,7 +106,7 @@ export function getSpec(dataset: string): Promise<DatasetSpec> {
  */
 export function releaseWhenInvokedLocally(): MiddlewareObj {
   const release = async () => {
-    if (process.env.IS_LOCAL !== 'true') return;
+    if (hostRuntime() !== 'invoke-local') return;
     await pool?.end().catch(() => undefined);
     pool = undefined;
     store?.client.destroy();

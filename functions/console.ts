@@ -11,7 +11,8 @@ import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 /**
  * The web console, served by the project itself: GET / (the page), GET /console/{file} (its assets
@@ -110,34 +111,26 @@ async function batch(event: HttpEvent): Promise<HttpResponse> {
   };
 }
 
-async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
-  switch (event.routeKey) {
-    case 'GET /':
-      return file('index.html');
-    case 'GET /console/{file}':
-      return file(event.pathParameters?.file ?? '');
-    case 'GET /models/{name}/versions/{version}/evaluation': {
-      const name = pathParam(Name, event, 'name');
-      const version = pathParam(Version, event, 'version');
-      const key = `${name}\u0000${version}`;
-      let evaluation = evaluations.get(key);
-      if (!evaluation) {
-        evaluation = evaluateModelVersion(getPool(), getStore(), getServer(), name, version);
-        evaluations.set(key, evaluation);
-        evaluation.catch(() => evaluations.delete(key));
-      }
-      return json(200, await evaluation);
+const consoleRoutes = router('console', {
+  'GET /': () => file('index.html'),
+  'GET /console/{file}': (event) => file(event.pathParameters?.file ?? ''),
+  'GET /models/{name}/versions/{version}/evaluation': async (event) => {
+    const name = pathParam(Name, event, 'name');
+    const version = pathParam(Version, event, 'version');
+    const key = `${name}\u0000${version}`;
+    let evaluation = evaluations.get(key);
+    if (!evaluation) {
+      evaluation = evaluateModelVersion(getPool(), getStore(), getServer(), name, version);
+      evaluations.set(key, evaluation);
+      evaluation.catch(() => evaluations.delete(key));
     }
-    case 'POST /batch-predictions':
-      return batch(event);
-    default:
-      throw new NotFound(`No route ${event.routeKey ?? event.rawPath}`);
-  }
-}
+    return json(200, await evaluation);
+  },
+  'POST /batch-predictions': batch,
+});
 
 export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes)
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())
-  .use(logPredictions())
-  .use(routes(['GET /', 'GET /console/{file}', 'GET /models/{name}/versions/{version}/evaluation', 'POST /batch-predictions']));
+  .use(logPredictions());

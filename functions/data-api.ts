@@ -6,6 +6,7 @@ import { DataSources } from '../src/data-api/sources.ts';
 import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 const GroupQuery = z.object({
   group_number: z.coerce
@@ -31,10 +32,9 @@ function dataSources(): DataSources {
   return sources;
 }
 
-async function dataApi(event: HttpEvent): Promise<HttpResponse> {
-  const { group_number: group, dataset } = parseQuery(GroupQuery, event);
-  const c = getConfig();
-  if (event.rawPath?.endsWith('/restart_data_generation')) {
+const dataApi = router('dataApi', {
+  'GET /restart_data_generation': async (event) => {
+    const { group_number: group, dataset } = parseQuery(GroupQuery, event);
     // Without a dataset, every dataset of the group starts again (the course API had only one).
     if (dataset !== undefined && !(await dataSources().names()).includes(dataset)) {
       throw new NotFound(`The data API serves no dataset named ${dataset} (it serves: ${(await dataSources().names()).join(', ')})`);
@@ -42,14 +42,17 @@ async function dataApi(event: HttpEvent): Promise<HttpResponse> {
     await restartGroup(getPool(), group, new Date(), dataset);
     // The course's API answers `{'ok'}`, a Python set FastAPI sends as ["ok"].
     return json(200, ['ok']);
-  }
-  if (!event.rawPath?.endsWith('/data')) throw new NotFound(`No route ${event.rawPath}`);
-  const served = await dataSources().dataset(dataset);
-  const base = { batches: c.DATA_API_BATCHES, intervalSeconds: c.DATA_API_BATCH_INTERVAL_SECONDS, sampleSize: c.DATA_API_SAMPLE_SIZE };
-  const batchSize = c.DATA_API_BATCH_SIZES?.[served.spec.name] ?? served.spec.source?.batchSize;
-  const settings = batchSettingsFor(base, served.rows.length, batchSize);
-  return json(200, await serveBatch(getPool(), served.rows, group, settings, served.spec.name));
-}
+  },
+  'GET /data': async (event) => {
+    const { group_number: group, dataset } = parseQuery(GroupQuery, event);
+    const c = getConfig();
+    const served = await dataSources().dataset(dataset);
+    const base = { batches: c.DATA_API_BATCHES, intervalSeconds: c.DATA_API_BATCH_INTERVAL_SECONDS, sampleSize: c.DATA_API_SAMPLE_SIZE };
+    const batchSize = c.DATA_API_BATCH_SIZES?.[served.spec.name] ?? served.spec.source?.batchSize;
+    const settings = batchSettingsFor(base, served.rows.length, batchSize);
+    return json(200, await serveBatch(getPool(), served.rows, group, settings, served.spec.name));
+  },
+});
 
 /** The `detail` of an error, as the course's API words it where it has the same error (clients may compare it). */
 function courseDetail(error: PipelineError): string {

@@ -5,7 +5,8 @@ import { resolveFromRepo } from '../src/config.ts';
 import { InvalidInput, NotFound } from '../src/errors.ts';
 import { getDatasetVersion, listDatasetVersions } from '../src/registry/datasets.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 const PathParams = z.object({
   name: z.string().regex(DATASET_SLUG, 'name must be a dataset name such as "bodyfat"').optional(),
@@ -65,8 +66,7 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
   return json(200, { datasets: list });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(datasets)
-  .use(withSecrets())
-  .use(releaseWhenInvokedLocally())
-  .use(httpErrors())
-  .use(routes(['GET /datasets', 'GET /datasets/{name}', 'GET /datasets/{name}/versions/{version}']));
+// One handler for the three routes: which path parameters are there says which it is.
+const routes = router('datasets', { 'GET /datasets': datasets, 'GET /datasets/{name}': datasets, 'GET /datasets/{name}/versions/{version}': datasets });
+
+export const handler = middy<HttpEvent, HttpResponse>(routes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -7,7 +7,8 @@ import { LOCAL_CREDENTIALS, stateMachineArnFromFunctionArn, StepFunctionsExecuti
 import { checkExecutionId, describeExecution, nestedStateNames } from '../src/executions/views.ts';
 import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { getConfig, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { adminOnly, DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 /**
  * The pipeline's executions over HTTP, for the console: GET /executions, GET /executions/{id},
@@ -60,34 +61,26 @@ export async function getSource(context: LambdaContext | undefined): Promise<Ste
   return source;
 }
 
-async function executions(event: HttpEvent, context?: LambdaContext): Promise<HttpResponse> {
-  const src = await getSource(context);
-  switch (event.routeKey) {
-    case 'GET /executions': {
-      const q = parseQuery(ListQuery, event);
-      return json(200, { stateMachineArn: src.stateMachineArn, executions: await src.list(q.limit) });
-    }
-    case 'GET /executions/{id}': {
-      const id = checkExecutionId(event.pathParameters?.id ?? '');
-      const { execution, events } = await src.get(id);
-      return json(200, describeExecution(execution, events, await getDefinition(), Date.now()));
-    }
-    case 'POST /executions': {
-      const started = await src.start(parseJsonBody(StartBody, event, { maxBytes: 100_000, allowEmpty: true, what: 'execution input' }));
-      return json(202, started);
-    }
-    case 'POST /executions/{id}/redrive': {
-      const id = checkExecutionId(event.pathParameters?.id ?? '');
-      return json(202, await src.redrive(id));
-    }
-    default:
-      throw new InvalidInput(`No route ${event.routeKey ?? event.rawPath}`);
-  }
-}
+const executions = router<'executions', LambdaContext | undefined>('executions', {
+  'GET /executions': async (event, context) => {
+    const q = parseQuery(ListQuery, event);
+    const src = await getSource(context);
+    return json(200, { stateMachineArn: src.stateMachineArn, executions: await src.list(q.limit) });
+  },
+  'GET /executions/{id}': async (event, context) => {
+    const id = checkExecutionId(event.pathParameters?.id ?? '');
+    const { execution, events } = await (await getSource(context)).get(id);
+    return json(200, describeExecution(execution, events, await getDefinition(), Date.now()));
+  },
+  'POST /executions': async (event, context) => {
+    const src = await getSource(context);
+    const started = await src.start(parseJsonBody(StartBody, event, { maxBytes: 100_000, allowEmpty: true, what: 'execution input' }));
+    return json(202, started);
+  },
+  'POST /executions/{id}/redrive': async (event, context) => {
+    const id = checkExecutionId(event.pathParameters?.id ?? '');
+    return json(202, await (await getSource(context)).redrive(id));
+  },
+});
 
-export const handler = middy<HttpEvent, HttpResponse>(executions)
-  .use(withSecrets('ADMIN_TOKEN'))
-  .use(releaseWhenInvokedLocally())
-  .use(httpErrors())
-  .use(routes(['GET /executions', 'GET /executions/{id}', 'POST /executions', 'POST /executions/{id}/redrive']))
-  .use(adminOnly(['POST /executions', 'POST /executions/{id}/redrive'], () => getConfig().ADMIN_TOKEN));
+export const handler = middy<HttpEvent, HttpResponse>(executions).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import { InvalidInput, NotFound } from '../src/errors.ts';
+import { NotFound } from '../src/errors.ts';
 import { allAlerts, snsAlert, webhookAlert } from '../src/monitoring/alerts.ts';
 import { LogObjectCache, recordFeedback } from '../src/monitoring/feedback.ts';
 import { listMonitorResults, monitorAll, monitorModel, triggerStates, type MonitorActions, type MonitorOptions } from '../src/monitoring/monitor.ts';
@@ -8,18 +8,8 @@ import { getAliasVersion } from '../src/registry/registry.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { flushPredictionLog } from './lib/prediction-log.ts';
-import {
-  adminOnly,
-  DATASET_SLUG,
-  httpErrors,
-  json,
-  parseJsonBody,
-  parseQuery,
-  pathParam,
-  routes,
-  type HttpEvent,
-  type HttpResponse,
-} from './lib/middleware.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 /**
  * Watching the champion in production (src/monitoring/): POST /feedback joins true outcomes to
@@ -84,45 +74,36 @@ const deps = () => ({ pool: getPool(), store: getStore() });
 /** Log objects feedback read lately, kept by the container. */
 const logObjects = new LogObjectCache();
 
-async function http(event: HttpEvent, context?: LambdaContext): Promise<HttpResponse> {
-  switch (event.routeKey) {
-    case 'POST /feedback': {
-      const body = parseJsonBody(FeedbackBody, event, { maxBytes: 500_000, emptyHint: 'send JSON like {"request_id": "…", "actual": 2}', what: 'feedback' });
-      const joined = await recordFeedback(getPool(), getStore(), body.feedback, logObjects);
-      return json(200, { stored: joined.length, feedback: joined });
-    }
-    case 'GET /monitoring/{name}': {
-      const name = pathParam(Name, event, 'name');
-      const q = parseQuery(HistoryQuery, event);
-      const pool = getPool();
-      const champion = await getAliasVersion(pool, name, 'champion');
-      if (champion === null) throw new NotFound(`Model ${name} has no champion: nothing is monitored yet`);
-      return json(200, {
-        model: name,
-        champion,
-        challenger: await getAliasVersion(pool, name, 'challenger'),
-        settings: options(),
-        triggers: await triggerStates(pool, name),
-        results: await listMonitorResults(pool, name, q.limit),
-      });
-    }
-    case 'POST /monitoring/{name}/run': {
-      const name = pathParam(Name, event, 'name');
-      const result = await monitorModel(deps(), name, options(), actions(context));
-      if (!result) throw new NotFound(`Model ${name} has no champion: nothing to monitor`);
-      return json(200, result);
-    }
-    default:
-      throw new InvalidInput(`No route ${event.routeKey ?? event.rawPath}`);
-  }
-}
+const http = router<'monitor', LambdaContext | undefined>('monitor', {
+  'POST /feedback': async (event) => {
+    const body = parseJsonBody(FeedbackBody, event, { maxBytes: 500_000, emptyHint: 'send JSON like {"request_id": "…", "actual": 2}', what: 'feedback' });
+    const joined = await recordFeedback(getPool(), getStore(), body.feedback, logObjects);
+    return json(200, { stored: joined.length, feedback: joined });
+  },
+  'GET /monitoring/{name}': async (event) => {
+    const name = pathParam(Name, event, 'name');
+    const q = parseQuery(HistoryQuery, event);
+    const pool = getPool();
+    const champion = await getAliasVersion(pool, name, 'champion');
+    if (champion === null) throw new NotFound(`Model ${name} has no champion: nothing is monitored yet`);
+    return json(200, {
+      model: name,
+      champion,
+      challenger: await getAliasVersion(pool, name, 'challenger'),
+      settings: options(),
+      triggers: await triggerStates(pool, name),
+      results: await listMonitorResults(pool, name, q.limit),
+    });
+  },
+  'POST /monitoring/{name}/run': async (event, context) => {
+    const name = pathParam(Name, event, 'name');
+    const result = await monitorModel(deps(), name, options(), actions(context));
+    if (!result) throw new NotFound(`Model ${name} has no champion: nothing to monitor`);
+    return json(200, result);
+  },
+});
 
-const httpHandler = middy<HttpEvent, HttpResponse>(http)
-  .use(withSecrets('ADMIN_TOKEN'))
-  .use(releaseWhenInvokedLocally())
-  .use(httpErrors())
-  .use(routes(['POST /feedback', 'GET /monitoring/{name}', 'POST /monitoring/{name}/run']))
-  .use(adminOnly(['POST /monitoring/{name}/run'], () => getConfig().ADMIN_TOKEN));
+const httpHandler = middy<HttpEvent, HttpResponse>(http).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
 
 async function check(event: unknown, context?: LambdaContext) {
   const parsed = CheckEvent.safeParse(event ?? {});

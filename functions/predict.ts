@@ -7,6 +7,7 @@ import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
 import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 const MAX_ROWS = 1000;
 const MAX_BODY_BYTES = 1_000_000;
@@ -41,4 +42,8 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   return json(200, { request_id: requestId, ...result });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(predict).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(logPredictions());
+export const handler = middy<HttpEvent, HttpResponse>(router('predict', { 'POST /predict': predict }))
+  .use(withSecrets())
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(logPredictions());

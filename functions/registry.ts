@@ -13,19 +13,9 @@ import {
   rollbackChampion,
   setChampion,
 } from '../src/registry/registry.ts';
-import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import {
-  adminOnly,
-  DATASET_SLUG,
-  httpErrors,
-  json,
-  parseJsonBody,
-  parseQuery,
-  pathParam,
-  routes,
-  type HttpEvent,
-  type HttpResponse,
-} from './lib/middleware.ts';
+import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { router } from './lib/router.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
 const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
@@ -65,62 +55,39 @@ async function summary(name: string) {
 }
 
 /** The registry over HTTP: models, versions with lineage, promotion history, rollback, runs. */
-async function registry(event: HttpEvent): Promise<HttpResponse> {
-  const pool = getPool();
-  switch (event.routeKey) {
-    case 'GET /models':
-      return json(200, { models: await Promise.all((await listModelNames(pool)).map(summary)) });
-    case 'GET /models/{name}': {
-      const name = pathParam(ModelName, event, 'name');
-      const model = await summary(name);
-      if (model.versions.length === 0) throw new NotFound(`No registered model ${name}`);
-      return json(200, { ...model, promotions: await listPromotions(pool, name) });
-    }
-    case 'GET /models/{name}/versions/{version}':
-      return json(200, await getLineage(pool, pathParam(ModelName, event, 'name'), pathParam(Version, event, 'version')));
-    case 'GET /models/{name}/promotions':
-      return json(200, { promotions: await listPromotions(pool, pathParam(ModelName, event, 'name')) });
-    case 'POST /models/{name}/rollback': {
-      const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
-      return json(
-        200,
-        await rollbackChampion(pool, pathParam(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact),
-      );
-    }
-    case 'POST /models/{name}/champion': {
-      const b = parseJsonBody(ChampionBody, event, { maxBytes: 10_000 });
-      return json(
-        200,
-        await setChampion(pool, pathParam(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact),
-      );
-    }
-    case 'GET /runs': {
-      const q = parseQuery(RunsQuery, event);
-      return json(200, { runs: await listRuns(pool, { dataset: q.dataset, executionId: q.execution_id, parentRunId: q.parent_run_id, limit: q.limit }) });
-    }
-    case 'GET /runs/{runId}': {
-      const run = await getRun(pool, pathParam(RunId, event, 'runId'));
-      return json(200, { ...run, trials: await listRuns(pool, { parentRunId: run.runId }) });
-    }
-    default:
-      throw new NotFound(`No route ${event.routeKey ?? event.rawPath}`);
-  }
-}
+const registry = router('registry', {
+  'GET /models': async () => json(200, { models: await Promise.all((await listModelNames(getPool())).map(summary)) }),
+  'GET /models/{name}': async (event) => {
+    const name = pathParam(ModelName, event, 'name');
+    const model = await summary(name);
+    if (model.versions.length === 0) throw new NotFound(`No registered model ${name}`);
+    return json(200, { ...model, promotions: await listPromotions(getPool(), name) });
+  },
+  'GET /models/{name}/versions/{version}': async (event) =>
+    json(200, await getLineage(getPool(), pathParam(ModelName, event, 'name'), pathParam(Version, event, 'version'))),
+  'GET /models/{name}/promotions': async (event) => json(200, { promotions: await listPromotions(getPool(), pathParam(ModelName, event, 'name')) }),
+  'POST /models/{name}/rollback': async (event) => {
+    const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
+    return json(
+      200,
+      await rollbackChampion(getPool(), pathParam(ModelName, event, 'name'), b.version ?? null, b.request_id ?? randomUUID(), b.reason, artifactIntact),
+    );
+  },
+  'POST /models/{name}/champion': async (event) => {
+    const b = parseJsonBody(ChampionBody, event, { maxBytes: 10_000 });
+    return json(
+      200,
+      await setChampion(getPool(), pathParam(ModelName, event, 'name'), b.version, b.request_id ?? randomUUID(), 'manual', b.reason, artifactIntact),
+    );
+  },
+  'GET /runs': async (event) => {
+    const q = parseQuery(RunsQuery, event);
+    return json(200, { runs: await listRuns(getPool(), { dataset: q.dataset, executionId: q.execution_id, parentRunId: q.parent_run_id, limit: q.limit }) });
+  },
+  'GET /runs/{runId}': async (event) => {
+    const run = await getRun(getPool(), pathParam(RunId, event, 'runId'));
+    return json(200, { ...run, trials: await listRuns(getPool(), { parentRunId: run.runId }) });
+  },
+});
 
-export const handler = middy<HttpEvent, HttpResponse>(registry)
-  .use(withSecrets('ADMIN_TOKEN'))
-  .use(releaseWhenInvokedLocally())
-  .use(httpErrors())
-  .use(
-    routes([
-      'GET /models',
-      'GET /models/{name}',
-      'GET /models/{name}/versions/{version}',
-      'GET /models/{name}/promotions',
-      'POST /models/{name}/rollback',
-      'POST /models/{name}/champion',
-      'GET /runs',
-      'GET /runs/{runId}',
-    ]),
-  )
-  .use(adminOnly(['POST /models/{name}/rollback', 'POST /models/{name}/champion'], () => getConfig().ADMIN_TOKEN));
+export const handler = middy<HttpEvent, HttpResponse>(registry).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../src/config.ts';
 import { localstackClients, type Clients } from './clients.ts';
-import { readServiceDefinition, type DeployResult, type ServiceDefinition } from './deploy-lib.ts';
+import { serviceDefinition, type DeployResult, type ServiceDefinition } from './deploy-lib.ts';
 import type { Settings } from './settings.ts';
 
 /** Where deploy.ts leaves what run.ts needs (endpoints, state machine ARN); .local/ is git-ignored. */
 export const DEPLOY_RECORD = path.join(repoRoot, '.local', 'localstack-deploy.json');
 
 export async function readService(): Promise<ServiceDefinition> {
-  return readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+  return serviceDefinition();
 }
 
 /** LocalStack's documented test key: account 000000000000. */

@@ -1,12 +1,15 @@
 /**
  * Deploys the pipeline into LocalStack from the same sources the other runtimes use: the functions of
- * serverless.yml, the zip `serverless package` builds, and statemachine/pipeline.asl.json through
- * `substituteFunctions`. Every call to LocalStack goes through the `Clients` passed in.
+ * the service manifest (src/service/manifest.ts), the zip `serverless package` builds, and
+ * statemachine/pipeline.asl.json through `substituteFunctions`. Every call to LocalStack goes through the `Clients` passed in.
  */
-import yaml from 'js-yaml';
 import { SECRET_PARAMETERS, type SecretSetting } from '../src/config.ts';
-import { referencedFunctions, substituteFunctions } from '../src/statemachine/definition.ts';
+import { functionSpecs, RUNTIME, secretParameterName } from '../src/service/manifest.ts';
+import { functionEnvironmentNames } from '../src/service/serverless.ts';
+import { referencedFunctions, SERVICE, substituteFunctions } from '../src/statemachine/definition.ts';
 import type { Clients, FunctionSpec, FunctionState, LambdaApi, SfnApi } from './clients.ts';
+
+export { secretParameterName };
 
 export interface HttpRoute {
   method: string;
@@ -25,61 +28,42 @@ export interface ServiceFunction {
 export interface ServiceDefinition {
   service: string;
   runtime: string;
-  /** Names of provider.environment: the only settings a function may be given. */
+  /** The only settings a function may be given (src/service/serverless.ts): no secret among them. */
   environmentNames: string[];
   functions: ServiceFunction[];
 }
 
-const num = (value: unknown, fallback: number) => (typeof value === 'number' ? value : fallback);
-
-/** The parts of serverless.yml the LocalStack deploy needs (variables such as `${env:X}` stay unresolved). */
-export function readServiceDefinition(serverlessYml: string): ServiceDefinition {
-  const doc = yaml.load(serverlessYml) as {
-    service: string;
-    provider: { runtime: string; timeout?: number; memorySize?: number; environment?: Record<string, unknown> };
-    functions: Record<string, { handler: string; timeout?: number; memorySize?: number; description?: string; events?: unknown[] }>;
-  };
-  const functions = Object.entries(doc.functions).map(([key, f]): ServiceFunction => {
-    const routes: HttpRoute[] = [];
-    for (const event of f.events ?? []) {
-      const httpApi = (event as { httpApi?: { path: string; method: string } }).httpApi;
-      if (httpApi) routes.push({ method: httpApi.method.toUpperCase(), path: httpApi.path });
-    }
-    return {
+/** The service as the manifest declares it, in the form the deploy uses (handlers in dist/, as packaged). */
+export function serviceDefinition(): ServiceDefinition {
+  const functions = functionSpecs().map(
+    ([key, spec]): ServiceFunction => ({
       key,
-      handler: f.handler,
-      timeout: num(f.timeout, num(doc.provider.timeout, 6)),
-      memorySize: num(f.memorySize, num(doc.provider.memorySize, 1024)),
-      ...(f.description ? { description: f.description } : {}),
-      routes,
-    };
-  });
-  return { service: doc.service, runtime: doc.provider.runtime, environmentNames: Object.keys(doc.provider.environment ?? {}), functions };
+      handler: `dist/${spec.handler}`,
+      timeout: spec.timeout,
+      memorySize: spec.memorySize ?? RUNTIME.memorySize,
+      description: spec.description,
+      routes: (spec.routes ?? []).map((r) => ({ method: r.method, path: r.path })),
+    }),
+  );
+  return { service: SERVICE, runtime: RUNTIME.runtime, environmentNames: functionEnvironmentNames(), functions };
 }
 
 /** `mlops-pipeline-dev-fetch`: the name serverless gives function `fetch`, on every runtime. */
 export const functionName = (service: string, stage: string, key: string) => `${service}-${stage}-${key}`;
 
 /**
- * The environment of the functions on LocalStack. Only names serverless.yml declares are allowed, so the
- * runtimes cannot drift apart (MinIO's keys travel as S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY, not the
- * AWS_* names Lambda reserves for the function's role).
+ * The environment of the functions on LocalStack. Only the settings every function gets on AWS too are
+ * allowed (never a secret; MinIO's keys travel as S3_ACCESS_KEY_ID and the S3_SECRET_ACCESS_KEY parameter,
+ * not the AWS_* names Lambda reserves for the function's role).
  */
 export function functionEnvironment(declared: readonly string[], values: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(values)) {
-    if (!declared.includes(name)) throw new Error(`${name} is not in serverless.yml provider.environment`);
+    if (!declared.includes(name)) throw new Error(`${name} is not a setting every function is given (src/service/serverless.ts)`);
     if (value !== undefined && value !== '') env[name] = value;
   }
   return env;
 }
-
-/**
- * The SSM parameter of a secret, as serverless.yml's custom.parameters names them for AWS:
- * `/mlops-pipeline/dev/mysql-password`, `/mlops-pipeline/dev/admin-token`.
- */
-export const secretParameterName = (service: string, stage: string, setting: SecretSetting) =>
-  `/${service}/${stage}/${setting.toLowerCase().replaceAll('_', '-')}`;
 
 export interface DeployOptions {
   stage: string;
@@ -165,7 +149,7 @@ export async function deployPipeline(
   const apiName = `${service.service}-${options.stage}`;
 
   const missing = referencedFunctions(definitionText).filter((key) => !service.functions.some((f) => f.key === key));
-  if (missing.length > 0) throw new Error(`The state machine refers to functions serverless.yml does not define: ${missing.join(', ')}`);
+  if (missing.length > 0) throw new Error(`The state machine refers to functions the manifest does not define: ${missing.join(', ')}`);
   if (!options.secrets.ADMIN_TOKEN) throw new Error('No admin token: set ADMIN_TOKEN (the deploy refuses to leave rollback, promotion and runs unguarded)');
 
   const parameters: Record<string, string> = {};

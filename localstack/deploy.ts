@@ -2,7 +2,8 @@
  * Deploys the pipeline into the compose stack (LocalStack + MinIO + MySQL):
  *   docker compose up -d --wait && npx node localstack/deploy.ts
  * Builds, packages with serverless (the same zip AWS gets), applies the MySQL schema, uploads the data
- * API's source CSV to MinIO, then creates or updates the functions, the HTTP routes and the state machine.
+ * API's source CSV to MinIO, then creates or updates the functions of the service manifest
+ * (src/service/manifest.ts), their HTTP routes and the state machine.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { checkMysql } from '../src/embedded/stack.ts';
 import { createPool, migrate } from '../src/storage/mysql.ts';
 import { checkLocalstack, clientsFor, DEPLOY_RECORD, readService } from './common.ts';
 import { localAdminToken } from '../src/embedded/admin-token.ts';
+import { sharedEnvironment } from '../src/service/serverless.ts';
 import { deployPipeline, functionEnvironment, secretParameterName } from './deploy-lib.ts';
 import { IN_NETWORK, loadDotEnv, loadSettings, type Settings } from './settings.ts';
 
@@ -90,19 +92,16 @@ try {
   const datasetUrl = await uploadDatasetSource(settings);
   const service = await readService();
   const environment = functionEnvironment(service.environmentNames, {
-    NODE_OPTIONS: '--enable-source-maps',
+    // Every setting of src/config.ts set here or in .env (sharedEnvironment leaves the secrets out)…
+    ...sharedEnvironment(process.env),
+    // …where the Lambda containers reach the compose services.
     MYSQL_HOST: IN_NETWORK.mysqlHost,
     MYSQL_PORT: String(IN_NETWORK.mysqlPort),
-    MYSQL_USER: settings.MYSQL_USER,
-    MYSQL_DATABASE: settings.MYSQL_DATABASE,
-    S3_BUCKET: settings.S3_BUCKET,
     S3_ENDPOINT: IN_NETWORK.s3Endpoint,
     S3_ACCESS_KEY_ID: settings.MINIO_ROOT_USER,
     DATA_API_DATASET_PATH: datasetUrl,
-    DATA_API_BATCH_INTERVAL_SECONDS: settings.DATA_API_BATCH_INTERVAL_SECONDS,
-    DATA_API_SAMPLE_SIZE: settings.DATA_API_SAMPLE_SIZE,
-    CHAMPION_CACHE_MS: settings.CHAMPION_CACHE_MS,
-    TRAIN_WORKERS: settings.TRAIN_WORKERS,
+    // LocalStack's Lambdas reach SSM through AWS_ENDPOINT_URL, not a local emulator's endpoint.
+    SSM_ENDPOINT: undefined,
   });
   // The admin token: ADMIN_TOKEN, else the one stored in .local/admin-token, else a new one stored there.
   const admin = await localAdminToken(process.env.ADMIN_TOKEN);

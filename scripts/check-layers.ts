@@ -38,11 +38,27 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   pipeline: ['dataset', 'metrics', 'model', 'registry', 'serving', 'storage', 'data-api', 'monitoring'],
   // Configuration: the one place (with functions/lib/context.ts) that reads process.env.
   config: [],
+  // The service manifest (every function, its routes and grants) and the serverless.yml parts made from it.
+  service: ['config'],
   errors: [],
   // Lambda handlers: parse, call domain code, shape the response. Never the embedded runtime.
-  functions: ['config', 'dataset', 'metrics', 'model', 'registry', 'serving', 'storage', 'data-api', 'executions', 'statemachine', 'pipeline', 'monitoring'],
+  functions: [
+    'config',
+    'dataset',
+    'metrics',
+    'model',
+    'registry',
+    'serving',
+    'storage',
+    'data-api',
+    'executions',
+    'statemachine',
+    'pipeline',
+    'monitoring',
+    'service',
+  ],
   // The embedded runtime (dev only, never deployed) runs the handlers in their own processes.
-  embedded: ['config', 'storage', 'executions', 'statemachine'],
+  embedded: ['config', 'storage', 'executions', 'statemachine', 'service'],
 };
 
 /** Where process.env may be read: the config modules, and the embedded runtime that hands the functions their environment. */

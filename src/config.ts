@@ -157,6 +157,9 @@ const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigKey = keyof Config;
+/** The name of every setting, in the schema's order. */
+export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as ConfigKey[];
 
 /** Built-in sources of the data API's datasets besides the default one (paths relative to the repo root). */
 export const DEFAULT_DATA_API_SOURCES: Readonly<Record<string, string>> = {

@@ -48,6 +48,16 @@ export class NotFound extends PipelineError {
   override readonly status = 404;
 }
 
+/** The path is a route, but not for this method: 405, with the methods it has (the `allow` header). */
+export class MethodNotAllowed extends PipelineError {
+  override readonly status = 405;
+  readonly allow: readonly string[];
+  constructor(message: string, allow: readonly string[]) {
+    super(message);
+    this.allow = allow;
+  }
+}
+
 /** The data API did not answer usefully (down, timeout, 5xx, malformed body). Retryable. */
 export class DataApiUnavailable extends PipelineError {
   override readonly status = 503;

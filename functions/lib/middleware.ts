@@ -1,7 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
-import { timingSafeEqual } from 'node:crypto';
-import { AdminTokenNotConfigured, Forbidden, InvalidInput, NotFound, PipelineError, Unauthorized } from '../../src/errors.ts';
+import { InvalidInput, MethodNotAllowed, PipelineError } from '../../src/errors.ts';
 
 /** A dataset name as it may appear in events and URLs. */
 export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -44,60 +43,6 @@ export interface HttpResponse {
 
 export function json(statusCode: number, body: unknown): HttpResponse {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-}
-
-/**
- * Gives the handler `routeKey` and `pathParameters` whatever delivered the request: API Gateway sets
- * them, a Lambda function URL (LocalStack's free plans) sends `$default` and only the raw path, so
- * the path is matched against the function's routes (the ones serverless.yml declares for it).
- */
-export function routes(declared: readonly string[]): MiddlewareObj<HttpEvent, HttpResponse> {
-  const compiled = declared.map((route) => {
-    const [method, template] = route.split(' ');
-    const names: string[] = [];
-    const pattern = template.replace(/\{(\w+)\}/g, (_, name: string) => {
-      names.push(name);
-      return '([^/]+)';
-    });
-    return { route, method, regex: new RegExp(`^${pattern}$`), names };
-  });
-  return {
-    before: (request) => {
-      const event = request.event;
-      if (event.routeKey && declared.includes(event.routeKey)) return;
-      const method = event.requestContext?.http?.method ?? '';
-      for (const r of compiled) {
-        const match = method === r.method ? r.regex.exec(event.rawPath ?? '') : null;
-        if (!match) continue;
-        event.routeKey = r.route;
-        event.pathParameters = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(match[i + 1])]));
-        return;
-      }
-      throw new NotFound(`No route ${method} ${event.rawPath ?? ''}`);
-    },
-  };
-}
-
-/**
- * Guards the given routes (run after `routes()`): they need `authorization: Bearer <token>`, always.
- * No token sent is a 401, a wrong one a 403, and a deployment without a configured token refuses them
- * all (503); in each case the handler does not run.
- */
-export function adminOnly(guarded: readonly string[], token: () => string | undefined): MiddlewareObj<HttpEvent, HttpResponse> {
-  return {
-    before: (request) => {
-      const route = request.event.routeKey ?? '';
-      if (!guarded.includes(route)) return;
-      const expected = token();
-      if (!expected) throw new AdminTokenNotConfigured(`${route} is closed: this deployment has no admin token configured (ADMIN_TOKEN)`);
-      const headers = request.event.headers ?? {};
-      const given = /^Bearer (.+)$/.exec(headers.authorization ?? headers.Authorization ?? '')?.[1];
-      if (given === undefined) throw new Unauthorized(`${route} needs the admin token: send "authorization: Bearer <ADMIN_TOKEN>"`);
-      const a = Buffer.from(given);
-      const b = Buffer.from(expected);
-      if (a.length !== b.length || !timingSafeEqual(a, b)) throw new Forbidden(`${route}: the admin token sent is not this deployment's`);
-    },
-  };
 }
 
 /** One path parameter, parsed with a schema; a bad one is a 400 naming it. */
@@ -166,6 +111,7 @@ export function httpErrors(options: { detail?: (error: PipelineError) => string 
           message: error.message,
           ...(error instanceof InvalidInput && error.issues.length > 0 ? { issues: error.issues } : {}),
         });
+        if (error instanceof MethodNotAllowed) request.response.headers.allow = error.allow.join(', ');
         return;
       }
       console.error(error);

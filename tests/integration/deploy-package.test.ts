@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 import { readDefinitionText, referencedFunctions } from '../../src/statemachine/definition.ts';
-import { readServiceDefinition } from '../../localstack/deploy-lib.ts';
+import { serviceDefinition } from '../../localstack/deploy-lib.ts';
 
 interface Resource {
   Type: string;
@@ -62,8 +62,8 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('has each function of serverless.yml, on its own role', async () => {
-    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+  test('has each function of the manifest, on its own role', async () => {
+    const service = serviceDefinition();
     for (const f of service.functions) {
       const fn = resources[logicalId(f.key)];
       assert.equal(fn?.Type, 'AWS::Lambda::Function', f.key);
@@ -72,11 +72,11 @@ describe('serverless package (the AWS CloudFormation template)', () => {
     assert.equal(resources.IamRoleLambdaExecution, undefined, 'no shared role for all functions');
   });
 
-  test('has the HTTP API routes: every httpApi event of serverless.yml', async () => {
+  test('has the HTTP API routes: every route of the manifest', async () => {
     const routes = byType('AWS::ApiGatewayV2::Route')
       .map(([, r]) => r.Properties.RouteKey)
       .sort();
-    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+    const service = serviceDefinition();
     const declared = service.functions.flatMap((f) => f.routes.map((r) => `${r.method.toUpperCase()} ${r.path}`)).sort();
     assert.deepEqual(routes, declared);
     for (const core of ['GET /data', 'GET /restart_data_generation', 'POST /predict', 'GET /models', 'POST /models/{name}/rollback']) {
@@ -140,6 +140,32 @@ describe('serverless package (the AWS CloudFormation template)', () => {
       writes('PredictRole').map((r) => /"\/predictions\/\*"/.test(r)),
       [true],
     );
+    // Only the pipeline's steps write anywhere in the bucket; the others only under their prefixes.
+    const prefixes = (role: string) => writes(role).map((r) => /"\/([a-z]*\/?)\*"/.exec(r)?.[1]);
+    for (const role of ['PreprocessRole', 'TrainRole', 'PromoteRole']) assert.deepEqual(prefixes(role), [''], role);
+    for (const role of ['ConsoleRole', 'BatchPredictRole']) assert.deepEqual(prefixes(role).sort(), ['batch/', 'predictions/'], role);
+    for (const role of [
+      'DataApiRole',
+      'FetchRole',
+      'PlanRole',
+      'SelectRole',
+      'RecordFailureRole',
+      'RegistryRole',
+      'DatasetsRole',
+      'ExecutionsRole',
+      'MonitorRole',
+    ])
+      assert.deepEqual(writes(role), [], role);
+    // Each role writes logs to its own function's log group only.
+    for (const f of serviceDefinition().functions) {
+      const role = `${f.key[0].toUpperCase()}${f.key.slice(1)}Role`;
+      const logs = policiesOf(role).filter((st) => [st.Action].flat().includes('logs:PutLogEvents'));
+      assert.deepEqual(
+        logs.map((st) => st.Resource),
+        [{ 'Fn::GetAtt': [role.replace(/Role$/, 'LogGroup'), 'Arn'] }],
+        role,
+      );
+    }
     assert.deepEqual(actionsOf('MonitorRole'), [...logs, ...secrets, 's3:GetObject', 's3:ListBucket', 'sns:Publish', 'states:StartExecution'].sort());
     const s3 = JSON.stringify(resources.TrainRole.Properties.Policies);
     assert.match(s3, /"ArtifactsBucket","Arn"/);
@@ -162,7 +188,7 @@ describe('serverless package (the AWS CloudFormation template)', () => {
 
   test('each role reads (and decrypts) exactly the SSM parameters its function uses: the admin token only registry, executions and monitor', async () => {
     const parameterOf = (resource: unknown) => /:parameter(\/[^"]+)"/.exec(JSON.stringify(resource))?.[1];
-    const service = readServiceDefinition(await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8'));
+    const service = serviceDefinition();
     const roles = service.functions.map((f) => `${f.key[0].toUpperCase()}${f.key.slice(1)}Role`);
     for (const role of roles) {
       const statements = policiesOf(role);

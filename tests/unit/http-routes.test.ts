@@ -1,16 +1,27 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import middy from '@middy/core';
-import { adminOnly, httpErrors, json, routes, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
+import { repoRoot } from '../../src/config.ts';
+import { httpRoutes, type Route } from '../../src/service/manifest.ts';
+import { httpErrors, json, type HttpEvent, type HttpResponse } from '../../functions/lib/middleware.ts';
+import { routeTable } from '../../functions/lib/router.ts';
 
 const echo = async (event: HttpEvent): Promise<HttpResponse> => json(200, { route: event.routeKey, params: event.pathParameters });
-const handler = middy<HttpEvent, HttpResponse>(echo)
-  .use(httpErrors())
-  .use(routes(['GET /models', 'GET /models/{name}/versions/{version}', 'POST /models/{name}/rollback']));
+const ROUTES: Route[] = [
+  { method: 'GET', path: '/models' },
+  { method: 'GET', path: '/models/{name}/versions/{version}' },
+  { method: 'POST', path: '/models/{name}/rollback', admin: true },
+];
+let token: string | undefined = 'correct-horse-battery-staple';
+const handler = middy<HttpEvent, HttpResponse>(
+  routeTable(ROUTES, Object.fromEntries(ROUTES.map((r) => [`${r.method} ${r.path}`, echo])), async () => token),
+).use(httpErrors());
 
 const call = async (event: HttpEvent) => {
   const response = await handler(event, {} as never);
-  return { status: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
+  return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) as Record<string, unknown> };
 };
 
 test('an API Gateway route key is kept as it came', async () => {
@@ -26,24 +37,28 @@ test('an API Gateway route key is kept as it came', async () => {
 test('a function URL request ($default) is matched by method and path, parameters decoded', async () => {
   const r = await call({ routeKey: '$default', rawPath: '/models/cover%20type/versions/2', requestContext: { http: { method: 'GET' } } });
   assert.deepEqual(r.body, { route: 'GET /models/{name}/versions/{version}', params: { name: 'cover type', version: '2' } });
-  const post = await call({ rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'POST' } } });
+  const post = await call({
+    rawPath: '/models/covertype/rollback',
+    headers: { authorization: 'Bearer correct-horse-battery-staple' },
+    requestContext: { http: { method: 'POST' } },
+  });
   assert.equal(post.body.route, 'POST /models/{name}/rollback');
 });
 
-test('an unknown path or method is a 404 naming it', async () => {
-  const r = await call({ routeKey: '$default', rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'GET' } } });
-  assert.equal(r.status, 404);
-  assert.match(String(r.body.message), /No route GET \/models\/covertype\/rollback/);
+test('an unknown path is a 404 naming it; a known path with another method a 405 with the Allow header', async () => {
+  const missing = await call({ routeKey: '$default', rawPath: '/modelz', requestContext: { http: { method: 'GET' } } });
+  assert.equal(missing.status, 404);
+  assert.match(String(missing.body.message), /No route GET \/modelz/);
+  const wrong = await call({ routeKey: '$default', rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'GET' } } });
+  assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.allow, 'POST');
+  assert.match(String(wrong.body.message), /No route GET \/models\/covertype\/rollback/);
 });
 
-test('guarded routes need the admin token: none is 401, a wrong one 403, and without a configured token they stay closed', async () => {
-  let token: string | undefined = 'correct-horse-battery-staple';
-  const guarded = middy<HttpEvent, HttpResponse>(echo)
-    .use(httpErrors())
-    .use(routes(['GET /models', 'POST /models/{name}/rollback']))
-    .use(adminOnly(['POST /models/{name}/rollback'], () => token));
+test('admin routes need the admin token: none is 401, a wrong one 403, and without a configured token they stay closed', async () => {
+  token = 'correct-horse-battery-staple';
   const send = async (method: string, rawPath: string, headers: Record<string, string> = {}) =>
-    (await guarded({ rawPath, headers, requestContext: { http: { method } } }, {} as never)).statusCode;
+    (await handler({ rawPath, headers, requestContext: { http: { method } } }, {} as never)).statusCode;
   assert.equal(await send('POST', '/models/covertype/rollback'), 401);
   assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'correct-horse-battery-staple' }), 401, 'not a bearer token');
   assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer wrong' }), 403);
@@ -53,4 +68,40 @@ test('guarded routes need the admin token: none is 401, a wrong one 403, and wit
   token = undefined;
   assert.equal(await send('POST', '/models/covertype/rollback', { authorization: 'Bearer anything' }), 503, 'no configured token: closed, not open');
   assert.equal(await send('GET', '/models'), 200);
+});
+
+/** The routes that change the registry or start runs: the ones the manifest must mark `admin`. */
+const GUARDED = [
+  'POST /executions',
+  'POST /executions/{id}/redrive',
+  'POST /models/{name}/champion',
+  'POST /models/{name}/rollback',
+  'POST /monitoring/{name}/run',
+];
+
+test("every function's own handler guards the routes that change the registry or start runs, before doing anything", async () => {
+  process.env.ADMIN_TOKEN = 'unit-test-admin-token-0c7e5a';
+  const guarded = httpRoutes().filter((r) => r.admin);
+  assert.deepEqual(guarded.map((r) => `${r.method} ${r.path}`).sort(), GUARDED);
+  for (const route of guarded) {
+    const module = (await import(pathToFileURL(path.join(repoRoot, `${route.module}.ts`)).href)) as Record<string, unknown>;
+    const fn = module[route.export] as (event: HttpEvent, context: unknown) => Promise<HttpResponse>;
+    const rawPath = route.path.replace(/\{\w+\}/g, 'x1');
+    const event = (authorization?: string): HttpEvent => ({
+      rawPath,
+      headers: authorization ? { authorization } : {},
+      requestContext: { http: { method: route.method } },
+    });
+    assert.equal((await fn(event(), {})).statusCode, 401, `${route.method} ${route.path} without a token`);
+    assert.equal((await fn(event('Bearer not-the-admin-token-at-all'), {})).statusCode, 403, `${route.method} ${route.path} with a wrong token`);
+  }
+});
+
+test("a function's handler answers 404 for a path it does not serve and 405 for a method its path does not take", async () => {
+  const { handler: registry } = await import('../../functions/registry.ts');
+  const missing = await registry({ rawPath: '/nothing/here', requestContext: { http: { method: 'GET' } } }, {} as never);
+  assert.equal(missing.statusCode, 404);
+  const wrong = await registry({ rawPath: '/models/covertype/rollback', requestContext: { http: { method: 'GET' } } }, {} as never);
+  assert.equal(wrong.statusCode, 405);
+  assert.equal(wrong.headers.allow, 'POST');
 });

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { repoRoot } from '../../src/config.ts';
 import { readDefinitionText, referencedFunctions, substituteFunctions } from '../../src/statemachine/definition.ts';
 import { SERVICE, STAGE } from '../../src/statemachine/definition.ts';
-import { functionName, readServiceDefinition } from '../../localstack/deploy-lib.ts';
+import { functionName, serviceDefinition } from '../../localstack/deploy-lib.ts';
 
 const require = createRequire(import.meta.url);
 type AslValidator = (definition: unknown, options?: Record<string, boolean>) => { isValid: boolean; errorsText: () => string };
@@ -14,7 +14,7 @@ const aslValidator = require('asl-validator') as AslValidator;
 const awsForm = require(path.join(repoRoot, 'statemachine', 'definition.cjs')) as { definition: Record<string, unknown> };
 
 const serverlessYml = await readFile(path.join(repoRoot, 'serverless.yml'), 'utf8');
-const service = readServiceDefinition(serverlessYml);
+const service = serviceDefinition();
 const text = await readDefinitionText();
 const arnOf = (key: string) => `arn:aws:lambda:us-east-1:000000000000:function:${functionName(service.service, STAGE, key)}`;
 
@@ -33,11 +33,11 @@ describe('one state machine definition for three runtimes', () => {
   });
 
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the test's name quotes the ASL placeholder
-  test('every ${XFunctionArn} names a function of serverless.yml, and every Task uses one', () => {
+  test('every ${XFunctionArn} names a function of the manifest, and every Task uses one', () => {
     const keys = service.functions.map((f) => f.key);
     const referenced = referencedFunctions(text);
     assert.deepEqual(referenced, ['fetch', 'plan', 'preprocess', 'promote', 'recordFailure', 'select', 'train']);
-    for (const key of referenced) assert.ok(keys.includes(key), `${key} is not a serverless.yml function`);
+    for (const key of referenced) assert.ok(keys.includes(key), `${key} is not a function of src/service/manifest.ts`);
     for (const [state, resource] of taskResources(JSON.parse(text) as Record<string, unknown>)) {
       assert.match(String(resource), /^\$\{[A-Z][A-Za-z0-9]*FunctionArn\}$/, `${state} has a hard-coded Resource`);
     }
@@ -65,7 +65,7 @@ describe('one state machine definition for three runtimes', () => {
   });
 
   test('all runtimes name the state machine and the functions alike', () => {
-    assert.equal(service.service, SERVICE);
+    assert.match(serverlessYml, new RegExp(`^service: ${SERVICE}$`, 'm'));
     assert.match(serverlessYml, /name: \$\{self:service\}-\$\{sls:stage\}/);
     assert.equal(functionName(SERVICE, STAGE, 'fetch'), 'mlops-pipeline-dev-fetch');
   });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { ALLOWED, checkFile, importSpecifiers, tableCycle } from '../../scripts/check-layers.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../src/config.ts';
+import { ALLOWED, checkFile, importSpecifiers, layerTable, tableCycle, withLayerTable } from '../../scripts/check-layers.ts';
 
 describe('check:layers', () => {
   it('finds static, type-only, side-effect, re-export and dynamic imports', () => {
@@ -34,6 +37,14 @@ describe('check:layers', () => {
     assert.match(checkFile('src/pipeline/train.ts', 'const x = process.env.FOO;').join(), /reads process.env/);
     assert.deepEqual(checkFile('src/pipeline/train.ts', '// process.env is read by src/config.ts\nconst x = 1;'), []);
     assert.deepEqual(checkFile('src/config.ts', 'const x = process.env.FOO;'), []);
+  });
+  it('docs/ARCHITECTURE.md shows the table generated from ALLOWED, and a changed ALLOWED changes it', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'ARCHITECTURE.md'), 'utf8');
+    assert.equal(withLayerTable(doc, layerTable()), doc);
+    const changed = layerTable({ ...ALLOWED, pipeline: [...ALLOWED.pipeline, 'embedded'] });
+    assert.notEqual(withLayerTable(doc, changed), doc);
+    assert.match(changed, /\| `src\/pipeline` \| [^|]*embedded/);
+    assert.equal(withLayerTable('no markers here', changed), null);
   });
   it('the layer table has no cycle, and a cycle is found', () => {
     assert.equal(tableCycle(ALLOWED), null);

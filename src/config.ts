@@ -168,7 +168,7 @@ export const DEFAULT_DATA_API_SOURCES: Readonly<Record<string, string>> = {
 };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  // serverless.yml passes unset settings as empty strings: treat them as unset.
+  // An empty setting (`X=` in an env file) is an unset one.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = ConfigSchema.safeParse(present);
   if (!parsed.success) {

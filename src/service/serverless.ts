@@ -130,8 +130,15 @@ const artifactsBucket = (bucketName: string) => ({
   },
 });
 
+export interface ServerlessParts {
+  runtime: string;
+  environment: Record<string, string>;
+  functions: Record<string, ReturnType<typeof functionOf>>;
+  resources: Record<string, unknown>;
+}
+
 /** Everything serverless.yml takes from the manifest. */
-export function serverlessParts(deployment: Deployment) {
+export function serverlessParts(deployment: Deployment): ServerlessParts {
   // Validated like the functions will validate it: a bad setting fails the package, not the first request.
   const config = loadConfig(deployment.env);
   const specs = functionSpecs();

@@ -3,16 +3,16 @@ import { z } from 'zod';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
-import { batchInput } from '../src/storage/keys.ts';
+import { BatchInputKey, modelName, VersionNumber } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog } from './lib/prediction-log.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const BatchPredictEvent = z.object({
-  model: z.string().regex(DATASET_SLUG).default('covertype'),
-  version: z.number().int().positive().optional(),
+  model: modelName().default('covertype'),
+  version: VersionNumber.optional(),
   alias: z.enum(ALIASES).optional(),
-  inputKey: z.string().max(500).regex(batchInput, 'an S3 key like batch/inputs/rows.csv'),
+  inputKey: BatchInputKey,
 });
 
 let server: ModelServer | undefined;

@@ -8,10 +8,11 @@ import { InvalidInput, NotFound } from '../src/errors.ts';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model-evaluation.ts';
+import { modelName, VersionParam } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * The web console, served by the project itself: GET / (the page), GET /console/{file} (its assets
@@ -36,12 +37,11 @@ const TYPES: Record<string, string> = {
 };
 const ASSET = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9]+)+$/;
 
-const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
-const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
+const Name = modelName();
 const BatchQuery = z
   .object({
     model: Name.default('covertype'),
-    version: z.coerce.number().int().positive().optional(),
+    version: VersionParam.optional(),
     alias: z.enum(ALIASES).optional(),
   })
   .refine((q) => !(q.version !== undefined && q.alias !== undefined), { message: 'give version or alias, not both', path: ['alias'] });
@@ -118,7 +118,7 @@ async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
       return file(event.pathParameters?.file ?? '');
     case 'GET /models/{name}/versions/{version}/evaluation': {
       const name = pathParam(Name, event, 'name');
-      const version = pathParam(Version, event, 'version');
+      const version = pathParam(VersionParam, event, 'version');
       const key = `${name}\u0000${version}`;
       let evaluation = evaluations.get(key);
       if (!evaluation) {

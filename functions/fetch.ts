@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { fetchBatch } from '../src/pipeline/fetch.ts';
 import { getConfig, getPool, getSpec, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { datasetName, ExecutionId } from '../src/schemas.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const FetchEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  dataset: z.string().regex(DATASET_SLUG),
+  executionId: ExecutionId,
+  dataset: datasetName(),
   groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max),
   fetchIndex: z.number().int().min(0),
 });

@@ -5,21 +5,11 @@ import { allAlerts, snsAlert, webhookAlert } from '../src/monitoring/alerts.ts';
 import { LogObjectCache, recordFeedback } from '../src/monitoring/feedback.ts';
 import { listMonitorResults, monitorAll, monitorModel, triggerStates, type MonitorActions, type MonitorOptions } from '../src/monitoring/monitor.ts';
 import { getAliasVersion } from '../src/registry/registry.ts';
+import { modelName } from '../src/schemas.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { flushPredictionLog } from './lib/prediction-log.ts';
-import {
-  adminOnly,
-  DATASET_SLUG,
-  httpErrors,
-  json,
-  parseJsonBody,
-  parseQuery,
-  pathParam,
-  routes,
-  type HttpEvent,
-  type HttpResponse,
-} from './lib/middleware.ts';
+import { adminOnly, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
  * Watching the champion in production (src/monitoring/): POST /feedback joins true outcomes to
@@ -42,7 +32,7 @@ const FeedbackBody = z.preprocess(
   (b) => (b !== null && typeof b === 'object' && !Array.isArray(b) && 'feedback' in b ? b : { feedback: [b] }),
   z.strictObject({ feedback: z.array(FeedbackItem).min(1, 'send at least one item').max(1000, 'at most 1000 items per request') }),
 );
-const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
+const Name = modelName();
 const HistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) });
 /**
  * A scheduled (EventBridge) or direct invocation: every model, or the one named; `flush` instead

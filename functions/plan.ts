@@ -2,12 +2,13 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { datasetName, ExecutionId, VersionNumber } from '../src/schemas.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const PlanEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  dataset: z.string().regex(DATASET_SLUG),
-  datasetVersion: z.number().int().positive(),
+  executionId: ExecutionId,
+  dataset: datasetName(),
+  datasetVersion: VersionNumber,
   /** Parameters fixed for every trial (the execution input's `train`). */
   train: z.record(z.string(), z.unknown()).default({}),
   search: z.record(z.string(), z.unknown()).default({}),

@@ -3,10 +3,11 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
+import { modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const MAX_ROWS = 1000;
 const MAX_BODY_BYTES = 1_000_000;
@@ -14,8 +15,8 @@ const MAX_BODY_BYTES = 1_000_000;
 const PredictBody = z
   .strictObject({
     /** Registered model name; defaults to the only dataset shipped today. */
-    model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
-    model_version: z.number().int().positive().max(2_147_483_647).optional(),
+    model: modelName('model must be a model name such as "covertype"').default('covertype'),
+    model_version: VersionNumber.optional(),
     alias: z.enum(ALIASES).optional(),
     rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
   })

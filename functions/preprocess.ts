@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { preprocess } from '../src/pipeline/preprocess.ts';
 import { championAgeHours } from '../src/registry/registry.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { datasetName, ExecutionId } from '../src/schemas.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const PreprocessEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  dataset: z.string().regex(DATASET_SLUG),
+  executionId: ExecutionId,
+  dataset: datasetName(),
 });
 
 async function run(event: z.infer<typeof PreprocessEvent>) {

@@ -2,12 +2,13 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { promote, PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { ExecutionId, ManifestKey, RunId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const PromoteEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  runId: z.string().uuid(),
-  manifestKey: z.string().regex(/^datasets\/[a-z0-9_-]+\/[0-9a-f]{64}\/manifest\.json$/),
+  executionId: ExecutionId,
+  runId: RunId,
+  manifestKey: ManifestKey,
   policy: PromotionPolicySchema.default(PromotionPolicySchema.parse({})),
 });
 

@@ -2,13 +2,14 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { recordFailure } from '../src/pipeline/failures.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { CaughtError, ExecutionId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** The Catch of every task lands here with the error Step Functions caught. */
 const FailureEvent = z.object({
-  executionId: z.string().min(1).max(200),
+  executionId: ExecutionId,
   state: z.string().max(100).nullable().default(null),
-  error: z.object({ Error: z.string().default('Unknown'), Cause: z.string().nullable().default(null) }).passthrough(),
+  error: CaughtError,
 });
 
 async function run(event: z.infer<typeof FailureEvent>) {

@@ -13,37 +13,25 @@ import {
   rollbackChampion,
   setChampion,
 } from '../src/registry/registry.ts';
+import { datasetName, ExecutionId, modelName, RunId, VersionNumber, VersionParam } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import {
-  adminOnly,
-  DATASET_SLUG,
-  httpErrors,
-  json,
-  parseJsonBody,
-  parseQuery,
-  pathParam,
-  routes,
-  type HttpEvent,
-  type HttpResponse,
-} from './lib/middleware.ts';
+import { adminOnly, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
-const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
-const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
-const RunId = z.string().uuid('a run id (UUID)');
+const ModelName = modelName();
 
 const RollbackBody = z.strictObject({
-  version: z.number().int().positive().optional(),
+  version: VersionNumber.optional(),
   reason: z.string().min(1).max(500).default('rollback requested'),
   /** Makes a retried request a no-op; generated when absent. */
   request_id: z.string().min(1).max(200).optional(),
 });
-const ChampionBody = RollbackBody.extend({ version: z.number().int().positive(), reason: z.string().min(1).max(500).default('manual promotion') });
+const ChampionBody = RollbackBody.extend({ version: VersionNumber, reason: z.string().min(1).max(500).default('manual promotion') });
 
 const RunsQuery = z.object({
-  dataset: z.string().regex(DATASET_SLUG).optional(),
-  execution_id: z.string().min(1).max(200).optional(),
-  parent_run_id: z.string().uuid().optional(),
+  dataset: datasetName().optional(),
+  execution_id: ExecutionId.optional(),
+  parent_run_id: RunId.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -77,7 +65,7 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
       return json(200, { ...model, promotions: await listPromotions(pool, name) });
     }
     case 'GET /models/{name}/versions/{version}':
-      return json(200, await getLineage(pool, pathParam(ModelName, event, 'name'), pathParam(Version, event, 'version')));
+      return json(200, await getLineage(pool, pathParam(ModelName, event, 'name'), pathParam(VersionParam, event, 'version')));
     case 'GET /models/{name}/promotions':
       return json(200, { promotions: await listPromotions(pool, pathParam(ModelName, event, 'name')) });
     case 'POST /models/{name}/rollback': {

@@ -13,7 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * The modules of src/ (a directory, or a single top-level file) and functions/, each with the
- * modules it may import (besides itself and `errors`, which every module may import). Read
+ * modules it may import (besides itself and the FOUNDATION, which every module may import). Read
  * bottom-up, this is the layer picture; the check also refuses a cycle in it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
@@ -39,11 +39,16 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // Configuration: the one place (with functions/lib/context.ts) that reads process.env.
   config: [],
   errors: [],
+  // The identifiers every boundary checks (dataset name, execution id, S3 keys, versions) and the zod → InvalidInput formatter.
+  schemas: [],
   // Lambda handlers: parse, call domain code, shape the response. Never the embedded runtime.
   functions: ['config', 'dataset', 'metrics', 'model', 'registry', 'serving', 'storage', 'data-api', 'executions', 'statemachine', 'pipeline', 'monitoring'],
   // The embedded runtime (dev only, never deployed) runs the handlers in their own processes.
   embedded: ['config', 'storage', 'executions', 'statemachine'],
 };
+
+/** What every module may import: the named errors, and the shared schemas (which import only errors and zod). */
+const FOUNDATION = new Set(['errors', 'schemas']);
 
 /** Where process.env may be read: the config modules, and the embedded runtime that hands the functions their environment. */
 const ENV_READERS = new Set(['src/config.ts', 'functions/lib/context.ts']);
@@ -109,7 +114,7 @@ export function checkFile(file: string, source: string): string[] {
       problems.push(`${file}: imports ${target}, outside src/`);
       continue;
     }
-    if (to === from || to === 'errors') continue;
+    if (to === from || FOUNDATION.has(to)) continue;
     if (!(ALLOWED[from] ?? []).includes(to)) {
       problems.push(`${file}: ${from} may not import ${to} (${target}); allowed: ${(ALLOWED[from] ?? []).join(', ') || 'nothing'}`);
     }

@@ -11,6 +11,7 @@ import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model
 import { modelName, VersionParam } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
 import { httpErrors, json, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
@@ -136,6 +137,7 @@ async function consoleRoutes(event: HttpEvent): Promise<HttpResponse> {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes)
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

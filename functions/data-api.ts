@@ -6,6 +6,7 @@ import { DataSources } from '../src/data-api/sources.ts';
 import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
 import { datasetName } from '../src/schemas.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const GroupQuery = z.object({
@@ -60,6 +61,7 @@ function courseDetail(error: PipelineError): string {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(dataApi)
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors({ detail: courseDetail }));

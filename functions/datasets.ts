@@ -6,6 +6,7 @@ import { NotFound } from '../src/errors.ts';
 import { getDatasetVersion, listDatasetVersions } from '../src/registry/datasets.ts';
 import { DATASET_NAME, datasetName, parseInput, VersionParam } from '../src/schemas.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { httpErrors, json, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 const PathParams = z.object({
@@ -62,6 +63,7 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(datasets)
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

@@ -8,6 +8,7 @@ import { checkExecutionId, describeExecution, nestedStateNames } from '../src/ex
 import { datasetName } from '../src/schemas.ts';
 import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { getConfig, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { adminOnly, httpErrors, json, parseJsonBody, parseQuery, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /**
@@ -87,6 +88,7 @@ async function executions(event: HttpEvent, context?: LambdaContext): Promise<Ht
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(executions)
+  .use(withLogger())
   .use(withSecrets('ADMIN_TOKEN'))
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

@@ -8,6 +8,7 @@ import { getAliasVersion } from '../src/registry/registry.ts';
 import { modelName } from '../src/schemas.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { flushPredictionLog } from './lib/prediction-log.ts';
 import { adminOnly, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
@@ -108,6 +109,7 @@ async function http(event: HttpEvent, context?: LambdaContext): Promise<HttpResp
 }
 
 const httpHandler = middy<HttpEvent, HttpResponse>(http)
+  .use(withLogger())
   .use(withSecrets('ADMIN_TOKEN'))
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())
@@ -130,10 +132,10 @@ async function check(event: unknown, context?: LambdaContext) {
     [r.liveMetric]: r.liveValue,
     fired: r.fired,
   }));
-  console.log(JSON.stringify({ function: 'monitor', event: 'checked', results: summary }));
+  logger.info('checked', { results: summary });
   return { checked: results.length, results: summary };
 }
-const checkHandler = middy(check).use(withSecrets()).use(releaseWhenInvokedLocally());
+const checkHandler = middy(check).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally());
 
 const isHttp = (event: unknown): event is HttpEvent =>
   event !== null && typeof event === 'object' && ('routeKey' in event || 'rawPath' in event || 'requestContext' in event);

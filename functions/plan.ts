@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { datasetName, ExecutionId, VersionNumber } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
@@ -17,8 +18,8 @@ const PlanEvent = z.object({
 async function run(event: z.infer<typeof PlanEvent>) {
   const search = resolveSearch(event.train, event.search);
   const { parentRunId, trials } = await startSearch(getPool(), event.executionId, event.dataset, event.datasetVersion, search);
-  console.log(JSON.stringify({ step: 'plan', executionId: event.executionId, parentRunId, trials: trials.length }));
+  logger.info('planned', { parentRunId, trials: trials.length });
   return { parentRunId, trials, maxConcurrency: search.maxConcurrency };
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));

@@ -6,6 +6,7 @@ import { ALIASES } from '../src/registry/registry.ts';
 import { modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { warnEvents, withLogger } from './lib/log.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
 import { httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
@@ -29,7 +30,7 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   const body = parseJsonBody(PredictBody, event, { maxBytes: MAX_BODY_BYTES, emptyHint: 'send JSON like {"rows": [{...}]}' });
   // Problems the server works around (a champion that cannot load) are logged as one JSON line each.
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, {
-    warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predict', ...event })),
+    warn: warnEvents('modelServer'),
   });
   const result = await server.predict(
     { modelName: body.model, ...(body.model_version !== undefined ? { version: body.model_version } : {}), ...(body.alias ? { alias: body.alias } : {}) },
@@ -42,4 +43,9 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   return json(200, { request_id: requestId, ...result });
 }
 
-export const handler = middy<HttpEvent, HttpResponse>(predict).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors()).use(logPredictions());
+export const handler = middy<HttpEvent, HttpResponse>(predict)
+  .use(withLogger())
+  .use(withSecrets())
+  .use(releaseWhenInvokedLocally())
+  .use(httpErrors())
+  .use(logPredictions());

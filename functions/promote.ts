@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { promote, PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { ExecutionId, ManifestKey, RunId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
@@ -14,8 +15,8 @@ const PromoteEvent = z.object({
 
 async function run(event: z.infer<typeof PromoteEvent>) {
   const result = await promote({ pool: getPool(), store: getStore() }, event);
-  console.log(JSON.stringify({ step: 'promote', executionId: event.executionId, ...result }));
+  logger.info('promotion decided', { ...result });
   return result;
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PromoteEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PromoteEvent));

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { recordFailure } from '../src/pipeline/failures.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { CaughtError, ExecutionId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
@@ -17,4 +18,4 @@ async function run(event: z.infer<typeof FailureEvent>) {
   return { executionId: event.executionId, error: event.error.Error, cause: event.error.Cause };
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));

@@ -15,6 +15,7 @@ import {
 } from '../src/registry/registry.ts';
 import { datasetName, ExecutionId, modelName, RunId, VersionNumber, VersionParam } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { adminOnly, httpErrors, json, parseJsonBody, parseQuery, pathParam, routes, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
@@ -96,6 +97,7 @@ async function registry(event: HttpEvent): Promise<HttpResponse> {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(registry)
+  .use(withLogger())
   .use(withSecrets('ADMIN_TOKEN'))
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

@@ -4,6 +4,7 @@ import { PromotionMetricSchema } from '../src/metrics/names.ts';
 import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { selectBest } from '../src/pipeline/select.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { CaughtError, ExecutionId, RunId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
@@ -29,8 +30,8 @@ const SelectEvent = z.object({
 
 async function run(event: z.infer<typeof SelectEvent>) {
   const result = await selectBest(getPool(), { ...event, metric: event.promotion.metric ?? null });
-  console.log(JSON.stringify({ step: 'select', executionId: event.executionId, ...result }));
+  logger.info('selected', { ...result });
   return result;
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(SelectEvent));

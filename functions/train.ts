@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { train, TrainParamsSchema } from '../src/pipeline/train.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { ExecutionId, ManifestKey, RunId, VersionNumber } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
@@ -18,18 +19,12 @@ const TrainEvent = z.object({
 
 async function run(event: z.infer<typeof TrainEvent>) {
   const workers = getConfig().TRAIN_WORKERS;
-  const result = await train({ pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (m) => console.log(m) }, event);
-  console.log(
-    JSON.stringify({
-      step: 'train',
-      executionId: event.executionId,
-      runId: result.runId,
-      cachedFromRunId: result.cachedFromRunId,
-      metrics: result.metrics,
-      trainSeconds: result.trainSeconds,
-    }),
+  const result = await train(
+    { pool: getPool(), store: getStore(), ...(workers !== undefined ? { workers } : {}), log: (message) => logger.info(message) },
+    event,
   );
+  logger.info('trained', { runId: result.runId, cachedFromRunId: result.cachedFromRunId, metrics: result.metrics, trainSeconds: result.trainSeconds });
   return result;
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(TrainEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(TrainEvent));

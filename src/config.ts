@@ -155,6 +155,15 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN')
     .optional(),
+  /**
+   * The functions' log level (functions/lib/log.ts). Nothing on the per-request predict path logs at
+   * INFO, so DEBUG there costs a line per request.
+   */
+  LOG_LEVEL: z
+    .string()
+    .transform((v) => v.toUpperCase())
+    .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']))
+    .default('INFO'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

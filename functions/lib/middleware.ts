@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { timingSafeEqual } from 'node:crypto';
 import { AdminTokenNotConfigured, Forbidden, InvalidInput, NotFound, PipelineError, Unauthorized } from '../../src/errors.ts';
 import { parseInput } from '../../src/schemas.ts';
+import { logger } from './log.ts';
 
 /**
  * Validates and replaces the event of a Step Functions task with the schema's parsed output, so
@@ -144,7 +145,7 @@ export function httpErrors(options: { detail?: (error: PipelineError) => string 
         });
         return;
       }
-      console.error(error);
+      logger.error('request failed', error instanceof Error ? error : String(error));
       const status = error instanceof PipelineError ? error.status : 500;
       request.response = json(status, {
         error: error instanceof PipelineError ? error.name : 'InternalError',

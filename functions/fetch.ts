@@ -2,9 +2,9 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { fetchBatch } from '../src/pipeline/fetch.ts';
+import { datasetName, ExecutionId } from '../src/schemas.ts';
 import { getConfig, getPool, getSpec, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { datasetName, ExecutionId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const FetchEvent = z.object({

@@ -1,9 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
+import { datasetName, ExecutionId, VersionNumber } from '../src/schemas.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { datasetName, ExecutionId, VersionNumber } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const PlanEvent = z.object({

@@ -2,9 +2,9 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { preprocess } from '../src/pipeline/preprocess.ts';
 import { championAgeHours } from '../src/registry/registry.ts';
+import { datasetName, ExecutionId } from '../src/schemas.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { datasetName, ExecutionId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const PreprocessEvent = z.object({

@@ -1,9 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { promote, PromotionPolicySchema } from '../src/pipeline/promote.ts';
+import { ExecutionId, ManifestKey, RunId } from '../src/schemas.ts';
 import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { ExecutionId, ManifestKey, RunId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const PromoteEvent = z.object({

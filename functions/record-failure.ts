@@ -1,9 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { recordFailure } from '../src/pipeline/failures.ts';
+import { CaughtError, ExecutionId } from '../src/schemas.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { withLogger } from './lib/log.ts';
-import { CaughtError, ExecutionId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** The Catch of every task lands here with the error Step Functions caught. */

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { PromotionMetricSchema } from '../src/metrics/names.ts';
 import { PromotionPolicySchema } from '../src/pipeline/promote.ts';
 import { selectBest } from '../src/pipeline/select.ts';
+import { CaughtError, ExecutionId, RunId } from '../src/schemas.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { CaughtError, ExecutionId, RunId } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** Each Map iteration gives either a finished trial or the error that stopped it. */

@@ -1,9 +1,9 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { train, TrainParamsSchema } from '../src/pipeline/train.ts';
+import { ExecutionId, ManifestKey, RunId, VersionNumber } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, withLogger } from './lib/log.ts';
-import { ExecutionId, ManifestKey, RunId, VersionNumber } from '../src/schemas.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const TrainEvent = z.object({

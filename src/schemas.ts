@@ -12,6 +12,8 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** batch/…/name.csv with plain path segments: no `..`, no empty segment, nothing outside batch/. */
 export const BATCH_INPUT_KEY = /^batch\/(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._-]*\.csv$/;
+/** A Lambda function's ARN, with or without a version or alias: partition, region, account, function name. */
+export const LAMBDA_FUNCTION_ARN = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9_$-]+)?$/;
 /** A dataset version's snapshot manifest, `datasets/<name>/<content hash>/manifest.json` (src/storage/keys.ts builds it). */
 export const MANIFEST_KEY = new RegExp(`^datasets/${inner(DATASET_NAME)}/${inner(SHA256_HEX)}/manifest\\.json$`);
 

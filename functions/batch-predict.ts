@@ -3,22 +3,23 @@ import { z } from 'zod';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
-import { batchInput } from '../src/storage/keys.ts';
+import { BatchInputKey, modelName, VersionNumber } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, warnEvents, withLogger } from './lib/log.ts';
 import { getPredictionLog } from './lib/prediction-log.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const BatchPredictEvent = z.object({
-  model: z.string().regex(DATASET_SLUG).default('covertype'),
-  version: z.number().int().positive().optional(),
+  model: modelName().default('covertype'),
+  version: VersionNumber.optional(),
   alias: z.enum(ALIASES).optional(),
-  inputKey: z.string().max(500).regex(batchInput, 'an S3 key like batch/inputs/rows.csv'),
+  inputKey: BatchInputKey,
 });
 
 let server: ModelServer | undefined;
 
 async function run(event: z.infer<typeof BatchPredictEvent>) {
-  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS);
+  server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, { warn: warnEvents('modelServer') });
   const log = getPredictionLog(server);
   const result = await batchPredict(
     server,
@@ -32,8 +33,8 @@ async function run(event: z.infer<typeof BatchPredictEvent>) {
     log,
   );
   await log.flush(); // a batch job waits for its log: nothing left buffered when the function freezes
-  console.log(JSON.stringify({ step: 'batchPredict', ...result, rejectedSample: undefined }));
+  logger.info('batch predicted', { ...result, rejectedSample: undefined });
   return result;
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(BatchPredictEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(BatchPredictEvent));

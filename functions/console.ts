@@ -8,10 +8,12 @@ import { InvalidInput, NotFound } from '../src/errors.ts';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model-evaluation.ts';
+import { modelName, VersionParam } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 import { router } from './lib/router.ts';
 
 /**
@@ -37,12 +39,11 @@ const TYPES: Record<string, string> = {
 };
 const ASSET = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9]+)+$/;
 
-const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
-const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
+const Name = modelName();
 const BatchQuery = z
   .object({
     model: Name.default('covertype'),
-    version: z.coerce.number().int().positive().optional(),
+    version: VersionParam.optional(),
     alias: z.enum(ALIASES).optional(),
   })
   .refine((q) => !(q.version !== undefined && q.alias !== undefined), { message: 'give version or alias, not both', path: ['alias'] });
@@ -116,7 +117,7 @@ const consoleRoutes = router('console', {
   'GET /console/{file}': (event) => file(event.pathParameters?.file ?? ''),
   'GET /models/{name}/versions/{version}/evaluation': async (event) => {
     const name = pathParam(Name, event, 'name');
-    const version = pathParam(Version, event, 'version');
+    const version = pathParam(VersionParam, event, 'version');
     const key = `${name}\u0000${version}`;
     let evaluation = evaluations.get(key);
     if (!evaluation) {
@@ -130,6 +131,7 @@ const consoleRoutes = router('console', {
 });
 
 export const handler = middy<HttpEvent, HttpResponse>(consoleRoutes)
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

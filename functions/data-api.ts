@@ -4,8 +4,10 @@ import { DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
 import { batchSettingsFor, COURSE_BAD_GROUP, COURSE_END_OF_DATA, GROUP_NUMBERS, serveBatch, restartGroup } from '../src/data-api/service.ts';
 import { DataSources } from '../src/data-api/sources.ts';
 import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
+import { datasetName } from '../src/schemas.ts';
 import { getConfig, getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { withLogger } from './lib/log.ts';
 import { router } from './lib/router.ts';
 
 const GroupQuery = z.object({
@@ -15,7 +17,7 @@ const GroupQuery = z.object({
     .min(GROUP_NUMBERS.min, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`)
     .max(GROUP_NUMBERS.max, `group_number must be ${GROUP_NUMBERS.min}..${GROUP_NUMBERS.max}`),
   /** Which dataset; the default one (covertype) when absent. */
-  dataset: z.string().regex(DATASET_SLUG, 'dataset must be a dataset name such as "bodyfat"').optional(),
+  dataset: datasetName('dataset must be a dataset name such as "bodyfat"').optional(),
 });
 
 /** The served datasets, each read once per container. */
@@ -62,6 +64,7 @@ function courseDetail(error: PipelineError): string {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(dataApi)
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors({ detail: courseDetail }));

@@ -2,30 +2,27 @@ import { readdir } from 'node:fs/promises';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveFromRepo } from '../src/config.ts';
-import { InvalidInput, NotFound } from '../src/errors.ts';
+import { NotFound } from '../src/errors.ts';
 import { getDatasetVersion, listDatasetVersions } from '../src/registry/datasets.ts';
+import { DATASET_NAME, datasetName, parseInput, VersionParam } from '../src/schemas.ts';
 import { getConfig, getPool, getSpec, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { withLogger } from './lib/log.ts';
 import { router } from './lib/router.ts';
 
 const PathParams = z.object({
-  name: z.string().regex(DATASET_SLUG, 'name must be a dataset name such as "bodyfat"').optional(),
-  version: z.coerce.number({ error: 'version must be a number' }).int('version must be an integer').positive().max(2_147_483_647).optional(),
+  name: datasetName('name must be a dataset name such as "bodyfat"').optional(),
+  version: VersionParam.optional(),
 });
 
 function parsePath(event: HttpEvent): z.infer<typeof PathParams> {
-  const result = PathParams.safeParse(event.pathParameters ?? {});
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(path)', message: i.message }));
-    throw new InvalidInput(`Invalid path: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  return result.data;
+  return parseInput(PathParams, event.pathParameters ?? {}, 'path', { whole: '(path)' });
 }
 
 /** Dataset names that have a spec file. */
 async function specNames(): Promise<string[]> {
   const files = await readdir(resolveFromRepo(getConfig().DATASET_SPECS_DIR)).catch(() => [] as string[]);
-  return files.map((f) => /^([a-z0-9][a-z0-9_-]{0,63})\.spec\.json$/.exec(f)?.[1]).filter((n): n is string => n !== undefined);
+  return files.flatMap((f) => (f.endsWith('.spec.json') ? [f.slice(0, -'.spec.json'.length)] : [])).filter((name) => DATASET_NAME.test(name));
 }
 
 async function specInfo(name: string) {
@@ -69,4 +66,4 @@ async function datasets(event: HttpEvent): Promise<HttpResponse> {
 // One handler for the three routes: which path parameters are there says which it is.
 const routes = router('datasets', { 'GET /datasets': datasets, 'GET /datasets/{name}': datasets, 'GET /datasets/{name}/versions/{version}': datasets });
 
-export const handler = middy<HttpEvent, HttpResponse>(routes).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(routes).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

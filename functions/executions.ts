@@ -5,9 +5,11 @@ import { InvalidInput } from '../src/errors.ts';
 import type { AslMachine } from '../src/executions/asl-graph.ts';
 import { LOCAL_CREDENTIALS, stateMachineArnFromFunctionArn, StepFunctionsExecutions } from '../src/executions/step-functions.ts';
 import { checkExecutionId, describeExecution, nestedStateNames } from '../src/executions/views.ts';
+import { datasetName } from '../src/schemas.ts';
 import { readDefinitionText } from '../src/statemachine/definition.ts';
 import { getConfig, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseJsonBody, parseQuery, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { withLogger } from './lib/log.ts';
 import { router } from './lib/router.ts';
 
 /**
@@ -27,7 +29,7 @@ const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).defa
 const Section = z.record(z.string(), z.unknown());
 /** The execution input (see README "Configuration"); each step validates its own section in detail. */
 const StartBody = z.strictObject({
-  dataset: z.string().regex(DATASET_SLUG, 'a dataset name such as "covertype"').optional(),
+  dataset: datasetName().optional(),
   groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max).optional(),
   batches: z.number().int().min(1).max(100).optional(),
   intervalSeconds: z.number().int().min(0).max(3600).optional(),
@@ -83,4 +85,4 @@ const executions = router<'executions', LambdaContext | undefined>('executions',
   },
 });
 
-export const handler = middy<HttpEvent, HttpResponse>(executions).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(executions).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -2,12 +2,14 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { GROUP_NUMBERS } from '../src/data-api/service.ts';
 import { fetchBatch } from '../src/pipeline/fetch.ts';
+import { datasetName, ExecutionId } from '../src/schemas.ts';
 import { getConfig, getPool, getSpec, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { logger, withLogger } from './lib/log.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const FetchEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  dataset: z.string().regex(DATASET_SLUG),
+  executionId: ExecutionId,
+  dataset: datasetName(),
   groupNumber: z.number().int().min(GROUP_NUMBERS.min).max(GROUP_NUMBERS.max),
   fetchIndex: z.number().int().min(0),
 });
@@ -19,8 +21,8 @@ async function run(event: z.infer<typeof FetchEvent>) {
     { pool: getPool(), spec, dataApiUrl: c.DATA_API_URL, timeoutMs: c.DATA_API_TIMEOUT_MS },
     { executionId: event.executionId, groupNumber: event.groupNumber, fetchIndex: event.fetchIndex },
   );
-  console.log(JSON.stringify({ step: 'fetch', executionId: event.executionId, ...result }));
+  logger.info('fetched', { ...result });
   return result;
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FetchEvent));

@@ -5,10 +5,12 @@ import { allAlerts, snsAlert, webhookAlert } from '../src/monitoring/alerts.ts';
 import { LogObjectCache, recordFeedback } from '../src/monitoring/feedback.ts';
 import { listMonitorResults, monitorAll, monitorModel, triggerStates, type MonitorActions, type MonitorOptions } from '../src/monitoring/monitor.ts';
 import { getAliasVersion } from '../src/registry/registry.ts';
+import { modelName } from '../src/schemas.ts';
 import { getSource } from './executions.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { logger, withLogger } from './lib/log.ts';
 import { flushPredictionLog } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 import { router } from './lib/router.ts';
 
 /**
@@ -32,7 +34,7 @@ const FeedbackBody = z.preprocess(
   (b) => (b !== null && typeof b === 'object' && !Array.isArray(b) && 'feedback' in b ? b : { feedback: [b] }),
   z.strictObject({ feedback: z.array(FeedbackItem).min(1, 'send at least one item').max(1000, 'at most 1000 items per request') }),
 );
-const Name = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
+const Name = modelName();
 const HistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(200) });
 /**
  * A scheduled (EventBridge) or direct invocation: every model, or the one named; `flush` instead
@@ -103,7 +105,7 @@ const http = router<'monitor', LambdaContext | undefined>('monitor', {
   },
 });
 
-const httpHandler = middy<HttpEvent, HttpResponse>(http).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
+const httpHandler = middy<HttpEvent, HttpResponse>(http).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
 
 async function check(event: unknown, context?: LambdaContext) {
   const parsed = CheckEvent.safeParse(event ?? {});
@@ -121,10 +123,10 @@ async function check(event: unknown, context?: LambdaContext) {
     [r.liveMetric]: r.liveValue,
     fired: r.fired,
   }));
-  console.log(JSON.stringify({ function: 'monitor', event: 'checked', results: summary }));
+  logger.info('checked', { results: summary });
   return { checked: results.length, results: summary };
 }
-const checkHandler = middy(check).use(withSecrets()).use(releaseWhenInvokedLocally());
+const checkHandler = middy(check).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally());
 
 const isHttp = (event: unknown): event is HttpEvent =>
   event !== null && typeof event === 'object' && ('routeKey' in event || 'rawPath' in event || 'requestContext' in event);

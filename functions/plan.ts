@@ -1,13 +1,15 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { resolveSearch, startSearch } from '../src/pipeline/search.ts';
+import { datasetName, ExecutionId, VersionNumber } from '../src/schemas.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, parseEvent } from './lib/middleware.ts';
+import { logger, withLogger } from './lib/log.ts';
+import { parseEvent } from './lib/middleware.ts';
 
 const PlanEvent = z.object({
-  executionId: z.string().min(1).max(200),
-  dataset: z.string().regex(DATASET_SLUG),
-  datasetVersion: z.number().int().positive(),
+  executionId: ExecutionId,
+  dataset: datasetName(),
+  datasetVersion: VersionNumber,
   /** Parameters fixed for every trial (the execution input's `train`). */
   train: z.record(z.string(), z.unknown()).default({}),
   search: z.record(z.string(), z.unknown()).default({}),
@@ -16,8 +18,8 @@ const PlanEvent = z.object({
 async function run(event: z.infer<typeof PlanEvent>) {
   const search = resolveSearch(event.train, event.search);
   const { parentRunId, trials } = await startSearch(getPool(), event.executionId, event.dataset, event.datasetVersion, search);
-  console.log(JSON.stringify({ step: 'plan', executionId: event.executionId, parentRunId, trials: trials.length }));
+  logger.info('planned', { parentRunId, trials: trials.length });
   return { parentRunId, trials, maxConcurrency: search.maxConcurrency };
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(PlanEvent));

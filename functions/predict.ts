@@ -3,10 +3,12 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
+import { modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { warnEvents, withLogger } from './lib/log.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 import { router } from './lib/router.ts';
 
 const MAX_ROWS = 1000;
@@ -15,8 +17,8 @@ const MAX_BODY_BYTES = 1_000_000;
 const PredictBody = z
   .strictObject({
     /** Registered model name; defaults to the only dataset shipped today. */
-    model: z.string().regex(DATASET_SLUG, 'model must be a model name such as "covertype"').default('covertype'),
-    model_version: z.number().int().positive().max(2_147_483_647).optional(),
+    model: modelName('model must be a model name such as "covertype"').default('covertype'),
+    model_version: VersionNumber.optional(),
     alias: z.enum(ALIASES).optional(),
     rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),
   })
@@ -29,7 +31,7 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   const body = parseJsonBody(PredictBody, event, { maxBytes: MAX_BODY_BYTES, emptyHint: 'send JSON like {"rows": [{...}]}' });
   // Problems the server works around (a champion that cannot load) are logged as one JSON line each.
   server ??= new ModelServer(getPool(), getStore(), getConfig().CHAMPION_CACHE_MS, {
-    warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predict', ...event })),
+    warn: warnEvents('modelServer'),
   });
   const result = await server.predict(
     { modelName: body.model, ...(body.model_version !== undefined ? { version: body.model_version } : {}), ...(body.alias ? { alias: body.alias } : {}) },
@@ -43,6 +45,7 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(router('predict', { 'POST /predict': predict }))
+  .use(withLogger())
   .use(withSecrets())
   .use(releaseWhenInvokedLocally())
   .use(httpErrors())

@@ -1,14 +1,16 @@
 import middy from '@middy/core';
 import { z } from 'zod';
 import { recordFailure } from '../src/pipeline/failures.ts';
+import { CaughtError, ExecutionId } from '../src/schemas.ts';
 import { getPool, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
+import { withLogger } from './lib/log.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 /** The Catch of every task lands here with the error Step Functions caught. */
 const FailureEvent = z.object({
-  executionId: z.string().min(1).max(200),
+  executionId: ExecutionId,
   state: z.string().max(100).nullable().default(null),
-  error: z.object({ Error: z.string().default('Unknown'), Cause: z.string().nullable().default(null) }).passthrough(),
+  error: CaughtError,
 });
 
 async function run(event: z.infer<typeof FailureEvent>) {
@@ -16,4 +18,4 @@ async function run(event: z.infer<typeof FailureEvent>) {
   return { executionId: event.executionId, error: event.error.Error, cause: event.error.Cause };
 }
 
-export const handler = middy(run).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));
+export const handler = middy(run).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(parseEvent(FailureEvent));

@@ -13,27 +13,27 @@ import {
   rollbackChampion,
   setChampion,
 } from '../src/registry/registry.ts';
+import { datasetName, ExecutionId, modelName, RunId, VersionNumber, VersionParam } from '../src/schemas.ts';
 import { getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
-import { DATASET_SLUG, httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { withLogger } from './lib/log.ts';
+import { httpErrors, json, parseJsonBody, parseQuery, pathParam, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 import { router } from './lib/router.ts';
 
 /** Path parameters, validated before they reach SQL (which is parameterised anyway). */
-const ModelName = z.string().regex(DATASET_SLUG, 'a model name such as "covertype"');
-const Version = z.coerce.number().int().positive('a version number (1, 2, …)');
-const RunId = z.string().uuid('a run id (UUID)');
+const ModelName = modelName();
 
 const RollbackBody = z.strictObject({
-  version: z.number().int().positive().optional(),
+  version: VersionNumber.optional(),
   reason: z.string().min(1).max(500).default('rollback requested'),
   /** Makes a retried request a no-op; generated when absent. */
   request_id: z.string().min(1).max(200).optional(),
 });
-const ChampionBody = RollbackBody.extend({ version: z.number().int().positive(), reason: z.string().min(1).max(500).default('manual promotion') });
+const ChampionBody = RollbackBody.extend({ version: VersionNumber, reason: z.string().min(1).max(500).default('manual promotion') });
 
 const RunsQuery = z.object({
-  dataset: z.string().regex(DATASET_SLUG).optional(),
-  execution_id: z.string().min(1).max(200).optional(),
-  parent_run_id: z.string().uuid().optional(),
+  dataset: datasetName().optional(),
+  execution_id: ExecutionId.optional(),
+  parent_run_id: RunId.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -64,7 +64,7 @@ const registry = router('registry', {
     return json(200, { ...model, promotions: await listPromotions(getPool(), name) });
   },
   'GET /models/{name}/versions/{version}': async (event) =>
-    json(200, await getLineage(getPool(), pathParam(ModelName, event, 'name'), pathParam(Version, event, 'version'))),
+    json(200, await getLineage(getPool(), pathParam(ModelName, event, 'name'), pathParam(VersionParam, event, 'version'))),
   'GET /models/{name}/promotions': async (event) => json(200, { promotions: await listPromotions(getPool(), pathParam(ModelName, event, 'name')) }),
   'POST /models/{name}/rollback': async (event) => {
     const b = parseJsonBody(RollbackBody, event, { allowEmpty: true, maxBytes: 10_000 });
@@ -90,4 +90,4 @@ const registry = router('registry', {
   },
 });
 
-export const handler = middy<HttpEvent, HttpResponse>(registry).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());
+export const handler = middy<HttpEvent, HttpResponse>(registry).use(withLogger()).use(withSecrets()).use(releaseWhenInvokedLocally()).use(httpErrors());

@@ -14,7 +14,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * The modules of src/ (a directory, or a single top-level file) and functions/, each with the
- * modules it may import (besides itself and `errors`, which every module may import). Read
+ * modules it may import (besides itself and the FOUNDATION, which every module may import). Read
  * bottom-up, this is the layer picture; the check also refuses a cycle in it.
  */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
@@ -42,6 +42,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   // The service manifest (every function, its routes and grants) and the serverless.yml parts made from it.
   service: ['config'],
   errors: [],
+  // The identifiers every boundary checks (dataset name, execution id, S3 keys, versions) and the zod → InvalidInput formatter.
+  schemas: [],
   // Lambda handlers: parse, call domain code, shape the response. Never the embedded runtime.
   functions: [
     'config',
@@ -62,6 +64,9 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   embedded: ['config', 'storage', 'executions', 'statemachine', 'service'],
 };
 
+/** What every module may import: the named errors, and the shared schemas (which import only errors and zod). */
+const FOUNDATION = new Set(['errors', 'schemas']);
+
 /** Why a module may import what it does, where the table alone does not say it (shown in docs/ARCHITECTURE.md). */
 const NOTES: Readonly<Record<string, string>> = {
   storage: 'the `SplitName` of S3 keys',
@@ -74,14 +79,14 @@ const NOTES: Readonly<Record<string, string>> = {
 };
 
 /** Where a module lives, as the docs name it. */
-const modulePath = (m: string): string => (m === 'functions' ? 'functions/' : m === 'config' || m === 'errors' ? `src/${m}.ts` : `src/${m}`);
+const modulePath = (m: string): string => (m === 'functions' ? 'functions/' : m === 'config' || FOUNDATION.has(m) ? `src/${m}.ts` : `src/${m}`);
 
 /** The allowed-imports table in Markdown: docs/ARCHITECTURE.md holds it between the LAYER_TABLE markers. */
 export function layerTable(table: Readonly<Record<string, readonly string[]>> = ALLOWED): string {
   const rows = Object.entries(table)
-    .filter(([m]) => m !== 'errors')
+    .filter(([m]) => !FOUNDATION.has(m))
     .map(([m, deps]) => `| \`${modulePath(m)}\` | ${deps.join(', ') || '—'}${NOTES[m] ? ` (${NOTES[m]})` : ''} |`);
-  return ['| module | may import (besides itself and `src/errors.ts`) |', '|---|---|', ...rows].join('\n');
+  return ['| module | may import (besides itself, `src/errors.ts` and `src/schemas.ts`, which every module may import) |', '|---|---|', ...rows].join('\n');
 }
 
 const DOC = 'docs/ARCHITECTURE.md';
@@ -160,7 +165,7 @@ export function checkFile(file: string, source: string): string[] {
       problems.push(`${file}: imports ${target}, outside src/`);
       continue;
     }
-    if (to === from || to === 'errors') continue;
+    if (to === from || FOUNDATION.has(to)) continue;
     if (!(ALLOWED[from] ?? []).includes(to)) {
       problems.push(`${file}: ${from} may not import ${to} (${target}); allowed: ${(ALLOWED[from] ?? []).join(', ') || 'nothing'}`);
     }

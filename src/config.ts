@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { datasetName, describeIssues, fieldIssues } from './schemas.ts';
 
 /** The repository root (src/ or dist/src/ sits under it). */
 export const repoRoot = (() => {
@@ -41,7 +42,7 @@ const byDataset = <T extends z.ZodType>(value: T, example: string) =>
         return z.NEVER;
       }
     })
-    .pipe(z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'dataset names are slugs'), value))
+    .pipe(z.record(datasetName('dataset names are slugs'), value))
     .optional();
 
 /** Every setting the project reads from the environment, validated once. */
@@ -154,6 +155,15 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$/, 'an SNS topic ARN')
     .optional(),
+  /**
+   * The functions' log level (functions/lib/log.ts). Nothing on the per-request predict path logs at
+   * INFO, so DEBUG there costs a line per request.
+   */
+  LOG_LEVEL: z
+    .string()
+    .transform((v) => v.toUpperCase())
+    .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']))
+    .default('INFO'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -172,8 +182,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = ConfigSchema.safeParse(present);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Invalid configuration: ${details}`);
+    throw new Error(`Invalid configuration: ${describeIssues(fieldIssues(parsed.error))}`);
   }
   return parsed.data;
 }

@@ -1,11 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
 import { InvalidInput, MethodNotAllowed, PipelineError } from '../../src/errors.ts';
-
-/** A dataset name as it may appear in events and URLs. */
-export const DATASET_SLUG = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-const describe = (issues: readonly z.core.$ZodIssue[]) => issues.map((i) => ({ field: i.path.map(String).join('.') || '(input)', message: i.message }));
+import { parseInput } from '../../src/schemas.ts';
+import { logger } from './log.ts';
 
 /**
  * Validates and replaces the event of a Step Functions task with the schema's parsed output, so
@@ -14,12 +11,7 @@ const describe = (issues: readonly z.core.$ZodIssue[]) => issues.map((i) => ({ f
 export function parseEvent<S extends z.ZodType>(schema: S): MiddlewareObj<z.infer<S>> {
   return {
     before: (request) => {
-      const result = schema.safeParse(request.event);
-      if (!result.success) {
-        const issues = describe(result.error.issues);
-        throw new InvalidInput(`Invalid event: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-      }
-      request.event = result.data;
+      request.event = parseInput(schema, request.event, 'event');
     },
   };
 }
@@ -47,22 +39,12 @@ export function json(statusCode: number, body: unknown): HttpResponse {
 
 /** One path parameter, parsed with a schema; a bad one is a 400 naming it. */
 export function pathParam<S extends z.ZodType>(schema: S, event: HttpEvent, name: string): z.infer<S> {
-  const parsed = schema.safeParse(event.pathParameters?.[name]);
-  if (!parsed.success) {
-    const message = parsed.error.issues[0]?.message ?? 'invalid';
-    throw new InvalidInput(`${name}: ${message}`, [{ field: name, message }]);
-  }
-  return parsed.data;
+  return parseInput(schema, event.pathParameters?.[name], 'path', { prefix: [name] });
 }
 
 /** Parses query parameters with a schema; failures are a 400 naming the parameter. */
 export function parseQuery<S extends z.ZodType>(schema: S, event: HttpEvent): z.infer<S> {
-  const result = schema.safeParse(event.queryStringParameters ?? {});
-  if (!result.success) {
-    const issues = describe(result.error.issues);
-    throw new InvalidInput(`Invalid query: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  return result.data;
+  return parseInput(schema, event.queryStringParameters ?? {}, 'query');
 }
 
 /**
@@ -87,12 +69,7 @@ export function parseJsonBody<S extends z.ZodType>(
       throw new InvalidInput(`Body is not valid JSON: ${(error as Error).message}`);
     }
   }
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(body)', message: i.message }));
-    throw new InvalidInput(`Invalid ${options.what ?? 'request'}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  return parsed.data;
+  return parseInput(schema, body, options.what ?? 'request', { whole: '(body)' });
 }
 
 /**
@@ -114,7 +91,7 @@ export function httpErrors(options: { detail?: (error: PipelineError) => string 
         if (error instanceof MethodNotAllowed) request.response.headers.allow = error.allow.join(', ');
         return;
       }
-      console.error(error);
+      logger.error('request failed', error instanceof Error ? error : String(error));
       const status = error instanceof PipelineError ? error.status : 500;
       request.response = json(status, {
         error: error instanceof PipelineError ? error.name : 'InternalError',

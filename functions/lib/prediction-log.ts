@@ -4,6 +4,7 @@ import { PredictionLog } from '../../src/monitoring/prediction-log.ts';
 import { shadowScorer } from '../../src/monitoring/shadow.ts';
 import type { ModelServer } from '../../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, hostRuntime } from './context.ts';
+import { warnEvents } from './log.ts';
 
 /**
  * The container's prediction log (src/monitoring/prediction-log.ts), shared by the functions of one
@@ -24,7 +25,7 @@ export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'l
     flushMs: c.PREDICTION_LOG_FLUSH_MS,
     background,
     enrich: shadowScorer(server),
-    warn: (event) => console.warn(JSON.stringify({ level: 'warn', function: 'predictionLog', ...event })),
+    warn: warnEvents('predictionLog'),
   });
   // A process that runs out of work writes out the rest. (No SIGTERM handler: it would lose the race
   // with serverless-offline's own exit; the embedded stack asks for a flush before it stops it.)

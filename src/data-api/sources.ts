@@ -3,6 +3,7 @@
 import { loadDatasetRows } from '../dataset/layouts.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../dataset/spec.ts';
 import { NotFound } from '../errors.ts';
+import { DATASET_NAME } from '../schemas.ts';
 
 export interface DataSourceSettings {
   /** Spec file of the default dataset, served when a request names none. */
@@ -23,8 +24,6 @@ export interface ServedDataset {
   rows: string[][];
   source: string;
 }
-
-const DATASET_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /**
  * Loads each served dataset once (per container) and keeps it. A failed load is forgotten, so the

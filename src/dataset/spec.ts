@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { metricsFor, PromotionMetricSchema } from '../metrics/names.ts';
+import { datasetName } from '../schemas.ts';
 
 // Column names become MySQL column names and JSON keys, so keep them plain identifiers
 // (64 = MySQL identifier limit).
@@ -148,7 +149,7 @@ const FRACTION_TOLERANCE = 1e-9;
 
 export const DatasetSpecSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9]+(?:[-_][a-z0-9]+)*$/, 'must be a lowercase slug (a-z, 0-9, - or _)'),
+    name: datasetName('must be a lowercase slug (a-z, 0-9, inner - or _; at most 64 characters)'),
     description: z.string().optional(),
     task: z.enum(['classification', 'regression']),
     columns: z.array(ColumnSchema).min(2),

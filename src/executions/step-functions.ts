@@ -9,6 +9,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { InvalidInput, NotFound, StorageUnavailable } from '../errors.ts';
+import { LAMBDA_FUNCTION_ARN } from '../schemas.ts';
 import { newExecutionName } from './names.ts';
 import { durationMs, type ExecutionRecord, type ExecutionStatus, type ExecutionSummary, type LoggedEvent } from './views.ts';
 
@@ -36,7 +37,7 @@ export const executionArnOf = (stateMachineArn: string, name: string): string =>
  * account. Null when `functionArn` is not a Lambda ARN (serverless-offline, invoke local).
  */
 export function stateMachineArnFromFunctionArn(functionArn: string | undefined, functionKey: string): string | null {
-  const m = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9_$-]+)?$/.exec(functionArn ?? '');
+  const m = LAMBDA_FUNCTION_ARN.exec(functionArn ?? '');
   if (!m?.[4].endsWith(`-${functionKey}`)) return null;
   return `arn:${m[1]}:states:${m[2]}:${m[3]}:stateMachine:${m[4].slice(0, -functionKey.length - 1)}`;
 }

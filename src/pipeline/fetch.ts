@@ -3,6 +3,7 @@ import { COURSE_END_OF_DATA } from '../data-api/service.ts';
 import type { DatasetSpec } from '../dataset/spec.ts';
 import { rowKey, validateRows } from '../dataset/validate.ts';
 import { DataApiUnavailable, InvalidInput, NoMoreBatches } from '../errors.ts';
+import { describeIssues, fieldIssues } from '../schemas.ts';
 import type { Pool, RowDataPacket } from '../storage/mysql.ts';
 import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 
@@ -96,7 +97,7 @@ export async function requestBatch(baseUrl: string, groupNumber: number, timeout
   }
   const parsed = BatchBody.safeParse(body);
   if (!parsed.success) {
-    throw new DataApiUnavailable(`Data API returned an unexpected body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new DataApiUnavailable(`Data API returned an unexpected body: ${describeIssues(fieldIssues(parsed.error, { whole: '(body)' }))}`);
   }
   if (dataset !== undefined && parsed.data.dataset !== undefined && parsed.data.dataset !== dataset) {
     throw new InvalidInput(`Data API served dataset ${parsed.data.dataset} when asked for ${dataset}`);

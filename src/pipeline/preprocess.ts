@@ -21,6 +21,8 @@ export interface PreprocessDeps {
   minTrainRows?: number;
   /** A feature whose PSI against the previous version is above this is drifted (default 0.2). */
   driftThreshold?: number;
+  /** Reports what the step works around (a lost drift baseline); silent when absent. */
+  warn?: (message: string, details: Record<string, unknown>) => void;
 }
 
 export interface PreprocessResult {
@@ -109,7 +111,7 @@ export async function preprocess(deps: PreprocessDeps, executionId: string): Pro
   const driftKey = keys.datasetDrift(spec.name, contentHash);
   const profile = profileDataset(modelSpec(spec), valid);
   await store.putJson(profileKey, profile);
-  const drift = driftReport(modelSpec(spec), valid, await latestBaseline(pool, store, spec.name), { threshold });
+  const drift = driftReport(modelSpec(spec), valid, await latestBaseline(deps, spec.name), { threshold });
   await store.putJson(driftKey, drift);
 
   const manifestKey = keys.datasetManifest(spec.name, contentHash);
@@ -151,8 +153,7 @@ interface BaselineRow extends RowDataPacket {
  * profiles existed, a profile computed from its snapshot. Null for a dataset without versions.
  */
 async function latestBaseline(
-  pool: Pool,
-  store: ArtifactStore,
+  { pool, store, warn }: Pick<PreprocessDeps, 'pool' | 'store' | 'warn'>,
   dataset: string,
 ): Promise<{ version: number; contentHash: string; profile: DatasetProfile } | null> {
   const rows = await queryRows<BaselineRow>(
@@ -176,7 +177,7 @@ async function latestBaseline(
       // The previous version's files are gone (its database outlived its bucket): nothing to compare
       // against, which must not stop a new version from being made.
       if (!(lost instanceof NotFound)) throw lost;
-      console.warn(JSON.stringify({ event: 'drift_baseline_missing', dataset, version, manifestKey }));
+      warn?.('drift baseline missing', { dataset, version, manifestKey });
       return null;
     }
   }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { InvalidInput } from '../errors.ts';
 import type { Metrics, MetricName } from '../model/evaluate.ts';
 import { higherIsBetter } from '../model/evaluate.ts';
 import { upsertRun, type RunRecord } from '../registry/registry.ts';
 import type { Pool } from '../storage/mysql.ts';
 import { FAMILIES, familyParamNames, TrainParamsSchema, type Family, type TrainParams } from '../model/families.ts';
 import { deterministicUuid } from '../registry/ids.ts';
+import { describeIssues, fieldIssues, parseInput } from '../schemas.ts';
 
 /** One hyper-parameter's search domain: a list of choices, or a numeric range (log-uniform if asked). */
 const Choice = z.strictObject({ values: z.array(z.union([z.number(), z.string(), z.null()])).min(1) });
@@ -80,12 +80,7 @@ export type Search = z.infer<typeof SearchSchema>;
  * parameters is searched. Invalid input fails as InvalidInput naming the field.
  */
 export function resolveSearch(train: Record<string, unknown>, search: Record<string, unknown>): Search {
-  const parsed = SearchSchema.safeParse(search);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ field: ['search', ...i.path.map(String)].join('.'), message: i.message }));
-    throw new InvalidInput(`Invalid search: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
-  }
-  const resolved = parsed.data;
+  const resolved = parseInput(SearchSchema, search, 'search', { prefix: ['search'] });
   const base = { ...train, ...resolved.base };
   const unfixed = (space: Record<string, DomainValue>) => Object.fromEntries(Object.entries(space).filter(([name]) => !(name in base)));
   const space = search.space === undefined ? unfixed(resolved.space) : resolved.space;
@@ -142,9 +137,7 @@ export function planTrials(search: Search): TrainParams[] {
     }
     const parsed = TrainParamsSchema.safeParse(drawn);
     if (!parsed.success) {
-      throw new Error(
-        `The search space draws invalid parameters ${JSON.stringify(drawn)}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
+      throw new Error(`The search space draws invalid parameters ${JSON.stringify(drawn)}: ${describeIssues(fieldIssues(parsed.error))}`);
     }
     return parsed.data;
   });

@@ -3,7 +3,7 @@ import { buildEncoder, encodeMatrix, type Encoder } from '../dataset/encode.ts';
 import { kFolds } from '../dataset/split.ts';
 import type { TypedRow } from '../dataset/validate.ts';
 import { ArtifactHashMismatch, InvalidRows, NotFound } from '../errors.ts';
-import type { MetricName } from '../metrics/names.ts';
+import { CV_METRICS, type MetricName } from '../metrics/names.ts';
 import { bestF1Threshold } from '../metrics/classification.ts';
 import { artifactOf, LoadedModel, serializeArtifact, type ModelArtifact } from '../model/artifact.ts';
 import { evaluate, type Metrics } from '../model/evaluate.ts';
@@ -229,9 +229,6 @@ async function fitFromSplits(manifest: DatasetManifest, params: TrainParams, spl
   }
   return threshold === undefined ? artifact : { ...artifact, threshold };
 }
-
-/** The scalar metrics cross-validation reports (mean and spread over the folds). */
-const CV_METRICS: readonly MetricName[] = ['accuracy', 'balanced_accuracy', 'macro_f1', 'auroc_ovr', 'average_precision', 'f1', 'rmse', 'mae', 'r2'];
 
 /**
  * k-fold cross-validation on the train split: folds stratified by class, or grouped by the split's

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { resolveFromRepo } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { featureColumns, readDatasetSpecFile, type ColumnSpec, type DatasetSpec } from '../../src/dataset/spec.ts';
+import { DATASET_NAME } from '../../src/schemas.ts';
 import type { Pool } from '../../src/storage/mysql.ts';
 import type { ArtifactStore } from '../../src/storage/s3.ts';
 import { covertypePath, openTestStorage, type TestStorage } from '../helpers/env.ts';
@@ -320,7 +321,7 @@ describe('POST /predict input validation: the real handler in-process, property-
       fc.record({ alias: fc.string().filter((s) => s !== 'champion' && s !== 'challenger') }),
       fc.record({
         model: fc.oneof(
-          fc.string().filter((s) => !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(s)),
+          fc.string().filter((s) => !DATASET_NAME.test(s)),
           fc.integer(),
           fc.constant(null),
         ),

@@ -24,6 +24,8 @@ describe('check:layers', () => {
       [],
     );
     assert.deepEqual(checkFile('functions/train.ts', "import { a } from '../src/pipeline/train.ts';\nimport { b } from './lib/context.ts';"), []);
+    assert.deepEqual(checkFile('src/storage/keys.ts', "import { DATASET_NAME } from '../schemas.ts';"), []);
+    assert.match(checkFile('src/schemas.ts', "import { keys } from './storage/keys.ts';").join(), /schemas may not import storage/);
   });
   it('refuses the storage clients outside src/storage', () => {
     assert.match(checkFile('src/pipeline/fetch.ts', "import type { RowDataPacket } from 'mysql2/promise';").join(), /go through src\/storage/);

@@ -1,4 +1,5 @@
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { LAMBDA_FUNCTION_ARN } from '../../schemas.ts';
 import { SfnApiError } from './errors.ts';
 
 /** The part of an ASL state this runtime looks at. */
@@ -22,7 +23,6 @@ export interface AslDefinition {
 
 /** The optimized Lambda integration: Parameters `{FunctionName, Payload}`. */
 export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
-const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(?::[A-Za-z0-9_$-]+)?$/;
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,140}$/;
 
 /** What a Task's Resource calls: a function named by ARN (or bare name), or the `lambda:invoke` integration. */
@@ -30,15 +30,15 @@ export type TaskTarget = { kind: 'function'; resource: string; functionName: str
 
 export function taskTarget(resource: string): TaskTarget | null {
   if (resource === LAMBDA_INVOKE) return { kind: 'invoke', resource };
-  const arn = FUNCTION_ARN.exec(resource);
-  if (arn) return { kind: 'function', resource, functionName: arn[1] };
+  const arn = LAMBDA_FUNCTION_ARN.exec(resource);
+  if (arn) return { kind: 'function', resource, functionName: arn[4] };
   if (FUNCTION_NAME.test(resource)) return { kind: 'function', resource, functionName: resource };
   return null;
 }
 
 /** The function name of `lambda:invoke`'s FunctionName parameter (a name or an ARN). */
 export function functionNameOf(nameOrArn: string): string {
-  return FUNCTION_ARN.exec(nameOrArn)?.[1] ?? nameOrArn;
+  return LAMBDA_FUNCTION_ARN.exec(nameOrArn)?.[4] ?? nameOrArn;
 }
 
 /** Every state, nested ones included, by name (names must not repeat with different Resources). */

@@ -12,12 +12,12 @@ export const logger = new Logger({ serviceName: 'mlops-pipeline', logLevel: 'INF
 
 /**
  * A warning callback for domain code that reports events as `{ event, message, ...details }` (the model
- * server, the prediction log): the event's name becomes the entry's message, its `message` (a key
- * Powertools reserves) its `reason`.
+ * server, the prediction log): the event's name is also the entry's message, its `message` (a key
+ * Powertools reserves) becomes `reason`.
  */
 export function warnEvents(source: string): (event: Record<string, unknown>) => void {
-  return ({ event, message, ...details }) =>
-    logger.warn(typeof event === 'string' ? event : source, { source, ...details, ...(message !== undefined ? { reason: message } : {}) });
+  return ({ message, ...details }) =>
+    logger.warn(typeof details.event === 'string' ? details.event : source, { ...details, source, ...(message !== undefined ? { reason: message } : {}) });
 }
 
 /** The Step Functions execution a task runs for, or the HTTP request's id (API Gateway and function URLs). */

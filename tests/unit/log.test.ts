@@ -61,8 +61,8 @@ test("a domain event's name becomes the message and its own message the reason (
     warnEvents('modelServer')({ event: 'model_load_failed', model: 'covertype', version: 3, message: 'artifact altered' }),
   );
   assert.deepEqual(
-    [entry.level, entry.message, entry.source, entry.model, entry.version, entry.reason],
-    ['WARN', 'model_load_failed', 'modelServer', 'covertype', 3, 'artifact altered'],
+    [entry.level, entry.message, entry.event, entry.source, entry.model, entry.version, entry.reason],
+    ['WARN', 'model_load_failed', 'model_load_failed', 'modelServer', 'covertype', 3, 'artifact altered'],
   );
 });
 

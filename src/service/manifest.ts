@@ -105,6 +105,8 @@ export const FUNCTIONS = {
       { method: 'GET', path: '/runs' },
       { method: 'GET', path: '/runs/{runId}' },
     ],
+    // Rollback and manual promotion check the target's artifact (a missing one is a 409, so list too: S3 answers 403, not 404, without it).
+    grants: { s3Read: true, s3List: true },
   },
   batchPredict: {
     handler: 'functions/batch-predict.handler',

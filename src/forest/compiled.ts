@@ -189,6 +189,9 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
  */
 export const BLOCK_ROWS = 16_384;
 
+/** Most bytes a CompiledTrees keeps for a block's threshold ranks. */
+const MAX_RANK_BYTES = 8 << 20;
+
 export class CompiledTrees implements BlockScorer {
   readonly parts: CompiledParts;
   readonly task: Task;
@@ -404,8 +407,12 @@ export class CompiledTrees implements BlockScorer {
    * and adding its leaves straight into the block's prediction vectors.
    */
   predictBlock(x: ArrayLike<number>, from: number, to: number, out: Float64Array, outFrom = from): void {
-    const { nFeatures, nTrees, nOutputs, blockRows, combine, base, byteRanks } = this.parts;
-    this.blockQ ??= byteRanks ? new Uint8Array(blockRows * nFeatures) : new Int32Array(blockRows * nFeatures);
+    const { nFeatures, nTrees, nOutputs, combine, base, byteRanks } = this.parts;
+    // The ranks buffer grows to the largest block seen, at most MAX_RANK_BYTES (many features: fewer rows).
+    const rankBytes = byteRanks ? 1 : 4;
+    const blockRows = Math.max(1, Math.min(this.parts.blockRows, Math.floor(MAX_RANK_BYTES / (rankBytes * nFeatures))));
+    const need = Math.min(blockRows, to - from) * nFeatures;
+    if (!this.blockQ || this.blockQ.length < need) this.blockQ = byteRanks ? new Uint8Array(need) : new Int32Array(need);
     const q = this.blockQ;
     for (let b = from; b < to; b += blockRows) {
       const n = Math.min(blockRows, to - b);

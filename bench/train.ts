@@ -98,7 +98,8 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
   const t1 = performance.now();
   const predictor = compileTrees(decodeCompact(bytes).trees);
   const load_ms = performance.now() - t1;
-  // Batch: blocks of rows, one range per thread (as many threads as sklearn's n_jobs).
+  // Batch: blocks of rows over worker threads taking chunks from a shared counter, as many threads
+  // in all as sklearn's n_jobs (both sides get `workers` cores).
   const t2 = performance.now();
   const out = await predictBatch(predictor, Xte, meta.test_rows, { threads: workers });
   // The first call pays for starting the worker threads and compiling the walk; a second one does not.
@@ -134,8 +135,9 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     ['quantised, 4-byte nodes, breadth-first (siblings adjacent), one tree at a time', { order: 'bfs', interleave: 1 }],
     ['quantised, 4-byte nodes, depth-first, one tree at a time', { interleave: 1 }],
     ['quantised, 4-byte nodes, depth-first, 4 trees at once', { interleave: 4 }],
-    ['quantised, 4-byte nodes, depth-first, 8 trees at once (default)', { interleave: 8 }],
-    ['quantised, 4-byte nodes, depth-first, 16 trees at once', { interleave: 16 }],
+    ['quantised, 4-byte nodes, depth-first, 8 trees at once', { interleave: 8 }],
+    ['quantised, 4-byte nodes, depth-first, 16 trees at once (default)', { interleave: 16 }],
+    ['quantised, 4-byte nodes, depth-first, 32 trees at once', { interleave: 32 }],
   ];
   const compact = decodeCompact(bytes).trees;
   for (const [layout, options] of variants) {
@@ -146,6 +148,21 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
   const single = new Float64Array(meta.test_rows * w);
   predictor.predictBlock(Xte, 0, meta.test_rows, single);
   const predict_block_one_thread_s = (performance.now() - t3) / 1000;
+  // The test set on one thread for each block lever alone (the default: 16,384-row blocks, byte ranks).
+  const blockLevers: Record<string, unknown>[] = [];
+  const blockVariants: [string, CompileOptions][] = [
+    ['1,024-row blocks', { blockRows: 1024 }],
+    ['4,096-row blocks', { blockRows: 4096 }],
+    ['16,384-row blocks (default)', {}],
+    ['65,536-row blocks', { blockRows: 65_536 }],
+    ['16,384-row blocks, 4-byte ranks', { byteRanks: false }],
+  ];
+  for (const [layout, options] of blockVariants) {
+    const compiled = compileTrees(compact, options);
+    const t = performance.now();
+    compiled.predictBlock(Xte, 0, meta.test_rows, single);
+    blockLevers.push({ layout, one_thread_s: (performance.now() - t) / 1000 });
+  }
   const peak_rss_mb = peakRssMb();
   const nodes = model.trees.reduce((s, t) => s + t.feature.length, 0);
   const result: SideResult = {
@@ -162,6 +179,7 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     predict_block_one_thread_s,
     predict_threads: workers,
     levers,
+    block_levers: blockLevers,
     nodes_per_tree: nodes / trees,
     oob_score: model.oobScore,
     workers,
@@ -222,6 +240,8 @@ function table(results: SizeResult[]): string {
       `${r.rows.toLocaleString('en-US')} rows: model file load ${fmt(Number(r.ours.load_ms), 0)} ms; test set again ${fmt(Number(r.ours.predict_again_s))} s, on one thread ${fmt(Number(r.ours.predict_block_one_thread_s))} s; one-row latency by layout (ms):`,
     );
     for (const l of (r.ours.levers ?? []) as { layout: string; node_bytes: number; row_ms: number }[]) lines.push(`  ${fmt(l.row_ms, 4)}  ${l.layout}`);
+    lines.push('test set on one thread by block lever (s):');
+    for (const l of (r.ours.block_levers ?? []) as { layout: string; one_thread_s: number }[]) lines.push(`  ${fmt(l.one_thread_s, 3)}  ${l.layout}`);
   }
   return lines.join('\n');
 }

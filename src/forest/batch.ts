@@ -4,14 +4,16 @@
 // into one shared output.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BLOCK_ROWS, CompiledTrees, type BlockScorer, type CompiledParts } from './compiled.ts';
+import { CompiledTrees, type BlockScorer, type CompiledParts } from './compiled.ts';
 
 export interface BatchJob {
   parts: CompiledParts;
   x: Float64Array;
   out: Float64Array;
   rows: number;
-  /** next[0]: the next block to take. */
+  /** Rows taken at a time. */
+  chunk: number;
+  /** next[0]: the next chunk to take. */
   next: Int32Array;
 }
 
@@ -47,7 +49,9 @@ export async function predictBatch(model: BlockScorer, x: Float64Array, rows: nu
   }
   const sx = sharedCopy(x);
   const out = new Float64Array(new SharedArrayBuffer(rows * model.nOutputs * 8));
-  const job: BatchJob = { parts: model.parts, x: sx, out, rows, next: new Int32Array(new SharedArrayBuffer(4)) };
+  // A few chunks per thread, so that a thread that starts late or shares its core takes fewer.
+  const chunk = Math.min(model.parts.blockRows, Math.ceil(rows / (3 * threads)));
+  const job: BatchJob = { parts: model.parts, x: sx, out, rows, chunk, next: new Int32Array(new SharedArrayBuffer(4)) };
   const done = Array.from(
     { length: threads - 1 },
     () =>
@@ -71,9 +75,9 @@ export async function predictBatch(model: BlockScorer, x: Float64Array, rows: nu
 
 function takeBlocks(model: CompiledTrees, job: BatchJob): void {
   for (;;) {
-    const from = Atomics.add(job.next, 0, 1) * BLOCK_ROWS;
+    const from = Atomics.add(job.next, 0, 1) * job.chunk;
     if (from >= job.rows) return;
-    model.predictBlock(job.x, from, Math.min(job.rows, from + BLOCK_ROWS), job.out, 0);
+    model.predictBlock(job.x, from, Math.min(job.rows, from + job.chunk), job.out, 0);
   }
 }
 

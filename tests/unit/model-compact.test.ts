@@ -42,7 +42,17 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     const expected = new Float64Array(n * model.nOutputs);
     for (let r = 0; r < n; r++) expected.set(reference.predictProba(row(r)), r * model.nOutputs);
     const compact = compactForest(model);
-    for (const options of [{}, { interleave: 1 }, { order: 'bfs' as const }, { wide: true }, { wide: true, order: 'bfs' as const }]) {
+    // Blocks of 99 rows: several blocks, the last one partial, and rows left over from the four-row lockstep.
+    const layouts = [
+      {},
+      { interleave: 1 },
+      { order: 'bfs' as const },
+      { wide: true },
+      { wide: true, order: 'bfs' as const },
+      { blockRows: 99 },
+      { blockRows: 99, byteRanks: false },
+    ];
+    for (const options of layouts) {
       const compiled = compileTrees(compact, options);
       const single = new Float64Array(n * model.nOutputs);
       for (let r = 0; r < n; r++) compiled.predictRow(row(r), single, r * model.nOutputs);
@@ -63,6 +73,9 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     x[0] = NaN;
     x[5] = NaN;
     assert.deepEqual(compiled.predictRow(x), reference.predictProba(x));
+    const block = new Float64Array(model.nOutputs);
+    compiled.predictBlock(x, 0, 1, block);
+    assert.deepEqual(block, reference.predictProba(x));
   });
 
   it('the binary file round-trips and still exports to ml-random-forest', () => {

@@ -13,6 +13,8 @@ import type { AslMachine } from '../executions/asl-graph.ts';
 import { readDefinitionText, SERVICE, STAGE, substituteFunctions } from '../statemachine/definition.ts';
 import { lambdaFunctionArn, REGION, stateMachineArn } from './stepfunctions/arns.ts';
 import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
+import { startHttpApiGateway, type HttpApiGateway } from './http-api/gateway.ts';
+import { loadLocalService } from './http-api/service.ts';
 
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -40,8 +42,10 @@ export interface EmbeddedStackOptions {
   /** The data API the fetch step calls: this stack's own (`/data`) when absent, or an external one such as the course's. */
   dataApiUrl?: string;
   log?: (line: string) => void;
-  /** Print the functions' own output (serverless-offline) through `log`. */
+  /** Print the functions' own output (serverless-offline and the HTTP API's containers) through `log`. */
   verbose?: boolean;
+  /** Warm containers per function behind the HTTP API (default 2). */
+  httpContainersPerFunction?: number;
 }
 
 export type ExecutionResult = FinishedExecution;
@@ -98,9 +102,10 @@ export async function checkMysql(settings: MysqlSettings): Promise<void> {
 }
 
 /**
- * The embedded local stack: a real MySQL database, an S3 server (s3rver), serverless-offline serving
- * the HTTP API and the Lambda invoke endpoint, and the state machine run by aws-local-stepfunctions
- * against that endpoint, state by state, from the same ASL file the other runtimes deploy.
+ * The embedded local stack: a real MySQL database, an S3 server (s3rver), the HTTP API (a local API
+ * Gateway, src/embedded/http-api), serverless-offline serving the Lambda invoke endpoint, and the state
+ * machine run by aws-local-stepfunctions against that endpoint, state by state, from the same ASL file
+ * the other runtimes deploy.
  */
 export class EmbeddedStack {
   readonly options: EmbeddedStackOptions;
@@ -117,6 +122,7 @@ export class EmbeddedStack {
   private s3: S3rver | undefined;
   private offline: ChildProcess | undefined;
   private offlineOutput: string[] = [];
+  private httpApi: HttpApiGateway | undefined;
 
   constructor(options: EmbeddedStackOptions) {
     this.options = options;
@@ -154,6 +160,9 @@ export class EmbeddedStack {
     this.log(`S3 server ${s3Endpoint} (files in ${path.relative(process.cwd(), s3Directory) || '.'}): bucket ${this.options.bucket}`);
 
     this.httpPort = this.options.httpPort || (await freePort());
+    // serverless-offline runs the Lambda endpoint; its own HTTP server (which it always starts) listens
+    // on a port nobody calls: the HTTP API is ours (src/embedded/http-api).
+    const offlineHttpPort = await freePort();
     this.lambdaPort = this.options.lambdaPort || (await freePort());
     this.sfnPort = this.options.sfnPort || (await freePort());
     const pipeline = await pipelineStateMachine();
@@ -164,7 +173,7 @@ export class EmbeddedStack {
       S3_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
       S3_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
       AWS_REGION: 'us-east-1',
-      HTTP_PORT: String(this.httpPort),
+      HTTP_PORT: String(offlineHttpPort),
       LAMBDA_PORT: String(this.lambdaPort),
       MYSQL_HOST: mysql.host,
       MYSQL_PORT: String(mysql.port),
@@ -188,7 +197,7 @@ export class EmbeddedStack {
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
     // process.execPath: the functions run on the same Node (22) as this runner.
     this.offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
+    const keep = (chunk: Buffer | string) => {
       const text = chunk.toString();
       this.offlineOutput.push(text);
       if (this.offlineOutput.length > 500) this.offlineOutput.shift();
@@ -197,12 +206,20 @@ export class EmbeddedStack {
     this.offline.stdout?.on('data', keep);
     this.offline.stderr?.on('data', keep);
     try {
-      await waitForPort(this.httpPort, this.offline, 60_000);
-      await waitForPort(this.lambdaPort, this.offline, 10_000);
+      await waitForPort(this.lambdaPort, this.offline, 60_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
     }
-    this.log(`serverless-offline: HTTP API ${this.baseUrl}, Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+    this.log(`serverless-offline: Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+    // The HTTP API: the same handler modules, the same environment, API Gateway's v2 events.
+    this.httpApi = await startHttpApiGateway({
+      service: await loadLocalService(env),
+      env,
+      port: this.httpPort,
+      containersPerFunction: this.options.httpContainersPerFunction,
+      output: keep,
+    });
+    this.log(`HTTP API ${this.baseUrl} (local API Gateway, payload format 2.0)`);
 
     this.stepFunctions = await startStepFunctionsEndpoint({
       pool: this.pool,
@@ -240,6 +257,8 @@ export class EmbeddedStack {
 
   async stop(): Promise<void> {
     await this.stepFunctions?.close().catch(() => undefined);
+    // Its containers write out their prediction logs (beforeExit) while S3 and MySQL are still up.
+    await this.httpApi?.close().catch(() => undefined);
     if (this.offline && this.offline.exitCode === null) {
       // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
       await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-monitor/invocations`, {

@@ -1,7 +1,8 @@
-// Load benchmark of POST /predict: ours (the route users call: serverless-offline's HTTP API on the
-// embedded stack, serving the champion the pipeline trained) against FastAPI + scikit-learn
-// (bench/fastapi_server.py) serving a forest with the same settings (trees, full depth, min leaf 1,
-// sqrt features) trained on the same rows (our champion's training split, read back from its snapshot).
+// Load benchmark of POST /predict: ours (the route users call: the embedded stack's HTTP API, the local
+// API Gateway of src/embedded/http-api running the predict handler in warm containers, serving the
+// champion the pipeline trained) against FastAPI + scikit-learn (bench/fastapi_server.py) serving a
+// forest with the same settings (trees, full depth, min leaf 1, sqrt features) trained on the same rows
+// (our champion's training split, read back from its snapshot).
 //
 // Each scenario (concurrency × rows per request) gets the same warm-up on both sides, then
 // `--reps` fixed-duration runs per side, alternating sides; the result is the median of each figure
@@ -332,7 +333,7 @@ try {
     log(`${elapsed()} cold start ${i + 1}: ${JSON.stringify(coldStarts.at(-1))}`);
   }
 
-  // The handler's own cost in this process: the handler serverless-offline runs,
+  // The handler's own cost in this process: the handler the HTTP API's containers run,
   // ModelServer.predict alone (no JSON, no middy), and the trees alone on encoded rows.
   Object.assign(process.env, functionEnv);
   const { handler } = await import('../functions/predict.ts');

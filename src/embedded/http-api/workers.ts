@@ -106,7 +106,7 @@ export class FunctionWorkers {
       memorySize: fn.memorySize,
       logStreamName: `${new Date().toISOString().slice(0, 10).replaceAll('-', '/')}/[$LATEST]${randomUUID().replaceAll('-', '')}`,
       timeoutMs: fn.timeoutSeconds * 1000,
-      drainMs: options.drainMs ?? 1500,
+      drainMs: options.drainMs ?? 2000,
     };
     const worker = new Worker(WORKER_URL, { workerData: setup, env: this.environment(setup), stdout: true, stderr: true });
     const container: Container = { worker, current: undefined };
@@ -187,7 +187,7 @@ export class FunctionWorkers {
     this.closed = true;
     for (const pending of this.queue.splice(0)) pending.settle({ kind: 'error', errorType: 'Shutdown', errorMessage: 'The gateway is stopping' });
     const containers = [...this.all];
-    const drainMs = this.options.drainMs ?? 1500;
+    const drainMs = this.options.drainMs ?? 2000;
     await Promise.all(
       containers.map(async (container) => {
         await new Promise<void>((resolve) => {

@@ -116,13 +116,22 @@ async function wrk(url: string, bodyFile: string, connections: number, seconds: 
     script,
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("${bodyFile}", "rb")\nwrk.body = f:read("*a")\nf:close()\n`,
   );
-  const run = spawnSync(
+  // Asynchronously: the stack's HTTP API answers from this process's event loop.
+  const child = spawn(
     'wrk',
     ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url],
-    { encoding: 'utf8' },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const out = run.stdout;
-  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}${out}`);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (status !== 0) throw new Error(`wrk failed: ${err}${out}`);
   const requests = Number(/(\d+) requests in ([\d.]+\w+)/.exec(out)?.[1]);
   const duration = wrkMs(/\d+ requests in ([\d.]+\w+)/.exec(out)?.[1] ?? '0s') / 1000;
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);

@@ -241,7 +241,7 @@ export class EmbeddedStack {
     return `http://127.0.0.1:${this.sfnPort}`;
   }
 
-  /** Recent output of serverless-offline (the functions' logs), for diagnosing a failure. */
+  /** Recent output of the functions (serverless-offline and the HTTP API's containers), for diagnosing a failure. */
   recentOutput(): string {
     return this.offlineOutput.join('');
   }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { generateAdminToken } from './admin-token.ts';
@@ -13,8 +14,6 @@ import type { AslMachine } from '../executions/asl-graph.ts';
 import { readDefinitionText, SERVICE, STAGE, substituteFunctions } from '../statemachine/definition.ts';
 import { lambdaFunctionArn, REGION, stateMachineArn } from './stepfunctions/arns.ts';
 import { startStepFunctionsEndpoint, type StepFunctionsEndpoint } from './stepfunctions/endpoint.ts';
-import { startHttpApiGateway, type HttpApiGateway } from './http-api/gateway.ts';
-import { loadLocalService } from './http-api/service.ts';
 
 /** The only key pair s3rver accepts. */
 const S3RVER_KEYS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -63,10 +62,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -78,7 +77,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
     if (open) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`serverless-offline did not open port ${port} within ${timeoutMs} ms`);
+  throw new Error(`${name} did not open port ${port} within ${timeoutMs} ms`);
 }
 
 /** The pipeline's state machine as the endpoint serves it: named as deployed, its Tasks naming the functions by ARN. */
@@ -122,7 +121,7 @@ export class EmbeddedStack {
   private s3: S3rver | undefined;
   private offline: ChildProcess | undefined;
   private offlineOutput: string[] = [];
-  private httpApi: HttpApiGateway | undefined;
+  private httpApi: ChildProcess | undefined;
 
   constructor(options: EmbeddedStackOptions) {
     this.options = options;
@@ -205,20 +204,23 @@ export class EmbeddedStack {
     };
     this.offline.stdout?.on('data', keep);
     this.offline.stderr?.on('data', keep);
+    // The HTTP API: the same handler modules, the same environment, API Gateway's v2 events; a process
+    // of its own, so that this one's S3 server and Step Functions endpoint never delay a request.
+    const gatewayMain = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './http-api/main.ts' : './http-api/main.js', import.meta.url));
+    this.httpApi = spawn(process.execPath, [gatewayMain, String(this.httpPort), String(this.options.httpContainersPerFunction ?? 2)], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.httpApi.stdout?.on('data', keep);
+    this.httpApi.stderr?.on('data', keep);
     try {
-      await waitForPort(this.lambdaPort, this.offline, 60_000);
+      await waitForPort(this.lambdaPort, this.offline, 'serverless-offline', 60_000);
+      await waitForPort(this.httpPort, this.httpApi, 'the HTTP API', 30_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
     }
     this.log(`serverless-offline: Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
-    // The HTTP API: the same handler modules, the same environment, API Gateway's v2 events.
-    this.httpApi = await startHttpApiGateway({
-      service: await loadLocalService(env),
-      env,
-      port: this.httpPort,
-      containersPerFunction: this.options.httpContainersPerFunction,
-      output: keep,
-    });
     this.log(`HTTP API ${this.baseUrl} (local API Gateway, payload format 2.0)`);
 
     this.stepFunctions = await startStepFunctionsEndpoint({
@@ -258,7 +260,12 @@ export class EmbeddedStack {
   async stop(): Promise<void> {
     await this.stepFunctions?.close().catch(() => undefined);
     // Its containers write out their prediction logs (beforeExit) while S3 and MySQL are still up.
-    await this.httpApi?.close().catch(() => undefined);
+    if (this.httpApi && this.httpApi.exitCode === null) {
+      const exited = new Promise((resolve) => this.httpApi?.once('exit', resolve));
+      this.httpApi.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+      if (this.httpApi.exitCode === null) this.httpApi.kill('SIGKILL');
+    }
     if (this.offline && this.offline.exitCode === null) {
       // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
       await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-monitor/invocations`, {

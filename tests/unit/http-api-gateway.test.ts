@@ -35,6 +35,8 @@ function assertSameShape(actual: unknown, expected: unknown, at = 'event'): void
 
 const HANDLER = `
 import { threadId } from 'node:worker_threads';
+// A slow cold start (a model or dataset loaded at init).
+await new Promise((r) => setTimeout(r, Number(process.env.INIT_MS ?? 0)));
 let invocations = 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const handler = async (event, context) => {
@@ -90,6 +92,12 @@ functions:
     timeout: 1
     events:
       - httpApi: { path: /slow, method: get }
+  coldStart:
+    handler: handler.handler
+    environment:
+      INIT_MS: '700'
+    events:
+      - httpApi: { path: /cold, method: get }
   notHttp:
     handler: handler.handler
 `;
@@ -248,6 +256,15 @@ describe('the local HTTP API gateway', { timeout: 60_000 }, () => {
     assert.equal(context.memory, '256');
     assert.equal(context.arn, 'arn:aws:lambda:eu-west-1:000000000000:function:gw-test-dev-api');
     assert.ok(context.remaining > 2000 && context.remaining <= 3000, String(context.remaining));
+  });
+
+  test('while a container is still starting, other requests wait for it instead of each starting one', async () => {
+    const answers = await Promise.all(Array.from({ length: 3 }, () => get('/cold')));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200, 200],
+    );
+    assert.equal(gateway.workers('coldStart')?.containers, 1);
   });
 
   test('warm containers: at most two run at once, the rest wait in line; each loads the handler once', async () => {

@@ -33,6 +33,8 @@ interface Pending {
 interface Container {
   worker: Worker;
   current: (Pending & { timer: NodeJS.Timeout }) | undefined;
+  /** It has answered once: its handler module is loaded (its cold start is over). */
+  warm: boolean;
 }
 
 // worker.ts next to this file, or worker.js when this runs compiled (dist/).
@@ -86,13 +88,24 @@ export class FunctionWorkers {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const container = this.idle.pop() ?? (this.all.size < this.options.maxContainers ? this.start() : undefined);
+      const container = this.idle.pop() ?? (this.canStart() ? this.start() : undefined);
       if (!container) return;
       const pending = this.queue.shift() as Pending;
       const timer = setTimeout(() => this.timeOut(container), this.fn.timeoutSeconds * 1000);
       container.current = { ...pending, timer };
       container.worker.postMessage({ type: 'invoke', id: pending.id, requestId: pending.requestId, event: pending.event } satisfies ToWorker);
     }
+  }
+
+  /**
+   * Another container only when every one is busy and warm: while one is still starting, requests wait
+   * for it rather than each starting (and loading models, datasets) in parallel — a retry after a slow
+   * cold start must not start the same load again beside it, on the same cores.
+   */
+  private canStart(): boolean {
+    if (this.all.size >= this.options.maxContainers) return false;
+    for (const container of this.all) if (!container.warm) return false;
+    return true;
   }
 
   private start(): Container {
@@ -109,7 +122,7 @@ export class FunctionWorkers {
       drainMs: options.drainMs ?? 2000,
     };
     const worker = new Worker(WORKER_URL, { workerData: setup, env: this.environment(setup), stdout: true, stderr: true });
-    const container: Container = { worker, current: undefined };
+    const container: Container = { worker, current: undefined, warm: false };
     worker.stdout.on('data', (chunk: Buffer) => options.output(chunk.toString()));
     worker.stderr.on('data', (chunk: Buffer) => options.output(chunk.toString()));
     worker.on('message', (message: FromWorker) => {

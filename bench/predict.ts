@@ -1,7 +1,8 @@
-// Load benchmark of POST /predict: ours (the route users call: serverless-offline's HTTP API on the
-// embedded stack, serving the champion the pipeline trained) against FastAPI + scikit-learn
-// (bench/fastapi_server.py) serving a forest with the same settings (trees, full depth, min leaf 1,
-// sqrt features) trained on the same rows (our champion's training split, read back from its snapshot).
+// Load benchmark of POST /predict: ours (the route users call: the embedded stack's HTTP API, the local
+// API Gateway of src/embedded/http-api running the predict handler in warm containers, serving the
+// champion the pipeline trained) against FastAPI + scikit-learn (bench/fastapi_server.py) serving a
+// forest with the same settings (trees, full depth, min leaf 1, sqrt features) trained on the same rows
+// (our champion's training split, read back from its snapshot).
 //
 // Each scenario (concurrency × rows per request) gets the same warm-up on both sides, then
 // `--reps` fixed-duration runs per side, alternating sides; the result is the median of each figure
@@ -115,13 +116,22 @@ async function wrk(url: string, bodyFile: string, connections: number, seconds: 
     script,
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("${bodyFile}", "rb")\nwrk.body = f:read("*a")\nf:close()\n`,
   );
-  const run = spawnSync(
+  // Asynchronously: the stack's HTTP API answers from this process's event loop.
+  const child = spawn(
     'wrk',
     ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url],
-    { encoding: 'utf8' },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const out = run.stdout;
-  if (run.status !== 0) throw new Error(`wrk failed: ${run.stderr}${out}`);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (status !== 0) throw new Error(`wrk failed: ${err}${out}`);
   const requests = Number(/(\d+) requests in ([\d.]+\w+)/.exec(out)?.[1]);
   const duration = wrkMs(/\d+ requests in ([\d.]+\w+)/.exec(out)?.[1] ?? '0s') / 1000;
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
@@ -332,7 +342,7 @@ try {
     log(`${elapsed()} cold start ${i + 1}: ${JSON.stringify(coldStarts.at(-1))}`);
   }
 
-  // The handler's own cost in this process: the handler serverless-offline runs,
+  // The handler's own cost in this process: the handler the HTTP API's containers run,
   // ModelServer.predict alone (no JSON, no middy), and the trees alone on encoded rows.
   Object.assign(process.env, functionEnv);
   const { handler } = await import('../functions/predict.ts');

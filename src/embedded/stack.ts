@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
 import { repoRoot } from '../config.ts';
 import { generateAdminToken } from './admin-token.ts';
@@ -40,8 +41,10 @@ export interface EmbeddedStackOptions {
   /** The data API the fetch step calls: this stack's own (`/data`) when absent, or an external one such as the course's. */
   dataApiUrl?: string;
   log?: (line: string) => void;
-  /** Print the functions' own output (serverless-offline) through `log`. */
+  /** Print the functions' own output (serverless-offline and the HTTP API's containers) through `log`. */
   verbose?: boolean;
+  /** Warm containers per function behind the HTTP API (default 2). */
+  httpContainersPerFunction?: number;
 }
 
 export type ExecutionResult = FinishedExecution;
@@ -59,10 +62,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`serverless-offline exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -74,7 +77,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
     if (open) return;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`serverless-offline did not open port ${port} within ${timeoutMs} ms`);
+  throw new Error(`${name} did not open port ${port} within ${timeoutMs} ms`);
 }
 
 /** The pipeline's state machine as the endpoint serves it: named as deployed, its Tasks naming the functions by ARN. */
@@ -98,9 +101,10 @@ export async function checkMysql(settings: MysqlSettings): Promise<void> {
 }
 
 /**
- * The embedded local stack: a real MySQL database, an S3 server (s3rver), serverless-offline serving
- * the HTTP API and the Lambda invoke endpoint, and the state machine run by aws-local-stepfunctions
- * against that endpoint, state by state, from the same ASL file the other runtimes deploy.
+ * The embedded local stack: a real MySQL database, an S3 server (s3rver), the HTTP API (a local API
+ * Gateway, src/embedded/http-api), serverless-offline serving the Lambda invoke endpoint, and the state
+ * machine run by aws-local-stepfunctions against that endpoint, state by state, from the same ASL file
+ * the other runtimes deploy.
  */
 export class EmbeddedStack {
   readonly options: EmbeddedStackOptions;
@@ -117,6 +121,7 @@ export class EmbeddedStack {
   private s3: S3rver | undefined;
   private offline: ChildProcess | undefined;
   private offlineOutput: string[] = [];
+  private httpApi: ChildProcess | undefined;
 
   constructor(options: EmbeddedStackOptions) {
     this.options = options;
@@ -154,6 +159,9 @@ export class EmbeddedStack {
     this.log(`S3 server ${s3Endpoint} (files in ${path.relative(process.cwd(), s3Directory) || '.'}): bucket ${this.options.bucket}`);
 
     this.httpPort = this.options.httpPort || (await freePort());
+    // serverless-offline runs the Lambda endpoint; its own HTTP server (which it always starts) listens
+    // on a port nobody calls: the HTTP API is ours (src/embedded/http-api).
+    const offlineHttpPort = await freePort();
     this.lambdaPort = this.options.lambdaPort || (await freePort());
     this.sfnPort = this.options.sfnPort || (await freePort());
     const pipeline = await pipelineStateMachine();
@@ -164,7 +172,7 @@ export class EmbeddedStack {
       S3_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
       S3_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
       AWS_REGION: 'us-east-1',
-      HTTP_PORT: String(this.httpPort),
+      HTTP_PORT: String(offlineHttpPort),
       LAMBDA_PORT: String(this.lambdaPort),
       MYSQL_HOST: mysql.host,
       MYSQL_PORT: String(mysql.port),
@@ -188,7 +196,7 @@ export class EmbeddedStack {
     const serverlessBin = path.join(repoRoot, 'node_modules', 'serverless', 'bin', 'serverless.js');
     // process.execPath: the functions run on the same Node (22) as this runner.
     this.offline = spawn(process.execPath, [serverlessBin, 'offline', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
+    const keep = (chunk: Buffer | string) => {
       const text = chunk.toString();
       this.offlineOutput.push(text);
       if (this.offlineOutput.length > 500) this.offlineOutput.shift();
@@ -196,13 +204,24 @@ export class EmbeddedStack {
     };
     this.offline.stdout?.on('data', keep);
     this.offline.stderr?.on('data', keep);
+    // The HTTP API: the same handler modules, the same environment, API Gateway's v2 events; a process
+    // of its own, so that this one's S3 server and Step Functions endpoint never delay a request.
+    const gatewayMain = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './http-api/main.ts' : './http-api/main.js', import.meta.url));
+    this.httpApi = spawn(process.execPath, [gatewayMain, String(this.httpPort), String(this.options.httpContainersPerFunction ?? 2)], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.httpApi.stdout?.on('data', keep);
+    this.httpApi.stderr?.on('data', keep);
     try {
-      await waitForPort(this.httpPort, this.offline, 60_000);
-      await waitForPort(this.lambdaPort, this.offline, 10_000);
+      await waitForPort(this.lambdaPort, this.offline, 'serverless-offline', 60_000);
+      await waitForPort(this.httpPort, this.httpApi, 'the HTTP API', 30_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n${this.offlineOutput.join('')}`);
     }
-    this.log(`serverless-offline: HTTP API ${this.baseUrl}, Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+    this.log(`serverless-offline: Lambda endpoint http://127.0.0.1:${this.lambdaPort}`);
+    this.log(`HTTP API ${this.baseUrl} (local API Gateway, payload format 2.0)`);
 
     this.stepFunctions = await startStepFunctionsEndpoint({
       pool: this.pool,
@@ -224,7 +243,7 @@ export class EmbeddedStack {
     return `http://127.0.0.1:${this.sfnPort}`;
   }
 
-  /** Recent output of serverless-offline (the functions' logs), for diagnosing a failure. */
+  /** Recent output of the functions (serverless-offline and the HTTP API's containers), for diagnosing a failure. */
   recentOutput(): string {
     return this.offlineOutput.join('');
   }
@@ -240,6 +259,13 @@ export class EmbeddedStack {
 
   async stop(): Promise<void> {
     await this.stepFunctions?.close().catch(() => undefined);
+    // Its containers write out their prediction logs (beforeExit) while S3 and MySQL are still up.
+    if (this.httpApi && this.httpApi.exitCode === null) {
+      const exited = new Promise((resolve) => this.httpApi?.once('exit', resolve));
+      this.httpApi.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+      if (this.httpApi.exitCode === null) this.httpApi.kill('SIGKILL');
+    }
     if (this.offline && this.offline.exitCode === null) {
       // The functions buffer the prediction log (src/monitoring/): have it written out before the process goes.
       await fetch(`http://127.0.0.1:${this.lambdaPort}/2015-03-31/functions/${SERVICE}-${STAGE}-monitor/invocations`, {

@@ -9,10 +9,11 @@
 // (min–max in predict-details.json). Load comes from wrk (Debian's, installed when missing) or
 // autocannon in duration mode (--tool autocannon). Also measured: the cold start (a fresh process to
 // its first prediction through the same handler) and the handler, the model server and the trees
-// alone in this process. Writes bench/results/predict.json and predict-details.json.
+// alone in this process. Writes bench/results/predict.json and predict-details.json. Then the same
+// route with the prediction log on and off (bench/prediction-log.ts; --log-overhead false skips it).
 //
 //   npm run bench:predict [-- --batches 9 --sample 46000 --trees 100 --duration 10 --warmup 5 --reps 3
-//                            --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk]
+//                            --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk --log-overhead true]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -42,14 +43,17 @@ const { values: opts } = parseArgs({
     'rows-per-request': { type: 'string', default: '1,100' },
     tool: { type: 'string', default: 'wrk' },
     'cold-starts': { type: 'string', default: '3' },
+    'log-overhead': { type: 'string', default: 'true' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
     'Usage: npm run bench:predict [-- --batches 9 --sample 46000 --trees 100 --duration 10 --warmup 5 --reps 3\n' +
-      '                                --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk|autocannon --cold-starts 3]\n' +
-      'Writes bench/results/predict.json and predict-details.json.',
+      '                                --concurrency 1,10,50 --rows-per-request 1,100 --tool wrk|autocannon --cold-starts 3\n' +
+      '                                --log-overhead true|false]\n' +
+      'Writes bench/results/predict.json and predict-details.json; then (unless --log-overhead false) measures the\n' +
+      'prediction log on against off (bench/prediction-log.ts, bench/results/prediction-log.json).',
   );
   process.exit(0);
 }
@@ -442,4 +446,26 @@ try {
   await stack.stop();
   await dropDatabase(mysql).catch(() => undefined);
   await rm(work, { recursive: true, force: true });
+}
+
+// The issue's other figure: the same route with the prediction log on and off (bench/prediction-log.ts, on
+// stacks of its own, after this one has stopped), with the same duration, repetitions and concurrencies.
+if (opts['log-overhead'] !== 'false') {
+  log('\nprediction log on against off (bench/prediction-log.ts):');
+  const overhead = spawnSync(
+    process.execPath,
+    [
+      path.join(repoRoot, 'bench/prediction-log.ts'),
+      '--seconds',
+      String(DURATION),
+      '--rounds',
+      String(Math.max(REPS, 3)),
+      '--concurrency',
+      CONCURRENCY.join(','),
+      '--trees',
+      String(TREES),
+    ],
+    { stdio: 'inherit' },
+  );
+  if (overhead.status !== 0) throw new Error(`bench/prediction-log.ts failed (${overhead.status})`);
 }

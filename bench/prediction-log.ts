@@ -2,33 +2,35 @@
 // cores, with logging on (PREDICTION_LOG_SAMPLE_RATE=1, the default) and off (0).
 //
 // - HTTP: two serverless-offline processes of one embedded stack's database and bucket (one with the
-//   log on, one off), loaded in turn with autocannon for a fixed duration per round; rounds alternate
-//   on/off and repeat, and the table shows the median and spread of each side and their ratio.
-//   Each round also reads the serving process's CPU time (/proc), which other load on a shared
-//   machine disturbs far less than throughput: CPU µs per answered request, on against off.
-// - In-process: ModelServer.predict plus logPrediction into a real log (S3 + MySQL writer, background
-//   flushes) against ModelServer.predict alone, alternating fixed-duration windows in one process.
-//   The S3 server (s3rver) runs in this same process and MySQL on the same cores, so the "on" side
-//   also pays for receiving and storing its own log here: an upper bound of the log's cost.
+//   log on, one off), the same warm-up each, then loaded in turn with autocannon for a fixed duration
+//   per round; rounds alternate which side goes first and repeat; the tables show the median and
+//   min–max of each side and their ratio. Each round also reads the serving process's CPU time
+//   (/proc), which other load on a shared machine disturbs far less than throughput: CPU µs per
+//   answered request, on against off. The machine's noise at this level is larger than the goal:
+//   read the spreads before the medians.
+// - In-process (bench/prediction-log-in-process.ts, a process of its own): ModelServer.predict plus
+//   logPrediction into a real log (S3 + MySQL writer, background flushes) against ModelServer.predict
+//   alone, alternating fixed-duration windows: calls/s, CPU per call, and the event loop's longest
+//   stalls (a flush shares the serving thread).
 //
-// Writes bench/results/prediction-log.json. Goal (issue 16): throughput overhead < 5 %, p99 overhead < 2 ms.
-//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100]
+// Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
+// overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
+//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]
+//   (--concurrency "" measures in-process only)
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
-import { S3MysqlLogWriter } from '../src/monitoring/log-writer.ts';
-import { PredictionLog } from '../src/monitoring/prediction-log.ts';
-import { logPrediction } from '../src/monitoring/records.ts';
+import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
 import { EmbeddedStack } from '../src/embedded/stack.ts';
-import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
+import type { Window as InProcessWindow } from './prediction-log-in-process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,18 +38,23 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,10,50' },
     trees: { type: 'string', default: '100' },
+    'in-process-seconds': { type: 'string', default: '3' },
   },
 });
 const SECONDS = Number(opts.seconds);
 const ROUNDS = Number(opts.rounds);
-const CONCURRENCY = String(opts.concurrency).split(',').map(Number);
+const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
+const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
+const IN_PROCESS_FIELDS = ['calls_per_s', 'cpu_us_per_call', 'p50_us', 'p99_us', 'stall_p999_ms', 'stall_max_ms'] as const;
 const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
 const log = (line: string) => console.log(line);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const spread = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 interface Round {
   rps: number;
@@ -152,66 +159,80 @@ try {
   }
 
   // Every answered request of the "on" side reached the log (after its flush interval).
-  await new Promise((r) => setTimeout(r, 7000));
+  if (scenarios.length > 0) await new Promise((r) => setTimeout(r, 7000));
   const [[counts]] = (await stacks.on.pool!.query(
     'SELECT COALESCE(SUM(records), 0) AS n, COALESCE(SUM(dropped), 0) AS dropped FROM prediction_log_flushes',
   )) as unknown as [{ n: number; dropped: number }[]];
   log(`prediction log: ${counts.n} rows written, ${counts.dropped} dropped`);
 
-  // In-process: the same predict, with and without logPrediction into a real log.
-  const store = stacks.on.store!;
-  const pool = stacks.on.pool!;
-  const server = new ModelServer(pool, store, 2000);
-  const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {
-    sampleRate: 1,
-    bufferBytes: 8_000_000,
-    flushBytes: 1_000_000,
-    flushMs: 5000,
-    background: true,
-  });
-  const records = [rows[0]];
-  const window = async (logged: boolean, ms: number) => {
-    const times: number[] = [];
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      const t = performance.now();
-      const result = await server.predict({ modelName: 'covertype' }, records);
-      if (logged) logPrediction(predictionLog, predictionLog.requestId(), records, result, performance.now() - t);
-      times.push(performance.now() - t);
-      // Back to the event loop after each call, as a server does between requests: the log's
-      // background flushes (JSON, S3, MySQL) run here and share the thread, so their cost is counted.
-      await new Promise((r) => setImmediate(r));
-    }
-    times.sort((a, b) => a - b);
-    return {
-      calls_per_s: Math.round(times.length / ((performance.now() - end + ms) / 1000)),
-      p50_us: Math.round(pct(times, 50) * 1000),
-      p99_us: Math.round(pct(times, 99) * 1000),
-    };
-  };
-  await window(true, 500);
-  await window(false, 500);
-  const inProcess: Record<'on' | 'off', { calls_per_s: number; p50_us: number; p99_us: number }[]> = { on: [], off: [] };
-  for (let r = 0; r < 5; r++)
-    for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) inProcess[side].push(await window(side === 'on', 2000));
-  const stats = await predictionLog.close();
-  const ip = {
-    on: {
-      calls_per_s: median(inProcess.on.map((x) => x.calls_per_s)),
-      p99_us: median(inProcess.on.map((x) => x.p99_us)),
-      p50_us: median(inProcess.on.map((x) => x.p50_us)),
+  // In-process: the same predict, with and without logPrediction into a real log, in a process of its
+  // own (bench/prediction-log-in-process.ts) so that neither the S3 server nor this heap is measured.
+  // Asynchronously: the S3 server the child writes to runs in this process.
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(repoRoot, 'bench/prediction-log-in-process.ts'),
+      '--seconds',
+      String(IN_PROCESS_SECONDS),
+      '--rounds',
+      String(ROUNDS),
+      '--rows',
+      JSON.stringify(rows.slice(0, 1)),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        MYSQL_HOST: mysql.host,
+        MYSQL_PORT: String(mysql.port),
+        MYSQL_USER: mysql.user,
+        MYSQL_PASSWORD: mysql.password,
+        MYSQL_DATABASE: mysql.database,
+        S3_BUCKET: bucket,
+        S3_ENDPOINT: `http://127.0.0.1:${stacks.on.s3Port}`,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+      },
     },
-    off: {
-      calls_per_s: median(inProcess.off.map((x) => x.calls_per_s)),
-      p99_us: median(inProcess.off.map((x) => x.p99_us)),
-      p50_us: median(inProcess.off.map((x) => x.p50_us)),
-    },
-    rounds: inProcess,
-    log: stats,
-  };
-  log(
-    `in-process: on ${ip.on.calls_per_s}/s (${spread(inProcess.on.map((x) => x.calls_per_s))}) p50 ${ip.on.p50_us} µs p99 ${ip.on.p99_us} µs | off ${ip.off.calls_per_s}/s (${spread(inProcess.off.map((x) => x.calls_per_s))}) p50 ${ip.off.p50_us} µs p99 ${ip.off.p99_us} µs; log wrote ${stats.written}, dropped ${stats.dropped}`,
   );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`in-process measurement failed (${code}): ${stderr}`);
+  const measured = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
+    rounds: Record<'on' | 'off', InProcessWindow[]>;
+    log: PredictionLogStats;
+  };
+  const inProcess = measured.rounds;
+  const sideSummary = (side: 'on' | 'off') =>
+    Object.fromEntries(
+      IN_PROCESS_FIELDS.map((k) => [k, { median: median(inProcess[side].map((x) => x[k])), range: spread(inProcess[side].map((x) => x[k])) }]),
+    );
+  const ip = {
+    seconds: IN_PROCESS_SECONDS,
+    rounds: ROUNDS,
+    on: sideSummary('on'),
+    off: sideSummary('off'),
+    calls_per_s_ratio: Math.round((median(inProcess.on.map((x) => x.calls_per_s)) / median(inProcess.off.map((x) => x.calls_per_s))) * 1000) / 1000,
+    cpu_per_call_ratio: Math.round((median(inProcess.on.map((x) => x.cpu_us_per_call)) / median(inProcess.off.map((x) => x.cpu_us_per_call))) * 1000) / 1000,
+    windows: inProcess,
+    log: measured.log,
+  };
+  log(`\nin-process (ModelServer.predict ± logPrediction, ${ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
+  log('| | log on | log off | on / off |');
+  log('|---|---|---|---|');
+  for (const k of IN_PROCESS_FIELDS) {
+    const on = ip.on[k];
+    const off = ip.off[k];
+    log(`| ${k} | ${on.median} [${on.range}] | ${off.median} [${off.range}] | ${Math.round((on.median / off.median) * 1000) / 1000} |`);
+  }
+  log(`log: wrote ${measured.log.written}, dropped ${measured.log.dropped}, write errors ${measured.log.writeErrors}`);
 
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(
@@ -219,7 +240,7 @@ try {
     `${JSON.stringify({ trees: TREES, http: scenarios, indexed: counts, inProcess: ip }, null, 2)}\n`,
   );
   log(
-    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms | p99 overhead | CPU µs/request on / off | CPU overhead |',
+    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms (spread) | p99 overhead | CPU µs/request on / off | CPU overhead |',
   );
   log('|---|---|---|---|---|---|---|---|');
   for (const s of scenarios as {
@@ -237,7 +258,7 @@ try {
     cpu_overhead_pct: number;
   }[]) {
     log(
-      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} / ${s.p99_off} | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`,
+      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} [${spread(s.on.map((x) => x.p99_ms))}] / ${s.p99_off} [${spread(s.off.map((x) => x.p99_ms))}] | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`,
     );
   }
 } finally {

@@ -1,6 +1,18 @@
 import type { Prediction } from '../serving/model-server.ts';
 import type { PredictionLog, PredictionRecord } from './prediction-log.ts';
 
+/** The current time in ISO form, made once per millisecond (requests arrive many to a millisecond). */
+let lastMs = Number.NaN;
+let lastIso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /**
  * The log records of one answered request, one per row: the row as sent (it validated, so it holds
  * the features), the champion's (or asked-for version's) prediction, and the request's latency.
@@ -12,22 +24,26 @@ export function predictionRecords(
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
 ): PredictionRecord[] {
-  const ts = new Date().toISOString();
+  const ts = isoNow();
   const latency = Math.round(latencyMs * 1000) / 1000;
-  return result.predictions.map((p, row) => ({
-    request_id: requestId,
-    row,
-    ts,
-    model: result.model.name,
-    model_version: result.model.version,
-    alias: result.model.alias,
-    source,
-    features: rows[row] as Record<string, unknown>,
-    prediction: p.prediction,
-    ...(p.label !== undefined ? { label: p.label } : {}),
-    ...(p.probabilities ? { probabilities: p.probabilities } : {}),
-    latency_ms: latency,
-  }));
+  const { name, version, alias } = result.model;
+  return result.predictions.map((p, row) => {
+    const record: PredictionRecord = {
+      request_id: requestId,
+      row,
+      ts,
+      model: name,
+      model_version: version,
+      alias,
+      source,
+      features: rows[row] as Record<string, unknown>,
+      prediction: p.prediction,
+      latency_ms: latency,
+    };
+    if (p.label !== undefined) record.label = p.label;
+    if (p.probabilities) record.probabilities = p.probabilities;
+    return record;
+  });
 }
 
 /** Logs a request's rows when the log samples it; never throws into the request. */

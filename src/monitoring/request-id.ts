@@ -4,16 +4,31 @@
 //
 //   sssssss s-ssss-8sss-Vrrr-wwwwwwwwwwww   s: request number (60 bits, hex)   V: variant (8–b)
 //                                            r: random                        w: writer id (48 bits)
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 const SHAPE = /^([0-9a-f]{8})-([0-9a-f]{4})-8([0-9a-f]{3})-[89ab][0-9a-f]{3}-([0-9a-f]{12})$/;
 
 export const newWriterId = (): string => randomBytes(6).toString('hex');
 
+/**
+ * The random part, drawn from a pool refilled every 4096 ids: one call into the CSPRNG per request
+ * cost more than the rest of the request's logging.
+ */
+const pool = new Uint16Array(4096);
+let drawn = pool.length;
+function random16(): number {
+  if (drawn === pool.length) {
+    randomFillSync(pool);
+    drawn = 0;
+  }
+  return pool[drawn++];
+}
+
 export function formatRequestId(writerId: string, seq: number): string {
   const s = seq.toString(16).padStart(15, '0');
-  const r = randomBytes(2).toString('hex');
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-8${s.slice(12, 15)}-${'89ab'[parseInt(r[0], 16) & 3]}${r.slice(1, 4)}-${writerId}`;
+  // Variant bits 10xx, then 14 random bits.
+  const r = ((random16() & 0x3fff) | 0x8000).toString(16);
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-8${s.slice(12, 15)}-${r}-${writerId}`;
 }
 
 /** The writer and request number of an id this scheme made; null for any other string. */

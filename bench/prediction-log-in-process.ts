@@ -1,0 +1,114 @@
+// The in-process half of bench/prediction-log.ts, in a process of its own: ModelServer.predict alone
+// against ModelServer.predict plus logPrediction into a real log (S3 + MySQL writer, background
+// flushes), in alternating fixed-duration windows. Its own process so that the S3 server (s3rver, in
+// the parent) and the parent's heap (the dataset, the stacks) are not measured with it: what is left
+// is what a serving process pays for its log.
+//
+// Besides calls/s and latency, per window: CPU time per call (this process, GC threads included; far
+// less disturbed than throughput by other load on a shared machine) and the longest stalls of the
+// event loop (a flush runs on the serving thread: this is what it can make a request wait).
+//
+// Reads the stack it measures from the environment (MYSQL_*, S3_*), prints one JSON line:
+//   node bench/prediction-log-in-process.ts --seconds 3 --rounds 5 --model covertype --rows '[{…}]'
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { S3MysqlLogWriter } from '../src/monitoring/log-writer.ts';
+import { PredictionLog } from '../src/monitoring/prediction-log.ts';
+import { logPrediction } from '../src/monitoring/records.ts';
+import { ModelServer } from '../src/serving/model-server.ts';
+import { createPool } from '../src/storage/mysql.ts';
+import { ArtifactStore } from '../src/storage/s3.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    model: { type: 'string', default: 'covertype' },
+    rows: { type: 'string' },
+  },
+});
+const env = process.env;
+const pool = createPool({
+  host: env.MYSQL_HOST ?? '127.0.0.1',
+  port: Number(env.MYSQL_PORT ?? 3306),
+  user: env.MYSQL_USER ?? 'root',
+  password: env.MYSQL_PASSWORD ?? '',
+  database: String(env.MYSQL_DATABASE),
+});
+const store = new ArtifactStore({
+  bucket: String(env.S3_BUCKET),
+  region: 'us-east-1',
+  endpoint: String(env.S3_ENDPOINT),
+  credentials: { accessKeyId: String(env.S3_ACCESS_KEY_ID), secretAccessKey: String(env.S3_SECRET_ACCESS_KEY) },
+});
+const server = new ModelServer(pool, store, 2000);
+// The deployed defaults (src/config.ts).
+const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {
+  sampleRate: 1,
+  bufferBytes: 8_000_000,
+  flushBytes: 1_000_000,
+  flushMs: 5000,
+  background: true,
+});
+const records = JSON.parse(String(opts.rows)) as unknown[];
+const model = String(opts.model);
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+export interface Window {
+  calls_per_s: number;
+  p50_us: number;
+  p99_us: number;
+  cpu_us_per_call: number;
+  /** Longest turns of the event loop between two calls: what a request could have waited behind. */
+  stall_p999_ms: number;
+  stall_max_ms: number;
+}
+
+async function window(logged: boolean, ms: number): Promise<Window> {
+  const times: number[] = [];
+  const turns: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  const end = start + ms;
+  let last = start;
+  while (performance.now() < end) {
+    const t = performance.now();
+    const result = await server.predict({ modelName: model }, records);
+    if (logged) logPrediction(predictionLog, predictionLog.requestId(), records, result, performance.now() - t);
+    times.push(performance.now() - t);
+    // Back to the event loop after each call, as a server does between requests: the log's
+    // background flushes (S3, MySQL) run here and share the thread, so their cost is counted.
+    await new Promise((r) => setImmediate(r));
+    const now = performance.now();
+    turns.push(now - last);
+    last = now;
+  }
+  const elapsed = performance.now() - start;
+  const cpu = process.cpuUsage(cpu0);
+  times.sort((a, b) => a - b);
+  turns.sort((a, b) => a - b);
+  return {
+    calls_per_s: Math.round(times.length / (elapsed / 1000)),
+    p50_us: Math.round(pct(times, 50) * 1000),
+    p99_us: Math.round(pct(times, 99) * 1000),
+    cpu_us_per_call: round((cpu.user + cpu.system) / times.length),
+    stall_p999_ms: round(pct(turns, 99.9), 3),
+    stall_max_ms: round(turns[turns.length - 1], 3),
+  };
+}
+
+const seconds = Number(opts.seconds);
+const warmup = Number(opts.warmup);
+// The same warm-up on both sides, then rounds in alternating order (neither always runs first).
+await window(true, warmup * 1000);
+await window(false, warmup * 1000);
+const rounds: Record<'on' | 'off', Window[]> = { on: [], off: [] };
+for (let r = 0; r < Number(opts.rounds); r++)
+  for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) rounds[side].push(await window(side === 'on', seconds * 1000));
+const log = await predictionLog.close();
+await pool.end();
+store.client.destroy();
+console.log(JSON.stringify({ rounds, log }));

@@ -5,6 +5,10 @@
 //
 //   node bench/boost.ts [--datasets covertype,diabetes] [--rows N] [--iterations 100] [--leaves 31]
 //                       [--lr 0.1] [--bins 255] [--min-leaf 20] [--workers N] [--sides ours,sklearn_hgb,xgboost]
+//                       [--out bench/results/boost.json]
+//
+// The defaults are the issue's full run. For a quick comparison while working, e.g.
+//   npm run bench:boost -- --datasets diabetes --sides ours,xgboost --out /tmp/boost.json
 //
 // Covertype: all rows of ../shared/data/covertype (457,035 of the 581,012 UCI rows; multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
 // binary "<30 days readmission", 80/20 split grouped by patient_nbr (bench/diabetes.ts encodes it).
@@ -67,7 +71,9 @@ interface DatasetResult {
   xgboost?: SideResult;
 }
 
-function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: number; sides: Side[]; child?: string } {
+const DEFAULT_OUT = fileURLToPath(new URL('./results/boost.json', import.meta.url));
+
+function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: number; sides: Side[]; out: string; child?: string } {
   const out = {
     datasets: ['covertype', 'diabetes'],
     rows: Infinity,
@@ -78,6 +84,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     minLeaf: 20,
     workers: availableParallelism(),
     sides: [...SIDES] as Side[],
+    out: DEFAULT_OUT,
     child: undefined as string | undefined,
   };
   const num = (name: string, v: string | undefined, int: boolean): number => {
@@ -96,6 +103,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     else if (a === '--min-leaf') out.minLeaf = num(a, argv[++i], true);
     else if (a === '--workers') out.workers = num(a, argv[++i], true);
     else if (a === '--sides') out.sides = argv[++i].split(',') as Side[];
+    else if (a === '--out') out.out = argv[++i];
     else if (a === '--child') out.child = argv[++i];
     else throw new Error(`unknown option ${a}`);
   }
@@ -286,7 +294,8 @@ async function main(): Promise<void> {
     await runChild(args.child, args);
     return;
   }
-  if (args.sides.includes('sklearn_hgb')) ensurePython('sklearn', 'python3-sklearn');
+  // boost_peers.py imports sklearn_train.py (its RSS measurement), which imports sklearn: both peers need it.
+  if (args.sides.some((s) => s !== 'ours')) ensurePython('sklearn', 'python3-sklearn');
   if (args.sides.includes('xgboost')) ensurePython('xgboost', 'python3-xgboost');
   const started = performance.now();
   const self = fileURLToPath(import.meta.url);
@@ -367,7 +376,7 @@ async function main(): Promise<void> {
     entry.load_avg_1m[1] = loadavg()[0];
     results.push(entry);
   }
-  const outPath = fileURLToPath(new URL('./results/boost.json', import.meta.url));
+  const outPath = args.out;
   writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
   console.log(table(results));
   for (const r of results) console.log(goals(r));

@@ -9,10 +9,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateFeature, CHANNELS, CTRL, drainFeatures, sparseLists, type NodeRows } from './histograms.ts';
+import { accumulateFeatures, CHANNELS, CTRL, TASK_CLOSED, drainFeatures, featuresPerItem, sparseLists, type NodeRows } from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
-/** Column-major bins must be SharedArrayBuffer-backed when workers are used. */
+/** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
 export type GrowerData = BinnedColumns;
 
 export interface GrowerConfig {
@@ -96,8 +96,8 @@ export class TreeGrower {
     this.idx = new Int32Array(alloc(n * 4));
     this.tmp = new Int32Array(n);
     this.rows = {
-      bins: data.bins,
-      nRows: n,
+      rowBins: data.rowBins,
+      nFeatures: data.nFeatures,
       idx: this.idx,
       ghOrd: new Float32Array(alloc(n * 8)),
       ghRow: new Float32Array(alloc(n * 8)),
@@ -158,10 +158,10 @@ export class TreeGrower {
     const nBins = this.data.nBins;
     if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
       const hist = pool.buffer(buf);
-      for (let j = 0; j < this.nTreeFeatures; j++) {
-        const f = this.features[j];
-        pool.clearFeature(buf, f);
-        accumulateFeature(hist, pool.featOff[f], nBins[f], f, this.rows, start, end, G, H, node);
+      const perItem = featuresPerItem(this.nTreeFeatures, 1);
+      for (let j0 = 0; j0 < this.nTreeFeatures; j0 += perItem) {
+        const j1 = Math.min(this.nTreeFeatures, j0 + perItem);
+        accumulateFeatures(hist, 0, pool.featOff, nBins, this.features, j0, j1, this.rows, start, end, G, H, node);
       }
     } else {
       const ctrl = this.ctrl;
@@ -172,14 +172,15 @@ export class TreeGrower {
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NFEAT] = this.nTreeFeatures;
       ctrl[CTRL.NODE] = node;
+      ctrl[CTRL.PER_ITEM] = featuresPerItem(this.nTreeFeatures, this.workers.length + 1);
+      // Publishes the task (see CTRL): no worker is inside the previous one any more.
       Atomics.store(ctrl, CTRL.NEXT, 0);
-      Atomics.store(ctrl, CTRL.DONE, 0);
       Atomics.add(ctrl, CTRL.GEN, 1);
       Atomics.notify(ctrl, CTRL.GEN);
       drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
-      const nw = this.workers.length;
-      for (let d = Atomics.load(ctrl, CTRL.DONE); d < nw; d = Atomics.load(ctrl, CTRL.DONE)) {
-        if (Atomics.wait(ctrl, CTRL.DONE, d, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
+      Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
+      for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
+        if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
       }
     }
     for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);

@@ -23,8 +23,8 @@ if (parentPort) {
     Atomics.wait(ctrl, CTRL.GEN, seen);
     seen = Atomics.load(ctrl, CTRL.GEN);
     if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
+    Atomics.add(ctrl, CTRL.ACTIVE, 1);
     drainFeatures(ctrl, init.totals, init.features, init.backing, init.size, init.featOff, init.nBins, init.rows);
-    Atomics.add(ctrl, CTRL.DONE, 1);
-    Atomics.notify(ctrl, CTRL.DONE);
+    if (Atomics.sub(ctrl, CTRL.ACTIVE, 1) === 1) Atomics.notify(ctrl, CTRL.ACTIVE);
   }
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
-import { accumulateFeature, sparseLists } from '../../src/boosting/histograms.ts';
+import { accumulateFeatures, featuresPerItem, sparseLists } from '../../src/boosting/histograms.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
@@ -308,14 +308,22 @@ describe('boosting: missing values', () => {
 describe('boosting: determinism', () => {
   it('the same seed gives a byte-identical model with 1, 2 or 3 threads; another seed differs', async () => {
     // Enough rows that large nodes go to the histogram workers.
-    const { X, y } = circles(40000, 51, 0.2);
+    const base = circles(40000, 51, 0.2);
+    const y = base.y;
     // Feature 2 becomes a sparse one-hot flag that flips the label: nodes built on the workers
-    // (large ones) read it through the row-list path.
+    // (large ones) read it through the row-list path. Sixteen more columns (small integer codes
+    // and sparse flags) make several work items per node, so the threads share a node's features.
+    const p = 20;
+    const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
     for (let r = 0; r < X.rows; r++) {
-      X.data[r * 4 + 2] = rand() < 0.02 ? 1 : 0;
-      if (X.data[r * 4 + 2] === 1) y[r] = 1 - y[r];
+      for (let f = 0; f < 4; f++) X.data[r * p + f] = base.X.data[r * 4 + f];
+      X.data[r * p + 2] = rand() < 0.02 ? 1 : 0;
+      if (X.data[r * p + 2] === 1) y[r] = 1 - y[r];
+      for (let f = 4; f < 12; f++) X.data[r * p + f] = Math.floor(rand() * 5);
+      for (let f = 12; f < p; f++) X.data[r * p + f] = rand() < 0.03 ? 1 : 0;
     }
+    for (const threads of [2, 3]) assert.ok(featuresPerItem(p * 0.75, threads) < p * 0.75, 'more than one work item per node');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
     const models: string[] = [];
     for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
@@ -355,11 +363,14 @@ describe('boosting: sparse two-bin features', () => {
       G += ghOrd[2 * i];
       H += ghOrd[2 * i + 1];
     });
-    const rows = { bins, nRows: n, idx, ghOrd, ghRow, rowLeaf, ...lists };
-    const sparse = new Float64Array(6);
-    accumulateFeature(sparse, 0, 2, 0, rows, 0, m, G, H, 7);
-    const dense = new Float64Array(6);
-    accumulateFeature(dense, 0, 2, 0, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
+    // One feature: its column is also its row-major copy.
+    const rows = { rowBins: bins, nFeatures: 1, idx, ghOrd, ghRow, rowLeaf, ...lists };
+    const featOff = Int32Array.of(0, 6);
+    const features = Int32Array.of(0);
+    const sparse = new Float64Array(6).fill(Number.NaN);
+    accumulateFeatures(sparse, 0, featOff, nBins, features, 0, 1, rows, 0, m, G, H, 7);
+    const dense = new Float64Array(6).fill(Number.NaN);
+    accumulateFeatures(dense, 0, featOff, nBins, features, 0, 1, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
     assert.deepEqual(Array.from(sparse), Array.from(dense));
     assert.ok(sparse[5] > 100 && sparse[2] > 1000, `bins ${sparse}`);
   });

@@ -53,8 +53,8 @@ export interface LogBatch {
   key: string;
   /** Records in it. */
   count: number;
-  /** JSON Lines, one per record. */
-  body: string;
+  /** JSON Lines (UTF-8), one per record. */
+  body: Uint8Array;
   /** Records of this model the full buffer dropped since the last written batch. */
   dropped: number;
   /** Buffer memory the batch holds until it is written. */
@@ -96,22 +96,112 @@ export interface PredictionLogStats {
 }
 
 /**
- * A buffered record: its JSON line (made on the request path) and the few facts the flush groups
- * by. Only the string is kept, not the record's objects (the request's rows, probabilities): a
- * request's garbage dies young instead of being copied through the GC's generations while it waits.
+ * The buffered records of one model and UTC day (one object when written): their JSON lines, made on
+ * the request path and copied at once into off-heap memory (Buffer chunks), and the few facts the flush
+ * needs. Nothing of a request stays on the JS heap: its strings and objects die young, where the
+ * GC's cost is what survives; kept as strings, each line would be copied through the generations and
+ * make every collection of a serving process (its models in the old generation) slower.
  */
-interface Entry {
-  line: string;
+interface Group {
   model: string;
   day: string;
-  requestId: string;
-  champion: boolean;
-  /** What it counts against the buffer's bound. */
+  /** Full chunks, then the one being filled (`used` bytes of it). */
+  chunks: Buffer[];
+  used: number;
+  records: number;
+  /** Line numbers of champion records (the ones shadow scoring reads). */
+  champion: number[];
+  /** The range of this log's request numbers among them (null: none of its ids). */
+  seqFirst: number | null;
+  seqLast: number | null;
+  /** What they count against the buffer's bound. */
   bytes: number;
 }
 
-/** Memory counted per record beyond its JSON line (the entry object, its array slot). */
+/** Memory counted per record beyond its JSON line (its bookkeeping, the unused end of a chunk). */
 const ENTRY_OVERHEAD = 96;
+/** Off-heap chunk size (a longer line gets a chunk of its own size). */
+const CHUNK_BYTES = 64 * 1024;
+
+/** Appends a line and its newline to a group's chunks. */
+function append(group: Group, line: string): void {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const room = line.length * 3 + 1;
+  let chunk = group.chunks[group.chunks.length - 1];
+  if (!chunk || chunk.length - group.used < room) {
+    if (chunk) group.chunks[group.chunks.length - 1] = chunk.subarray(0, group.used);
+    chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, room));
+    group.chunks.push(chunk);
+    group.used = 0;
+  }
+  group.used += chunk.write(line, group.used, 'utf8');
+  chunk[group.used++] = 0x0a;
+}
+
+/** A group's lines as one body. */
+function body(group: Group): Buffer {
+  const chunks = group.chunks.slice();
+  chunks[chunks.length - 1] = chunks[chunks.length - 1].subarray(0, group.used);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+/** A number as JSON writes it (NaN, Infinity: null). */
+const jsonNumber = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
+
+/**
+ * Probabilities as JSON numbers, the few hundred distinct values a model gives (votes of n trees)
+ * kept: writing a fraction's shortest digits costs as much as the rest of the line.
+ */
+const probabilityText = new Map<number, string>();
+function probabilityJson(x: number): string {
+  let text = probabilityText.get(x);
+  if (text === undefined) {
+    text = jsonNumber(x);
+    if (probabilityText.size >= 4096) probabilityText.clear();
+    probabilityText.set(x, text);
+  }
+  return text;
+}
+
+/** JSON of a few distinct strings seen again and again (model names, aliases, class names), kept. */
+const quoted = new Map<string, string>();
+function jsonKey(s: string): string {
+  let q = quoted.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quoted.size < 10_000) quoted.set(s, q);
+  }
+  return q;
+}
+
+/**
+ * A class-probability map as JSON.stringify writes it (class names such as "1".."7" are array-index
+ * keys, JSON.stringify's slow path).
+ */
+function probabilitiesJson(p: Readonly<Record<string, number>>): string {
+  let out = '{';
+  for (const k in p) {
+    const v = p[k];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${jsonKey(k)}:${probabilityJson(v)}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * One record's JSON line: the same text as `JSON.stringify(record)` (fields in the same order), built
+ * from the record's fixed layout, with JSON.stringify left for the free-form parts (the features).
+ */
+export function recordLine(r: PredictionRecord): string {
+  const features = JSON.stringify(r.features) as string | undefined;
+  if (features === undefined) return JSON.stringify(r); // no features at all: JSON leaves the field out
+  let line = `{"request_id":${JSON.stringify(r.request_id)},"row":${jsonNumber(r.row)},"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)},"features":${features},"prediction":${typeof r.prediction === 'number' ? jsonNumber(r.prediction) : jsonKey(r.prediction)}`;
+  if (r.label !== undefined) line += `,"label":${jsonKey(r.label)}`;
+  if (r.probabilities !== undefined) line += `,"probabilities":${probabilitiesJson(r.probabilities)}`;
+  line += `,"latency_ms":${jsonNumber(r.latency_ms)}`;
+  if (r.challenger !== undefined) line += `,"challenger":${JSON.stringify(r.challenger)}`;
+  return `${line}}`;
+}
 
 export class PredictionLog {
   private readonly writer: LogWriter;
@@ -121,8 +211,15 @@ export class PredictionLog {
   /** Names this writer's objects and request ids, so two containers never collide. */
   readonly writerId = newWriterId();
   private nextSeq = 0;
-  private entries: Entry[] = [];
+  /** The buffer: one group per model and UTC day. */
+  private groups = new Map<string, Group>();
+  /** The group the last record went to (records come in runs of one model and day). */
+  private lastGroup: Group | undefined;
+  private records = 0;
   private oldestAt = 0;
+  /** The last request id seen and its number (a request's rows share one id). */
+  private lastRequestId = '';
+  private lastSeq: number | null = null;
   /** Batches whose write failed, retried first at the next flush. */
   private pending: LogBatch[] = [];
   private bytes = 0;
@@ -167,7 +264,7 @@ export class PredictionLog {
     for (const record of records) {
       let line: string;
       try {
-        line = JSON.stringify(record);
+        line = recordLine(record);
       } catch {
         this.drop(record.model); // not serializable (never from a validated request)
         continue;
@@ -177,13 +274,46 @@ export class PredictionLog {
         this.drop(record.model);
         continue;
       }
-      if (this.entries.length === 0) this.oldestAt = this.now();
-      this.entries.push({ line, model: record.model, day: record.ts.slice(0, 10), requestId: record.request_id, champion: record.alias === 'champion', bytes });
+      if (this.records === 0) this.oldestAt = this.now();
+      const group = this.groupOf(record.model, record.ts.slice(0, 10));
+      if (record.alias === 'champion') group.champion.push(group.records);
+      append(group, line);
+      group.records++;
+      group.bytes += bytes;
+      const seq = this.seqOf(record.request_id);
+      if (seq !== null) {
+        if (group.seqFirst === null || seq < group.seqFirst) group.seqFirst = seq;
+        if (group.seqLast === null || seq > group.seqLast) group.seqLast = seq;
+      }
       this.bytes += bytes;
+      this.records++;
       this.counts.logged++;
     }
     // One flush at a time is enough: what arrives meanwhile goes with the next (the timer, or the next add).
     if (this.options.background && this.bytes >= this.options.flushBytes && !this.flushing) void this.flush();
+  }
+
+  private groupOf(model: string, day: string): Group {
+    const last = this.lastGroup;
+    if (last && last.model === model && last.day === day) return last;
+    const k = `${model}\u0000${day}`;
+    let group = this.groups.get(k);
+    if (!group) {
+      group = { model, day, chunks: [], used: 0, records: 0, champion: [], seqFirst: null, seqLast: null, bytes: 0 };
+      this.groups.set(k, group);
+    }
+    this.lastGroup = group;
+    return group;
+  }
+
+  /** This log's number of a request id (null: an id of another writer or scheme), parsed once per request. */
+  private seqOf(requestId: string): number | null {
+    if (requestId !== this.lastRequestId) {
+      const id = parseRequestId(requestId);
+      this.lastRequestId = requestId;
+      this.lastSeq = id && id.writerId === this.writerId ? id.seq : null;
+    }
+    return this.lastSeq;
   }
 
   private drop(model: string): void {
@@ -194,7 +324,7 @@ export class PredictionLog {
   /** Something to write, and the size or age threshold is reached. */
   due(): boolean {
     if (this.pending.length > 0) return true;
-    if (this.entries.length === 0) return false;
+    if (this.records === 0) return false;
     return this.bytes >= this.options.flushBytes || this.now() - this.oldestAt >= this.options.flushMs;
   }
 
@@ -206,7 +336,7 @@ export class PredictionLog {
   /** Writes everything buffered; never throws (failures are counted and kept for the next flush). */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (this.entries.length === 0 && this.pending.length === 0) return;
+    if (this.records === 0 && this.pending.length === 0) return;
     this.flushing = this.writeOut();
     try {
       await this.flushing;
@@ -216,14 +346,13 @@ export class PredictionLog {
   }
 
   private async writeOut(): Promise<void> {
-    const taken = this.entries;
-    this.entries = [];
+    const taken = [...this.groups.values()];
+    this.groups = new Map();
+    this.lastGroup = undefined;
+    this.records = 0;
     const batches = this.pending;
     this.pending = [];
-    if (taken.length > 0) {
-      await this.enrich(taken);
-      batches.push(...this.batch(taken));
-    }
+    for (const group of taken) batches.push(await this.batch(group));
     for (const batch of batches) {
       try {
         await this.writer.write(batch);
@@ -237,69 +366,48 @@ export class PredictionLog {
     }
   }
 
-  /** Shadow scoring (or any enrichment) of the champion entries of the models it applies to: parsed, enriched, written back. */
-  private async enrich(entries: Entry[]): Promise<void> {
+  /**
+   * Shadow scoring (or any enrichment) of a group's champion records, when it applies to the model:
+   * the lines read back, the champion ones parsed, enriched and written anew. Null: the body as it is.
+   */
+  private async enrich(group: Group, text: Buffer): Promise<Buffer | null> {
     const enrich = this.options.enrich;
-    if (!enrich) return;
-    const byModel = new Map<string, Entry[]>();
-    for (const e of entries) {
-      if (!e.champion) continue;
-      const list = byModel.get(e.model);
-      if (list) list.push(e);
-      else byModel.set(e.model, [e]);
-    }
-    for (const [model, list] of byModel) {
-      try {
-        if (!(await enrich.applies(model))) continue;
-        const records = list.map((e) => JSON.parse(e.line) as PredictionRecord);
-        await enrich.apply(records);
-        // The line grows by the challenger part; the buffer's count keeps the size it was added with.
-        records.forEach((r, i) => {
-          list[i].line = JSON.stringify(r);
-        });
-      } catch (error) {
-        this.warn({ event: 'prediction_log_enrich_failed', model, message: (error as Error).message });
-      }
+    if (!enrich || group.champion.length === 0) return null;
+    try {
+      if (!(await enrich.applies(group.model))) return null;
+      const lines = text.toString('utf8').split('\n');
+      const records = group.champion.map((i) => JSON.parse(lines[i]) as PredictionRecord);
+      await enrich.apply(records);
+      // The line grows by the challenger part; the buffer's count keeps the size it was added with.
+      records.forEach((r, j) => {
+        lines[group.champion[j]] = recordLine(r);
+      });
+      return Buffer.from(lines.join('\n'));
+    } catch (error) {
+      this.warn({ event: 'prediction_log_enrich_failed', model: group.model, message: (error as Error).message });
+      return null;
     }
   }
 
-  /** Groups entries by model and UTC day into batches with their object keys. */
-  private batch(entries: readonly Entry[]): LogBatch[] {
-    const groups = new Map<string, Entry[]>();
-    for (const e of entries) {
-      const k = `${e.model}\u0000${e.day}`;
-      const g = groups.get(k);
-      if (g) g.push(e);
-      else groups.set(k, [e]);
-    }
+  /** A group as one batch, with its object key. */
+  private async batch(group: Group): Promise<LogBatch> {
+    const plain = body(group);
+    const text = (await this.enrich(group, plain)) ?? plain;
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, '');
-    const out: LogBatch[] = [];
-    for (const [k, group] of groups) {
-      const [model, date] = k.split('\u0000');
-      const dropped = this.droppedByModel.get(model) ?? 0;
-      this.droppedByModel.delete(model);
-      let seqFirst: number | null = null;
-      let seqLast: number | null = null;
-      for (const e of group) {
-        const id = parseRequestId(e.requestId);
-        if (!id || id.writerId !== this.writerId) continue;
-        if (seqFirst === null || id.seq < seqFirst) seqFirst = id.seq;
-        if (seqLast === null || id.seq > seqLast) seqLast = id.seq;
-      }
-      out.push({
-        model,
-        date,
-        dropped,
-        writerId: this.writerId,
-        seqFirst,
-        seqLast,
-        bufferBytes: group.reduce((n, e) => n + e.bytes, 0),
-        key: keys.predictionLog(model, date, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
-        count: group.length,
-        body: `${group.map((e) => e.line).join('\n')}\n`,
-      });
-    }
-    return out;
+    const dropped = this.droppedByModel.get(group.model) ?? 0;
+    this.droppedByModel.delete(group.model);
+    return {
+      model: group.model,
+      date: group.day,
+      dropped,
+      writerId: this.writerId,
+      seqFirst: group.seqFirst,
+      seqLast: group.seqLast,
+      bufferBytes: group.bytes,
+      key: keys.predictionLog(group.model, group.day, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
+      count: group.records,
+      body: text,
+    };
   }
 
   private warn(event: Record<string, unknown>): void {
@@ -311,7 +419,7 @@ export class PredictionLog {
   }
 
   stats(): PredictionLogStats {
-    return { ...this.counts, bufferedRecords: this.entries.length + this.pending.reduce((n, b) => n + b.count, 0), bufferedBytes: this.bytes };
+    return { ...this.counts, bufferedRecords: this.records + this.pending.reduce((n, b) => n + b.count, 0), bufferedBytes: this.bytes };
   }
 
   /** Stops the timer and writes everything out (a failed batch is tried once more). */

@@ -45,6 +45,9 @@ export class ArtifactStore {
       ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
       ...(settings.credentials ? { credentials: settings.credentials } : {}),
       maxAttempts: 3,
+      // No CRC32 of every body on the way out (the SDK's default since 3.729): artifacts carry their own
+      // sha256, checked on every read, and computing both cost the serving thread on each log flush.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
     });
   }
 
@@ -63,12 +66,17 @@ export class ArtifactStore {
 
   /** Writes bytes and returns their sha256. */
   async putBytes(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<string> {
+    await this.put(key, body, contentType);
+    return sha256(body);
+  }
+
+  /** Writes an object whose hash nobody records (a prediction log part): no sha256 to compute. */
+  async put(key: string, body: Uint8Array | string, contentType: string): Promise<void> {
     try {
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
     } catch (error) {
       throw asStorageError(error, `writing ${key}`);
     }
-    return sha256(body);
   }
 
   async getBytes(key: string): Promise<Uint8Array> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelNotFound } from '../../src/errors.ts';
 import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
-import { PredictionLog, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
+import { PredictionLog, recordLine, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
 import { logPrediction } from '../../src/monitoring/records.ts';
 import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
@@ -39,7 +39,8 @@ class MemoryWriter {
   }
   lines(): Record<string, unknown>[] {
     return this.batches.flatMap((b) =>
-      b.body
+      Buffer.from(b.body)
+        .toString('utf8')
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
@@ -145,6 +146,35 @@ describe('prediction log', () => {
     await log.close();
     const ranges = Object.fromEntries(writer.batches.map((b) => [b.model, [b.writerId, b.seqFirst, b.seqLast]]));
     assert.deepEqual(ranges, { covertype: [log.writerId, 0, 2], bodyfat: [log.writerId, 1, 1] });
+  });
+
+  it('writes each record as the same line JSON.stringify would, whatever its values', async () => {
+    const odd: PredictionRecord[] = [
+      record(1),
+      record(2, { alias: null, label: undefined, probabilities: undefined, prediction: 31.25, latency_ms: 0 }),
+      record(3, { prediction: 'Spruce/Fir', label: 'Spruce "Fir"\n', probabilities: { 'Spruce/Fir': 1 / 3, Aspen: 2 / 3, '10': 0, '2': Number.NaN } }),
+      record(4, { features: { 'Soil "Type"': 'C\u00e9\u2028', nested: [1, null, 'x'], none: null, big: 1e21, small: -0 }, row: 7, model_version: 12 }),
+      record(5, { source: 'batch', request_id: 'job-1', challenger: { version: 4, prediction: 1, agree: false } }),
+      record(6, { probabilities: { 1: 0.1 + 0.2, 2: Number.POSITIVE_INFINITY, 3: 5e-324 }, latency_ms: Number.NaN }),
+    ];
+    for (const r of odd) assert.equal(recordLine(r), JSON.stringify(r));
+    // And through the off-heap buffer: the bytes written are those lines, UTF-8.
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    log.add(odd);
+    await log.close();
+    assert.equal(Buffer.from(writer.batches[0].body).toString('utf8'), `${odd.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  });
+
+  it('spreads a large flush over several off-heap chunks without losing a byte', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options({ bufferBytes: 50_000_000, flushBytes: 50_000_000 }));
+    const long = 'ü'.repeat(70_000); // one line longer than a chunk, and 2 bytes a character
+    const records = Array.from({ length: 500 }, (_, i) => record(i, i === 250 ? { features: { note: long } } : {}));
+    log.add(records);
+    await log.close();
+    assert.equal(writer.batches.length, 1);
+    assert.equal(Buffer.from(writer.batches[0].body).toString('utf8'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   });
 
   it('samples whole requests at the configured rate', () => {

@@ -61,6 +61,12 @@ describe('the serverless.yml parts made from the service manifest', () => {
     }
   });
 
+  test('roles: registry may read (not write) the bucket, since rollback and manual promotion check the artifact', () => {
+    const actions = statementsOf(parts().resources.RegistryRole).flatMap((s) => [s.Action].flat());
+    assert.ok(actions.includes('s3:GetObject') && actions.includes('s3:ListBucket'), actions.join(', '));
+    assert.ok(!actions.includes('s3:PutObject'));
+  });
+
   test('httpRoutes: each route with the module and export of its handler', () => {
     const predict = httpRoutes().find((r) => r.path === '/predict');
     assert.deepEqual(predict, { method: 'POST', path: '/predict', function: 'predict', module: 'functions/predict', export: 'handler' });

@@ -5,6 +5,7 @@
 //   node bench/cold-start.ts '{"rows":[{...}]}'
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { predictEvent } from './io.ts';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const at = () => performance.now();
@@ -13,7 +14,7 @@ const { handler } = (await import(pathToFileURL(path.join(repo, 'dist/functions/
   handler: (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
 };
 const imported = at();
-const response = await handler({ body: process.argv[2], rawPath: '/predict' }, {});
+const response = await handler(predictEvent(process.argv[2]), {});
 const firstPrediction = at();
 if (response.statusCode !== 200) throw new Error(`first prediction: ${response.statusCode} ${response.body}`);
 

@@ -1,4 +1,4 @@
-// Helpers shared by the benchmarks: raw float64 files exchanged with child processes, and the
+// Helpers shared by the benchmarks: raw float64 files exchanged with child processes, the predict event, and the
 // peak RSS of the current process.
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -25,4 +25,17 @@ export function peakRssMb(): number {
     // not Linux
   }
   return process.resourceUsage().maxRSS / 1024;
+}
+
+/** What API Gateway hands the predict function for `POST /predict` (payload format 2.0; the router matches routeKey and method). */
+export function predictEvent(body: string) {
+  return {
+    version: '2.0',
+    routeKey: 'POST /predict',
+    rawPath: '/predict',
+    headers: { 'content-type': 'application/json' },
+    requestContext: { http: { method: 'POST', path: '/predict' } },
+    body,
+    isBase64Encoded: false,
+  };
 }

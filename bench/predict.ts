@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { repoRoot, resolveFromRepo } from '../src/config.ts';
+import { loadConfig, mysqlSettings, repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import { validateRecord, type TypedRow } from '../src/dataset/validate.ts';
@@ -30,6 +30,7 @@ import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../s
 import { EmbeddedStack, freePort } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
+import { predictEvent } from './io.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -179,13 +180,7 @@ if (
 // ---- run -----------------------------------------------------------------------------------
 
 const label = randomBytes(4).toString('hex');
-const mysql = {
-  host: process.env.MYSQL_HOST ?? '127.0.0.1',
-  port: Number(process.env.MYSQL_PORT ?? 3306),
-  user: process.env.MYSQL_USER ?? 'root',
-  password: process.env.MYSQL_PASSWORD ?? '',
-  database: `mlops_bench_predict_${label}`,
-};
+const mysql = { ...mysqlSettings(loadConfig(process.env)), database: `mlops_bench_predict_${label}` };
 const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-bench-predict-'));
 const stack = new EmbeddedStack({
   mysql,
@@ -391,7 +386,7 @@ try {
     const records = (JSON.parse(body) as { rows: unknown[] }).rows;
     const n = rowsPerRequest === 1 ? 5000 : 500;
     await timeCalls('handler (body parse, zod, validation, predict, JSON)', rowsPerRequest, n, async () => {
-      const r = await handler({ body, rawPath: '/predict' }, {} as never);
+      const r = await handler(predictEvent(body), {} as never);
       if (r.statusCode !== 200) throw new Error(r.body);
     });
     await timeCalls('ModelServer.predict', rowsPerRequest, n, () => server.predict({ modelName: 'covertype' }, records));

@@ -18,6 +18,7 @@ import { logPrediction } from '../src/monitoring/records.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
+import { loadConfig, mysqlSettings } from '../src/config.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -29,13 +30,7 @@ const { values: opts } = parseArgs({
   },
 });
 const env = process.env;
-const pool = createPool({
-  host: env.MYSQL_HOST ?? '127.0.0.1',
-  port: Number(env.MYSQL_PORT ?? 3306),
-  user: env.MYSQL_USER ?? 'root',
-  password: env.MYSQL_PASSWORD ?? '',
-  database: String(env.MYSQL_DATABASE),
-});
+const pool = createPool({ ...mysqlSettings(loadConfig(process.env)), database: String(env.MYSQL_DATABASE) });
 const store = new ArtifactStore({
   bucket: String(env.S3_BUCKET),
   region: 'us-east-1',

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { repoRoot, resolveFromRepo } from '../src/config.ts';
+import { loadConfig, mysqlSettings, repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
@@ -90,13 +90,7 @@ async function load(url: string, body: string, connections: number, seconds: num
 const pidOf = (stack: EmbeddedStack): number => (stack as unknown as { offline: { pid: number } }).offline.pid;
 
 const label = randomBytes(4).toString('hex');
-const mysql = {
-  host: process.env.MYSQL_HOST ?? '127.0.0.1',
-  port: Number(process.env.MYSQL_PORT ?? 3306),
-  user: process.env.MYSQL_USER ?? 'root',
-  password: process.env.MYSQL_PASSWORD ?? '',
-  database: `mlops_bench_predlog_${label}`,
-};
+const mysql = { ...mysqlSettings(loadConfig(process.env)), database: `mlops_bench_predlog_${label}` };
 const bucket = `mlops-bench-predlog-${label}`;
 const work = await mkdtemp(path.join(os.tmpdir(), 'mlops-bench-predlog-'));
 const base = { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SECONDS: '1', DATA_API_SAMPLE_SIZE: '5000', TRAIN_WORKERS: '2' };

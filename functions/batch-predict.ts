@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
-import { BatchInputKey, modelName, VersionNumber } from '../src/schemas.ts';
+import { BatchInputKey, DEFAULT_DATASET, modelName, VersionNumber } from '../src/schemas.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { logger, warnEvents, withLogger } from './lib/log.ts';
 import { getPredictionLog } from './lib/prediction-log.ts';
 import { parseEvent } from './lib/middleware.ts';
 
 const BatchPredictEvent = z.object({
-  model: modelName().default('covertype'),
+  model: modelName().default(DEFAULT_DATASET),
   version: VersionNumber.optional(),
   alias: z.enum(ALIASES).optional(),
   inputKey: BatchInputKey,

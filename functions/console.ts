@@ -8,7 +8,7 @@ import { InvalidInput, NotFound } from '../src/errors.ts';
 import { batchPredict } from '../src/pipeline/batch-predict.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { evaluateModelVersion, type ModelEvaluation } from '../src/serving/model-evaluation.ts';
-import { modelName, VersionParam } from '../src/schemas.ts';
+import { DEFAULT_DATASET, modelName, VersionParam } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { withLogger } from './lib/log.ts';
@@ -42,7 +42,7 @@ const ASSET = /^[a-z0-9][a-z0-9_-]*(\.[a-z0-9]+)+$/;
 const Name = modelName();
 const BatchQuery = z
   .object({
-    model: Name.default('covertype'),
+    model: Name.default(DEFAULT_DATASET),
     version: VersionParam.optional(),
     alias: z.enum(ALIASES).optional(),
   })

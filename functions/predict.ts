@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
-import { modelName, VersionNumber } from '../src/schemas.ts';
+import { DEFAULT_DATASET, modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { warnEvents, withLogger } from './lib/log.ts';
@@ -17,7 +17,7 @@ const MAX_BODY_BYTES = 1_000_000;
 const PredictBody = z
   .strictObject({
     /** Registered model name; defaults to the only dataset shipped today. */
-    model: modelName('model must be a model name such as "covertype"').default('covertype'),
+    model: modelName('model must be a model name such as "covertype"').default(DEFAULT_DATASET),
     model_version: VersionNumber.optional(),
     alias: z.enum(ALIASES).optional(),
     rows: z.array(z.unknown()).min(1, 'rows must hold at least one row').max(MAX_ROWS, `at most ${MAX_ROWS} rows per request`),

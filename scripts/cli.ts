@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { LOCAL_STACK_S3, loadConfig, s3Settings } from '../src/config.ts';
+import { LOCAL_STACK_S3, loadConfig, mysqlSettings, s3Settings } from '../src/config.ts';
 import { reproduceVersion } from '../src/pipeline/reproduce.ts';
 import { ADMIN_TOKEN_FILE, findAdminToken } from '../src/embedded/admin-token.ts';
 import { errorTypeOf } from '../src/embedded/lambda-invoker.ts';
@@ -32,6 +32,7 @@ import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
 import { progressPrinter } from './lib/progress.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
+import { DEFAULT_DATASET } from '../src/schemas.ts';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -42,7 +43,7 @@ const { values: opts, positionals } = parseArgs({
     'state-machine': { type: 'string', default: process.env.STATE_MACHINE_ARN ?? EMBEDDED_STATE_MACHINE_ARN },
     ...pipelineInputOptions,
     execution: { type: 'string' },
-    model: { type: 'string', default: 'covertype' },
+    model: { type: 'string', default: DEFAULT_DATASET },
     version: { type: 'string' },
     reason: { type: 'string' },
     out: { type: 'string' },
@@ -90,7 +91,7 @@ function table(rows: Record<string, unknown>[], columns: string[]): void {
 
 function storage() {
   const c = loadConfig({ ...LOCAL_STACK_S3, ...process.env });
-  const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
+  const pool = createPool(mysqlSettings(c));
   return { pool, store: new ArtifactStore(s3Settings(c)), config: c };
 }
 

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOCAL_STACK_S3, loadConfig, repoRoot, s3Settings } from '../src/config.ts';
+import { LOCAL_STACK_S3, loadConfig, mysqlSettings, repoRoot, s3Settings } from '../src/config.ts';
 import { createPool, queryRows, type RowDataPacket } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
 
@@ -29,7 +29,7 @@ let text = await readFile(eventPath, 'utf8');
 
 if (text.includes('${latest.')) {
   const c = loadConfig();
-  const pool = createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
+  const pool = createPool(mysqlSettings(c));
   try {
     const versions = await queryRows<RowDataPacket>(
       pool,

@@ -3,11 +3,11 @@
  * the environment: for a database the embedded runner does not manage (RDS, the containers' MySQL).
  *   MYSQL_HOST=… MYSQL_USER=… MYSQL_PASSWORD=… MYSQL_DATABASE=… npm run migrate
  */
-import { loadConfig } from '../src/config.ts';
+import { loadConfig, mysqlSettings } from '../src/config.ts';
 import { createPool, ensureDatabase, migrate } from '../src/storage/mysql.ts';
 
 const c = loadConfig();
-const settings = { host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE };
+const settings = mysqlSettings(c);
 await ensureDatabase(settings);
 const pool = createPool(settings);
 try {

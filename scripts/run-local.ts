@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { pipelineInput, pipelineInputOptions } from './lib/pipeline-input.ts';
 import { progressPrinter } from './lib/progress.ts';
 import { formatMetrics, printServing, samplePredict, scheduleMonitorIfAsked, stackOptions, startEmbeddedStack } from './lib/embedded-runner.ts';
+import { DEFAULT_DATASET } from '../src/schemas.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,7 +77,7 @@ try {
   const ok = await runOnce(input);
   if (!ok && !args.every) await shutdown(1);
   // A sample request for the dataset the run trained on (examples/<dataset>.predict.json).
-  const dataset = typeof input.dataset === 'string' ? input.dataset : 'covertype';
+  const dataset = typeof input.dataset === 'string' ? input.dataset : DEFAULT_DATASET;
   const served = await samplePredict(stack, dataset, print);
   if (args.exit) await shutdown(served ? 0 : 1);
   await printServing(stack, dataset, print);

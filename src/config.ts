@@ -194,6 +194,11 @@ export const LOCAL_STACK_S3: Readonly<Record<string, string>> = {
   S3_SECRET_ACCESS_KEY: 'S3RVER',
 };
 
+/** The MySQL connection a config describes (src/storage's MysqlSettings). */
+export function mysqlSettings(c: Pick<Config, 'MYSQL_HOST' | 'MYSQL_PORT' | 'MYSQL_USER' | 'MYSQL_PASSWORD' | 'MYSQL_DATABASE'>) {
+  return { host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE };
+}
+
 /** The S3 settings a config describes (an S3-compatible server with its own keys, or AWS). */
 export function s3Settings(c: Config): { bucket: string; region: string; endpoint?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } {
   return {

@@ -26,6 +26,9 @@ function inner(pattern: RegExp): string {
 const INT_MAX = 2_147_483_647;
 
 /** A dataset name; `message` says, in a 400, what the field wanted. */
+/** The dataset (and model) a request or a run means when it names none: the classic course API's only one. */
+export const DEFAULT_DATASET = 'covertype';
+
 export const datasetName = (message = 'a dataset name such as "covertype"') => z.string().regex(DATASET_NAME, message);
 /** A registered model's name (a model is named after its dataset). */
 export const modelName = (message = 'a model name such as "covertype"') => datasetName(message);

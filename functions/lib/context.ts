@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { loadConfig, resolveFromRepo, s3Settings, SECRET_PARAMETERS, type Config, type SecretSetting } from '../../src/config.ts';
+import { loadConfig, mysqlSettings, resolveFromRepo, s3Settings, SECRET_PARAMETERS, type Config, type SecretSetting } from '../../src/config.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
 import { NotFound } from '../../src/errors.ts';
 import { createPool, type Pool } from '../../src/storage/mysql.ts';
@@ -74,7 +74,7 @@ export function withSecrets(...extra: SecretSetting[]): MiddlewareObj {
 
 export function getPool(): Pool {
   const c = getConfig();
-  pool ??= createPool({ host: c.MYSQL_HOST, port: c.MYSQL_PORT, user: c.MYSQL_USER, password: c.MYSQL_PASSWORD, database: c.MYSQL_DATABASE });
+  pool ??= createPool(mysqlSettings(c));
   return pool;
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig, repoRoot } from '../../src/config.ts';
+import { loadConfig, mysqlSettings, repoRoot } from '../../src/config.ts';
 import { localAdminToken } from '../../src/embedded/admin-token.ts';
 import { EmbeddedStack } from '../../src/embedded/stack.ts';
 import { scheduleMonitor } from '../../src/monitoring/local-schedule.ts';
@@ -57,7 +57,7 @@ export async function startEmbeddedStack(args: StackArgs, print: (line: string) 
     return process.exit(2);
   });
   const stack = new EmbeddedStack({
-    mysql: { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, database: config.MYSQL_DATABASE },
+    mysql: mysqlSettings(config),
     bucket: config.S3_BUCKET,
     httpPort: Number(args['http-port']),
     s3Port: Number(args['s3-port']),

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_DATASET } from '../../src/schemas.ts';
 
 /**
  * The command-line options every runner (npm start, the CLI's run, the LocalStack run) takes to
@@ -29,7 +30,7 @@ export interface PipelineInputArgs {
 export async function pipelineInput(args: PipelineInputArgs): Promise<Record<string, unknown>> {
   if (args.input) return JSON.parse(await readFile(args.input, 'utf8')) as Record<string, unknown>;
   return {
-    dataset: args.dataset ?? 'covertype',
+    dataset: args.dataset ?? DEFAULT_DATASET,
     groupNumber: Number(args.group),
     batches: Number(args.batches),
     intervalSeconds: Number(args.interval),

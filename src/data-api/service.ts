@@ -1,6 +1,7 @@
 import type { Pool, RowDataPacket } from '../storage/mysql.ts';
 import { execute, inTransaction, queryRows } from '../storage/mysql.ts';
 import { NoMoreBatches } from '../errors.ts';
+import { DEFAULT_DATASET } from '../schemas.ts';
 
 /**
  * The data API of the classic MLOps course, answering as the course's does: a dataset cut into N
@@ -64,9 +65,6 @@ interface GroupRow extends RowDataPacket {
   batch_number: number;
   batch_started_at: Date;
 }
-
-/** What the data API serves when a request names no dataset (the classic course API's only one). */
-export const DEFAULT_DATASET = 'covertype';
 
 /** The query string that restarts a group, as told to a client that has run out of batches. */
 const restartQuery = (dataset: string, groupNumber: number) => `group_number=${groupNumber}${dataset === DEFAULT_DATASET ? '' : `&dataset=${dataset}`}`;

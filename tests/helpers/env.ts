@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { repoRoot } from '../../src/config.ts';
+import { loadConfig, mysqlSettings, repoRoot } from '../../src/config.ts';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,13 +19,7 @@ export const covertypeSampleRow: Readonly<Record<string, string | number>> = (
 
 /** A database of its own for each test file, on the MySQL the environment points at. */
 export function testMysql(label: string): MysqlSettings {
-  return {
-    host: process.env.MYSQL_HOST ?? '127.0.0.1',
-    port: Number(process.env.MYSQL_PORT ?? 3306),
-    user: process.env.MYSQL_USER ?? 'root',
-    password: process.env.MYSQL_PASSWORD ?? '',
-    database: `mlops_test_${label}_${randomBytes(4).toString('hex')}`,
-  };
+  return { ...mysqlSettings(loadConfig(process.env)), database: `mlops_test_${label}_${randomBytes(4).toString('hex')}` };
 }
 
 export const testBucket = (label: string) => `mlops-test-${label}-${randomBytes(4).toString('hex')}`;

@@ -87,7 +87,7 @@ async function load(url: string, body: string, connections: number, seconds: num
   };
 }
 /** serverless-offline's process id (the stack keeps its child process to itself). */
-const pidOf = (stack: EmbeddedStack): number => (stack as unknown as { offline: { pid: number } }).offline.pid;
+const pidOf = (stack: EmbeddedStack): number => stack.httpApiPid ?? 0;
 
 const label = randomBytes(4).toString('hex');
 const mysql = { ...mysqlSettings(loadConfig(process.env)), database: `mlops_bench_predlog_${label}` };

@@ -243,6 +243,11 @@ export class EmbeddedStack {
     return `http://127.0.0.1:${this.sfnPort}`;
   }
 
+  /** The process serving the HTTP API (the local gateway and its containers), for benchmarks reading its CPU time. */
+  get httpApiPid(): number | undefined {
+    return this.httpApi?.pid;
+  }
+
   /** Recent output of the functions (serverless-offline and the HTTP API's containers), for diagnosing a failure. */
   recentOutput(): string {
     return this.offlineOutput.join('');

@@ -8,7 +8,7 @@
 //                       [--out bench/results/boost.json]
 //
 // The defaults are the full run. For a quick comparison while working, e.g.
-//   npm run bench:boost -- --datasets diabetes --sides ours,xgboost --out /tmp/boost.json
+//   npm run bench:boost -- --datasets diabetes --sides ours,xgboost --out bench/results/boost-quick.json
 //
 // Covertype: all rows of ../shared/data/covertype (457,035 of the 581,012 UCI rows; multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
 // binary "<30 days readmission", 80/20 split grouped by patient_nbr (bench/diabetes.ts encodes it).

@@ -41,6 +41,9 @@ export class StepFunctionsServer {
   constructor(service: StepFunctionsService) {
     this.service = service;
     this.server = http.createServer((req, res) => void this.handle(req, res));
+    // AWS's endpoints keep an idle connection open for about a minute; Node's default 5 s lets a client
+    // that reuses a pooled connection after a longer stall (a loaded machine) meet a reset instead.
+    this.server.keepAliveTimeout = 60_000;
   }
 
   get url(): string {

@@ -209,6 +209,23 @@ export function s3Settings(c: Config): { bucket: string; region: string; endpoin
   };
 }
 
+type S3Connection = ReturnType<typeof s3Settings>;
+
+/** The settings that point a function at a MySQL server: what `mysqlSettings` reads back. */
+export function mysqlEnvironment(m: ReturnType<typeof mysqlSettings>): Record<string, string> {
+  return { MYSQL_HOST: m.host, MYSQL_PORT: String(m.port), MYSQL_USER: m.user, MYSQL_PASSWORD: m.password, MYSQL_DATABASE: m.database };
+}
+
+/** The settings that point a function at a bucket (and an S3-compatible server): what `s3Settings` reads back. */
+export function s3Environment(s: S3Connection): Record<string, string> {
+  return {
+    S3_BUCKET: s.bucket,
+    AWS_REGION: s.region,
+    ...(s.endpoint ? { S3_ENDPOINT: s.endpoint } : {}),
+    ...(s.credentials ? { S3_ACCESS_KEY_ID: s.credentials.accessKeyId, S3_SECRET_ACCESS_KEY: s.credentials.secretAccessKey } : {}),
+  };
+}
+
 /** Resolves a configured path against the repo root unless it is absolute or a URL. */
 export function resolveFromRepo(p: string): string {
   if (/^https?:\/\//.test(p) || path.isAbsolute(p)) return p;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
-import { repoRoot } from '../config.ts';
+import { mysqlEnvironment, repoRoot, s3Environment } from '../config.ts';
 import { generateAdminToken } from './admin-token.ts';
 import { createPool, ensureDatabase, migrate, type MysqlSettings, type Pool } from '../storage/mysql.ts';
 import { ArtifactStore } from '../storage/s3.ts';
@@ -168,19 +168,11 @@ export class EmbeddedStack {
     const pipelineArn = stateMachineArn(pipeline.name);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      // The functions' S3 client signs with these; s3rver accepts only its own key pair.
-      S3_ACCESS_KEY_ID: S3RVER_KEYS.accessKeyId,
-      S3_SECRET_ACCESS_KEY: S3RVER_KEYS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
+      // The bucket on s3rver, signed with s3rver's own key pair (the only one it accepts).
+      ...s3Environment(this.store.settings),
+      ...mysqlEnvironment(mysql),
       HTTP_PORT: String(offlineHttpPort),
       LAMBDA_PORT: String(this.lambdaPort),
-      MYSQL_HOST: mysql.host,
-      MYSQL_PORT: String(mysql.port),
-      MYSQL_USER: mysql.user,
-      MYSQL_PASSWORD: mysql.password,
-      MYSQL_DATABASE: mysql.database,
-      S3_BUCKET: this.options.bucket,
-      S3_ENDPOINT: s3Endpoint,
       DATA_API_URL: this.dataApiUrl,
       ADMIN_TOKEN: this.adminToken,
       // The console's executions function reads, starts and redrives through the Step Functions API.

@@ -37,8 +37,11 @@ function asStorageError(error: unknown, what: string): Error {
 export class ArtifactStore {
   readonly bucket: string;
   readonly client: S3Client;
+  /** Where it points (a test hands them on to a function's environment). */
+  readonly settings: S3Settings;
 
   constructor(settings: S3Settings) {
+    this.settings = settings;
     this.bucket = settings.bucket;
     this.client = new S3Client({
       region: settings.region,

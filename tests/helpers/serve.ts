@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { repoRoot } from '../../src/config.ts';
+import { mysqlEnvironment, repoRoot } from '../../src/config.ts';
 import { freePort } from '../../src/embedded/stack.ts';
 import type { MysqlSettings } from '../../src/storage/mysql.ts';
 
@@ -39,11 +39,7 @@ export async function startServe(mysql: MysqlSettings, bucket: string, s3Directo
       cwd: repoRoot,
       env: {
         ...process.env,
-        MYSQL_HOST: mysql.host,
-        MYSQL_PORT: String(mysql.port),
-        MYSQL_USER: mysql.user,
-        MYSQL_PASSWORD: mysql.password,
-        MYSQL_DATABASE: mysql.database,
+        ...mysqlEnvironment(mysql),
         S3_BUCKET: bucket,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

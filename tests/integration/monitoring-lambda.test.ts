@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { resolveFromRepo } from '../../src/config.ts';
+import { mysqlEnvironment, resolveFromRepo, s3Environment } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
@@ -91,16 +91,8 @@ describe('monitoring on AWS Lambda: the log written before an invocation returns
     for (const name of ['IS_OFFLINE', 'IS_LOCAL', 'MONITOR_WEBHOOK_URL']) delete process.env[name];
     Object.assign(process.env, {
       AWS_LAMBDA_FUNCTION_NAME: 'mlops-pipeline-test-predict',
-      MYSQL_HOST: settings.host,
-      MYSQL_PORT: String(settings.port),
-      MYSQL_USER: settings.user,
-      MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database,
-      S3_BUCKET: store.bucket,
-      S3_ENDPOINT: storage.s3Endpoint,
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
+      ...mysqlEnvironment(settings),
+      ...s3Environment(store.settings),
       AWS_ACCESS_KEY_ID: 'AKIDMONITORTEST',
       AWS_SECRET_ACCESS_KEY: 'monitor-test-secret',
       AWS_ENDPOINT_URL_SNS: await startSns(),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
-import { resolveFromRepo } from '../../src/config.ts';
+import { mysqlEnvironment, resolveFromRepo, s3Environment } from '../../src/config.ts';
 import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
 import { monitorModel, type MonitorOptions } from '../../src/monitoring/monitor.ts';
 import { PredictionLog, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
@@ -75,16 +75,8 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
 
     const { settings } = storage;
     Object.assign(process.env, {
-      MYSQL_HOST: settings.host,
-      MYSQL_PORT: String(settings.port),
-      MYSQL_USER: settings.user,
-      MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database,
-      S3_BUCKET: store.bucket,
-      S3_ENDPOINT: storage.s3Endpoint,
-      AWS_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      ...mysqlEnvironment(settings),
+      ...s3Environment(store.settings),
       CHAMPION_CACHE_MS: '0',
       // The test flushes by hand: nothing is written behind its back.
       PREDICTION_LOG_FLUSH_MS: '3600000',

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { resolveFromRepo } from '../../src/config.ts';
+import { mysqlEnvironment, resolveFromRepo, s3Environment } from '../../src/config.ts';
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { featureColumns, readDatasetSpecFile, type ColumnSpec, type DatasetSpec } from '../../src/dataset/spec.ts';
 import { DATASET_NAME } from '../../src/schemas.ts';
@@ -132,16 +132,8 @@ describe('POST /predict input validation: the real handler in-process, property-
 
     // The handler reads its settings from the environment, as in a Lambda container.
     Object.assign(process.env, {
-      MYSQL_HOST: settings.host,
-      MYSQL_PORT: String(settings.port),
-      MYSQL_USER: settings.user,
-      MYSQL_PASSWORD: settings.password,
-      MYSQL_DATABASE: settings.database,
-      S3_BUCKET: store.bucket,
-      S3_ENDPOINT: storage.s3Endpoint,
-      AWS_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      ...mysqlEnvironment(settings),
+      ...s3Environment(store.settings),
       CHAMPION_CACHE_MS: '60000',
     });
     ({ handler } = await import('../../functions/predict.ts'));

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { repoRoot } from '../../src/config.ts';
+import { mysqlEnvironment, repoRoot, s3Environment } from '../../src/config.ts';
 import { parseCsv } from '../../src/dataset/csv.ts';
 import { getAliasVersion, listRuns } from '../../src/registry/registry.ts';
 import { errorTypeOf } from '../../src/embedded/lambda-invoker.ts';
@@ -35,15 +35,8 @@ function cli(...args: string[]): Promise<{ code: number; out: string }> {
         cwd: repoRoot,
         env: {
           ...process.env,
-          MYSQL_HOST: mysql.host,
-          MYSQL_PORT: String(mysql.port),
-          MYSQL_USER: mysql.user,
-          MYSQL_PASSWORD: mysql.password,
-          MYSQL_DATABASE: mysql.database,
-          S3_BUCKET: bucket,
-          S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
-          S3_ACCESS_KEY_ID: 'S3RVER',
-          S3_SECRET_ACCESS_KEY: 'S3RVER',
+          ...mysqlEnvironment(mysql),
+          ...s3Environment(stack.store!.settings),
           TRAIN_WORKERS: '1',
           ADMIN_TOKEN: stack.adminToken,
         },

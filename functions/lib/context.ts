@@ -1,5 +1,4 @@
 import type { MiddlewareObj } from '@middy/core';
-import { GetParametersCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { loadConfig, mysqlSettings, resolveFromRepo, s3Settings, SECRET_PARAMETERS, type Config, type SecretSetting } from '../../src/config.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts';
 import { NotFound } from '../../src/errors.ts';
@@ -48,6 +47,9 @@ export async function loadSecrets(needed: readonly SecretSetting[]): Promise<voi
     return name !== undefined && secrets[setting] === undefined ? [{ setting, name }] : [];
   });
   if (missing.length === 0) return;
+  // Imported here, not with the module: only a deployed function with parameter names reads SSM, and
+  // the client adds a few hundred ms to every other cold start.
+  const { GetParametersCommand, SSMClient } = await import('@aws-sdk/client-ssm');
   const client = new SSMClient({ region: c.AWS_REGION, ...(c.SSM_ENDPOINT ? { endpoint: c.SSM_ENDPOINT } : {}) });
   try {
     const answer = await client.send(new GetParametersCommand({ Names: missing.map((m) => m.name), WithDecryption: true }));

@@ -313,22 +313,24 @@ export function validateCompact(c: CompactTrees): void {
   if (c.leafWidth < 1 || c.leafValues.length % c.leafWidth !== 0) fail('leafValues is not a whole number of leaf vectors');
   const nLeafRows = c.leafValues.length / c.leafWidth;
   const leaf = leafMarker(c.feature);
+  // Locals, not c's fields, in the node loop: it runs over millions of nodes at every model load.
+  const { feature, bin, child, treeStart, splitStart, nFeatures } = c;
   for (let t = 0; t < nTrees; t++) {
-    const start = c.treeStart[t];
-    const n = c.treeStart[t + 1] - start;
-    if (!(c.treeStart[t + 1] > start)) fail(`tree ${t} is empty`);
+    const start = treeStart[t];
+    const n = treeStart[t + 1] - start;
+    if (!(treeStart[t + 1] > start)) fail(`tree ${t} is empty`);
     if (c.treeOutput[t] + c.leafWidth > c.nOutputs) fail(`tree ${t} writes past the outputs`);
     for (let i = 0; i < n; i++) {
       const g = start + i;
-      const f = c.feature[g];
+      const f = feature[g];
       if (f === leaf) {
-        if (c.child[g] >= nLeafRows) fail(`tree ${t} node ${i}: leaf value ${c.child[g]} out of range`);
+        if (child[g] >= nLeafRows) fail(`tree ${t} node ${i}: leaf value ${child[g]} out of range`);
         continue;
       }
-      if (f >= c.nFeatures) fail(`tree ${t} node ${i}: feature ${f} out of range`);
-      if (c.bin[g] >= c.splitStart[f + 1] - c.splitStart[f]) fail(`tree ${t} node ${i}: threshold index out of range`);
+      if (f >= nFeatures) fail(`tree ${t} node ${i}: feature ${f} out of range`);
+      if (bin[g] >= splitStart[f + 1] - splitStart[f]) fail(`tree ${t} node ${i}: threshold index out of range`);
       // Children after their parent (left = i + 1): every walk moves forward and ends at a leaf of its tree.
-      if (!(i + 1 < n && c.child[g] > i + 1 && c.child[g] < n)) fail(`tree ${t} node ${i}: children out of range`);
+      if (!(i + 1 < n && child[g] > i + 1 && child[g] < n)) fail(`tree ${t} node ${i}: children out of range`);
     }
   }
   for (let f = 0; f < c.nFeatures; f++) {

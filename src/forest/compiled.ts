@@ -117,43 +117,52 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
   const defaultLeft = missing ? allocate(Uint8Array, nNodes, shared) : null;
   const fLeaf = (1 << featureBits) - 1;
 
-  // The compact form is depth-first already; 'bfs' renumbers each tree level by level (siblings adjacent).
-  const position = new Int32Array(Math.max(1, maxTree));
-  const sequence = new Int32Array(Math.max(1, maxTree));
-  for (let t = 0; t < nTrees; t++) {
-    const start = c.treeStart[t];
-    const n = c.treeStart[t + 1] - start;
-    let count = n;
-    if (order === 'dfs') for (let i = 0; i < n; i++) sequence[i] = i;
+  // Locals, not c's fields, in the loops: a full-depth forest has millions of nodes (a cold start waits for them).
+  const { feature, bin, child, treeStart } = c;
+  const sourceLeft = c.defaultLeft;
+  const shift = binBits + featureBits;
+  const put = (g: number, source: number, f: number, off: number): void => {
+    const isLeaf = f === leaf;
+    const b = isLeaf ? 0 : bin[source];
+    if (packed) nodes[g] = (off << shift) | ((isLeaf ? fLeaf : f) << binBits) | b | 0;
     else {
-      count = 1;
-      sequence[0] = 0;
-      for (let k = 0; k < count; k++) {
-        const i = sequence[k];
-        if (c.feature[start + i] !== leaf) {
-          sequence[count++] = i + 1;
-          sequence[count++] = c.child[start + i];
-        }
+      nodes[3 * g] = isLeaf ? -1 : f;
+      nodes[3 * g + 1] = b;
+      nodes[3 * g + 2] = off;
+      if (defaultLeft) defaultLeft[g] = sourceLeft?.[source] ?? 0;
+    }
+  };
+  // The compact form is depth-first already ('dfs': left = k + 1, right = k + off); 'bfs' renumbers each
+  // tree level by level, siblings adjacent (left = k + off, right = k + off + 1).
+  const position = new Int32Array(order === 'dfs' ? 0 : Math.max(1, maxTree));
+  const sequence = new Int32Array(order === 'dfs' ? 0 : Math.max(1, maxTree));
+  for (let t = 0; t < nTrees; t++) {
+    const start = treeStart[t];
+    const n = treeStart[t + 1] - start;
+    roots[t] = start;
+    if (order === 'dfs') {
+      for (let i = 0; i < n; i++) {
+        const g = start + i;
+        const f = feature[g];
+        put(g, g, f, f === leaf ? child[g] : child[g] - i);
+      }
+      continue;
+    }
+    let count = 1;
+    sequence[0] = 0;
+    for (let k = 0; k < count; k++) {
+      const i = sequence[k];
+      if (feature[start + i] !== leaf) {
+        sequence[count++] = i + 1;
+        sequence[count++] = child[start + i];
       }
     }
     for (let k = 0; k < n; k++) position[sequence[k]] = k;
     for (let k = 0; k < n; k++) {
       const i = sequence[k];
-      const g = start + k;
-      const f = c.feature[start + i];
-      const isLeaf = f === leaf;
-      // dfs: left = k + 1, right = k + off. bfs: left = k + off, right = k + off + 1.
-      const off = isLeaf ? c.child[start + i] : order === 'dfs' ? c.child[start + i] - i : position[i + 1] - k;
-      const b = isLeaf ? 0 : c.bin[start + i];
-      if (packed) nodes[g] = (off << (binBits + featureBits)) | ((isLeaf ? fLeaf : f) << binBits) | b | 0;
-      else {
-        nodes[3 * g] = isLeaf ? -1 : f;
-        nodes[3 * g + 1] = b;
-        nodes[3 * g + 2] = off;
-        if (defaultLeft) defaultLeft[g] = c.defaultLeft?.[start + i] ?? 0;
-      }
+      const f = feature[start + i];
+      put(start + k, start + i, f, f === leaf ? child[start + i] : position[i + 1] - k);
     }
-    roots[t] = start;
   }
   return new CompiledTrees({
     task: c.task,

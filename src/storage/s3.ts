@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   CreateBucketCommand,
@@ -51,6 +52,9 @@ export class ArtifactStore {
       // No CRC32 of every body on the way out (the SDK's default since 3.729): artifacts carry their own
       // sha256, checked on every read, and computing both cost the serving thread on each log flush.
       requestChecksumCalculation: 'WHEN_REQUIRED',
+      // Nor on the way in: by default a GET asks S3 for the object's checksum (CRC64NVME for objects
+      // stored without one) and recomputes it over the body, tens of MB for a model at a cold start.
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
 
@@ -83,10 +87,32 @@ export class ArtifactStore {
   }
 
   async getBytes(key: string): Promise<Uint8Array> {
+    return this.read(key);
+  }
+
+  /**
+   * An object's bytes, hashed on the way when `hash` is given. The body is copied into one buffer of
+   * its Content-Length as it arrives (a model is tens of MB: no list of chunks joined at the end, no
+   * second pass to hash it), with an ArrayBuffer of its own, so typed arrays can view it without a copy.
+   */
+  private async read(key: string, hash?: Hash): Promise<Uint8Array> {
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      if (!response.Body) throw new NotFound(`S3 object has no body: ${key}`);
-      return await response.Body.transformToByteArray();
+      const body = response.Body;
+      if (!body) throw new NotFound(`S3 object has no body: ${key}`);
+      const size = response.ContentLength;
+      if (size === undefined || !(body instanceof Readable)) {
+        const bytes = await body.transformToByteArray();
+        hash?.update(bytes);
+        return bytes;
+      }
+      const bytes = Buffer.allocUnsafeSlow(size);
+      let at = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        hash?.update(chunk);
+        at += chunk.copy(bytes, at);
+      }
+      return at < size ? bytes.subarray(0, at) : bytes;
     } catch (error) {
       if (error instanceof NotFound) throw error;
       throw asStorageError(error, `reading ${key}`);
@@ -95,8 +121,9 @@ export class ArtifactStore {
 
   /** Reads bytes and refuses them unless they hash to `expectedSha256`. */
   async getVerifiedBytes(key: string, expectedSha256: string): Promise<Uint8Array> {
-    const bytes = await this.getBytes(key);
-    const actual = sha256(bytes);
+    const hash = createHash('sha256');
+    const bytes = await this.read(key, hash);
+    const actual = hash.digest('hex');
     if (actual !== expectedSha256) {
       throw new ArtifactHashMismatch(`Artifact ${key} has sha256 ${actual}, the registry recorded ${expectedSha256}`);
     }

@@ -48,6 +48,12 @@ async function invoke(event: unknown, requestId: string): Promise<unknown> {
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts runs as a worker thread');
+// The module loads when the container starts, as Lambda's init phase: the gateway sends a container it
+// started ahead of need no request until then. A module that fails to load fails each invocation.
+load().then(
+  () => port.postMessage({ type: 'ready' } satisfies FromWorker),
+  () => port.postMessage({ type: 'ready' } satisfies FromWorker),
+);
 port.on('message', (message: ToWorker) => {
   if (message.type === 'shutdown') {
     // A process that runs out of work lets its modules write out what they buffer ('beforeExit'),

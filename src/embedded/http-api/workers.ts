@@ -17,6 +17,7 @@ export interface WorkerSetup {
 
 export type ToWorker = { type: 'invoke'; id: number; requestId: string; event: unknown } | { type: 'shutdown' };
 export type FromWorker =
+  | { type: 'ready' }
   | { type: 'result'; id: number; result: unknown }
   | { type: 'error'; id: number; errorType: string; errorMessage: string }
   | { type: 'drained' };
@@ -33,7 +34,7 @@ interface Pending {
 interface Container {
   worker: Worker;
   current: (Pending & { timer: NodeJS.Timeout }) | undefined;
-  /** It has answered once: its handler module is loaded (its cold start is over). */
+  /** It has answered once (its cold start, model or dataset loads included, is over). */
   warm: boolean;
 }
 
@@ -86,10 +87,19 @@ export class FunctionWorkers {
     return this.all.size;
   }
 
+  /**
+   * Requests in line go to idle containers. With none at all, the first starts with the request (it
+   * cannot go anywhere else). When every container is busy and warm, another starts ahead of need and
+   * joins the idle ones once its module is loaded: until then the line keeps going to whichever
+   * container frees up first, so no request waits for a cold start that a warm container would beat.
+   */
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const container = this.idle.pop() ?? (this.canStart() ? this.start() : undefined);
-      if (!container) return;
+      const container = this.idle.pop() ?? (this.all.size === 0 ? this.start() : undefined);
+      if (!container) {
+        if (this.canStart()) this.start();
+        return;
+      }
       const pending = this.queue.shift() as Pending;
       const timer = setTimeout(() => this.timeOut(container), this.fn.timeoutSeconds * 1000);
       container.current = { ...pending, timer };
@@ -127,10 +137,19 @@ export class FunctionWorkers {
     worker.stderr.on('data', (chunk: Buffer) => options.output(chunk.toString()));
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'drained') return;
+      if (message.type === 'ready') {
+        // Started ahead of need: it joins the idle ones (one started with a request answers it first).
+        if (!container.current && !this.closed) {
+          this.idle.push(container);
+          this.dispatch();
+        }
+        return;
+      }
       const current = container.current;
       if (!current || current.id !== message.id) return;
       clearTimeout(current.timer);
       container.current = undefined;
+      container.warm = true;
       current.settle(
         message.type === 'result'
           ? { kind: 'result', result: message.result }

@@ -9,7 +9,18 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateFeatures, CHANNELS, CTRL, TASK_CLOSED, drainFeatures, featuresPerItem, sparseLists, type NodeRows } from './histograms.ts';
+import {
+  buildItem,
+  CHANNELS,
+  CTRL,
+  denseItems,
+  drainItems,
+  featureLayout,
+  featuresPerItem,
+  MAX_FEATURES_PER_ITEM,
+  TASK_CLOSED,
+  type NodeRows,
+} from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
@@ -77,14 +88,23 @@ export class TreeGrower {
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
   private readonly tmp: Int32Array;
+  /** Per bin: 1 when the split being applied sends it left. */
+  private readonly goLeft = new Uint8Array(256);
   private readonly rows: NodeRows;
   private readonly features: Int32Array;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
   private nTreeFeatures = 0;
+  /** The current tree's dense columns: treeDense[0 .. nTreeDense). */
+  private readonly treeDense: Int32Array;
+  private nTreeDense = 0;
+  /** Some feature of the current tree is sparse. */
+  private treeSparse = false;
+  /** Dense work items of the current tree for a node built by the calling thread alone (larger than the workers' rows.items). */
+  private readonly aloneItems: Int32Array;
+  private nAloneItems = 0;
+  private nSharedItems = 0;
   private readonly ctrl: Int32Array;
   private readonly totals: Float64Array;
-  /** Some feature keeps a sparse row list: rowLeaf and ghRow are maintained. */
-  private readonly hasSparse: boolean;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -96,17 +116,15 @@ export class TreeGrower {
     this.idx = new Int32Array(alloc(n * 4));
     this.tmp = new Int32Array(n);
     this.rows = {
-      rowBins: data.rowBins,
-      nFeatures: data.nFeatures,
+      ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
       idx: this.idx,
       ghOrd: new Float32Array(alloc(n * 8)),
-      ghRow: new Float32Array(alloc(n * 8)),
-      rowLeaf: new Int32Array(alloc(n * 4)),
-      ...sparseLists(data.bins, data.nBins, n, alloc),
+      items: new Int32Array(alloc(data.nFeatures * 8)),
     };
-    this.hasSparse = this.rows.sparseOff[data.nFeatures] > 0;
+    this.treeDense = new Int32Array(data.nFeatures);
+    this.aloneItems = new Int32Array(data.nFeatures * 2);
     this.totals = new Float64Array(new SharedArrayBuffer(16));
-    this.features = new Int32Array(alloc(data.nFeatures * 4));
+    this.features = new Int32Array(data.nFeatures);
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
 
@@ -117,7 +135,6 @@ export class TreeGrower {
       ctrl: this.ctrl,
       totals: this.totals,
       nBins: this.data.nBins,
-      features: this.features,
       backing: this.pool.backing!,
       size: this.pool.size,
       featOff: this.pool.featOff,
@@ -147,22 +164,17 @@ export class TreeGrower {
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, node: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
-    const { idx, ghOrd } = this.rows;
-    for (let i = start; i < end; i++) {
-      const r = idx[i];
-      ghOrd[2 * i] = g[r];
-      ghOrd[2 * i + 1] = h[r];
-    }
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
+    gatherGradients(this.rows.idx, g, h, this.rows.ghOrd, start, end);
     const pool = this.pool;
     const nBins = this.data.nBins;
     if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
       const hist = pool.buffer(buf);
-      const perItem = featuresPerItem(this.nTreeFeatures, 1);
-      for (let j0 = 0; j0 < this.nTreeFeatures; j0 += perItem) {
-        const j1 = Math.min(this.nTreeFeatures, j0 + perItem);
-        accumulateFeatures(hist, 0, pool.featOff, nBins, this.features, j0, j1, this.rows, start, end, G, H, node);
-      }
+      for (
+        let item = 0;
+        buildItem(item, this.aloneItems, this.nAloneItems, this.treeSparse, hist, 0, pool.featOff, nBins, this.rows, start, end, G, H);
+        item++
+      );
     } else {
       const ctrl = this.ctrl;
       this.totals[0] = G;
@@ -170,14 +182,13 @@ export class TreeGrower {
       ctrl[CTRL.BUF] = buf;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
-      ctrl[CTRL.NFEAT] = this.nTreeFeatures;
-      ctrl[CTRL.NODE] = node;
-      ctrl[CTRL.PER_ITEM] = featuresPerItem(this.nTreeFeatures, this.workers.length + 1);
+      ctrl[CTRL.NITEMS] = this.nSharedItems;
+      ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
       // Publishes the task (see CTRL): no worker is inside the previous one any more.
       Atomics.store(ctrl, CTRL.NEXT, 0);
       Atomics.add(ctrl, CTRL.GEN, 1);
       Atomics.notify(ctrl, CTRL.GEN);
-      drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
+      drainItems(ctrl, this.totals, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
       Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
       for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
         if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
@@ -249,20 +260,11 @@ export class TreeGrower {
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
   private partition(start: number, end: number, s: SplitRecord): number {
-    const bins = this.data.bins;
-    const col = s.feature * this.data.nRows;
-    const mb = this.data.missingBin[s.feature];
-    const idx = this.idx;
-    const tmp = this.tmp;
-    let l = start;
-    let r = 0;
-    for (let i = start; i < end; i++) {
-      const row = idx[i];
-      const b = bins[col + row];
-      if (b === mb ? s.defaultLeft : b <= s.bin) idx[l++] = row;
-      else tmp[r++] = row;
-    }
-    idx.set(tmp.subarray(0, r), l);
+    const goLeft = this.goLeft;
+    for (let b = 0; b < 256; b++) goLeft[b] = b <= s.bin ? 1 : 0;
+    goLeft[this.data.missingBin[s.feature]] = s.defaultLeft ? 1 : 0;
+    const l = partitionRows(this.idx, this.tmp, this.data.bins, s.feature * this.data.nRows, goLeft, start, end);
+    this.idx.set(this.tmp.subarray(0, end - l), l);
     return l;
   }
 
@@ -274,7 +276,18 @@ export class TreeGrower {
   grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
-    for (let j = 0; j < features.length; j++) this.features[j] = features[j];
+    this.nTreeDense = 0;
+    this.treeSparse = false;
+    for (let j = 0; j < features.length; j++) {
+      const f = features[j];
+      this.features[j] = f;
+      const col = this.rows.denseCol[f];
+      if (col >= 0) this.treeDense[this.nTreeDense++] = col;
+      else this.treeSparse = true;
+    }
+    const dense = this.treeDense.subarray(0, this.nTreeDense);
+    this.nAloneItems = denseItems(dense, MAX_FEATURES_PER_ITEM, this.aloneItems);
+    this.nSharedItems = denseItems(dense, featuresPerItem(this.nTreeDense, this.workers.length + 1), this.rows.items);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
     while (leaves.length < cfg.maxLeaves) {
@@ -297,28 +310,13 @@ export class TreeGrower {
 
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
   private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
-    let G = 0;
-    let H = 0;
-    for (let i = 0; i < m; i++) {
-      // The histograms sum float32 gradients: so do the totals bin 0 is derived from.
-      const r = this.idx[i];
-      G += Math.fround(g[r]);
-      H += Math.fround(h[r]);
-    }
-    if (this.hasSparse) {
-      const { rowLeaf, ghRow } = this.rows;
-      rowLeaf.fill(-1);
-      for (let i = 0; i < m; i++) {
-        const r = this.idx[i];
-        rowLeaf[r] = 0;
-        ghRow[2 * r] = g[r];
-        ghRow[2 * r + 1] = h[r];
-      }
-    }
+    // The histograms sum float32 gradients: so do the totals bin 0 is derived from.
+    const G = sumFloat32(this.idx, g, m);
+    const H = sumFloat32(this.idx, h, m);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
-      this.buildHistograms(root.buf, 0, 0, m, G, H, g, h);
+      this.buildHistograms(root.buf, 0, m, G, H, g, h);
       root.split = this.findBestSplit(root.buf, G, H, m);
     }
     return root;
@@ -334,11 +332,6 @@ export class TreeGrower {
     const pool = this.pool;
     const s = leaf.split!;
     const mid = this.partition(leaf.start, leaf.end, s);
-    if (this.hasSparse) {
-      const { rowLeaf } = this.rows;
-      for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = leftId;
-      for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rightId;
-    }
     const depth = leaf.depth + 1;
     const L: Leaf = { node: leftId, start: leaf.start, end: mid, depth, G: s.leftG, H: s.leftH, buf: -1, split: null };
     const R: Leaf = { node: rightId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
@@ -349,7 +342,7 @@ export class TreeGrower {
     if (canL || canR) {
       const [small, big] = nL <= nR ? [L, R] : [R, L];
       small.buf = pool.acquire();
-      this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
+      this.buildHistograms(small.buf, small.start, small.end, small.G, small.H, g, h);
       if (big === L ? canL : canR) {
         big.buf = pool.acquire();
         for (let j = 0; j < this.nTreeFeatures; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
@@ -366,6 +359,43 @@ export class TreeGrower {
     }
     return [L, R];
   }
+}
+
+// Row loops in functions that end with the loop (see histograms.ts: scanDense).
+
+/** ghOrd[2i], ghOrd[2i + 1] = g, h of row idx[i] for positions [start, end) (as float32). */
+function gatherGradients(idx: Int32Array, g: Float64Array, h: Float64Array, ghOrd: Float32Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const r = idx[i];
+    ghOrd[2 * i] = g[r];
+    ghOrd[2 * i + 1] = h[r];
+  }
+}
+
+/**
+ * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
+ * range, in order, and the others in order into tmp; returns the end of the left rows. Without a
+ * branch on the side: a row is written to both places and only one position advances.
+ */
+function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
+  let l = start;
+  let r = 0;
+  for (let i = start; i < end; i++) {
+    const row = idx[i];
+    const left = goLeft[bins[col + row]];
+    idx[l] = row;
+    tmp[r] = row;
+    l += left;
+    r += 1 - left;
+  }
+  return l;
+}
+
+/** The sum of v[idx[i]] rounded to float32, for positions [0, m). */
+function sumFloat32(idx: Int32Array, v: Float64Array, m: number): number {
+  let s = 0;
+  for (let i = 0; i < m; i++) s += Math.fround(v[idx[i]]);
+  return s;
 }
 
 /** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */

@@ -1,13 +1,12 @@
-// Histogram worker: waits on the shared control block and fills feature histograms of the
-// current node until the task's features run out (see histograms.ts).
+// Histogram worker: waits on the shared control block and builds work items of the current node
+// until none is left (see histograms.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { CTRL, drainFeatures, type NodeRows } from './histograms.ts';
+import { CTRL, drainItems, type NodeRows } from './histograms.ts';
 
 export interface HistWorkerInit {
   ctrl: Int32Array;
   totals: Float64Array;
   nBins: Int32Array;
-  features: Int32Array;
   backing: Float64Array;
   size: number;
   featOff: Int32Array;
@@ -24,7 +23,7 @@ if (parentPort) {
     seen = Atomics.load(ctrl, CTRL.GEN);
     if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
     Atomics.add(ctrl, CTRL.ACTIVE, 1);
-    drainFeatures(ctrl, init.totals, init.features, init.backing, init.size, init.featOff, init.nBins, init.rows);
+    drainItems(ctrl, init.totals, init.backing, init.size, init.featOff, init.nBins, init.rows);
     if (Atomics.sub(ctrl, CTRL.ACTIVE, 1) === 1) Atomics.notify(ctrl, CTRL.ACTIVE);
   }
 }

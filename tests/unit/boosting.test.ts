@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
-import { accumulateFeatures, featuresPerItem, sparseLists } from '../../src/boosting/histograms.ts';
+import { accumulateDense, accumulateSparse, denseItems, featureLayout, featuresPerItem } from '../../src/boosting/histograms.ts';
+import { HistogramPool } from '../../src/forest/histogram.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
@@ -310,9 +311,9 @@ describe('boosting: determinism', () => {
     // Enough rows that large nodes go to the histogram workers.
     const base = circles(40000, 51, 0.2);
     const y = base.y;
-    // Feature 2 becomes a sparse one-hot flag that flips the label: nodes built on the workers
-    // (large ones) read it through the row-list path. Sixteen more columns (small integer codes
-    // and sparse flags) make several work items per node, so the threads share a node's features.
+    // Feature 2 becomes a sparse one-hot flag that flips the label: it is summed by the sparse
+    // work item. Sixteen more columns (small integer codes, dense, and sparse flags) and colsample
+    // make several work items per node, so the threads share a node's features.
     const p = 20;
     const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
@@ -323,7 +324,10 @@ describe('boosting: determinism', () => {
       for (let f = 4; f < 12; f++) X.data[r * p + f] = Math.floor(rand() * 5);
       for (let f = 12; f < p; f++) X.data[r * p + f] = rand() < 0.03 ? 1 : 0;
     }
-    for (const threads of [2, 3]) assert.ok(featuresPerItem(p * 0.75, threads) < p * 0.75, 'more than one work item per node');
+    const binned = binMatrix(X, 255, false);
+    const layout = featureLayout(binned.rowBins, X.rows, binned.nBins, new HistogramPool(binned.nBins, 3).featOff, (b) => new ArrayBuffer(b));
+    assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.ok(denseItems(layout.denseFeature, featuresPerItem(layout.denseFeature.length, 2), new Int32Array(2 * p)) >= 2, 'several dense items');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
     const models: string[] = [];
     for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
@@ -337,41 +341,52 @@ describe('boosting: determinism', () => {
   });
 });
 
-describe('boosting: sparse two-bin features', () => {
-  it('the row-list path sums exactly what the row scan sums', () => {
+describe('boosting: dense and sparse histograms', () => {
+  it('the sparse entries sum exactly what the dense row scan sums', () => {
     const rand = lcg(61);
     const n = 5000;
-    const bins = Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 1 : 0));
-    const nBins = Int32Array.of(2);
-    const lists = sparseLists(bins, nBins, n, (b) => new ArrayBuffer(b));
-    assert.equal(
-      lists.sparseOff[1],
-      bins.reduce((a, b) => a + b, 0),
-    );
-    // A node: every row with rand() < 0.6, in ascending order, node id 7.
+    // Feature 0: mostly bin 2 of 4, some missing (bin 4); feature 1: a flag; feature 2: 1 bin only.
+    const p = 3;
+    const nBins = Int32Array.of(5, 2, 1);
+    const rowBins = new Uint8Array(n * p);
+    for (let r = 0; r < n; r++) {
+      const u = rand();
+      rowBins[r * p] = u < 0.85 ? 2 : u < 0.9 ? 4 : Math.floor(rand() * 4);
+      rowBins[r * p + 1] = rand() < 0.1 ? 1 : 0;
+    }
+    const featOff = new HistogramPool(nBins, 3).featOff;
+    const alloc = (b: number): ArrayBuffer => new ArrayBuffer(b);
+    // A node: every row with rand() < 0.6, in ascending order. Gradients in 1/1024 steps, so that
+    // every sum is exact and the derived bins equal the summed ones.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
     const m = idx.length;
-    const ghRow = Float32Array.from({ length: 2 * n }, () => rand() - 0.3);
-    const ghOrd = new Float32Array(2 * m);
-    const rowLeaf = new Int32Array(n).fill(3);
+    const ghOrd = Float32Array.from({ length: 2 * m }, (_, i) => Math.floor(rand() * 1024) / 1024 - (i % 2 === 0 ? 0.3 : 0));
     let G = 0;
     let H = 0;
-    idx.forEach((r, i) => {
-      ghOrd[2 * i] = ghRow[2 * r];
-      ghOrd[2 * i + 1] = ghRow[2 * r + 1];
-      rowLeaf[r] = 7;
+    for (let i = 0; i < m; i++) {
       G += ghOrd[2 * i];
       H += ghOrd[2 * i + 1];
-    });
-    // One feature: its column is also its row-major copy.
-    const rows = { rowBins: bins, nFeatures: 1, idx, ghOrd, ghRow, rowLeaf, ...lists };
-    const featOff = Int32Array.of(0, 6);
-    const features = Int32Array.of(0);
-    const sparse = new Float64Array(6).fill(Number.NaN);
-    accumulateFeatures(sparse, 0, featOff, nBins, features, 0, 1, rows, 0, m, G, H, 7);
-    const dense = new Float64Array(6).fill(Number.NaN);
-    accumulateFeatures(dense, 0, featOff, nBins, features, 0, 1, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
+    }
+    const build = (sparseMinModeFraction: number): Float64Array => {
+      const layout = featureLayout(rowBins, n, nBins, featOff, alloc, sparseMinModeFraction);
+      const rows = { ...layout, idx, ghOrd, items: new Int32Array(2 * p) };
+      const hist = new Float64Array(featOff[p]).fill(Number.NaN);
+      const nItems = denseItems(layout.denseFeature, 2, rows.items);
+      for (let k = 0; k < nItems; k++) accumulateDense(hist, 0, featOff, nBins, rows, rows.items[2 * k], rows.items[2 * k + 1], 0, m, G, H);
+      accumulateSparse(hist, 0, featOff, nBins, rows, 0, m, G, H);
+      return hist;
+    };
+    const dense = build(2);
+    const sparse = build(0.8);
+    assert.deepEqual(featureLayout(rowBins, n, nBins, featOff, alloc, 0.8).derivedBin, Int32Array.of(2, 0, 0));
     assert.deepEqual(Array.from(sparse), Array.from(dense));
-    assert.ok(sparse[5] > 100 && sparse[2] > 1000, `bins ${sparse}`);
+    // Bin 2 of feature 0 holds most rows, bin 1 of the flag about a tenth, the 1-bin feature all.
+    assert.ok(dense[2 * 3 + 2] > 0.8 * m && dense[15 + 3 + 2] > 0.05 * m && dense[21 + 2] === m, `bins ${dense}`);
+  });
+
+  it('work items are runs of consecutive dense columns, at most perItem long', () => {
+    const items = new Int32Array(16);
+    const n = denseItems(Int32Array.of(0, 1, 2, 3, 4, 6, 7, 9), 3, items);
+    assert.deepEqual(Array.from(items.subarray(0, 2 * n)), [0, 3, 3, 2, 6, 2, 9, 1]);
   });
 });

@@ -1,20 +1,23 @@
 // Gradient histograms of one node into a HistogramPool buffer: three channels per bin (sum of
-// gradients, sum of hessians, row count). The node's rows are positions [start, end) of `idx`;
-// their gradients were gathered beforehand into ghOrd at the same positions (ghOrd[2i] gradient,
-// ghOrd[2i + 1] hessian), so they are read sequentially. They are float32 (as scikit-learn's),
-// which halves the memory traffic of the hottest loop; the histogram sums are float64.
+// gradients, sum of hessians, row count). The node's rows are positions [start, end) of `idx`.
+// Gradients are float32 (as scikit-learn's), which halves the memory traffic of the hottest
+// loop; the histogram sums are float64.
 //
 // Features are laid out once per training set (featureLayout), as LightGBM's dense and sparse bins:
-// - dense features: a row-major copy of their bins alone. A work item scans the node's rows once
-//   for several of them (as XGBoost and LightGBM): the row index and its gradients are loaded once
-//   for all of them, and consecutive updates go to different features' bins instead of chaining
-//   on one. Bin 0 is then derived from the node totals.
+// - dense features: a row-major copy of their bins alone. One pass over the rows covers up to
+//   MAX_RUN of them (as XGBoost and LightGBM): the row index and its gradients are loaded once for
+//   all, and consecutive updates go to different features' bins instead of chaining on one. Bin 0
+//   is summed too, then derived from the node totals.
 // - sparse features (most rows in one bin, their "mode": one-hot flags, rare categories, mostly
 //   missing columns): each row lists only its bins that are not the mode, as histogram offsets
-//   (CSR). One work item visits those entries for all sparse features, so a node costs its rows
-//   plus their few entries instead of rows × features; the mode bin is derived from the totals.
-// Every feature's bins (the derived one excepted) add the same float32 values in ascending row
-// order whatever the items or threads, so the histograms are bit-identical for any worker count.
+//   (CSR), so a node costs its rows plus their few entries instead of rows × features; the mode
+//   bin is derived from the totals.
+// A node's rows are cut into chunks whose number depends on the node's size only (chunkCount).
+// Threads take chunks (as XGBoost's row blocks): each gathers its rows' gradients in order
+// (ghOrd), then sums every feature over them into a scratch histogram of its own; the calling
+// thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
+// whatever the number of threads: the model does not depend on it. A node of one chunk is summed
+// straight into its buffer.
 
 export const CHANNELS = 3;
 
@@ -45,9 +48,12 @@ export interface FeatureLayout {
 /** What a thread needs to build a node's histograms: the layout plus the tree's rows and gradients. */
 export interface NodeRows extends FeatureLayout {
   idx: Int32Array;
+  /** Gradient and hessian of each row of the current tree: ghRow[2 * row], ghRow[2 * row + 1]. */
+  ghRow: Float32Array;
+  /** The same by position in idx (ghOrd[2 * i] for row idx[i]), gathered chunk by chunk. */
   ghOrd: Float32Array;
-  /** The dense work items of the current tree for the histogram workers (see denseItems and CTRL). */
-  items: Int32Array;
+  /** The current tree's dense runs (see denseRuns): nRuns pairs (first column, count). */
+  runs: Int32Array;
 }
 
 /**
@@ -104,72 +110,87 @@ export function featureLayout(
   return { nRows, denseCol, denseFeature: ints(dense), denseBins, sparseFeature: ints(sparse), derivedBin, sparsePtr, sparseEntry };
 }
 
-/** A thread scans the node's rows once for all of a work item's dense features: at most this many. */
-export const MAX_FEATURES_PER_ITEM = 32;
+/** One pass over a chunk's rows sums at most this many dense features. */
+export const MAX_RUN = 32;
 
 /**
- * Dense features per work item for `nFeat` features on `threads` threads: large items so the rows
- * are scanned few times, about two per thread so a thread that finishes early can take another.
- * Only the speed depends on it: every feature's sums are the same whatever the items.
+ * Cuts the tree's dense columns `cols` (ascending) into runs of at most MAX_RUN consecutive
+ * columns (a pass reads a row's bins of a run contiguously), written as pairs (first column,
+ * count) into runs; returns the number of runs.
  */
-export function featuresPerItem(nFeat: number, threads: number): number {
-  return Math.min(MAX_FEATURES_PER_ITEM, Math.max(8, Math.ceil(nFeat / (2 * threads))));
-}
-
-/**
- * Work items over the tree's dense columns `cols` (ascending): runs of at most perItem consecutive
- * columns (the kernel reads a row's bins for an item contiguously), written as pairs (first
- * column, count) into items; returns the number of items.
- */
-export function denseItems(cols: ArrayLike<number>, perItem: number, items: Int32Array): number {
+export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
   let n = 0;
   for (let j = 0; j < cols.length; ) {
     let k = j + 1;
-    while (k < cols.length && k - j < perItem && cols[k] === cols[k - 1] + 1) k++;
-    items[2 * n] = cols[j];
-    items[2 * n + 1] = k - j;
+    while (k < cols.length && k - j < MAX_RUN && cols[k] === cols[k - 1] + 1) k++;
+    runs[2 * n] = cols[j];
+    runs[2 * n + 1] = k - j;
     n++;
     j = k;
   }
   return n;
 }
 
-// Scratch of the row scan (one per thread: every worker has its own module instance).
-const scanOff = new Int32Array(MAX_FEATURES_PER_ITEM);
+/** A node is cut into chunks of about this many rows (fewer rows: one chunk)... */
+export const CHUNK_ROWS = 4096;
+/** ...and at most this many (the scratch histograms). */
+export const MAX_CHUNKS = 64;
+
+/** Chunks of a node of n rows: a function of n alone, so the sums do not depend on the threads. */
+export function chunkCount(n: number): number {
+  return Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(n / CHUNK_ROWS)));
+}
+
+/** First position of chunk c of the node [start, end) cut into nChunks (c = nChunks: end). */
+export function chunkStart(start: number, end: number, nChunks: number, c: number): number {
+  return start + Math.floor((c * (end - start)) / nChunks);
+}
+
+// Scratch of the dense pass (one per thread: every worker has its own module instance).
+const scanOff = new Int32Array(MAX_RUN);
 
 /**
- * Histograms of the dense features in denseBins columns [c0, c0 + m) for rows [start, end) into
- * hist[base + featOff[f] ..], in one scan of the rows: each row's bins of the item are adjacent.
- * Two rows per step: their updates are independent, which hides the latency of one bin's chain.
+ * Sums rows [a, b) into the histogram hist[base .. base + size): gathers their gradients into
+ * ghOrd, then adds them to the bins of the tree's dense runs and of every sparse feature (when
+ * `sparse`). The derived bins are left to deriveBins.
  */
-export function accumulateDense(
+export function accumulateRows(
   hist: Float64Array,
   base: number,
+  size: number,
   featOff: Int32Array,
-  nBins: Int32Array,
   rows: NodeRows,
-  c0: number,
-  m: number,
-  start: number,
-  end: number,
-  G: number,
-  H: number,
+  nRuns: number,
+  sparse: boolean,
+  a: number,
+  b: number,
 ): void {
-  for (let k = 0; k < m; k++) {
-    const f = rows.denseFeature[c0 + k];
-    scanOff[k] = base + featOff[f];
-    hist.fill(0, base + featOff[f], base + featOff[f + 1]);
+  hist.fill(0, base, base + size);
+  gatherRows(rows.idx, rows.ghRow, rows.ghOrd, a, b);
+  const p = rows.denseFeature.length;
+  for (let k = 0; k < nRuns; k++) {
+    const c0 = rows.runs[2 * k];
+    const m = rows.runs[2 * k + 1];
+    for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
+    scanDense(hist, rows.denseBins, p, c0, m, rows.idx, rows.ghOrd, a, b);
   }
-  // Bin 0 is summed too (no branch in the inner loop), then overwritten by deriveBin.
-  scanDense(hist, rows.denseBins, rows.denseFeature.length, c0, m, rows.idx, rows.ghOrd, start, end);
-  for (let k = 0; k < m; k++) deriveBin(hist, scanOff[k], nBins[rows.denseFeature[c0 + k]], 0, end - start, G, H);
+  if (sparse) scanSparse(hist, base, rows.sparsePtr, rows.sparseEntry, rows.idx, rows.ghOrd, a, b);
 }
 
 // The row loops below are functions of their own that end with the loop: V8 compiles a long
 // running loop on stack replacement before it has seen the code after it, and such code would
 // leave its compiled loop for the interpreter at that code on every call.
 
-/** The row scan of accumulateDense (hist offsets of the item's features in scanOff). */
+/** ghOrd[2i], ghOrd[2i + 1] = the gradient and hessian of row idx[i], for positions [a, b). */
+function gatherRows(idx: Int32Array, ghRow: Float32Array, ghOrd: Float32Array, a: number, b: number): void {
+  for (let i = a; i < b; i++) {
+    const r = idx[i];
+    ghOrd[2 * i] = ghRow[2 * r];
+    ghOrd[2 * i + 1] = ghRow[2 * r + 1];
+  }
+}
+
+/** Adds rows [start, end) to the dense features in denseBins columns [c0, c0 + m) (hist offsets in scanOff), two rows per step. */
 function scanDense(
   hist: Float64Array,
   bins: Uint8Array,
@@ -186,13 +207,14 @@ function scanDense(
     // An odd row first, so that the loop takes pairs up to the end.
     const ra = idx[i] * p + c0;
     for (let k = 0; k < m; k++) {
-      const a = scanOff[k] + bins[ra + k] * 3;
-      hist[a] += gh[2 * i];
-      hist[a + 1] += gh[2 * i + 1];
-      hist[a + 2] += 1;
+      const o = scanOff[k] + bins[ra + k] * 3;
+      hist[o] += gh[2 * i];
+      hist[o + 1] += gh[2 * i + 1];
+      hist[o + 2] += 1;
     }
     i++;
   }
+  // The two rows' updates are independent, which hides the latency of a chain on one bin.
   for (; i < end; i += 2) {
     const ra = idx[i] * p + c0;
     const rb = idx[i + 1] * p + c0;
@@ -202,47 +224,19 @@ function scanDense(
     const hb = gh[2 * i + 3];
     for (let k = 0; k < m; k++) {
       const off = scanOff[k];
-      const a = off + bins[ra + k] * 3;
-      hist[a] += ga;
-      hist[a + 1] += ha;
-      hist[a + 2] += 1;
-      const b = off + bins[rb + k] * 3;
-      hist[b] += gb;
-      hist[b + 1] += hb;
-      hist[b + 2] += 1;
+      const oa = off + bins[ra + k] * 3;
+      hist[oa] += ga;
+      hist[oa + 1] += ha;
+      hist[oa + 2] += 1;
+      const ob = off + bins[rb + k] * 3;
+      hist[ob] += gb;
+      hist[ob + 1] += hb;
+      hist[ob + 2] += 1;
     }
   }
 }
 
-/**
- * Histograms of every sparse feature for rows [start, end) into hist[base ..]: each row adds to
- * its listed (non-mode) bins, then every mode bin is derived from the totals. Sparse features
- * outside the tree (colsample) are filled too, unread.
- */
-export function accumulateSparse(
-  hist: Float64Array,
-  base: number,
-  featOff: Int32Array,
-  nBins: Int32Array,
-  rows: NodeRows,
-  start: number,
-  end: number,
-  G: number,
-  H: number,
-): void {
-  const features = rows.sparseFeature;
-  for (let j = 0; j < features.length; j++) {
-    const f = features[j];
-    hist.fill(0, base + featOff[f], base + featOff[f + 1]);
-  }
-  scanSparse(hist, base, rows.sparsePtr, rows.sparseEntry, rows.idx, rows.ghOrd, start, end);
-  for (let j = 0; j < features.length; j++) {
-    const f = features[j];
-    deriveBin(hist, base + featOff[f], nBins[f], rows.derivedBin[f], end - start, G, H);
-  }
-}
-
-/** The row loop of accumulateSparse. */
+/** Adds rows [start, end) to their listed sparse bins (offsets from base). */
 function scanSparse(
   hist: Float64Array,
   base: number,
@@ -269,6 +263,35 @@ function scanSparse(
   }
 }
 
+/** hist[base + j] = the sum over chunks c in order of scratch[c * size + j], for j in [0, size). */
+export function addChunks(hist: Float64Array, base: number, scratch: Float64Array, size: number, nChunks: number): void {
+  hist.set(scratch.subarray(0, size), base);
+  for (let c = 1; c < nChunks; c++) addInto(hist, base, scratch, c * size, size);
+}
+
+function addInto(dst: Float64Array, d: number, src: Float64Array, s: number, n: number): void {
+  for (let j = 0; j < n; j++) dst[d + j] += src[s + j];
+}
+
+/** Sets the derived bin of each of features[0 .. nFeat) from the node totals (n rows, G, H). */
+export function deriveBins(
+  hist: Float64Array,
+  base: number,
+  featOff: Int32Array,
+  nBins: Int32Array,
+  derivedBin: Int32Array,
+  features: Int32Array,
+  nFeat: number,
+  n: number,
+  G: number,
+  H: number,
+): void {
+  for (let j = 0; j < nFeat; j++) {
+    const f = features[j];
+    deriveBin(hist, base + featOff[f], nBins[f], derivedBin[f], n, G, H);
+  }
+}
+
 /** Sets bin `d` of a feature to the node totals minus its other bins. */
 function deriveBin(hist: Float64Array, off: number, nBins: number, d: number, n: number, G: number, H: number): void {
   let g = 0;
@@ -288,68 +311,34 @@ function deriveBin(hist: Float64Array, off: number, nBins: number, d: number, n:
 
 /**
  * Control block shared with histogram workers (Int32Array over a SharedArrayBuffer):
- * generation (bumped per task), next work item, threads inside a task (ACTIVE), buffer id, start,
- * end, number of dense items (NITEMS, listed in rows.items), stop flag, whether the task has the
- * sparse item (SPARSE, the one after the dense items). The node's gradient and hessian totals
- * travel in `totals` (a Float64Array of 2 over a SharedArrayBuffer).
+ * generation (bumped per task), next chunk to take, threads inside a task (ACTIVE), the node's
+ * start and end, its number of chunks, stop flag, number of dense runs, whether the tree has
+ * sparse features.
  *
  * The calling thread never waits for a worker that has not started: it writes the task, resets
- * NEXT (which publishes the task), wakes the workers, takes work items itself, and then waits only
- * while ACTIVE > 0, i.e. for items a worker has claimed. A worker counts itself in ACTIVE before it
+ * NEXT (which publishes the task), wakes the workers, takes chunks itself, and then waits only
+ * while ACTIVE > 0, i.e. for chunks a worker has claimed. A worker counts itself in ACTIVE before it
  * claims and reads the task after a claim succeeds, so a worker that wakes late either finds no
- * item left or takes one of the current task, never a mix of two tasks: once the calling thread has
- * no item left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
+ * chunk left or takes one of the current task, never a mix of two tasks: once the calling thread
+ * has no chunk left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
  * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
  * share of the work.
  */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, BUF: 3, START: 4, END: 5, NITEMS: 6, STOP: 7, SPARSE: 8, SIZE: 9 } as const;
+export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, START: 3, END: 4, NCHUNKS: 5, STOP: 6, NRUNS: 7, SPARSE: 8, SIZE: 9 } as const;
 
-/** NEXT between tasks: larger than any item index, so every claim fails. */
+/** NEXT between tasks: larger than any chunk index, so every claim fails. */
 export const TASK_CLOSED = 1 << 29;
 
-/** Builds work item `item` of a node (dense items listed in `items`, then the sparse one); false when there is no such item. */
-export function buildItem(
-  item: number,
-  items: Int32Array,
-  nItems: number,
-  sparse: boolean,
-  hist: Float64Array,
-  base: number,
-  featOff: Int32Array,
-  nBins: Int32Array,
-  rows: NodeRows,
-  start: number,
-  end: number,
-  G: number,
-  H: number,
-): boolean {
-  if (item < nItems) {
-    accumulateDense(hist, base, featOff, nBins, rows, items[2 * item], items[2 * item + 1], start, end, G, H);
-    return true;
-  }
-  if (item === nItems && sparse) {
-    accumulateSparse(hist, base, featOff, nBins, rows, start, end, G, H);
-    return true;
-  }
-  return false;
-}
-
-/** Takes work items off the shared counter until none is left (main thread and workers). */
-export function drainItems(
-  ctrl: Int32Array,
-  totals: Float64Array,
-  backing: Float64Array,
-  size: number,
-  featOff: Int32Array,
-  nBins: Int32Array,
-  rows: NodeRows,
-): void {
+/** Takes chunks off the shared counter until none is left, each into its scratch histogram (main thread and workers). */
+export function drainChunks(ctrl: Int32Array, scratch: Float64Array, size: number, featOff: Int32Array, rows: NodeRows): void {
   for (;;) {
-    const item = Atomics.add(ctrl, CTRL.NEXT, 1);
-    if (item >= TASK_CLOSED) return;
-    const base = ctrl[CTRL.BUF] * size;
-    const sparse = ctrl[CTRL.SPARSE] === 1;
-    if (!buildItem(item, rows.items, ctrl[CTRL.NITEMS], sparse, backing, base, featOff, nBins, rows, ctrl[CTRL.START], ctrl[CTRL.END], totals[0], totals[1]))
-      return;
+    const c = Atomics.add(ctrl, CTRL.NEXT, 1);
+    const nChunks = ctrl[CTRL.NCHUNKS];
+    if (c >= TASK_CLOSED || c >= nChunks) return;
+    const start = ctrl[CTRL.START];
+    const end = ctrl[CTRL.END];
+    const a = chunkStart(start, end, nChunks, c);
+    const b = chunkStart(start, end, nChunks, c + 1);
+    accumulateRows(scratch, c * size, size, featOff, rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
   }
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
-import { accumulateDense, accumulateSparse, denseItems, featureLayout, featuresPerItem } from '../../src/boosting/histograms.ts';
+import { accumulateRows, CHUNK_ROWS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, MAX_RUN } from '../../src/boosting/histograms.ts';
 import { HistogramPool } from '../../src/forest/histogram.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
@@ -311,9 +311,9 @@ describe('boosting: determinism', () => {
     // Enough rows that large nodes go to the histogram workers.
     const base = circles(40000, 51, 0.2);
     const y = base.y;
-    // Feature 2 becomes a sparse one-hot flag that flips the label: it is summed by the sparse
-    // work item. Sixteen more columns (small integer codes, dense, and sparse flags) and colsample
-    // make several work items per node, so the threads share a node's features.
+    // Feature 2 becomes a sparse one-hot flag that flips the label; sixteen more columns: small
+    // integer codes (dense) and sparse flags. Nodes of more than CHUNK_ROWS rows are summed by
+    // chunks, which the threads share.
     const p = 20;
     const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
@@ -327,13 +327,16 @@ describe('boosting: determinism', () => {
     const binned = binMatrix(X, 255, false);
     const layout = featureLayout(binned.rowBins, X.rows, binned.nBins, new HistogramPool(binned.nBins, 3).featOff, (b) => new ArrayBuffer(b));
     assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
-    assert.ok(denseItems(layout.denseFeature, featuresPerItem(layout.denseFeature.length, 2), new Int32Array(2 * p)) >= 2, 'several dense items');
+    assert.ok(chunkCount(X.rows * 0.8) > 4, 'several chunks per large node');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
+    // Row weights over 16 orders of magnitude: the float64 sums of the float32 gradients depend on
+    // the order of the additions, so a sum order that changed with the threads would show.
+    const sampleWeight = Float64Array.from({ length: X.rows }, () => 10 ** (16 * rand() - 8));
     const models: string[] = [];
-    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
+    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers, sampleWeight })));
     assert.equal(models[1], models[0]);
     assert.equal(models[2], models[0]);
-    const other = JSON.stringify(await trainBoosting(X, y, { ...params, seed: 8 }, { workers: 1 }));
+    const other = JSON.stringify(await trainBoosting(X, y, { ...params, seed: 8 }, { workers: 1, sampleWeight }));
     assert.notEqual(other, models[0]);
     const parsed = JSON.parse(models[0]) as BoostingModel;
     assert.equal(parsed.format, 'mlops-boosting');
@@ -355,26 +358,27 @@ describe('boosting: dense and sparse histograms', () => {
       rowBins[r * p + 1] = rand() < 0.1 ? 1 : 0;
     }
     const featOff = new HistogramPool(nBins, 3).featOff;
+    const size = featOff[p];
     const alloc = (b: number): ArrayBuffer => new ArrayBuffer(b);
     // A node: every row with rand() < 0.6, in ascending order. Gradients in 1/1024 steps, so that
     // every sum is exact and the derived bins equal the summed ones.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
     const m = idx.length;
-    const ghOrd = Float32Array.from({ length: 2 * m }, (_, i) => Math.floor(rand() * 1024) / 1024 - (i % 2 === 0 ? 0.3 : 0));
+    const ghRow = Float32Array.from({ length: 2 * n }, (_, i) => Math.floor(rand() * 1024) / 1024 - (i % 2 === 0 ? 0.3 : 0));
     let G = 0;
     let H = 0;
-    for (let i = 0; i < m; i++) {
-      G += ghOrd[2 * i];
-      H += ghOrd[2 * i + 1];
+    for (const r of idx) {
+      G += ghRow[2 * r];
+      H += ghRow[2 * r + 1];
     }
     const build = (sparseMinModeFraction: number): Float64Array => {
       const layout = featureLayout(rowBins, n, nBins, featOff, alloc, sparseMinModeFraction);
-      const rows = { ...layout, idx, ghOrd, items: new Int32Array(2 * p) };
-      const hist = new Float64Array(featOff[p]).fill(Number.NaN);
-      const nItems = denseItems(layout.denseFeature, 2, rows.items);
-      for (let k = 0; k < nItems; k++) accumulateDense(hist, 0, featOff, nBins, rows, rows.items[2 * k], rows.items[2 * k + 1], 0, m, G, H);
-      accumulateSparse(hist, 0, featOff, nBins, rows, 0, m, G, H);
-      return hist;
+      const rows = { ...layout, idx, ghRow, ghOrd: new Float32Array(2 * m), runs: new Int32Array(2 * p) };
+      const hist = new Float64Array(size + 4).fill(Number.NaN);
+      const nRuns = denseRuns(layout.denseFeature, rows.runs);
+      accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);
+      deriveBins(hist, 2, featOff, nBins, layout.derivedBin, Int32Array.of(0, 1, 2), p, m, G, H);
+      return hist.subarray(2, 2 + size);
     };
     const dense = build(2);
     const sparse = build(0.8);
@@ -384,9 +388,21 @@ describe('boosting: dense and sparse histograms', () => {
     assert.ok(dense[2 * 3 + 2] > 0.8 * m && dense[15 + 3 + 2] > 0.05 * m && dense[21 + 2] === m, `bins ${dense}`);
   });
 
-  it('work items are runs of consecutive dense columns, at most perItem long', () => {
-    const items = new Int32Array(16);
-    const n = denseItems(Int32Array.of(0, 1, 2, 3, 4, 6, 7, 9), 3, items);
-    assert.deepEqual(Array.from(items.subarray(0, 2 * n)), [0, 3, 3, 2, 6, 2, 9, 1]);
+  it('dense runs are consecutive columns, at most MAX_RUN long', () => {
+    const runs = new Int32Array(2 * (MAX_RUN + 8));
+    const n = denseRuns(Int32Array.of(0, 1, 2, 4, 6, 7, 9), runs);
+    assert.deepEqual(Array.from(runs.subarray(0, 2 * n)), [0, 3, 4, 1, 6, 2, 9, 1]);
+    const long = Int32Array.from({ length: MAX_RUN + 5 }, (_, j) => j);
+    assert.deepEqual(Array.from(runs.subarray(0, 2 * denseRuns(long, runs))), [0, MAX_RUN, MAX_RUN, 5]);
+  });
+
+  it('a node is cut into chunks by its size alone, covering it exactly', () => {
+    assert.equal(chunkCount(CHUNK_ROWS), 1);
+    assert.equal(chunkCount(CHUNK_ROWS + 1), 2);
+    const n = 10 * CHUNK_ROWS + 7;
+    const k = chunkCount(n);
+    assert.equal(chunkStart(100, 100 + n, k, 0), 100);
+    assert.equal(chunkStart(100, 100 + n, k, k), 100 + n);
+    for (let c = 0; c < k; c++) assert.ok(chunkStart(100, 100 + n, k, c + 1) - chunkStart(100, 100 + n, k, c) <= CHUNK_ROWS);
   });
 });

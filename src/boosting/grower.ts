@@ -9,7 +9,19 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateFeatures, CHANNELS, CTRL, TASK_CLOSED, drainFeatures, featuresPerItem, sparseLists, type NodeRows } from './histograms.ts';
+import {
+  accumulateRows,
+  addChunks,
+  CHANNELS,
+  chunkCount,
+  CTRL,
+  denseRuns,
+  deriveBins,
+  drainChunks,
+  featureLayout,
+  TASK_CLOSED,
+  type NodeRows,
+} from './histograms.ts';
 import type { HistWorkerInit } from './hist-worker.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
@@ -55,8 +67,6 @@ export interface GrownTree {
   leafEnd: Int32Array;
 }
 
-/** Below this many rows a node's histograms are built on the calling thread. */
-const PARALLEL_MIN_ROWS = 4096;
 const WAIT_TIMEOUT_MS = 600_000;
 
 interface Leaf {
@@ -70,6 +80,23 @@ interface Leaf {
   split: SplitRecord | null;
 }
 
+/**
+ * Histogram worker threads. They are started before the data they work on exists, so that they
+ * boot while the training set is binned, and get it from TreeGrower.attach.
+ */
+export class HistWorkers {
+  readonly workers: Worker[] = [];
+
+  constructor(n: number) {
+    const url = new URL(`./hist-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+    for (let i = 0; i < n; i++) this.workers.push(new Worker(url));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
 export class TreeGrower {
   readonly data: GrowerData;
   readonly cfg: GrowerConfig;
@@ -77,14 +104,20 @@ export class TreeGrower {
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
   private readonly tmp: Int32Array;
+  /** Per bin: 1 when the split being applied sends it left. */
+  private readonly goLeft = new Uint8Array(256);
   private readonly rows: NodeRows;
-  private readonly features: Int32Array;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
+  private readonly features: Int32Array;
   private nTreeFeatures = 0;
+  /** The current tree's dense columns (scratch of grow). */
+  private readonly treeDense: Int32Array;
+  /** The current tree's dense runs (rows.runs) and whether it has sparse features. */
+  private nRuns = 0;
+  private treeSparse = false;
+  /** The chunks' histograms of a node, back to back (see histograms.ts). */
+  private readonly scratch: Float64Array;
   private readonly ctrl: Int32Array;
-  private readonly totals: Float64Array;
-  /** Some feature keeps a sparse row list: rowLeaf and ghRow are maintained. */
-  private readonly hasSparse: boolean;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -96,93 +129,74 @@ export class TreeGrower {
     this.idx = new Int32Array(alloc(n * 4));
     this.tmp = new Int32Array(n);
     this.rows = {
-      rowBins: data.rowBins,
-      nFeatures: data.nFeatures,
+      ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
       idx: this.idx,
-      ghOrd: new Float32Array(alloc(n * 8)),
       ghRow: new Float32Array(alloc(n * 8)),
-      rowLeaf: new Int32Array(alloc(n * 4)),
-      ...sparseLists(data.bins, data.nBins, n, alloc),
+      ghOrd: new Float32Array(alloc(n * 8)),
+      runs: new Int32Array(alloc(data.nFeatures * 8)),
     };
-    this.hasSparse = this.rows.sparseOff[data.nFeatures] > 0;
-    this.totals = new Float64Array(new SharedArrayBuffer(16));
-    this.features = new Int32Array(alloc(data.nFeatures * 4));
+    this.features = new Int32Array(data.nFeatures);
+    this.treeDense = new Int32Array(data.nFeatures);
+    const nChunks = chunkCount(n);
+    this.scratch = new Float64Array(nChunks > 1 ? alloc(nChunks * this.pool.size * 8) : new ArrayBuffer(0));
     this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
 
-  /** Starts `n` histogram workers (the calling thread works too); resolves once they run. */
-  async startWorkers(n: number): Promise<void> {
-    const url = new URL(`./hist-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-    const init: HistWorkerInit = {
-      ctrl: this.ctrl,
-      totals: this.totals,
-      nBins: this.data.nBins,
-      features: this.features,
-      backing: this.pool.backing!,
-      size: this.pool.size,
-      featOff: this.pool.featOff,
-      rows: this.rows,
-    };
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < n; i++) {
-      const w = new Worker(url, { workerData: init });
-      this.workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }),
-      );
-    }
-    await Promise.all(ready);
+  /** Hands the shared data to started histogram workers (the calling thread works too); resolves once they wait for tasks. */
+  async attach(threads: HistWorkers): Promise<void> {
+    const init: HistWorkerInit = { ctrl: this.ctrl, scratch: this.scratch, size: this.pool.size, featOff: this.pool.featOff, rows: this.rows };
+    await Promise.all(
+      threads.workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', () => resolve());
+            w.once('error', reject);
+            w.postMessage(init);
+          }),
+      ),
+    );
+    this.workers = threads.workers;
   }
 
-  async close(): Promise<void> {
+  /** Stops the attached workers' task loop (the caller terminates them). */
+  close(): void {
     if (this.workers.length === 0) return;
     Atomics.store(this.ctrl, CTRL.STOP, 1);
     Atomics.add(this.ctrl, CTRL.GEN, 1);
     Atomics.notify(this.ctrl, CTRL.GEN);
-    await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, node: number, start: number, end: number, G: number, H: number, g: Float64Array, h: Float64Array): void {
-    const { idx, ghOrd } = this.rows;
-    for (let i = start; i < end; i++) {
-      const r = idx[i];
-      ghOrd[2 * i] = g[r];
-      ghOrd[2 * i + 1] = h[r];
-    }
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number): void {
     const pool = this.pool;
-    const nBins = this.data.nBins;
-    if (this.workers.length === 0 || end - start < PARALLEL_MIN_ROWS) {
-      const hist = pool.buffer(buf);
-      const perItem = featuresPerItem(this.nTreeFeatures, 1);
-      for (let j0 = 0; j0 < this.nTreeFeatures; j0 += perItem) {
-        const j1 = Math.min(this.nTreeFeatures, j0 + perItem);
-        accumulateFeatures(hist, 0, pool.featOff, nBins, this.features, j0, j1, this.rows, start, end, G, H, node);
-      }
+    const size = pool.size;
+    const hist = pool.backing!;
+    const base = buf * size;
+    const nChunks = chunkCount(end - start);
+    if (nChunks === 1) {
+      accumulateRows(hist, base, size, pool.featOff, this.rows, this.nRuns, this.treeSparse, start, end);
     } else {
       const ctrl = this.ctrl;
-      this.totals[0] = G;
-      this.totals[1] = H;
-      ctrl[CTRL.BUF] = buf;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
-      ctrl[CTRL.NFEAT] = this.nTreeFeatures;
-      ctrl[CTRL.NODE] = node;
-      ctrl[CTRL.PER_ITEM] = featuresPerItem(this.nTreeFeatures, this.workers.length + 1);
+      ctrl[CTRL.NCHUNKS] = nChunks;
+      ctrl[CTRL.NRUNS] = this.nRuns;
+      ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
       // Publishes the task (see CTRL): no worker is inside the previous one any more.
       Atomics.store(ctrl, CTRL.NEXT, 0);
-      Atomics.add(ctrl, CTRL.GEN, 1);
-      Atomics.notify(ctrl, CTRL.GEN);
-      drainFeatures(ctrl, this.totals, this.features, pool.backing!, pool.size, pool.featOff, nBins, this.rows);
+      if (this.workers.length > 0) {
+        Atomics.add(ctrl, CTRL.GEN, 1);
+        Atomics.notify(ctrl, CTRL.GEN);
+      }
+      drainChunks(ctrl, this.scratch, size, pool.featOff, this.rows);
       Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
       for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
         if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
       }
+      addChunks(hist, base, this.scratch, size, nChunks);
     }
+    deriveBins(hist, base, pool.featOff, this.data.nBins, this.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
     for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
   }
 
@@ -249,20 +263,11 @@ export class TreeGrower {
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
   private partition(start: number, end: number, s: SplitRecord): number {
-    const bins = this.data.bins;
-    const col = s.feature * this.data.nRows;
-    const mb = this.data.missingBin[s.feature];
-    const idx = this.idx;
-    const tmp = this.tmp;
-    let l = start;
-    let r = 0;
-    for (let i = start; i < end; i++) {
-      const row = idx[i];
-      const b = bins[col + row];
-      if (b === mb ? s.defaultLeft : b <= s.bin) idx[l++] = row;
-      else tmp[r++] = row;
-    }
-    idx.set(tmp.subarray(0, r), l);
+    const goLeft = this.goLeft;
+    for (let b = 0; b < 256; b++) goLeft[b] = b <= s.bin ? 1 : 0;
+    goLeft[this.data.missingBin[s.feature]] = s.defaultLeft ? 1 : 0;
+    const l = partitionRows(this.idx, this.tmp, this.data.bins, s.feature * this.data.nRows, goLeft, start, end);
+    this.idx.set(this.tmp.subarray(0, end - l), l);
     return l;
   }
 
@@ -274,7 +279,16 @@ export class TreeGrower {
   grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
-    for (let j = 0; j < features.length; j++) this.features[j] = features[j];
+    let nDense = 0;
+    this.treeSparse = false;
+    for (let j = 0; j < features.length; j++) {
+      const f = features[j];
+      this.features[j] = f;
+      const col = this.rows.denseCol[f];
+      if (col >= 0) this.treeDense[nDense++] = col;
+      else this.treeSparse = true;
+    }
+    this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
     while (leaves.length < cfg.maxLeaves) {
@@ -283,7 +297,7 @@ export class TreeGrower {
       const leaf = leaves[pick];
       const [leftId, rightId] = tree.split(leaf.node, leaf.split!);
       const lastSplit = leaves.length + 1 >= cfg.maxLeaves;
-      const [L, R] = this.splitLeaf(leaf, leftId, rightId, lastSplit, g, h);
+      const [L, R] = this.splitLeaf(leaf, leftId, rightId, lastSplit);
       leaves[pick] = L;
       leaves.push(R);
     }
@@ -297,28 +311,13 @@ export class TreeGrower {
 
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
   private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
-    let G = 0;
-    let H = 0;
-    for (let i = 0; i < m; i++) {
-      // The histograms sum float32 gradients: so do the totals bin 0 is derived from.
-      const r = this.idx[i];
-      G += Math.fround(g[r]);
-      H += Math.fround(h[r]);
-    }
-    if (this.hasSparse) {
-      const { rowLeaf, ghRow } = this.rows;
-      rowLeaf.fill(-1);
-      for (let i = 0; i < m; i++) {
-        const r = this.idx[i];
-        rowLeaf[r] = 0;
-        ghRow[2 * r] = g[r];
-        ghRow[2 * r + 1] = h[r];
-      }
-    }
+    // The histograms sum float32 gradients: so do the totals the derived bins come from.
+    const G = loadGradients(this.idx, g, this.rows.ghRow, 0, m);
+    const H = loadGradients(this.idx, h, this.rows.ghRow, 1, m);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
-      this.buildHistograms(root.buf, 0, 0, m, G, H, g, h);
+      this.buildHistograms(root.buf, 0, m, G, H);
       root.split = this.findBestSplit(root.buf, G, H, m);
     }
     return root;
@@ -330,15 +329,10 @@ export class TreeGrower {
    * the last split: its children stay leaves), finds the children's best splits, and releases
    * the parent's histograms.
    */
-  private splitLeaf(leaf: Leaf, leftId: number, rightId: number, lastSplit: boolean, g: Float64Array, h: Float64Array): [Leaf, Leaf] {
+  private splitLeaf(leaf: Leaf, leftId: number, rightId: number, lastSplit: boolean): [Leaf, Leaf] {
     const pool = this.pool;
     const s = leaf.split!;
     const mid = this.partition(leaf.start, leaf.end, s);
-    if (this.hasSparse) {
-      const { rowLeaf } = this.rows;
-      for (let i = leaf.start; i < mid; i++) rowLeaf[this.idx[i]] = leftId;
-      for (let i = mid; i < leaf.end; i++) rowLeaf[this.idx[i]] = rightId;
-    }
     const depth = leaf.depth + 1;
     const L: Leaf = { node: leftId, start: leaf.start, end: mid, depth, G: s.leftG, H: s.leftH, buf: -1, split: null };
     const R: Leaf = { node: rightId, start: mid, end: leaf.end, depth, G: leaf.G - s.leftG, H: leaf.H - s.leftH, buf: -1, split: null };
@@ -349,7 +343,7 @@ export class TreeGrower {
     if (canL || canR) {
       const [small, big] = nL <= nR ? [L, R] : [R, L];
       small.buf = pool.acquire();
-      this.buildHistograms(small.buf, small.node, small.start, small.end, small.G, small.H, g, h);
+      this.buildHistograms(small.buf, small.start, small.end, small.G, small.H);
       if (big === L ? canL : canR) {
         big.buf = pool.acquire();
         for (let j = 0; j < this.nTreeFeatures; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
@@ -366,6 +360,39 @@ export class TreeGrower {
     }
     return [L, R];
   }
+}
+
+// Row loops in functions that end with the loop (see histograms.ts: gatherRows).
+
+/**
+ * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
+ * range, in order, and the others in order into tmp; returns the end of the left rows. Without a
+ * branch on the side: a row is written to both places and only one position advances.
+ */
+function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
+  let l = start;
+  let r = 0;
+  for (let i = start; i < end; i++) {
+    const row = idx[i];
+    const left = goLeft[bins[col + row]];
+    idx[l] = row;
+    tmp[r] = row;
+    l += left;
+    r += 1 - left;
+  }
+  return l;
+}
+
+/** Stores v of rows idx[0 .. m) as float32 into channel `ch` of ghRow (ghRow[2 * row + ch]); returns their sum. */
+function loadGradients(idx: Int32Array, v: Float64Array, ghRow: Float32Array, ch: number, m: number): number {
+  let s = 0;
+  for (let i = 0; i < m; i++) {
+    const r = idx[i];
+    const x = Math.fround(v[r]);
+    ghRow[2 * r + ch] = x;
+    s += x;
+  }
+  return s;
 }
 
 /** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */

@@ -1,30 +1,27 @@
-// Histogram worker: waits on the shared control block and fills feature histograms of the
-// current node until the task's features run out (see histograms.ts).
-import { parentPort, workerData } from 'node:worker_threads';
-import { CTRL, drainFeatures, type NodeRows } from './histograms.ts';
+// Histogram worker: receives the shared data once (TreeGrower.attach), then waits on the shared
+// control block and sums chunks of the current node until none is left (see histograms.ts).
+import { parentPort } from 'node:worker_threads';
+import { CTRL, drainChunks, type NodeRows } from './histograms.ts';
 
 export interface HistWorkerInit {
   ctrl: Int32Array;
-  totals: Float64Array;
-  nBins: Int32Array;
-  features: Int32Array;
-  backing: Float64Array;
+  scratch: Float64Array;
   size: number;
   featOff: Int32Array;
   rows: NodeRows;
 }
 
-if (parentPort) {
-  const init = workerData as HistWorkerInit;
+const port = parentPort;
+port?.once('message', (init: HistWorkerInit) => {
   const { ctrl } = init;
-  let seen = 0;
-  parentPort.postMessage('ready');
+  let seen = Atomics.load(ctrl, CTRL.GEN);
+  port.postMessage('ready');
   for (;;) {
     Atomics.wait(ctrl, CTRL.GEN, seen);
     seen = Atomics.load(ctrl, CTRL.GEN);
     if (Atomics.load(ctrl, CTRL.STOP) === 1) break;
     Atomics.add(ctrl, CTRL.ACTIVE, 1);
-    drainFeatures(ctrl, init.totals, init.features, init.backing, init.size, init.featOff, init.nBins, init.rows);
+    drainChunks(ctrl, init.scratch, init.size, init.featOff, init.rows);
     if (Atomics.sub(ctrl, CTRL.ACTIVE, 1) === 1) Atomics.notify(ctrl, CTRL.ACTIVE);
   }
-}
+});

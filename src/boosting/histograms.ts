@@ -1,213 +1,344 @@
 // Gradient histograms of one node into a HistogramPool buffer: three channels per bin (sum of
-// gradients, sum of hessians, row count). The node's rows are positions [start, end) of `idx`;
-// their gradients were gathered beforehand into ghOrd at the same positions (ghOrd[2i] gradient,
-// ghOrd[2i + 1] hessian), so they are read sequentially. They are float32 (as scikit-learn's),
-// which halves the memory traffic of the hottest loop; the histogram sums are float64.
-// Features are scanned several at a time, row by row over the row-major bins (as XGBoost and
-// LightGBM): the row index and its gradients are loaded once for all of them, and consecutive
-// updates go to different features' bins instead of chaining on one. Bin 0 is derived from the
-// node totals. Sparse two-bin features (one-hot flags that are mostly 0) keep the list of their
-// rows in bin 1: a large node then visits only those rows, checking that they belong to it
-// (rowLeaf), instead of scanning all of its rows. Both paths add the same float32 values in
-// ascending row order, so their sums are bit-identical. Each feature's histogram is summed by one
-// thread in row order, which keeps the result bit-identical whatever the number of threads.
+// gradients, sum of hessians, row count). The node's rows are positions [start, end) of `idx`.
+// Gradients are float32 (as scikit-learn's), which halves the memory traffic of the hottest
+// loop; the histogram sums are float64.
+//
+// Features are laid out once per training set (featureLayout), as LightGBM's dense and sparse bins:
+// - dense features: a row-major copy of their bins alone. One pass over the rows covers up to
+//   MAX_RUN of them (as XGBoost and LightGBM): the row index and its gradients are loaded once for
+//   all, and consecutive updates go to different features' bins instead of chaining on one. Bin 0
+//   is summed too, then derived from the node totals.
+// - sparse features (most rows in one bin, their "mode": one-hot flags, rare categories, mostly
+//   missing columns): each row lists only its bins that are not the mode, as histogram offsets
+//   (CSR), so a node costs its rows plus their few entries instead of rows × features; the mode
+//   bin is derived from the totals.
+// A node's rows are cut into chunks whose number depends on the node's size only (chunkCount).
+// Threads take chunks (as XGBoost's row blocks): each gathers its rows' gradients in order
+// (ghOrd), then sums every feature over them into a scratch histogram of its own; the calling
+// thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
+// whatever the number of threads: the model does not depend on it. A node of one chunk is summed
+// straight into its buffer.
 
 export const CHANNELS = 3;
 
-export interface NodeRows {
-  /** Row-major bins: rowBins[row * nFeatures + f]. */
-  rowBins: Uint8Array;
-  nFeatures: number;
+/** A feature whose most frequent bin holds at least this fraction of the rows is sparse. */
+export const SPARSE_MIN_MODE_FRACTION = 0.8;
+
+/** Where the histogram kernels read each feature's bins (built once per training set). */
+export interface FeatureLayout {
+  nRows: number;
+  /** Per feature: its column in denseBins, or -1 for a sparse feature. */
+  denseCol: Int32Array;
+  /** Dense features in column order. */
+  denseFeature: Int32Array;
+  /** Row-major bins of the dense features: denseBins[row * denseFeature.length + column]. */
+  denseBins: Uint8Array;
+  /** Sparse features, ascending. */
+  sparseFeature: Int32Array;
+  /** Per feature: the bin derived from the node totals (bin 0 for dense features, the mode for sparse ones). */
+  derivedBin: Int32Array;
+  /**
+   * Row r's bins that are not their feature's mode, over the sparse features:
+   * sparseEntry[sparsePtr[r] .. sparsePtr[r + 1]), each the histogram offset featOff[f] + bin * CHANNELS.
+   */
+  sparsePtr: Int32Array;
+  sparseEntry: Int32Array;
+}
+
+/** What a thread needs to build a node's histograms: the layout plus the tree's rows and gradients. */
+export interface NodeRows extends FeatureLayout {
   idx: Int32Array;
-  ghOrd: Float32Array;
-  /** Gradient and hessian by row (ghRow[2 * row], ghRow[2 * row + 1]) for the tree's rows. */
+  /** Gradient and hessian of each row of the current tree: ghRow[2 * row], ghRow[2 * row + 1]. */
   ghRow: Float32Array;
-  /** Node id of the leaf each row of the tree is in (-1: not in the tree). */
-  rowLeaf: Int32Array;
-  /** Rows in bin 1 of sparse feature f: sparseRows[sparseOff[f] .. sparseOff[f + 1]) (empty for other features). */
-  sparseOff: Int32Array;
-  sparseRows: Int32Array;
+  /** The same by position in idx (ghOrd[2 * i] for row idx[i]), gathered chunk by chunk. */
+  ghOrd: Float32Array;
+  /** The current tree's dense runs (see denseRuns): nRuns pairs (first column, count). */
+  runs: Int32Array;
 }
 
-/** A two-bin feature with at most this fraction of rows in bin 1 keeps their list. */
-export const SPARSE_MAX_FRACTION = 0.25;
-/** The list is used when it is this many times shorter than the node (a list step costs more). */
-const SPARSE_ADVANTAGE = 3;
-
-/** Lists the rows in bin 1 of every sparse two-bin feature. */
-export function sparseLists(
-  bins: Uint8Array,
-  nBins: Int32Array,
+/**
+ * Splits the features into dense and sparse ones (by the row-major bins `rowBins` of `nFeatures`
+ * features and their per-feature counts `nBins`) and builds both copies; featOff are the pool's
+ * offsets of each feature's histogram.
+ */
+export function featureLayout(
+  rowBins: Uint8Array,
   nRows: number,
-  alloc: (bytes: number) => ArrayBufferLike,
-): { sparseOff: Int32Array; sparseRows: Int32Array } {
-  const p = nBins.length;
-  const sparseOff = new Int32Array(alloc((p + 1) * 4));
-  const counts = new Int32Array(p);
-  for (let f = 0; f < p; f++) {
-    if (nBins[f] !== 2) continue;
-    let c = 0;
-    for (let r = 0, o = f * nRows; r < nRows; r++, o++) c += bins[o];
-    if (c <= SPARSE_MAX_FRACTION * nRows) counts[f] = c;
-  }
-  for (let f = 0; f < p; f++) sparseOff[f + 1] = sparseOff[f] + counts[f];
-  const sparseRows = new Int32Array(alloc(Math.max(1, sparseOff[p]) * 4));
-  for (let f = 0; f < p; f++) {
-    if (counts[f] === 0) continue;
-    let k = sparseOff[f];
-    for (let r = 0, o = f * nRows; r < nRows; r++, o++) if (bins[o] !== 0) sparseRows[k++] = r;
-  }
-  return { sparseOff, sparseRows };
-}
-
-/** A thread scans the node's rows once for all of a work item's features: at most this many. */
-export const MAX_FEATURES_PER_ITEM = 32;
-
-/**
- * Features per work item for `nFeat` features on `threads` threads: large items so the rows are
- * scanned few times, about two per thread so a thread that finishes early can take another.
- * Only the speed depends on it: every feature's sums are the same whatever the items.
- */
-export function featuresPerItem(nFeat: number, threads: number): number {
-  return Math.min(MAX_FEATURES_PER_ITEM, Math.max(8, Math.ceil(nFeat / (2 * threads))));
-}
-
-// Scratch of the row scan (one per thread: every worker has its own module instance).
-const scanFeature = new Int32Array(MAX_FEATURES_PER_ITEM);
-const scanOff = new Int32Array(MAX_FEATURES_PER_ITEM);
-
-/**
- * Histograms of features[j0 .. j1) for rows [start, end) into hist[base + featOff[f] ..]: sparse
- * features whose row list is short enough for this node from the list, the others in one scan of
- * the rows that reads each row's bins from the row-major copy (one pass over the rows and their
- * gradients for all of them, instead of one per feature).
- */
-export function accumulateFeatures(
-  hist: Float64Array,
-  base: number,
-  featOff: Int32Array,
   nBins: Int32Array,
-  features: Int32Array,
-  j0: number,
-  j1: number,
-  rows: NodeRows,
-  start: number,
-  end: number,
-  G: number,
-  H: number,
-  node: number,
-): void {
-  let m = 0;
-  for (let j = j0; j < j1; j++) {
-    const f = features[j];
-    const off = base + featOff[f];
-    hist.fill(0, off, base + featOff[f + 1]);
-    const s0 = rows.sparseOff[f];
-    const s1 = rows.sparseOff[f + 1];
-    if (s1 > s0 && (s1 - s0) * SPARSE_ADVANTAGE < end - start) {
-      accumulateList(hist, off, s0, s1, rows, node);
-      deriveBinZero(hist, off, nBins[f], end - start, G, H);
+  featOff: Int32Array,
+  alloc: (bytes: number) => ArrayBufferLike,
+  sparseMinModeFraction = SPARSE_MIN_MODE_FRACTION,
+): FeatureLayout {
+  const p = nBins.length;
+  const counts = new Float64Array(p * 256);
+  for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
+  const derivedBin = new Int32Array(alloc(p * 4));
+  const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
+  const dense: number[] = [];
+  const sparse: number[] = [];
+  let entries = 0;
+  for (let f = 0; f < p; f++) {
+    let mode = 0;
+    for (let b = 1; b < nBins[f]; b++) if (counts[f * 256 + b] > counts[f * 256 + mode]) mode = b;
+    if (counts[f * 256 + mode] >= sparseMinModeFraction * nRows) {
+      derivedBin[f] = mode;
+      sparse.push(f);
+      entries += nRows - counts[f * 256 + mode];
     } else {
-      scanFeature[m] = f;
-      scanOff[m++] = off;
+      denseCol[f] = dense.length;
+      dense.push(f);
     }
   }
-  if (m === 0) return;
-  // Bin 0 is summed too (no branch in the inner loop), then overwritten by deriveBinZero: the
-  // other bins get the same float32 values in the same row order as the list path.
-  const rowBins = rows.rowBins;
-  const p = rows.nFeatures;
-  const idx = rows.idx;
-  const gh = rows.ghOrd;
+  const nDense = dense.length;
+  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * nDense)));
+  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
+  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
+  for (let r = 0, e = 0; r < nRows; r++) {
+    const row = r * p;
+    for (let j = 0; j < nDense; j++) denseBins[r * nDense + j] = rowBins[row + dense[j]];
+    for (const f of sparse) {
+      const b = rowBins[row + f];
+      if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
+    }
+    sparsePtr[r + 1] = e;
+  }
+  const ints = (values: number[]): Int32Array => {
+    const a = new Int32Array(alloc(Math.max(1, values.length) * 4));
+    a.set(values);
+    return a.subarray(0, values.length);
+  };
+  return { nRows, denseCol, denseFeature: ints(dense), denseBins, sparseFeature: ints(sparse), derivedBin, sparsePtr, sparseEntry };
+}
+
+/** One pass over a chunk's rows sums at most this many dense features. */
+export const MAX_RUN = 32;
+
+/**
+ * Cuts the tree's dense columns `cols` (ascending) into runs of at most MAX_RUN consecutive
+ * columns (a pass reads a row's bins of a run contiguously), written as pairs (first column,
+ * count) into runs; returns the number of runs.
+ */
+export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
+  let n = 0;
+  for (let j = 0; j < cols.length; ) {
+    let k = j + 1;
+    while (k < cols.length && k - j < MAX_RUN && cols[k] === cols[k - 1] + 1) k++;
+    runs[2 * n] = cols[j];
+    runs[2 * n + 1] = k - j;
+    n++;
+    j = k;
+  }
+  return n;
+}
+
+/** A node is cut into chunks of about this many rows (fewer rows: one chunk)... */
+export const CHUNK_ROWS = 4096;
+/** ...and at most this many (the scratch histograms). */
+export const MAX_CHUNKS = 64;
+
+/** Chunks of a node of n rows: a function of n alone, so the sums do not depend on the threads. */
+export function chunkCount(n: number): number {
+  return Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(n / CHUNK_ROWS)));
+}
+
+/** First position of chunk c of the node [start, end) cut into nChunks (c = nChunks: end). */
+export function chunkStart(start: number, end: number, nChunks: number, c: number): number {
+  return start + Math.floor((c * (end - start)) / nChunks);
+}
+
+// Scratch of the dense pass (one per thread: every worker has its own module instance).
+const scanOff = new Int32Array(MAX_RUN);
+
+/**
+ * Sums rows [a, b) into the histogram hist[base .. base + size): gathers their gradients into
+ * ghOrd, then adds them to the bins of the tree's dense runs and of every sparse feature (when
+ * `sparse`). The derived bins are left to deriveBins.
+ */
+export function accumulateRows(
+  hist: Float64Array,
+  base: number,
+  size: number,
+  featOff: Int32Array,
+  rows: NodeRows,
+  nRuns: number,
+  sparse: boolean,
+  a: number,
+  b: number,
+): void {
+  hist.fill(0, base, base + size);
+  gatherRows(rows.idx, rows.ghRow, rows.ghOrd, a, b);
+  const p = rows.denseFeature.length;
+  for (let k = 0; k < nRuns; k++) {
+    const c0 = rows.runs[2 * k];
+    const m = rows.runs[2 * k + 1];
+    for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
+    scanDense(hist, rows.denseBins, p, c0, m, rows.idx, rows.ghOrd, a, b);
+  }
+  if (sparse) scanSparse(hist, base, rows.sparsePtr, rows.sparseEntry, rows.idx, rows.ghOrd, a, b);
+}
+
+// The row loops below are functions of their own that end with the loop: V8 compiles a long
+// running loop on stack replacement before it has seen the code after it, and such code would
+// leave its compiled loop for the interpreter at that code on every call.
+
+/** ghOrd[2i], ghOrd[2i + 1] = the gradient and hessian of row idx[i], for positions [a, b). */
+function gatherRows(idx: Int32Array, ghRow: Float32Array, ghOrd: Float32Array, a: number, b: number): void {
+  for (let i = a; i < b; i++) {
+    const r = idx[i];
+    ghOrd[2 * i] = ghRow[2 * r];
+    ghOrd[2 * i + 1] = ghRow[2 * r + 1];
+  }
+}
+
+/** Adds rows [start, end) to the dense features in denseBins columns [c0, c0 + m) (hist offsets in scanOff), two rows per step. */
+function scanDense(
+  hist: Float64Array,
+  bins: Uint8Array,
+  p: number,
+  c0: number,
+  m: number,
+  idx: Int32Array,
+  gh: Float32Array,
+  start: number,
+  end: number,
+): void {
+  let i = start;
+  if ((end - start) % 2 === 1) {
+    // An odd row first, so that the loop takes pairs up to the end.
+    const ra = idx[i] * p + c0;
+    for (let k = 0; k < m; k++) {
+      const o = scanOff[k] + bins[ra + k] * 3;
+      hist[o] += gh[2 * i];
+      hist[o + 1] += gh[2 * i + 1];
+      hist[o + 2] += 1;
+    }
+    i++;
+  }
+  // The two rows' updates are independent, which hides the latency of a chain on one bin.
+  for (; i < end; i += 2) {
+    const ra = idx[i] * p + c0;
+    const rb = idx[i + 1] * p + c0;
+    const ga = gh[2 * i];
+    const ha = gh[2 * i + 1];
+    const gb = gh[2 * i + 2];
+    const hb = gh[2 * i + 3];
+    for (let k = 0; k < m; k++) {
+      const off = scanOff[k];
+      const oa = off + bins[ra + k] * 3;
+      hist[oa] += ga;
+      hist[oa + 1] += ha;
+      hist[oa + 2] += 1;
+      const ob = off + bins[rb + k] * 3;
+      hist[ob] += gb;
+      hist[ob + 1] += hb;
+      hist[ob + 2] += 1;
+    }
+  }
+}
+
+/** Adds rows [start, end) to their listed sparse bins (offsets from base). */
+function scanSparse(
+  hist: Float64Array,
+  base: number,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+  idx: Int32Array,
+  gh: Float32Array,
+  start: number,
+  end: number,
+): void {
   for (let i = start; i < end; i++) {
-    const rb = idx[i] * p;
+    const r = idx[i];
+    const e1 = sparsePtr[r + 1];
+    let e = sparsePtr[r];
+    if (e === e1) continue;
     const g = gh[2 * i];
     const h = gh[2 * i + 1];
-    for (let k = 0; k < m; k++) {
-      const o = scanOff[k] + rowBins[rb + scanFeature[k]] * 3;
+    for (; e < e1; e++) {
+      const o = base + sparseEntry[e];
       hist[o] += g;
       hist[o + 1] += h;
       hist[o + 2] += 1;
     }
   }
-  for (let k = 0; k < m; k++) deriveBinZero(hist, scanOff[k], nBins[scanFeature[k]], end - start, G, H);
 }
 
-/** Bin 1 of a sparse feature from its row list (the rows of other leaves skipped). */
-function accumulateList(hist: Float64Array, off: number, s0: number, s1: number, rows: NodeRows, node: number): void {
-  const list = rows.sparseRows;
-  const leafOf = rows.rowLeaf;
-  const ghRow = rows.ghRow;
-  let g1 = 0;
-  let h1 = 0;
-  let n1 = 0;
-  for (let k = s0; k < s1; k++) {
-    const r = list[k];
-    if (leafOf[r] === node) {
-      g1 += ghRow[2 * r];
-      h1 += ghRow[2 * r + 1];
-      n1++;
-    }
+/** hist[base + j] = the sum over chunks c in order of scratch[c * size + j], for j in [0, size). */
+export function addChunks(hist: Float64Array, base: number, scratch: Float64Array, size: number, nChunks: number): void {
+  hist.set(scratch.subarray(0, size), base);
+  for (let c = 1; c < nChunks; c++) addInto(hist, base, scratch, c * size, size);
+}
+
+function addInto(dst: Float64Array, d: number, src: Float64Array, s: number, n: number): void {
+  for (let j = 0; j < n; j++) dst[d + j] += src[s + j];
+}
+
+/** Sets the derived bin of each of features[0 .. nFeat) from the node totals (n rows, G, H). */
+export function deriveBins(
+  hist: Float64Array,
+  base: number,
+  featOff: Int32Array,
+  nBins: Int32Array,
+  derivedBin: Int32Array,
+  features: Int32Array,
+  nFeat: number,
+  n: number,
+  G: number,
+  H: number,
+): void {
+  for (let j = 0; j < nFeat; j++) {
+    const f = features[j];
+    deriveBin(hist, base + featOff[f], nBins[f], derivedBin[f], n, G, H);
   }
-  hist[off + 3] = g1;
-  hist[off + 4] = h1;
-  hist[off + 5] = n1;
 }
 
-/** Sets bin 0 of a feature to the node totals minus its other bins. */
-function deriveBinZero(hist: Float64Array, off: number, nBins: number, n: number, G: number, H: number): void {
+/** Sets bin `d` of a feature to the node totals minus its other bins. */
+function deriveBin(hist: Float64Array, off: number, nBins: number, d: number, n: number, G: number, H: number): void {
   let g = 0;
   let h = 0;
   let c = 0;
-  for (let b = 1, o = off + 3; b < nBins; b++, o += 3) {
+  for (let b = 0, o = off; b < nBins; b++, o += 3) {
+    if (b === d) continue;
     g += hist[o];
     h += hist[o + 1];
     c += hist[o + 2];
   }
-  hist[off] = G - g;
-  hist[off + 1] = H - h;
-  hist[off + 2] = n - c;
+  const o = off + d * 3;
+  hist[o] = G - g;
+  hist[o + 1] = H - h;
+  hist[o + 2] = n - c;
 }
 
 /**
  * Control block shared with histogram workers (Int32Array over a SharedArrayBuffer):
- * generation (bumped per task), next work item, threads inside a task (ACTIVE), buffer id, start,
- * end, number of features, stop flag, node id, features per work item. The node's gradient and hessian totals travel in
- * `totals` (a Float64Array of 2 over a SharedArrayBuffer).
+ * generation (bumped per task), next chunk to take, threads inside a task (ACTIVE), the node's
+ * start and end, its number of chunks, stop flag, number of dense runs, whether the tree has
+ * sparse features.
  *
  * The calling thread never waits for a worker that has not started: it writes the task, resets
- * NEXT (which publishes the task), wakes the workers, takes work items itself, and then waits only
- * while ACTIVE > 0, i.e. for items a worker has claimed. A worker counts itself in ACTIVE before it
+ * NEXT (which publishes the task), wakes the workers, takes chunks itself, and then waits only
+ * while ACTIVE > 0, i.e. for chunks a worker has claimed. A worker counts itself in ACTIVE before it
  * claims and reads the task after a claim succeeds, so a worker that wakes late either finds no
- * item left or takes one of the current task, never a mix of two tasks: once the calling thread has
- * no item left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
- * writes the next task. On a busy machine a worker
- * that is not scheduled costs nothing but its share of the work.
+ * chunk left or takes one of the current task, never a mix of two tasks: once the calling thread
+ * has no chunk left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
+ * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
+ * share of the work.
  */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, BUF: 3, START: 4, END: 5, NFEAT: 6, STOP: 7, NODE: 8, PER_ITEM: 9, SIZE: 10 } as const;
+export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, START: 3, END: 4, NCHUNKS: 5, STOP: 6, NRUNS: 7, SPARSE: 8, SIZE: 9 } as const;
 
-/** NEXT between tasks: larger than any item index, so every claim fails. */
+/** NEXT between tasks: larger than any chunk index, so every claim fails. */
 export const TASK_CLOSED = 1 << 29;
 
-/** Takes work items (PER_ITEM features each) off the shared counter until none is left (main thread and workers). */
-export function drainFeatures(
-  ctrl: Int32Array,
-  totals: Float64Array,
-  features: Int32Array,
-  backing: Float64Array,
-  size: number,
-  featOff: Int32Array,
-  nBins: Int32Array,
-  rows: NodeRows,
-): void {
+/** Takes chunks off the shared counter until none is left, each into its scratch histogram (main thread and workers). */
+export function drainChunks(ctrl: Int32Array, scratch: Float64Array, size: number, featOff: Int32Array, rows: NodeRows): void {
   for (;;) {
-    const item = Atomics.add(ctrl, CTRL.NEXT, 1);
-    const perItem = ctrl[CTRL.PER_ITEM];
-    const nFeat = ctrl[CTRL.NFEAT];
-    const j0 = item * perItem;
-    if (item >= TASK_CLOSED || j0 >= nFeat) return;
-    const j1 = Math.min(nFeat, j0 + perItem);
-    const base = ctrl[CTRL.BUF] * size;
-    accumulateFeatures(backing, base, featOff, nBins, features, j0, j1, rows, ctrl[CTRL.START], ctrl[CTRL.END], totals[0], totals[1], ctrl[CTRL.NODE]);
+    const c = Atomics.add(ctrl, CTRL.NEXT, 1);
+    const nChunks = ctrl[CTRL.NCHUNKS];
+    if (c >= TASK_CLOSED || c >= nChunks) return;
+    const start = ctrl[CTRL.START];
+    const end = ctrl[CTRL.END];
+    const a = chunkStart(start, end, nChunks, c);
+    const b = chunkStart(start, end, nChunks, c + 1);
+    accumulateRows(scratch, c * size, size, featOff, rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
   }
 }

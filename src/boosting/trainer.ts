@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { binMatrix, binRows, thresholdOf, type BinnedData } from '../forest/bins.ts';
 import { Rng, treeSeed } from '../forest/rng.ts';
 import type { Matrix } from '../forest/types.ts';
-import { TreeGrower, type GrownTree } from './grower.ts';
+import { HistWorkers, TreeGrower, type GrownTree } from './grower.ts';
 import { makeObjective } from './objective.ts';
 import { classWeights, resolveBoostingParams, type BoostingParams, type ResolvedBoostingParams } from './params.ts';
 import type { BoostedTree, BoostingModel, BoostingTrainOptions } from './types.ts';
@@ -83,132 +83,138 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
   const objective = makeObjective(resolved.objective, Math.max(classes.length, 2));
   const K = objective.nOutputs;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), 64));
-  const binned = binMatrix(X, resolved.maxBins, workers > 1);
-
-  let val: { bins: Uint8Array; y: Float64Array; w: Float64Array; scores: Float64Array } | null = null;
-  if (options.validation) {
-    const v = options.validation;
-    checkMatrix(v.X, v.y, 'validation set');
-    if (v.X.cols !== p) throw new RangeError(`validation set has ${v.X.cols} columns, expected ${p}`);
-    const vy = classification
-      ? Float64Array.from(v.y, (c, i) => {
-          const k = classIndex.get(c);
-          if (k === undefined) throw new RangeError(`validation set: class ${c} at row ${i} is not in the training data`);
-          return k;
-        })
-      : v.y;
-    val = {
-      bins: binRows(v.X, binned),
-      y: vy,
-      w: Float64Array.from(vy, (k) => (cw ? cw[k] : 1)),
-      scores: new Float64Array(v.X.rows * K),
-    };
-  }
-
-  const base = objective.baseScore(target, weights);
-  const scores = new Float64Array(n * K);
-  for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) scores[i * K + k] = base[k];
-  if (val) for (let i = 0; i < val.y.length; i++) for (let k = 0; k < K; k++) val.scores[i * K + k] = base[k];
-
-  const grower = new TreeGrower(
-    binned,
-    {
-      maxLeaves: resolved.maxLeaves,
-      maxDepth: resolved.maxDepth ?? Infinity,
-      minSamplesLeaf: resolved.minSamplesLeaf,
-      minHessianLeaf: resolved.minHessianLeaf,
-      l2: resolved.l2,
-      minGain: resolved.minGain,
-    },
-    workers > 1,
-  );
-  const g = new Float64Array(n * K);
-  const h = new Float64Array(n * K);
-  const lr = resolved.learningRate;
-  const nSample = Math.max(1, Math.round(resolved.subsample * n));
-  const nCols = Math.max(1, Math.round(resolved.colsample * p));
-  const rowScratch = new Int32Array(n);
-  const colScratch = new Int32Array(p);
-  const inSample = new Uint8Array(n);
-  const allCols = Int32Array.from({ length: p }, (_, f) => f);
-  const trees: BoostedTree[] = [];
-  const gains = new Float64Array(p);
-  const gainsPerIter: Float64Array[] = [];
-  const validationLoss: number[] = [];
-  let bestLoss = Infinity;
-  let bestIter = -1;
-
+  // The histogram workers boot while the data is binned.
+  const threads = workers > 1 ? new HistWorkers(workers - 1) : null;
   try {
-    if (workers > 1) await grower.startWorkers(workers - 1);
-    for (let it = 0; it < resolved.nEstimators; it++) {
-      const rng = new Rng(treeSeed(resolved.seed, it));
-      const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
-      objective.gradients(target, scores, weights, g, h);
-      const iterGains = new Float64Array(p);
-      for (let k = 0; k < K; k++) {
-        const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
-        const idx = grower.idx;
-        if (sample) idx.set(sample);
-        else for (let i = 0; i < n; i++) idx[i] = i;
-        const t = grower.grow(sample ? sample.length : n, cols, g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
-        for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
-        for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
-        // Training scores: the sampled rows by leaf range, the others by walking the tree.
-        for (let l = 0; l < t.leafNodes.length; l++) {
-          const v = t.value[t.leafNodes[l]];
-          for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
+    const binned = binMatrix(X, resolved.maxBins, workers > 1);
+
+    let val: { bins: Uint8Array; y: Float64Array; w: Float64Array; scores: Float64Array } | null = null;
+    if (options.validation) {
+      const v = options.validation;
+      checkMatrix(v.X, v.y, 'validation set');
+      if (v.X.cols !== p) throw new RangeError(`validation set has ${v.X.cols} columns, expected ${p}`);
+      const vy = classification
+        ? Float64Array.from(v.y, (c, i) => {
+            const k = classIndex.get(c);
+            if (k === undefined) throw new RangeError(`validation set: class ${c} at row ${i} is not in the training data`);
+            return k;
+          })
+        : v.y;
+      val = {
+        bins: binRows(v.X, binned),
+        y: vy,
+        w: Float64Array.from(vy, (k) => (cw ? cw[k] : 1)),
+        scores: new Float64Array(v.X.rows * K),
+      };
+    }
+
+    const base = objective.baseScore(target, weights);
+    const scores = new Float64Array(n * K);
+    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) scores[i * K + k] = base[k];
+    if (val) for (let i = 0; i < val.y.length; i++) for (let k = 0; k < K; k++) val.scores[i * K + k] = base[k];
+
+    const grower = new TreeGrower(
+      binned,
+      {
+        maxLeaves: resolved.maxLeaves,
+        maxDepth: resolved.maxDepth ?? Infinity,
+        minSamplesLeaf: resolved.minSamplesLeaf,
+        minHessianLeaf: resolved.minHessianLeaf,
+        l2: resolved.l2,
+        minGain: resolved.minGain,
+      },
+      workers > 1,
+    );
+    const g = new Float64Array(n * K);
+    const h = new Float64Array(n * K);
+    const lr = resolved.learningRate;
+    const nSample = Math.max(1, Math.round(resolved.subsample * n));
+    const nCols = Math.max(1, Math.round(resolved.colsample * p));
+    const rowScratch = new Int32Array(n);
+    const colScratch = new Int32Array(p);
+    const inSample = new Uint8Array(n);
+    const allCols = Int32Array.from({ length: p }, (_, f) => f);
+    const trees: BoostedTree[] = [];
+    const gains = new Float64Array(p);
+    const gainsPerIter: Float64Array[] = [];
+    const validationLoss: number[] = [];
+    let bestLoss = Infinity;
+    let bestIter = -1;
+
+    try {
+      if (threads) await grower.attach(threads);
+      for (let it = 0; it < resolved.nEstimators; it++) {
+        const rng = new Rng(treeSeed(resolved.seed, it));
+        const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
+        objective.gradients(target, scores, weights, g, h);
+        const iterGains = new Float64Array(p);
+        for (let k = 0; k < K; k++) {
+          const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
+          const idx = grower.idx;
+          if (sample) idx.set(sample);
+          else for (let i = 0; i < n; i++) idx[i] = i;
+          const t = grower.grow(sample ? sample.length : n, cols, g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
+          for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
+          for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
+          // Training scores: the sampled rows by leaf range, the others by walking the tree.
+          for (let l = 0; l < t.leafNodes.length; l++) {
+            const v = t.value[t.leafNodes[l]];
+            for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
+          }
+          if (sample) {
+            inSample.fill(0);
+            for (const r of sample) inSample[r] = 1;
+            for (let r = 0; r < n; r++) {
+              if (inSample[r] === 0) scores[r * K + k] += binnedOutput(t, binned.rowBins, r * p, binned.missingBin);
+            }
+          }
+          if (val) {
+            const vs = val.scores;
+            for (let r = 0, m = val.y.length; r < m; r++) vs[r * K + k] += binnedOutput(t, val.bins, r * p, binned.missingBin);
+          }
+          trees.push(toModelTree(t, binned));
         }
-        if (sample) {
-          inSample.fill(0);
-          for (const r of sample) inSample[r] = 1;
-          for (let r = 0; r < n; r++) {
-            if (inSample[r] === 0) scores[r * K + k] += binnedOutput(t, binned.rowBins, r * p, binned.missingBin);
+        gainsPerIter.push(iterGains);
+        let vLoss: number | undefined;
+        if (val) {
+          vLoss = objective.loss(val.y, val.scores, val.w);
+          validationLoss.push(vLoss);
+          if (bestIter < 0 || vLoss < bestLoss - 1e-12 * Math.abs(bestLoss)) {
+            bestLoss = vLoss;
+            bestIter = it;
           }
         }
-        if (val) {
-          const vs = val.scores;
-          for (let r = 0, m = val.y.length; r < m; r++) vs[r * K + k] += binnedOutput(t, val.bins, r * p, binned.missingBin);
-        }
-        trees.push(toModelTree(t, binned));
+        options.onProgress?.({ iteration: it + 1, iterations: resolved.nEstimators, ...(vLoss !== undefined ? { validationLoss: vLoss } : {}) });
+        if (val && resolved.earlyStoppingRounds > 0 && it - bestIter >= resolved.earlyStoppingRounds) break;
       }
-      gainsPerIter.push(iterGains);
-      let vLoss: number | undefined;
-      if (val) {
-        vLoss = objective.loss(val.y, val.scores, val.w);
-        validationLoss.push(vLoss);
-        if (bestIter < 0 || vLoss < bestLoss - 1e-12 * Math.abs(bestLoss)) {
-          bestLoss = vLoss;
-          bestIter = it;
-        }
-      }
-      options.onProgress?.({ iteration: it + 1, iterations: resolved.nEstimators, ...(vLoss !== undefined ? { validationLoss: vLoss } : {}) });
-      if (val && resolved.earlyStoppingRounds > 0 && it - bestIter >= resolved.earlyStoppingRounds) break;
+    } finally {
+      grower.close();
     }
+
+    let nIterations = trees.length / K;
+    if (val && resolved.earlyStoppingRounds > 0 && bestIter >= 0) nIterations = bestIter + 1;
+    trees.length = nIterations * K;
+    for (let it = 0; it < nIterations; it++) for (let f = 0; f < p; f++) gains[f] += gainsPerIter[it][f];
+    let total = 0;
+    for (let f = 0; f < p; f++) total += gains[f];
+
+    return {
+      format: 'mlops-boosting',
+      version: 1,
+      task: resolved.task,
+      objective: resolved.objective,
+      classes,
+      nFeatures: p,
+      ...(options.featureNames ? { featureNames: [...options.featureNames] } : {}),
+      nOutputs: K,
+      baseScore: base,
+      params: resolved,
+      trees,
+      nIterations,
+      featureImportances: Array.from(gains, (v) => (total > 0 ? v / total : 0)),
+      validationLoss,
+    };
   } finally {
-    await grower.close();
+    await threads?.close();
   }
-
-  let nIterations = trees.length / K;
-  if (val && resolved.earlyStoppingRounds > 0 && bestIter >= 0) nIterations = bestIter + 1;
-  trees.length = nIterations * K;
-  for (let it = 0; it < nIterations; it++) for (let f = 0; f < p; f++) gains[f] += gainsPerIter[it][f];
-  let total = 0;
-  for (let f = 0; f < p; f++) total += gains[f];
-
-  return {
-    format: 'mlops-boosting',
-    version: 1,
-    task: resolved.task,
-    objective: resolved.objective,
-    classes,
-    nFeatures: p,
-    ...(options.featureNames ? { featureNames: [...options.featureNames] } : {}),
-    nOutputs: K,
-    baseScore: base,
-    params: resolved,
-    trees,
-    nIterations,
-    featureImportances: Array.from(gains, (v) => (total > 0 ? v / total : 0)),
-    validationLoss,
-  };
 }

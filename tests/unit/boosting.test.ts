@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
-import { accumulateFeatures, featuresPerItem, sparseLists } from '../../src/boosting/histograms.ts';
+import { accumulateRows, CHUNK_ROWS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, MAX_RUN } from '../../src/boosting/histograms.ts';
+import { HistogramPool } from '../../src/forest/histogram.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
@@ -310,9 +311,9 @@ describe('boosting: determinism', () => {
     // Enough rows that large nodes go to the histogram workers.
     const base = circles(40000, 51, 0.2);
     const y = base.y;
-    // Feature 2 becomes a sparse one-hot flag that flips the label: nodes built on the workers
-    // (large ones) read it through the row-list path. Sixteen more columns (small integer codes
-    // and sparse flags) make several work items per node, so the threads share a node's features.
+    // Feature 2 becomes a sparse one-hot flag that flips the label; sixteen more columns: small
+    // integer codes (dense) and sparse flags. Nodes of more than CHUNK_ROWS rows are summed by
+    // chunks, which the threads share.
     const p = 20;
     const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
@@ -323,13 +324,19 @@ describe('boosting: determinism', () => {
       for (let f = 4; f < 12; f++) X.data[r * p + f] = Math.floor(rand() * 5);
       for (let f = 12; f < p; f++) X.data[r * p + f] = rand() < 0.03 ? 1 : 0;
     }
-    for (const threads of [2, 3]) assert.ok(featuresPerItem(p * 0.75, threads) < p * 0.75, 'more than one work item per node');
+    const binned = binMatrix(X, 255, false);
+    const layout = featureLayout(binned.rowBins, X.rows, binned.nBins, new HistogramPool(binned.nBins, 3).featOff, (b) => new ArrayBuffer(b));
+    assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.ok(chunkCount(X.rows * 0.8) > 4, 'several chunks per large node');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
+    // Row weights over 16 orders of magnitude: the float64 sums of the float32 gradients depend on
+    // the order of the additions, so a sum order that changed with the threads would show.
+    const sampleWeight = Float64Array.from({ length: X.rows }, () => 10 ** (16 * rand() - 8));
     const models: string[] = [];
-    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers })));
+    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers, sampleWeight })));
     assert.equal(models[1], models[0]);
     assert.equal(models[2], models[0]);
-    const other = JSON.stringify(await trainBoosting(X, y, { ...params, seed: 8 }, { workers: 1 }));
+    const other = JSON.stringify(await trainBoosting(X, y, { ...params, seed: 8 }, { workers: 1, sampleWeight }));
     assert.notEqual(other, models[0]);
     const parsed = JSON.parse(models[0]) as BoostingModel;
     assert.equal(parsed.format, 'mlops-boosting');
@@ -337,41 +344,65 @@ describe('boosting: determinism', () => {
   });
 });
 
-describe('boosting: sparse two-bin features', () => {
-  it('the row-list path sums exactly what the row scan sums', () => {
+describe('boosting: dense and sparse histograms', () => {
+  it('the sparse entries sum exactly what the dense row scan sums', () => {
     const rand = lcg(61);
     const n = 5000;
-    const bins = Uint8Array.from({ length: n }, () => (rand() < 0.1 ? 1 : 0));
-    const nBins = Int32Array.of(2);
-    const lists = sparseLists(bins, nBins, n, (b) => new ArrayBuffer(b));
-    assert.equal(
-      lists.sparseOff[1],
-      bins.reduce((a, b) => a + b, 0),
-    );
-    // A node: every row with rand() < 0.6, in ascending order, node id 7.
+    // Feature 0: mostly bin 2 of 4, some missing (bin 4); feature 1: a flag; feature 2: 1 bin only.
+    const p = 3;
+    const nBins = Int32Array.of(5, 2, 1);
+    const rowBins = new Uint8Array(n * p);
+    for (let r = 0; r < n; r++) {
+      const u = rand();
+      rowBins[r * p] = u < 0.85 ? 2 : u < 0.9 ? 4 : Math.floor(rand() * 4);
+      rowBins[r * p + 1] = rand() < 0.1 ? 1 : 0;
+    }
+    const featOff = new HistogramPool(nBins, 3).featOff;
+    const size = featOff[p];
+    const alloc = (b: number): ArrayBuffer => new ArrayBuffer(b);
+    // A node: every row with rand() < 0.6, in ascending order. Gradients in 1/1024 steps, so that
+    // every sum is exact and the derived bins equal the summed ones.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
     const m = idx.length;
-    const ghRow = Float32Array.from({ length: 2 * n }, () => rand() - 0.3);
-    const ghOrd = new Float32Array(2 * m);
-    const rowLeaf = new Int32Array(n).fill(3);
+    const ghRow = Float32Array.from({ length: 2 * n }, (_, i) => Math.floor(rand() * 1024) / 1024 - (i % 2 === 0 ? 0.3 : 0));
     let G = 0;
     let H = 0;
-    idx.forEach((r, i) => {
-      ghOrd[2 * i] = ghRow[2 * r];
-      ghOrd[2 * i + 1] = ghRow[2 * r + 1];
-      rowLeaf[r] = 7;
-      G += ghOrd[2 * i];
-      H += ghOrd[2 * i + 1];
-    });
-    // One feature: its column is also its row-major copy.
-    const rows = { rowBins: bins, nFeatures: 1, idx, ghOrd, ghRow, rowLeaf, ...lists };
-    const featOff = Int32Array.of(0, 6);
-    const features = Int32Array.of(0);
-    const sparse = new Float64Array(6).fill(Number.NaN);
-    accumulateFeatures(sparse, 0, featOff, nBins, features, 0, 1, rows, 0, m, G, H, 7);
-    const dense = new Float64Array(6).fill(Number.NaN);
-    accumulateFeatures(dense, 0, featOff, nBins, features, 0, 1, { ...rows, sparseOff: new Int32Array(2) }, 0, m, G, H, 7);
+    for (const r of idx) {
+      G += ghRow[2 * r];
+      H += ghRow[2 * r + 1];
+    }
+    const build = (sparseMinModeFraction: number): Float64Array => {
+      const layout = featureLayout(rowBins, n, nBins, featOff, alloc, sparseMinModeFraction);
+      const rows = { ...layout, idx, ghRow, ghOrd: new Float32Array(2 * m), runs: new Int32Array(2 * p) };
+      const hist = new Float64Array(size + 4).fill(Number.NaN);
+      const nRuns = denseRuns(layout.denseFeature, rows.runs);
+      accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);
+      deriveBins(hist, 2, featOff, nBins, layout.derivedBin, Int32Array.of(0, 1, 2), p, m, G, H);
+      return hist.subarray(2, 2 + size);
+    };
+    const dense = build(2);
+    const sparse = build(0.8);
+    assert.deepEqual(featureLayout(rowBins, n, nBins, featOff, alloc, 0.8).derivedBin, Int32Array.of(2, 0, 0));
     assert.deepEqual(Array.from(sparse), Array.from(dense));
-    assert.ok(sparse[5] > 100 && sparse[2] > 1000, `bins ${sparse}`);
+    // Bin 2 of feature 0 holds most rows, bin 1 of the flag about a tenth, the 1-bin feature all.
+    assert.ok(dense[2 * 3 + 2] > 0.8 * m && dense[15 + 3 + 2] > 0.05 * m && dense[21 + 2] === m, `bins ${dense}`);
+  });
+
+  it('dense runs are consecutive columns, at most MAX_RUN long', () => {
+    const runs = new Int32Array(2 * (MAX_RUN + 8));
+    const n = denseRuns(Int32Array.of(0, 1, 2, 4, 6, 7, 9), runs);
+    assert.deepEqual(Array.from(runs.subarray(0, 2 * n)), [0, 3, 4, 1, 6, 2, 9, 1]);
+    const long = Int32Array.from({ length: MAX_RUN + 5 }, (_, j) => j);
+    assert.deepEqual(Array.from(runs.subarray(0, 2 * denseRuns(long, runs))), [0, MAX_RUN, MAX_RUN, 5]);
+  });
+
+  it('a node is cut into chunks by its size alone, covering it exactly', () => {
+    assert.equal(chunkCount(CHUNK_ROWS), 1);
+    assert.equal(chunkCount(CHUNK_ROWS + 1), 2);
+    const n = 10 * CHUNK_ROWS + 7;
+    const k = chunkCount(n);
+    assert.equal(chunkStart(100, 100 + n, k, 0), 100);
+    assert.equal(chunkStart(100, 100 + n, k, k), 100 + n);
+    for (let c = 0; c < k; c++) assert.ok(chunkStart(100, 100 + n, k, c + 1) - chunkStart(100, 100 + n, k, c) <= CHUNK_ROWS);
   });
 });

@@ -131,13 +131,15 @@ async function runChild(dir: string, trees: number, workers: number): Promise<vo
     row_ms: rowMs((x) => json.predictProba(x), sample),
   });
   const variants: [string, CompileOptions][] = [
-    ['quantised thresholds, 12-byte nodes, depth-first, one tree at a time', { wide: true, interleave: 1 }],
+    ['quantised thresholds, 12-byte nodes, depth-first, one tree at a time', { wide: true, order: 'dfs', interleave: 1 }],
     ['quantised, 4-byte nodes, breadth-first (siblings adjacent), one tree at a time', { order: 'bfs', interleave: 1 }],
-    ['quantised, 4-byte nodes, depth-first, one tree at a time', { interleave: 1 }],
-    ['quantised, 4-byte nodes, depth-first, 4 trees at once', { interleave: 4 }],
-    ['quantised, 4-byte nodes, depth-first, 8 trees at once', { interleave: 8 }],
-    ['quantised, 4-byte nodes, depth-first, 16 trees at once (default)', { interleave: 16 }],
-    ['quantised, 4-byte nodes, depth-first, 32 trees at once', { interleave: 32 }],
+    ['quantised, 4-byte nodes, depth-first, one tree at a time', { order: 'dfs', interleave: 1 }],
+    ['quantised, 4-byte nodes, depth-first, 16 trees at once', { order: 'dfs', interleave: 16 }],
+    ['quantised, 4-byte nodes, cache-line blocks, one tree at a time', { order: 'blocks', interleave: 1 }],
+    ['quantised, 4-byte nodes, cache-line blocks, 4 trees at once', { order: 'blocks', interleave: 4 }],
+    ['quantised, 4-byte nodes, cache-line blocks, 8 trees at once', { order: 'blocks', interleave: 8 }],
+    ['quantised, 4-byte nodes, cache-line blocks, 16 trees at once (default)', { interleave: 16 }],
+    ['quantised, 4-byte nodes, cache-line blocks, 32 trees at once', { order: 'blocks', interleave: 32 }],
   ];
   const compact = decodeCompact(bytes).trees;
   for (const [layout, options] of variants) {

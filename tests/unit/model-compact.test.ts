@@ -47,10 +47,14 @@ describe('compact trees on real Covertype rows', { skip }, () => {
       {},
       { interleave: 1 },
       { order: 'bfs' as const },
+      { order: 'dfs' as const },
+      { order: 'dfs' as const, interleave: 1 },
       { wide: true },
       { wide: true, order: 'bfs' as const },
+      { wide: true, order: 'dfs' as const },
       { blockRows: 99 },
       { blockRows: 99, byteRanks: false },
+      { blockRows: 99, order: 'dfs' as const },
     ];
     for (const options of layouts) {
       const compiled = compileTrees(compact, options);
@@ -64,6 +68,42 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     // Worker threads (two ranges besides this thread's) give the same numbers.
     const batch = await predictBatch(compileTrees(compact), test.X.data, n, { threads: 3, minRowsPerThread: 100 });
     assert.deepEqual(batch, expected);
+  });
+
+  it('the blocks order: a walk reads a new cache line at most every third node, fewer lines than depth-first', () => {
+    const compact = compactForest(model);
+    /** Per walk of each test row through each tree: nodes visited, and distinct 64-byte lines (16 packed nodes) read. */
+    const walks = (order: 'blocks' | 'dfs'): { nodes: number; lines: number }[] => {
+      const compiled = compileTrees(compact, { order });
+      const { nodes, roots, binBits, featureBits, packed, nTrees } = compiled.parts;
+      assert.ok(packed);
+      const fMask = (1 << featureBits) - 1;
+      const q = new Int32Array(test.X.cols);
+      const out: { nodes: number; lines: number }[] = [];
+      for (let r = 0; r < test.X.rows; r++) {
+        compiled.quantize(row(r), 0, q, 0);
+        for (let t = 0; t < nTrees; t++) {
+          const lines = new Set<number>();
+          let visited = 0;
+          for (let i = roots[t]; ; visited++) {
+            lines.add(i >> 4);
+            const node = nodes[i];
+            const f = (node >>> binBits) & fMask;
+            const off = node >>> (binBits + featureBits);
+            if (f === fMask) break;
+            const right = q[f] > (node & ((1 << binBits) - 1));
+            i = order === 'dfs' ? (right ? i + off : i + 1) : i + off + (right ? 1 : 0);
+          }
+          out.push({ nodes: visited + 1, lines: lines.size });
+        }
+      }
+      return out;
+    };
+    // A tree's first line holds its top four levels, every later one at least three more.
+    const blocks = walks('blocks');
+    for (const w of blocks) assert.ok(w.lines <= 1 + Math.ceil(Math.max(0, w.nodes - 4) / 3), JSON.stringify(w));
+    const mean = (ws: { lines: number }[]) => ws.reduce((a, w) => a + w.lines, 0) / ws.length;
+    assert.ok(mean(blocks) < mean(walks('dfs')));
   });
 
   it('a NaN goes right at every split, as `x < threshold` says', () => {
@@ -236,6 +276,7 @@ describe('missing values take the learned direction in the compact format', () =
     for (const [trees, options] of [
       [compact, {}],
       [compact, { order: 'bfs' as const }],
+      [compact, { order: 'dfs' as const }],
       [compact, { interleave: 1 }],
       [decoded, { shared: false }],
     ] as const) {

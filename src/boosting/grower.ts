@@ -9,20 +9,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import {
-  accumulateRows,
-  addChunks,
-  CHANNELS,
-  chunkCount,
-  CTRL,
-  denseRuns,
-  deriveBins,
-  drainChunks,
-  featureLayout,
-  TASK_CLOSED,
-  type NodeRows,
-} from './histograms.ts';
-import type { HistWorkerInit } from './hist-worker.ts';
+import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout } from './histograms.ts';
+import { CTRL, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
 export type GrowerData = BinnedColumns;
@@ -67,8 +55,6 @@ export interface GrownTree {
   leafEnd: Int32Array;
 }
 
-const WAIT_TIMEOUT_MS = 600_000;
-
 interface Leaf {
   node: number;
   start: number;
@@ -103,10 +89,8 @@ export class TreeGrower {
   readonly pool: HistogramPool;
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
-  private readonly tmp: Int32Array;
-  /** Per bin: 1 when the split being applied sends it left. */
-  private readonly goLeft = new Uint8Array(256);
-  private readonly rows: NodeRows;
+  /** The arrays shared with the workers (the rows and their layout, scratch histograms, partition's). */
+  private readonly work: SharedWork;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
   private readonly features: Int32Array;
   private nTreeFeatures = 0;
@@ -115,9 +99,6 @@ export class TreeGrower {
   /** The current tree's dense runs (rows.runs) and whether it has sparse features. */
   private nRuns = 0;
   private treeSparse = false;
-  /** The chunks' histograms of a node, back to back (see histograms.ts). */
-  private readonly scratch: Float64Array;
-  private readonly ctrl: Int32Array;
   private workers: Worker[] = [];
 
   constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
@@ -127,31 +108,37 @@ export class TreeGrower {
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     this.pool = new HistogramPool(data.nBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
     this.idx = new Int32Array(alloc(n * 4));
-    this.tmp = new Int32Array(n);
-    this.rows = {
-      ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
-      idx: this.idx,
-      ghRow: new Float32Array(alloc(n * 8)),
-      ghOrd: new Float32Array(alloc(n * 8)),
-      runs: new Int32Array(alloc(data.nFeatures * 8)),
+    const nChunks = chunkCount(n);
+    this.work = {
+      ctrl: new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4)),
+      scratch: new Float64Array(alloc(nChunks > 1 ? nChunks * this.pool.size * 8 : 0)),
+      size: this.pool.size,
+      featOff: this.pool.featOff,
+      rows: {
+        ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
+        idx: this.idx,
+        ghRow: new Float32Array(alloc(n * 8)),
+        ghOrd: new Float32Array(alloc(n * 8)),
+        runs: new Int32Array(alloc(data.nFeatures * 8)),
+      },
+      bins: data.bins,
+      goLeft: new Uint8Array(alloc(256)),
+      tmp: new Int32Array(alloc(n * 4)),
+      chunkLeft: new Int32Array(alloc(nChunks * 4)),
     };
     this.features = new Int32Array(data.nFeatures);
     this.treeDense = new Int32Array(data.nFeatures);
-    const nChunks = chunkCount(n);
-    this.scratch = new Float64Array(nChunks > 1 ? alloc(nChunks * this.pool.size * 8) : new ArrayBuffer(0));
-    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
 
   /** Hands the shared data to started histogram workers (the calling thread works too); resolves once they wait for tasks. */
   async attach(threads: HistWorkers): Promise<void> {
-    const init: HistWorkerInit = { ctrl: this.ctrl, scratch: this.scratch, size: this.pool.size, featOff: this.pool.featOff, rows: this.rows };
     await Promise.all(
       threads.workers.map(
         (w) =>
           new Promise<void>((resolve, reject) => {
             w.once('message', () => resolve());
             w.once('error', reject);
-            w.postMessage(init);
+            w.postMessage(this.work);
           }),
       ),
     );
@@ -161,9 +148,10 @@ export class TreeGrower {
   /** Stops the attached workers' task loop (the caller terminates them). */
   close(): void {
     if (this.workers.length === 0) return;
-    Atomics.store(this.ctrl, CTRL.STOP, 1);
-    Atomics.add(this.ctrl, CTRL.GEN, 1);
-    Atomics.notify(this.ctrl, CTRL.GEN);
+    const ctrl = this.work.ctrl;
+    Atomics.store(ctrl, CTRL.STOP, 1);
+    Atomics.add(ctrl, CTRL.GEN, 1);
+    Atomics.notify(ctrl, CTRL.GEN);
     this.workers = [];
   }
 
@@ -174,29 +162,21 @@ export class TreeGrower {
     const hist = pool.backing!;
     const base = buf * size;
     const nChunks = chunkCount(end - start);
+    const work = this.work;
     if (nChunks === 1) {
-      accumulateRows(hist, base, size, pool.featOff, this.rows, this.nRuns, this.treeSparse, start, end);
+      accumulateRows(hist, base, size, pool.featOff, work.rows, this.nRuns, this.treeSparse, start, end);
     } else {
-      const ctrl = this.ctrl;
+      const ctrl = work.ctrl;
+      ctrl[CTRL.KIND] = TASK.HIST;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NCHUNKS] = nChunks;
       ctrl[CTRL.NRUNS] = this.nRuns;
       ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
-      // Publishes the task (see CTRL): no worker is inside the previous one any more.
-      Atomics.store(ctrl, CTRL.NEXT, 0);
-      if (this.workers.length > 0) {
-        Atomics.add(ctrl, CTRL.GEN, 1);
-        Atomics.notify(ctrl, CTRL.GEN);
-      }
-      drainChunks(ctrl, this.scratch, size, pool.featOff, this.rows);
-      Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
-      for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
-        if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
-      }
-      addChunks(hist, base, this.scratch, size, nChunks);
+      runTask(ctrl, work, this.workers.length);
+      addChunks(hist, base, work.scratch, size, nChunks);
     }
-    deriveBins(hist, base, pool.featOff, this.data.nBins, this.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
+    deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
     for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
   }
 
@@ -263,12 +243,38 @@ export class TreeGrower {
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
   private partition(start: number, end: number, s: SplitRecord): number {
-    const goLeft = this.goLeft;
+    const { tmp, goLeft, ctrl, chunkLeft } = this.work;
+    const idx = this.idx;
     for (let b = 0; b < 256; b++) goLeft[b] = b <= s.bin ? 1 : 0;
     goLeft[this.data.missingBin[s.feature]] = s.defaultLeft ? 1 : 0;
-    const l = partitionRows(this.idx, this.tmp, this.data.bins, s.feature * this.data.nRows, goLeft, start, end);
-    this.idx.set(this.tmp.subarray(0, end - l), l);
-    return l;
+    const col = s.feature * this.data.nRows;
+    const nChunks = chunkCount(end - start);
+    if (this.workers.length === 0 || nChunks === 1) {
+      const l = partitionRows(idx, tmp, this.data.bins, col, goLeft, start, end);
+      idx.set(tmp.subarray(start, start + end - l), l);
+      return l;
+    }
+    ctrl[CTRL.KIND] = TASK.PARTITION;
+    ctrl[CTRL.START] = start;
+    ctrl[CTRL.END] = end;
+    ctrl[CTRL.NCHUNKS] = nChunks;
+    ctrl[CTRL.COL] = col;
+    runTask(ctrl, this.work, this.workers.length);
+    // The chunks' left rows, then their right rows, each in chunk order: the stable partition.
+    let at = start;
+    for (let c = 0; c < nChunks; c++) {
+      const a = chunkStart(start, end, nChunks, c);
+      idx.copyWithin(at, a, a + chunkLeft[c]);
+      at += chunkLeft[c];
+    }
+    const mid = at;
+    for (let c = 0; c < nChunks; c++) {
+      const a = chunkStart(start, end, nChunks, c);
+      const right = chunkStart(start, end, nChunks, c + 1) - a - chunkLeft[c];
+      idx.set(tmp.subarray(a, a + right), at);
+      at += right;
+    }
+    return mid;
   }
 
   /**
@@ -284,11 +290,11 @@ export class TreeGrower {
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
       this.features[j] = f;
-      const col = this.rows.denseCol[f];
+      const col = this.work.rows.denseCol[f];
       if (col >= 0) this.treeDense[nDense++] = col;
       else this.treeSparse = true;
     }
-    this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.rows.runs);
+    this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.work.rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
     while (leaves.length < cfg.maxLeaves) {
@@ -312,8 +318,8 @@ export class TreeGrower {
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
   private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
     // The histograms sum float32 gradients: so do the totals the derived bins come from.
-    const G = loadGradients(this.idx, g, this.rows.ghRow, 0, m);
-    const H = loadGradients(this.idx, h, this.rows.ghRow, 1, m);
+    const G = loadGradients(this.idx, g, this.work.rows.ghRow, 0, m);
+    const H = loadGradients(this.idx, h, this.work.rows.ghRow, 1, m);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
@@ -362,26 +368,7 @@ export class TreeGrower {
   }
 }
 
-// Row loops in functions that end with the loop (see histograms.ts: gatherRows).
-
-/**
- * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
- * range, in order, and the others in order into tmp; returns the end of the left rows. Without a
- * branch on the side: a row is written to both places and only one position advances.
- */
-function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
-  let l = start;
-  let r = 0;
-  for (let i = start; i < end; i++) {
-    const row = idx[i];
-    const left = goLeft[bins[col + row]];
-    idx[l] = row;
-    tmp[r] = row;
-    l += left;
-    r += 1 - left;
-  }
-  return l;
-}
+// A row loop in a function that ends with the loop (see histograms.ts: gatherRows).
 
 /** Stores v of rows idx[0 .. m) as float32 into channel `ch` of ghRow (ghRow[2 * row + ch]); returns their sum. */
 function loadGradients(idx: Int32Array, v: Float64Array, ghRow: Float32Array, ch: number, m: number): number {

@@ -308,37 +308,3 @@ function deriveBin(hist: Float64Array, off: number, nBins: number, d: number, n:
   hist[o + 1] = H - h;
   hist[o + 2] = n - c;
 }
-
-/**
- * Control block shared with histogram workers (Int32Array over a SharedArrayBuffer):
- * generation (bumped per task), next chunk to take, threads inside a task (ACTIVE), the node's
- * start and end, its number of chunks, stop flag, number of dense runs, whether the tree has
- * sparse features.
- *
- * The calling thread never waits for a worker that has not started: it writes the task, resets
- * NEXT (which publishes the task), wakes the workers, takes chunks itself, and then waits only
- * while ACTIVE > 0, i.e. for chunks a worker has claimed. A worker counts itself in ACTIVE before it
- * claims and reads the task after a claim succeeds, so a worker that wakes late either finds no
- * chunk left or takes one of the current task, never a mix of two tasks: once the calling thread
- * has no chunk left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
- * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
- * share of the work.
- */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, START: 3, END: 4, NCHUNKS: 5, STOP: 6, NRUNS: 7, SPARSE: 8, SIZE: 9 } as const;
-
-/** NEXT between tasks: larger than any chunk index, so every claim fails. */
-export const TASK_CLOSED = 1 << 29;
-
-/** Takes chunks off the shared counter until none is left, each into its scratch histogram (main thread and workers). */
-export function drainChunks(ctrl: Int32Array, scratch: Float64Array, size: number, featOff: Int32Array, rows: NodeRows): void {
-  for (;;) {
-    const c = Atomics.add(ctrl, CTRL.NEXT, 1);
-    const nChunks = ctrl[CTRL.NCHUNKS];
-    if (c >= TASK_CLOSED || c >= nChunks) return;
-    const start = ctrl[CTRL.START];
-    const end = ctrl[CTRL.END];
-    const a = chunkStart(start, end, nChunks, c);
-    const b = chunkStart(start, end, nChunks, c + 1);
-    accumulateRows(scratch, c * size, size, featOff, rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
-  }
-}

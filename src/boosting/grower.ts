@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout } from './histograms.ts';
-import { CTRL, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import type { Objective } from './objective.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
 export type GrowerData = BinnedColumns;
@@ -101,7 +102,11 @@ export class TreeGrower {
   private treeSparse = false;
   private workers: Worker[] = [];
 
-  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
+  /**
+   * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
+   * the gradient arrays' when given: computeGradients then shares that work as well).
+   */
+  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean, gradients: GradientArrays | null = null) {
     this.data = data;
     this.cfg = cfg;
     const n = data.nRows;
@@ -125,6 +130,7 @@ export class TreeGrower {
       goLeft: new Uint8Array(alloc(256)),
       tmp: new Int32Array(alloc(n * 4)),
       chunkLeft: new Int32Array(alloc(nChunks * 4)),
+      gradients,
     };
     this.features = new Int32Array(data.nFeatures);
     this.treeDense = new Int32Array(data.nFeatures);
@@ -153,6 +159,23 @@ export class TreeGrower {
     Atomics.add(ctrl, CTRL.GEN, 1);
     Atomics.notify(ctrl, CTRL.GEN);
     this.workers = [];
+  }
+
+  /** The objective's gradients of every row into the gradient arrays given at construction. */
+  computeGradients(objective: Objective): void {
+    const gr = this.work.gradients!;
+    const n = gr.y.length;
+    const nChunks = chunkCount(n);
+    if (this.workers.length === 0 || nChunks === 1) {
+      objective.gradients(gr.y, gr.scores, gr.w, gr.g, gr.h);
+      return;
+    }
+    const ctrl = this.work.ctrl;
+    ctrl[CTRL.KIND] = TASK.GRADIENTS;
+    ctrl[CTRL.START] = 0;
+    ctrl[CTRL.END] = n;
+    ctrl[CTRL.NCHUNKS] = nChunks;
+    runTask(ctrl, this.work, this.workers.length);
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */

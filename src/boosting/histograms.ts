@@ -132,7 +132,7 @@ export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
 }
 
 /** A node is cut into chunks of about this many rows (fewer rows: one chunk)... */
-export const CHUNK_ROWS = 4096;
+export const CHUNK_ROWS = 2048;
 /** ...and at most this many (the scratch histograms). */
 export const MAX_CHUNKS = 64;
 

@@ -28,11 +28,11 @@ export interface Objective {
   /** Initial raw scores from the (weighted) targets. */
   baseScore(y: ArrayLike<number>, w: ArrayLike<number>): number[];
   /**
-   * Weighted gradients and hessians of every output for every row, output-major
-   * (g[k * nRows + row]): y holds class indices (classification) or targets; `scores` is
-   * row-major [row * nOutputs + k]; w the row weights.
+   * Weighted gradients and hessians of every output for rows [start, end) (default: all),
+   * output-major (g[k * nRows + row], nRows = y.length): y holds class indices (classification)
+   * or targets; `scores` is row-major [row * nOutputs + k]; w the row weights.
    */
-  gradients(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>, g: Float64Array, h: Float64Array): void;
+  gradients(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>, g: Float64Array, h: Float64Array, start?: number, end?: number): void;
   /** Weighted mean loss. */
   loss(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>): number;
 }
@@ -62,8 +62,8 @@ export const binaryLogLoss: Objective = {
     );
     return [Math.log(p / (1 - p))];
   },
-  gradients(y, scores, w, g, h) {
-    for (let i = 0; i < y.length; i++) {
+  gradients(y, scores, w, g, h, start = 0, end = y.length) {
+    for (let i = start; i < end; i++) {
       const p = sigmoid(scores[i]);
       g[i] = w[i] * (p - y[i]);
       h[i] = w[i] * Math.max(p * (1 - p), HESS_FLOOR);
@@ -100,9 +100,9 @@ export function softmaxObjective(nClasses: number): Objective {
       const mean = logs.reduce((a, b) => a + b, 0) / K;
       return logs.map((l) => l - mean);
     },
-    gradients(y, scores, w, g, h) {
+    gradients(y, scores, w, g, h, start = 0, end = y.length) {
       const n = y.length;
-      for (let i = 0; i < n; i++) {
+      for (let i = start; i < end; i++) {
         softmaxInto(scores, i * K, K, p);
         for (let k = 0; k < K; k++) {
           const pk = p[k];
@@ -130,8 +130,8 @@ export const l2Regression: Objective = {
   baseScore(y, w) {
     return [weightedMean(y, w, (v) => v)];
   },
-  gradients(y, scores, w, g, h) {
-    for (let i = 0; i < y.length; i++) {
+  gradients(y, scores, w, g, h, start = 0, end = y.length) {
+    for (let i = start; i < end; i++) {
       g[i] = w[i] * (scores[i] - y[i]);
       h[i] = w[i];
     }

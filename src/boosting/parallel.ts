@@ -6,9 +6,24 @@
 // - PARTITION: each chunk splits its rows stably into the rows that go left (moved to the front of
 //   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
 //   chunks' left parts and right parts in chunk order.
-// Either way the result does not depend on which thread took which chunk, nor on their number.
+// - GRADIENTS: each chunk computes the objective's gradients of its rows (of all rows of the
+//   training set, once per iteration).
+// The result does not depend on which thread took which chunk, nor on their number.
 
 import { accumulateRows, chunkStart, type NodeRows } from './histograms.ts';
+import { makeObjective, type Objective } from './objective.ts';
+import type { BoostingObjective } from './params.ts';
+
+/** The trainer's arrays the objective's gradients are computed from and into (see Objective.gradients). */
+export interface GradientArrays {
+  objective: BoostingObjective;
+  nClasses: number;
+  y: Float64Array;
+  scores: Float64Array;
+  w: Float64Array;
+  g: Float64Array;
+  h: Float64Array;
+}
 
 /** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
 export interface SharedWork {
@@ -25,6 +40,8 @@ export interface SharedWork {
   tmp: Int32Array;
   /** PARTITION: rows of each chunk that go left. */
   chunkLeft: Int32Array;
+  /** GRADIENTS (when the trainer shares them). */
+  gradients: GradientArrays | null;
 }
 
 /**
@@ -44,7 +61,7 @@ export interface SharedWork {
  */
 export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, END: 6, NCHUNKS: 7, NRUNS: 8, SPARSE: 9, COL: 10, SIZE: 11 } as const;
 
-export const TASK = { HIST: 0, PARTITION: 1 } as const;
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2 } as const;
 
 /** NEXT between tasks: larger than any chunk index, so every claim fails. */
 export const TASK_CLOSED = 1 << 29;
@@ -67,12 +84,28 @@ export function drainChunks(w: SharedWork): void {
     const end = ctrl[CTRL.END];
     const a = chunkStart(start, end, nChunks, c);
     const b = chunkStart(start, end, nChunks, c + 1);
-    if (ctrl[CTRL.KIND] === TASK.HIST) {
+    const kind = ctrl[CTRL.KIND];
+    if (kind === TASK.HIST) {
       accumulateRows(w.scratch, c * w.size, w.size, w.featOff, w.rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
-    } else {
+    } else if (kind === TASK.PARTITION) {
       w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
+    } else {
+      const gr = w.gradients!;
+      objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.g, gr.h, a, b);
     }
   }
+}
+
+// Each thread's own objective for a training run (an objective keeps scratch).
+const objectives = new WeakMap<GradientArrays, Objective>();
+
+function objectiveOf(gr: GradientArrays): Objective {
+  let o = objectives.get(gr);
+  if (!o) {
+    o = makeObjective(gr.objective, gr.nClasses);
+    objectives.set(gr, o);
+  }
+  return o;
 }
 
 /**

@@ -97,6 +97,11 @@ function rowWeights(target: Float64Array, cw: Float64Array | null, sampleWeight:
   return w;
 }
 
+function copyInto(dst: Float64Array, src: Float64Array): Float64Array {
+  dst.set(src);
+  return dst;
+}
+
 /** Row-major scores (K = base.length per row) all set to the base scores. */
 function fillScores(scores: Float64Array, base: number[]): void {
   const K = base.length;
@@ -117,7 +122,16 @@ function addLeafValues(scores: Float64Array, K: number, k: number, idx: Int32Arr
 }
 
 /** Adds the tree's output to output k of every row of `bins` (row-major, p per row), except the rows marked in `skip`. */
-function addTreeOutputs(scores: Float64Array, K: number, k: number, t: GrownTree, bins: Uint8Array, p: number, missingBin: Int32Array, skip: Uint8Array | null): void {
+function addTreeOutputs(
+  scores: Float64Array,
+  K: number,
+  k: number,
+  t: GrownTree,
+  bins: Uint8Array,
+  p: number,
+  missingBin: Int32Array,
+  skip: Uint8Array | null,
+): void {
   for (let r = 0, m = bins.length / p; r < m; r++) if (!skip || skip[r] === 0) scores[r * K + k] += binnedOutput(t, bins, r * p, missingBin);
 }
 
@@ -137,7 +151,8 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
   const weights = rowWeights(target, cw, options.sampleWeight);
 
   // One class seen: a binary model whose base score says so.
-  const objective = makeObjective(resolved.objective, Math.max(classes.length, 2));
+  const nClasses = Math.max(classes.length, 2);
+  const objective = makeObjective(resolved.objective, nClasses);
   const K = objective.nOutputs;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), 64));
   // The histogram workers boot while the data is binned.
@@ -166,10 +181,15 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     }
 
     const base = objective.baseScore(target, weights);
-    const scores = new Float64Array(n * K);
+    // With workers, the arrays of the gradients are shared with them.
+    const alloc = (length: number): Float64Array => new Float64Array(workers > 1 ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
+    const scores = alloc(n * K);
     fillScores(scores, base);
     if (val) fillScores(val.scores, base);
 
+    const g = alloc(n * K);
+    const h = alloc(n * K);
+    const gradientArrays = { objective: resolved.objective, nClasses, y: copyInto(alloc(n), target), scores, w: copyInto(alloc(n), weights), g, h };
     const grower = new TreeGrower(
       binned,
       {
@@ -181,9 +201,8 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
         minGain: resolved.minGain,
       },
       workers > 1,
+      gradientArrays,
     );
-    const g = new Float64Array(n * K);
-    const h = new Float64Array(n * K);
     const lr = resolved.learningRate;
     const nSample = Math.max(1, Math.round(resolved.subsample * n));
     const nCols = Math.max(1, Math.round(resolved.colsample * p));
@@ -203,7 +222,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
       for (let it = 0; it < resolved.nEstimators; it++) {
         const rng = new Rng(treeSeed(resolved.seed, it));
         const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
-        objective.gradients(target, scores, weights, g, h);
+        grower.computeGradients(objective);
         const iterGains = new Float64Array(p);
         for (let k = 0; k < K; k++) {
           const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;

@@ -123,7 +123,6 @@ export class TreeGrower {
         ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
         idx: this.idx,
         ghRow: new Float32Array(alloc(n * 8)),
-        ghOrd: new Float32Array(alloc(n * 8)),
         runs: new Int32Array(alloc(data.nFeatures * 8)),
       },
       bins: data.bins,

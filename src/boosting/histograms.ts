@@ -11,11 +11,10 @@
 // - sparse features (most rows in one bin, their "mode": one-hot flags, rare categories, mostly
 //   missing columns): each row lists only its bins that are not the mode, as histogram offsets
 //   (CSR), so a node costs its rows plus their few entries instead of rows × features; the mode
-//   bin is derived from the totals.
+//   bin is derived from the totals. The same pass over the rows adds them.
 // A node's rows are cut into chunks whose number depends on the node's size only (chunkCount).
-// Threads take chunks (as XGBoost's row blocks): each gathers its rows' gradients in order
-// (ghOrd), then sums every feature over them into a scratch histogram of its own; the calling
-// thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
+// Threads take chunks (as XGBoost's row blocks): each sums every feature over its rows into a
+// scratch histogram of its own; the calling thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
 // whatever the number of threads: the model does not depend on it. A node of one chunk is summed
 // straight into its buffer.
 
@@ -50,8 +49,6 @@ export interface NodeRows extends FeatureLayout {
   idx: Int32Array;
   /** Gradient and hessian of each row of the current tree: ghRow[2 * row], ghRow[2 * row + 1]. */
   ghRow: Float32Array;
-  /** The same by position in idx (ghOrd[2 * i] for row idx[i]), gathered chunk by chunk. */
-  ghOrd: Float32Array;
   /** The current tree's dense runs (see denseRuns): nRuns pairs (first column, count). */
   runs: Int32Array;
 }
@@ -150,9 +147,9 @@ export function chunkStart(start: number, end: number, nChunks: number, c: numbe
 const scanOff = new Int32Array(MAX_RUN);
 
 /**
- * Sums rows [a, b) into the histogram hist[base .. base + size): gathers their gradients into
- * ghOrd, then adds them to the bins of the tree's dense runs and of every sparse feature (when
- * `sparse`). The derived bins are left to deriveBins.
+ * Sums rows [a, b) into the histogram hist[base .. base + size): each row's gradient and hessian
+ * go to its bins of the tree's dense runs and (when `sparse`) of every sparse feature, in one
+ * pass over the rows for the first run. The derived bins are left to deriveBins.
  */
 export function accumulateRows(
   hist: Float64Array,
@@ -166,37 +163,36 @@ export function accumulateRows(
   b: number,
 ): void {
   hist.fill(0, base, base + size);
-  gatherRows(rows.idx, rows.ghRow, rows.ghOrd, a, b);
   const p = rows.denseFeature.length;
-  for (let k = 0; k < nRuns; k++) {
-    const c0 = rows.runs[2 * k];
-    const m = rows.runs[2 * k + 1];
+  // No dense feature: one pass for the sparse ones.
+  for (let k = 0; k < Math.max(1, nRuns); k++) {
+    const c0 = k < nRuns ? rows.runs[2 * k] : 0;
+    const m = k < nRuns ? rows.runs[2 * k + 1] : 0;
     for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
-    scanDense(hist, rows.denseBins, p, c0, m, rows.idx, rows.ghOrd, a, b);
+    scanRows(hist, base, rows.denseBins, p, c0, m, rows.sparsePtr, rows.sparseEntry, sparse && k === 0, rows.idx, rows.ghRow, a, b);
   }
-  if (sparse) scanSparse(hist, base, rows.sparsePtr, rows.sparseEntry, rows.idx, rows.ghOrd, a, b);
 }
 
-// The row loops below are functions of their own that end with the loop: V8 compiles a long
+// The row loop below is a function of its own that ends with the loop: V8 compiles a long
 // running loop on stack replacement before it has seen the code after it, and such code would
 // leave its compiled loop for the interpreter at that code on every call.
 
-/** ghOrd[2i], ghOrd[2i + 1] = the gradient and hessian of row idx[i], for positions [a, b). */
-function gatherRows(idx: Int32Array, ghRow: Float32Array, ghOrd: Float32Array, a: number, b: number): void {
-  for (let i = a; i < b; i++) {
-    const r = idx[i];
-    ghOrd[2 * i] = ghRow[2 * r];
-    ghOrd[2 * i + 1] = ghRow[2 * r + 1];
-  }
-}
-
-/** Adds rows [start, end) to the dense features in denseBins columns [c0, c0 + m) (hist offsets in scanOff), two rows per step. */
-function scanDense(
+/**
+ * Adds rows idx[start .. end) to their bins of the dense features in denseBins columns
+ * [c0, c0 + m) (hist offsets in scanOff) and, with `sparse`, to their listed sparse bins (offsets
+ * from base). Two rows per step: their updates are independent, which hides the latency of a
+ * chain of updates of one bin.
+ */
+function scanRows(
   hist: Float64Array,
+  base: number,
   bins: Uint8Array,
   p: number,
   c0: number,
   m: number,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+  sparse: boolean,
   idx: Int32Array,
   gh: Float32Array,
   start: number,
@@ -205,60 +201,58 @@ function scanDense(
   let i = start;
   if ((end - start) % 2 === 1) {
     // An odd row first, so that the loop takes pairs up to the end.
-    const ra = idx[i] * p + c0;
-    for (let k = 0; k < m; k++) {
-      const o = scanOff[k] + bins[ra + k] * 3;
-      hist[o] += gh[2 * i];
-      hist[o + 1] += gh[2 * i + 1];
-      hist[o + 2] += 1;
-    }
-    i++;
-  }
-  // The two rows' updates are independent, which hides the latency of a chain on one bin.
-  for (; i < end; i += 2) {
-    const ra = idx[i] * p + c0;
-    const rb = idx[i + 1] * p + c0;
-    const ga = gh[2 * i];
-    const ha = gh[2 * i + 1];
-    const gb = gh[2 * i + 2];
-    const hb = gh[2 * i + 3];
-    for (let k = 0; k < m; k++) {
-      const off = scanOff[k];
-      const oa = off + bins[ra + k] * 3;
-      hist[oa] += ga;
-      hist[oa + 1] += ha;
-      hist[oa + 2] += 1;
-      const ob = off + bins[rb + k] * 3;
-      hist[ob] += gb;
-      hist[ob + 1] += hb;
-      hist[ob + 2] += 1;
-    }
-  }
-}
-
-/** Adds rows [start, end) to their listed sparse bins (offsets from base). */
-function scanSparse(
-  hist: Float64Array,
-  base: number,
-  sparsePtr: Int32Array,
-  sparseEntry: Int32Array,
-  idx: Int32Array,
-  gh: Float32Array,
-  start: number,
-  end: number,
-): void {
-  for (let i = start; i < end; i++) {
     const r = idx[i];
-    const e1 = sparsePtr[r + 1];
-    let e = sparsePtr[r];
-    if (e === e1) continue;
-    const g = gh[2 * i];
-    const h = gh[2 * i + 1];
-    for (; e < e1; e++) {
-      const o = base + sparseEntry[e];
+    const g = gh[2 * r];
+    const h = gh[2 * r + 1];
+    for (let k = 0, rb = r * p + c0; k < m; k++) {
+      const o = scanOff[k] + bins[rb + k] * 3;
       hist[o] += g;
       hist[o + 1] += h;
       hist[o + 2] += 1;
+    }
+    if (sparse) {
+      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += g;
+        hist[o + 1] += h;
+        hist[o + 2] += 1;
+      }
+    }
+    i++;
+  }
+  for (; i < end; i += 2) {
+    const r = idx[i];
+    const q = idx[i + 1];
+    const gr = gh[2 * r];
+    const hr = gh[2 * r + 1];
+    const gq = gh[2 * q];
+    const hq = gh[2 * q + 1];
+    const br = r * p + c0;
+    const bq = q * p + c0;
+    for (let k = 0; k < m; k++) {
+      const off = scanOff[k];
+      const or = off + bins[br + k] * 3;
+      hist[or] += gr;
+      hist[or + 1] += hr;
+      hist[or + 2] += 1;
+      const oq = off + bins[bq + k] * 3;
+      hist[oq] += gq;
+      hist[oq + 1] += hq;
+      hist[oq + 2] += 1;
+    }
+    if (sparse) {
+      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += gr;
+        hist[o + 1] += hr;
+        hist[o + 2] += 1;
+      }
+      for (let e = sparsePtr[q], e1 = sparsePtr[q + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += gq;
+        hist[o + 1] += hq;
+        hist[o + 2] += 1;
+      }
     }
   }
 }

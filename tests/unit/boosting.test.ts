@@ -373,7 +373,7 @@ describe('boosting: dense and sparse histograms', () => {
     }
     const build = (sparseMinModeFraction: number): Float64Array => {
       const layout = featureLayout(rowBins, n, nBins, featOff, alloc, sparseMinModeFraction);
-      const rows = { ...layout, idx, ghRow, ghOrd: new Float32Array(2 * m), runs: new Int32Array(2 * p) };
+      const rows = { ...layout, idx, ghRow, runs: new Int32Array(2 * p) };
       const hist = new Float64Array(size + 4).fill(Number.NaN);
       const nRuns = denseRuns(layout.denseFeature, rows.runs);
       accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);

@@ -166,7 +166,7 @@ export class TreeGrower {
     const n = gr.y.length;
     const nChunks = chunkCount(n);
     if (this.workers.length === 0 || nChunks === 1) {
-      objective.gradients(gr.y, gr.scores, gr.w, gr.g, gr.h);
+      objective.gradients(gr.y, gr.scores, gr.w, gr.gh);
       return;
     }
     const ctrl = this.work.ctrl;
@@ -300,11 +300,12 @@ export class TreeGrower {
   }
 
   /**
-   * Grows one tree on rows idx[0 .. m) with gradients g and hessians h (indexed by row), over the
+   * Grows one tree on rows idx[0 .. m) with the gradients and hessians gh (float32 pairs by row:
+   * gh[2 * row], gh[2 * row + 1]), over the
    * given ascending features: the root, then, while there are fewer than maxLeaves leaves, the
    * leaf with the largest split gain is split.
    */
-  grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
+  grow(m: number, features: ArrayLike<number>, gh: Float32Array): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
     let nDense = 0;
@@ -318,7 +319,7 @@ export class TreeGrower {
     }
     this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.work.rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
-    const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
+    const leaves: Leaf[] = [this.rootLeaf(m, gh)];
     while (leaves.length < cfg.maxLeaves) {
       const pick = bestLeaf(leaves);
       if (pick < 0) break;
@@ -338,10 +339,11 @@ export class TreeGrower {
   }
 
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
-  private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
-    // The histograms sum float32 gradients: so do the totals the derived bins come from.
-    const G = loadGradients(this.idx, g, this.work.rows.ghRow, 0, m);
-    const H = loadGradients(this.idx, h, this.work.rows.ghRow, 1, m);
+  private rootLeaf(m: number, gh: Float32Array): Leaf {
+    const ghRow = this.work.rows.ghRow;
+    if (gh !== ghRow) ghRow.set(gh);
+    const G = sumChannel(this.idx, ghRow, 0, m);
+    const H = sumChannel(this.idx, ghRow, 1, m);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
@@ -392,15 +394,10 @@ export class TreeGrower {
 
 // A row loop in a function that ends with the loop (see histograms.ts: gatherRows).
 
-/** Stores v of rows idx[0 .. m) as float32 into channel `ch` of ghRow (ghRow[2 * row + ch]); returns their sum. */
-function loadGradients(idx: Int32Array, v: Float64Array, ghRow: Float32Array, ch: number, m: number): number {
+/** The sum of gh[2 * row + ch] over rows idx[0 .. m). */
+function sumChannel(idx: Int32Array, gh: Float32Array, ch: number, m: number): number {
   let s = 0;
-  for (let i = 0; i < m; i++) {
-    const r = idx[i];
-    const x = Math.fround(v[r]);
-    ghRow[2 * r + ch] = x;
-    s += x;
-  }
+  for (let i = 0; i < m; i++) s += gh[2 * idx[i] + ch];
   return s;
 }
 

@@ -68,7 +68,7 @@ export function featureLayout(
 ): FeatureLayout {
   const p = nBins.length;
   const counts = new Float64Array(p * 256);
-  for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
+  countBins(rowBins, nRows, p, counts);
   const derivedBin = new Int32Array(alloc(p * 4));
   const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
   const dense: number[] = [];
@@ -86,25 +86,50 @@ export function featureLayout(
       dense.push(f);
     }
   }
-  const nDense = dense.length;
-  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * nDense)));
-  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
-  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
-  for (let r = 0, e = 0; r < nRows; r++) {
-    const row = r * p;
-    for (let j = 0; j < nDense; j++) denseBins[r * nDense + j] = rowBins[row + dense[j]];
-    for (const f of sparse) {
-      const b = rowBins[row + f];
-      if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
-    }
-    sparsePtr[r + 1] = e;
-  }
   const ints = (values: number[]): Int32Array => {
     const a = new Int32Array(alloc(Math.max(1, values.length) * 4));
     a.set(values);
     return a.subarray(0, values.length);
   };
-  return { nRows, denseCol, denseFeature: ints(dense), denseBins, sparseFeature: ints(sparse), derivedBin, sparsePtr, sparseEntry };
+  const denseFeature = ints(dense);
+  const sparseFeature = ints(sparse);
+  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * dense.length)));
+  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
+  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
+  copyDense(rowBins, nRows, p, denseFeature, denseBins);
+  listSparse(rowBins, nRows, p, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
+  return { nRows, denseCol, denseFeature, denseBins, sparseFeature, derivedBin, sparsePtr, sparseEntry };
+}
+
+// featureLayout's passes over the rows, in functions of their own (see scanRows).
+
+function countBins(rowBins: Uint8Array, nRows: number, p: number, counts: Float64Array): void {
+  for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
+}
+
+function copyDense(rowBins: Uint8Array, nRows: number, p: number, denseFeature: Int32Array, denseBins: Uint8Array): void {
+  const nDense = denseFeature.length;
+  for (let r = 0; r < nRows; r++) for (let j = 0; j < nDense; j++) denseBins[r * nDense + j] = rowBins[r * p + denseFeature[j]];
+}
+
+function listSparse(
+  rowBins: Uint8Array,
+  nRows: number,
+  p: number,
+  sparseFeature: Int32Array,
+  derivedBin: Int32Array,
+  featOff: Int32Array,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+): void {
+  for (let r = 0, e = 0; r < nRows; r++) {
+    for (let j = 0; j < sparseFeature.length; j++) {
+      const f = sparseFeature[j];
+      const b = rowBins[r * p + f];
+      if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
+    }
+    sparsePtr[r + 1] = e;
+  }
 }
 
 /** One pass over a chunk's rows sums at most this many dense features. */

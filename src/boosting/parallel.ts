@@ -21,8 +21,7 @@ export interface GradientArrays {
   y: Float64Array;
   scores: Float64Array;
   w: Float64Array;
-  g: Float64Array;
-  h: Float64Array;
+  gh: Float32Array;
 }
 
 /** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
@@ -91,7 +90,7 @@ export function drainChunks(w: SharedWork): void {
       w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
     } else {
       const gr = w.gradients!;
-      objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.g, gr.h, a, b);
+      objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
     }
   }
 }

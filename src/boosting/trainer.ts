@@ -182,14 +182,20 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
 
     const base = objective.baseScore(target, weights);
     // With workers, the arrays of the gradients are shared with them.
-    const alloc = (length: number): Float64Array => new Float64Array(workers > 1 ? new SharedArrayBuffer(length * 8) : new ArrayBuffer(length * 8));
-    const scores = alloc(n * K);
+    const alloc = (bytes: number): ArrayBufferLike => (workers > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const scores = new Float64Array(alloc(n * K * 8));
     fillScores(scores, base);
     if (val) fillScores(val.scores, base);
 
-    const g = alloc(n * K);
-    const h = alloc(n * K);
-    const gradientArrays = { objective: resolved.objective, nClasses, y: copyInto(alloc(n), target), scores, w: copyInto(alloc(n), weights), g, h };
+    const gh = new Float32Array(alloc(n * K * 8));
+    const gradientArrays = {
+      objective: resolved.objective,
+      nClasses,
+      y: copyInto(new Float64Array(alloc(n * 8)), target),
+      scores,
+      w: copyInto(new Float64Array(alloc(n * 8)), weights),
+      gh,
+    };
     const grower = new TreeGrower(
       binned,
       {
@@ -229,7 +235,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
           const idx = grower.idx;
           if (sample) idx.set(sample);
           else fillIdentity(idx, n);
-          const t = grower.grow(sample ? sample.length : n, cols, g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
+          const t = grower.grow(sample ? sample.length : n, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n));
           for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
           for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
           // Training scores: the sampled rows by leaf range, the others by walking the tree.

@@ -15,12 +15,15 @@ const matrix = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows[0]
 
 const row = (X: Matrix, r: number): Float64Array => X.data.subarray(r * X.cols, (r + 1) * X.cols);
 
+/** The gradients (even positions) and hessians (odd positions) of interleaved pairs. */
+const channels = (gh: Float32Array): [number[], number[]] => [Array.from(gh).filter((_, i) => i % 2 === 0), Array.from(gh).filter((_, i) => i % 2 === 1)];
+
 describe('boosting: objectives', () => {
   it('binary log-loss: g = w (p - y), h = w p (1 - p)', () => {
     // scores 0 and ln 3: p = 1/2 and 3/4; targets 1 and 0; weights 1 and 2.
-    const g = new Float64Array(2);
-    const h = new Float64Array(2);
-    binaryLogLoss.gradients([1, 0], Float64Array.of(0, Math.log(3)), [1, 2], g, h);
+    const gh = new Float32Array(4);
+    binaryLogLoss.gradients([1, 0], Float64Array.of(0, Math.log(3)), [1, 2], gh);
+    const [g, h] = channels(gh);
     close(g[0], -0.5);
     close(g[1], 2 * 0.75);
     close(h[0], 0.25);
@@ -33,29 +36,35 @@ describe('boosting: objectives', () => {
   it('softmax: g_k = p_k - [y = k], h_k = p_k (1 - p_k), output-major', () => {
     // One row, scores (0, ln 2, ln 5): p = (1/8, 2/8, 5/8), true class 2.
     const obj = softmaxObjective(3);
-    const g = new Float64Array(3);
-    const h = new Float64Array(3);
-    obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], g, h);
-    for (const [k, v] of [1 / 8, 2 / 8, 5 / 8 - 1].entries()) close(g[k], v);
-    for (const [k, v] of [7 / 64, 12 / 64, 15 / 64].entries()) close(h[k], v);
+    const gh = new Float32Array(6);
+    obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], gh);
+    const [g, h] = channels(gh);
+    for (const [k, v] of [1 / 8, 2 / 8, 5 / 8 - 1].entries()) close(g[k], v, 1e-7);
+    for (const [k, v] of [7 / 64, 12 / 64, 15 / 64].entries()) close(h[k], v, 1e-7);
     close(obj.loss([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1]), -Math.log(5 / 8));
-    // Two rows: row 1's gradient of class 0 sits at index 1 * nRows... i.e. g[0 * 2 + 1].
-    const g2 = new Float64Array(6);
-    const h2 = new Float64Array(6);
-    obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], g2, h2);
+    // Two rows: row 1's gradient of class 0 sits at pair 0 * nRows + 1, i.e. pair 1.
+    const gh2 = new Float32Array(12);
+    obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], gh2);
     assert.deepEqual(
-      Array.from(g2, (v) => Math.round(v * 3000) / 1000),
+      channels(gh2)[0].map((v) => Math.round(v * 3000) / 1000),
       [-2, 1, 1, -2, 1, 1],
     );
   });
 
   it('L2 regression: g = s - y, h = 1, base score = weighted mean', () => {
-    const g = new Float64Array(2);
-    const h = new Float64Array(2);
-    l2Regression.gradients([1, 4], Float64Array.of(3, 3), [1, 1], g, h);
-    assert.deepEqual(Array.from(g), [2, -1]);
-    assert.deepEqual(Array.from(h), [1, 1]);
+    const gh = new Float32Array(4);
+    l2Regression.gradients([1, 4], Float64Array.of(3, 3), [1, 1], gh);
+    assert.deepEqual(channels(gh), [
+      [2, -1],
+      [1, 1],
+    ]);
     close(l2Regression.baseScore([1, 4], [3, 1])[0], 7 / 4);
+  });
+
+  it('a row range computes those rows only', () => {
+    const gh = new Float32Array(8).fill(9);
+    l2Regression.gradients([1, 4, 2, 0], Float64Array.of(3, 3, 3, 3), [1, 1, 1, 1], gh, 1, 3);
+    assert.deepEqual(Array.from(gh), [9, 9, -1, 1, 1, 1, 9, 9]);
   });
 });
 
@@ -71,7 +80,7 @@ describe('boosting: one split by hand', () => {
     const binned = binMatrix(X, 255, false);
     const grower = new TreeGrower(binned, { maxLeaves: 2, maxDepth: Infinity, minSamplesLeaf: 1, minHessianLeaf: 0, l2, minGain: 0 }, false);
     for (let i = 0; i < 4; i++) grower.idx[i] = i;
-    return grower.grow(4, [0, 1], Float64Array.from(g), Float64Array.from(h));
+    return grower.grow(4, [0, 1], Float32Array.from(g.flatMap((v, i) => [v, h[i]])));
   };
 
   it('regression gradients (1, 1, -1, -1): split x0 < 2.5, gain 1/2 (4/(2+l2) + 4/(2+l2))', () => {

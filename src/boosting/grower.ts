@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout } from './histograms.ts';
+import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, spreadBundles } from './histograms.ts';
 import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
 import type { Objective } from './objective.ts';
 
@@ -111,7 +111,8 @@ export class TreeGrower {
     this.cfg = cfg;
     const n = data.nRows;
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    this.pool = new HistogramPool(data.nBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
+    const layout = featureLayout(data.rowBins, n, data.nBins, alloc);
+    this.pool = new HistogramPool(layout.histBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
     this.idx = new Int32Array(alloc(n * 4));
     const nChunks = chunkCount(n);
     this.work = {
@@ -120,7 +121,7 @@ export class TreeGrower {
       size: this.pool.size,
       featOff: this.pool.featOff,
       rows: {
-        ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
+        ...layout,
         idx: this.idx,
         ghRow: new Float32Array(alloc(n * 8)),
         runs: new Int32Array(alloc(data.nFeatures * 8)),
@@ -198,6 +199,7 @@ export class TreeGrower {
       runTask(ctrl, work, this.workers.length);
       addChunks(hist, base, work.scratch, size, nChunks);
     }
+    spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
     for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
   }
@@ -308,16 +310,20 @@ export class TreeGrower {
   grow(m: number, features: ArrayLike<number>, gh: Float32Array): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
-    let nDense = 0;
     this.treeSparse = false;
+    const rows = this.work.rows;
+    const inTree = this.treeDense.fill(0);
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
       this.features[j] = f;
-      const col = this.work.rows.denseCol[f];
-      if (col >= 0) this.treeDense[nDense++] = col;
+      const col = rows.denseCol[f];
+      if (col >= 0) inTree[col] = 1;
       else this.treeSparse = true;
     }
-    this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.work.rows.runs);
+    // The dense columns holding some feature of the tree, ascending (written over the flags).
+    let nDense = 0;
+    for (let c = 0; c < rows.denseFeature.length; c++) if (inTree[c] === 1) inTree[nDense++] = c;
+    this.nRuns = denseRuns(inTree.subarray(0, nDense), rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, gh)];
     while (leaves.length < cfg.maxLeaves) {

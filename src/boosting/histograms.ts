@@ -18,20 +18,37 @@
 // whatever the number of threads: the model does not depend on it. A node of one chunk is summed
 // straight into its buffer.
 
+import { histOffsets } from '../forest/histogram.ts';
+
 export const CHANNELS = 3;
 
 /** A feature whose most frequent bin holds at least this fraction of the rows is sparse. */
 export const SPARSE_MIN_MODE_FRACTION = 0.8;
 
+/** Dense features with at most this many bins are bundled, up to BUNDLE_MAX_CELLS joint bins. */
+export const BUNDLE_MAX_BINS = 16;
+export const BUNDLE_MAX_CELLS = 256;
+
 /** Where the histogram kernels read each feature's bins (built once per training set). */
 export interface FeatureLayout {
   nRows: number;
+  /**
+   * Bins of each histogram region: the p features', then one per bundle (its joint bins): the
+   * pool's layout (HistogramPool(histBins, CHANNELS)).
+   */
+  histBins: Int32Array;
   /** Per feature: its column in denseBins, or -1 for a sparse feature. */
   denseCol: Int32Array;
-  /** Dense features in column order. */
+  /** Per column: its histogram region (a feature, or p + b for bundle b). */
   denseFeature: Int32Array;
-  /** Row-major bins of the dense features: denseBins[row * denseFeature.length + column]. */
+  /** Row-major bins of the dense columns: denseBins[row * denseFeature.length + column]. */
   denseBins: Uint8Array;
+  /**
+   * Bundle b's features: bundleFeature[bundleStart[b] .. bundleStart[b + 1]); its joint bin is
+   * their bins in mixed radix, the first feature the most significant digit.
+   */
+  bundleStart: Int32Array;
+  bundleFeature: Int32Array;
   /** Sparse features, ascending. */
   sparseFeature: Int32Array;
   /** Per feature: the bin derived from the node totals (bin 0 for dense features, the mode for sparse ones). */
@@ -54,23 +71,24 @@ export interface NodeRows extends FeatureLayout {
 }
 
 /**
- * Splits the features into dense and sparse ones (by the row-major bins `rowBins` of `nFeatures`
- * features and their per-feature counts `nBins`) and builds both copies; featOff are the pool's
- * offsets of each feature's histogram.
+ * Splits the features (row-major bins `rowBins`, nBins bins each) into sparse ones and dense
+ * columns, bundling dense features of few bins (as LightGBM bundles features, but into their
+ * joint bins: a row adds to one joint bin instead of one bin per feature, and each feature's
+ * histogram is then the sum over the other features' bins, see spreadBundles), and builds the
+ * dense row-major copy and the sparse row lists.
  */
 export function featureLayout(
   rowBins: Uint8Array,
   nRows: number,
   nBins: Int32Array,
-  featOff: Int32Array,
   alloc: (bytes: number) => ArrayBufferLike,
   sparseMinModeFraction = SPARSE_MIN_MODE_FRACTION,
+  bundleMaxCells = BUNDLE_MAX_CELLS,
 ): FeatureLayout {
   const p = nBins.length;
   const counts = new Float64Array(p * 256);
   countBins(rowBins, nRows, p, counts);
   const derivedBin = new Int32Array(alloc(p * 4));
-  const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
   const dense: number[] = [];
   const sparse: number[] = [];
   let entries = 0;
@@ -82,23 +100,72 @@ export function featureLayout(
       sparse.push(f);
       entries += nRows - counts[f * 256 + mode];
     } else {
-      denseCol[f] = dense.length;
       dense.push(f);
     }
   }
+  // Columns: features of many bins alone; the others, fewest bins first, bundled greedily.
+  const columns: number[][] = dense.filter((f) => nBins[f] > BUNDLE_MAX_BINS).map((f) => [f]);
+  let bundle: number[] = [];
+  let cells = 1;
+  for (const f of dense.filter((f) => nBins[f] <= BUNDLE_MAX_BINS).sort((a, b) => nBins[a] - nBins[b] || a - b)) {
+    if (cells * nBins[f] > bundleMaxCells) {
+      columns.push(bundle);
+      bundle = [];
+      cells = 1;
+    }
+    bundle.push(f);
+    cells *= nBins[f];
+  }
+  if (bundle.length > 0) columns.push(bundle);
+  columns.sort((a, b) => Math.min(...a) - Math.min(...b));
   const ints = (values: number[]): Int32Array => {
     const a = new Int32Array(alloc(Math.max(1, values.length) * 4));
     a.set(values);
     return a.subarray(0, values.length);
   };
-  const denseFeature = ints(dense);
+  const histBins: number[] = Array.from(nBins);
+  const denseFeature: number[] = [];
+  const bundleStart: number[] = [0];
+  const bundleFeature: number[] = [];
+  const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
+  for (const [c, members] of columns.entries()) {
+    for (const f of members) denseCol[f] = c;
+    if (members.length === 1) {
+      denseFeature.push(members[0]);
+      continue;
+    }
+    denseFeature.push(histBins.length);
+    histBins.push(members.reduce((n, f) => n * nBins[f], 1));
+    bundleFeature.push(...members);
+    bundleStart.push(bundleFeature.length);
+  }
+  const layoutBins = ints(histBins);
+  const featOff = histOffsets(layoutBins, CHANNELS);
+  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * columns.length)));
   const sparseFeature = ints(sparse);
-  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * dense.length)));
   const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
   const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
-  copyDense(rowBins, nRows, p, denseFeature, denseBins);
+  // Each column's features and the radix of each (1 for a single feature: its bin).
+  const starts = [0];
+  for (const members of columns) starts.push(starts[starts.length - 1] + members.length);
+  const colStart = ints(starts);
+  const colFeature = ints(columns.flat());
+  const colRadix = ints(columns.flat().map((f) => nBins[f]));
+  copyDense(rowBins, nRows, p, colStart, colFeature, colRadix, denseBins);
   listSparse(rowBins, nRows, p, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
-  return { nRows, denseCol, denseFeature, denseBins, sparseFeature, derivedBin, sparsePtr, sparseEntry };
+  return {
+    nRows,
+    histBins: layoutBins,
+    denseCol,
+    denseFeature: ints(denseFeature),
+    denseBins,
+    bundleStart: ints(bundleStart),
+    bundleFeature: ints(bundleFeature),
+    sparseFeature,
+    derivedBin,
+    sparsePtr,
+    sparseEntry,
+  };
 }
 
 // featureLayout's passes over the rows, in functions of their own (see scanRows).
@@ -107,9 +174,24 @@ function countBins(rowBins: Uint8Array, nRows: number, p: number, counts: Float6
   for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
 }
 
-function copyDense(rowBins: Uint8Array, nRows: number, p: number, denseFeature: Int32Array, denseBins: Uint8Array): void {
-  const nDense = denseFeature.length;
-  for (let r = 0; r < nRows; r++) for (let j = 0; j < nDense; j++) denseBins[r * nDense + j] = rowBins[r * p + denseFeature[j]];
+/** Column c of a row: its features' bins colFeature[colStart[c] ..] in mixed radix colRadix. */
+function copyDense(
+  rowBins: Uint8Array,
+  nRows: number,
+  p: number,
+  colStart: Int32Array,
+  colFeature: Int32Array,
+  colRadix: Int32Array,
+  denseBins: Uint8Array,
+): void {
+  const nCols = colStart.length - 1;
+  for (let r = 0; r < nRows; r++) {
+    for (let c = 0; c < nCols; c++) {
+      let v = 0;
+      for (let j = colStart[c]; j < colStart[c + 1]; j++) v = v * colRadix[j] + rowBins[r * p + colFeature[j]];
+      denseBins[r * nCols + c] = v;
+    }
+  }
 }
 
 function listSparse(
@@ -129,6 +211,34 @@ function listSparse(
       if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
     }
     sparsePtr[r + 1] = e;
+  }
+}
+
+/**
+ * Each bundled feature's histogram (zero before) from its bundle's joint bins: the sum, in joint
+ * bin order, of the joint bins holding each of its bins.
+ */
+export function spreadBundles(hist: Float64Array, base: number, featOff: Int32Array, nBins: Int32Array, layout: FeatureLayout): void {
+  const p = nBins.length;
+  const { bundleStart, bundleFeature } = layout;
+  for (let b = 0; b + 1 < bundleStart.length; b++) {
+    const joint = base + featOff[p + b];
+    const cells = layout.histBins[p + b];
+    for (let cell = 0; cell < cells; cell++) {
+      const o = joint + cell * 3;
+      if (hist[o + 2] === 0) continue;
+      // The last feature is the least significant digit.
+      let rest = cell;
+      for (let j = bundleStart[b + 1] - 1; j >= bundleStart[b]; j--) {
+        const f = bundleFeature[j];
+        const bin = rest % nBins[f];
+        rest = (rest - bin) / nBins[f];
+        const t = base + featOff[f] + bin * 3;
+        hist[t] += hist[o];
+        hist[t + 1] += hist[o + 1];
+        hist[t + 2] += hist[o + 2];
+      }
+    }
   }
 }
 

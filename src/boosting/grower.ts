@@ -101,6 +101,8 @@ export class TreeGrower {
   private nRuns = 0;
   private treeSparse = false;
   private workers: Worker[] = [];
+  /** findBestSplit's best split so far (feature -1: none). */
+  private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
 
   /**
    * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
@@ -201,68 +203,46 @@ export class TreeGrower {
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
-    for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
   }
 
-  private leafScore(G: number, H: number): number {
-    return (G * G) / (H + this.cfg.l2);
+  /** Buffer dst = parent - small over the tree's features (the subtraction trick). */
+  private subtract(dst: number, parent: number, small: number): void {
+    const { featOff, size } = this.pool;
+    const hist = this.pool.backing!;
+    const p = this.data.nFeatures;
+    if (this.nTreeFeatures === p) {
+      subtractRange(hist, dst * size, parent * size, small * size, featOff[p]);
+      return;
+    }
+    for (let j = 0; j < this.nTreeFeatures; j++) {
+      const f = this.features[j];
+      subtractRange(hist, dst * size + featOff[f], parent * size + featOff[f], small * size + featOff[f], featOff[f + 1] - featOff[f]);
+    }
   }
 
   /** Best split of a leaf from its histograms, or null (no split satisfies the constraints). */
   findBestSplit(buf: number, G: number, H: number, N: number): SplitRecord | null {
-    const { minSamplesLeaf, minHessianLeaf, minGain } = this.cfg;
-    const hist = this.pool.buffer(buf);
-    const parent = this.leafScore(G, H);
-    let best: SplitRecord | null = null;
-    let bestGain = Math.max(minGain, 0);
-    const consider = (f: number, b: number, dl: boolean, gl: number, hl: number, nl: number): void => {
-      const nr = N - nl;
-      const hr = H - hl;
-      if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) return;
-      const gain = 0.5 * (this.leafScore(gl, hl) + this.leafScore(G - gl, hr) - parent);
-      if (gain > bestGain) {
-        bestGain = gain;
-        best = { feature: f, bin: b, defaultLeft: dl, gain, leftG: gl, leftH: hl, leftN: nl };
-      }
-    };
+    const cfg = this.cfg;
+    const hist = this.pool.backing!;
+    const base = buf * this.pool.size;
+    const best = this.best;
+    best.feature = -1;
+    best.gain = Math.max(cfg.minGain, 0);
     for (let j = 0; j < this.nTreeFeatures; j++) {
       const f = this.features[j];
-      const off = this.pool.featOff[f];
+      const off = base + this.pool.featOff[f];
       const hasMb = this.data.hasMissing[f] === 1;
       const nValue = this.data.nBins[f] - (hasMb ? 1 : 0);
       const mo = off + this.data.missingBin[f] * 3;
-      const mg = hasMb ? hist[mo] : 0;
-      const mh = hasMb ? hist[mo + 1] : 0;
       const mn = hasMb ? hist[mo + 2] : 0;
-      // Missing values to the right; with missing values, "all values left" is a split too.
-      let gl = 0;
-      let hl = 0;
-      let nl = 0;
-      const last = mn > 0 ? nValue : nValue - 1;
-      for (let b = 0; b < last; b++) {
-        const o = off + b * 3;
-        if (hist[o + 2] === 0) continue;
-        gl += hist[o];
-        hl += hist[o + 1];
-        nl += hist[o + 2];
-        // Unseen missing values follow the larger child.
-        consider(f, b, mn === 0 && nl >= N - nl, gl, hl, nl);
-      }
-      if (mn === 0) continue;
+      // Missing values to the right (unseen ones follow the larger child); with missing values,
+      // "all values left" is a split too.
+      scanSplits(hist, off, mn > 0 ? nValue : nValue - 1, 0, 0, 0, mn === 0 ? DEFAULT_LARGER : DEFAULT_RIGHT, f, G, H, N, cfg, best);
       // Missing values to the left.
-      gl = mg;
-      hl = mh;
-      nl = mn;
-      for (let b = 0; b < nValue - 1; b++) {
-        const o = off + b * 3;
-        if (hist[o + 2] === 0) continue;
-        gl += hist[o];
-        hl += hist[o + 1];
-        nl += hist[o + 2];
-        consider(f, b, true, gl, hl, nl);
-      }
+      if (mn > 0) scanSplits(hist, off, nValue - 1, hist[mo], hist[mo + 1], mn, DEFAULT_LEFT, f, G, H, N, cfg, best);
     }
-    return best;
+    if (best.feature < 0) return null;
+    return { feature: best.feature, bin: best.bin, defaultLeft: best.defaultLeft, gain: best.gain, leftG: best.leftG, leftH: best.leftH, leftN: best.leftN };
   }
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
@@ -348,8 +328,9 @@ export class TreeGrower {
   private rootLeaf(m: number, gh: Float32Array): Leaf {
     const ghRow = this.work.rows.ghRow;
     if (gh !== ghRow) ghRow.set(gh);
-    const G = sumChannel(this.idx, ghRow, 0, m);
-    const H = sumChannel(this.idx, ghRow, 1, m);
+    const totals = sumPairs(this.idx, ghRow, m);
+    const G = totals[0];
+    const H = totals[1];
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
@@ -382,7 +363,7 @@ export class TreeGrower {
       this.buildHistograms(small.buf, small.start, small.end, small.G, small.H);
       if (big === L ? canL : canR) {
         big.buf = pool.acquire();
-        for (let j = 0; j < this.nTreeFeatures; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
+        this.subtract(big.buf, leaf.buf, small.buf);
       }
     }
     pool.release(leaf.buf);
@@ -398,13 +379,75 @@ export class TreeGrower {
   }
 }
 
-// A row loop in a function that ends with the loop (see histograms.ts: gatherRows).
+// Loops in functions that end with the loop (see histograms.ts: scanRows).
 
-/** The sum of gh[2 * row + ch] over rows idx[0 .. m). */
-function sumChannel(idx: Int32Array, gh: Float32Array, ch: number, m: number): number {
-  let s = 0;
-  for (let i = 0; i < m; i++) s += gh[2 * idx[i] + ch];
-  return s;
+/** h[d + j] = h[p + j] - h[s + j] for j in [0, n). */
+function subtractRange(h: Float64Array, d: number, p: number, s: number, n: number): void {
+  for (let j = 0; j < n; j++) h[d + j] = h[p + j] - h[s + j];
+}
+
+/** The sums of the gradients and of the hessians of rows idx[0 .. m) (pairs gh[2 * row], gh[2 * row + 1]). */
+function sumPairs(idx: Int32Array, gh: Float32Array, m: number): [number, number] {
+  let g = 0;
+  let h = 0;
+  for (let i = 0; i < m; i++) {
+    g += gh[2 * idx[i]];
+    h += gh[2 * idx[i] + 1];
+  }
+  return [g, h];
+}
+
+/** Where the missing bin goes for the splits a scan tries: left, right, or with the larger side. */
+const DEFAULT_LEFT = 0;
+const DEFAULT_RIGHT = 1;
+const DEFAULT_LARGER = 2;
+
+/**
+ * Tries the splits "value bins 0 .. b go left" for b < last of one feature's histogram at `off`,
+ * the left side starting from (g0, h0, n0) (the missing bin's sums when it goes left), and
+ * records the best in `best` (gain G_L^2 / (H_L + l2) + G_R^2 / (H_R + l2) - G^2 / (H + l2), halved).
+ */
+function scanSplits(
+  hist: Float64Array,
+  off: number,
+  last: number,
+  g0: number,
+  h0: number,
+  n0: number,
+  missing: number,
+  f: number,
+  G: number,
+  H: number,
+  N: number,
+  cfg: GrowerConfig,
+  best: SplitRecord,
+): void {
+  const { minSamplesLeaf, minHessianLeaf, l2 } = cfg;
+  const parent = (G * G) / (H + l2);
+  let gl = g0;
+  let hl = h0;
+  let nl = n0;
+  for (let b = 0; b < last; b++) {
+    const o = off + b * 3;
+    if (hist[o + 2] === 0) continue;
+    gl += hist[o];
+    hl += hist[o + 1];
+    nl += hist[o + 2];
+    const nr = N - nl;
+    const hr = H - hl;
+    if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) continue;
+    const gr = G - gl;
+    const gain = 0.5 * ((gl * gl) / (hl + l2) + (gr * gr) / (hr + l2) - parent);
+    if (gain > best.gain) {
+      best.gain = gain;
+      best.feature = f;
+      best.bin = b;
+      best.defaultLeft = missing === DEFAULT_LEFT || (missing === DEFAULT_LARGER && nl >= nr);
+      best.leftG = gl;
+      best.leftH = hl;
+      best.leftN = nl;
+    }
+  }
 }
 
 /** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */

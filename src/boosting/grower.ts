@@ -68,19 +68,28 @@ interface Leaf {
 }
 
 /**
- * Histogram worker threads. They are started before the data they work on exists, so that they
+ * Tree grower worker threads. They are started before the data they work on exists, so that they
  * boot while the training set is binned, and get it from TreeGrower.attach.
  */
 export class HistWorkers {
   readonly workers: Worker[] = [];
+  private error: unknown = null;
 
   constructor(n: number) {
     const url = new URL(`./hist-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-    for (let i = 0; i < n; i++) this.workers.push(new Worker(url));
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(url);
+      w.on('error', (e) => {
+        this.error ??= e;
+      });
+      this.workers.push(w);
+    }
   }
 
+  /** Terminates the workers; rethrows the first error a worker raised. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
+    if (this.error !== null) throw this.error;
   }
 }
 
@@ -138,18 +147,13 @@ export class TreeGrower {
     this.treeDense = new Int32Array(data.nFeatures);
   }
 
-  /** Hands the shared data to started histogram workers (the calling thread works too); resolves once they wait for tasks. */
-  async attach(threads: HistWorkers): Promise<void> {
-    await Promise.all(
-      threads.workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            w.once('message', () => resolve());
-            w.once('error', reject);
-            w.postMessage(this.work);
-          }),
-      ),
-    );
+  /**
+   * Hands the shared data to started workers without waiting for them: a worker still booting joins
+   * the tasks when it is up, and until then the calling thread takes every chunk (the results do
+   * not depend on who takes which).
+   */
+  attach(threads: HistWorkers): void {
+    for (const w of threads.workers) w.postMessage(this.work);
     this.workers = threads.workers;
   }
 

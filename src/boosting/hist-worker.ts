@@ -4,4 +4,4 @@ import { parentPort } from 'node:worker_threads';
 import { type SharedWork, workLoop } from './parallel.ts';
 
 const port = parentPort;
-port?.once('message', (work: SharedWork) => workLoop(work, () => port.postMessage('ready')));
+port?.once('message', (work: SharedWork) => workLoop(work));

@@ -126,11 +126,11 @@ export function runTask(ctrl: Int32Array, w: SharedWork, workers: number): void 
   }
 }
 
-/** A worker's loop: waits for a task (polling first), takes its chunks, until STOP. */
-export function workLoop(w: SharedWork, ready: () => void): void {
+/** A worker's loop: waits for the next task (polling first), takes its chunks, until STOP. */
+export function workLoop(w: SharedWork): void {
   const ctrl = w.ctrl;
   let seen = Atomics.load(ctrl, CTRL.GEN);
-  ready();
+  if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
   for (;;) {
     for (let spin = 0; Atomics.load(ctrl, CTRL.GEN) === seen && spin < SPIN_POLLS; spin++);
     Atomics.wait(ctrl, CTRL.GEN, seen);

@@ -224,7 +224,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     let bestIter = -1;
 
     try {
-      if (threads) await grower.attach(threads);
+      if (threads) grower.attach(threads);
       for (let it = 0; it < resolved.nEstimators; it++) {
         const rng = new Rng(treeSeed(resolved.seed, it));
         const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;

@@ -7,14 +7,14 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BinnedColumns } from '../forest/bins.ts';
+import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, spreadBundles } from './histograms.ts';
 import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
 import type { Objective } from './objective.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
-export type GrowerData = BinnedColumns;
+export type GrowerData = BinnedColumns & Pick<BinnedData, 'binCounts'>;
 
 export interface GrowerConfig {
   maxLeaves: number;
@@ -122,7 +122,7 @@ export class TreeGrower {
     this.cfg = cfg;
     const n = data.nRows;
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    const layout = featureLayout(data.rowBins, n, data.nBins, alloc);
+    const layout = featureLayout(data, alloc);
     this.pool = new HistogramPool(layout.histBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
     this.idx = new Int32Array(alloc(n * 4));
     const nChunks = chunkCount(n);

@@ -18,6 +18,7 @@
 // whatever the number of threads: the model does not depend on it. A node of one chunk is summed
 // straight into its buffer.
 
+import type { BinnedData } from '../forest/bins.ts';
 import { histOffsets } from '../forest/histogram.ts';
 
 export const CHANNELS = 3;
@@ -70,24 +71,23 @@ export interface NodeRows extends FeatureLayout {
   runs: Int32Array;
 }
 
+/** What featureLayout reads of the binned training set. */
+export type LayoutInput = Pick<BinnedData, 'nRows' | 'rowBins' | 'nBins' | 'binCounts'>;
+
 /**
- * Splits the features (row-major bins `rowBins`, nBins bins each) into sparse ones and dense
- * columns, bundling dense features of few bins (as LightGBM bundles features, but into their
+ * Splits the features into sparse ones and dense columns, bundling dense features of few bins (as LightGBM bundles features, but into their
  * joint bins: a row adds to one joint bin instead of one bin per feature, and each feature's
  * histogram is then the sum over the other features' bins, see spreadBundles), and builds the
  * dense row-major copy and the sparse row lists.
  */
 export function featureLayout(
-  rowBins: Uint8Array,
-  nRows: number,
-  nBins: Int32Array,
+  data: LayoutInput,
   alloc: (bytes: number) => ArrayBufferLike,
   sparseMinModeFraction = SPARSE_MIN_MODE_FRACTION,
   bundleMaxCells = BUNDLE_MAX_CELLS,
 ): FeatureLayout {
+  const { nRows, rowBins, nBins, binCounts: counts } = data;
   const p = nBins.length;
-  const counts = new Float64Array(p * 256);
-  countBins(rowBins, nRows, p, counts);
   const derivedBin = new Int32Array(alloc(p * 4));
   const dense: number[] = [];
   const sparse: number[] = [];
@@ -151,8 +151,7 @@ export function featureLayout(
   const colStart = ints(starts);
   const colFeature = ints(columns.flat());
   const colRadix = ints(columns.flat().map((f) => nBins[f]));
-  copyDense(rowBins, nRows, p, colStart, colFeature, colRadix, denseBins);
-  listSparse(rowBins, nRows, p, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
+  fillLayout(rowBins, nRows, p, colStart, colFeature, colRadix, denseBins, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
   return {
     nRows,
     histBins: layoutBins,
@@ -168,14 +167,13 @@ export function featureLayout(
   };
 }
 
-// featureLayout's passes over the rows, in functions of their own (see scanRows).
+// featureLayout's pass over the rows, a function of its own (see scanRows).
 
-function countBins(rowBins: Uint8Array, nRows: number, p: number, counts: Float64Array): void {
-  for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
-}
-
-/** Column c of a row: its features' bins colFeature[colStart[c] ..] in mixed radix colRadix. */
-function copyDense(
+/**
+ * Per row: dense column c its features' bins colFeature[colStart[c] ..] in mixed radix colRadix;
+ * the sparse features' bins that are not their mode, as histogram offsets.
+ */
+function fillLayout(
   rowBins: Uint8Array,
   nRows: number,
   p: number,
@@ -183,31 +181,23 @@ function copyDense(
   colFeature: Int32Array,
   colRadix: Int32Array,
   denseBins: Uint8Array,
-): void {
-  const nCols = colStart.length - 1;
-  for (let r = 0; r < nRows; r++) {
-    for (let c = 0; c < nCols; c++) {
-      let v = 0;
-      for (let j = colStart[c]; j < colStart[c + 1]; j++) v = v * colRadix[j] + rowBins[r * p + colFeature[j]];
-      denseBins[r * nCols + c] = v;
-    }
-  }
-}
-
-function listSparse(
-  rowBins: Uint8Array,
-  nRows: number,
-  p: number,
   sparseFeature: Int32Array,
   derivedBin: Int32Array,
   featOff: Int32Array,
   sparsePtr: Int32Array,
   sparseEntry: Int32Array,
 ): void {
+  const nCols = colStart.length - 1;
   for (let r = 0, e = 0; r < nRows; r++) {
+    const row = r * p;
+    for (let c = 0; c < nCols; c++) {
+      let v = 0;
+      for (let j = colStart[c]; j < colStart[c + 1]; j++) v = v * colRadix[j] + rowBins[row + colFeature[j]];
+      denseBins[r * nCols + c] = v;
+    }
     for (let j = 0; j < sparseFeature.length; j++) {
       const f = sparseFeature[j];
-      const b = rowBins[r * p + f];
+      const b = rowBins[row + f];
       if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
     }
     sparsePtr[r + 1] = e;

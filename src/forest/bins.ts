@@ -26,6 +26,8 @@ export interface BinnedData {
   missingBin: Int32Array;
   /** 1 if some row of feature f is missing (NaN). */
   hasMissing: Uint8Array;
+  /** Rows in each bin: binCounts[f * 256 + bin]. */
+  binCounts: Int32Array;
 }
 
 /** What the tree learners read from the binned data (the edges are only needed for thresholds). */
@@ -146,12 +148,18 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
   countValues(data, rows, cols, min, countOff, counts);
   // The bin of a direct column's value v is lut[countOff[f] + v - min[f]].
   const lut = new Uint8Array(nCounts);
+  const binCounts = new Int32Array(cols * 256);
   for (let f = 0; f < cols; f++) {
     const o = countOff[f];
     if (o < 0) {
       const column = new Float64Array(rows - nMissing[f]);
       gatherColumn(data, rows, cols, f, column);
       edges[f] = computeEdges(column, valueBins[f]);
+      // computeEdges sorted the column: its values fall in ascending bins.
+      for (let i = 0, b = 0; i < column.length; i++) {
+        while (b < edges[f].length && edges[f][b] <= column[i]) b++;
+        binCounts[f * 256 + b]++;
+      }
       continue;
     }
     const range = max[f] - min[f] + 1;
@@ -168,16 +176,17 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     for (let v = 0, b = 0; v < range; v++) {
       while (b < e.length && e[b] <= v + min[f]) b++;
       lut[o + v] = b;
+      binCounts[f * 256 + b] += counts[o + v];
     }
   }
   const missingBin = new Int32Array(cols);
   for (let f = 0; f < cols; f++) {
     missingBin[f] = edges[f].length + 1;
     nBins[f] = missingBin[f] + hasMissing[f];
+    if (hasMissing[f]) binCounts[f * 256 + missingBin[f]] = nMissing[f];
   }
-  binValues(data, rows, cols, min, countOff, lut, edges, missingBin, rowBins);
-  transpose(rowBins, rows, cols, bins);
-  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing };
+  binValues(data, rows, cols, min, countOff, lut, edges, missingBin, rowBins, bins);
+  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing, binCounts };
 }
 
 // binMatrix's passes over the data, each a function of its own that ends with its loop: in one
@@ -216,7 +225,11 @@ function gatherColumn(data: Float64Array, rows: number, cols: number, f: number,
   for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (!Number.isNaN(data[k])) out[i++] = data[k];
 }
 
-/** Row-major bins: missing values to their column's missing bin, direct columns by lookup, the others by their edges. */
+/**
+ * Row-major bins (missing values to their column's missing bin, direct columns by lookup, the
+ * others by their edges), a block of rows at a time, each block then copied into the column-major
+ * bins while it is in cache.
+ */
 function binValues(
   data: Float64Array,
   rows: number,
@@ -227,21 +240,18 @@ function binValues(
   edges: Float64Array[],
   missingBin: Int32Array,
   rowBins: Uint8Array,
+  bins: Uint8Array,
 ): void {
-  for (let r = 0, k = 0; r < rows; r++) {
-    for (let f = 0; f < cols; f++, k++) {
-      const v = data[k];
-      const o = countOff[f];
-      rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[o + v - min[f]] : binOf(edges[f], v);
-    }
-  }
-}
-
-/** Blocked transpose of the row-major bins into the column-major copy (cache-friendly on both sides). */
-function transpose(rowBins: Uint8Array, rows: number, cols: number, bins: Uint8Array): void {
   const BLOCK = 512;
   for (let r0 = 0; r0 < rows; r0 += BLOCK) {
     const r1 = Math.min(rows, r0 + BLOCK);
+    for (let r = r0, k = r0 * cols; r < r1; r++) {
+      for (let f = 0; f < cols; f++, k++) {
+        const v = data[k];
+        const o = countOff[f];
+        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[o + v - min[f]] : binOf(edges[f], v);
+      }
+    }
     for (let f = 0; f < cols; f++) {
       const out = f * rows;
       for (let r = r0; r < r1; r++) bins[out + r] = rowBins[r * cols + f];

@@ -344,7 +344,7 @@ describe('boosting: determinism', () => {
       for (let f = 12; f < p; f++) X.data[r * p + f] = rand() < 0.03 ? 1 : 0;
     }
     const binned = binMatrix(X, 255, false);
-    const layout = featureLayout(binned.rowBins, X.rows, binned.nBins, (b) => new ArrayBuffer(b));
+    const layout = featureLayout(binned, (b) => new ArrayBuffer(b));
     assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
     assert.ok(layout.bundleFeature.length > 0, 'bundled features');
     assert.ok(chunkCount(X.rows * 0.8) > 4, 'several chunks per large node');
@@ -380,6 +380,8 @@ describe('boosting: dense and sparse histograms', () => {
       for (const f of [3, 4, 5]) rowBins[r * p + f] = Math.floor(rand() * nBins[f]);
     }
     const alloc = (b: number): ArrayBuffer => new ArrayBuffer(b);
+    const binCounts = new Int32Array(p * 256);
+    for (let k = 0; k < n * p; k++) binCounts[(k % p) * 256 + rowBins[k]]++;
     // A node: every row with rand() < 0.6, in ascending order. Gradients in 1/1024 steps, so that
     // every sum is exact and the derived bins equal the summed ones.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
@@ -392,7 +394,7 @@ describe('boosting: dense and sparse histograms', () => {
       H += ghRow[2 * r + 1];
     }
     const build = (sparseMinModeFraction: number, bundleMaxCells: number) => {
-      const layout = featureLayout(rowBins, n, nBins, alloc, sparseMinModeFraction, bundleMaxCells);
+      const layout = featureLayout({ nRows: n, rowBins, nBins, binCounts }, alloc, sparseMinModeFraction, bundleMaxCells);
       const featOff = new HistogramPool(layout.histBins, 3).featOff;
       const size = featOff[featOff.length - 1];
       const rows = { ...layout, idx, ghRow, runs: new Int32Array(2 * p) };

@@ -7,25 +7,14 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BinnedColumns } from '../forest/bins.ts';
+import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import {
-  accumulateRows,
-  addChunks,
-  CHANNELS,
-  chunkCount,
-  CTRL,
-  denseRuns,
-  deriveBins,
-  drainChunks,
-  featureLayout,
-  TASK_CLOSED,
-  type NodeRows,
-} from './histograms.ts';
-import type { HistWorkerInit } from './hist-worker.ts';
+import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, spreadBundles } from './histograms.ts';
+import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import type { Objective } from './objective.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
-export type GrowerData = BinnedColumns;
+export type GrowerData = BinnedColumns & Pick<BinnedData, 'binCounts'>;
 
 export interface GrowerConfig {
   maxLeaves: number;
@@ -67,8 +56,6 @@ export interface GrownTree {
   leafEnd: Int32Array;
 }
 
-const WAIT_TIMEOUT_MS = 600_000;
-
 interface Leaf {
   node: number;
   start: number;
@@ -81,19 +68,28 @@ interface Leaf {
 }
 
 /**
- * Histogram worker threads. They are started before the data they work on exists, so that they
+ * Tree grower worker threads. They are started before the data they work on exists, so that they
  * boot while the training set is binned, and get it from TreeGrower.attach.
  */
 export class HistWorkers {
   readonly workers: Worker[] = [];
+  private error: unknown = null;
 
   constructor(n: number) {
     const url = new URL(`./hist-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-    for (let i = 0; i < n; i++) this.workers.push(new Worker(url));
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(url);
+      w.on('error', (e) => {
+        this.error ??= e;
+      });
+      this.workers.push(w);
+    }
   }
 
+  /** Terminates the workers; rethrows the first error a worker raised. */
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
+    if (this.error !== null) throw this.error;
   }
 }
 
@@ -103,10 +99,8 @@ export class TreeGrower {
   readonly pool: HistogramPool;
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
-  private readonly tmp: Int32Array;
-  /** Per bin: 1 when the split being applied sends it left. */
-  private readonly goLeft = new Uint8Array(256);
-  private readonly rows: NodeRows;
+  /** The arrays shared with the workers (the rows and their layout, scratch histograms, partition's). */
+  private readonly work: SharedWork;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
   private readonly features: Int32Array;
   private nTreeFeatures = 0;
@@ -115,56 +109,79 @@ export class TreeGrower {
   /** The current tree's dense runs (rows.runs) and whether it has sparse features. */
   private nRuns = 0;
   private treeSparse = false;
-  /** The chunks' histograms of a node, back to back (see histograms.ts). */
-  private readonly scratch: Float64Array;
-  private readonly ctrl: Int32Array;
   private workers: Worker[] = [];
+  /** findBestSplit's best split so far (feature -1: none). */
+  private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
 
-  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean) {
+  /**
+   * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
+   * the gradient arrays' when given: computeGradients then shares that work as well).
+   */
+  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean, gradients: GradientArrays | null = null) {
     this.data = data;
     this.cfg = cfg;
     const n = data.nRows;
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    this.pool = new HistogramPool(data.nBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
+    const layout = featureLayout(data, alloc);
+    this.pool = new HistogramPool(layout.histBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
     this.idx = new Int32Array(alloc(n * 4));
-    this.tmp = new Int32Array(n);
-    this.rows = {
-      ...featureLayout(data.rowBins, n, data.nBins, this.pool.featOff, alloc),
-      idx: this.idx,
-      ghRow: new Float32Array(alloc(n * 8)),
-      ghOrd: new Float32Array(alloc(n * 8)),
-      runs: new Int32Array(alloc(data.nFeatures * 8)),
+    const nChunks = chunkCount(n);
+    this.work = {
+      ctrl: new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4)),
+      scratch: new Float64Array(alloc(nChunks > 1 ? nChunks * this.pool.size * 8 : 0)),
+      size: this.pool.size,
+      featOff: this.pool.featOff,
+      rows: {
+        ...layout,
+        idx: this.idx,
+        ghRow: new Float32Array(alloc(n * 8)),
+        runs: new Int32Array(alloc(data.nFeatures * 8)),
+      },
+      bins: data.bins,
+      goLeft: new Uint8Array(alloc(256)),
+      tmp: new Int32Array(alloc(n * 4)),
+      chunkLeft: new Int32Array(alloc(nChunks * 4)),
+      gradients,
     };
     this.features = new Int32Array(data.nFeatures);
     this.treeDense = new Int32Array(data.nFeatures);
-    const nChunks = chunkCount(n);
-    this.scratch = new Float64Array(nChunks > 1 ? alloc(nChunks * this.pool.size * 8) : new ArrayBuffer(0));
-    this.ctrl = new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4));
   }
 
-  /** Hands the shared data to started histogram workers (the calling thread works too); resolves once they wait for tasks. */
-  async attach(threads: HistWorkers): Promise<void> {
-    const init: HistWorkerInit = { ctrl: this.ctrl, scratch: this.scratch, size: this.pool.size, featOff: this.pool.featOff, rows: this.rows };
-    await Promise.all(
-      threads.workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            w.once('message', () => resolve());
-            w.once('error', reject);
-            w.postMessage(init);
-          }),
-      ),
-    );
+  /**
+   * Hands the shared data to started workers without waiting for them: a worker still booting joins
+   * the tasks when it is up, and until then the calling thread takes every chunk (the results do
+   * not depend on who takes which).
+   */
+  attach(threads: HistWorkers): void {
+    for (const w of threads.workers) w.postMessage(this.work);
     this.workers = threads.workers;
   }
 
   /** Stops the attached workers' task loop (the caller terminates them). */
   close(): void {
     if (this.workers.length === 0) return;
-    Atomics.store(this.ctrl, CTRL.STOP, 1);
-    Atomics.add(this.ctrl, CTRL.GEN, 1);
-    Atomics.notify(this.ctrl, CTRL.GEN);
+    const ctrl = this.work.ctrl;
+    Atomics.store(ctrl, CTRL.STOP, 1);
+    Atomics.add(ctrl, CTRL.GEN, 1);
+    Atomics.notify(ctrl, CTRL.GEN);
     this.workers = [];
+  }
+
+  /** The objective's gradients of every row into the gradient arrays given at construction. */
+  computeGradients(objective: Objective): void {
+    const gr = this.work.gradients!;
+    const n = gr.y.length;
+    const nChunks = chunkCount(n);
+    if (this.workers.length === 0 || nChunks === 1) {
+      objective.gradients(gr.y, gr.scores, gr.w, gr.gh);
+      return;
+    }
+    const ctrl = this.work.ctrl;
+    ctrl[CTRL.KIND] = TASK.GRADIENTS;
+    ctrl[CTRL.START] = 0;
+    ctrl[CTRL.END] = n;
+    ctrl[CTRL.NCHUNKS] = nChunks;
+    runTask(ctrl, this.work, this.workers.length);
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
@@ -174,123 +191,125 @@ export class TreeGrower {
     const hist = pool.backing!;
     const base = buf * size;
     const nChunks = chunkCount(end - start);
+    const work = this.work;
     if (nChunks === 1) {
-      accumulateRows(hist, base, size, pool.featOff, this.rows, this.nRuns, this.treeSparse, start, end);
+      accumulateRows(hist, base, size, pool.featOff, work.rows, this.nRuns, this.treeSparse, start, end);
     } else {
-      const ctrl = this.ctrl;
+      const ctrl = work.ctrl;
+      ctrl[CTRL.KIND] = TASK.HIST;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NCHUNKS] = nChunks;
       ctrl[CTRL.NRUNS] = this.nRuns;
       ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
-      // Publishes the task (see CTRL): no worker is inside the previous one any more.
-      Atomics.store(ctrl, CTRL.NEXT, 0);
-      if (this.workers.length > 0) {
-        Atomics.add(ctrl, CTRL.GEN, 1);
-        Atomics.notify(ctrl, CTRL.GEN);
-      }
-      drainChunks(ctrl, this.scratch, size, pool.featOff, this.rows);
-      Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
-      for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
-        if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('histogram workers stopped responding');
-      }
-      addChunks(hist, base, this.scratch, size, nChunks);
+      runTask(ctrl, work, this.workers.length);
+      addChunks(hist, base, work.scratch, size, nChunks);
     }
-    deriveBins(hist, base, pool.featOff, this.data.nBins, this.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
-    for (let j = 0; j < this.nTreeFeatures; j++) pool.markFeature(buf, this.features[j]);
+    spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
+    deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
   }
 
-  private leafScore(G: number, H: number): number {
-    return (G * G) / (H + this.cfg.l2);
+  /** Buffer dst = parent - small over the tree's features (the subtraction trick). */
+  private subtract(dst: number, parent: number, small: number): void {
+    const { featOff, size } = this.pool;
+    const hist = this.pool.backing!;
+    const p = this.data.nFeatures;
+    if (this.nTreeFeatures === p) {
+      subtractRange(hist, dst * size, parent * size, small * size, featOff[p]);
+      return;
+    }
+    for (let j = 0; j < this.nTreeFeatures; j++) {
+      const f = this.features[j];
+      subtractRange(hist, dst * size + featOff[f], parent * size + featOff[f], small * size + featOff[f], featOff[f + 1] - featOff[f]);
+    }
   }
 
   /** Best split of a leaf from its histograms, or null (no split satisfies the constraints). */
   findBestSplit(buf: number, G: number, H: number, N: number): SplitRecord | null {
-    const { minSamplesLeaf, minHessianLeaf, minGain } = this.cfg;
-    const hist = this.pool.buffer(buf);
-    const parent = this.leafScore(G, H);
-    let best: SplitRecord | null = null;
-    let bestGain = Math.max(minGain, 0);
-    const consider = (f: number, b: number, dl: boolean, gl: number, hl: number, nl: number): void => {
-      const nr = N - nl;
-      const hr = H - hl;
-      if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) return;
-      const gain = 0.5 * (this.leafScore(gl, hl) + this.leafScore(G - gl, hr) - parent);
-      if (gain > bestGain) {
-        bestGain = gain;
-        best = { feature: f, bin: b, defaultLeft: dl, gain, leftG: gl, leftH: hl, leftN: nl };
-      }
-    };
+    const cfg = this.cfg;
+    const hist = this.pool.backing!;
+    const base = buf * this.pool.size;
+    const best = this.best;
+    best.feature = -1;
+    best.gain = Math.max(cfg.minGain, 0);
     for (let j = 0; j < this.nTreeFeatures; j++) {
       const f = this.features[j];
-      const off = this.pool.featOff[f];
+      const off = base + this.pool.featOff[f];
       const hasMb = this.data.hasMissing[f] === 1;
       const nValue = this.data.nBins[f] - (hasMb ? 1 : 0);
       const mo = off + this.data.missingBin[f] * 3;
-      const mg = hasMb ? hist[mo] : 0;
-      const mh = hasMb ? hist[mo + 1] : 0;
       const mn = hasMb ? hist[mo + 2] : 0;
-      // Missing values to the right; with missing values, "all values left" is a split too.
-      let gl = 0;
-      let hl = 0;
-      let nl = 0;
-      const last = mn > 0 ? nValue : nValue - 1;
-      for (let b = 0; b < last; b++) {
-        const o = off + b * 3;
-        if (hist[o + 2] === 0) continue;
-        gl += hist[o];
-        hl += hist[o + 1];
-        nl += hist[o + 2];
-        // Unseen missing values follow the larger child.
-        consider(f, b, mn === 0 && nl >= N - nl, gl, hl, nl);
-      }
-      if (mn === 0) continue;
+      // Missing values to the right (unseen ones follow the larger child); with missing values,
+      // "all values left" is a split too.
+      scanSplits(hist, off, mn > 0 ? nValue : nValue - 1, 0, 0, 0, mn === 0 ? DEFAULT_LARGER : DEFAULT_RIGHT, f, G, H, N, cfg, best);
       // Missing values to the left.
-      gl = mg;
-      hl = mh;
-      nl = mn;
-      for (let b = 0; b < nValue - 1; b++) {
-        const o = off + b * 3;
-        if (hist[o + 2] === 0) continue;
-        gl += hist[o];
-        hl += hist[o + 1];
-        nl += hist[o + 2];
-        consider(f, b, true, gl, hl, nl);
-      }
+      if (mn > 0) scanSplits(hist, off, nValue - 1, hist[mo], hist[mo + 1], mn, DEFAULT_LEFT, f, G, H, N, cfg, best);
     }
-    return best;
+    if (best.feature < 0) return null;
+    return { feature: best.feature, bin: best.bin, defaultLeft: best.defaultLeft, gain: best.gain, leftG: best.leftG, leftH: best.leftH, leftN: best.leftN };
   }
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
   private partition(start: number, end: number, s: SplitRecord): number {
-    const goLeft = this.goLeft;
+    const { tmp, goLeft, ctrl, chunkLeft } = this.work;
+    const idx = this.idx;
     for (let b = 0; b < 256; b++) goLeft[b] = b <= s.bin ? 1 : 0;
     goLeft[this.data.missingBin[s.feature]] = s.defaultLeft ? 1 : 0;
-    const l = partitionRows(this.idx, this.tmp, this.data.bins, s.feature * this.data.nRows, goLeft, start, end);
-    this.idx.set(this.tmp.subarray(0, end - l), l);
-    return l;
+    const col = s.feature * this.data.nRows;
+    const nChunks = chunkCount(end - start);
+    if (this.workers.length === 0 || nChunks === 1) {
+      const l = partitionRows(idx, tmp, this.data.bins, col, goLeft, start, end);
+      idx.set(tmp.subarray(start, start + end - l), l);
+      return l;
+    }
+    ctrl[CTRL.KIND] = TASK.PARTITION;
+    ctrl[CTRL.START] = start;
+    ctrl[CTRL.END] = end;
+    ctrl[CTRL.NCHUNKS] = nChunks;
+    ctrl[CTRL.COL] = col;
+    runTask(ctrl, this.work, this.workers.length);
+    // The chunks' left rows, then their right rows, each in chunk order: the stable partition.
+    let at = start;
+    for (let c = 0; c < nChunks; c++) {
+      const a = chunkStart(start, end, nChunks, c);
+      idx.copyWithin(at, a, a + chunkLeft[c]);
+      at += chunkLeft[c];
+    }
+    const mid = at;
+    for (let c = 0; c < nChunks; c++) {
+      const a = chunkStart(start, end, nChunks, c);
+      const right = chunkStart(start, end, nChunks, c + 1) - a - chunkLeft[c];
+      idx.set(tmp.subarray(a, a + right), at);
+      at += right;
+    }
+    return mid;
   }
 
   /**
-   * Grows one tree on rows idx[0 .. m) with gradients g and hessians h (indexed by row), over the
+   * Grows one tree on rows idx[0 .. m) with the gradients and hessians gh (float32 pairs by row:
+   * gh[2 * row], gh[2 * row + 1]), over the
    * given ascending features: the root, then, while there are fewer than maxLeaves leaves, the
    * leaf with the largest split gain is split.
    */
-  grow(m: number, features: ArrayLike<number>, g: Float64Array, h: Float64Array): GrownTree {
+  grow(m: number, features: ArrayLike<number>, gh: Float32Array): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
-    let nDense = 0;
     this.treeSparse = false;
+    const rows = this.work.rows;
+    const inTree = this.treeDense.fill(0);
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
       this.features[j] = f;
-      const col = this.rows.denseCol[f];
-      if (col >= 0) this.treeDense[nDense++] = col;
+      const col = rows.denseCol[f];
+      if (col >= 0) inTree[col] = 1;
       else this.treeSparse = true;
     }
-    this.nRuns = denseRuns(this.treeDense.subarray(0, nDense), this.rows.runs);
+    // The dense columns holding some feature of the tree, ascending (written over the flags).
+    let nDense = 0;
+    for (let c = 0; c < rows.denseFeature.length; c++) if (inTree[c] === 1) inTree[nDense++] = c;
+    this.nRuns = denseRuns(inTree.subarray(0, nDense), rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
-    const leaves: Leaf[] = [this.rootLeaf(m, g, h)];
+    const leaves: Leaf[] = [this.rootLeaf(m, gh)];
     while (leaves.length < cfg.maxLeaves) {
       const pick = bestLeaf(leaves);
       if (pick < 0) break;
@@ -310,10 +329,12 @@ export class TreeGrower {
   }
 
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
-  private rootLeaf(m: number, g: Float64Array, h: Float64Array): Leaf {
-    // The histograms sum float32 gradients: so do the totals the derived bins come from.
-    const G = loadGradients(this.idx, g, this.rows.ghRow, 0, m);
-    const H = loadGradients(this.idx, h, this.rows.ghRow, 1, m);
+  private rootLeaf(m: number, gh: Float32Array): Leaf {
+    const ghRow = this.work.rows.ghRow;
+    if (gh !== ghRow) ghRow.set(gh);
+    const totals = sumPairs(this.idx, ghRow, m);
+    const G = totals[0];
+    const H = totals[1];
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
     if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
       root.buf = this.pool.acquire();
@@ -346,7 +367,7 @@ export class TreeGrower {
       this.buildHistograms(small.buf, small.start, small.end, small.G, small.H);
       if (big === L ? canL : canR) {
         big.buf = pool.acquire();
-        for (let j = 0; j < this.nTreeFeatures; j++) pool.subtract(big.buf, leaf.buf, small.buf, this.features[j]);
+        this.subtract(big.buf, leaf.buf, small.buf);
       }
     }
     pool.release(leaf.buf);
@@ -362,37 +383,75 @@ export class TreeGrower {
   }
 }
 
-// Row loops in functions that end with the loop (see histograms.ts: gatherRows).
+// Loops in functions that end with the loop (see histograms.ts: scanRows).
 
-/**
- * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
- * range, in order, and the others in order into tmp; returns the end of the left rows. Without a
- * branch on the side: a row is written to both places and only one position advances.
- */
-function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
-  let l = start;
-  let r = 0;
-  for (let i = start; i < end; i++) {
-    const row = idx[i];
-    const left = goLeft[bins[col + row]];
-    idx[l] = row;
-    tmp[r] = row;
-    l += left;
-    r += 1 - left;
-  }
-  return l;
+/** h[d + j] = h[p + j] - h[s + j] for j in [0, n). */
+function subtractRange(h: Float64Array, d: number, p: number, s: number, n: number): void {
+  for (let j = 0; j < n; j++) h[d + j] = h[p + j] - h[s + j];
 }
 
-/** Stores v of rows idx[0 .. m) as float32 into channel `ch` of ghRow (ghRow[2 * row + ch]); returns their sum. */
-function loadGradients(idx: Int32Array, v: Float64Array, ghRow: Float32Array, ch: number, m: number): number {
-  let s = 0;
+/** The sums of the gradients and of the hessians of rows idx[0 .. m) (pairs gh[2 * row], gh[2 * row + 1]). */
+function sumPairs(idx: Int32Array, gh: Float32Array, m: number): [number, number] {
+  let g = 0;
+  let h = 0;
   for (let i = 0; i < m; i++) {
-    const r = idx[i];
-    const x = Math.fround(v[r]);
-    ghRow[2 * r + ch] = x;
-    s += x;
+    g += gh[2 * idx[i]];
+    h += gh[2 * idx[i] + 1];
   }
-  return s;
+  return [g, h];
+}
+
+/** Where the missing bin goes for the splits a scan tries: left, right, or with the larger side. */
+const DEFAULT_LEFT = 0;
+const DEFAULT_RIGHT = 1;
+const DEFAULT_LARGER = 2;
+
+/**
+ * Tries the splits "value bins 0 .. b go left" for b < last of one feature's histogram at `off`,
+ * the left side starting from (g0, h0, n0) (the missing bin's sums when it goes left), and
+ * records the best in `best` (gain G_L^2 / (H_L + l2) + G_R^2 / (H_R + l2) - G^2 / (H + l2), halved).
+ */
+function scanSplits(
+  hist: Float64Array,
+  off: number,
+  last: number,
+  g0: number,
+  h0: number,
+  n0: number,
+  missing: number,
+  f: number,
+  G: number,
+  H: number,
+  N: number,
+  cfg: GrowerConfig,
+  best: SplitRecord,
+): void {
+  const { minSamplesLeaf, minHessianLeaf, l2 } = cfg;
+  const parent = (G * G) / (H + l2);
+  let gl = g0;
+  let hl = h0;
+  let nl = n0;
+  for (let b = 0; b < last; b++) {
+    const o = off + b * 3;
+    if (hist[o + 2] === 0) continue;
+    gl += hist[o];
+    hl += hist[o + 1];
+    nl += hist[o + 2];
+    const nr = N - nl;
+    const hr = H - hl;
+    if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) continue;
+    const gr = G - gl;
+    const gain = 0.5 * ((gl * gl) / (hl + l2) + (gr * gr) / (hr + l2) - parent);
+    if (gain > best.gain) {
+      best.gain = gain;
+      best.feature = f;
+      best.bin = b;
+      best.defaultLeft = missing === DEFAULT_LEFT || (missing === DEFAULT_LARGER && nl >= nr);
+      best.leftG = gl;
+      best.leftH = hl;
+      best.leftN = nl;
+    }
+  }
 }
 
 /** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */

@@ -11,28 +11,45 @@
 // - sparse features (most rows in one bin, their "mode": one-hot flags, rare categories, mostly
 //   missing columns): each row lists only its bins that are not the mode, as histogram offsets
 //   (CSR), so a node costs its rows plus their few entries instead of rows × features; the mode
-//   bin is derived from the totals.
+//   bin is derived from the totals. The same pass over the rows adds them.
 // A node's rows are cut into chunks whose number depends on the node's size only (chunkCount).
-// Threads take chunks (as XGBoost's row blocks): each gathers its rows' gradients in order
-// (ghOrd), then sums every feature over them into a scratch histogram of its own; the calling
-// thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
+// Threads take chunks (as XGBoost's row blocks): each sums every feature over its rows into a
+// scratch histogram of its own; the calling thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
 // whatever the number of threads: the model does not depend on it. A node of one chunk is summed
 // straight into its buffer.
+
+import type { BinnedData } from '../forest/bins.ts';
+import { histOffsets } from '../forest/histogram.ts';
 
 export const CHANNELS = 3;
 
 /** A feature whose most frequent bin holds at least this fraction of the rows is sparse. */
 export const SPARSE_MIN_MODE_FRACTION = 0.8;
 
+/** Dense features with at most this many bins are bundled, up to BUNDLE_MAX_CELLS joint bins. */
+export const BUNDLE_MAX_BINS = 16;
+export const BUNDLE_MAX_CELLS = 256;
+
 /** Where the histogram kernels read each feature's bins (built once per training set). */
 export interface FeatureLayout {
   nRows: number;
+  /**
+   * Bins of each histogram region: the p features', then one per bundle (its joint bins): the
+   * pool's layout (HistogramPool(histBins, CHANNELS)).
+   */
+  histBins: Int32Array;
   /** Per feature: its column in denseBins, or -1 for a sparse feature. */
   denseCol: Int32Array;
-  /** Dense features in column order. */
+  /** Per column: its histogram region (a feature, or p + b for bundle b). */
   denseFeature: Int32Array;
-  /** Row-major bins of the dense features: denseBins[row * denseFeature.length + column]. */
+  /** Row-major bins of the dense columns: denseBins[row * denseFeature.length + column]. */
   denseBins: Uint8Array;
+  /**
+   * Bundle b's features: bundleFeature[bundleStart[b] .. bundleStart[b + 1]); its joint bin is
+   * their bins in mixed radix, the first feature the most significant digit.
+   */
+  bundleStart: Int32Array;
+  bundleFeature: Int32Array;
   /** Sparse features, ascending. */
   sparseFeature: Int32Array;
   /** Per feature: the bin derived from the node totals (bin 0 for dense features, the mode for sparse ones). */
@@ -50,30 +67,28 @@ export interface NodeRows extends FeatureLayout {
   idx: Int32Array;
   /** Gradient and hessian of each row of the current tree: ghRow[2 * row], ghRow[2 * row + 1]. */
   ghRow: Float32Array;
-  /** The same by position in idx (ghOrd[2 * i] for row idx[i]), gathered chunk by chunk. */
-  ghOrd: Float32Array;
   /** The current tree's dense runs (see denseRuns): nRuns pairs (first column, count). */
   runs: Int32Array;
 }
 
+/** What featureLayout reads of the binned training set. */
+export type LayoutInput = Pick<BinnedData, 'nRows' | 'rowBins' | 'nBins' | 'binCounts'>;
+
 /**
- * Splits the features into dense and sparse ones (by the row-major bins `rowBins` of `nFeatures`
- * features and their per-feature counts `nBins`) and builds both copies; featOff are the pool's
- * offsets of each feature's histogram.
+ * Splits the features into sparse ones and dense columns, bundling dense features of few bins (as LightGBM bundles features, but into their
+ * joint bins: a row adds to one joint bin instead of one bin per feature, and each feature's
+ * histogram is then the sum over the other features' bins, see spreadBundles), and builds the
+ * dense row-major copy and the sparse row lists.
  */
 export function featureLayout(
-  rowBins: Uint8Array,
-  nRows: number,
-  nBins: Int32Array,
-  featOff: Int32Array,
+  data: LayoutInput,
   alloc: (bytes: number) => ArrayBufferLike,
   sparseMinModeFraction = SPARSE_MIN_MODE_FRACTION,
+  bundleMaxCells = BUNDLE_MAX_CELLS,
 ): FeatureLayout {
+  const { nRows, rowBins, nBins, binCounts: counts } = data;
   const p = nBins.length;
-  const counts = new Float64Array(p * 256);
-  for (let r = 0, k = 0; r < nRows; r++) for (let f = 0; f < p; f++, k++) counts[f * 256 + rowBins[k]]++;
   const derivedBin = new Int32Array(alloc(p * 4));
-  const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
   const dense: number[] = [];
   const sparse: number[] = [];
   let entries = 0;
@@ -85,29 +100,136 @@ export function featureLayout(
       sparse.push(f);
       entries += nRows - counts[f * 256 + mode];
     } else {
-      denseCol[f] = dense.length;
       dense.push(f);
     }
   }
-  const nDense = dense.length;
-  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * nDense)));
-  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
-  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
-  for (let r = 0, e = 0; r < nRows; r++) {
-    const row = r * p;
-    for (let j = 0; j < nDense; j++) denseBins[r * nDense + j] = rowBins[row + dense[j]];
-    for (const f of sparse) {
-      const b = rowBins[row + f];
-      if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
+  // Columns: features of many bins alone; the others, fewest bins first, bundled greedily.
+  const columns: number[][] = dense.filter((f) => nBins[f] > BUNDLE_MAX_BINS).map((f) => [f]);
+  let bundle: number[] = [];
+  let cells = 1;
+  for (const f of dense.filter((f) => nBins[f] <= BUNDLE_MAX_BINS).sort((a, b) => nBins[a] - nBins[b] || a - b)) {
+    if (cells * nBins[f] > bundleMaxCells) {
+      columns.push(bundle);
+      bundle = [];
+      cells = 1;
     }
-    sparsePtr[r + 1] = e;
+    bundle.push(f);
+    cells *= nBins[f];
   }
+  if (bundle.length > 0) columns.push(bundle);
+  columns.sort((a, b) => Math.min(...a) - Math.min(...b));
   const ints = (values: number[]): Int32Array => {
     const a = new Int32Array(alloc(Math.max(1, values.length) * 4));
     a.set(values);
     return a.subarray(0, values.length);
   };
-  return { nRows, denseCol, denseFeature: ints(dense), denseBins, sparseFeature: ints(sparse), derivedBin, sparsePtr, sparseEntry };
+  const histBins: number[] = Array.from(nBins);
+  const denseFeature: number[] = [];
+  const bundleStart: number[] = [0];
+  const bundleFeature: number[] = [];
+  const denseCol = new Int32Array(alloc(p * 4)).fill(-1);
+  for (const [c, members] of columns.entries()) {
+    for (const f of members) denseCol[f] = c;
+    if (members.length === 1) {
+      denseFeature.push(members[0]);
+      continue;
+    }
+    denseFeature.push(histBins.length);
+    histBins.push(members.reduce((n, f) => n * nBins[f], 1));
+    bundleFeature.push(...members);
+    bundleStart.push(bundleFeature.length);
+  }
+  const layoutBins = ints(histBins);
+  const featOff = histOffsets(layoutBins, CHANNELS);
+  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * columns.length)));
+  const sparseFeature = ints(sparse);
+  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
+  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
+  // Each column's features and the radix of each (1 for a single feature: its bin).
+  const starts = [0];
+  for (const members of columns) starts.push(starts[starts.length - 1] + members.length);
+  const colStart = ints(starts);
+  const colFeature = ints(columns.flat());
+  const colRadix = ints(columns.flat().map((f) => nBins[f]));
+  fillLayout(rowBins, nRows, p, colStart, colFeature, colRadix, denseBins, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
+  return {
+    nRows,
+    histBins: layoutBins,
+    denseCol,
+    denseFeature: ints(denseFeature),
+    denseBins,
+    bundleStart: ints(bundleStart),
+    bundleFeature: ints(bundleFeature),
+    sparseFeature,
+    derivedBin,
+    sparsePtr,
+    sparseEntry,
+  };
+}
+
+// featureLayout's pass over the rows, a function of its own (see scanRows).
+
+/**
+ * Per row: dense column c its features' bins colFeature[colStart[c] ..] in mixed radix colRadix;
+ * the sparse features' bins that are not their mode, as histogram offsets.
+ */
+function fillLayout(
+  rowBins: Uint8Array,
+  nRows: number,
+  p: number,
+  colStart: Int32Array,
+  colFeature: Int32Array,
+  colRadix: Int32Array,
+  denseBins: Uint8Array,
+  sparseFeature: Int32Array,
+  derivedBin: Int32Array,
+  featOff: Int32Array,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+): void {
+  const nCols = colStart.length - 1;
+  for (let r = 0, e = 0; r < nRows; r++) {
+    const row = r * p;
+    for (let c = 0; c < nCols; c++) {
+      let v = 0;
+      for (let j = colStart[c]; j < colStart[c + 1]; j++) v = v * colRadix[j] + rowBins[row + colFeature[j]];
+      denseBins[r * nCols + c] = v;
+    }
+    for (let j = 0; j < sparseFeature.length; j++) {
+      const f = sparseFeature[j];
+      const b = rowBins[row + f];
+      if (b !== derivedBin[f]) sparseEntry[e++] = featOff[f] + b * CHANNELS;
+    }
+    sparsePtr[r + 1] = e;
+  }
+}
+
+/**
+ * Each bundled feature's histogram (zero before) from its bundle's joint bins: the sum, in joint
+ * bin order, of the joint bins holding each of its bins.
+ */
+export function spreadBundles(hist: Float64Array, base: number, featOff: Int32Array, nBins: Int32Array, layout: FeatureLayout): void {
+  const p = nBins.length;
+  const { bundleStart, bundleFeature } = layout;
+  for (let b = 0; b + 1 < bundleStart.length; b++) {
+    const joint = base + featOff[p + b];
+    const cells = layout.histBins[p + b];
+    for (let cell = 0; cell < cells; cell++) {
+      const o = joint + cell * 3;
+      if (hist[o + 2] === 0) continue;
+      // The last feature is the least significant digit.
+      let rest = cell;
+      for (let j = bundleStart[b + 1] - 1; j >= bundleStart[b]; j--) {
+        const f = bundleFeature[j];
+        const bin = rest % nBins[f];
+        rest = (rest - bin) / nBins[f];
+        const t = base + featOff[f] + bin * 3;
+        hist[t] += hist[o];
+        hist[t + 1] += hist[o + 1];
+        hist[t + 2] += hist[o + 2];
+      }
+    }
+  }
 }
 
 /** One pass over a chunk's rows sums at most this many dense features. */
@@ -132,7 +254,7 @@ export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
 }
 
 /** A node is cut into chunks of about this many rows (fewer rows: one chunk)... */
-export const CHUNK_ROWS = 4096;
+export const CHUNK_ROWS = 2048;
 /** ...and at most this many (the scratch histograms). */
 export const MAX_CHUNKS = 64;
 
@@ -150,9 +272,9 @@ export function chunkStart(start: number, end: number, nChunks: number, c: numbe
 const scanOff = new Int32Array(MAX_RUN);
 
 /**
- * Sums rows [a, b) into the histogram hist[base .. base + size): gathers their gradients into
- * ghOrd, then adds them to the bins of the tree's dense runs and of every sparse feature (when
- * `sparse`). The derived bins are left to deriveBins.
+ * Sums rows [a, b) into the histogram hist[base .. base + size): each row's gradient and hessian
+ * go to its bins of the tree's dense runs and (when `sparse`) of every sparse feature, in one
+ * pass over the rows for the first run. The derived bins are left to deriveBins.
  */
 export function accumulateRows(
   hist: Float64Array,
@@ -166,37 +288,36 @@ export function accumulateRows(
   b: number,
 ): void {
   hist.fill(0, base, base + size);
-  gatherRows(rows.idx, rows.ghRow, rows.ghOrd, a, b);
   const p = rows.denseFeature.length;
-  for (let k = 0; k < nRuns; k++) {
-    const c0 = rows.runs[2 * k];
-    const m = rows.runs[2 * k + 1];
+  // No dense feature: one pass for the sparse ones.
+  for (let k = 0; k < Math.max(1, nRuns); k++) {
+    const c0 = k < nRuns ? rows.runs[2 * k] : 0;
+    const m = k < nRuns ? rows.runs[2 * k + 1] : 0;
     for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
-    scanDense(hist, rows.denseBins, p, c0, m, rows.idx, rows.ghOrd, a, b);
+    scanRows(hist, base, rows.denseBins, p, c0, m, rows.sparsePtr, rows.sparseEntry, sparse && k === 0, rows.idx, rows.ghRow, a, b);
   }
-  if (sparse) scanSparse(hist, base, rows.sparsePtr, rows.sparseEntry, rows.idx, rows.ghOrd, a, b);
 }
 
-// The row loops below are functions of their own that end with the loop: V8 compiles a long
+// The row loop below is a function of its own that ends with the loop: V8 compiles a long
 // running loop on stack replacement before it has seen the code after it, and such code would
 // leave its compiled loop for the interpreter at that code on every call.
 
-/** ghOrd[2i], ghOrd[2i + 1] = the gradient and hessian of row idx[i], for positions [a, b). */
-function gatherRows(idx: Int32Array, ghRow: Float32Array, ghOrd: Float32Array, a: number, b: number): void {
-  for (let i = a; i < b; i++) {
-    const r = idx[i];
-    ghOrd[2 * i] = ghRow[2 * r];
-    ghOrd[2 * i + 1] = ghRow[2 * r + 1];
-  }
-}
-
-/** Adds rows [start, end) to the dense features in denseBins columns [c0, c0 + m) (hist offsets in scanOff), two rows per step. */
-function scanDense(
+/**
+ * Adds rows idx[start .. end) to their bins of the dense features in denseBins columns
+ * [c0, c0 + m) (hist offsets in scanOff) and, with `sparse`, to their listed sparse bins (offsets
+ * from base). Two rows per step: their updates are independent, which hides the latency of a
+ * chain of updates of one bin.
+ */
+function scanRows(
   hist: Float64Array,
+  base: number,
   bins: Uint8Array,
   p: number,
   c0: number,
   m: number,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+  sparse: boolean,
   idx: Int32Array,
   gh: Float32Array,
   start: number,
@@ -205,60 +326,58 @@ function scanDense(
   let i = start;
   if ((end - start) % 2 === 1) {
     // An odd row first, so that the loop takes pairs up to the end.
-    const ra = idx[i] * p + c0;
-    for (let k = 0; k < m; k++) {
-      const o = scanOff[k] + bins[ra + k] * 3;
-      hist[o] += gh[2 * i];
-      hist[o + 1] += gh[2 * i + 1];
-      hist[o + 2] += 1;
-    }
-    i++;
-  }
-  // The two rows' updates are independent, which hides the latency of a chain on one bin.
-  for (; i < end; i += 2) {
-    const ra = idx[i] * p + c0;
-    const rb = idx[i + 1] * p + c0;
-    const ga = gh[2 * i];
-    const ha = gh[2 * i + 1];
-    const gb = gh[2 * i + 2];
-    const hb = gh[2 * i + 3];
-    for (let k = 0; k < m; k++) {
-      const off = scanOff[k];
-      const oa = off + bins[ra + k] * 3;
-      hist[oa] += ga;
-      hist[oa + 1] += ha;
-      hist[oa + 2] += 1;
-      const ob = off + bins[rb + k] * 3;
-      hist[ob] += gb;
-      hist[ob + 1] += hb;
-      hist[ob + 2] += 1;
-    }
-  }
-}
-
-/** Adds rows [start, end) to their listed sparse bins (offsets from base). */
-function scanSparse(
-  hist: Float64Array,
-  base: number,
-  sparsePtr: Int32Array,
-  sparseEntry: Int32Array,
-  idx: Int32Array,
-  gh: Float32Array,
-  start: number,
-  end: number,
-): void {
-  for (let i = start; i < end; i++) {
     const r = idx[i];
-    const e1 = sparsePtr[r + 1];
-    let e = sparsePtr[r];
-    if (e === e1) continue;
-    const g = gh[2 * i];
-    const h = gh[2 * i + 1];
-    for (; e < e1; e++) {
-      const o = base + sparseEntry[e];
+    const g = gh[2 * r];
+    const h = gh[2 * r + 1];
+    for (let k = 0, rb = r * p + c0; k < m; k++) {
+      const o = scanOff[k] + bins[rb + k] * 3;
       hist[o] += g;
       hist[o + 1] += h;
       hist[o + 2] += 1;
+    }
+    if (sparse) {
+      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += g;
+        hist[o + 1] += h;
+        hist[o + 2] += 1;
+      }
+    }
+    i++;
+  }
+  for (; i < end; i += 2) {
+    const r = idx[i];
+    const q = idx[i + 1];
+    const gr = gh[2 * r];
+    const hr = gh[2 * r + 1];
+    const gq = gh[2 * q];
+    const hq = gh[2 * q + 1];
+    const br = r * p + c0;
+    const bq = q * p + c0;
+    for (let k = 0; k < m; k++) {
+      const off = scanOff[k];
+      const or = off + bins[br + k] * 3;
+      hist[or] += gr;
+      hist[or + 1] += hr;
+      hist[or + 2] += 1;
+      const oq = off + bins[bq + k] * 3;
+      hist[oq] += gq;
+      hist[oq + 1] += hq;
+      hist[oq + 2] += 1;
+    }
+    if (sparse) {
+      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += gr;
+        hist[o + 1] += hr;
+        hist[o + 2] += 1;
+      }
+      for (let e = sparsePtr[q], e1 = sparsePtr[q + 1]; e < e1; e++) {
+        const o = base + sparseEntry[e];
+        hist[o] += gq;
+        hist[o + 1] += hq;
+        hist[o + 2] += 1;
+      }
     }
   }
 }
@@ -307,38 +426,4 @@ function deriveBin(hist: Float64Array, off: number, nBins: number, d: number, n:
   hist[o] = G - g;
   hist[o + 1] = H - h;
   hist[o + 2] = n - c;
-}
-
-/**
- * Control block shared with histogram workers (Int32Array over a SharedArrayBuffer):
- * generation (bumped per task), next chunk to take, threads inside a task (ACTIVE), the node's
- * start and end, its number of chunks, stop flag, number of dense runs, whether the tree has
- * sparse features.
- *
- * The calling thread never waits for a worker that has not started: it writes the task, resets
- * NEXT (which publishes the task), wakes the workers, takes chunks itself, and then waits only
- * while ACTIVE > 0, i.e. for chunks a worker has claimed. A worker counts itself in ACTIVE before it
- * claims and reads the task after a claim succeeds, so a worker that wakes late either finds no
- * chunk left or takes one of the current task, never a mix of two tasks: once the calling thread
- * has no chunk left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
- * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
- * share of the work.
- */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, START: 3, END: 4, NCHUNKS: 5, STOP: 6, NRUNS: 7, SPARSE: 8, SIZE: 9 } as const;
-
-/** NEXT between tasks: larger than any chunk index, so every claim fails. */
-export const TASK_CLOSED = 1 << 29;
-
-/** Takes chunks off the shared counter until none is left, each into its scratch histogram (main thread and workers). */
-export function drainChunks(ctrl: Int32Array, scratch: Float64Array, size: number, featOff: Int32Array, rows: NodeRows): void {
-  for (;;) {
-    const c = Atomics.add(ctrl, CTRL.NEXT, 1);
-    const nChunks = ctrl[CTRL.NCHUNKS];
-    if (c >= TASK_CLOSED || c >= nChunks) return;
-    const start = ctrl[CTRL.START];
-    const end = ctrl[CTRL.END];
-    const a = chunkStart(start, end, nChunks, c);
-    const b = chunkStart(start, end, nChunks, c + 1);
-    accumulateRows(scratch, c * size, size, featOff, rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
-  }
 }

@@ -28,11 +28,12 @@ export interface Objective {
   /** Initial raw scores from the (weighted) targets. */
   baseScore(y: ArrayLike<number>, w: ArrayLike<number>): number[];
   /**
-   * Weighted gradients and hessians of every output for every row, output-major
-   * (g[k * nRows + row]): y holds class indices (classification) or targets; `scores` is
-   * row-major [row * nOutputs + k]; w the row weights.
+   * Weighted gradients and hessians of every output for rows [start, end) (default: all), as
+   * float32 pairs output-major: gh[2 (k nRows + row)] the gradient, gh[2 (k nRows + row) + 1] the
+   * hessian (nRows = y.length; the trees' histograms sum float32 values). y holds class indices
+   * (classification) or targets; `scores` is row-major [row * nOutputs + k]; w the row weights.
    */
-  gradients(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>, g: Float64Array, h: Float64Array): void;
+  gradients(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>, gh: Float32Array, start?: number, end?: number): void;
   /** Weighted mean loss. */
   loss(y: ArrayLike<number>, scores: Float64Array, w: ArrayLike<number>): number;
 }
@@ -62,11 +63,11 @@ export const binaryLogLoss: Objective = {
     );
     return [Math.log(p / (1 - p))];
   },
-  gradients(y, scores, w, g, h) {
-    for (let i = 0; i < y.length; i++) {
+  gradients(y, scores, w, gh, start = 0, end = y.length) {
+    for (let i = start; i < end; i++) {
       const p = sigmoid(scores[i]);
-      g[i] = w[i] * (p - y[i]);
-      h[i] = w[i] * Math.max(p * (1 - p), HESS_FLOOR);
+      gh[2 * i] = w[i] * (p - y[i]);
+      gh[2 * i + 1] = w[i] * Math.max(p * (1 - p), HESS_FLOOR);
     }
   },
   loss(y, scores, w) {
@@ -100,14 +101,15 @@ export function softmaxObjective(nClasses: number): Objective {
       const mean = logs.reduce((a, b) => a + b, 0) / K;
       return logs.map((l) => l - mean);
     },
-    gradients(y, scores, w, g, h) {
+    gradients(y, scores, w, gh, start = 0, end = y.length) {
       const n = y.length;
-      for (let i = 0; i < n; i++) {
+      for (let i = start; i < end; i++) {
         softmaxInto(scores, i * K, K, p);
         for (let k = 0; k < K; k++) {
           const pk = p[k];
-          g[k * n + i] = w[i] * (pk - (y[i] === k ? 1 : 0));
-          h[k * n + i] = w[i] * Math.max(pk * (1 - pk), HESS_FLOOR);
+          const o = 2 * (k * n + i);
+          gh[o] = w[i] * (pk - (y[i] === k ? 1 : 0));
+          gh[o + 1] = w[i] * Math.max(pk * (1 - pk), HESS_FLOOR);
         }
       }
     },
@@ -130,10 +132,10 @@ export const l2Regression: Objective = {
   baseScore(y, w) {
     return [weightedMean(y, w, (v) => v)];
   },
-  gradients(y, scores, w, g, h) {
-    for (let i = 0; i < y.length; i++) {
-      g[i] = w[i] * (scores[i] - y[i]);
-      h[i] = w[i];
+  gradients(y, scores, w, gh, start = 0, end = y.length) {
+    for (let i = start; i < end; i++) {
+      gh[2 * i] = w[i] * (scores[i] - y[i]);
+      gh[2 * i + 1] = w[i];
     }
   },
   loss(y, scores, w) {

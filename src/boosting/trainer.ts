@@ -59,6 +59,82 @@ function drawSorted(rng: Rng, n: number, k: number, scratch: Int32Array): Int32A
   return scratch.slice(0, k).sort();
 }
 
+// Row loops in functions of their own (see histograms.ts: gatherRows): in trainBoosting they
+// would have V8 compile that whole function on stack replacement, once per loop.
+
+/** The distinct values of y, ascending. */
+function distinctSorted(y: Float64Array): number[] {
+  const sorted = y.slice().sort();
+  const out: number[] = [];
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]);
+  return out;
+}
+
+/** The index of each y in the ascending `classes` (which hold every value of y). */
+function classIndices(y: Float64Array, classes: number[]): Float64Array {
+  const c = Float64Array.from(classes);
+  const out = new Float64Array(y.length);
+  for (let i = 0; i < y.length; i++) {
+    let lo = 0;
+    let hi = c.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (c[mid] < y[i]) lo = mid + 1;
+      else hi = mid;
+    }
+    out[i] = lo;
+  }
+  return out;
+}
+
+/** Each row's class weight (classification) times its sample weight. */
+function rowWeights(target: Float64Array, cw: Float64Array | null, sampleWeight: Float64Array | undefined): Float64Array {
+  const w = new Float64Array(target.length).fill(1);
+  for (let i = 0; i < w.length; i++) {
+    if (cw) w[i] = cw[target[i]];
+    if (sampleWeight) w[i] *= sampleWeight[i];
+  }
+  return w;
+}
+
+function copyInto(dst: Float64Array, src: Float64Array): Float64Array {
+  dst.set(src);
+  return dst;
+}
+
+/** Row-major scores (K = base.length per row) all set to the base scores. */
+function fillScores(scores: Float64Array, base: number[]): void {
+  const K = base.length;
+  if (K === 1) scores.fill(base[0]);
+  else for (let i = 0; i < scores.length; i++) scores[i] = base[i % K];
+}
+
+function fillIdentity(idx: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) idx[i] = i;
+}
+
+/** Adds each leaf's value to output k of the rows it holds (their positions in idx). */
+function addLeafValues(scores: Float64Array, K: number, k: number, idx: Int32Array, t: GrownTree): void {
+  for (let l = 0; l < t.leafNodes.length; l++) {
+    const v = t.value[t.leafNodes[l]];
+    for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
+  }
+}
+
+/** Adds the tree's output to output k of every row of `bins` (row-major, p per row), except the rows marked in `skip`. */
+function addTreeOutputs(
+  scores: Float64Array,
+  K: number,
+  k: number,
+  t: GrownTree,
+  bins: Uint8Array,
+  p: number,
+  missingBin: Int32Array,
+  skip: Uint8Array | null,
+): void {
+  for (let r = 0, m = bins.length / p; r < m; r++) if (!skip || skip[r] === 0) scores[r * K + k] += binnedOutput(t, bins, r * p, missingBin);
+}
+
 export async function trainBoosting(X: Matrix, y: Float64Array, params: BoostingParams, options: BoostingTrainOptions = {}): Promise<BoostingModel> {
   checkMatrix(X, y, 'training set');
   const { rows: n, cols: p } = X;
@@ -67,20 +143,16 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
   }
   if (options.sampleWeight && options.sampleWeight.length !== n) throw new RangeError(`sampleWeight has ${options.sampleWeight.length} values, expected ${n}`);
   const classification = params.task === 'classification';
-  const classes = classification ? Array.from(new Set(y)).sort((a, b) => a - b) : [];
+  const classes = classification ? distinctSorted(y) : [];
   const resolved: ResolvedBoostingParams = resolveBoostingParams(params, classes.length);
   const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const target = classification ? Float64Array.from(y, (v) => classIndex.get(v)!) : y;
-
-  const weights = new Float64Array(n).fill(1);
+  const target = classification ? classIndices(y, classes) : y;
   const cw = classification ? classWeights(resolved.classWeight, classes, target) : null;
-  for (let i = 0; i < n; i++) {
-    if (cw) weights[i] = cw[target[i]];
-    if (options.sampleWeight) weights[i] *= options.sampleWeight[i];
-  }
+  const weights = rowWeights(target, cw, options.sampleWeight);
 
   // One class seen: a binary model whose base score says so.
-  const objective = makeObjective(resolved.objective, Math.max(classes.length, 2));
+  const nClasses = Math.max(classes.length, 2);
+  const objective = makeObjective(resolved.objective, nClasses);
   const K = objective.nOutputs;
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), 64));
   // The histogram workers boot while the data is binned.
@@ -109,10 +181,21 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     }
 
     const base = objective.baseScore(target, weights);
-    const scores = new Float64Array(n * K);
-    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) scores[i * K + k] = base[k];
-    if (val) for (let i = 0; i < val.y.length; i++) for (let k = 0; k < K; k++) val.scores[i * K + k] = base[k];
+    // With workers, the arrays of the gradients are shared with them.
+    const alloc = (bytes: number): ArrayBufferLike => (workers > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const scores = new Float64Array(alloc(n * K * 8));
+    fillScores(scores, base);
+    if (val) fillScores(val.scores, base);
 
+    const gh = new Float32Array(alloc(n * K * 8));
+    const gradientArrays = {
+      objective: resolved.objective,
+      nClasses,
+      y: copyInto(new Float64Array(alloc(n * 8)), target),
+      scores,
+      w: copyInto(new Float64Array(alloc(n * 8)), weights),
+      gh,
+    };
     const grower = new TreeGrower(
       binned,
       {
@@ -124,9 +207,8 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
         minGain: resolved.minGain,
       },
       workers > 1,
+      gradientArrays,
     );
-    const g = new Float64Array(n * K);
-    const h = new Float64Array(n * K);
     const lr = resolved.learningRate;
     const nSample = Math.max(1, Math.round(resolved.subsample * n));
     const nCols = Math.max(1, Math.round(resolved.colsample * p));
@@ -142,36 +224,28 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     let bestIter = -1;
 
     try {
-      if (threads) await grower.attach(threads);
+      if (threads) grower.attach(threads);
       for (let it = 0; it < resolved.nEstimators; it++) {
         const rng = new Rng(treeSeed(resolved.seed, it));
         const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
-        objective.gradients(target, scores, weights, g, h);
+        grower.computeGradients(objective);
         const iterGains = new Float64Array(p);
         for (let k = 0; k < K; k++) {
           const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
           const idx = grower.idx;
           if (sample) idx.set(sample);
-          else for (let i = 0; i < n; i++) idx[i] = i;
-          const t = grower.grow(sample ? sample.length : n, cols, g.subarray(k * n, (k + 1) * n), h.subarray(k * n, (k + 1) * n));
+          else fillIdentity(idx, n);
+          const t = grower.grow(sample ? sample.length : n, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n));
           for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
           for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
           // Training scores: the sampled rows by leaf range, the others by walking the tree.
-          for (let l = 0; l < t.leafNodes.length; l++) {
-            const v = t.value[t.leafNodes[l]];
-            for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
-          }
+          addLeafValues(scores, K, k, idx, t);
           if (sample) {
             inSample.fill(0);
             for (const r of sample) inSample[r] = 1;
-            for (let r = 0; r < n; r++) {
-              if (inSample[r] === 0) scores[r * K + k] += binnedOutput(t, binned.rowBins, r * p, binned.missingBin);
-            }
+            addTreeOutputs(scores, K, k, t, binned.rowBins, p, binned.missingBin, inSample);
           }
-          if (val) {
-            const vs = val.scores;
-            for (let r = 0, m = val.y.length; r < m; r++) vs[r * K + k] += binnedOutput(t, val.bins, r * p, binned.missingBin);
-          }
+          if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin, null);
           trees.push(toModelTree(t, binned));
         }
         gainsPerIter.push(iterGains);

@@ -26,6 +26,8 @@ export interface BinnedData {
   missingBin: Int32Array;
   /** 1 if some row of feature f is missing (NaN). */
   hasMissing: Uint8Array;
+  /** Rows in each bin: binCounts[f * 256 + bin]. */
+  binCounts: Int32Array;
 }
 
 /** What the tree learners read from the binned data (the edges are only needed for thresholds). */
@@ -123,6 +125,75 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
   const integral = new Uint8Array(cols).fill(1);
   const hasMissing = new Uint8Array(cols);
   const nMissing = new Float64Array(cols);
+  columnStats(data, rows, cols, min, max, integral, nMissing);
+  // Small-range integer columns ("direct") count their values in one array: column f's value v
+  // at counts[countOff[f] + v - min[f]] (countOff -1 for the other columns).
+  const countOff = new Int32Array(cols).fill(-1);
+  const valueBins = new Int32Array(cols);
+  let nCounts = 0;
+  for (let f = 0; f < cols; f++) {
+    if (nMissing[f] > 0) hasMissing[f] = 1;
+    valueBins[f] = hasMissing[f] ? maxBins - 1 : maxBins;
+    if (nMissing[f] === rows) {
+      // Nothing but missing values: one empty value bin.
+      min[f] = 0;
+      max[f] = 0;
+    }
+    if (integral[f] === 1 && max[f] - min[f] < MAX_DIRECT_RANGE) {
+      countOff[f] = nCounts;
+      nCounts += max[f] - min[f] + 1;
+    }
+  }
+  const counts = new Uint32Array(nCounts);
+  countValues(data, rows, cols, min, countOff, counts);
+  // The bin of a direct column's value v is lut[countOff[f] + v - min[f]].
+  const lut = new Uint8Array(nCounts);
+  const binCounts = new Int32Array(cols * 256);
+  for (let f = 0; f < cols; f++) {
+    const o = countOff[f];
+    if (o < 0) {
+      const column = new Float64Array(rows - nMissing[f]);
+      gatherColumn(data, rows, cols, f, column);
+      edges[f] = computeEdges(column, valueBins[f]);
+      // computeEdges sorted the column: its values fall in ascending bins.
+      for (let i = 0, b = 0; i < column.length; i++) {
+        while (b < edges[f].length && edges[f][b] <= column[i]) b++;
+        binCounts[f * 256 + b]++;
+      }
+      continue;
+    }
+    const range = max[f] - min[f] + 1;
+    const values: number[] = [];
+    const cnt: number[] = [];
+    for (let v = 0; v < range; v++) {
+      if (counts[o + v] > 0) {
+        values.push(v + min[f]);
+        cnt.push(counts[o + v]);
+      }
+    }
+    const e = edgesFromDistinct(values, cnt, rows - nMissing[f], valueBins[f]);
+    edges[f] = e;
+    for (let v = 0, b = 0; v < range; v++) {
+      while (b < e.length && e[b] <= v + min[f]) b++;
+      lut[o + v] = b;
+      binCounts[f * 256 + b] += counts[o + v];
+    }
+  }
+  const missingBin = new Int32Array(cols);
+  for (let f = 0; f < cols; f++) {
+    missingBin[f] = edges[f].length + 1;
+    nBins[f] = missingBin[f] + hasMissing[f];
+    if (hasMissing[f]) binCounts[f * 256 + missingBin[f]] = nMissing[f];
+  }
+  binValues(data, rows, cols, min, countOff, lut, edges, missingBin, rowBins, bins);
+  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing, binCounts };
+}
+
+// binMatrix's passes over the data, each a function of its own that ends with its loop: in one
+// large function, V8 would compile all of it again on stack replacement for every loop.
+
+/** Per column: min, max, whether every value is an integer, and the count of missing values. */
+function columnStats(data: Float64Array, rows: number, cols: number, min: Float64Array, max: Float64Array, integral: Uint8Array, nMissing: Float64Array): void {
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
       const v = data[k];
@@ -136,76 +207,56 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
       if (integral[f] === 1 && !Number.isInteger(v)) integral[f] = 0;
     }
   }
-  const direct: boolean[] = [];
-  const counts: (Uint32Array | null)[] = [];
-  const valueBins = new Int32Array(cols);
-  for (let f = 0; f < cols; f++) {
-    if (nMissing[f] > 0) hasMissing[f] = 1;
-    valueBins[f] = hasMissing[f] ? maxBins - 1 : maxBins;
-    if (nMissing[f] === rows) {
-      // Nothing but missing values: one empty value bin.
-      min[f] = 0;
-      max[f] = 0;
-    }
-    direct.push(integral[f] === 1 && max[f] - min[f] < MAX_DIRECT_RANGE);
-    counts.push(direct[f] ? new Uint32Array(max[f] - min[f] + 1) : null);
-  }
+}
+
+/** Counts the values of the direct columns (countOff >= 0). */
+function countValues(data: Float64Array, rows: number, cols: number, min: Float64Array, countOff: Int32Array, counts: Uint32Array): void {
   for (let r = 0, k = 0; r < rows; r++) {
     for (let f = 0; f < cols; f++, k++) {
-      const c = counts[f];
+      const o = countOff[f];
       const v = data[k];
-      if (c && !Number.isNaN(v)) c[v - min[f]]++;
+      if (o >= 0 && !Number.isNaN(v)) counts[o + v - min[f]]++;
     }
   }
-  const luts: (Uint8Array | null)[] = [];
-  for (let f = 0; f < cols; f++) {
-    const c = counts[f];
-    if (!c) {
-      const column = new Float64Array(rows - nMissing[f]);
-      for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (!Number.isNaN(data[k])) column[i++] = data[k];
-      edges[f] = computeEdges(column, valueBins[f]);
-      luts.push(null);
-      continue;
-    }
-    const values: number[] = [];
-    const cnt: number[] = [];
-    for (let v = 0; v < c.length; v++) {
-      if (c[v] > 0) {
-        values.push(v + min[f]);
-        cnt.push(c[v]);
-      }
-    }
-    const e = edgesFromDistinct(values, cnt, rows - nMissing[f], valueBins[f]);
-    edges[f] = e;
-    const lut = new Uint8Array(c.length);
-    for (let v = 0, b = 0; v < c.length; v++) {
-      while (b < e.length && e[b] <= v + min[f]) b++;
-      lut[v] = b;
-    }
-    luts.push(lut);
-  }
-  const missingBin = new Int32Array(cols);
-  for (let f = 0; f < cols; f++) {
-    missingBin[f] = edges[f].length + 1;
-    nBins[f] = missingBin[f] + hasMissing[f];
-  }
-  for (let r = 0, k = 0; r < rows; r++) {
-    for (let f = 0; f < cols; f++, k++) {
-      const v = data[k];
-      const lut = luts[f];
-      rowBins[k] = Number.isNaN(v) ? missingBin[f] : lut ? lut[v - min[f]] : binOf(edges[f], v);
-    }
-  }
-  // Blocked transpose into the column-major copy (cache-friendly on both sides).
+}
+
+/** The non-missing values of column f, in row order. */
+function gatherColumn(data: Float64Array, rows: number, cols: number, f: number, out: Float64Array): void {
+  for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (!Number.isNaN(data[k])) out[i++] = data[k];
+}
+
+/**
+ * Row-major bins (missing values to their column's missing bin, direct columns by lookup, the
+ * others by their edges), a block of rows at a time, each block then copied into the column-major
+ * bins while it is in cache.
+ */
+function binValues(
+  data: Float64Array,
+  rows: number,
+  cols: number,
+  min: Float64Array,
+  countOff: Int32Array,
+  lut: Uint8Array,
+  edges: Float64Array[],
+  missingBin: Int32Array,
+  rowBins: Uint8Array,
+  bins: Uint8Array,
+): void {
   const BLOCK = 512;
   for (let r0 = 0; r0 < rows; r0 += BLOCK) {
     const r1 = Math.min(rows, r0 + BLOCK);
+    for (let r = r0, k = r0 * cols; r < r1; r++) {
+      for (let f = 0; f < cols; f++, k++) {
+        const v = data[k];
+        const o = countOff[f];
+        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[o + v - min[f]] : binOf(edges[f], v);
+      }
+    }
     for (let f = 0; f < cols; f++) {
       const out = f * rows;
       for (let r = r0; r < r1; r++) bins[out + r] = rowBins[r * cols + f];
     }
   }
-  return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing };
 }
 
 /**

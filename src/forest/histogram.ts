@@ -13,6 +13,13 @@ export interface HistogramPoolOptions {
   sharedCapacity?: number;
 }
 
+/** Offset of each feature's first bin in a histogram buffer of `channels` values per bin; the last entry is the buffer length. */
+export function histOffsets(nBins: Int32Array, channels: number): Int32Array {
+  const off = new Int32Array(nBins.length + 1);
+  for (let f = 0; f < nBins.length; f++) off[f + 1] = off[f] + nBins[f] * channels;
+  return off;
+}
+
 export class HistogramPool {
   readonly channels: number;
   readonly nFeatures: number;
@@ -28,8 +35,7 @@ export class HistogramPool {
   constructor(nBins: Int32Array, channels: number, options: HistogramPoolOptions = {}) {
     this.channels = channels;
     this.nFeatures = nBins.length;
-    this.featOff = new Int32Array(nBins.length + 1);
-    for (let f = 0; f < nBins.length; f++) this.featOff[f + 1] = this.featOff[f] + nBins[f] * channels;
+    this.featOff = histOffsets(nBins, channels);
     this.size = this.featOff[nBins.length];
     const cap = options.sharedCapacity;
     if (cap === undefined) {

@@ -3,7 +3,17 @@ import { describe, it } from 'node:test';
 import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
-import { accumulateRows, CHUNK_ROWS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, MAX_RUN } from '../../src/boosting/histograms.ts';
+import {
+  accumulateRows,
+  CHUNK_ROWS,
+  chunkCount,
+  chunkStart,
+  denseRuns,
+  deriveBins,
+  featureLayout,
+  MAX_RUN,
+  spreadBundles,
+} from '../../src/boosting/histograms.ts';
 import { HistogramPool } from '../../src/forest/histogram.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
@@ -15,12 +25,15 @@ const matrix = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows[0]
 
 const row = (X: Matrix, r: number): Float64Array => X.data.subarray(r * X.cols, (r + 1) * X.cols);
 
+/** The gradients (even positions) and hessians (odd positions) of interleaved pairs. */
+const channels = (gh: Float32Array): [number[], number[]] => [Array.from(gh).filter((_, i) => i % 2 === 0), Array.from(gh).filter((_, i) => i % 2 === 1)];
+
 describe('boosting: objectives', () => {
   it('binary log-loss: g = w (p - y), h = w p (1 - p)', () => {
     // scores 0 and ln 3: p = 1/2 and 3/4; targets 1 and 0; weights 1 and 2.
-    const g = new Float64Array(2);
-    const h = new Float64Array(2);
-    binaryLogLoss.gradients([1, 0], Float64Array.of(0, Math.log(3)), [1, 2], g, h);
+    const gh = new Float32Array(4);
+    binaryLogLoss.gradients([1, 0], Float64Array.of(0, Math.log(3)), [1, 2], gh);
+    const [g, h] = channels(gh);
     close(g[0], -0.5);
     close(g[1], 2 * 0.75);
     close(h[0], 0.25);
@@ -33,29 +46,35 @@ describe('boosting: objectives', () => {
   it('softmax: g_k = p_k - [y = k], h_k = p_k (1 - p_k), output-major', () => {
     // One row, scores (0, ln 2, ln 5): p = (1/8, 2/8, 5/8), true class 2.
     const obj = softmaxObjective(3);
-    const g = new Float64Array(3);
-    const h = new Float64Array(3);
-    obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], g, h);
-    for (const [k, v] of [1 / 8, 2 / 8, 5 / 8 - 1].entries()) close(g[k], v);
-    for (const [k, v] of [7 / 64, 12 / 64, 15 / 64].entries()) close(h[k], v);
+    const gh = new Float32Array(6);
+    obj.gradients([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1], gh);
+    const [g, h] = channels(gh);
+    for (const [k, v] of [1 / 8, 2 / 8, 5 / 8 - 1].entries()) close(g[k], v, 1e-7);
+    for (const [k, v] of [7 / 64, 12 / 64, 15 / 64].entries()) close(h[k], v, 1e-7);
     close(obj.loss([2], Float64Array.of(0, Math.log(2), Math.log(5)), [1]), -Math.log(5 / 8));
-    // Two rows: row 1's gradient of class 0 sits at index 1 * nRows... i.e. g[0 * 2 + 1].
-    const g2 = new Float64Array(6);
-    const h2 = new Float64Array(6);
-    obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], g2, h2);
+    // Two rows: row 1's gradient of class 0 sits at pair 0 * nRows + 1, i.e. pair 1.
+    const gh2 = new Float32Array(12);
+    obj.gradients([0, 1], Float64Array.of(0, 0, 0, 0, 0, 0), [1, 1], gh2);
     assert.deepEqual(
-      Array.from(g2, (v) => Math.round(v * 3000) / 1000),
+      channels(gh2)[0].map((v) => Math.round(v * 3000) / 1000),
       [-2, 1, 1, -2, 1, 1],
     );
   });
 
   it('L2 regression: g = s - y, h = 1, base score = weighted mean', () => {
-    const g = new Float64Array(2);
-    const h = new Float64Array(2);
-    l2Regression.gradients([1, 4], Float64Array.of(3, 3), [1, 1], g, h);
-    assert.deepEqual(Array.from(g), [2, -1]);
-    assert.deepEqual(Array.from(h), [1, 1]);
+    const gh = new Float32Array(4);
+    l2Regression.gradients([1, 4], Float64Array.of(3, 3), [1, 1], gh);
+    assert.deepEqual(channels(gh), [
+      [2, -1],
+      [1, 1],
+    ]);
     close(l2Regression.baseScore([1, 4], [3, 1])[0], 7 / 4);
+  });
+
+  it('a row range computes those rows only', () => {
+    const gh = new Float32Array(8).fill(9);
+    l2Regression.gradients([1, 4, 2, 0], Float64Array.of(3, 3, 3, 3), [1, 1, 1, 1], gh, 1, 3);
+    assert.deepEqual(Array.from(gh), [9, 9, -1, 1, 1, 1, 9, 9]);
   });
 });
 
@@ -71,7 +90,7 @@ describe('boosting: one split by hand', () => {
     const binned = binMatrix(X, 255, false);
     const grower = new TreeGrower(binned, { maxLeaves: 2, maxDepth: Infinity, minSamplesLeaf: 1, minHessianLeaf: 0, l2, minGain: 0 }, false);
     for (let i = 0; i < 4; i++) grower.idx[i] = i;
-    return grower.grow(4, [0, 1], Float64Array.from(g), Float64Array.from(h));
+    return grower.grow(4, [0, 1], Float32Array.from(g.flatMap((v, i) => [v, h[i]])));
   };
 
   it('regression gradients (1, 1, -1, -1): split x0 < 2.5, gain 1/2 (4/(2+l2) + 4/(2+l2))', () => {
@@ -325,8 +344,9 @@ describe('boosting: determinism', () => {
       for (let f = 12; f < p; f++) X.data[r * p + f] = rand() < 0.03 ? 1 : 0;
     }
     const binned = binMatrix(X, 255, false);
-    const layout = featureLayout(binned.rowBins, X.rows, binned.nBins, new HistogramPool(binned.nBins, 3).featOff, (b) => new ArrayBuffer(b));
+    const layout = featureLayout(binned, (b) => new ArrayBuffer(b));
     assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
+    assert.ok(layout.bundleFeature.length > 0, 'bundled features');
     assert.ok(chunkCount(X.rows * 0.8) > 4, 'several chunks per large node');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
     // Row weights over 16 orders of magnitude: the float64 sums of the float32 gradients depend on
@@ -345,21 +365,23 @@ describe('boosting: determinism', () => {
 });
 
 describe('boosting: dense and sparse histograms', () => {
-  it('the sparse entries sum exactly what the dense row scan sums', () => {
+  it('sparse lists and bundles give each feature the histogram of the plain row scan', () => {
     const rand = lcg(61);
     const n = 5000;
-    // Feature 0: mostly bin 2 of 4, some missing (bin 4); feature 1: a flag; feature 2: 1 bin only.
-    const p = 3;
-    const nBins = Int32Array.of(5, 2, 1);
+    // Feature 0: mostly bin 2 of 4, some missing (bin 4); 1: a flag; 2: 1 bin only; 3 and 4: 3 and
+    // 4 even bins (bundled); 5: 40 even bins (alone).
+    const p = 6;
+    const nBins = Int32Array.of(5, 2, 1, 3, 4, 40);
     const rowBins = new Uint8Array(n * p);
     for (let r = 0; r < n; r++) {
       const u = rand();
       rowBins[r * p] = u < 0.85 ? 2 : u < 0.9 ? 4 : Math.floor(rand() * 4);
       rowBins[r * p + 1] = rand() < 0.1 ? 1 : 0;
+      for (const f of [3, 4, 5]) rowBins[r * p + f] = Math.floor(rand() * nBins[f]);
     }
-    const featOff = new HistogramPool(nBins, 3).featOff;
-    const size = featOff[p];
     const alloc = (b: number): ArrayBuffer => new ArrayBuffer(b);
+    const binCounts = new Int32Array(p * 256);
+    for (let k = 0; k < n * p; k++) binCounts[(k % p) * 256 + rowBins[k]]++;
     // A node: every row with rand() < 0.6, in ascending order. Gradients in 1/1024 steps, so that
     // every sum is exact and the derived bins equal the summed ones.
     const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.6));
@@ -371,21 +393,36 @@ describe('boosting: dense and sparse histograms', () => {
       G += ghRow[2 * r];
       H += ghRow[2 * r + 1];
     }
-    const build = (sparseMinModeFraction: number): Float64Array => {
-      const layout = featureLayout(rowBins, n, nBins, featOff, alloc, sparseMinModeFraction);
-      const rows = { ...layout, idx, ghRow, ghOrd: new Float32Array(2 * m), runs: new Int32Array(2 * p) };
-      const hist = new Float64Array(size + 4).fill(Number.NaN);
-      const nRuns = denseRuns(layout.denseFeature, rows.runs);
+    const build = (sparseMinModeFraction: number, bundleMaxCells: number) => {
+      const layout = featureLayout({ nRows: n, rowBins, nBins, binCounts }, alloc, sparseMinModeFraction, bundleMaxCells);
+      const featOff = new HistogramPool(layout.histBins, 3).featOff;
+      const size = featOff[featOff.length - 1];
+      const rows = { ...layout, idx, ghRow, runs: new Int32Array(2 * p) };
+      const hist = new Float64Array(size + 2).fill(Number.NaN);
+      const nRuns = denseRuns(
+        Int32Array.from(layout.denseFeature, (_, c) => c),
+        rows.runs,
+      );
       accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);
-      deriveBins(hist, 2, featOff, nBins, layout.derivedBin, Int32Array.of(0, 1, 2), p, m, G, H);
-      return hist.subarray(2, 2 + size);
+      spreadBundles(hist, 2, featOff, nBins, layout);
+      const all = Int32Array.from({ length: p }, (_, f) => f);
+      deriveBins(hist, 2, featOff, nBins, layout.derivedBin, all, p, m, G, H);
+      return { layout, hist: Array.from(hist.subarray(2, 2 + featOff[p])) };
     };
-    const dense = build(2);
-    const sparse = build(0.8);
-    assert.deepEqual(featureLayout(rowBins, n, nBins, featOff, alloc, 0.8).derivedBin, Int32Array.of(2, 0, 0));
-    assert.deepEqual(Array.from(sparse), Array.from(dense));
+    const plain = build(2, 1);
+    assert.deepEqual([plain.layout.sparseFeature.length, plain.layout.bundleFeature.length], [0, 0]);
+    const lists = build(0.8, 1);
+    assert.deepEqual(Array.from(lists.layout.sparseFeature), [0, 1, 2]);
+    assert.deepEqual(lists.layout.derivedBin, Int32Array.of(2, 0, 0, 0, 0, 0));
+    const bundled = build(0.8, 256);
+    assert.deepEqual(Array.from(bundled.layout.bundleFeature), [3, 4]);
+    // Columns: the bundle (histogram region p + 0: 12 joint bins), then feature 5.
+    assert.deepEqual(Array.from(bundled.layout.denseFeature), [p, 5]);
+    assert.equal(bundled.layout.histBins[p], 12);
+    assert.deepEqual(lists.hist, plain.hist);
+    assert.deepEqual(bundled.hist, plain.hist);
     // Bin 2 of feature 0 holds most rows, bin 1 of the flag about a tenth, the 1-bin feature all.
-    assert.ok(dense[2 * 3 + 2] > 0.8 * m && dense[15 + 3 + 2] > 0.05 * m && dense[21 + 2] === m, `bins ${dense}`);
+    assert.ok(plain.hist[2 * 3 + 2] > 0.8 * m && plain.hist[15 + 3 + 2] > 0.05 * m && plain.hist[21 + 2] === m, `bins ${plain.hist}`);
   });
 
   it('dense runs are consecutive columns, at most MAX_RUN long', () => {

@@ -80,6 +80,22 @@ describe('forest: binning', () => {
     assert.equal(e.nBins[0], 16);
     assert.equal(e.edges[0].length, 14);
   });
+  it('counts the rows of every bin, missing bin included, for looked-up and sorted columns', () => {
+    // Column 0: small integers (binned by lookup); column 1: fractions (sorted, cut by edges); both with NaNs.
+    const rows = 500;
+    const data = new Float64Array(rows * 2);
+    for (let r = 0; r < rows; r++) {
+      data[2 * r] = r % 7 === 0 ? Number.NaN : r % 5;
+      data[2 * r + 1] = r % 11 === 0 ? Number.NaN : Math.sin(r) * 100.5;
+    }
+    const b = binMatrix({ rows, cols: 2, data }, 16, false);
+    for (let f = 0; f < 2; f++) {
+      const expected = new Array<number>(256).fill(0);
+      for (let r = 0; r < rows; r++) expected[b.bins[f * rows + r]]++;
+      assert.deepEqual(Array.from(b.binCounts.subarray(f * 256, (f + 1) * 256)), expected, `feature ${f}`);
+    }
+    assert.ok(b.nBins[1] === 16 && b.binCounts[256 + b.missingBin[1]] === 46);
+  });
 });
 
 describe('forest: hand-checkable trees', () => {

@@ -1,0 +1,163 @@
+// The work a tree grower shares with its worker threads, a node at a time: a task is cut into
+// chunks of rows (chunkCount: by the node's size alone), and the calling thread and the workers
+// take chunks off a shared counter until none is left. Two kinds of task:
+// - HIST: each chunk sums its rows into a scratch histogram of its own (histograms.ts), which the
+//   calling thread then adds up in chunk order;
+// - PARTITION: each chunk splits its rows stably into the rows that go left (moved to the front of
+//   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
+//   chunks' left parts and right parts in chunk order.
+// - GRADIENTS: each chunk computes the objective's gradients of its rows (of all rows of the
+//   training set, once per iteration).
+// The result does not depend on which thread took which chunk, nor on their number.
+
+import { accumulateRows, chunkStart, type NodeRows } from './histograms.ts';
+import { makeObjective, type Objective } from './objective.ts';
+import type { BoostingObjective } from './params.ts';
+
+/** The trainer's arrays the objective's gradients are computed from and into (see Objective.gradients). */
+export interface GradientArrays {
+  objective: BoostingObjective;
+  nClasses: number;
+  y: Float64Array;
+  scores: Float64Array;
+  w: Float64Array;
+  gh: Float32Array;
+}
+
+/** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
+export interface SharedWork {
+  ctrl: Int32Array;
+  /** HIST: the chunks' histograms, `size` values each, back to back. */
+  scratch: Float64Array;
+  size: number;
+  featOff: Int32Array;
+  rows: NodeRows;
+  /** PARTITION: column-major bins (bins[f * nRows + row]), the split's bins going left (1) or right (0). */
+  bins: Uint8Array;
+  goLeft: Uint8Array;
+  /** PARTITION: rows going right, at the positions of idx they came from. */
+  tmp: Int32Array;
+  /** PARTITION: rows of each chunk that go left. */
+  chunkLeft: Int32Array;
+  /** GRADIENTS (when the trainer shares them). */
+  gradients: GradientArrays | null;
+}
+
+/**
+ * Control block (Int32Array over a SharedArrayBuffer): generation (bumped per task), next chunk to
+ * take, threads inside a task (ACTIVE), stop flag, kind of task, the node's rows [START, END) and
+ * number of chunks; HIST: number of dense runs, whether the tree has sparse features; PARTITION:
+ * offset of the split feature's column in bins.
+ *
+ * The calling thread never waits for a worker that has not started: it writes the task, resets
+ * NEXT (which publishes the task), wakes the workers, takes chunks itself, and then waits only
+ * while ACTIVE > 0, i.e. for chunks a worker has claimed. A worker counts itself in ACTIVE before it
+ * claims and reads the task after a claim succeeds, so a worker that wakes late either finds no
+ * chunk left or takes one of the current task, never a mix of two tasks: once the calling thread
+ * has no chunk left to take it sets NEXT to TASK_CLOSED, so that no late claim can succeed while it
+ * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
+ * share of the work.
+ */
+export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, END: 6, NCHUNKS: 7, NRUNS: 8, SPARSE: 9, COL: 10, SIZE: 11 } as const;
+
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2 } as const;
+
+/** NEXT between tasks: larger than any chunk index, so every claim fails. */
+export const TASK_CLOSED = 1 << 29;
+
+/**
+ * Polls before sleeping: the next task of a tree usually comes within microseconds (the time to
+ * find the children's splits), sooner than a sleeping thread wakes up.
+ */
+const SPIN_POLLS = 20_000;
+const WAIT_TIMEOUT_MS = 600_000;
+
+/** Takes chunks off the shared counter until none is left (calling thread and workers). */
+export function drainChunks(w: SharedWork): void {
+  const ctrl = w.ctrl;
+  for (;;) {
+    const c = Atomics.add(ctrl, CTRL.NEXT, 1);
+    const nChunks = ctrl[CTRL.NCHUNKS];
+    if (c >= TASK_CLOSED || c >= nChunks) return;
+    const start = ctrl[CTRL.START];
+    const end = ctrl[CTRL.END];
+    const a = chunkStart(start, end, nChunks, c);
+    const b = chunkStart(start, end, nChunks, c + 1);
+    const kind = ctrl[CTRL.KIND];
+    if (kind === TASK.HIST) {
+      accumulateRows(w.scratch, c * w.size, w.size, w.featOff, w.rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
+    } else if (kind === TASK.PARTITION) {
+      w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
+    } else {
+      const gr = w.gradients!;
+      objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
+    }
+  }
+}
+
+// Each thread's own objective for a training run (an objective keeps scratch).
+const objectives = new WeakMap<GradientArrays, Objective>();
+
+function objectiveOf(gr: GradientArrays): Objective {
+  let o = objectives.get(gr);
+  if (!o) {
+    o = makeObjective(gr.objective, gr.nClasses);
+    objectives.set(gr, o);
+  }
+  return o;
+}
+
+/**
+ * Runs the task written into ctrl (KIND, START, END, NCHUNKS and the kind's fields) on the calling
+ * thread and the workers; returns once every chunk is done.
+ */
+export function runTask(ctrl: Int32Array, w: SharedWork, workers: number): void {
+  // Publishes the task (see CTRL): no worker is inside the previous one any more.
+  Atomics.store(ctrl, CTRL.NEXT, 0);
+  if (workers > 0) {
+    Atomics.add(ctrl, CTRL.GEN, 1);
+    Atomics.notify(ctrl, CTRL.GEN);
+  }
+  drainChunks(w);
+  Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
+  for (let spin = 0; Atomics.load(ctrl, CTRL.ACTIVE) > 0 && spin < SPIN_POLLS; spin++);
+  for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
+    if (Atomics.wait(ctrl, CTRL.ACTIVE, a, WAIT_TIMEOUT_MS) === 'timed-out') throw new Error('tree grower workers stopped responding');
+  }
+}
+
+/** A worker's loop: waits for the next task (polling first), takes its chunks, until STOP. */
+export function workLoop(w: SharedWork): void {
+  const ctrl = w.ctrl;
+  let seen = Atomics.load(ctrl, CTRL.GEN);
+  if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
+  for (;;) {
+    for (let spin = 0; Atomics.load(ctrl, CTRL.GEN) === seen && spin < SPIN_POLLS; spin++);
+    Atomics.wait(ctrl, CTRL.GEN, seen);
+    seen = Atomics.load(ctrl, CTRL.GEN);
+    if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
+    Atomics.add(ctrl, CTRL.ACTIVE, 1);
+    drainChunks(w);
+    if (Atomics.sub(ctrl, CTRL.ACTIVE, 1) === 1) Atomics.notify(ctrl, CTRL.ACTIVE);
+  }
+}
+
+/**
+ * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
+ * range, in order, and the others in order into tmp from position start; returns the end of the
+ * left rows. Without a branch on the side: a row is written to both places and only one position
+ * advances.
+ */
+export function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
+  let l = start;
+  let r = start;
+  for (let i = start; i < end; i++) {
+    const row = idx[i];
+    const left = goLeft[bins[col + row]];
+    idx[l] = row;
+    tmp[r] = row;
+    l += left;
+    r += 1 - left;
+  }
+  return l;
+}

@@ -510,8 +510,29 @@ export class CompiledTrees implements BlockScorer {
     for (let t0 = 0; t0 < nTrees; t0 += interleave) {
       const g = Math.min(interleave, nTrees - t0);
       for (let j = 0; j < g; j++) cur[j] = roots[t0 + j];
-      let active = g;
-      while (active > 0) {
+      // The sibling orders step off or off + 1, dfs 1 or off: a loop each, so a step tests nothing else.
+      if (!dfs) {
+        for (let active = g; active > 0; ) {
+          active = 0;
+          for (let j = 0; j < g; j++) {
+            const i = cur[j];
+            if (i < 0) continue;
+            const node = nodes[i];
+            const f = (node >>> binBits) & fMask;
+            const off = node >>> shift;
+            if (f === fMask) {
+              leafRows[t0 + j] = off;
+              cur[j] = -1;
+              continue;
+            }
+            const right = (q[qOffset + f] > (node & bMask)) as unknown as number;
+            cur[j] = i + off + right;
+            active++;
+          }
+        }
+        continue;
+      }
+      for (let active = g; active > 0; ) {
         active = 0;
         for (let j = 0; j < g; j++) {
           const i = cur[j];
@@ -525,7 +546,7 @@ export class CompiledTrees implements BlockScorer {
             continue;
           }
           const right = (q[qOffset + f] > (node & bMask)) as unknown as number;
-          cur[j] = dfs ? i + 1 + (off - 1) * right : i + off + right;
+          cur[j] = i + 1 + (off - 1) * right;
           active++;
         }
       }

@@ -70,23 +70,23 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     assert.deepEqual(batch, expected);
   });
 
-  it('the blocks order: a walk reads a new cache line at most every third node, fewer lines than depth-first', () => {
+  it('the blocks order: a walk enters a new 128-byte block at most every fourth node, fewer than depth-first', () => {
     const compact = compactForest(model);
-    /** Per walk of each test row through each tree: nodes visited, and distinct 64-byte lines (16 packed nodes) read. */
-    const walks = (order: 'blocks' | 'dfs'): { nodes: number; lines: number }[] => {
+    /** Per walk of each test row through each tree: nodes visited, and distinct 128-byte blocks (32 packed nodes) read. */
+    const walks = (order: 'blocks' | 'dfs'): { nodes: number; blocks: number }[] => {
       const compiled = compileTrees(compact, { order });
       const { nodes, roots, binBits, featureBits, packed, nTrees } = compiled.parts;
       assert.ok(packed);
       const fMask = (1 << featureBits) - 1;
       const q = new Int32Array(test.X.cols);
-      const out: { nodes: number; lines: number }[] = [];
+      const out: { nodes: number; blocks: number }[] = [];
       for (let r = 0; r < test.X.rows; r++) {
         compiled.quantize(row(r), 0, q, 0);
         for (let t = 0; t < nTrees; t++) {
-          const lines = new Set<number>();
+          const seen = new Set<number>();
           let visited = 0;
           for (let i = roots[t]; ; visited++) {
-            lines.add(i >> 4);
+            seen.add(i >> 5);
             const node = nodes[i];
             const f = (node >>> binBits) & fMask;
             const off = node >>> (binBits + featureBits);
@@ -94,16 +94,16 @@ describe('compact trees on real Covertype rows', { skip }, () => {
             const right = q[f] > (node & ((1 << binBits) - 1));
             i = order === 'dfs' ? (right ? i + off : i + 1) : i + off + (right ? 1 : 0);
           }
-          out.push({ nodes: visited + 1, lines: lines.size });
+          out.push({ nodes: visited + 1, blocks: seen.size });
         }
       }
       return out;
     };
-    // A tree's first line holds its top four levels, every later one at least three more.
-    const blocks = walks('blocks');
-    for (const w of blocks) assert.ok(w.lines <= 1 + Math.ceil(Math.max(0, w.nodes - 4) / 3), JSON.stringify(w));
-    const mean = (ws: { lines: number }[]) => ws.reduce((a, w) => a + w.lines, 0) / ws.length;
-    assert.ok(mean(blocks) < mean(walks('dfs')));
+    // A tree's first block holds its top five levels, every later one at least four more.
+    const blocked = walks('blocks');
+    for (const w of blocked) assert.ok(w.blocks <= 1 + Math.ceil(Math.max(0, w.nodes - 5) / 4), JSON.stringify(w));
+    const mean = (ws: { blocks: number }[]) => ws.reduce((a, w) => a + w.blocks, 0) / ws.length;
+    assert.ok(mean(blocked) < mean(walks('dfs')));
   });
 
   it('a NaN goes right at every split, as `x < threshold` says', () => {

@@ -11,6 +11,7 @@ import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, spreadBundles } from './histograms.ts';
 import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 
 /** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
@@ -26,18 +27,7 @@ export interface GrowerConfig {
   minGain: number;
 }
 
-/** The best split found for a leaf (right side = leaf total - left side). */
-export interface SplitRecord {
-  feature: number;
-  /** Value bins <= bin go left. */
-  bin: number;
-  /** Where rows in the missing bin go. */
-  defaultLeft: boolean;
-  gain: number;
-  leftG: number;
-  leftH: number;
-  leftN: number;
-}
+export type { SplitRecord } from './splits.ts';
 
 /** A grown tree over bins; node ids as the model (root 0, children adjacent: right = left + 1). */
 export interface GrownTree {
@@ -142,8 +132,16 @@ export class TreeGrower {
       tmp: new Int32Array(alloc(n * 4)),
       chunkLeft: new Int32Array(alloc(nChunks * 4)),
       gradients,
+      hist: this.pool.backing!,
+      splits: {
+        bins: { nBins: data.nBins, missingBin: data.missingBin, hasMissing: data.hasMissing },
+        cfg: { minSamplesLeaf: cfg.minSamplesLeaf, minHessianLeaf: cfg.minHessianLeaf, l2: cfg.l2, minGain: cfg.minGain },
+        features: new Int32Array(alloc(data.nFeatures * 4)),
+        leaves: new Float64Array(alloc(2 * 4 * 8)),
+        out: new Float64Array(alloc(2 * SPLIT_FIELDS * 8)),
+      },
     };
-    this.features = new Int32Array(data.nFeatures);
+    this.features = this.work.splits.features;
     this.treeDense = new Int32Array(data.nFeatures);
   }
 
@@ -226,27 +224,29 @@ export class TreeGrower {
 
   /** Best split of a leaf from its histograms, or null (no split satisfies the constraints). */
   findBestSplit(buf: number, G: number, H: number, N: number): SplitRecord | null {
-    const cfg = this.cfg;
-    const hist = this.pool.backing!;
-    const base = buf * this.pool.size;
     const best = this.best;
-    best.feature = -1;
-    best.gain = Math.max(cfg.minGain, 0);
-    for (let j = 0; j < this.nTreeFeatures; j++) {
-      const f = this.features[j];
-      const off = base + this.pool.featOff[f];
-      const hasMb = this.data.hasMissing[f] === 1;
-      const nValue = this.data.nBins[f] - (hasMb ? 1 : 0);
-      const mo = off + this.data.missingBin[f] * 3;
-      const mn = hasMb ? hist[mo + 2] : 0;
-      // Missing values to the right (unseen ones follow the larger child); with missing values,
-      // "all values left" is a split too.
-      scanSplits(hist, off, mn > 0 ? nValue : nValue - 1, 0, 0, 0, mn === 0 ? DEFAULT_LARGER : DEFAULT_RIGHT, f, G, H, N, cfg, best);
-      // Missing values to the left.
-      if (mn > 0) scanSplits(hist, off, nValue - 1, hist[mo], hist[mo + 1], mn, DEFAULT_LEFT, f, G, H, N, cfg, best);
-    }
+    searchSplits(this.pool.backing!, buf * this.pool.size, this.pool.featOff, this.features, this.nTreeFeatures, this.data, G, H, N, this.cfg, best);
     if (best.feature < 0) return null;
-    return { feature: best.feature, bin: best.bin, defaultLeft: best.defaultLeft, gain: best.gain, leftG: best.leftG, leftH: best.leftH, leftN: best.leftN };
+    return { ...best };
+  }
+
+  /** The best splits of two leaves, searched by two threads when there are workers. */
+  private findBestSplits(a: Leaf, b: Leaf): void {
+    if (this.workers.length === 0) {
+      a.split = this.findBestSplit(a.buf, a.G, a.H, a.end - a.start);
+      b.split = this.findBestSplit(b.buf, b.G, b.H, b.end - b.start);
+      return;
+    }
+    const { ctrl, splits } = this.work;
+    for (const [c, leaf] of [a, b].entries()) {
+      splits.leaves.set([leaf.buf, leaf.G, leaf.H, leaf.end - leaf.start], 4 * c);
+    }
+    ctrl[CTRL.KIND] = TASK.FIND;
+    ctrl[CTRL.NCHUNKS] = 2;
+    ctrl[CTRL.NFEAT] = this.nTreeFeatures;
+    runTask(ctrl, this.work, this.workers.length);
+    a.split = readSplit(splits.out, 0);
+    b.split = readSplit(splits.out, SPLIT_FIELDS);
   }
 
   /** Stable partition of [start, end) by the split; returns the first position of the right child. */
@@ -371,9 +371,13 @@ export class TreeGrower {
       }
     }
     pool.release(leaf.buf);
+    if (canL && canR) this.findBestSplits(L, R);
+    else if (canL || canR) {
+      const c = canL ? L : R;
+      c.split = this.findBestSplit(c.buf, c.G, c.H, c.end - c.start);
+    }
     for (const c of [L, R]) {
       if (c.buf < 0) continue;
-      if (c === L ? canL : canR) c.split = this.findBestSplit(c.buf, c.G, c.H, c.end - c.start);
       if (!c.split) {
         pool.release(c.buf);
         c.buf = -1;
@@ -399,59 +403,6 @@ function sumPairs(idx: Int32Array, gh: Float32Array, m: number): [number, number
     h += gh[2 * idx[i] + 1];
   }
   return [g, h];
-}
-
-/** Where the missing bin goes for the splits a scan tries: left, right, or with the larger side. */
-const DEFAULT_LEFT = 0;
-const DEFAULT_RIGHT = 1;
-const DEFAULT_LARGER = 2;
-
-/**
- * Tries the splits "value bins 0 .. b go left" for b < last of one feature's histogram at `off`,
- * the left side starting from (g0, h0, n0) (the missing bin's sums when it goes left), and
- * records the best in `best` (gain G_L^2 / (H_L + l2) + G_R^2 / (H_R + l2) - G^2 / (H + l2), halved).
- */
-function scanSplits(
-  hist: Float64Array,
-  off: number,
-  last: number,
-  g0: number,
-  h0: number,
-  n0: number,
-  missing: number,
-  f: number,
-  G: number,
-  H: number,
-  N: number,
-  cfg: GrowerConfig,
-  best: SplitRecord,
-): void {
-  const { minSamplesLeaf, minHessianLeaf, l2 } = cfg;
-  const parent = (G * G) / (H + l2);
-  let gl = g0;
-  let hl = h0;
-  let nl = n0;
-  for (let b = 0; b < last; b++) {
-    const o = off + b * 3;
-    if (hist[o + 2] === 0) continue;
-    gl += hist[o];
-    hl += hist[o + 1];
-    nl += hist[o + 2];
-    const nr = N - nl;
-    const hr = H - hl;
-    if (nl < minSamplesLeaf || nr < minSamplesLeaf || hl < minHessianLeaf || hr < minHessianLeaf) continue;
-    const gr = G - gl;
-    const gain = 0.5 * ((gl * gl) / (hl + l2) + (gr * gr) / (hr + l2) - parent);
-    if (gain > best.gain) {
-      best.gain = gain;
-      best.feature = f;
-      best.bin = b;
-      best.defaultLeft = missing === DEFAULT_LEFT || (missing === DEFAULT_LARGER && nl >= nr);
-      best.leftG = gl;
-      best.leftH = hl;
-      best.leftN = nl;
-    }
-  }
 }
 
 /** The leaf whose split has the largest gain (the first of equals), -1 when no leaf can split. */

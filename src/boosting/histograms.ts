@@ -335,14 +335,7 @@ function scanRows(
       hist[o + 1] += h;
       hist[o + 2] += 1;
     }
-    if (sparse) {
-      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
-        const o = base + sparseEntry[e];
-        hist[o] += g;
-        hist[o + 1] += h;
-        hist[o + 2] += 1;
-      }
-    }
+    if (sparse) addSparse(hist, base, sparsePtr, sparseEntry, r, g, h);
     i++;
   }
   for (; i < end; i += 2) {
@@ -366,19 +359,19 @@ function scanRows(
       hist[oq + 2] += 1;
     }
     if (sparse) {
-      for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
-        const o = base + sparseEntry[e];
-        hist[o] += gr;
-        hist[o + 1] += hr;
-        hist[o + 2] += 1;
-      }
-      for (let e = sparsePtr[q], e1 = sparsePtr[q + 1]; e < e1; e++) {
-        const o = base + sparseEntry[e];
-        hist[o] += gq;
-        hist[o + 1] += hq;
-        hist[o + 2] += 1;
-      }
+      addSparse(hist, base, sparsePtr, sparseEntry, r, gr, hr);
+      addSparse(hist, base, sparsePtr, sparseEntry, q, gq, hq);
     }
+  }
+}
+
+/** Adds (g, h) to row r's listed sparse bins (offsets from base). */
+function addSparse(hist: Float64Array, base: number, sparsePtr: Int32Array, sparseEntry: Int32Array, r: number, g: number, h: number): void {
+  for (let e = sparsePtr[r], e1 = sparsePtr[r + 1]; e < e1; e++) {
+    const o = base + sparseEntry[e];
+    hist[o] += g;
+    hist[o + 1] += h;
+    hist[o + 2] += 1;
   }
 }
 

@@ -1,17 +1,19 @@
 // The work a tree grower shares with its worker threads, a node at a time: a task is cut into
 // chunks of rows (chunkCount: by the node's size alone), and the calling thread and the workers
-// take chunks off a shared counter until none is left. Two kinds of task:
+// take chunks off a shared counter until none is left. The kinds of task:
 // - HIST: each chunk sums its rows into a scratch histogram of its own (histograms.ts), which the
 //   calling thread then adds up in chunk order;
 // - PARTITION: each chunk splits its rows stably into the rows that go left (moved to the front of
 //   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
-//   chunks' left parts and right parts in chunk order.
+//   chunks' left parts and right parts in chunk order;
 // - GRADIENTS: each chunk computes the objective's gradients of its rows (of all rows of the
-//   training set, once per iteration).
+//   training set, once per iteration);
+// - FIND: two "chunks", the best splits of a split leaf's two children.
 // The result does not depend on which thread took which chunk, nor on their number.
 
 import { accumulateRows, chunkStart, type NodeRows } from './histograms.ts';
 import { makeObjective, type Objective } from './objective.ts';
+import { searchSplits, SPLIT_FIELDS, type SplitBins, type SplitConstraints, type SplitRecord, writeSplit } from './splits.ts';
 import type { BoostingObjective } from './params.ts';
 
 /** The trainer's arrays the objective's gradients are computed from and into (see Objective.gradients). */
@@ -41,6 +43,19 @@ export interface SharedWork {
   chunkLeft: Int32Array;
   /** GRADIENTS (when the trainer shares them). */
   gradients: GradientArrays | null;
+  /** FIND: the histogram buffers (HistogramPool.backing). */
+  hist: Float64Array;
+  splits: SplitWork;
+}
+
+/** FIND: chunk c searches the best split of leaf c (buffer id, G, H, rows at leaves[4c ..]) into out[c * SPLIT_FIELDS ..]. */
+export interface SplitWork {
+  bins: SplitBins;
+  cfg: SplitConstraints;
+  /** The tree's features (features[0 .. NFEAT)). */
+  features: Int32Array;
+  leaves: Float64Array;
+  out: Float64Array;
 }
 
 /**
@@ -58,9 +73,9 @@ export interface SharedWork {
  * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
  * share of the work.
  */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, END: 6, NCHUNKS: 7, NRUNS: 8, SPARSE: 9, COL: 10, SIZE: 11 } as const;
+export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, END: 6, NCHUNKS: 7, NRUNS: 8, SPARSE: 9, COL: 10, NFEAT: 11, SIZE: 12 } as const;
 
-export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2 } as const;
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3 } as const;
 
 /** NEXT between tasks: larger than any chunk index, so every claim fails. */
 export const TASK_CLOSED = 1 << 29;
@@ -79,11 +94,15 @@ export function drainChunks(w: SharedWork): void {
     const c = Atomics.add(ctrl, CTRL.NEXT, 1);
     const nChunks = ctrl[CTRL.NCHUNKS];
     if (c >= TASK_CLOSED || c >= nChunks) return;
+    const kind = ctrl[CTRL.KIND];
+    if (kind === TASK.FIND) {
+      findSplit(w, c, ctrl[CTRL.NFEAT]);
+      continue;
+    }
     const start = ctrl[CTRL.START];
     const end = ctrl[CTRL.END];
     const a = chunkStart(start, end, nChunks, c);
     const b = chunkStart(start, end, nChunks, c + 1);
-    const kind = ctrl[CTRL.KIND];
     if (kind === TASK.HIST) {
       accumulateRows(w.scratch, c * w.size, w.size, w.featOff, w.rows, ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, a, b);
     } else if (kind === TASK.PARTITION) {
@@ -93,6 +112,16 @@ export function drainChunks(w: SharedWork): void {
       objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
     }
   }
+}
+
+// This thread's record of the best split found (see findSplit).
+const found: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
+
+function findSplit(w: SharedWork, c: number, nFeat: number): void {
+  const s = w.splits;
+  const leaf = s.leaves;
+  searchSplits(w.hist, leaf[4 * c] * w.size, w.featOff, s.features, nFeat, s.bins, leaf[4 * c + 1], leaf[4 * c + 2], leaf[4 * c + 3], s.cfg, found);
+  writeSplit(found, s.out, c * SPLIT_FIELDS);
 }
 
 // Each thread's own objective for a training run (an objective keeps scratch).

@@ -288,7 +288,12 @@ export class PredictionLog {
 
   /** A new request id (request-id.ts): it names this log and the request's number, so feedback can find its records. */
   requestId(): string {
-    return formatRequestId(this.writerId, this.nextSeq++);
+    const seq = this.nextSeq++;
+    const id = formatRequestId(this.writerId, seq);
+    // Its records usually come next: their number is known, not parsed back out of the id.
+    this.lastRequestId = id;
+    this.lastSeq = seq;
+    return id;
   }
 
   /** Whether the next request is logged (decided once per request, so its rows stay together). */

@@ -1,5 +1,6 @@
-// Helpers shared by the benchmarks: raw float64 files exchanged with child processes, the predict event, and the
-// peak RSS of the current process.
+// Helpers shared by the benchmarks: raw float64 files exchanged with child processes, child processes' output,
+// the predict event, and the peak RSS of the current process.
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 export function writeF64(path: string, a: Float64Array): void {
@@ -11,6 +12,28 @@ export function readF64(path: string): Float64Array {
   const out = new Float64Array(b.byteLength / 8);
   new Uint8Array(out.buffer).set(b);
   return out;
+}
+
+/**
+ * Runs a command to its end and returns its exit status and output, without blocking this process's event
+ * loop (which may be serving what the command measures).
+ */
+export async function runToEnd(
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { status, stdout, stderr };
 }
 
 /**

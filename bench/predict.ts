@@ -30,7 +30,7 @@ import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../s
 import { EmbeddedStack, freePort } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
-import { predictEvent } from './io.ts';
+import { predictEvent, runToEnd } from './io.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -122,20 +122,24 @@ async function wrk(url: string, bodyFile: string, connections: number, seconds: 
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal f = io.open("${bodyFile}", "rb")\nwrk.body = f:read("*a")\nf:close()\n`,
   );
   // Asynchronously: the stack's HTTP API answers from this process's event loop.
-  const child = spawn(
-    'wrk',
-    ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '10s', '--latency', '-s', script, url],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const {
+    status,
+    stdout: out,
+    stderr: err,
+  } = await runToEnd('wrk', [
+    '-t',
+    String(Math.min(2, connections)),
+    '-c',
+    String(connections),
+    '-d',
+    `${seconds}s`,
+    '--timeout',
+    '10s',
+    '--latency',
+    '-s',
+    script,
+    url,
+  ]);
   if (status !== 0) throw new Error(`wrk failed: ${err}${out}`);
   const requests = Number(/(\d+) requests in ([\d.]+\w+)/.exec(out)?.[1]);
   const duration = wrkMs(/\d+ requests in ([\d.]+\w+)/.exec(out)?.[1] ?? '0s') / 1000;

@@ -30,7 +30,8 @@ const { values: opts } = parseArgs({
   },
 });
 const env = process.env;
-const pool = createPool({ ...mysqlSettings(loadConfig(process.env)), database: String(env.MYSQL_DATABASE) });
+const config = loadConfig(process.env);
+const pool = createPool({ ...mysqlSettings(config), database: String(env.MYSQL_DATABASE) });
 const store = new ArtifactStore({
   bucket: String(env.S3_BUCKET),
   region: 'us-east-1',
@@ -38,12 +39,12 @@ const store = new ArtifactStore({
   credentials: { accessKeyId: String(env.S3_ACCESS_KEY_ID), secretAccessKey: String(env.S3_SECRET_ACCESS_KEY) },
 });
 const server = new ModelServer(pool, store, 2000);
-// The deployed defaults (src/config.ts).
+// The deployed settings (src/config.ts's defaults unless the environment says otherwise).
 const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {
   sampleRate: 1,
-  bufferBytes: 8_000_000,
-  flushBytes: 1_000_000,
-  flushMs: 5000,
+  bufferBytes: config.PREDICTION_LOG_BUFFER_BYTES,
+  flushBytes: config.PREDICTION_LOG_FLUSH_BYTES,
+  flushMs: config.PREDICTION_LOG_FLUSH_MS,
   background: true,
 });
 const records = JSON.parse(String(opts.rows)) as unknown[];

@@ -1,13 +1,17 @@
 // What the prediction log costs POST /predict: the same champion, the same request bodies, the same
 // cores, with logging on (PREDICTION_LOG_SAMPLE_RATE=1, the default) and off (0).
 //
-// - HTTP: two serverless-offline processes of one embedded stack's database and bucket (one with the
-//   log on, one off), the same warm-up each, then loaded in turn with autocannon for a fixed duration
+// - HTTP: two embedded stacks on one database and bucket (one with the log on, one off), the same
+//   warm-up each, then loaded in turn with autocannon (in a process of its own: this one runs the
+//   stacks' S3 servers, whose work must not stall the load generator's event loop) for a fixed duration
 //   per round; rounds alternate which side goes first and repeat; the tables show the median and
-//   min–max of each side and their ratio. Each round also reads the serving process's CPU time
-//   (/proc), which other load on a shared machine disturbs far less than throughput: CPU µs per
-//   answered request, on against off. The machine's noise at this level is larger than the goal:
-//   read the spreads before the medians.
+//   min–max of each side and their ratio. Each round also reads the CPU time (/proc), which other load
+//   on a shared machine disturbs far less than throughput, per answered request, of every process
+//   involved: the gateway serving the HTTP API (its containers, where the log is buffered and flushed),
+//   this runner (the S3 emulator, s3rver, which receives the log's PUTs: a cost AWS S3 does not put on
+//   the machine, shown apart but not taken out of the throughput), MariaDB (when local) and the load
+//   generator; and the log's PUTs per second. The machine's noise at this level is larger than the
+//   goal: read the spreads before the medians.
 // - In-process (bench/prediction-log-in-process.ts, a process of its own): ModelServer.predict plus
 //   logPrediction into a real log (S3 + MySQL writer, background flushes) against ModelServer.predict
 //   alone, alternating fixed-duration windows: calls/s, CPU per call, and the event loop's longest
@@ -16,20 +20,22 @@
 // Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
 //   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]
-//   (--concurrency "" measures in-process only)
-import { spawn } from 'node:child_process';
+//   (--concurrency "" measures in-process only; --help)
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { loadConfig, mysqlSettings, repoRoot, resolveFromRepo } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
 import { EmbeddedStack } from '../src/embedded/stack.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
+import { runToEnd } from './io.ts';
 import type { Window as InProcessWindow } from './prediction-log-in-process.ts';
 
 const { values: opts } = parseArgs({
@@ -39,8 +45,21 @@ const { values: opts } = parseArgs({
     concurrency: { type: 'string', default: '1,10,50' },
     trees: { type: 'string', default: '100' },
     'in-process-seconds': { type: 'string', default: '3' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (opts.help) {
+  console.log(
+    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]\n' +
+      '  --seconds             length of each measured round (per side)\n' +
+      '  --rounds              rounds per side and concurrency (alternating which side goes first)\n' +
+      '  --concurrency         client connections, comma-separated ("" measures in-process only)\n' +
+      '  --trees               trees of the champion the pipeline trains first (full depth)\n' +
+      '  --in-process-seconds  length of each in-process window\n' +
+      'Writes bench/results/prediction-log.json.',
+  );
+  process.exit(0);
+}
 const SECONDS = Number(opts.seconds);
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
@@ -61,7 +80,16 @@ interface Round {
   p50_ms: number;
   p99_ms: number;
   errors: number;
+  /** CPU µs per answered request: the gateway (the HTTP API and its containers). */
   cpu_us_per_request: number;
+  /** … this runner: the S3 emulator (s3rver) the log's PUTs go to. */
+  s3_cpu_us_per_request: number;
+  /** … MariaDB (null: not a local process). */
+  db_cpu_us_per_request: number | null;
+  /** … the load generator. */
+  client_cpu_us_per_request: number;
+  /** The log's PUTs (rows of prediction_log_flushes) per second. */
+  puts_per_s: number;
 }
 
 /** CPU time (user + system) a process has used, in µs (Linux /proc; clock ticks of 10 ms). */
@@ -70,24 +98,89 @@ async function cpuMicros(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
+/** The local MySQL server's process, when there is one to read. */
+function localDatabasePid(): number | null {
+  for (const name of ['mariadbd', 'mysqld']) {
+    try {
+      return Number(execFileSync('pgrep', ['-o', '-x', name], { encoding: 'utf8' }).trim()) || null;
+    } catch {
+      // not running under this name
+    }
+  }
+  return null;
+}
+
+/** Runs a bench script in a process of its own and reads the JSON line it ends its output with. */
+async function childJson<T>(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const { status, stdout, stderr } = await runToEnd(process.execPath, [path.join(repoRoot, script), ...args], { env });
+  if (status !== 0) throw new Error(`${script} failed (${status}): ${stderr}`);
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as T;
+}
+
+/** autocannon in a process of its own (bench/autocannon-process.ts): its result and its CPU time. */
+const autocannonProcess = (options: autocannon.Options) =>
+  childJson<{ result: autocannon.Result; cpu_us: number }>('bench/autocannon-process.ts', [JSON.stringify(options)]);
+
+/** Rows of prediction_log_flushes: one per PUT of the log. */
+async function flushes(stack: EmbeddedStack): Promise<number> {
+  const [[row]] = (await stack.pool!.query('SELECT COUNT(*) AS n FROM prediction_log_flushes')) as unknown as [{ n: number }[]];
+  return Number(row.n);
+}
+
 /**
  * One fixed-duration round against one side. Besides throughput and latency (which the other
- * processes on a shared machine disturb), the serving process's own CPU time per answered request.
+ * processes on a shared machine disturb), the CPU time per answered request of each process involved.
  */
-async function load(url: string, body: string, connections: number, seconds: number, pid: number): Promise<Round> {
-  const cpu0 = await cpuMicros(pid);
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 20 });
-  const cpu = (await cpuMicros(pid)) - cpu0;
+async function load(stack: EmbeddedStack, body: string, connections: number, seconds: number): Promise<Round> {
+  const gateway = stack.httpApiPid ?? 0;
+  const [cpu0, db0, puts0] = await Promise.all([cpuMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
+  const runner0 = process.cpuUsage();
+  const started = performance.now();
+  const { result: r, cpu_us: client } = await autocannonProcess({
+    url: `${stack.baseUrl}/predict`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+    timeout: 20,
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  const runner = process.cpuUsage(runner0);
+  const [cpu1, db1, puts1] = await Promise.all([cpuMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
+  const per = (us: number) => Math.round(us / Math.max(1, r['2xx']));
   return {
     rps: Math.round(r.requests.average * 10) / 10,
     p50_ms: r.latency.p50,
     p99_ms: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
-    cpu_us_per_request: Math.round(cpu / Math.max(1, r['2xx'])),
+    cpu_us_per_request: per(cpu1 - cpu0),
+    s3_cpu_us_per_request: per(runner.user + runner.system),
+    db_cpu_us_per_request: database ? per(db1 - db0) : null,
+    client_cpu_us_per_request: per(client),
+    puts_per_s: Math.round(((puts1 - puts0) / elapsed) * 100) / 100,
   };
 }
-/** serverless-offline's process id (the stack keeps its child process to itself). */
-const pidOf = (stack: EmbeddedStack): number => stack.httpApiPid ?? 0;
+
+/** The log's objects: how many, their bytes. */
+async function loggedObjects(stack: EmbeddedStack): Promise<{ objects: number; bytes: number }> {
+  let objects = 0;
+  let bytes = 0;
+  let token: string | undefined;
+  do {
+    const page: ListObjectsV2CommandOutput = await stack.store!.client.send(
+      new ListObjectsV2Command({ Bucket: stack.store!.bucket, Prefix: 'predictions/', ...(token ? { ContinuationToken: token } : {}) }),
+    );
+    for (const o of page.Contents ?? []) {
+      objects++;
+      bytes += o.Size ?? 0;
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return { objects, bytes };
+}
+
+const database = localDatabasePid();
 
 const label = randomBytes(4).toString('hex');
 const mysql = { ...mysqlSettings(loadConfig(process.env)), database: `mlops_bench_predlog_${label}` };
@@ -122,13 +215,12 @@ try {
   const scenarios: Record<string, unknown>[] = [];
   for (const c of CONCURRENCY) {
     const sides: Record<'on' | 'off', Round[]> = { on: [], off: [] };
-    for (const side of ['on', 'off'] as const) await load(`${stacks[side].baseUrl}/predict`, body, c, 2, pidOf(stacks[side])); // warm-up
+    for (const side of ['on', 'off'] as const) await load(stacks[side], body, c, 2); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which side goes first, so neither always runs on a warmer machine.
-      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[])
-        sides[side].push(await load(`${stacks[side].baseUrl}/predict`, body, c, SECONDS, pidOf(stacks[side])));
+      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(stacks[side], body, c, SECONDS));
     }
-    const m = (side: 'on' | 'off', k: keyof Round) => median(sides[side].map((x) => x[k]));
+    const m = (side: 'on' | 'off', k: keyof Round) => Math.round(median(sides[side].map((x) => Number(x[k]))) * 100) / 100;
     const s = {
       concurrency: c,
       seconds: SECONDS,
@@ -144,11 +236,18 @@ try {
       cpu_us_on: m('on', 'cpu_us_per_request'),
       cpu_us_off: m('off', 'cpu_us_per_request'),
       cpu_overhead_pct: Math.round((m('on', 'cpu_us_per_request') / m('off', 'cpu_us_per_request') - 1) * 1000) / 10,
+      s3_cpu_us_on: m('on', 's3_cpu_us_per_request'),
+      s3_cpu_us_off: m('off', 's3_cpu_us_per_request'),
+      db_cpu_us_on: database ? m('on', 'db_cpu_us_per_request') : null,
+      db_cpu_us_off: database ? m('off', 'db_cpu_us_per_request') : null,
+      client_cpu_us_on: m('on', 'client_cpu_us_per_request'),
+      client_cpu_us_off: m('off', 'client_cpu_us_per_request'),
+      puts_per_s_on: m('on', 'puts_per_s'),
       errors: sides.on.reduce((n, x) => n + x.errors, 0) + sides.off.reduce((n, x) => n + x.errors, 0),
     };
     scenarios.push(s);
     log(
-      `c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} %`,
+      `c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | gateway CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} % | S3 emulator ${s.s3_cpu_us_on} / ${s.s3_cpu_us_off} µs, MariaDB ${s.db_cpu_us_on ?? '-'} / ${s.db_cpu_us_off ?? '-'} µs, load generator ${s.client_cpu_us_on} / ${s.client_cpu_us_off} µs | ${s.puts_per_s_on} PUTs/s`,
     );
   }
 
@@ -157,56 +256,41 @@ try {
   const [[counts]] = (await stacks.on.pool!.query(
     'SELECT COALESCE(SUM(records), 0) AS n, COALESCE(SUM(dropped), 0) AS dropped FROM prediction_log_flushes',
   )) as unknown as [{ n: number; dropped: number }[]];
-  log(`prediction log: ${counts.n} rows written, ${counts.dropped} dropped`);
+  const objects = await loggedObjects(stacks.on);
+  const bytesPerRecord = Math.round(objects.bytes / Math.max(1, Number(counts.n)));
+  log(
+    `prediction log: ${counts.n} rows written, ${counts.dropped} dropped, in ${objects.objects} objects (${Math.round(objects.bytes / Math.max(1, objects.objects) / 1000)} kB each, ${bytesPerRecord} B per row)`,
+  );
 
   // In-process: the same predict, with and without logPrediction into a real log, in a process of its
   // own (bench/prediction-log-in-process.ts) so that neither the S3 server nor this heap is measured.
   // Asynchronously: the S3 server the child writes to runs in this process.
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(repoRoot, 'bench/prediction-log-in-process.ts'),
-      '--seconds',
-      String(IN_PROCESS_SECONDS),
-      '--rounds',
-      String(ROUNDS),
-      '--rows',
-      JSON.stringify(rows.slice(0, 1)),
-    ],
+  // This process meanwhile only runs the S3 emulator the child's log writes to.
+  const emulator0 = process.cpuUsage();
+  const measured = await childJson<{ rounds: Record<'on' | 'off', InProcessWindow[]>; log: PredictionLogStats }>(
+    'bench/prediction-log-in-process.ts',
+    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, 1))],
     {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        MYSQL_HOST: mysql.host,
-        MYSQL_PORT: String(mysql.port),
-        MYSQL_USER: mysql.user,
-        MYSQL_PASSWORD: mysql.password,
-        MYSQL_DATABASE: mysql.database,
-        S3_BUCKET: bucket,
-        S3_ENDPOINT: `http://127.0.0.1:${stacks.on.s3Port}`,
-        S3_ACCESS_KEY_ID: 'S3RVER',
-        S3_SECRET_ACCESS_KEY: 'S3RVER',
-      },
+      ...process.env,
+      MYSQL_HOST: mysql.host,
+      MYSQL_PORT: String(mysql.port),
+      MYSQL_USER: mysql.user,
+      MYSQL_PASSWORD: mysql.password,
+      MYSQL_DATABASE: mysql.database,
+      S3_BUCKET: bucket,
+      S3_ENDPOINT: `http://127.0.0.1:${stacks.on.s3Port}`,
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
     },
   );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`in-process measurement failed (${code}): ${stderr}`);
-  const measured = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
-    rounds: Record<'on' | 'off', InProcessWindow[]>;
-    log: PredictionLogStats;
-  };
+  const emulator = process.cpuUsage(emulator0);
   const inProcess = measured.rounds;
   const sideSummary = (side: 'on' | 'off') =>
     Object.fromEntries(
-      IN_PROCESS_FIELDS.map((k) => [k, { median: median(inProcess[side].map((x) => x[k])), range: spread(inProcess[side].map((x) => x[k])) }]),
+      IN_PROCESS_FIELDS.map((k) => [
+        k,
+        { median: Math.round(median(inProcess[side].map((x) => x[k])) * 1000) / 1000, range: spread(inProcess[side].map((x) => x[k])) },
+      ]),
     );
   const ip = {
     seconds: IN_PROCESS_SECONDS,
@@ -217,6 +301,8 @@ try {
     cpu_per_call_ratio: Math.round((median(inProcess.on.map((x) => x.cpu_us_per_call)) / median(inProcess.off.map((x) => x.cpu_us_per_call))) * 1000) / 1000,
     windows: inProcess,
     log: measured.log,
+    /** The S3 emulator's CPU (this process, while the child ran) per row the child's log wrote. */
+    s3_cpu_us_per_logged_row: Math.round(((emulator.user + emulator.system) / Math.max(1, measured.log.written)) * 10) / 10,
   };
   log(`\nin-process (ModelServer.predict ± logPrediction, ${ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
   log('| | log on | log off | on / off |');
@@ -226,17 +312,19 @@ try {
     const off = ip.off[k];
     log(`| ${k} | ${on.median} [${on.range}] | ${off.median} [${off.range}] | ${Math.round((on.median / off.median) * 1000) / 1000} |`);
   }
-  log(`log: wrote ${measured.log.written}, dropped ${measured.log.dropped}, write errors ${measured.log.writeErrors}`);
+  log(
+    `log: wrote ${measured.log.written}, dropped ${measured.log.dropped}, write errors ${measured.log.writeErrors}; the S3 emulator's CPU meanwhile: ${ip.s3_cpu_us_per_logged_row} µs per row written`,
+  );
 
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(
     path.join(repoRoot, 'bench/results/prediction-log.json'),
-    `${JSON.stringify({ trees: TREES, http: scenarios, indexed: counts, inProcess: ip }, null, 2)}\n`,
+    `${JSON.stringify({ trees: TREES, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
   );
   log(
-    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms (spread) | p99 overhead | CPU µs/request on / off | CPU overhead |',
+    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms (spread) | p99 overhead | gateway CPU µs/request on / off | gateway CPU overhead | S3 emulator CPU µs/request on / off | MariaDB on / off | load generator on / off | log PUTs/s |',
   );
-  log('|---|---|---|---|---|---|---|---|');
+  log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of scenarios as {
     concurrency: number;
     on: Round[];
@@ -250,9 +338,16 @@ try {
     cpu_us_on: number;
     cpu_us_off: number;
     cpu_overhead_pct: number;
+    s3_cpu_us_on: number;
+    s3_cpu_us_off: number;
+    db_cpu_us_on: number | null;
+    db_cpu_us_off: number | null;
+    client_cpu_us_on: number;
+    client_cpu_us_off: number;
+    puts_per_s_on: number;
   }[]) {
     log(
-      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} [${spread(s.on.map((x) => x.p99_ms))}] / ${s.p99_off} [${spread(s.off.map((x) => x.p99_ms))}] | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % |`,
+      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} [${spread(s.on.map((x) => x.p99_ms))}] / ${s.p99_off} [${spread(s.off.map((x) => x.p99_ms))}] | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % | ${s.s3_cpu_us_on} / ${s.s3_cpu_us_off} | ${s.db_cpu_us_on ?? '-'} / ${s.db_cpu_us_off ?? '-'} | ${s.client_cpu_us_on} / ${s.client_cpu_us_off} | ${s.puts_per_s_on} |`,
     );
   }
 } finally {

@@ -126,8 +126,11 @@ const ConfigSchema = z.object({
   PREDICTION_LOG_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(1),
   /** Memory the log's buffer may hold; records arriving when it is full are dropped and counted. */
   PREDICTION_LOG_BUFFER_BYTES: int(8_000_000),
-  /** The buffer is written out when it holds this much… */
-  PREDICTION_LOG_FLUSH_BYTES: int(1_000_000),
+  /**
+   * The buffer is written out when it holds this much… Each write has a fixed cost (the S3 client's request,
+   * the flushes row, S3's own work: about as much as 1 MB of body on the local stack), so few large objects.
+   */
+  PREDICTION_LOG_FLUSH_BYTES: int(4_000_000),
   /** …or when its oldest record is this old (0: at the end of every invocation). */
   PREDICTION_LOG_FLUSH_MS: int(5000),
   /** The monitor step looks at the predictions of this many past hours. */

@@ -53,7 +53,10 @@ export interface LogBatch {
   key: string;
   /** Records in it. */
   count: number;
-  /** JSON Lines (UTF-8), one per record. */
+  /**
+   * JSON Lines (UTF-8), one per record. The log reuses this memory once `write` has resolved: a writer
+   * that keeps the body after that keeps a copy.
+   */
   body: Uint8Array;
   /** Records of this model the full buffer dropped since the last written batch. */
   dropped: number;
@@ -105,8 +108,9 @@ export interface PredictionLogStats {
 interface Group {
   model: string;
   day: string;
-  /** Full chunks, then the one being filled (`used` bytes of it). */
+  /** Chunks (OffHeap's), the last one being filled: `filled` bytes of each of the others, `used` of it. */
   chunks: Buffer[];
+  filled: number[];
   used: number;
   records: number;
   /** Line numbers of champion records (the ones shadow scoring reads). */
@@ -123,26 +127,60 @@ const ENTRY_OVERHEAD = 96;
 /** Off-heap chunk size (a longer line gets a chunk of its own size). */
 const CHUNK_BYTES = 64 * 1024;
 
-/** Appends a line and its newline to a group's chunks. */
-function append(group: Group, line: string): void {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit.
-  const room = line.length * 3 + 1;
-  let chunk = group.chunks[group.chunks.length - 1];
-  if (!chunk || chunk.length - group.used < room) {
-    if (chunk) group.chunks[group.chunks.length - 1] = chunk.subarray(0, group.used);
-    chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, room));
-    group.chunks.push(chunk);
-    group.used = 0;
-  }
-  group.used += chunk.write(line, group.used, 'utf8');
-  chunk[group.used++] = 0x0a;
-}
+/**
+ * The log's off-heap memory, reused from flush to flush: the chunks lines are copied into, and the one
+ * buffer a batch's body is assembled in (one write at a time). A new Buffer is an ArrayBuffer of its own,
+ * and a chunk lives until its flush, long enough to be promoted to the old generation, where its bytes
+ * count towards the heap's limit: in a serving container's small heap (~25 MB) a few MB of new chunks
+ * and bodies brought on a full GC every 2–3 s (6 in 20 s of load, against none with the log off), each
+ * a pause of 10–40 ms of the thread that answers requests. Reused, the same memory stays allocated.
+ */
+class OffHeap {
+  private readonly free: Buffer[] = [];
+  private readonly maxFree: number;
+  private upload = Buffer.alloc(0);
 
-/** A group's lines as one body. */
-function body(group: Group): Buffer {
-  const chunks = group.chunks.slice();
-  chunks[chunks.length - 1] = chunks[chunks.length - 1].subarray(0, group.used);
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  constructor(boundBytes: number) {
+    this.maxFree = Math.ceil(boundBytes / CHUNK_BYTES);
+  }
+
+  /** Appends a line and its newline to a group's chunks. */
+  append(group: Group, line: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const room = line.length * 3 + 1;
+    let chunk = group.chunks[group.chunks.length - 1];
+    if (!chunk || chunk.length - group.used < room) {
+      if (chunk) group.filled.push(group.used);
+      chunk = room <= CHUNK_BYTES ? (this.free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)) : Buffer.allocUnsafeSlow(room);
+      group.chunks.push(chunk);
+      group.used = 0;
+    }
+    group.used += chunk.write(line, group.used, 'utf8');
+    chunk[group.used++] = 0x0a;
+  }
+
+  /**
+   * A group's lines as one body, its chunks taken back: a view of the upload buffer, valid until the
+   * next body (the log writes one batch at a time).
+   */
+  body(group: Group): Buffer {
+    let size = group.used;
+    for (const n of group.filled) size += n;
+    if (this.upload.length < size) this.upload = Buffer.allocUnsafeSlow(size + (size >> 3));
+    let at = 0;
+    group.chunks.forEach((chunk, i) => {
+      at += chunk.copy(this.upload, at, 0, i < group.filled.length ? group.filled[i] : group.used);
+      if (chunk.length === CHUNK_BYTES && this.free.length < this.maxFree) this.free.push(chunk);
+    });
+    group.chunks = [];
+    return this.upload.subarray(0, size);
+  }
+
+  /** Lets it all go (a closed log). */
+  clear(): void {
+    this.free.length = 0;
+    this.upload = Buffer.alloc(0);
+  }
 }
 
 /** A number as JSON writes it (NaN, Infinity: null). */
@@ -229,10 +267,12 @@ export class PredictionLog {
   private closed = false;
   private readonly droppedByModel = new Map<string, number>();
   private readonly counts = { logged: 0, sampledOut: 0, dropped: 0, written: 0, writeErrors: 0 };
+  private readonly memory: OffHeap;
 
   constructor(writer: LogWriter, options: PredictionLogOptions) {
     this.writer = writer;
     this.options = options;
+    this.memory = new OffHeap(options.bufferBytes);
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     if (options.background) {
@@ -248,7 +288,12 @@ export class PredictionLog {
 
   /** A new request id (request-id.ts): it names this log and the request's number, so feedback can find its records. */
   requestId(): string {
-    return formatRequestId(this.writerId, this.nextSeq++);
+    const seq = this.nextSeq++;
+    const id = formatRequestId(this.writerId, seq);
+    // Its records usually come next: their number is known, not parsed back out of the id.
+    this.lastRequestId = id;
+    this.lastSeq = seq;
+    return id;
   }
 
   /** Whether the next request is logged (decided once per request, so its rows stay together). */
@@ -277,7 +322,7 @@ export class PredictionLog {
       if (this.records === 0) this.oldestAt = this.now();
       const group = this.groupOf(record.model, record.ts.slice(0, 10));
       if (record.alias === 'champion') group.champion.push(group.records);
-      append(group, line);
+      this.memory.append(group, line);
       group.records++;
       group.bytes += bytes;
       const seq = this.seqOf(record.request_id);
@@ -299,7 +344,7 @@ export class PredictionLog {
     const k = `${model}\u0000${day}`;
     let group = this.groups.get(k);
     if (!group) {
-      group = { model, day, chunks: [], used: 0, records: 0, champion: [], seqFirst: null, seqLast: null, bytes: 0 };
+      group = { model, day, chunks: [], filled: [], used: 0, records: 0, champion: [], seqFirst: null, seqLast: null, bytes: 0 };
       this.groups.set(k, group);
     }
     this.lastGroup = group;
@@ -350,19 +395,23 @@ export class PredictionLog {
     this.groups = new Map();
     this.lastGroup = undefined;
     this.records = 0;
-    const batches = this.pending;
+    const retries = this.pending;
     this.pending = [];
-    for (const group of taken) batches.push(await this.batch(group));
-    for (const batch of batches) {
-      try {
-        await this.writer.write(batch);
-        this.bytes -= batch.bufferBytes;
-        this.counts.written += batch.count;
-      } catch (error) {
-        this.counts.writeErrors++;
-        this.pending.push(batch);
-        this.warn({ event: 'prediction_log_write_failed', key: batch.key, records: batch.count, message: (error as Error).message });
-      }
+    for (const batch of retries) await this.write(batch);
+    // One group at a time: its body is assembled in memory the next one reuses.
+    for (const group of taken) await this.write(await this.batch(group));
+  }
+
+  private async write(batch: LogBatch): Promise<void> {
+    try {
+      await this.writer.write(batch);
+      this.bytes -= batch.bufferBytes;
+      this.counts.written += batch.count;
+    } catch (error) {
+      this.counts.writeErrors++;
+      // Kept for the next flush: a copy of its body, whose memory the next batch reuses.
+      this.pending.push({ ...batch, body: Buffer.from(batch.body) });
+      this.warn({ event: 'prediction_log_write_failed', key: batch.key, records: batch.count, message: (error as Error).message });
     }
   }
 
@@ -391,7 +440,7 @@ export class PredictionLog {
 
   /** A group as one batch, with its object key. */
   private async batch(group: Group): Promise<LogBatch> {
-    const plain = body(group);
+    const plain = this.memory.body(group);
     const text = (await this.enrich(group, plain)) ?? plain;
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, '');
     const dropped = this.droppedByModel.get(group.model) ?? 0;
@@ -428,6 +477,7 @@ export class PredictionLog {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
     if (this.pending.length > 0) await this.flush();
+    this.memory.clear();
     return this.stats();
   }
 }

@@ -35,7 +35,8 @@ class MemoryWriter {
       this.failNext--;
       throw new Error('S3 down');
     }
-    this.batches.push(batch);
+    // The log reuses a body's memory once written (LogBatch): what is kept is a copy.
+    this.batches.push({ ...batch, body: Buffer.from(batch.body) });
   }
   lines(): Record<string, unknown>[] {
     return this.batches.flatMap((b) =>
@@ -117,6 +118,26 @@ describe('prediction log', () => {
     const stats = await log.close();
     assert.equal(writer.batches.length, 1);
     assert.equal(stats.written, 1);
+  });
+
+  it('keeps the lines of a failed batch while the batches after it reuse the memory bodies are made in', async () => {
+    const writer = new MemoryWriter();
+    writer.failNext = 1;
+    const log = new PredictionLog(writer, options());
+    log.add([record(1), record(2, { model: 'bodyfat', prediction: 14.2, label: undefined, probabilities: undefined })]);
+    await log.flush(); // covertype's write fails; bodyfat's body is made after it, in the same memory
+    log.add([record(3)]);
+    await log.close();
+    for (const b of writer.batches) {
+      for (const line of Buffer.from(b.body).toString('utf8').trim().split('\n')) assert.equal((JSON.parse(line) as PredictionRecord).model, b.model);
+    }
+    assert.deepEqual(
+      writer
+        .lines()
+        .map((l) => l.request_id)
+        .sort(),
+      [1, 2, 3].map((i) => record(i).request_id).sort(),
+    );
   });
 
   it('flushes at the end of an invocation only when due by age or size', async () => {

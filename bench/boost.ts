@@ -5,9 +5,10 @@
 //
 //   node bench/boost.ts [--datasets covertype,diabetes] [--rows N] [--iterations 100] [--leaves 31]
 //                       [--lr 0.1] [--bins 255] [--min-leaf 20] [--workers N] [--sides ours,sklearn_hgb,xgboost]
-//                       [--out bench/results/boost.json]
+//                       [--out bench/results/boost.json] [--from-source]
 //
-// The defaults are the issue's full run. For a quick comparison while working, e.g.
+// Ours runs the compiled learner (dist/, `npm run bench:boost` builds it first; see learnerModule),
+// or with --from-source the TypeScript sources. The defaults are the issue's full run. For a quick comparison while working, e.g.
 //   npm run bench:boost -- --datasets diabetes --sides ours,xgboost --out bench/results/boost-quick.json
 //
 // Covertype: all rows of ../shared/data/covertype (457,035 of the 581,012 UCI rows; multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
@@ -16,11 +17,12 @@
 // probabilities and this script scores them all with the same code (src/metrics).
 // Writes bench/results/boost.json. Missing python3-sklearn / python3-xgboost are installed with apt.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileBoosting, trainBoosting } from '../src/boosting/index.ts';
+import { Worker } from 'node:worker_threads';
+import { compileBoosting, type BoostingModel, type BoostingParams } from '../src/boosting/index.ts';
 import { aurocOvR } from '../src/metrics/index.ts';
 import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
 import { diabetesPath, groupSplit, loadDiabetes } from './diabetes.ts';
@@ -73,7 +75,7 @@ interface DatasetResult {
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/boost.json', import.meta.url));
 
-function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: number; sides: Side[]; out: string; child?: string } {
+function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: number; sides: Side[]; out: string; child?: string; fromSource: boolean } {
   const out = {
     datasets: ['covertype', 'diabetes'],
     rows: Infinity,
@@ -86,6 +88,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     sides: [...SIDES] as Side[],
     out: DEFAULT_OUT,
     child: undefined as string | undefined,
+    fromSource: false,
   };
   const num = (name: string, v: string | undefined, int: boolean): number => {
     const n = Number(v);
@@ -105,6 +108,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     else if (a === '--sides') out.sides = argv[++i].split(',') as Side[];
     else if (a === '--out') out.out = argv[++i];
     else if (a === '--child') out.child = argv[++i];
+    else if (a === '--from-source') out.fromSource = true;
     else throw new Error(`unknown option ${a}`);
   }
   for (const d of out.datasets) if (d !== 'covertype' && d !== 'diabetes') throw new Error(`unknown dataset ${d}`);
@@ -119,33 +123,67 @@ interface Meta {
   test_rows: number;
 }
 
+/**
+ * The learner the child fits with. Node's own TypeScript stripping runs WebAssembly whose growing
+ * memory detaches an ArrayBuffer, and from then on V8 checks every typed-array access of optimized
+ * code in that thread for a detached buffer: about 40 % more time in the histogram loops.
+ * Production runs the compiled JavaScript (`npm run build`), so by default the fit runs in a worker
+ * thread that loads only that (`--from-source`: the TypeScript sources, as before).
+ */
+function learnerModule(fromSource: boolean): string {
+  if (fromSource) return new URL('../src/boosting/index.ts', import.meta.url).href;
+  for (const dir of ['boosting', 'forest']) {
+    const src = fileURLToPath(new URL(`../src/${dir}/`, import.meta.url));
+    for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
+      const built = fileURLToPath(new URL(`../dist/src/${dir}/${f.replace(/\.ts$/, '.js')}`, import.meta.url));
+      if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(src, f)).mtimeMs) {
+        throw new Error(`${built} is missing or older than its source: run \`npm run build\` (or pass --from-source)`);
+      }
+    }
+  }
+  return new URL('../dist/src/boosting/index.js', import.meta.url).href;
+}
+
+// The fit, in a worker thread that loads nothing but `module` (CommonJS: an eval worker).
+const FIT_IN_WORKER = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+import(w.module).then(async ({ trainBoosting }) => {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const model = await trainBoosting(w.X, w.y, w.params, w.options);
+  const cpu = process.cpuUsage(c0);
+  parentPort.postMessage({ model, fit_s: (performance.now() - t0) / 1000, fit_cpu_s: (cpu.user + cpu.system) / 1e6 });
+});`;
+
 /** Child process: train ours on the files in `dir`, write its test probabilities, print one JSON line. */
-async function runChild(dir: string, s: Settings): Promise<void> {
+async function runChild(dir: string, s: Settings, fromSource: boolean): Promise<void> {
   const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
   const Xtr = readF64(join(dir, 'X_train.f64'));
   const ytr = readF64(join(dir, 'y_train.f64'));
   const Xte = readF64(join(dir, 'X_test.f64'));
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  const model = await trainBoosting(
-    { rows: meta.train_rows, cols: meta.cols, data: Xtr },
-    ytr,
-    {
-      task: 'classification',
-      nEstimators: s.iterations,
-      learningRate: s.lr,
-      maxLeaves: s.leaves,
-      minSamplesLeaf: s.minLeaf,
-      minHessianLeaf: 1e-3,
-      l2: 0,
-      maxBins: s.bins,
-      seed: SEED,
-    },
-    { workers: s.workers },
-  );
-  const fit_s = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
-  const fit_cpu_s = (cpu.user + cpu.system) / 1e6;
+  const params: BoostingParams = {
+    task: 'classification',
+    nEstimators: s.iterations,
+    learningRate: s.lr,
+    maxLeaves: s.leaves,
+    minSamplesLeaf: s.minLeaf,
+    minHessianLeaf: 1e-3,
+    l2: 0,
+    maxBins: s.bins,
+    seed: SEED,
+  };
+  const workerData = {
+    module: learnerModule(fromSource),
+    X: { rows: meta.train_rows, cols: meta.cols, data: Xtr },
+    y: ytr,
+    params,
+    options: { workers: s.workers },
+  };
+  const { model, fit_s, fit_cpu_s } = await new Promise<{ model: BoostingModel; fit_s: number; fit_cpu_s: number }>((resolve, reject) => {
+    const w = new Worker(FIT_IN_WORKER, { eval: true, workerData, transferList: [Xtr.buffer as ArrayBuffer, ytr.buffer as ArrayBuffer] });
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
   const predictor = compileBoosting(model);
   const t1 = performance.now();
   const proba = new Float64Array(meta.test_rows * meta.classes);
@@ -155,7 +193,7 @@ async function runChild(dir: string, s: Settings): Promise<void> {
   let model_bytes = Buffer.byteLength(JSON.stringify({ ...model, trees: [] })) + Math.max(0, model.trees.length - 1);
   for (const t of model.trees) model_bytes += Buffer.byteLength(JSON.stringify(t));
   process.stdout.write(
-    `${JSON.stringify({ fit_s, fit_cpu_s, predict_s, peak_rss_mb: peakRssMb(), model_bytes, model_format: 'json', threads: s.workers, iterations: model.nIterations })}\n`,
+    `${JSON.stringify({ fit_s, fit_cpu_s, predict_s, peak_rss_mb: peakRssMb(), model_bytes, model_format: 'json', threads: s.workers, iterations: model.nIterations, code: fromSource ? 'source' : 'build' })}\n`,
   );
 }
 
@@ -291,7 +329,7 @@ function goals(r: DatasetResult): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.child) {
-    await runChild(args.child, args);
+    await runChild(args.child, args, args.fromSource);
     return;
   }
   // boost_peers.py imports sklearn_train.py (its RSS measurement), which imports sklearn: both peers need it.
@@ -344,6 +382,7 @@ async function main(): Promise<void> {
                   String(args.minLeaf),
                   '--workers',
                   String(args.workers),
+                  ...(args.fromSource ? ['--from-source'] : []),
                 ],
                 { encoding: 'utf8', maxBuffer: 1 << 20 },
               )

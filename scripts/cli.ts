@@ -183,6 +183,8 @@ switch (command) {
         parent: r.parentRunId?.slice(0, 8) ?? '(search)',
         status: r.cachedFromRunId ? `cached from ${r.cachedFromRunId.slice(0, 8)}` : r.status,
         data: r.datasetVersion,
+        // Runs from before model families were searched have none: they are forests.
+        family: r.params.search ? '' : (r.params.family ?? 'forest'),
         trees: r.params.nEstimators,
         depth: r.params.maxDepth ?? (r.params.search ? '' : 'full'),
         leaf: r.params.minSamplesLeaf,
@@ -190,9 +192,10 @@ switch (command) {
         accuracy: r.metrics?.accuracy ?? r.metrics?.best_accuracy,
         macro_f1: r.metrics?.macro_f1,
         auroc: r.metrics?.auroc_ovr ?? r.metrics?.best_auroc_ovr,
+        avg_precision: r.metrics?.average_precision,
         rmse: r.metrics?.rmse,
       })),
-      ['run', 'parent', 'status', 'data', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'rmse'],
+      ['run', 'parent', 'status', 'data', 'family', 'trees', 'depth', 'leaf', 'features', 'accuracy', 'macro_f1', 'auroc', 'avg_precision', 'rmse'],
     );
     break;
   }
@@ -204,7 +207,15 @@ switch (command) {
     }
     for (const m of models as {
       name: string;
-      versions: { version: number; aliases: string[]; datasetVersion: number; runId: string; testMetrics: Record<string, unknown>; createdAt: string }[];
+      versions: {
+        version: number;
+        aliases: string[];
+        datasetVersion: number;
+        runId: string;
+        family: string;
+        testMetrics: Record<string, unknown>;
+        createdAt: string;
+      }[];
     }[]) {
       console.log(`\n${m.name}`);
       table(
@@ -213,10 +224,11 @@ switch (command) {
           aliases: v.aliases.join(','),
           data: v.datasetVersion,
           run: v.runId.slice(0, 8),
+          family: v.family,
           ...v.testMetrics,
           created: v.createdAt,
         })),
-        ['version', 'aliases', 'data', 'run', 'rows', 'accuracy', 'macro_f1', 'auroc_ovr', 'rmse', 'mae', 'r2', 'created'],
+        ['version', 'aliases', 'data', 'run', 'family', 'rows', 'accuracy', 'macro_f1', 'auroc_ovr', 'average_precision', 'rmse', 'mae', 'r2', 'created'],
       );
     }
     break;

@@ -163,6 +163,8 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
     assert.equal(runs.code, 0, runs.out);
     assert.match(runs.out, /accuracy/);
     assert.equal(runs.out.trim().split('\n').length, 1 + 5, 'a header, 4 trials and the search');
+    assert.match(runs.out, /\bfamily\b/);
+    assert.equal(runs.out.split('\n').filter((line) => /\bforest\b/.test(line)).length, 4, 'each trial shows its model family');
 
     // A second execution gives version 2 (promoted or not); then promote, roll back.
     const second = await stack.runPipeline({ batches: 1, intervalSeconds: 1, train: { nEstimators: 15 }, search: { trials: 1, seed: 6 } });
@@ -170,6 +172,7 @@ describe('search fan-out, registry API, batch prediction and CLI', { timeout: 60
     const models = await cli('models');
     assert.equal(models.code, 0, models.out);
     assert.match(models.out, /^2\s/m);
+    assert.match(models.out, /^1\s.*\bforest\b/m, 'a version shows its model family');
     const promoted = await cli('promote', 'covertype', '2', '--reason', 'test promote');
     assert.equal(promoted.code, 0, promoted.out);
     assert.equal(await getAliasVersion(stack.pool!, 'covertype', 'champion'), 2);

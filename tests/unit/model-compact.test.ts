@@ -6,7 +6,7 @@ import { RandomForestClassifier } from 'ml-random-forest';
 import { buildEncoder } from '../../src/dataset/encode.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { ArtifactHashMismatch } from '../../src/errors.ts';
-import { predictBatch } from '../../src/forest/batch.ts';
+import { type BatchJob, predictBatch, runBatchJob } from '../../src/forest/batch.ts';
 import { compactForest, compactTrees, plainTrees } from '../../src/forest/compact.ts';
 import { CompiledTrees, compileTrees } from '../../src/forest/compiled.ts';
 import { compilePredictor, toMlRandomForestJSON, trainForest, type ForestModel, type Matrix } from '../../src/forest/index.ts';
@@ -68,6 +68,19 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     // Worker threads (two ranges besides this thread's) give the same numbers.
     const batch = await predictBatch(compileTrees(compact), test.X.data, n, { threads: 3, minRowsPerThread: 100 });
     assert.deepEqual(batch, expected);
+    // A worker's loop, run on this thread: it takes every block of 50 rows and counts itself out of
+    // ACTIVE (next[1]) after each, which the calling thread waits on.
+    const job: BatchJob = {
+      parts: compileTrees(compact).parts,
+      x: test.X.data,
+      out: new Float64Array(n * model.nOutputs),
+      rows: n,
+      chunk: 50,
+      next: new Int32Array(3),
+    };
+    runBatchJob(job);
+    assert.deepEqual(job.out, expected);
+    assert.deepEqual([job.next[0] > n / 50, job.next[1], job.next[2]], [true, 0, 0]);
   });
 
   it('the blocks order: a walk enters a new 128-byte block at most every fourth node, fewer than depth-first', () => {

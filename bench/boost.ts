@@ -124,6 +124,13 @@ interface Meta {
 }
 
 /**
+ * The directory of the modules the child fits and predicts with (src/ or dist/src/, see learnerModule).
+ */
+function libraryDir(fromSource: boolean): string {
+  return new URL(fromSource ? '../src/' : '../dist/src/', import.meta.url).href;
+}
+
+/**
  * The learner the child fits with. Node's own TypeScript stripping runs WebAssembly whose growing
  * memory detaches an ArrayBuffer, and from then on V8 checks every typed-array access of optimized
  * code in that thread for a detached buffer: about 40 % more time in the histogram loops.
@@ -132,7 +139,7 @@ interface Meta {
  */
 function learnerModule(fromSource: boolean): string {
   if (fromSource) return new URL('../src/boosting/index.ts', import.meta.url).href;
-  for (const dir of ['boosting', 'forest']) {
+  for (const dir of ['boosting', 'forest', 'model']) {
     const src = fileURLToPath(new URL(`../src/${dir}/`, import.meta.url));
     for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
       const built = fileURLToPath(new URL(`../dist/src/${dir}/${f.replace(/\.ts$/, '.js')}`, import.meta.url));
@@ -144,16 +151,67 @@ function learnerModule(fromSource: boolean): string {
   return new URL('../dist/src/boosting/index.js', import.meta.url).href;
 }
 
-// The fit, in a worker thread that loads nothing but `module` (CommonJS: an eval worker).
+// The fit, then the test set's prediction as the pipeline makes it, in a worker thread that loads
+// nothing but the library's modules (CommonJS: an eval worker). Prediction: the binary model file
+// (the boosting artifact's bytes: compact trees, the model's description as metadata; the pipeline's
+// artifact adds the dataset spec), read back and compiled as LoadedModel does (load_s), then
+// predictBatch over the threads and the link of LoadedModel.probabilitiesAt (predict_s).
 const FIT_IN_WORKER = `
 const { parentPort, workerData: w } = require('node:worker_threads');
-import(w.module).then(async ({ trainBoosting }) => {
+const lib = (path) => import(new URL(path, w.lib).href);
+(async () => {
+  const { trainBoosting } = await import(w.module);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const model = await trainBoosting(w.X, w.y, w.params, w.options);
   const cpu = process.cpuUsage(c0);
-  parentPort.postMessage({ model, fit_s: (performance.now() - t0) / 1000, fit_cpu_s: (cpu.user + cpu.system) / 1e6 });
-});`;
+  const fit = { fit_s: (performance.now() - t0) / 1000, fit_cpu_s: (cpu.user + cpu.system) / 1e6 };
+  const [{ compactBoosting }, { encodeCompact, decodeCompact }, { compileTrees }, { predictBatch }, { sigmoid, softmaxInto }] = await Promise.all(
+    ['boosting/compact', 'model/compact', 'forest/compiled', 'forest/batch', 'boosting/objective'].map((m) => lib(m + w.ext)),
+  );
+  const { trees: _trees, ...info } = model;
+  const bytes = encodeCompact(compactBoosting(model), { format: 'mlops-model/2', family: 'boosting', boosting: info }, '0'.repeat(64));
+  const t1 = performance.now();
+  const predictor = compileTrees(decodeCompact(bytes).trees);
+  const load_s = (performance.now() - t1) / 1000;
+  // The pipeline encodes a batch's rows straight into shared memory (LoadedModel.encodeRows).
+  const x = new Float64Array(new SharedArrayBuffer(w.Xte.byteLength));
+  x.set(w.Xte);
+  const K = w.classes;
+  const t2 = performance.now();
+  const c2 = process.cpuUsage();
+  const raw = await predictBatch(predictor, x, w.testRows, { threads: w.options.workers });
+  const proba = new Float64Array(w.testRows * K);
+  const p = new Float64Array(K);
+  for (let r = 0; r < w.testRows; r++) {
+    if (model.objective === 'binary') {
+      const q = sigmoid(raw[r]);
+      proba[r * K] = 1 - q;
+      proba[r * K + 1] = q;
+    } else {
+      softmaxInto(raw, r * K, K, p);
+      proba.set(p, r * K);
+    }
+  }
+  const cpu2 = process.cpuUsage(c2);
+  const predict = { predict_s: (performance.now() - t2) / 1000, predict_cpu_s: (cpu2.user + cpu2.system) / 1e6, load_s, model_bytes: bytes.length };
+  parentPort.postMessage({ model, proba, ...fit, ...predict });
+})();`;
+
+/** What the fit worker measures (see FIT_IN_WORKER). */
+interface OursMeasured {
+  model: BoostingModel;
+  proba: Float64Array;
+  fit_s: number;
+  fit_cpu_s: number;
+  load_s: number;
+  predict_s: number;
+  predict_cpu_s: number;
+  model_bytes: number;
+}
+
+/** Test rows whose batch probabilities are compared with the row-by-row predictor's. */
+const CHECKED_ROWS = 5000;
 
 /** Child process: train ours on the files in `dir`, write its test probabilities, print one JSON line. */
 async function runChild(dir: string, s: Settings, fromSource: boolean): Promise<void> {
@@ -174,26 +232,33 @@ async function runChild(dir: string, s: Settings, fromSource: boolean): Promise<
   };
   const workerData = {
     module: learnerModule(fromSource),
+    lib: libraryDir(fromSource),
+    ext: fromSource ? '.ts' : '.js',
+    Xte,
+    testRows: meta.test_rows,
+    classes: meta.classes,
     X: { rows: meta.train_rows, cols: meta.cols, data: Xtr },
     y: ytr,
     params,
     options: { workers: s.workers },
   };
-  const { model, fit_s, fit_cpu_s } = await new Promise<{ model: BoostingModel; fit_s: number; fit_cpu_s: number }>((resolve, reject) => {
+  const { model, proba, ...measured } = await new Promise<OursMeasured>((resolve, reject) => {
     const w = new Worker(FIT_IN_WORKER, { eval: true, workerData, transferList: [Xtr.buffer as ArrayBuffer, ytr.buffer as ArrayBuffer] });
     w.once('message', resolve);
     w.once('error', reject);
   });
-  const predictor = compileBoosting(model);
-  const t1 = performance.now();
-  const proba = new Float64Array(meta.test_rows * meta.classes);
-  for (let r = 0; r < meta.test_rows; r++) proba.set(predictor.predictProba(Xte.subarray(r * meta.cols, (r + 1) * meta.cols)), r * meta.classes);
-  const predict_s = (performance.now() - t1) / 1000;
+  // The batch path gives the reference (row by row, JSON trees) predictor's probabilities, bit for bit.
+  const reference = compileBoosting(model);
+  for (let r = 0; r < Math.min(meta.test_rows, CHECKED_ROWS); r++) {
+    const expected = reference.predictProba(Xte.subarray(r * meta.cols, (r + 1) * meta.cols));
+    for (let k = 0; k < meta.classes; k++) {
+      if (proba[r * meta.classes + k] !== expected[k])
+        throw new Error(`test row ${r}: batch probability ${proba[r * meta.classes + k]}, row by row ${expected[k]}`);
+    }
+  }
   writeF64(join(dir, 'proba_ours.f64'), proba);
-  let model_bytes = Buffer.byteLength(JSON.stringify({ ...model, trees: [] })) + Math.max(0, model.trees.length - 1);
-  for (const t of model.trees) model_bytes += Buffer.byteLength(JSON.stringify(t));
   process.stdout.write(
-    `${JSON.stringify({ fit_s, fit_cpu_s, predict_s, peak_rss_mb: peakRssMb(), model_bytes, model_format: 'json', threads: s.workers, iterations: model.nIterations, code: fromSource ? 'source' : 'build' })}\n`,
+    `${JSON.stringify({ ...measured, peak_rss_mb: peakRssMb(), model_format: 'compact binary', threads: s.workers, iterations: model.nIterations, code: fromSource ? 'source' : 'build' })}\n`,
   );
 }
 

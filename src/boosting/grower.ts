@@ -9,8 +9,20 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
-import { accumulateRows, addChunks, CHANNELS, chunkCount, chunkStart, denseRuns, deriveBins, featureLayout, spreadBundles } from './histograms.ts';
-import { CTRL, type GradientArrays, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import {
+  accumulateRows,
+  CHANNELS,
+  chunkCount,
+  chunkStart,
+  denseRuns,
+  deriveBins,
+  featureLayout,
+  histSegments,
+  maxSegments,
+  PARALLEL_HIST_ROWS,
+  spreadBundles,
+} from './histograms.ts';
+import { CTRL, type GradientArrays, MAX_THREADS, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 
@@ -89,16 +101,17 @@ export class TreeGrower {
   readonly pool: HistogramPool;
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
-  /** The arrays shared with the workers (the rows and their layout, scratch histograms, partition's). */
+  /** The arrays shared with the workers (the rows and their layout, the histogram work items, partition's). */
   private readonly work: SharedWork;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
   private readonly features: Int32Array;
   private nTreeFeatures = 0;
   /** The current tree's dense columns (scratch of grow). */
   private readonly treeDense: Int32Array;
-  /** The current tree's dense runs (rows.runs) and whether it has sparse features. */
+  /** The current tree's dense runs (rows.runs), whether it has sparse features, and its histogram work items (work.segments). */
   private nRuns = 0;
   private treeSparse = false;
+  private nSegments = 0;
   private workers: Worker[] = [];
   /** findBestSplit's best split so far (feature -1: none). */
   private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
@@ -118,7 +131,7 @@ export class TreeGrower {
     const nChunks = chunkCount(n);
     this.work = {
       ctrl: new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4)),
-      scratch: new Float64Array(alloc(nChunks > 1 ? nChunks * this.pool.size * 8 : 0)),
+      segments: new Int32Array(alloc(3 * maxSegments(data.nFeatures, MAX_THREADS) * 4)),
       size: this.pool.size,
       featOff: this.pool.featOff,
       rows: {
@@ -188,20 +201,18 @@ export class TreeGrower {
     const size = pool.size;
     const hist = pool.backing!;
     const base = buf * size;
-    const nChunks = chunkCount(end - start);
     const work = this.work;
-    if (nChunks === 1) {
+    if (this.workers.length === 0 || end - start < PARALLEL_HIST_ROWS) {
       accumulateRows(hist, base, size, pool.featOff, work.rows, this.nRuns, this.treeSparse, start, end);
     } else {
+      hist.fill(0, base, base + size);
       const ctrl = work.ctrl;
       ctrl[CTRL.KIND] = TASK.HIST;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
-      ctrl[CTRL.NCHUNKS] = nChunks;
-      ctrl[CTRL.NRUNS] = this.nRuns;
-      ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
+      ctrl[CTRL.NCHUNKS] = this.nSegments;
+      ctrl[CTRL.BASE] = base;
       runTask(ctrl, work, this.workers.length);
-      addChunks(hist, base, work.scratch, size, nChunks);
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
@@ -308,6 +319,7 @@ export class TreeGrower {
     let nDense = 0;
     for (let c = 0; c < rows.denseFeature.length; c++) if (inTree[c] === 1) inTree[nDense++] = c;
     this.nRuns = denseRuns(inTree.subarray(0, nDense), rows.runs);
+    this.nSegments = histSegments(rows.runs, this.nRuns, this.treeSparse, this.workers.length + 1, this.work.segments);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, gh)];
     while (leaves.length < cfg.maxLeaves) {

@@ -1,22 +1,10 @@
-// Gradient histograms of one node into a HistogramPool buffer: three channels per bin (sum of
-// gradients, sum of hessians, row count). The node's rows are positions [start, end) of `idx`.
-// Gradients are float32 (as scikit-learn's), which halves the memory traffic of the hottest
-// loop; the histogram sums are float64.
-//
-// Features are laid out once per training set (featureLayout), as LightGBM's dense and sparse bins:
-// - dense features: a row-major copy of their bins alone. One pass over the rows covers up to
-//   MAX_RUN of them (as XGBoost and LightGBM): the row index and its gradients are loaded once for
-//   all, and consecutive updates go to different features' bins instead of chaining on one. Bin 0
-//   is summed too, then derived from the node totals.
-// - sparse features (most rows in one bin, their "mode": one-hot flags, rare categories, mostly
-//   missing columns): each row lists only its bins that are not the mode, as histogram offsets
-//   (CSR), so a node costs its rows plus their few entries instead of rows × features; the mode
-//   bin is derived from the totals. The same pass over the rows adds them.
-// A node's rows are cut into chunks whose number depends on the node's size only (chunkCount).
-// Threads take chunks (as XGBoost's row blocks): each sums every feature over its rows into a
-// scratch histogram of its own; the calling thread adds the chunks up in chunk order. So each bin is the same sum, in the same order,
-// whatever the number of threads: the model does not depend on it. A node of one chunk is summed
-// straight into its buffer.
+// Gradient histograms of a tree node: per feature and bin, the sums of the gradients, of the
+// hessians and the row count (CHANNELS). Each bin is the sum over the node's rows in row order
+// (two rows per step, the first row's update first), however the work is shared: with worker
+// threads a node's features are cut into segments (histSegments: ranges of dense columns, and the
+// sparse features), each summed over all the node's rows by one thread into the node's own
+// histogram, so the threads write disjoint parts and no sum depends on which thread did it, nor
+// on their number: the model does not depend on it.
 
 import type { BinnedData } from '../forest/bins.ts';
 import { histOffsets } from '../forest/histogram.ts';
@@ -232,7 +220,7 @@ export function spreadBundles(hist: Float64Array, base: number, featOff: Int32Ar
   }
 }
 
-/** One pass over a chunk's rows sums at most this many dense features. */
+/** One pass over a node's rows sums at most this many dense features. */
 export const MAX_RUN = 32;
 
 /**
@@ -253,9 +241,64 @@ export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
   return n;
 }
 
-/** A node is cut into chunks of about this many rows (fewer rows: one chunk)... */
+/** The sparse features' pass costs about as much as this many dense columns (1.1-1.2 entries a row in Covertype and Diabetes, plus its loop). */
+const SPARSE_COST = 2;
+
+/**
+ * The work items of a node's histograms for `threads` threads, as triples (first dense column,
+ * count, sparse 0/1) into `out`; returns their number. One thread: a pass per dense run, the sparse
+ * features in the first. Several: the dense runs cut into pieces of about equal cost, one a thread
+ * (the sparse features counting as SPARSE_COST columns of the first), a piece that spans two runs
+ * being two items.
+ */
+export function histSegments(runs: Int32Array, nRuns: number, sparse: boolean, threads: number, out: Int32Array): number {
+  let n = 0;
+  const push = (c0: number, m: number, s: boolean): void => {
+    out[3 * n] = c0;
+    out[3 * n + 1] = m;
+    out[3 * n + 2] = s ? 1 : 0;
+    n++;
+  };
+  if (threads <= 1) {
+    for (let k = 0; k < nRuns; k++) push(runs[2 * k], runs[2 * k + 1], sparse && k === 0);
+    if (nRuns === 0 && sparse) push(0, 0, true);
+    return n;
+  }
+  let total = sparse ? SPARSE_COST : 0;
+  for (let k = 0; k < nRuns; k++) total += runs[2 * k + 1];
+  const piece = Math.max(1, Math.ceil(total / threads));
+  let first = sparse;
+  let budget = piece - (sparse ? SPARSE_COST : 0);
+  if (first && budget <= 0) {
+    push(0, 0, true);
+    first = false;
+    budget = piece;
+  }
+  for (let k = 0; k < nRuns; k++) {
+    const c0 = runs[2 * k];
+    const m = runs[2 * k + 1];
+    for (let j = 0; j < m; ) {
+      const take = Math.min(budget, m - j);
+      push(c0 + j, take, first);
+      first = false;
+      j += take;
+      budget -= take;
+      if (budget === 0) budget = piece;
+    }
+  }
+  if (first) push(0, 0, true);
+  return n;
+}
+
+/** Most items histSegments writes for p features and `threads` threads. */
+export const maxSegments = (p: number, threads: number): number => 2 * p + 2 * threads + 2;
+
+/** Nodes of fewer rows than this are summed by the calling thread alone (waking the others costs more). */
+export const PARALLEL_HIST_ROWS = 1024;
+
+/** A node's partition (and the gradients' rows) are cut into chunks of about this many rows (fewer rows: one chunk)... */
 export const CHUNK_ROWS = 2048;
-/** ...and at most this many (the scratch histograms). */
+/** ...and at most this many. */
 export const MAX_CHUNKS = 64;
 
 /** Chunks of a node of n rows: a function of n alone, so the sums do not depend on the threads. */
@@ -272,9 +315,9 @@ export function chunkStart(start: number, end: number, nChunks: number, c: numbe
 const scanOff = new Int32Array(MAX_RUN);
 
 /**
- * Sums rows [a, b) into the histogram hist[base .. base + size): each row's gradient and hessian
- * go to its bins of the tree's dense runs and (when `sparse`) of every sparse feature, in one
- * pass over the rows for the first run. The derived bins are left to deriveBins.
+ * Sums rows [a, b) into the histogram hist[base .. base + size) (zeroed first), on this thread: a
+ * pass over the rows per dense run, the sparse features in the first. The derived bins are left to
+ * deriveBins.
  */
 export function accumulateRows(
   hist: Float64Array,
@@ -288,14 +331,31 @@ export function accumulateRows(
   b: number,
 ): void {
   hist.fill(0, base, base + size);
-  const p = rows.denseFeature.length;
   // No dense feature: one pass for the sparse ones.
   for (let k = 0; k < Math.max(1, nRuns); k++) {
     const c0 = k < nRuns ? rows.runs[2 * k] : 0;
     const m = k < nRuns ? rows.runs[2 * k + 1] : 0;
-    for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
-    scanRows(hist, base, rows.denseBins, p, c0, m, rows.sparsePtr, rows.sparseEntry, sparse && k === 0, rows.idx, rows.ghRow, a, b);
+    accumulateSegment(hist, base, featOff, rows, c0, m, sparse && k === 0, a, b);
   }
+}
+
+/**
+ * Adds rows [a, b) to their bins of dense columns [c0, c0 + m) and, with `sparse`, of the sparse
+ * features, in hist at base (one work item of histSegments).
+ */
+export function accumulateSegment(
+  hist: Float64Array,
+  base: number,
+  featOff: Int32Array,
+  rows: NodeRows,
+  c0: number,
+  m: number,
+  sparse: boolean,
+  a: number,
+  b: number,
+): void {
+  for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
+  scanRows(hist, base, rows.denseBins, rows.denseFeature.length, c0, m, rows.sparsePtr, rows.sparseEntry, sparse, rows.idx, rows.ghRow, a, b);
 }
 
 // The row loop below is a function of its own that ends with the loop: V8 compiles a long
@@ -373,16 +433,6 @@ function addSparse(hist: Float64Array, base: number, sparsePtr: Int32Array, spar
     hist[o + 1] += h;
     hist[o + 2] += 1;
   }
-}
-
-/** hist[base + j] = the sum over chunks c in order of scratch[c * size + j], for j in [0, size). */
-export function addChunks(hist: Float64Array, base: number, scratch: Float64Array, size: number, nChunks: number): void {
-  hist.set(scratch.subarray(0, size), base);
-  for (let c = 1; c < nChunks; c++) addInto(hist, base, scratch, c * size, size);
-}
-
-function addInto(dst: Float64Array, d: number, src: Float64Array, s: number, n: number): void {
-  for (let j = 0; j < n; j++) dst[d + j] += src[s + j];
 }
 
 /** Sets the derived bin of each of features[0 .. nFeat) from the node totals (n rows, G, H). */

@@ -9,6 +9,7 @@ import { Rng, treeSeed } from '../forest/rng.ts';
 import type { Matrix } from '../forest/types.ts';
 import { HistWorkers, TreeGrower, type GrownTree } from './grower.ts';
 import { makeObjective } from './objective.ts';
+import { MAX_THREADS } from './parallel.ts';
 import { classWeights, resolveBoostingParams, type BoostingParams, type ResolvedBoostingParams } from './params.ts';
 import type { BoostedTree, BoostingModel, BoostingTrainOptions } from './types.ts';
 
@@ -154,7 +155,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
   const nClasses = Math.max(classes.length, 2);
   const objective = makeObjective(resolved.objective, nClasses);
   const K = objective.nOutputs;
-  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), 64));
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), MAX_THREADS));
   // The histogram workers boot while the data is binned.
   const threads = workers > 1 ? new HistWorkers(workers - 1) : null;
   try {

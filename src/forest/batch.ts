@@ -1,7 +1,9 @@
 // Batch scoring over worker threads: every thread takes the next block of rows from a shared counter
 // until none are left (so a worker that starts late simply takes fewer), walks it with
 // CompiledTrees.predictBlock over the same node arrays (SharedArrayBuffers, not copied) and writes
-// into one shared output.
+// into one shared output. The calling thread waits only for blocks a worker has taken, not for a
+// worker still starting (tens of ms, more than a small model's batch takes): once no block is left
+// and no worker is inside one, the output is complete and the workers are stopped.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CompiledTrees, type BlockScorer, type CompiledParts } from './compiled.ts';
@@ -13,7 +15,7 @@ export interface BatchJob {
   rows: number;
   /** Rows taken at a time. */
   chunk: number;
-  /** next[0]: the next chunk to take. */
+  /** next[NEXT]: the next chunk to take; next[ACTIVE]: workers inside a chunk; next[FAILED]: 1 once a worker failed. */
   next: Int32Array;
 }
 
@@ -23,6 +25,10 @@ export interface BatchOptions {
   /** Below this many rows per thread, fewer threads are used (starting one costs tens of ms). Default 10,000. */
   minRowsPerThread?: number;
 }
+
+const NEXT = 0;
+const ACTIVE = 1;
+const FAILED = 2;
 
 const workerUrl = (): URL => new URL(`./batch-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -51,37 +57,49 @@ export async function predictBatch(model: BlockScorer, x: Float64Array, rows: nu
   const out = new Float64Array(new SharedArrayBuffer(rows * model.nOutputs * 8));
   // A few chunks per thread, so that a thread that starts late or shares its core takes fewer.
   const chunk = Math.min(model.parts.blockRows, Math.ceil(rows / (3 * threads)));
-  const job: BatchJob = { parts: model.parts, x: sx, out, rows, chunk, next: new Int32Array(new SharedArrayBuffer(4)) };
-  const done = Array.from(
-    { length: threads - 1 },
-    () =>
-      new Promise<void>((resolve, reject) => {
-        const worker = new Worker(workerUrl(), { workerData: job });
-        worker.once('message', () => {
-          void worker.terminate();
-          resolve();
-        });
-        worker.once('error', reject);
-        worker.once('exit', (code) => {
-          if (code !== 0 && code !== 1) reject(new Error(`batch worker exited with code ${code}`));
-        });
-      }),
-  );
+  const job: BatchJob = { parts: model.parts, x: sx, out, rows, chunk, next: new Int32Array(new SharedArrayBuffer(12)) };
+  let failure: unknown = null;
+  const workers = Array.from({ length: threads - 1 }, () => {
+    const worker = new Worker(workerUrl(), { workerData: job });
+    worker.once('error', (e) => {
+      failure ??= e;
+    });
+    return worker;
+  });
   // This thread starts on the blocks while the workers start.
   takeBlocks(model, job);
-  await Promise.all(done);
+  // No block is left to take: wait for the ones workers are walking (a few ms at most).
+  while (Atomics.load(job.next, ACTIVE) > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  for (const worker of workers) void worker.terminate();
+  if (Atomics.load(job.next, FAILED) === 1) throw new Error(`a batch worker failed: ${failure instanceof Error ? failure.message : String(failure)}`);
   return out;
 }
 
 function takeBlocks(model: CompiledTrees, job: BatchJob): void {
   for (;;) {
-    const from = Atomics.add(job.next, 0, 1) * job.chunk;
+    const from = Atomics.add(job.next, NEXT, 1) * job.chunk;
     if (from >= job.rows) return;
     model.predictBlock(job.x, from, Math.min(job.rows, from + job.chunk), job.out, 0);
   }
 }
 
-/** In a worker: blocks until none are left. */
+/**
+ * In a worker: blocks until none are left. It counts itself in ACTIVE before it takes a block, so
+ * the calling thread, once every block is taken, sees it until that block is written.
+ */
 export function runBatchJob(job: BatchJob): void {
-  takeBlocks(new CompiledTrees(job.parts), job);
+  const model = new CompiledTrees(job.parts);
+  for (;;) {
+    Atomics.add(job.next, ACTIVE, 1);
+    try {
+      const from = Atomics.add(job.next, NEXT, 1) * job.chunk;
+      if (from >= job.rows) return;
+      model.predictBlock(job.x, from, Math.min(job.rows, from + job.chunk), job.out, 0);
+    } catch (error) {
+      Atomics.store(job.next, FAILED, 1);
+      throw error;
+    } finally {
+      Atomics.sub(job.next, ACTIVE, 1);
+    }
+  }
 }

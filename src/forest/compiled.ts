@@ -15,9 +15,12 @@
 // - Blocks of rows walk one tree after the other while it is in cache, adding its leaves straight into
 //   the rows' prediction vectors (predictBlock); ranks are bytes when they fit; large batches
 //   are split over worker threads (predictBatch in ./batch.ts) sharing the same arrays.
-// - A model that learned where missing values go (some node's defaultLeft is 1) uses the 12-byte
-//   layout with a per-node flag: NaN's rank is -1, and such a node sends it left or right as learned
-//   (as src/forest/predictor.ts and src/boosting/predictor.ts do). Elsewhere NaN goes right.
+// - A model that learned where missing values go (some node's defaultLeft is 1, as every boosting
+//   model) keeps that flag in one more bit of its 4-byte nodes, above the feature (in a flag table
+//   with the 12-byte layout when they do not fit). NaN's rank is then a marker above every bin, which
+//   goes right at the bin test, and the flag flips that (`^ isNaN & flag`, no branch), so each node
+//   sends it where it learned to (as src/forest/predictor.ts and src/boosting/predictor.ts do).
+//   Without learned directions NaN goes right everywhere.
 // The sums run over the trees in order (from the base scores for boosting, as its reference
 // predictor adds them), so every path gives the same numbers bit for bit.
 
@@ -67,8 +70,10 @@ export interface CompiledParts {
   leafValues: Float64Array;
   splitValues: Float64Array;
   splitStart: Uint32Array;
-  /** Per node (wide layout only), 1 where a missing value goes left; null when none does. */
+  /** Per node (wide layout only), 1 where a missing value goes left; null when none does or the layout is packed. */
   defaultLeft: Uint8Array | null;
+  /** Packed layout: 1 when each node has a missing-value flag at bit binBits + featureBits (the offset starts after it), else 0. */
+  leftBit: number;
 }
 
 /** What scores rows: one row (predictRow) or a block of a row-major matrix (predictBlock). */
@@ -191,21 +196,23 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
   // The most slots a tree (so an offset within it) and all trees can take: blocks leave gaps.
   const treeSpan = order === 'blocks' ? 2 * maxTree + BLOCK_NODES : maxTree;
   const maxSlots = order === 'blocks' ? 2 * nNodes + BLOCK_NODES * nTrees : nNodes;
-  const offBits = 32 - binBits - featureBits;
-  // A learned missing-value direction needs a flag per node: the 12-byte layout carries it.
+  // A learned missing-value direction needs a flag per node: a bit of a packed node, or a table.
   const missing = c.defaultLeft !== undefined;
-  const packed = !options.wide && !missing && offBits > 0 && Math.max(treeSpan, c.leafValues.length / c.leafWidth) < 2 ** offBits;
+  const leftBit = missing ? 1 : 0;
+  const offBits = 32 - binBits - featureBits - leftBit;
+  const packed = !options.wide && offBits > 0 && Math.max(treeSpan, c.leafValues.length / c.leafWidth) < 2 ** offBits;
   const words = packed ? 1 : 3;
   // Room for the most slots; the pages past the ones used are never touched, so they take no memory.
   const table = allocateNodes(words * maxSlots, shared);
   const roots = allocate(Uint32Array, nTrees, shared);
-  const leftTable = missing ? allocate(Uint8Array, maxSlots, shared) : null;
+  const leftTable = missing && !packed ? allocate(Uint8Array, maxSlots, shared) : null;
   const fLeaf = (1 << featureBits) - 1;
 
   // Locals, not c's fields, in the loops: a full-depth forest has millions of nodes (a cold start waits for them).
   const { feature, bin, child, treeStart } = c;
   const sourceLeft = c.defaultLeft;
-  const shift = binBits + featureBits;
+  const flagShift = binBits + featureBits;
+  const shift = flagShift + leftBit;
   const dfs = order === 'dfs';
   // Tree-local work arrays: dfs keeps the compact trees' own (depth-first) order and needs none.
   const position = new Int32Array(dfs ? 0 : maxTree);
@@ -232,7 +239,7 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
       // dfs: left = g + 1, right = g + off. Sibling orders: left = g + off, right = g + off + 1.
       const off = isLeaf ? child[source] : dfs ? child[source] - i : base + position[i + 1] - g;
       const b = isLeaf ? 0 : bin[source];
-      if (packed) table[g] = (off << shift) | ((isLeaf ? fLeaf : f) << binBits) | b | 0;
+      if (packed) table[g] = (off << shift) | ((sourceLeft?.[source] ?? 0) << flagShift) | ((isLeaf ? fLeaf : f) << binBits) | b | 0;
       else {
         table[3 * g] = isLeaf ? -1 : f;
         table[3 * g + 1] = b;
@@ -253,7 +260,8 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
     nTrees,
     interleave: Math.max(1, Math.min(options.interleave ?? 16, 64)),
     blockRows: Math.max(1, options.blockRows ?? BLOCK_ROWS),
-    byteRanks: packed && maxBins <= 255 && (options.byteRanks ?? true),
+    // A byte rank of 255 is the NaN marker when nodes carry the missing-value flag.
+    byteRanks: packed && maxBins <= 255 - leftBit && (options.byteRanks ?? true),
     order,
     packed,
     binBits,
@@ -266,6 +274,7 @@ export function compileTrees(c: CompactTrees, options: CompileOptions = {}): Com
     splitValues: copyOf(Float64Array, c.splitValues, shared),
     splitStart: copyOf(Uint32Array, c.splitStart, shared),
     defaultLeft,
+    leftBit: packed ? leftBit : 0,
   });
 }
 
@@ -280,6 +289,9 @@ export const BLOCK_ROWS = 16_384;
 
 /** Blocks of fewer rows than this walk eight rows at a time, larger ones four (see walkBlock). */
 const EIGHT_LANES_BELOW = 2048;
+
+/** NaN's rank is 2^nanShift - 1 when nodes carry the missing-value flag: above every rank a byte or an int holds here. */
+const nanShift = (q: Int32Array | Uint8Array): number => (q instanceof Uint8Array ? 8 : 30);
 
 /** Most bytes a CompiledTrees keeps for a block's threshold ranks. */
 const MAX_RANK_BYTES = 8 << 20;
@@ -306,11 +318,11 @@ export class CompiledTrees implements BlockScorer {
 
   /**
    * Threshold ranks of a row: q[f] = number of feature f's thresholds <= x[f]; for NaN all of them
-   * (right at every split), or -1 when the model has learned missing-value directions.
+   * (right at every split), or when the model has learned missing-value directions a marker (nanRank).
    */
   quantize(x: ArrayLike<number>, xOffset: number, q: Int32Array | Uint8Array, qOffset: number): void {
     const { splitValues, splitStart, nFeatures } = this.parts;
-    const nanRank = this.parts.defaultLeft ? -1 : undefined;
+    const nanRank = this.nanRank(q);
     for (let f = 0; f < nFeatures; f++) {
       const v = x[xOffset + f];
       let lo = splitStart[f];
@@ -333,21 +345,35 @@ export class CompiledTrees implements BlockScorer {
     }
   }
 
+  /**
+   * The rank quantize gives NaN in q, when the model has learned missing-value directions: -1 (wide
+   * layout), else a marker above every bin, 2^NAN_SHIFT - 1 (NAN_SHIFT: 8 for byte ranks, 30 for the
+   * others); undefined without learned directions.
+   */
+  private nanRank(q: Int32Array | Uint8Array): number | undefined {
+    if (this.parts.defaultLeft) return -1;
+    if (this.parts.leftBit === 0) return undefined;
+    return 2 ** nanShift(q) - 1;
+  }
+
   /** Leaf value row reached in tree t by the row whose ranks are q[qOffset ..]. */
-  private walk(t: number, q: Int32Array, qOffset: number): number {
-    const { nodes, binBits, featureBits, roots } = this.parts;
+  private walk(t: number, q: Int32Array | Uint8Array, qOffset: number): number {
+    const { nodes, binBits, featureBits, roots, leftBit } = this.parts;
     let i = roots[t];
     if (this.parts.packed) {
       const fMask = (1 << featureBits) - 1;
       const bMask = (1 << binBits) - 1;
-      const shift = binBits + featureBits;
+      const flagShift = binBits + featureBits;
+      const shift = flagShift + leftBit;
+      const nan = leftBit === 1 ? 2 ** nanShift(q) - 1 : -1;
       const dfs = this.parts.order === 'dfs';
       for (;;) {
         const node = nodes[i];
         const f = (node >>> binBits) & fMask;
         const off = node >>> shift;
         if (f === fMask) return off;
-        const right = q[qOffset + f] > (node & bMask);
+        const rank = q[qOffset + f];
+        const right = rank === nan ? ((node >>> flagShift) & 1) === 0 : rank > (node & bMask);
         i = dfs ? (right ? i + off : i + 1) : i + off + (right ? 1 : 0);
       }
     }
@@ -378,6 +404,10 @@ export class CompiledTrees implements BlockScorer {
     const bMask = (1 << binBits) - 1;
     const shift = binBits + featureBits;
     const lockstep = packed && order !== 'dfs';
+    if (lockstep && this.parts.leftBit === 1) {
+      this.walkBlockMissing(q, n, out, outOffset);
+      return;
+    }
     for (let t = 0; t < nTrees; t++) {
       const o = outOffset + treeOutput[t];
       const root = roots[t];
@@ -493,14 +523,77 @@ export class CompiledTrees implements BlockScorer {
         }
       }
       // Every row of the dfs and wide layouts one at a time.
-      for (; r < n; r++) add(o + r * nOutputs, this.walk(t, q as Int32Array, r * nFeatures));
+      for (; r < n; r++) add(o + r * nOutputs, this.walk(t, q, r * nFeatures));
+    }
+  }
+
+  /**
+   * walkBlock for packed sibling-order nodes that carry the missing-value flag: four rows in lockstep,
+   * each step going right when rank > bin, flipped for a NaN rank (the marker 2^sh - 1, the only rank
+   * with (rank + 1) >>> sh = 1) at a node whose flag sends it left.
+   */
+  private walkBlockMissing(q: Int32Array | Uint8Array, n: number, out: Float64Array, outOffset: number): void {
+    const { nodes, binBits, featureBits, roots, nFeatures, nOutputs, nTrees, treeOutput, leafWidth, leafValues } = this.parts;
+    const add = (at: number, leaf: number): void => {
+      const v = leaf * leafWidth;
+      for (let k = 0; k < leafWidth; k++) out[at + k] += leafValues[v + k];
+    };
+    const fMask = (1 << featureBits) - 1;
+    const bMask = (1 << binBits) - 1;
+    const flagShift = binBits + featureBits;
+    const shift = flagShift + 1;
+    const sh = nanShift(q);
+    for (let t = 0; t < nTrees; t++) {
+      const o = outOffset + treeOutput[t];
+      const root = roots[t];
+      let r = 0;
+      for (; r + 4 <= n; r += 4) {
+        const q0 = r * nFeatures;
+        const q1 = q0 + nFeatures;
+        const q2 = q1 + nFeatures;
+        const q3 = q2 + nFeatures;
+        let i0 = root;
+        let i1 = root;
+        let i2 = root;
+        let i3 = root;
+        for (;;) {
+          const n0 = nodes[i0];
+          const n1 = nodes[i1];
+          const n2 = nodes[i2];
+          const n3 = nodes[i3];
+          const f0 = (n0 >>> binBits) & fMask;
+          const f1 = (n1 >>> binBits) & fMask;
+          const f2 = (n2 >>> binBits) & fMask;
+          const f3 = (n3 >>> binBits) & fMask;
+          // -1 at an internal node, 0 at a leaf (whose lane stays put: no branch per lane). A leaf's
+          // "feature" fMask reads a rank past the row's, or in the padding after the block's ranks.
+          const m0 = (f0 - fMask) >> 31;
+          const m1 = (f1 - fMask) >> 31;
+          const m2 = (f2 - fMask) >> 31;
+          const m3 = (f3 - fMask) >> 31;
+          if ((m0 | m1 | m2 | m3) === 0) break;
+          const k0 = q[q0 + f0];
+          const k1 = q[q1 + f1];
+          const k2 = q[q2 + f2];
+          const k3 = q[q3 + f3];
+          i0 += m0 & ((n0 >>> shift) + ((((n0 & bMask) - k0) >>> 31) ^ (((k0 + 1) >>> sh) & (n0 >>> flagShift))));
+          i1 += m1 & ((n1 >>> shift) + ((((n1 & bMask) - k1) >>> 31) ^ (((k1 + 1) >>> sh) & (n1 >>> flagShift))));
+          i2 += m2 & ((n2 >>> shift) + ((((n2 & bMask) - k2) >>> 31) ^ (((k2 + 1) >>> sh) & (n2 >>> flagShift))));
+          i3 += m3 & ((n3 >>> shift) + ((((n3 & bMask) - k3) >>> 31) ^ (((k3 + 1) >>> sh) & (n3 >>> flagShift))));
+        }
+        add(o + r * nOutputs, nodes[i0] >>> shift);
+        add(o + (r + 1) * nOutputs, nodes[i1] >>> shift);
+        add(o + (r + 2) * nOutputs, nodes[i2] >>> shift);
+        add(o + (r + 3) * nOutputs, nodes[i3] >>> shift);
+      }
+      for (; r < n; r++) add(o + r * nOutputs, this.walk(t, q, r * nFeatures));
     }
   }
 
   /** leafRows[t] for every tree, walking `interleave` trees at a time (packed layout) so their memory loads overlap. */
   private walkAll(q: Int32Array, qOffset: number, leafRows: Int32Array): void {
     const { nodes, binBits, featureBits, roots, nTrees, interleave, packed, order } = this.parts;
-    if (!packed || interleave === 1) {
+    if (!packed || interleave === 1 || this.parts.leftBit === 1) {
       for (let t = 0; t < nTrees; t++) leafRows[t] = this.walk(t, q, qOffset);
       return;
     }
@@ -587,7 +680,9 @@ export class CompiledTrees implements BlockScorer {
     const rankBytes = byteRanks ? 1 : 4;
     const blockRows = Math.max(1, Math.min(this.parts.blockRows, Math.floor(MAX_RANK_BYTES / (rankBytes * nFeatures))));
     const need = Math.min(blockRows, to - from) * nFeatures;
-    if (!this.blockQ || this.blockQ.length < need) this.blockQ = byteRanks ? new Uint8Array(need) : new Int32Array(need);
+    // Padding after the ranks: walkBlockMissing's lanes at a leaf read the rank of "feature" 2^featureBits - 1.
+    const padded = need + (1 << this.parts.featureBits);
+    if (!this.blockQ || this.blockQ.length < padded) this.blockQ = byteRanks ? new Uint8Array(padded) : new Int32Array(padded);
     const q = this.blockQ;
     for (let b = from; b < to; b += blockRows) {
       const n = Math.min(blockRows, to - b);

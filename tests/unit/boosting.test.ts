@@ -5,13 +5,17 @@ import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
 import {
   accumulateRows,
+  accumulateSegment,
   CHUNK_ROWS,
   chunkCount,
   chunkStart,
   denseRuns,
   deriveBins,
   featureLayout,
+  histSegments,
   MAX_RUN,
+  maxSegments,
+  PARALLEL_HIST_ROWS,
   spreadBundles,
 } from '../../src/boosting/histograms.ts';
 import { HistogramPool } from '../../src/forest/histogram.ts';
@@ -331,8 +335,9 @@ describe('boosting: determinism', () => {
     const base = circles(40000, 51, 0.2);
     const y = base.y;
     // Feature 2 becomes a sparse one-hot flag that flips the label; sixteen more columns: small
-    // integer codes (dense) and sparse flags. Nodes of more than CHUNK_ROWS rows are summed by
-    // chunks, which the threads share.
+    // integer codes (dense) and sparse flags. The histograms of nodes of PARALLEL_HIST_ROWS rows or
+    // more are shared by the threads (a work item each: some dense columns, or the sparse features),
+    // and partitions of more than CHUNK_ROWS rows by chunks.
     const p = 20;
     const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
@@ -347,7 +352,7 @@ describe('boosting: determinism', () => {
     const layout = featureLayout(binned, (b) => new ArrayBuffer(b));
     assert.deepEqual(Array.from(layout.sparseFeature), [2, 12, 13, 14, 15, 16, 17, 18, 19]);
     assert.ok(layout.bundleFeature.length > 0, 'bundled features');
-    assert.ok(chunkCount(X.rows * 0.8) > 4, 'several chunks per large node');
+    assert.ok(X.rows * 0.8 > 4 * PARALLEL_HIST_ROWS, 'large nodes are shared by the threads');
     const params = { task: 'classification' as const, nEstimators: 4, subsample: 0.8, colsample: 0.75, seed: 7 };
     // Row weights over 16 orders of magnitude: the float64 sums of the float32 gradients depend on
     // the order of the additions, so a sum order that changed with the threads would show.
@@ -404,6 +409,12 @@ describe('boosting: dense and sparse histograms', () => {
         rows.runs,
       );
       accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);
+      // The work items of 3 threads, summed in reverse order into a zeroed histogram: the same sums.
+      const segments = new Int32Array(3 * maxSegments(p, 3));
+      const nSeg = histSegments(rows.runs, nRuns, layout.sparseFeature.length > 0, 3, segments);
+      const byItems = new Float64Array(size + 2);
+      for (let c = nSeg - 1; c >= 0; c--) accumulateSegment(byItems, 2, featOff, rows, segments[3 * c], segments[3 * c + 1], segments[3 * c + 2] === 1, 0, m);
+      assert.deepEqual(Array.from(byItems.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
       spreadBundles(hist, 2, featOff, nBins, layout);
       const all = Int32Array.from({ length: p }, (_, f) => f);
       deriveBins(hist, 2, featOff, nBins, layout.derivedBin, all, p, m, G, H);
@@ -431,6 +442,29 @@ describe('boosting: dense and sparse histograms', () => {
     assert.deepEqual(Array.from(runs.subarray(0, 2 * n)), [0, 3, 4, 1, 6, 2, 9, 1]);
     const long = Int32Array.from({ length: MAX_RUN + 5 }, (_, j) => j);
     assert.deepEqual(Array.from(runs.subarray(0, 2 * denseRuns(long, runs))), [0, MAX_RUN, MAX_RUN, 5]);
+  });
+
+  it("a node's histogram work items cover every dense column and the sparse features once", () => {
+    const runs = Int32Array.of(0, 5, 7, 2, 10, 1);
+    const out = new Int32Array(3 * maxSegments(12, 4));
+    const covered = (threads: number, sparse: boolean): number[] => {
+      const n = histSegments(runs, 3, sparse, threads, out);
+      const cols: number[] = [];
+      for (let c = 0; c < n; c++) {
+        for (let j = 0; j < out[3 * c + 1]; j++) cols.push(out[3 * c] + j);
+        if (out[3 * c + 2] === 1) cols.push(-1);
+      }
+      return cols.sort((a, b) => a - b);
+    };
+    for (const threads of [1, 2, 4]) {
+      assert.deepEqual(covered(threads, true), [-1, 0, 1, 2, 3, 4, 7, 8, 10]);
+      assert.deepEqual(covered(threads, false), [0, 1, 2, 3, 4, 7, 8, 10]);
+    }
+    // One thread: a pass per run. Two: pieces of 5 (8 columns, the sparse features counting 2): the
+    // sparse features and columns 0-2, then 3-4 and 7-8 (two items), then 10.
+    assert.equal(histSegments(runs, 3, true, 1, out), 3);
+    assert.equal(histSegments(runs, 3, true, 2, out), 4);
+    assert.deepEqual(Array.from(out.subarray(0, 12)), [0, 3, 1, 3, 2, 0, 7, 2, 0, 10, 1, 0]);
   });
 
   it('a node is cut into chunks by its size alone, covering it exactly', () => {

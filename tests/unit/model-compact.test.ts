@@ -6,9 +6,9 @@ import { RandomForestClassifier } from 'ml-random-forest';
 import { buildEncoder } from '../../src/dataset/encode.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { ArtifactHashMismatch } from '../../src/errors.ts';
-import { predictBatch } from '../../src/forest/batch.ts';
+import { type BatchJob, predictBatch, runBatchJob } from '../../src/forest/batch.ts';
 import { compactForest, compactTrees, plainTrees } from '../../src/forest/compact.ts';
-import { compileTrees } from '../../src/forest/compiled.ts';
+import { CompiledTrees, compileTrees } from '../../src/forest/compiled.ts';
 import { compilePredictor, toMlRandomForestJSON, trainForest, type ForestModel, type Matrix } from '../../src/forest/index.ts';
 import { compileBoosting, trainBoosting, type BoostingModel } from '../../src/boosting/index.ts';
 import { compactBoosting } from '../../src/boosting/compact.ts';
@@ -68,6 +68,19 @@ describe('compact trees on real Covertype rows', { skip }, () => {
     // Worker threads (two ranges besides this thread's) give the same numbers.
     const batch = await predictBatch(compileTrees(compact), test.X.data, n, { threads: 3, minRowsPerThread: 100 });
     assert.deepEqual(batch, expected);
+    // A worker's loop, run on this thread: it takes every block of 50 rows and counts itself out of
+    // ACTIVE (next[1]) after each, which the calling thread waits on.
+    const job: BatchJob = {
+      parts: compileTrees(compact).parts,
+      x: test.X.data,
+      out: new Float64Array(n * model.nOutputs),
+      rows: n,
+      chunk: 50,
+      next: new Int32Array(3),
+    };
+    runBatchJob(job);
+    assert.deepEqual(job.out, expected);
+    assert.deepEqual([job.next[0] > n / 50, job.next[1], job.next[2]], [true, 0, 0]);
   });
 
   it('the blocks order: a walk enters a new 128-byte block at most every fourth node, fewer than depth-first', () => {
@@ -273,11 +286,16 @@ describe('missing values take the learned direction in the compact format', () =
     assert.ok(compact.defaultLeft);
     const decoded = decodeCompact(encodeCompact(compact, {}, '0'.repeat(64))).trees;
     assert.deepEqual(decoded.defaultLeft, compact.defaultLeft);
+    // The directions ride in a bit of the 4-byte nodes (12-byte nodes with a flag table when asked).
+    assert.deepEqual([compileTrees(compact).parts.packed, compileTrees(compact).parts.leftBit], [true, 1]);
     for (const [trees, options] of [
       [compact, {}],
       [compact, { order: 'bfs' as const }],
       [compact, { order: 'dfs' as const }],
       [compact, { interleave: 1 }],
+      [compact, { byteRanks: false }],
+      [compact, { wide: true }],
+      [compact, { blockRows: 7 }],
       [decoded, { shared: false }],
     ] as const) {
       const compiled = compileTrees(trees, options);
@@ -315,6 +333,7 @@ describe('missing values take the learned direction in the compact format', () =
       const bytes = serializeArtifact(artifact);
       assert.deepEqual(serializeArtifact(artifactOf(fields, { family: 'boosting', boosting: model })), bytes, 'same model, same bytes');
       const loaded = new LoadedModel(parseArtifact(bytes, 'k'));
+      assert.ok(loaded.predictor instanceof CompiledTrees && loaded.predictor.parts.packed && loaded.predictor.parts.leftBit === 1, '4-byte nodes');
       // The gzip JSON of the previous release (mlops-model/2 with the trees inside) still loads.
       const legacy = gzipSync(JSON.stringify({ format: ARTIFACT_FORMAT_V2, family: 'boosting', ...fields, boosting: model }));
       const fromLegacy = new LoadedModel(parseArtifact(legacy, 'k'));

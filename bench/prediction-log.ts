@@ -19,7 +19,8 @@
 //
 // Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
-//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]
+//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3
+//                                 --rows-per-request 1]
 //   (--concurrency "" measures in-process only; --help)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,17 +46,19 @@ const { values: opts } = parseArgs({
     concurrency: { type: 'string', default: '1,10,50' },
     trees: { type: 'string', default: '100' },
     'in-process-seconds': { type: 'string', default: '3' },
+    'rows-per-request': { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
-    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]\n' +
+    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3 --rows-per-request 1]\n' +
       '  --seconds             length of each measured round (per side)\n' +
       '  --rounds              rounds per side and concurrency (alternating which side goes first)\n' +
       '  --concurrency         client connections, comma-separated ("" measures in-process only)\n' +
       '  --trees               trees of the champion the pipeline trains first (full depth)\n' +
       '  --in-process-seconds  length of each in-process window\n' +
+      '  --rows-per-request    rows in each request body (1–100; held-back rows of the file)\n' +
       'Writes bench/results/prediction-log.json.',
   );
   process.exit(0);
@@ -64,6 +67,8 @@ const SECONDS = Number(opts.seconds);
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
+const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
+if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100) throw new Error('--rows-per-request must be an integer from 1 to 100');
 const IN_PROCESS_FIELDS = ['calls_per_s', 'cpu_us_per_call', 'p50_us', 'p99_us', 'stall_p999_ms', 'stall_max_ms'] as const;
 const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
@@ -245,7 +250,7 @@ try {
   const rows = all
     .slice(-100)
     .map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
-  const body = JSON.stringify({ rows: rows.slice(0, 1) });
+  const body = JSON.stringify({ rows: rows.slice(0, ROWS_PER_REQUEST) });
 
   const scenarios: Record<string, unknown>[] = [];
   for (const c of CONCURRENCY) {
@@ -317,7 +322,7 @@ try {
   const emulator0 = process.cpuUsage();
   const measured = await childJson<{ rounds: Record<'on' | 'off', InProcessWindow[]>; log: PredictionLogStats }>(
     'bench/prediction-log-in-process.ts',
-    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, 1))],
+    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, ROWS_PER_REQUEST))],
     { ...process.env, ...mysqlEnvironment(mysql), ...s3Environment(stacks.on.store!.settings) },
   );
   const emulator = process.cpuUsage(emulator0);
@@ -356,7 +361,7 @@ try {
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(
     path.join(repoRoot, 'bench/results/prediction-log.json'),
-    `${JSON.stringify({ trees: TREES, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
+    `${JSON.stringify({ trees: TREES, rows_per_request: ROWS_PER_REQUEST, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
   );
   log(
     '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | paired: throughput overhead [spread] | p99 on / off ms (spread) | p99 overhead | gateway CPU µs/request on / off | route CPU µs/request on / off | paired: route CPU overhead [spread] | S3 emulator CPU µs/request on / off | MariaDB on / off | load generator on / off | log PUTs/s |',

@@ -238,6 +238,12 @@ export interface RequestRecords {
   /** Row i's features (the row as sent) and prediction: records row 0 … n − 1. */
   features: readonly unknown[];
   predictions: readonly Pick<PredictionRecord, 'prediction' | 'label' | 'probabilities'>[];
+  /**
+   * Each row's prediction as JSON.stringify wrote it for the answer (`{"prediction":…,"label":…,
+   * "probabilities":…}`, fields in that order), when the caller has it: the log uses it instead of
+   * writing the same numbers again.
+   */
+  predictionJson?: readonly string[];
 }
 
 /** The records of a request, as `add` takes them (PredictionRecord's field order). */
@@ -378,7 +384,9 @@ export class PredictionLog {
       let line: string;
       try {
         const features = JSON.stringify(r.features[row]) as string | undefined;
+        const answered = r.predictionJson?.[row];
         if (features === undefined) line = recordLine(requestRecords(r)[row]);
+        else if (answered !== undefined && answered.length > 2) line = `${head}${row}${middle}${features},${answered.slice(1, -1)}${tail}`;
         else {
           line = `${head}${row}${middle}${features},"prediction":${typeof p.prediction === 'number' ? jsonNumber(p.prediction) : jsonKey(p.prediction)}`;
           if (p.label !== undefined) line += `,"label":${jsonKey(p.label)}`;

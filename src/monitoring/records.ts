@@ -24,6 +24,7 @@ export function requestLog(
   result: Prediction,
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
+  predictionJson?: readonly string[],
 ): RequestRecords {
   const { name, version, alias } = result.model;
   return {
@@ -36,14 +37,34 @@ export function requestLog(
     latency_ms: Math.round(latencyMs * 1000) / 1000,
     features: rows,
     predictions: result.predictions,
+    ...(predictionJson ? { predictionJson } : {}),
   };
 }
 
+/**
+ * A predict answer as JSON — the text `JSON.stringify({ request_id, ...result })` gives — made from each
+ * row's prediction JSON, which the log then reuses (`predictionJson`): the numbers are written once.
+ */
+export function answerJson(requestId: string, result: Prediction): { text: string; predictionJson: string[] } {
+  const predictionJson = result.predictions.map((p) => JSON.stringify(p));
+  const { model, predictions: _, ...rest } = result;
+  const more = JSON.stringify(rest);
+  const text = `{"request_id":${JSON.stringify(requestId)},"model":${JSON.stringify(model)},"predictions":[${predictionJson.join(',')}]${more.length > 2 ? `,${more.slice(1, -1)}` : ''}}`;
+  return { text, predictionJson };
+}
+
 /** Logs a request's rows when the log samples it; never throws into the request. */
-export function logPrediction(log: PredictionLog, requestId: string, rows: readonly unknown[], result: Prediction, latencyMs: number): void {
+export function logPrediction(
+  log: PredictionLog,
+  requestId: string,
+  rows: readonly unknown[],
+  result: Prediction,
+  latencyMs: number,
+  predictionJson?: readonly string[],
+): void {
   if (!log.sampled()) return;
   try {
-    log.addRequest(requestLog(requestId, rows, result, latencyMs));
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', predictionJson));
   } catch {
     // logging must never fail a prediction
   }

@@ -11,7 +11,7 @@ import {
   type PredictionRecord,
   type RequestRecords,
 } from '../../src/monitoring/prediction-log.ts';
-import { logPrediction } from '../../src/monitoring/records.ts';
+import { answerJson, logPrediction } from '../../src/monitoring/records.ts';
 import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
 import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
@@ -221,6 +221,8 @@ describe('prediction log', () => {
       request({ alias: null, source: 'batch', request_id: 'job-1', latency_ms: Number.NaN }),
       // A row without features: JSON leaves the field out, as JSON.stringify of its record does.
       request({ features: [undefined, { x: 1 }, { y: 'z' }] }),
+      // With each row's prediction JSON as the answer wrote it (answerJson), reused as it is.
+      { ...request(), predictionJson: request().predictions.map((p) => JSON.stringify(p)) },
     ];
     const oneByOne = new MemoryWriter();
     const given = new MemoryWriter();
@@ -239,7 +241,27 @@ describe('prediction log', () => {
       given.batches.map((b) => [b.count, b.seqFirst, b.seqLast]),
       oneByOne.batches.map((b) => [b.count, b.seqFirst, b.seqLast]),
     );
-    assert.equal(byRequest.stats().logged, 9);
+    assert.equal(byRequest.stats().logged, 12);
+  });
+
+  it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {
+    const model = { name: 'covertype', version: 3, alias: 'champion' as const, dataset: 'covertype', datasetVersion: 2 };
+    const predictions: Prediction['predictions'] = [
+      { prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8, 3: 0 } },
+      { prediction: 'Spruce/Fir', label: 'Spruce "Fir"', probabilities: { 'Spruce/Fir': 1 / 3, '10': Number.NaN } },
+    ];
+    const results: Prediction[] = [
+      { model, predictions },
+      { model: { ...model, alias: null }, predictions: [{ prediction: 31.25 }], warnings: ['serving version 2, the last champion that loaded'] },
+    ];
+    for (const result of results) {
+      const answer = answerJson('req-1', result);
+      assert.equal(answer.text, JSON.stringify({ request_id: 'req-1', ...result }));
+      assert.deepEqual(
+        answer.predictionJson,
+        result.predictions.map((p) => JSON.stringify(p)),
+      );
+    }
   });
 
   it('spreads a large flush over several off-heap chunks without losing a byte', async () => {

@@ -68,7 +68,8 @@ const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
 const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
-if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100) throw new Error('--rows-per-request must be an integer from 1 to 100');
+if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100)
+  throw new Error('--rows-per-request must be an integer from 1 to 100');
 const IN_PROCESS_FIELDS = ['calls_per_s', 'cpu_us_per_call', 'p50_us', 'p99_us', 'stall_p999_ms', 'stall_max_ms'] as const;
 const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');

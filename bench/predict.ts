@@ -22,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { loadConfig, mysqlSettings, repoRoot, resolveFromRepo } from '../src/config.ts';
+import { loadConfig, mysqlEnvironment, mysqlSettings, repoRoot, resolveFromRepo, s3Environment } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import { validateRecord, type TypedRow } from '../src/dataset/validate.ts';
@@ -289,18 +289,7 @@ try {
   // compiled handler: module loading, registry lookup, model download, hash check, load, predict.
   // Measured before the load, on an idle stack: a new Lambda container has a CPU of its own, and cold
   // starts measured right after the load shared the two cores with what the load left behind.
-  const functionEnv = {
-    MYSQL_HOST: mysql.host,
-    MYSQL_PORT: String(mysql.port),
-    MYSQL_USER: mysql.user,
-    MYSQL_PASSWORD: mysql.password,
-    MYSQL_DATABASE: mysql.database,
-    S3_BUCKET: stack.options.bucket,
-    S3_ENDPOINT: `http://127.0.0.1:${stack.s3Port}`,
-    S3_ACCESS_KEY_ID: 'S3RVER',
-    S3_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_REGION: 'us-east-1',
-  };
+  const functionEnv = { ...mysqlEnvironment(mysql), ...s3Environment(store.settings) };
   const coldStarts: Record<string, number>[] = [];
   for (let i = 0; i < COLD_STARTS; i++) {
     const spawned = performance.timeOrigin + performance.now();

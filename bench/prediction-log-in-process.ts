@@ -18,7 +18,7 @@ import { logPrediction } from '../src/monitoring/records.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
-import { loadConfig, mysqlSettings } from '../src/config.ts';
+import { loadConfig, mysqlSettings, s3Settings } from '../src/config.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -29,15 +29,9 @@ const { values: opts } = parseArgs({
     rows: { type: 'string' },
   },
 });
-const env = process.env;
 const config = loadConfig(process.env);
-const pool = createPool({ ...mysqlSettings(config), database: String(env.MYSQL_DATABASE) });
-const store = new ArtifactStore({
-  bucket: String(env.S3_BUCKET),
-  region: 'us-east-1',
-  endpoint: String(env.S3_ENDPOINT),
-  credentials: { accessKeyId: String(env.S3_ACCESS_KEY_ID), secretAccessKey: String(env.S3_SECRET_ACCESS_KEY) },
-});
+const pool = createPool(mysqlSettings(config));
+const store = new ArtifactStore(s3Settings(config));
 const server = new ModelServer(pool, store, 2000);
 // The deployed settings (src/config.ts's defaults unless the environment says otherwise).
 const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {

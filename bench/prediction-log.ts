@@ -19,17 +19,18 @@
 //
 // Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
-//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]
+//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3
+//                                 --rows-per-request 1]
 //   (--concurrency "" measures in-process only; --help)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type autocannon from 'autocannon';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
-import { loadConfig, mysqlSettings, repoRoot, resolveFromRepo } from '../src/config.ts';
+import { loadConfig, mysqlEnvironment, mysqlSettings, repoRoot, resolveFromRepo, s3Environment } from '../src/config.ts';
 import { loadDatasetRows } from '../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
@@ -45,17 +46,19 @@ const { values: opts } = parseArgs({
     concurrency: { type: 'string', default: '1,10,50' },
     trees: { type: 'string', default: '100' },
     'in-process-seconds': { type: 'string', default: '3' },
+    'rows-per-request': { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
-    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3]\n' +
+    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3 --rows-per-request 1]\n' +
       '  --seconds             length of each measured round (per side)\n' +
       '  --rounds              rounds per side and concurrency (alternating which side goes first)\n' +
       '  --concurrency         client connections, comma-separated ("" measures in-process only)\n' +
       '  --trees               trees of the champion the pipeline trains first (full depth)\n' +
       '  --in-process-seconds  length of each in-process window\n' +
+      '  --rows-per-request    rows in each request body (1–100; held-back rows of the file)\n' +
       'Writes bench/results/prediction-log.json.',
   );
   process.exit(0);
@@ -64,6 +67,9 @@ const SECONDS = Number(opts.seconds);
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
+const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
+if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100)
+  throw new Error('--rows-per-request must be an integer from 1 to 100');
 const IN_PROCESS_FIELDS = ['calls_per_s', 'cpu_us_per_call', 'p50_us', 'p99_us', 'stall_p999_ms', 'stall_max_ms'] as const;
 const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
@@ -82,6 +88,14 @@ interface Round {
   errors: number;
   /** CPU µs per answered request: the gateway (the HTTP API and its containers). */
   cpu_us_per_request: number;
+  /**
+   * … the gateway's threads: its main thread (HTTP, events, messages), then its other threads busiest
+   * first — the two containers (worker threads) are normally the first two, then V8's and libuv's helpers.
+   * Shows whether requests landed evenly on the containers.
+   */
+  gateway_threads_us: { main: number; others: number[] };
+  /** … every server-side process of the route: the gateway, the S3 emulator and MariaDB (not the load generator). */
+  route_cpu_us_per_request: number;
   /** … this runner: the S3 emulator (s3rver) the log's PUTs go to. */
   s3_cpu_us_per_request: number;
   /** … MariaDB (null: not a local process). */
@@ -92,10 +106,17 @@ interface Round {
   puts_per_s: number;
 }
 
-/** CPU time (user + system) a process has used, in µs (Linux /proc; clock ticks of 10 ms). */
-async function cpuMicros(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+/** CPU time (user + system) a process or thread has used, in µs (Linux /proc; clock ticks of 10 ms). */
+async function cpuMicros(pid: number, tid?: number): Promise<number> {
+  const fields = (await readFile(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** CPU µs of each thread of a process (a thread that ended in between is missing). */
+async function threadMicros(pid: number): Promise<Map<number, number>> {
+  const tids = (await readdir(`/proc/${pid}/task`)).map(Number);
+  const times = await Promise.all(tids.map((tid) => cpuMicros(pid, tid).catch(() => null)));
+  return new Map(tids.flatMap((tid, i) => (times[i] === null ? [] : [[tid, times[i] as number]])));
 }
 
 /** The local MySQL server's process, when there is one to read. */
@@ -108,6 +129,18 @@ function localDatabasePid(): number | null {
     }
   }
   return null;
+}
+
+/**
+ * The overhead of the log in each round's pair of back-to-back runs (on against off), in %: the median
+ * and min–max over the rounds. `lower` for a figure where less is worse (throughput).
+ */
+function paired(sides: Record<'on' | 'off', Round[]>, figure: (r: Round) => number, lower = false): { median: number; range: string } {
+  const pct = sides.on.map((on, i) => {
+    const ratio = figure(on) / figure(sides.off[i]);
+    return Math.round((lower ? 1 - ratio : ratio - 1) * 1000) / 10;
+  });
+  return { median: Math.round(median(pct) * 10) / 10, range: spread(pct) };
 }
 
 /** Runs a bench script in a process of its own and reads the JSON line it ends its output with. */
@@ -133,7 +166,7 @@ async function flushes(stack: EmbeddedStack): Promise<number> {
  */
 async function load(stack: EmbeddedStack, body: string, connections: number, seconds: number): Promise<Round> {
   const gateway = stack.httpApiPid ?? 0;
-  const [cpu0, db0, puts0] = await Promise.all([cpuMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
+  const [cpu0, threads0, db0, puts0] = await Promise.all([cpuMicros(gateway), threadMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
   const runner0 = process.cpuUsage();
   const started = performance.now();
   const { result: r, cpu_us: client } = await autocannonProcess({
@@ -147,14 +180,22 @@ async function load(stack: EmbeddedStack, body: string, connections: number, sec
   });
   const elapsed = (performance.now() - started) / 1000;
   const runner = process.cpuUsage(runner0);
-  const [cpu1, db1, puts1] = await Promise.all([cpuMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
+  const [cpu1, threads1, db1, puts1] = await Promise.all([cpuMicros(gateway), threadMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
   const per = (us: number) => Math.round(us / Math.max(1, r['2xx']));
+  const threadUse = [...threads1].map(([tid, us]) => [tid, us - (threads0.get(tid) ?? 0)] as const);
+  const others = threadUse
+    .filter(([tid]) => tid !== gateway)
+    .map(([, us]) => per(us))
+    .filter((us) => us > 0)
+    .sort((a, b) => b - a);
   return {
     rps: Math.round(r.requests.average * 10) / 10,
     p50_ms: r.latency.p50,
     p99_ms: r.latency.p99,
     errors: r.errors + r.timeouts + r.non2xx,
     cpu_us_per_request: per(cpu1 - cpu0),
+    gateway_threads_us: { main: per(threadUse.find(([tid]) => tid === gateway)?.[1] ?? 0), others },
+    route_cpu_us_per_request: per(cpu1 - cpu0 + runner.user + runner.system + (db1 - db0)),
     s3_cpu_us_per_request: per(runner.user + runner.system),
     db_cpu_us_per_request: database ? per(db1 - db0) : null,
     client_cpu_us_per_request: per(client),
@@ -210,7 +251,7 @@ try {
   const rows = all
     .slice(-100)
     .map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
-  const body = JSON.stringify({ rows: rows.slice(0, 1) });
+  const body = JSON.stringify({ rows: rows.slice(0, ROWS_PER_REQUEST) });
 
   const scenarios: Record<string, unknown>[] = [];
   for (const c of CONCURRENCY) {
@@ -236,6 +277,12 @@ try {
       cpu_us_on: m('on', 'cpu_us_per_request'),
       cpu_us_off: m('off', 'cpu_us_per_request'),
       cpu_overhead_pct: Math.round((m('on', 'cpu_us_per_request') / m('off', 'cpu_us_per_request') - 1) * 1000) / 10,
+      route_cpu_us_on: m('on', 'route_cpu_us_per_request'),
+      route_cpu_us_off: m('off', 'route_cpu_us_per_request'),
+      // Round r's two sides ran back to back: their ratio is the least disturbed by whatever else the
+      // machine was doing then (the figure the goal is judged by; the medians above mix rounds).
+      paired_route_cpu_overhead_pct: paired(sides, (x) => x.route_cpu_us_per_request),
+      paired_throughput_overhead_pct: paired(sides, (x) => x.rps, true),
       s3_cpu_us_on: m('on', 's3_cpu_us_per_request'),
       s3_cpu_us_off: m('off', 's3_cpu_us_per_request'),
       db_cpu_us_on: database ? m('on', 'db_cpu_us_per_request') : null,
@@ -249,6 +296,13 @@ try {
     log(
       `c=${c}: on ${s.rps_on} rps (${spread(sides.on.map((x) => x.rps))}) p99 ${s.p99_on} ms | off ${s.rps_off} rps (${spread(sides.off.map((x) => x.rps))}) p99 ${s.p99_off} ms | overhead ${s.throughput_overhead_pct} % rps, ${s.p99_overhead_ms} ms p99 | gateway CPU/request on ${s.cpu_us_on} µs (${spread(sides.on.map((x) => x.cpu_us_per_request))}) off ${s.cpu_us_off} µs (${spread(sides.off.map((x) => x.cpu_us_per_request))}): ${s.cpu_overhead_pct} % | S3 emulator ${s.s3_cpu_us_on} / ${s.s3_cpu_us_off} µs, MariaDB ${s.db_cpu_us_on ?? '-'} / ${s.db_cpu_us_off ?? '-'} µs, load generator ${s.client_cpu_us_on} / ${s.client_cpu_us_off} µs | ${s.puts_per_s_on} PUTs/s`,
     );
+    log(
+      `  route CPU/request (gateway + S3 emulator + MariaDB) on ${s.route_cpu_us_on} off ${s.route_cpu_us_off} µs; paired rounds: CPU overhead ${s.paired_route_cpu_overhead_pct.median} % [${s.paired_route_cpu_overhead_pct.range}], throughput overhead ${s.paired_throughput_overhead_pct.median} % [${s.paired_throughput_overhead_pct.range}]`,
+    );
+    for (const side of ['on', 'off'] as const)
+      log(
+        `  gateway threads ${side}, µs/request per round (main | others, busiest first): ${sides[side].map((x) => `${x.gateway_threads_us.main} | ${x.gateway_threads_us.others.slice(0, 4).join(' ')}`).join('; ')}`,
+      );
   }
 
   // Every answered request of the "on" side reached the log (after its flush interval).
@@ -269,19 +323,8 @@ try {
   const emulator0 = process.cpuUsage();
   const measured = await childJson<{ rounds: Record<'on' | 'off', InProcessWindow[]>; log: PredictionLogStats }>(
     'bench/prediction-log-in-process.ts',
-    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, 1))],
-    {
-      ...process.env,
-      MYSQL_HOST: mysql.host,
-      MYSQL_PORT: String(mysql.port),
-      MYSQL_USER: mysql.user,
-      MYSQL_PASSWORD: mysql.password,
-      MYSQL_DATABASE: mysql.database,
-      S3_BUCKET: bucket,
-      S3_ENDPOINT: `http://127.0.0.1:${stacks.on.s3Port}`,
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
-    },
+    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, ROWS_PER_REQUEST))],
+    { ...process.env, ...mysqlEnvironment(mysql), ...s3Environment(stacks.on.store!.settings) },
   );
   const emulator = process.cpuUsage(emulator0);
   const inProcess = measured.rounds;
@@ -319,12 +362,12 @@ try {
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(
     path.join(repoRoot, 'bench/results/prediction-log.json'),
-    `${JSON.stringify({ trees: TREES, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
+    `${JSON.stringify({ trees: TREES, rows_per_request: ROWS_PER_REQUEST, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
   );
   log(
-    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | p99 on / off ms (spread) | p99 overhead | gateway CPU µs/request on / off | gateway CPU overhead | S3 emulator CPU µs/request on / off | MariaDB on / off | load generator on / off | log PUTs/s |',
+    '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | paired: throughput overhead [spread] | p99 on / off ms (spread) | p99 overhead | gateway CPU µs/request on / off | route CPU µs/request on / off | paired: route CPU overhead [spread] | S3 emulator CPU µs/request on / off | MariaDB on / off | load generator on / off | log PUTs/s |',
   );
-  log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of scenarios as {
     concurrency: number;
     on: Round[];
@@ -338,6 +381,10 @@ try {
     cpu_us_on: number;
     cpu_us_off: number;
     cpu_overhead_pct: number;
+    route_cpu_us_on: number;
+    route_cpu_us_off: number;
+    paired_route_cpu_overhead_pct: { median: number; range: string };
+    paired_throughput_overhead_pct: { median: number; range: string };
     s3_cpu_us_on: number;
     s3_cpu_us_off: number;
     db_cpu_us_on: number | null;
@@ -347,7 +394,7 @@ try {
     puts_per_s_on: number;
   }[]) {
     log(
-      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.p99_on} [${spread(s.on.map((x) => x.p99_ms))}] / ${s.p99_off} [${spread(s.off.map((x) => x.p99_ms))}] | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.cpu_overhead_pct} % | ${s.s3_cpu_us_on} / ${s.s3_cpu_us_off} | ${s.db_cpu_us_on ?? '-'} / ${s.db_cpu_us_off ?? '-'} | ${s.client_cpu_us_on} / ${s.client_cpu_us_off} | ${s.puts_per_s_on} |`,
+      `| ${s.concurrency} | ${s.rps_on} (${spread(s.on.map((x) => x.rps))}) | ${s.rps_off} (${spread(s.off.map((x) => x.rps))}) | ${s.throughput_overhead_pct} % | ${s.paired_throughput_overhead_pct.median} % [${s.paired_throughput_overhead_pct.range}] | ${s.p99_on} [${spread(s.on.map((x) => x.p99_ms))}] / ${s.p99_off} [${spread(s.off.map((x) => x.p99_ms))}] | ${s.p99_overhead_ms} ms | ${s.cpu_us_on} / ${s.cpu_us_off} | ${s.route_cpu_us_on} / ${s.route_cpu_us_off} | ${s.paired_route_cpu_overhead_pct.median} % [${s.paired_route_cpu_overhead_pct.range}] | ${s.s3_cpu_us_on} / ${s.s3_cpu_us_off} | ${s.db_cpu_us_on ?? '-'} / ${s.db_cpu_us_off ?? '-'} | ${s.client_cpu_us_on} / ${s.client_cpu_us_off} | ${s.puts_per_s_on} |`,
     );
   }
 } finally {

@@ -1,14 +1,14 @@
 import middy from '@middy/core';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { logPrediction } from '../src/monitoring/records.ts';
+import { answerJson, logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { DEFAULT_DATASET, modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { getConfig, getPool, getStore, releaseWhenInvokedLocally, withSecrets } from './lib/context.ts';
 import { warnEvents, withLogger } from './lib/log.ts';
 import { getPredictionLog, logPredictions } from './lib/prediction-log.ts';
-import { httpErrors, json, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
+import { httpErrors, jsonText, parseJsonBody, type HttpEvent, type HttpResponse } from './lib/middleware.ts';
 import { router } from './lib/router.ts';
 
 const MAX_ROWS = 1000;
@@ -40,8 +40,9 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   // Monitoring: the answer carries its request id (feedback names it); the rows go to the prediction log's buffer.
   const log = getPredictionLog(server);
   const requestId = log.requestId();
-  logPrediction(log, requestId, body.rows, result, performance.now() - started);
-  return json(200, { request_id: requestId, ...result });
+  const answer = answerJson(requestId, result);
+  logPrediction(log, requestId, body.rows, result, performance.now() - started, answer.predictionJson);
+  return jsonText(200, answer.text);
 }
 
 export const handler = middy<HttpEvent, HttpResponse>(router('predict', { 'POST /predict': predict }))

@@ -34,7 +34,12 @@ export interface HttpResponse {
 }
 
 export function json(statusCode: number, body: unknown): HttpResponse {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+  return jsonText(statusCode, JSON.stringify(body));
+}
+
+/** A JSON response whose body is already JSON text. */
+export function jsonText(statusCode: number, text: string): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: text };
 }
 
 /** One path parameter, parsed with a schema; a bad one is a 400 naming it. */

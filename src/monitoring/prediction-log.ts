@@ -226,6 +226,47 @@ function probabilitiesJson(p: Readonly<Record<string, number>>): string {
   return `${out}}`;
 }
 
+/** One answered request's rows as logged: the fields its records share, given once, and each row's own. */
+export interface RequestRecords {
+  request_id: string;
+  ts: string;
+  model: string;
+  model_version: number;
+  alias: string | null;
+  source: PredictionRecord['source'];
+  latency_ms: number;
+  /** Row i's features (the row as sent) and prediction: records row 0 … n − 1. */
+  features: readonly unknown[];
+  predictions: readonly Pick<PredictionRecord, 'prediction' | 'label' | 'probabilities'>[];
+  /**
+   * Each row's prediction as JSON.stringify wrote it for the answer (`{"prediction":…,"label":…,
+   * "probabilities":…}`, fields in that order), when the caller has it: the log uses it instead of
+   * writing the same numbers again.
+   */
+  predictionJson?: readonly string[];
+}
+
+/** The records of a request, as `add` takes them (PredictionRecord's field order). */
+export function requestRecords(r: RequestRecords): PredictionRecord[] {
+  return r.predictions.map((p, row) => {
+    const record: PredictionRecord = {
+      request_id: r.request_id,
+      row,
+      ts: r.ts,
+      model: r.model,
+      model_version: r.model_version,
+      alias: r.alias,
+      source: r.source,
+      features: r.features[row] as Record<string, unknown>,
+      prediction: p.prediction,
+      latency_ms: r.latency_ms,
+    };
+    if (p.label !== undefined) record.label = p.label;
+    if (p.probabilities !== undefined) record.probabilities = p.probabilities;
+    return record;
+  });
+}
+
 /**
  * One record's JSON line: the same text as `JSON.stringify(record)` (fields in the same order), built
  * from the record's fixed layout, with JSON.stringify left for the free-form parts (the features).
@@ -314,27 +355,76 @@ export class PredictionLog {
         this.drop(record.model); // not serializable (never from a validated request)
         continue;
       }
-      const bytes = line.length + ENTRY_OVERHEAD;
-      if (this.bytes + bytes > this.options.bufferBytes) {
-        this.drop(record.model);
+      this.append(this.groupOf(record.model, record.ts.slice(0, 10)), line, record.alias === 'champion', this.seqOf(record.request_id));
+    }
+    this.flushIfFull();
+  }
+
+  /**
+   * Appends an answered request's records (the same lines `add` would write for `requestRecords(r)`),
+   * with what its rows share turned into JSON once, not once a row; never throws, never waits.
+   */
+  addRequest(r: RequestRecords): void {
+    let head: string;
+    let middle: string;
+    let tail: string;
+    try {
+      head = `{"request_id":${JSON.stringify(r.request_id)},"row":`;
+      middle = `,"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)},"features":`;
+      tail = `,"latency_ms":${jsonNumber(r.latency_ms)}}`;
+    } catch {
+      for (let i = 0; i < r.predictions.length; i++) this.drop(r.model);
+      return;
+    }
+    const group = this.groupOf(r.model, r.ts.slice(0, 10));
+    const champion = r.alias === 'champion';
+    const seq = this.seqOf(r.request_id);
+    for (let row = 0; row < r.predictions.length; row++) {
+      const p = r.predictions[row];
+      let line: string;
+      try {
+        const features = JSON.stringify(r.features[row]) as string | undefined;
+        const answered = r.predictionJson?.[row];
+        if (features === undefined) line = recordLine(requestRecords(r)[row]);
+        else if (answered !== undefined && answered.length > 2) line = `${head}${row}${middle}${features},${answered.slice(1, -1)}${tail}`;
+        else {
+          line = `${head}${row}${middle}${features},"prediction":${typeof p.prediction === 'number' ? jsonNumber(p.prediction) : jsonKey(p.prediction)}`;
+          if (p.label !== undefined) line += `,"label":${jsonKey(p.label)}`;
+          if (p.probabilities !== undefined) line += `,"probabilities":${probabilitiesJson(p.probabilities)}`;
+          line += tail;
+        }
+      } catch {
+        this.drop(r.model);
         continue;
       }
-      if (this.records === 0) this.oldestAt = this.now();
-      const group = this.groupOf(record.model, record.ts.slice(0, 10));
-      if (record.alias === 'champion') group.champion.push(group.records);
-      this.memory.append(group, line);
-      group.records++;
-      group.bytes += bytes;
-      const seq = this.seqOf(record.request_id);
-      if (seq !== null) {
-        if (group.seqFirst === null || seq < group.seqFirst) group.seqFirst = seq;
-        if (group.seqLast === null || seq > group.seqLast) group.seqLast = seq;
-      }
-      this.bytes += bytes;
-      this.records++;
-      this.counts.logged++;
+      this.append(group, line, champion, seq);
     }
-    // One flush at a time is enough: what arrives meanwhile goes with the next (the timer, or the next add).
+    this.flushIfFull();
+  }
+
+  /** One line into its group, or dropped and counted when the buffer is full. */
+  private append(group: Group, line: string, champion: boolean, seq: number | null): void {
+    const bytes = line.length + ENTRY_OVERHEAD;
+    if (this.bytes + bytes > this.options.bufferBytes) {
+      this.drop(group.model);
+      return;
+    }
+    if (this.records === 0) this.oldestAt = this.now();
+    if (champion) group.champion.push(group.records);
+    this.memory.append(group, line);
+    group.records++;
+    group.bytes += bytes;
+    if (seq !== null) {
+      if (group.seqFirst === null || seq < group.seqFirst) group.seqFirst = seq;
+      if (group.seqLast === null || seq > group.seqLast) group.seqLast = seq;
+    }
+    this.bytes += bytes;
+    this.records++;
+    this.counts.logged++;
+  }
+
+  /** One flush at a time is enough: what arrives meanwhile goes with the next (the timer, or the next add). */
+  private flushIfFull(): void {
     if (this.options.background && this.bytes >= this.options.flushBytes && !this.flushing) void this.flush();
   }
 
@@ -399,7 +489,8 @@ export class PredictionLog {
     this.pending = [];
     for (const batch of retries) await this.write(batch);
     // One group at a time: its body is assembled in memory the next one reuses.
-    for (const group of taken) await this.write(await this.batch(group));
+    // (A group whose records were all dropped has nothing to write: its drops go with the model's next batch.)
+    for (const group of taken) if (group.records > 0) await this.write(await this.batch(group));
   }
 
   private async write(batch: LogBatch): Promise<void> {

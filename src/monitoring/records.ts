@@ -1,5 +1,5 @@
 import type { Prediction } from '../serving/model-server.ts';
-import type { PredictionLog, PredictionRecord } from './prediction-log.ts';
+import type { PredictionLog, PredictionRecord, RequestRecords } from './prediction-log.ts';
 
 /** The current time in ISO form, made once per millisecond (requests arrive many to a millisecond). */
 let lastMs = Number.NaN;
@@ -14,43 +14,57 @@ function isoNow(): string {
 }
 
 /**
- * The log records of one answered request, one per row: the row as sent (it validated, so it holds
- * the features), the champion's (or asked-for version's) prediction, and the request's latency.
+ * What the log keeps of one answered request, one record per row (prediction-log.ts's requestRecords):
+ * the row as sent (it validated, so it holds the features), the champion's (or asked-for version's)
+ * prediction, and the request's latency.
  */
-export function predictionRecords(
+export function requestLog(
   requestId: string,
   rows: readonly unknown[],
   result: Prediction,
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
-): PredictionRecord[] {
-  const ts = isoNow();
-  const latency = Math.round(latencyMs * 1000) / 1000;
+  predictionJson?: readonly string[],
+): RequestRecords {
   const { name, version, alias } = result.model;
-  return result.predictions.map((p, row) => {
-    const record: PredictionRecord = {
-      request_id: requestId,
-      row,
-      ts,
-      model: name,
-      model_version: version,
-      alias,
-      source,
-      features: rows[row] as Record<string, unknown>,
-      prediction: p.prediction,
-      latency_ms: latency,
-    };
-    if (p.label !== undefined) record.label = p.label;
-    if (p.probabilities) record.probabilities = p.probabilities;
-    return record;
-  });
+  return {
+    request_id: requestId,
+    ts: isoNow(),
+    model: name,
+    model_version: version,
+    alias,
+    source,
+    latency_ms: Math.round(latencyMs * 1000) / 1000,
+    features: rows,
+    predictions: result.predictions,
+    ...(predictionJson ? { predictionJson } : {}),
+  };
+}
+
+/**
+ * A predict answer as JSON — the text `JSON.stringify({ request_id, ...result })` gives — made from each
+ * row's prediction JSON, which the log then reuses (`predictionJson`): the numbers are written once.
+ */
+export function answerJson(requestId: string, result: Prediction): { text: string; predictionJson: string[] } {
+  const predictionJson = result.predictions.map((p) => JSON.stringify(p));
+  const { model, predictions: _, ...rest } = result;
+  const more = JSON.stringify(rest);
+  const text = `{"request_id":${JSON.stringify(requestId)},"model":${JSON.stringify(model)},"predictions":[${predictionJson.join(',')}]${more.length > 2 ? `,${more.slice(1, -1)}` : ''}}`;
+  return { text, predictionJson };
 }
 
 /** Logs a request's rows when the log samples it; never throws into the request. */
-export function logPrediction(log: PredictionLog, requestId: string, rows: readonly unknown[], result: Prediction, latencyMs: number): void {
+export function logPrediction(
+  log: PredictionLog,
+  requestId: string,
+  rows: readonly unknown[],
+  result: Prediction,
+  latencyMs: number,
+  predictionJson?: readonly string[],
+): void {
   if (!log.sampled()) return;
   try {
-    log.add(predictionRecords(requestId, rows, result, latencyMs));
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', predictionJson));
   } catch {
     // logging must never fail a prediction
   }

@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ModelNotFound } from '../../src/errors.ts';
 import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
-import { PredictionLog, recordLine, type LogBatch, type PredictionLogOptions, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
-import { logPrediction } from '../../src/monitoring/records.ts';
+import {
+  PredictionLog,
+  recordLine,
+  requestRecords,
+  type LogBatch,
+  type PredictionLogOptions,
+  type PredictionRecord,
+  type RequestRecords,
+} from '../../src/monitoring/prediction-log.ts';
+import { answerJson, logPrediction } from '../../src/monitoring/records.ts';
 import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
 import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
@@ -185,6 +193,75 @@ describe('prediction log', () => {
     log.add(odd);
     await log.close();
     assert.equal(Buffer.from(writer.batches[0].body).toString('utf8'), `${odd.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  });
+
+  it('writes a request given once (addRequest) as the lines of its records one by one', async () => {
+    const request = (over: Partial<RequestRecords> = {}): RequestRecords => ({
+      request_id: formatRequestId('0123456789ab', 7),
+      ts: '2026-03-04T10:00:00.000Z',
+      model: 'covertype',
+      model_version: 3,
+      alias: 'champion',
+      source: 'api',
+      latency_ms: 1.25,
+      features: [
+        { Elevation: 2000, Soil_Type: 'C7745' },
+        { Elevation: 2100.5, 'Soil "Type"': 'C\u00e9\u2028' },
+        { none: null, big: 1e21 },
+      ],
+      predictions: [
+        { prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8 } },
+        { prediction: 'Spruce/Fir', label: 'Spruce "Fir"\n', probabilities: { 'Spruce/Fir': 1 / 3, '10': 0, '2': Number.NaN } },
+        { prediction: 31.25 },
+      ],
+      ...over,
+    });
+    const requests = [
+      request(),
+      request({ alias: null, source: 'batch', request_id: 'job-1', latency_ms: Number.NaN }),
+      // A row without features: JSON leaves the field out, as JSON.stringify of its record does.
+      request({ features: [undefined, { x: 1 }, { y: 'z' }] }),
+      // With each row's prediction JSON as the answer wrote it (answerJson), reused as it is.
+      { ...request(), predictionJson: request().predictions.map((p) => JSON.stringify(p)) },
+    ];
+    const oneByOne = new MemoryWriter();
+    const given = new MemoryWriter();
+    const byRecord = new PredictionLog(oneByOne, options());
+    const byRequest = new PredictionLog(given, options());
+    for (const r of requests) {
+      byRecord.add(requestRecords(r));
+      byRequest.addRequest(r);
+    }
+    await byRecord.close();
+    await byRequest.close();
+    const text = (w: MemoryWriter) => w.batches.map((b) => Buffer.from(b.body).toString('utf8')).join('');
+    assert.equal(text(given), text(oneByOne));
+    assert.equal(text(given), `${requests.flatMap((r) => requestRecords(r).map((x) => recordLine(x))).join('\n')}\n`);
+    assert.deepEqual(
+      given.batches.map((b) => [b.count, b.seqFirst, b.seqLast]),
+      oneByOne.batches.map((b) => [b.count, b.seqFirst, b.seqLast]),
+    );
+    assert.equal(byRequest.stats().logged, 12);
+  });
+
+  it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {
+    const model = { name: 'covertype', version: 3, alias: 'champion' as const, dataset: 'covertype', datasetVersion: 2 };
+    const predictions: Prediction['predictions'] = [
+      { prediction: 2, label: 'Lodgepole Pine', probabilities: { 1: 0.2, 2: 0.8, 3: 0 } },
+      { prediction: 'Spruce/Fir', label: 'Spruce "Fir"', probabilities: { 'Spruce/Fir': 1 / 3, '10': Number.NaN } },
+    ];
+    const results: Prediction[] = [
+      { model, predictions },
+      { model: { ...model, alias: null }, predictions: [{ prediction: 31.25 }], warnings: ['serving version 2, the last champion that loaded'] },
+    ];
+    for (const result of results) {
+      const answer = answerJson('req-1', result);
+      assert.equal(answer.text, JSON.stringify({ request_id: 'req-1', ...result }));
+      assert.deepEqual(
+        answer.predictionJson,
+        result.predictions.map((p) => JSON.stringify(p)),
+      );
+    }
   });
 
   it('spreads a large flush over several off-heap chunks without losing a byte', async () => {

@@ -63,8 +63,33 @@ function drawSorted(rng: Rng, n: number, k: number, scratch: Int32Array): Int32A
 // Row loops in functions of their own (see histograms.ts: gatherRows): in trainBoosting they
 // would have V8 compile that whole function on stack replacement, once per loop.
 
+/** Class labels over a range of at most this many integers are found by marking them, not by sorting y. */
+const MAX_MARKED_RANGE = 1 << 16;
+
 /** The distinct values of y, ascending. */
 function distinctSorted(y: Float64Array): number[] {
+  let min = Infinity;
+  let max = -Infinity;
+  let integral = true;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (integral && !Number.isInteger(v)) integral = false;
+  }
+  return integral && max - min < MAX_MARKED_RANGE ? markedIntegers(y, min, max) : sortedDistinct(y);
+}
+
+/** The distinct integers of y (all in [min, max]), ascending: one pass marking them. */
+function markedIntegers(y: Float64Array, min: number, max: number): number[] {
+  const seen = new Uint8Array(max - min + 1);
+  for (let i = 0; i < y.length; i++) seen[y[i] - min] = 1;
+  const out: number[] = [];
+  for (let v = 0; v < seen.length; v++) if (seen[v] === 1) out.push(v + min);
+  return out;
+}
+
+function sortedDistinct(y: Float64Array): number[] {
   const sorted = y.slice().sort();
   const out: number[] = [];
   for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]);

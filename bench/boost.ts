@@ -14,7 +14,8 @@
 // Covertype: all rows of ../shared/data/covertype (457,035 of the 581,012 UCI rows; multiclass), stratified 80/20 split. Diabetes: 101,766 encounters,
 // binary "<30 days readmission", 80/20 split grouped by patient_nbr (bench/diabetes.ts encodes it).
 // Each side runs in a fresh process so its peak RSS is its own; every side writes its test-set
-// probabilities and this script scores them all with the same code (src/metrics).
+// probabilities and this script scores them all with the same code (src/metrics). Ours predicts the
+// test set as the pipeline does (binary model file, compileTrees, predictBatch: see FIT_IN_WORKER).
 // Writes bench/results/boost.json. Missing python3-sklearn / python3-xgboost are installed with apt.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -63,8 +63,33 @@ function drawSorted(rng: Rng, n: number, k: number, scratch: Int32Array): Int32A
 // Row loops in functions of their own (see histograms.ts: gatherRows): in trainBoosting they
 // would have V8 compile that whole function on stack replacement, once per loop.
 
+/** Class labels over a range of at most this many integers are found by marking them, not by sorting y. */
+const MAX_MARKED_RANGE = 1 << 16;
+
 /** The distinct values of y, ascending. */
 function distinctSorted(y: Float64Array): number[] {
+  let min = Infinity;
+  let max = -Infinity;
+  let integral = true;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (integral && !Number.isInteger(v)) integral = false;
+  }
+  return integral && max - min < MAX_MARKED_RANGE ? markedIntegers(y, min, max) : sortedDistinct(y);
+}
+
+/** The distinct integers of y (all in [min, max]), ascending: one pass marking them. */
+function markedIntegers(y: Float64Array, min: number, max: number): number[] {
+  const seen = new Uint8Array(max - min + 1);
+  for (let i = 0; i < y.length; i++) seen[y[i] - min] = 1;
+  const out: number[] = [];
+  for (let v = 0; v < seen.length; v++) if (seen[v] === 1) out.push(v + min);
+  return out;
+}
+
+function sortedDistinct(y: Float64Array): number[] {
   const sorted = y.slice().sort();
   const out: number[] = [];
   for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) out.push(sorted[i]);
@@ -114,12 +139,32 @@ function fillIdentity(idx: Int32Array, n: number): void {
   for (let i = 0; i < n; i++) idx[i] = i;
 }
 
-/** Adds each leaf's value to output k of the rows it holds (their positions in idx). */
-function addLeafValues(scores: Float64Array, K: number, k: number, idx: Int32Array, t: GrownTree): void {
+/**
+ * Adds each leaf's value to output k of the rows it holds (their positions in idx). When the tree
+ * holds every row, the values are first spread into rowValue by row and then added in row order:
+ * by leaf, the rows' scores (K per row) would be visited all over their array, a cache miss each.
+ */
+function addLeafValues(scores: Float64Array, K: number, k: number, idx: Int32Array, t: GrownTree, m: number, rowValue: Float64Array): void {
+  if (m === rowValue.length) {
+    spreadLeafValues(rowValue, idx, t);
+    addByRow(scores, K, k, rowValue);
+    return;
+  }
   for (let l = 0; l < t.leafNodes.length; l++) {
     const v = t.value[t.leafNodes[l]];
     for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
   }
+}
+
+function spreadLeafValues(rowValue: Float64Array, idx: Int32Array, t: GrownTree): void {
+  for (let l = 0; l < t.leafNodes.length; l++) {
+    const v = t.value[t.leafNodes[l]];
+    for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) rowValue[idx[q]] = v;
+  }
+}
+
+function addByRow(scores: Float64Array, K: number, k: number, rowValue: Float64Array): void {
+  for (let r = 0; r < rowValue.length; r++) scores[r * K + k] += rowValue[r];
 }
 
 /** Adds the tree's output to output k of every row of `bins` (row-major, p per row), except the rows marked in `skip`. */
@@ -216,6 +261,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     const rowScratch = new Int32Array(n);
     const colScratch = new Int32Array(p);
     const inSample = new Uint8Array(n);
+    const rowValue = new Float64Array(n);
     const allCols = Int32Array.from({ length: p }, (_, f) => f);
     const trees: BoostedTree[] = [];
     const gains = new Float64Array(p);
@@ -240,7 +286,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
           for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
           for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
           // Training scores: the sampled rows by leaf range, the others by walking the tree.
-          addLeafValues(scores, K, k, idx, t);
+          addLeafValues(scores, K, k, idx, t, sample ? sample.length : n, rowValue);
           if (sample) {
             inSample.fill(0);
             for (const r of sample) inSample[r] = 1;

@@ -347,8 +347,8 @@ export class CompiledTrees implements BlockScorer {
 
   /**
    * The rank quantize gives NaN in q, when the model has learned missing-value directions: -1 (wide
-   * layout), else a marker above every bin, 2^NAN_SHIFT - 1 (NAN_SHIFT: 8 for byte ranks, 30 for the
-   * others); undefined without learned directions.
+   * layout), else a marker above every bin, 2^nanShift(q) - 1 (255 for byte ranks, 2^30 - 1 for int
+   * ranks); undefined without learned directions.
    */
   private nanRank(q: Int32Array | Uint8Array): number | undefined {
     if (this.parts.defaultLeft) return -1;

@@ -188,6 +188,19 @@ describe('boosting: learning', () => {
     const model = await trainBoosting({ rows: n, cols: 1, data }, y, { task: 'classification', nEstimators: 20, seed: 3 }, { workers: 1 });
     assert.equal(model.objective, 'multiclass');
     assert.equal(model.trees.length, 20 * 3);
+    assert.deepEqual(model.classes, [10, 20, 30]);
+    // Other labels give the same trees: negative integers (marked), integers over a wide range and
+    // fractions (sorted).
+    for (const [a, b, c] of [
+      [-7, -2, 3],
+      [-7, 0, 65_600],
+      [0.5, 1.25, 2],
+    ]) {
+      const relabelled = Float64Array.from(y, (v) => (v === 10 ? a : v === 20 ? b : c));
+      const other = await trainBoosting({ rows: n, cols: 1, data }, relabelled, { task: 'classification', nEstimators: 20, seed: 3 }, { workers: 1 });
+      assert.deepEqual(other.classes, [a, b, c]);
+      assert.deepEqual(other.trees, model.trees);
+    }
     const pred = compileBoosting(model);
     assert.deepEqual(
       [0.5, 1.5, 2.5].map((x) => pred.predict([x])),

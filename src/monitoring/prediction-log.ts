@@ -274,12 +274,22 @@ export function requestRecords(r: RequestRecords): PredictionRecord[] {
 export function recordLine(r: PredictionRecord): string {
   const features = JSON.stringify(r.features) as string | undefined;
   if (features === undefined) return JSON.stringify(r); // no features at all: JSON leaves the field out
-  let line = `{"request_id":${JSON.stringify(r.request_id)},"row":${jsonNumber(r.row)},"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)},"features":${features},"prediction":${typeof r.prediction === 'number' ? jsonNumber(r.prediction) : jsonKey(r.prediction)}`;
-  if (r.label !== undefined) line += `,"label":${jsonKey(r.label)}`;
-  if (r.probabilities !== undefined) line += `,"probabilities":${probabilitiesJson(r.probabilities)}`;
-  line += `,"latency_ms":${jsonNumber(r.latency_ms)}`;
+  let line = `{"request_id":${JSON.stringify(r.request_id)},"row":${jsonNumber(r.row)},${contextJson(r)},"features":${features},${predictionFieldsJson(r)},"latency_ms":${jsonNumber(r.latency_ms)}`;
   if (r.challenger !== undefined) line += `,"challenger":${JSON.stringify(r.challenger)}`;
   return `${line}}`;
+}
+
+/** The fields a record shares with the other rows of its request, from ts to source, as JSON. */
+function contextJson(r: Pick<PredictionRecord, 'ts' | 'model' | 'model_version' | 'alias' | 'source'>): string {
+  return `"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)}`;
+}
+
+/** A row's prediction, label and probabilities as JSON fields (those it has). */
+function predictionFieldsJson(p: Pick<PredictionRecord, 'prediction' | 'label' | 'probabilities'>): string {
+  let out = `"prediction":${typeof p.prediction === 'number' ? jsonNumber(p.prediction) : jsonKey(p.prediction)}`;
+  if (p.label !== undefined) out += `,"label":${jsonKey(p.label)}`;
+  if (p.probabilities !== undefined) out += `,"probabilities":${probabilitiesJson(p.probabilities)}`;
+  return out;
 }
 
 export class PredictionLog {
@@ -370,7 +380,7 @@ export class PredictionLog {
     let tail: string;
     try {
       head = `{"request_id":${JSON.stringify(r.request_id)},"row":`;
-      middle = `,"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)},"features":`;
+      middle = `,${contextJson(r)},"features":`;
       tail = `,"latency_ms":${jsonNumber(r.latency_ms)}}`;
     } catch {
       for (let i = 0; i < r.predictions.length; i++) this.drop(r.model);
@@ -386,12 +396,9 @@ export class PredictionLog {
         const features = JSON.stringify(r.features[row]) as string | undefined;
         const answered = r.predictionJson?.[row];
         if (features === undefined) line = recordLine(requestRecords(r)[row]);
-        else if (answered !== undefined && answered.length > 2) line = `${head}${row}${middle}${features},${answered.slice(1, -1)}${tail}`;
         else {
-          line = `${head}${row}${middle}${features},"prediction":${typeof p.prediction === 'number' ? jsonNumber(p.prediction) : jsonKey(p.prediction)}`;
-          if (p.label !== undefined) line += `,"label":${jsonKey(p.label)}`;
-          if (p.probabilities !== undefined) line += `,"probabilities":${probabilitiesJson(p.probabilities)}`;
-          line += tail;
+          const fields = answered !== undefined && answered.length > 2 ? answered.slice(1, -1) : predictionFieldsJson(p);
+          line = `${head}${row}${middle}${features},${fields}${tail}`;
         }
       } catch {
         this.drop(r.model);

@@ -7,7 +7,6 @@
 
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 import { HistogramPool } from '../forest/histogram.ts';
 import {
   accumulateRows,
@@ -17,28 +16,28 @@ import {
   denseRuns,
   deriveBins,
   featureLayout,
+  type FeatureLayout,
   histSegments,
   maxSegments,
   PARALLEL_HIST_ROWS,
   spreadBundles,
 } from './histograms.ts';
-import { CTRL, type GradientArrays, MAX_THREADS, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import {
+  CTRL,
+  type GradientArrays,
+  type GrowerConfig,
+  type GrowerData,
+  type GrowOutput,
+  MAX_THREADS,
+  partitionRows,
+  runTask,
+  type SharedWork,
+  TASK,
+} from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 
-/** The bins (row-major copy included) must be SharedArrayBuffer-backed when workers are used. */
-export type GrowerData = BinnedColumns & Pick<BinnedData, 'binCounts'>;
-
-export interface GrowerConfig {
-  maxLeaves: number;
-  /** Infinity when unbounded. */
-  maxDepth: number;
-  minSamplesLeaf: number;
-  minHessianLeaf: number;
-  l2: number;
-  minGain: number;
-}
-
+export type { GrowerConfig, GrowerData } from './parallel.ts';
 export type { SplitRecord } from './splits.ts';
 
 /** A grown tree over bins; node ids as the model (root 0, children adjacent: right = left + 1). */
@@ -52,7 +51,7 @@ export interface GrownTree {
   value: Float64Array;
   /** Split gain of internal nodes. */
   gain: Float64Array;
-  /** Leaves and the range of `idx` positions holding their rows. */
+  /** Leaves and the range of `idx` positions holding their rows (none in a tree read back from OutputTrees). */
   leafNodes: Int32Array;
   leafStart: Int32Array;
   leafEnd: Int32Array;
@@ -115,21 +114,39 @@ export class TreeGrower {
   private workers: Worker[] = [];
   /** findBestSplit's best split so far (feature -1: none). */
   private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
+  /** This thread's single-thread grower for GROW tasks (made when first needed). */
+  private own: TreeGrower | null = null;
+  private readonly growOutput: GrowOutput = (w, k) => {
+    this.own ??= TreeGrower.ownOf(w);
+    growOutputTree(this.own, w, k);
+  };
 
   /**
    * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
-   * the gradient arrays' when given: computeGradients then shares that work as well).
+   * the gradient arrays' when given: computeGradients then shares that work as well). `layout`: the
+   * data's, when already made; `outputs` (> 1, with gradients): the number of trees an iteration
+   * grows, to be grown a tree per thread (growOutputs).
    */
-  constructor(data: GrowerData, cfg: GrowerConfig, shared: boolean, gradients: GradientArrays | null = null) {
+  constructor(
+    data: GrowerData,
+    cfg: GrowerConfig,
+    shared: boolean,
+    gradients: GradientArrays | null = null,
+    options: { layout?: FeatureLayout; outputs?: number } = {},
+  ) {
     this.data = data;
     this.cfg = cfg;
     const n = data.nRows;
+    const p = data.nFeatures;
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    const layout = featureLayout(data, alloc);
+    const layout = options.layout ?? featureLayout(data, alloc);
+    const K = options.outputs ?? 0;
     this.pool = new HistogramPool(layout.histBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
     this.idx = new Int32Array(alloc(n * 4));
     const nChunks = chunkCount(n);
     this.work = {
+      data,
+      cfg,
       ctrl: new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4)),
       segments: new Int32Array(alloc(3 * maxSegments(data.nFeatures, MAX_THREADS) * 4)),
       size: this.pool.size,
@@ -153,9 +170,25 @@ export class TreeGrower {
         leaves: new Float64Array(alloc(2 * 4 * 8)),
         out: new Float64Array(alloc(2 * SPLIT_FIELDS * 8)),
       },
+      outputs:
+        K > 1
+          ? {
+              learningRate: new Float64Array(alloc(8)),
+              sample: new Int32Array(alloc(n * 4)),
+              inSample: new Uint8Array(alloc(n)),
+              cols: new Int32Array(alloc(K * p * 4)),
+              trees: new Float64Array(alloc(K * treeSlots(cfg.maxLeaves) * 8)),
+              rowValue: new Float64Array(alloc(K * n * 8)),
+            }
+          : null,
     };
     this.features = this.work.splits.features;
     this.treeDense = new Int32Array(data.nFeatures);
+  }
+
+  /** A single-thread grower over the shared data and layout of `w` (a thread's own, for GROW tasks). */
+  static ownOf(w: SharedWork): TreeGrower {
+    return new TreeGrower(w.data, w.cfg, false, null, { layout: w.rows });
   }
 
   /**
@@ -192,7 +225,40 @@ export class TreeGrower {
     ctrl[CTRL.START] = 0;
     ctrl[CTRL.END] = n;
     ctrl[CTRL.NCHUNKS] = nChunks;
-    runTask(ctrl, this.work, this.workers.length);
+    runTask(ctrl, this.work, this.workers.length, this.growOutput);
+  }
+
+  /**
+   * Grows the trees of an iteration's outputs (see `outputs`) a tree per thread: tree k on rows
+   * `sample` (null: all rows), over features cols[k], with the gradients of output k; adds their
+   * outputs (leaf values times the learning rate) to the rows' scores and returns the trees (leaf
+   * values scaled). Each tree is grown by one thread's own single-thread grower, so the trees are
+   * the same as a grower without workers grows, whoever grew them.
+   */
+  growOutputs(sample: Int32Array | null, cols: readonly ArrayLike<number>[], learningRate: number): GrownTree[] {
+    const { ctrl, outputs } = this.work;
+    const o = outputs!;
+    const n = this.data.nRows;
+    const p = this.data.nFeatures;
+    o.learningRate[0] = learningRate;
+    if (sample) {
+      o.sample.set(sample);
+      o.inSample.fill(0);
+      for (let i = 0; i < sample.length; i++) o.inSample[sample[i]] = 1;
+    }
+    for (const [k, c] of cols.entries()) o.cols.set(c, k * p);
+    ctrl[CTRL.KIND] = TASK.GROW;
+    ctrl[CTRL.END] = sample ? sample.length : n;
+    ctrl[CTRL.NCHUNKS] = cols.length;
+    ctrl[CTRL.NFEAT] = cols[0].length;
+    runTask(ctrl, this.work, this.workers.length, this.growOutput);
+    ctrl[CTRL.KIND] = TASK.SCORES;
+    ctrl[CTRL.START] = 0;
+    ctrl[CTRL.END] = n;
+    ctrl[CTRL.NCHUNKS] = chunkCount(n);
+    runTask(ctrl, this.work, this.workers.length, this.growOutput);
+    const slots = treeSlots(this.cfg.maxLeaves);
+    return cols.map((_, k) => readTree(o.trees, k * slots, 2 * this.cfg.maxLeaves - 1));
   }
 
   /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
@@ -212,7 +278,7 @@ export class TreeGrower {
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NCHUNKS] = this.nSegments;
       ctrl[CTRL.BASE] = base;
-      runTask(ctrl, work, this.workers.length);
+      runTask(ctrl, work, this.workers.length, this.growOutput);
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
@@ -255,7 +321,7 @@ export class TreeGrower {
     ctrl[CTRL.KIND] = TASK.FIND;
     ctrl[CTRL.NCHUNKS] = 2;
     ctrl[CTRL.NFEAT] = this.nTreeFeatures;
-    runTask(ctrl, this.work, this.workers.length);
+    runTask(ctrl, this.work, this.workers.length, this.growOutput);
     a.split = readSplit(splits.out, 0);
     b.split = readSplit(splits.out, SPLIT_FIELDS);
   }
@@ -278,7 +344,7 @@ export class TreeGrower {
     ctrl[CTRL.END] = end;
     ctrl[CTRL.NCHUNKS] = nChunks;
     ctrl[CTRL.COL] = col;
-    runTask(ctrl, this.work, this.workers.length);
+    runTask(ctrl, this.work, this.workers.length, this.growOutput);
     // The chunks' left rows, then their right rows, each in chunk order: the stable partition.
     let at = start;
     for (let c = 0; c < nChunks; c++) {
@@ -342,9 +408,11 @@ export class TreeGrower {
 
   /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
   private rootLeaf(m: number, gh: Float32Array): Leaf {
-    const ghRow = this.work.rows.ghRow;
-    if (gh !== ghRow) ghRow.set(gh);
-    const totals = sumPairs(this.idx, ghRow, m);
+    const rows = this.work.rows;
+    // Workers read their copy of rows: the gradients go into the shared ghRow. Alone, the grower reads gh itself.
+    if (this.workers.length === 0) rows.ghRow = gh;
+    else if (gh !== rows.ghRow) rows.ghRow.set(gh);
+    const totals = sumPairs(this.idx, rows.ghRow, m);
     const G = totals[0];
     const H = totals[1];
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
@@ -399,7 +467,83 @@ export class TreeGrower {
   }
 }
 
+/**
+ * GROW, chunk k (see TreeGrower.growOutputs): output k's tree grown by `own`, this thread's
+ * single-thread grower; writes the tree to OutputTrees.trees and its output for every row to
+ * rowValue (the sampled rows' by leaf, the others' by walking the tree).
+ */
+export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void {
+  const o = w.outputs!;
+  const { nRows: n, nFeatures: p } = w.data;
+  const m = w.ctrl[CTRL.END];
+  const idx = own.idx;
+  if (m < n) idx.set(o.sample.subarray(0, m));
+  else fillIdentity(idx, n);
+  const t = own.grow(m, o.cols.subarray(k * p, k * p + w.ctrl[CTRL.NFEAT]), w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n));
+  const lr = o.learningRate[0];
+  for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
+  const rowValue = o.rowValue.subarray(k * n, (k + 1) * n);
+  spreadLeafValues(rowValue, idx, t);
+  if (m < n) walkOutputs(rowValue, t, w.data.rowBins, p, w.data.missingBin, o.inSample);
+  writeTree(t, o.trees, k * treeSlots(w.cfg.maxLeaves), 2 * w.cfg.maxLeaves - 1);
+}
+
+/** Doubles a tree of at most maxLeaves leaves takes in OutputTrees.trees: its node count, then 7 arrays of 2 maxLeaves - 1 nodes. */
+export const treeSlots = (maxLeaves: number): number => 1 + 7 * (2 * maxLeaves - 1);
+
+const TREE_ARRAYS = ['feature', 'bin', 'defaultLeft', 'left', 'right', 'value', 'gain'] as const;
+
+function writeTree(t: GrownTree, out: Float64Array, at: number, capacity: number): void {
+  out[at] = t.feature.length;
+  for (const [j, name] of TREE_ARRAYS.entries()) out.set(t[name], at + 1 + j * capacity);
+}
+
+function readTree(from: Float64Array, at: number, capacity: number): GrownTree {
+  const n = from[at];
+  const part = (j: number): Float64Array => from.subarray(at + 1 + j * capacity, at + 1 + j * capacity + n);
+  return {
+    feature: Int32Array.from(part(0)),
+    bin: Int32Array.from(part(1)),
+    defaultLeft: Uint8Array.from(part(2)),
+    left: Int32Array.from(part(3)),
+    right: Int32Array.from(part(4)),
+    value: part(5).slice(),
+    gain: part(6).slice(),
+    leafNodes: new Int32Array(0),
+    leafStart: new Int32Array(0),
+    leafEnd: new Int32Array(0),
+  };
+}
+
+/** Raw-score contribution of a grown tree for a row of bins (row-major, at base). */
+export function binnedOutput(t: GrownTree, bins: Uint8Array, base: number, missingBin: Int32Array): number {
+  let i = 0;
+  while (t.feature[i] >= 0) {
+    const f = t.feature[i];
+    const b = bins[base + f];
+    i = (b === missingBin[f] ? t.defaultLeft[i] === 1 : b <= t.bin[i]) ? t.left[i] : t.right[i];
+  }
+  return t.value[i];
+}
+
 // Loops in functions that end with the loop (see histograms.ts: scanRows).
+
+export function fillIdentity(idx: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) idx[i] = i;
+}
+
+/** rowValue[row] = the value of the leaf holding the row, for the rows of the tree's leaves. */
+export function spreadLeafValues(rowValue: Float64Array, idx: Int32Array, t: GrownTree): void {
+  for (let l = 0; l < t.leafNodes.length; l++) {
+    const v = t.value[t.leafNodes[l]];
+    for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) rowValue[idx[q]] = v;
+  }
+}
+
+/** rowValue[row] = the tree's output for the rows of `bins` (row-major, p per row) not marked in `skip`. */
+function walkOutputs(rowValue: Float64Array, t: GrownTree, bins: Uint8Array, p: number, missingBin: Int32Array, skip: Uint8Array): void {
+  for (let r = 0; r < rowValue.length; r++) if (skip[r] === 0) rowValue[r] = binnedOutput(t, bins, r * p, missingBin);
+}
 
 /** h[d + j] = h[p + j] - h[s + j] for j in [0, n). */
 function subtractRange(h: Float64Array, d: number, p: number, s: number, n: number): void {

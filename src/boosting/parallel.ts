@@ -8,13 +8,17 @@
 //   chunks' left parts and right parts in chunk order;
 // - GRADIENTS: each chunk computes the objective's gradients of its rows (of all rows of the
 //   training set, once per iteration);
-// - FIND: two "chunks", the best splits of a split leaf's two children.
+// - FIND: two "chunks", the best splits of a split leaf's two children;
+// - GROW: chunk k grows output k's tree of an iteration whole (softmax: one tree per class), on the
+//   thread that took it, with that thread's own single-thread grower (grower.ts: growOutputTree);
+// - SCORES (chunks of rows): adds the grown trees' outputs to the rows' scores.
 // The result does not depend on which thread took which chunk, nor on their number.
 
 import { accumulateSegment, chunkStart, type NodeRows } from './histograms.ts';
 import { makeObjective, type Objective } from './objective.ts';
 import { searchSplits, SPLIT_FIELDS, type SplitBins, type SplitConstraints, type SplitRecord, writeSplit } from './splits.ts';
 import type { BoostingObjective } from './params.ts';
+import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
 
 /** The trainer's arrays the objective's gradients are computed from and into (see Objective.gradients). */
 export interface GradientArrays {
@@ -26,8 +30,41 @@ export interface GradientArrays {
   gh: Float32Array;
 }
 
+/** The binned training set as the growers read it (SharedArrayBuffer-backed when workers are used). */
+export type GrowerData = BinnedColumns & Pick<BinnedData, 'binCounts'>;
+
+/** The grower's constraints. */
+export interface GrowerConfig {
+  maxLeaves: number;
+  /** Infinity when unbounded. */
+  maxDepth: number;
+  minSamplesLeaf: number;
+  minHessianLeaf: number;
+  l2: number;
+  minGain: number;
+}
+
+/**
+ * GROW and SCORES: the trees of an iteration's K outputs, grown a tree per thread. Rows: all
+ * (END = nRows) or sample[0 .. END), ascending, marked in inSample; tree k's features are
+ * cols[k p .. k p + NFEAT).
+ */
+export interface OutputTrees {
+  /** [learning rate]: the grown trees' leaf values are scaled by it. */
+  learningRate: Float64Array;
+  sample: Int32Array;
+  inSample: Uint8Array;
+  cols: Int32Array;
+  /** Tree k's nodes at k * treeSlots(maxLeaves) (see writeTree in grower.ts). */
+  trees: Float64Array;
+  /** Tree k's output (its leaf value, learning rate applied) for every row: rowValue[k nRows + row]. */
+  rowValue: Float64Array;
+}
+
 /** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
 export interface SharedWork {
+  data: GrowerData;
+  cfg: GrowerConfig;
   ctrl: Int32Array;
   /** HIST: the work items (histSegments' triples). */
   segments: Int32Array;
@@ -46,6 +83,8 @@ export interface SharedWork {
   /** HIST and FIND: the histogram buffers (HistogramPool.backing). */
   hist: Float64Array;
   splits: SplitWork;
+  /** GROW and SCORES, when the grower grows an iteration's trees a tree per thread. */
+  outputs: OutputTrees | null;
 }
 
 /** FIND: chunk c searches the best split of leaf c (buffer id, G, H, rows at leaves[4c ..]) into out[c * SPLIT_FIELDS ..]. */
@@ -78,7 +117,10 @@ export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, EN
 /** Most threads a tree grower uses (the calling one included). */
 export const MAX_THREADS = 64;
 
-export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3 } as const;
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3, GROW: 4, SCORES: 5 } as const;
+
+/** GROW, chunk k: grows output k's tree (a thread's own grower; see grower.ts). */
+export type GrowOutput = (w: SharedWork, k: number) => void;
 
 /** NEXT between tasks: larger than any chunk index, so every claim fails. */
 export const TASK_CLOSED = 1 << 29;
@@ -91,7 +133,7 @@ const SPIN_POLLS = 20_000;
 const WAIT_TIMEOUT_MS = 600_000;
 
 /** Takes chunks off the shared counter until none is left (calling thread and workers). */
-export function drainChunks(w: SharedWork): void {
+export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
   const ctrl = w.ctrl;
   for (;;) {
     const c = Atomics.add(ctrl, CTRL.NEXT, 1);
@@ -100,6 +142,10 @@ export function drainChunks(w: SharedWork): void {
     const kind = ctrl[CTRL.KIND];
     if (kind === TASK.FIND) {
       findSplit(w, c, ctrl[CTRL.NFEAT]);
+      continue;
+    }
+    if (kind === TASK.GROW) {
+      growOutput(w, c);
       continue;
     }
     const start = ctrl[CTRL.START];
@@ -113,6 +159,8 @@ export function drainChunks(w: SharedWork): void {
     const b = chunkStart(start, end, nChunks, c + 1);
     if (kind === TASK.PARTITION) {
       w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
+    } else if (kind === TASK.SCORES) {
+      addOutputs(w.gradients!.scores, w.outputs!.rowValue, w.data.nRows, a, b);
     } else {
       const gr = w.gradients!;
       objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
@@ -146,14 +194,14 @@ function objectiveOf(gr: GradientArrays): Objective {
  * Runs the task written into ctrl (KIND, START, END, NCHUNKS and the kind's fields) on the calling
  * thread and the workers; returns once every chunk is done.
  */
-export function runTask(ctrl: Int32Array, w: SharedWork, workers: number): void {
+export function runTask(ctrl: Int32Array, w: SharedWork, workers: number, growOutput: GrowOutput): void {
   // Publishes the task (see CTRL): no worker is inside the previous one any more.
   Atomics.store(ctrl, CTRL.NEXT, 0);
   if (workers > 0) {
     Atomics.add(ctrl, CTRL.GEN, 1);
     Atomics.notify(ctrl, CTRL.GEN);
   }
-  drainChunks(w);
+  drainChunks(w, growOutput);
   Atomics.store(ctrl, CTRL.NEXT, TASK_CLOSED);
   for (let spin = 0; Atomics.load(ctrl, CTRL.ACTIVE) > 0 && spin < SPIN_POLLS; spin++);
   for (let a = Atomics.load(ctrl, CTRL.ACTIVE); a > 0; a = Atomics.load(ctrl, CTRL.ACTIVE)) {
@@ -162,7 +210,7 @@ export function runTask(ctrl: Int32Array, w: SharedWork, workers: number): void 
 }
 
 /** A worker's loop: waits for the next task (polling first), takes its chunks, until STOP. */
-export function workLoop(w: SharedWork): void {
+export function workLoop(w: SharedWork, growOutput: GrowOutput): void {
   const ctrl = w.ctrl;
   let seen = Atomics.load(ctrl, CTRL.GEN);
   if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
@@ -172,7 +220,7 @@ export function workLoop(w: SharedWork): void {
     seen = Atomics.load(ctrl, CTRL.GEN);
     if (Atomics.load(ctrl, CTRL.STOP) === 1) return;
     Atomics.add(ctrl, CTRL.ACTIVE, 1);
-    drainChunks(w);
+    drainChunks(w, growOutput);
     if (Atomics.sub(ctrl, CTRL.ACTIVE, 1) === 1) Atomics.notify(ctrl, CTRL.ACTIVE);
   }
 }
@@ -195,4 +243,10 @@ export function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array
     r += 1 - left;
   }
   return l;
+}
+
+/** scores[row K + k] += rowValue[k n + row] for rows [a, b) and each of the K outputs. */
+function addOutputs(scores: Float64Array, rowValue: Float64Array, n: number, a: number, b: number): void {
+  const K = rowValue.length / n;
+  for (let r = a; r < b; r++) for (let k = 0; k < K; k++) scores[r * K + k] += rowValue[k * n + r];
 }

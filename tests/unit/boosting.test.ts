@@ -382,6 +382,34 @@ describe('boosting: determinism', () => {
   });
 });
 
+describe('boosting: the trees of an iteration, a tree per thread', () => {
+  it('a 4-class model is the same with 1, 2 or 3 threads, with row and feature sampling', async () => {
+    // With 2 or 3 threads each of an iteration's 4 trees is grown whole by one thread (its own
+    // grower), its outputs added to the scores by rows: the next iteration's gradients, and so
+    // its trees, would show any difference from one thread's trees.
+    const base = circles(20000, 53, 0.2);
+    const rand = lcg(54);
+    const p = 8;
+    const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
+    const y = new Float64Array(X.rows);
+    for (let r = 0; r < X.rows; r++) {
+      for (let f = 0; f < 4; f++) X.data[r * p + f] = base.X.data[r * 4 + f];
+      for (let f = 4; f < 6; f++) X.data[r * p + f] = Math.floor(rand() * 5);
+      for (let f = 6; f < p; f++) X.data[r * p + f] = rand() < 0.05 ? 1 : 0;
+      y[r] = base.y[r] + (X.data[r * p + 4] >= 3 ? 1 : 0) + (X.data[r * p + 6] === 1 ? 1 : 0);
+    }
+    const params = { task: 'classification' as const, nEstimators: 3, maxLeaves: 15, subsample: 0.8, colsample: 0.75, seed: 9 };
+    const sampleWeight = Float64Array.from({ length: X.rows }, () => 10 ** (16 * rand() - 8));
+    const models: string[] = [];
+    for (const workers of [1, 2, 3]) models.push(JSON.stringify(await trainBoosting(X, y, params, { workers, sampleWeight })));
+    assert.equal(models[1], models[0]);
+    assert.equal(models[2], models[0]);
+    const parsed = JSON.parse(models[0]) as BoostingModel;
+    assert.deepEqual(parsed.classes, [0, 1, 2, 3]);
+    assert.equal(parsed.trees.length, 3 * 4);
+  });
+});
+
 describe('boosting: dense and sparse histograms', () => {
   it('sparse lists and bundles give each feature the histogram of the plain row scan', () => {
     const rand = lcg(61);

@@ -174,6 +174,7 @@ export class TreeGrower {
         K > 1
           ? {
               learningRate: new Float64Array(alloc(8)),
+              shape: new Int32Array(alloc(8)),
               sample: new Int32Array(alloc(n * 4)),
               inSample: new Uint8Array(alloc(n)),
               cols: new Int32Array(alloc(K * p * 4)),
@@ -232,8 +233,8 @@ export class TreeGrower {
    * Grows the trees of an iteration's outputs (see `outputs`) a tree per thread: tree k on rows
    * `sample` (null: all rows), over features cols[k], with the gradients of output k; adds their
    * outputs (leaf values times the learning rate) to the rows' scores and returns the trees (leaf
-   * values scaled). Each tree is grown by one thread's own single-thread grower, so the trees are
-   * the same as a grower without workers grows, whoever grew them.
+   * values scaled). A tree is grown by one thread's own single-thread grower or by this grower with
+   * its workers: the same trees either way, as a grower without workers grows them.
    */
   growOutputs(sample: Int32Array | null, cols: readonly ArrayLike<number>[], learningRate: number): GrownTree[] {
     const { ctrl, outputs } = this.work;
@@ -247,11 +248,16 @@ export class TreeGrower {
       for (let i = 0; i < sample.length; i++) o.inSample[sample[i]] = 1;
     }
     for (const [k, c] of cols.entries()) o.cols.set(c, k * p);
+    // Whole rounds of trees a tree per thread; the trees left over (fewer than the threads) each
+    // by all threads, node by node, rather than by some threads while the others wait.
+    const threads = this.workers.length + 1;
+    const apart = cols.length - (cols.length % threads);
+    o.shape[0] = sample ? sample.length : n;
+    o.shape[1] = cols[0].length;
     ctrl[CTRL.KIND] = TASK.GROW;
-    ctrl[CTRL.END] = sample ? sample.length : n;
-    ctrl[CTRL.NCHUNKS] = cols.length;
-    ctrl[CTRL.NFEAT] = cols[0].length;
+    ctrl[CTRL.NCHUNKS] = apart;
     runTask(ctrl, this.work, this.workers.length, this.growOutput);
+    for (let k = apart; k < cols.length; k++) growOutputTree(this, this.work, k);
     ctrl[CTRL.KIND] = TASK.SCORES;
     ctrl[CTRL.START] = 0;
     ctrl[CTRL.END] = n;
@@ -468,18 +474,18 @@ export class TreeGrower {
 }
 
 /**
- * GROW, chunk k (see TreeGrower.growOutputs): output k's tree grown by `own`, this thread's
- * single-thread grower; writes the tree to OutputTrees.trees and its output for every row to
+ * GROW, chunk k (see TreeGrower.growOutputs): output k's tree grown by `own` (this thread's
+ * single-thread grower, or the calling thread's grower with its workers); writes the tree to OutputTrees.trees and its output for every row to
  * rowValue (the sampled rows' by leaf, the others' by walking the tree).
  */
 export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void {
   const o = w.outputs!;
   const { nRows: n, nFeatures: p } = w.data;
-  const m = w.ctrl[CTRL.END];
+  const m = o.shape[0];
   const idx = own.idx;
   if (m < n) idx.set(o.sample.subarray(0, m));
   else fillIdentity(idx, n);
-  const t = own.grow(m, o.cols.subarray(k * p, k * p + w.ctrl[CTRL.NFEAT]), w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n));
+  const t = own.grow(m, o.cols.subarray(k * p, k * p + o.shape[1]), w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n));
   const lr = o.learningRate[0];
   for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
   const rowValue = o.rowValue.subarray(k * n, (k + 1) * n);

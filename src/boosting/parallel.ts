@@ -46,12 +46,14 @@ export interface GrowerConfig {
 
 /**
  * GROW and SCORES: the trees of an iteration's K outputs, grown a tree per thread. Rows: all
- * (END = nRows) or sample[0 .. END), ascending, marked in inSample; tree k's features are
- * cols[k p .. k p + NFEAT).
+ * (shape[0] = nRows) or sample[0 .. shape[0]), ascending, marked in inSample; tree k's features are
+ * cols[k p .. k p + shape[1]).
  */
 export interface OutputTrees {
   /** [learning rate]: the grown trees' leaf values are scaled by it. */
   learningRate: Float64Array;
+  /** [rows, features] of each tree. */
+  shape: Int32Array;
   sample: Int32Array;
   inSample: Uint8Array;
   cols: Int32Array;

@@ -261,14 +261,16 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
         const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
         grower.computeGradients(objective);
         const iterGains = new Float64Array(p);
+        // A grown tree (leaf values scaled, its outputs in the training scores) into the model.
+        const keep = (t: GrownTree, k: number): void => {
+          for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
+          if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin, null);
+          trees.push(toModelTree(t, binned));
+        };
         if (treePerThread) {
           // The features of each tree drawn in the order the loop below draws them.
           const cols = Array.from({ length: K }, () => (nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols));
-          grower.growOutputs(sample, cols, lr).forEach((t, k) => {
-            for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
-            if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin, null);
-            trees.push(toModelTree(t, binned));
-          });
+          grower.growOutputs(sample, cols, lr).forEach(keep);
         }
         for (let k = 0; k < K && !treePerThread; k++) {
           const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
@@ -277,7 +279,6 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
           else fillIdentity(idx, n);
           const t = grower.grow(sample ? sample.length : n, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n));
           for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
-          for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
           // Training scores: the sampled rows by leaf range, the others by walking the tree.
           addLeafValues(scores, K, k, idx, t, sample ? sample.length : n, rowValue);
           if (sample) {
@@ -285,8 +286,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
             for (const r of sample) inSample[r] = 1;
             addTreeOutputs(scores, K, k, t, binned.rowBins, p, binned.missingBin, inSample);
           }
-          if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin, null);
-          trees.push(toModelTree(t, binned));
+          keep(t, k);
         }
         gainsPerIter.push(iterGains);
         let vLoss: number | undefined;

@@ -3,7 +3,7 @@ import { InvalidInput, NotFound } from '../errors.ts';
 import { execute, queryRows, type Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 import { sqlTime } from './log-writer.ts';
-import type { PredictionRecord } from './prediction-log.ts';
+import { logObjectText, type PredictionRecord } from './prediction-log.ts';
 import { parseRequestId } from './request-id.ts';
 
 /** The true outcome of one logged prediction row. */
@@ -37,7 +37,7 @@ export class LogObjectCache {
     if (!hit) {
       hit = store.getBytes(key).then((bytes) => {
         const byRow = new Map<string, PredictionRecord>();
-        for (const line of Buffer.from(bytes).toString('utf8').split('\n')) {
+        for (const line of logObjectText(key, bytes).split('\n')) {
           if (!line) continue;
           try {
             const r = JSON.parse(line) as PredictionRecord;

@@ -20,7 +20,7 @@ export class S3MysqlLogWriter implements LogWriter {
   }
 
   async write(batch: LogBatch): Promise<void> {
-    await this.store.put(batch.key, batch.body, 'application/x-ndjson');
+    await this.store.put(batch.key, batch.body, batch.contentType);
     await execute(
       this.pool,
       `INSERT IGNORE INTO prediction_log_flushes

@@ -22,7 +22,7 @@ import { execute, queryRows, type Pool } from '../storage/mysql.ts';
 import type { ArtifactStore } from '../storage/s3.ts';
 import { promoteOnLiveEvidence } from './live-gate.ts';
 import { sqlTime } from './log-writer.ts';
-import type { PredictionRecord } from './prediction-log.ts';
+import { logObjectText, type PredictionRecord } from './prediction-log.ts';
 
 export interface MonitorOptions {
   windowHours: number;
@@ -91,7 +91,7 @@ export async function readLoggedRecords(store: ArtifactStore, model: string, sin
   for (const day of days) {
     const objects = (await store.listKeys(keys.predictionLogPrefix(model, day))).reverse();
     for (const key of objects) {
-      const text = Buffer.from(await store.getBytes(key)).toString('utf8');
+      const text = logObjectText(key, await store.getBytes(key));
       for (const line of text.split('\n')) {
         if (!line) continue;
         let record: PredictionRecord;

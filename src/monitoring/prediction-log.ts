@@ -1,5 +1,6 @@
 // The prediction log: every logged prediction row as one JSON object, written to S3 as JSON Lines
-// under predictions/<model>/date=YYYY-MM-DD/ (keys.predictionLog), one object per flush.
+// under predictions/<model>/date=YYYY-MM-DD/ (keys.predictionLog), one object per flush,
+// zstd-compressed (`.jsonl.zst`; `logObjectText` reads both that and plain `.jsonl`).
 //
 // Off the request path: `add` only appends to an in-memory buffer (its memory bounded: a full
 // buffer drops the record and counts it); the buffer is written out when it holds
@@ -15,6 +16,8 @@
 //   handler awaits `afterInvocation()`, which flushes when the buffer is due, so no write is ever in
 //   flight across a freeze. Records buffered in an environment that is then reclaimed without
 //   another invocation are lost: at most `flushMs` worth (0 flushes at the end of every invocation).
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { keys } from '../storage/keys.ts';
 import { formatRequestId, newWriterId, parseRequestId } from './request-id.ts';
 
@@ -54,10 +57,13 @@ export interface LogBatch {
   /** Records in it. */
   count: number;
   /**
-   * JSON Lines (UTF-8), one per record. The log reuses this memory once `write` has resolved: a writer
-   * that keeps the body after that keeps a copy.
+   * The object's bytes: JSON Lines (UTF-8), one per record, compressed as `contentType` says (read them
+   * with `logObjectText`). The log may reuse this memory once `write` has resolved: a writer that keeps
+   * the body after that keeps a copy.
    */
   body: Uint8Array;
+  /** The body's media type: application/zstd, or application/x-ndjson when written plain. */
+  contentType: string;
   /** Records of this model the full buffer dropped since the last written batch. */
   dropped: number;
   /** Buffer memory the batch holds until it is written. */
@@ -181,6 +187,29 @@ class OffHeap {
     this.free.length = 0;
     this.upload = Buffer.alloc(0);
   }
+}
+
+/**
+ * A log object's bytes as written: zstd at its fastest level (~2.3 ms of CPU per MB, a tenth of the
+ * bytes), in the thread pool, not on the thread that answers requests. Fewer bytes is what makes a
+ * flush cheap: the PUT's copies, and a local S3 server's MD5 and file write (s3rver: ~6 ms per MB).
+ */
+const zstdCompress = typeof zlib.zstdCompress === 'function' ? promisify(zlib.zstdCompress) : undefined;
+const ZSTD_FASTEST = { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } };
+
+async function encodedBody(text: Buffer): Promise<{ body: Uint8Array; extension: string; contentType: string }> {
+  try {
+    // A Node without zstd (before 22.15) writes plain JSON Lines.
+    if (zstdCompress) return { body: await zstdCompress(text, ZSTD_FASTEST), extension: '.jsonl.zst', contentType: 'application/zstd' };
+  } catch {
+    // never fails a flush: written as it is
+  }
+  return { body: text, extension: '.jsonl', contentType: 'application/x-ndjson' };
+}
+
+/** The JSON Lines of a log object (`.jsonl.zst` or `.jsonl`: the key says which). */
+export function logObjectText(key: string, bytes: Uint8Array): string {
+  return (key.endsWith('.zst') ? zlib.zstdDecompressSync(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('utf8');
 }
 
 /** A number as JSON writes it (NaN, Infinity: null). */
@@ -540,6 +569,7 @@ export class PredictionLog {
   private async batch(group: Group): Promise<LogBatch> {
     const plain = this.memory.body(group);
     const text = (await this.enrich(group, plain)) ?? plain;
+    const { body, extension, contentType } = await encodedBody(text);
     const stamp = new Date(this.now()).toISOString().replace(/[-:.]/g, '');
     const dropped = this.droppedByModel.get(group.model) ?? 0;
     this.droppedByModel.delete(group.model);
@@ -551,9 +581,10 @@ export class PredictionLog {
       seqFirst: group.seqFirst,
       seqLast: group.seqLast,
       bufferBytes: group.bytes,
-      key: keys.predictionLog(group.model, group.day, `${stamp}-${this.writerId}-${++this.seq}.jsonl`),
+      key: keys.predictionLog(group.model, group.day, `${stamp}-${this.writerId}-${++this.seq}${extension}`),
       count: group.records,
-      body: text,
+      body,
+      contentType,
     };
   }
 

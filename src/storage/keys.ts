@@ -6,8 +6,8 @@ import { BATCH_INPUT_KEY, DATASET_NAME, SHA256_HEX, UUID } from '../schemas.ts';
 
 /** A UTC day, the prediction log's partition. */
 const isoDate = /^\d{4}-\d{2}-\d{2}$/;
-/** One flush of the prediction log: a time stamp and a writer id, no path parts. */
-const logFile = /^[0-9A-Za-z_-]{1,100}\.jsonl$/;
+/** One flush of the prediction log: a time stamp and a writer id, no path parts; JSON Lines, zstd or plain. */
+const logFile = /^[0-9A-Za-z_-]{1,100}\.jsonl(\.zst)?$/;
 
 function checked(value: string, pattern: RegExp, what: string): string {
   if (!pattern.test(value)) throw new Error(`Refusing to build an S3 key from ${what} ${JSON.stringify(value)}`);
@@ -26,7 +26,7 @@ export const keys = {
   datasetDrift: (dataset: string, contentHash: string) => `${keys.datasetPrefix(dataset, contentHash)}/drift.json`,
   /** Batch inputs live under batch/; the output sits beside its input. */
   batchOutput: (inputKey: string) => `${checked(inputKey, BATCH_INPUT_KEY, 'batch input key').replace(/\.csv$/, '')}.predictions.csv`,
-  /** The prediction log (src/monitoring/prediction-log.ts): JSON Lines, one object per flush, by model and UTC day. */
+  /** The prediction log (src/monitoring/prediction-log.ts): JSON Lines (zstd), one object per flush, by model and UTC day. */
   predictionLogPrefix: (model: string, date: string) => `predictions/${checked(model, DATASET_NAME, 'model')}/date=${checked(date, isoDate, 'date')}/`,
   predictionLog: (model: string, date: string, file: string) => `${keys.predictionLogPrefix(model, date)}${checked(file, logFile, 'log file')}`,
   modelArtifact: (dataset: string, runId: string) => `models/${checked(dataset, DATASET_NAME, 'dataset')}/runs/${checked(runId, UUID, 'run id')}/model.bin`,

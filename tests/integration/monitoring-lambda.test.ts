@@ -14,7 +14,7 @@ import { mysqlEnvironment, resolveFromRepo, s3Environment } from '../../src/conf
 import { loadDatasetRows } from '../../src/dataset/layouts.ts';
 import { readDatasetSpecFile } from '../../src/dataset/spec.ts';
 import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
-import { PredictionLog } from '../../src/monitoring/prediction-log.ts';
+import { logObjectText, PredictionLog } from '../../src/monitoring/prediction-log.ts';
 import { getAliasVersion } from '../../src/registry/registry.ts';
 import { ModelServer } from '../../src/serving/model-server.ts';
 import { covertypePath, covertypeSampleRow, openTestStorage, type TestStorage } from '../helpers/env.ts';
@@ -136,7 +136,7 @@ describe('monitoring on AWS Lambda: the log written before an invocation returns
     assert.deepEqual([log.stats().bufferedRecords, log.stats().written, log.stats().writeErrors], [0, 2, 0]);
     const keys = await logKeys();
     assert.equal(keys.length, 1);
-    const object = Buffer.from(await storage.store.getBytes(keys[0])).toString('utf8');
+    const object = logObjectText(keys[0], await storage.store.getBytes(keys[0]));
     const logged = object
       .trim()
       .split('\n')

@@ -5,7 +5,7 @@ import { readDatasetSpecFile, type DatasetSpec } from '../../src/dataset/spec.ts
 import { mysqlEnvironment, resolveFromRepo, s3Environment } from '../../src/config.ts';
 import { S3MysqlLogWriter } from '../../src/monitoring/log-writer.ts';
 import { monitorModel, type MonitorOptions } from '../../src/monitoring/monitor.ts';
-import { PredictionLog, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
+import { logObjectText, PredictionLog, type PredictionRecord } from '../../src/monitoring/prediction-log.ts';
 import { holdForLiveEvidence, LiveRequirementSchema } from '../../src/monitoring/live-gate.ts';
 import { preprocess } from '../../src/pipeline/preprocess.ts';
 import { promote, PromotionPolicySchema } from '../../src/pipeline/promote.ts';
@@ -120,8 +120,7 @@ describe('monitoring: prediction log, feedback, monitor step', { timeout: 300_00
     const day = new Date().toISOString().slice(0, 10);
     const objects = await store.listKeys(keys.predictionLogPrefix('covertype', day));
     assert.equal(objects.length, 1);
-    const lines = Buffer.from(await store.getBytes(objects[0]))
-      .toString('utf8')
+    const lines = logObjectText(objects[0], await store.getBytes(objects[0]))
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as PredictionRecord);

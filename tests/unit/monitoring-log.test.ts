@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { zstdDecompressSync } from 'node:zlib';
 import { ModelNotFound } from '../../src/errors.ts';
 import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
 import {
+  logObjectText,
   PredictionLog,
   recordLine,
   requestRecords,
@@ -48,8 +50,7 @@ class MemoryWriter {
   }
   lines(): Record<string, unknown>[] {
     return this.batches.flatMap((b) =>
-      Buffer.from(b.body)
-        .toString('utf8')
+      logObjectText(b.key, b.body)
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
@@ -78,10 +79,26 @@ describe('prediction log', () => {
     await log.close();
     const byPrefix = writer.batches.map((b) => b.key.replace(/[^/]+$/, '')).sort();
     assert.deepEqual(byPrefix, ['predictions/bodyfat/date=2026-03-04/', 'predictions/covertype/date=2026-03-04/', 'predictions/covertype/date=2026-03-05/']);
-    for (const b of writer.batches) assert.match(b.key, /\/[0-9TZ]+-[0-9a-f]{12}-\d+\.jsonl$/);
+    for (const b of writer.batches) assert.match(b.key, /\/[0-9TZ]+-[0-9a-f]{12}-\d+\.jsonl\.zst$/);
     const first = writer.lines().find((l) => l.request_id === record(1).request_id);
     assert.deepEqual(first, JSON.parse(JSON.stringify(record(1))));
     for (const key of ['request_id', 'features', 'prediction', 'probabilities', 'model_version', 'latency_ms']) assert.ok(first && key in first, key);
+  });
+
+  it('writes each object zstd-compressed, its content type saying so; reads compressed and plain objects', async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    const records = Array.from({ length: 200 }, (_, i) => record(i));
+    log.add(records);
+    await log.close();
+    const [batch] = writer.batches;
+    const text = `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    assert.equal(batch.contentType, 'application/zstd');
+    assert.equal(zstdDecompressSync(batch.body).toString('utf8'), text);
+    assert.ok(batch.body.length * 5 < Buffer.byteLength(text), `${batch.body.length} bytes for ${Buffer.byteLength(text)}`);
+    // Objects written before compression (.jsonl) read as they are.
+    assert.equal(logObjectText('predictions/covertype/date=2026-03-04/x.jsonl', Buffer.from(text)), text);
+    assert.equal(logObjectText(batch.key, batch.body), text);
   });
 
   it('loses nothing on a clean shutdown, across size-triggered background flushes', async () => {
@@ -137,7 +154,7 @@ describe('prediction log', () => {
     log.add([record(3)]);
     await log.close();
     for (const b of writer.batches) {
-      for (const line of Buffer.from(b.body).toString('utf8').trim().split('\n')) assert.equal((JSON.parse(line) as PredictionRecord).model, b.model);
+      for (const line of logObjectText(b.key, b.body).trim().split('\n')) assert.equal((JSON.parse(line) as PredictionRecord).model, b.model);
     }
     assert.deepEqual(
       writer
@@ -192,7 +209,7 @@ describe('prediction log', () => {
     const log = new PredictionLog(writer, options());
     log.add(odd);
     await log.close();
-    assert.equal(Buffer.from(writer.batches[0].body).toString('utf8'), `${odd.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    assert.equal(logObjectText(writer.batches[0].key, writer.batches[0].body), `${odd.map((r) => JSON.stringify(r)).join('\n')}\n`);
   });
 
   it('writes a request given once (addRequest) as the lines of its records one by one', async () => {
@@ -234,7 +251,7 @@ describe('prediction log', () => {
     }
     await byRecord.close();
     await byRequest.close();
-    const text = (w: MemoryWriter) => w.batches.map((b) => Buffer.from(b.body).toString('utf8')).join('');
+    const text = (w: MemoryWriter) => w.batches.map((b) => logObjectText(b.key, b.body)).join('');
     assert.equal(text(given), text(oneByOne));
     assert.equal(text(given), `${requests.flatMap((r) => requestRecords(r).map((x) => recordLine(x))).join('\n')}\n`);
     assert.deepEqual(
@@ -272,7 +289,7 @@ describe('prediction log', () => {
     log.add(records);
     await log.close();
     assert.equal(writer.batches.length, 1);
-    assert.equal(Buffer.from(writer.batches[0].body).toString('utf8'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
+    assert.equal(logObjectText(writer.batches[0].key, writer.batches[0].body), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   });
 
   it('samples whole requests at the configured rate', () => {

@@ -9,7 +9,9 @@
 // event loop (a flush runs on the serving thread: this is what it can make a request wait).
 //
 // Reads the stack it measures from the environment (MYSQL_*, S3_*), prints one JSON line:
-//   node bench/prediction-log-in-process.ts --seconds 3 --rounds 5 --model covertype --rows '[{…}]'
+//   node bench/prediction-log-in-process.ts --seconds 3 --rounds 5 --model covertype --rows-file rows.json --rows-per-request 1
+// (the calls cycle through the file's rows, ROWS_PER_REQUEST at a time)
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { S3MysqlLogWriter } from '../src/monitoring/log-writer.ts';
@@ -26,7 +28,8 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
     model: { type: 'string', default: 'covertype' },
-    rows: { type: 'string' },
+    'rows-file': { type: 'string' },
+    'rows-per-request': { type: 'string', default: '1' },
   },
 });
 const config = loadConfig(process.env);
@@ -41,7 +44,10 @@ const predictionLog = new PredictionLog(new S3MysqlLogWriter(pool, store), {
   flushMs: config.PREDICTION_LOG_FLUSH_MS,
   background: true,
 });
-const records = JSON.parse(String(opts.rows)) as unknown[];
+const allRows = JSON.parse(readFileSync(String(opts['rows-file']), 'utf8')) as unknown[];
+const perRequest = Number(opts['rows-per-request']);
+const requests = Array.from({ length: Math.floor(allRows.length / perRequest) }, (_, b) => allRows.slice(b * perRequest, (b + 1) * perRequest));
+let next = 0;
 const model = String(opts.model);
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -65,6 +71,7 @@ async function window(logged: boolean, ms: number): Promise<Window> {
   const end = start + ms;
   let last = start;
   while (performance.now() < end) {
+    const records = requests[next++ % requests.length];
     const t = performance.now();
     const result = await server.predict({ modelName: model }, records);
     if (logged) logPrediction(predictionLog, predictionLog.requestId(), records, result, performance.now() - t);

@@ -58,7 +58,7 @@ if (opts.help) {
       '  --concurrency         client connections, comma-separated ("" measures in-process only)\n' +
       '  --trees               trees of the champion the pipeline trains first (full depth)\n' +
       '  --in-process-seconds  length of each in-process window\n' +
-      '  --rows-per-request    rows in each request body (1–100; held-back rows of the file)\n' +
+      '  --rows-per-request    rows in each request body (1–100; the requests cycle through 5,000 held-back rows of the file)\n' +
       'Writes bench/results/prediction-log.json.',
   );
   process.exit(0);
@@ -68,6 +68,8 @@ const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
 const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
+/** Held-back rows the requests cycle through. */
+const DISTINCT_ROWS = 5000;
 if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100)
   throw new Error('--rows-per-request must be an integer from 1 to 100');
 const IN_PROCESS_FIELDS = ['calls_per_s', 'cpu_us_per_call', 'p50_us', 'p99_us', 'stall_p999_ms', 'stall_max_ms'] as const;
@@ -151,8 +153,11 @@ async function childJson<T>(script: string, args: string[], env: NodeJS.ProcessE
 }
 
 /** autocannon in a process of its own (bench/autocannon-process.ts): its result and its CPU time. */
-const autocannonProcess = (options: autocannon.Options) =>
-  childJson<{ result: autocannon.Result; cpu_us: number }>('bench/autocannon-process.ts', [JSON.stringify(options)]);
+const autocannonProcess = async (options: autocannon.Options & { bodies?: string[] }) => {
+  const file = path.join(work, 'autocannon-options.json');
+  await writeFile(file, JSON.stringify(options));
+  return childJson<{ result: autocannon.Result; cpu_us: number }>('bench/autocannon-process.ts', [`@${file}`]);
+};
 
 /** Rows of prediction_log_flushes: one per PUT of the log. */
 async function flushes(stack: EmbeddedStack): Promise<number> {
@@ -164,7 +169,7 @@ async function flushes(stack: EmbeddedStack): Promise<number> {
  * One fixed-duration round against one side. Besides throughput and latency (which the other
  * processes on a shared machine disturb), the CPU time per answered request of each process involved.
  */
-async function load(stack: EmbeddedStack, body: string, connections: number, seconds: number): Promise<Round> {
+async function load(stack: EmbeddedStack, bodies: string[], connections: number, seconds: number): Promise<Round> {
   const gateway = stack.httpApiPid ?? 0;
   const [cpu0, threads0, db0, puts0] = await Promise.all([cpuMicros(gateway), threadMicros(gateway), database ? cpuMicros(database) : 0, flushes(stack)]);
   const runner0 = process.cpuUsage();
@@ -173,7 +178,7 @@ async function load(stack: EmbeddedStack, body: string, connections: number, sec
     url: `${stack.baseUrl}/predict`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body,
+    bodies,
     connections,
     duration: seconds,
     timeout: 20,
@@ -248,18 +253,25 @@ try {
   const spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
   const all = await loadDatasetRows(spec, covertypePath);
   const names = spec.columns.map((c) => c.name);
+  // Distinct rows, as real traffic sends (the same body over and over would flatter the log: its objects
+  // would compress ~70x instead of ~10x): the file's last DISTINCT_ROWS rows, held back from the
+  // training batch, cut into bodies of ROWS_PER_REQUEST rows that every client cycles through.
   const rows = all
-    .slice(-100)
+    .slice(-DISTINCT_ROWS)
     .map((r) => Object.fromEntries(names.slice(0, -1).map((n, i) => [n, spec.columns[i].type === 'categorical' ? r[i] : Number(r[i])])));
-  const body = JSON.stringify({ rows: rows.slice(0, ROWS_PER_REQUEST) });
+  const bodies = Array.from({ length: Math.floor(rows.length / ROWS_PER_REQUEST) }, (_, b) =>
+    JSON.stringify({ rows: rows.slice(b * ROWS_PER_REQUEST, (b + 1) * ROWS_PER_REQUEST) }),
+  );
+  const rowsFile = path.join(work, 'rows.json');
+  await writeFile(rowsFile, JSON.stringify(rows));
 
   const scenarios: Record<string, unknown>[] = [];
   for (const c of CONCURRENCY) {
     const sides: Record<'on' | 'off', Round[]> = { on: [], off: [] };
-    for (const side of ['on', 'off'] as const) await load(stacks[side], body, c, 2); // warm-up
+    for (const side of ['on', 'off'] as const) await load(stacks[side], bodies, c, 2); // warm-up
     for (let r = 0; r < ROUNDS; r++) {
       // Alternate which side goes first, so neither always runs on a warmer machine.
-      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(stacks[side], body, c, SECONDS));
+      for (const side of (r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as ('on' | 'off')[]) sides[side].push(await load(stacks[side], bodies, c, SECONDS));
     }
     const m = (side: 'on' | 'off', k: keyof Round) => Math.round(median(sides[side].map((x) => Number(x[k]))) * 100) / 100;
     const s = {
@@ -323,7 +335,7 @@ try {
   const emulator0 = process.cpuUsage();
   const measured = await childJson<{ rounds: Record<'on' | 'off', InProcessWindow[]>; log: PredictionLogStats }>(
     'bench/prediction-log-in-process.ts',
-    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows', JSON.stringify(rows.slice(0, ROWS_PER_REQUEST))],
+    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows-file', rowsFile, '--rows-per-request', String(ROWS_PER_REQUEST)],
     { ...process.env, ...mysqlEnvironment(mysql), ...s3Environment(stacks.on.store!.settings) },
   );
   const emulator = process.cpuUsage(emulator0);

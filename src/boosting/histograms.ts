@@ -314,9 +314,9 @@ function accumulateSegment(
   scanRows(hist, base, rows.denseBins, rows.denseFeature.length, c0, m, rows.sparsePtr, rows.sparseEntry, sparse, rows.idx, rows.ghRow, a, b);
 }
 
-/** What the threads sum a node's histograms with (SharedWork is one). */
+/** What the threads sum a node's histograms with (SharedWork is one: HIST, and FIND reads hist). */
 export interface HistBuffers {
-  /** The histogram buffers (a node's at some base). */
+  /** The histogram buffers (HistogramPool.backing; a node's at some base). */
   hist: Float64Array;
   /** The histograms of chunks 1 .. MAX_HIST_CHUNKS - 1, each featOff's last entry long. */
   partials: Float64Array;

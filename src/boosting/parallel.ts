@@ -12,7 +12,7 @@
 // - FIND: two "chunks", the best splits of a split leaf's two children.
 // The result does not depend on which thread took which chunk, nor on their number.
 
-import { accumulateChunk, chunkStart, type HistBuffers, type NodeRows } from './histograms.ts';
+import { accumulateChunk, chunkStart, type HistBuffers } from './histograms.ts';
 import { makeObjective, type Objective } from './objective.ts';
 import { searchSplits, SPLIT_FIELDS, type SplitBins, type SplitConstraints, type SplitRecord, writeSplit } from './splits.ts';
 import type { BoostingObjective } from './params.ts';
@@ -31,8 +31,6 @@ export interface GradientArrays {
 export interface SharedWork extends HistBuffers {
   ctrl: Int32Array;
   size: number;
-  featOff: Int32Array;
-  rows: NodeRows;
   /** PARTITION: column-major bins (bins[f * nRows + row]), the split's bins going left (1) or right (0). */
   bins: Uint8Array;
   goLeft: Uint8Array;
@@ -42,8 +40,6 @@ export interface SharedWork extends HistBuffers {
   chunkLeft: Int32Array;
   /** GRADIENTS (when the trainer shares them). */
   gradients: GradientArrays | null;
-  /** HIST and FIND: the histogram buffers (HistogramPool.backing). */
-  hist: Float64Array;
   splits: SplitWork;
 }
 

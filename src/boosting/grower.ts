@@ -9,7 +9,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { HistogramPool } from '../forest/histogram.ts';
 import {
-  accumulateRows,
+  accumulateNode,
+  addPartials,
   CHANNELS,
   chunkCount,
   chunkStart,
@@ -17,23 +18,11 @@ import {
   deriveBins,
   featureLayout,
   type FeatureLayout,
-  histSegments,
-  maxSegments,
-  PARALLEL_HIST_ROWS,
+  histChunkCount,
+  MAX_HIST_CHUNKS,
   spreadBundles,
 } from './histograms.ts';
-import {
-  CTRL,
-  type GradientArrays,
-  type GrowerConfig,
-  type GrowerData,
-  type GrowOutput,
-  MAX_THREADS,
-  partitionRows,
-  runTask,
-  type SharedWork,
-  TASK,
-} from './parallel.ts';
+import { CTRL, type GradientArrays, type GrowerConfig, type GrowerData, type GrowOutput, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 
@@ -100,17 +89,16 @@ export class TreeGrower {
   readonly pool: HistogramPool;
   /** Row positions; callers fill idx[0 .. m) with the (ascending) rows of the tree. */
   readonly idx: Int32Array;
-  /** The arrays shared with the workers (the rows and their layout, the histogram work items, partition's). */
+  /** The arrays shared with the workers (the rows and their layout, the chunks' partial histograms, partition's). */
   private readonly work: SharedWork;
   /** Features of the current tree (colsample): features[0 .. nTreeFeatures). */
   private readonly features: Int32Array;
   private nTreeFeatures = 0;
   /** The current tree's dense columns (scratch of grow). */
   private readonly treeDense: Int32Array;
-  /** The current tree's dense runs (rows.runs), whether it has sparse features, and its histogram work items (work.segments). */
+  /** The current tree's dense runs (rows.runs) and whether it has sparse features. */
   private nRuns = 0;
   private treeSparse = false;
-  private nSegments = 0;
   private workers: Worker[] = [];
   /** findBestSplit's best split so far (feature -1: none). */
   private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
@@ -148,7 +136,6 @@ export class TreeGrower {
       data,
       cfg,
       ctrl: new Int32Array(new SharedArrayBuffer(CTRL.SIZE * 4)),
-      segments: new Int32Array(alloc(3 * maxSegments(data.nFeatures, MAX_THREADS) * 4)),
       size: this.pool.size,
       featOff: this.pool.featOff,
       rows: {
@@ -163,6 +150,7 @@ export class TreeGrower {
       chunkLeft: new Int32Array(alloc(nChunks * 4)),
       gradients,
       hist: this.pool.backing!,
+      partials: new Float64Array(alloc((MAX_HIST_CHUNKS - 1) * this.pool.size * 8)),
       splits: {
         bins: { nBins: data.nBins, missingBin: data.missingBin, hasMissing: data.hasMissing },
         cfg: { minSamplesLeaf: cfg.minSamplesLeaf, minHessianLeaf: cfg.minHessianLeaf, l2: cfg.l2, minGain: cfg.minGain },
@@ -274,17 +262,20 @@ export class TreeGrower {
     const hist = pool.backing!;
     const base = buf * size;
     const work = this.work;
-    if (this.workers.length === 0 || end - start < PARALLEL_HIST_ROWS) {
-      accumulateRows(hist, base, size, pool.featOff, work.rows, this.nRuns, this.treeSparse, start, end);
+    const nChunks = histChunkCount(end - start);
+    if (this.workers.length === 0 || nChunks === 1) {
+      accumulateNode(work, base, this.nRuns, this.treeSparse, start, end);
     } else {
-      hist.fill(0, base, base + size);
       const ctrl = work.ctrl;
       ctrl[CTRL.KIND] = TASK.HIST;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
-      ctrl[CTRL.NCHUNKS] = this.nSegments;
+      ctrl[CTRL.NCHUNKS] = nChunks;
       ctrl[CTRL.BASE] = base;
+      ctrl[CTRL.NRUNS] = this.nRuns;
+      ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
       runTask(ctrl, work, this.workers.length, this.growOutput);
+      addPartials(work, base, nChunks);
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
@@ -391,7 +382,6 @@ export class TreeGrower {
     let nDense = 0;
     for (let c = 0; c < rows.denseFeature.length; c++) if (inTree[c] === 1) inTree[nDense++] = c;
     this.nRuns = denseRuns(inTree.subarray(0, nDense), rows.runs);
-    this.nSegments = histSegments(rows.runs, this.nRuns, this.treeSparse, this.workers.length + 1, this.work.segments);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
     const leaves: Leaf[] = [this.rootLeaf(m, gh)];
     while (leaves.length < cfg.maxLeaves) {

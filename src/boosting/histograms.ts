@@ -1,10 +1,9 @@
 // Gradient histograms of a tree node: per feature and bin, the sums of the gradients, of the
-// hessians and the row count (CHANNELS). Each bin is the sum over the node's rows in row order
-// (two rows per step, the first row's update first), however the work is shared: with worker
-// threads a node's features are cut into segments (histSegments: ranges of dense columns, and the
-// sparse features), each summed over all the node's rows by one thread into the node's own
-// histogram, so the threads write disjoint parts and no sum depends on which thread did it, nor
-// on their number: the model does not depend on it.
+// hessians and the row count (CHANNELS). A node's rows are cut into chunks by its size alone
+// (histChunkCount); each chunk is summed in row order (two rows per step, the first row's update
+// first) into a histogram of its own (the first chunk straight into the node's), and the chunks'
+// histograms are then added to the node's in chunk order (addPartials). Threads take whole chunks,
+// so no sum depends on which thread did it, nor on their number: the model does not depend on it.
 
 import type { BinnedData } from '../forest/bins.ts';
 import { histOffsets } from '../forest/histogram.ts';
@@ -241,60 +240,17 @@ export function denseRuns(cols: ArrayLike<number>, runs: Int32Array): number {
   return n;
 }
 
-/** The sparse features' pass costs about as much as this many dense columns (1.1-1.2 entries a row in Covertype and Diabetes, plus its loop). */
-const SPARSE_COST = 2;
-
-/**
- * The work items of a node's histograms for `threads` threads, as triples (first dense column,
- * count, sparse 0/1) into `out`; returns their number. One thread: a pass per dense run, the sparse
- * features in the first. Several: the dense runs cut into pieces of about equal cost, one a thread
- * (the sparse features counting as SPARSE_COST columns of the first), a piece that spans two runs
- * being two items.
- */
-export function histSegments(runs: Int32Array, nRuns: number, sparse: boolean, threads: number, out: Int32Array): number {
-  let n = 0;
-  const push = (c0: number, m: number, s: boolean): void => {
-    out[3 * n] = c0;
-    out[3 * n + 1] = m;
-    out[3 * n + 2] = s ? 1 : 0;
-    n++;
-  };
-  if (threads <= 1) {
-    for (let k = 0; k < nRuns; k++) push(runs[2 * k], runs[2 * k + 1], sparse && k === 0);
-    if (nRuns === 0 && sparse) push(0, 0, true);
-    return n;
-  }
-  let total = sparse ? SPARSE_COST : 0;
-  for (let k = 0; k < nRuns; k++) total += runs[2 * k + 1];
-  const piece = Math.max(1, Math.ceil(total / threads));
-  let first = sparse;
-  let budget = piece - (sparse ? SPARSE_COST : 0);
-  if (first && budget <= 0) {
-    push(0, 0, true);
-    first = false;
-    budget = piece;
-  }
-  for (let k = 0; k < nRuns; k++) {
-    const c0 = runs[2 * k];
-    const m = runs[2 * k + 1];
-    for (let j = 0; j < m; ) {
-      const take = Math.min(budget, m - j);
-      push(c0 + j, take, first);
-      first = false;
-      j += take;
-      budget -= take;
-      if (budget === 0) budget = piece;
-    }
-  }
-  if (first) push(0, 0, true);
-  return n;
-}
-
-/** Most items histSegments writes for p features and `threads` threads. */
-export const maxSegments = (p: number, threads: number): number => 2 * p + 2 * threads + 2;
-
-/** Nodes of fewer rows than this are summed by the calling thread alone (waking the others costs more). */
+/** Nodes of fewer rows than this are summed in one chunk (by the calling thread: waking the others costs more). */
 export const PARALLEL_HIST_ROWS = 1024;
+/** Larger nodes' histograms are summed in chunks of about this many rows, at least two... */
+export const HIST_CHUNK_ROWS = 4096;
+/** ...and at most this many (each chunk after the first costs the zeroing and adding of a histogram). */
+export const MAX_HIST_CHUNKS = 8;
+
+/** Chunks of the histograms of a node of n rows: a function of n alone, so the sums do not depend on the threads. */
+export function histChunkCount(n: number): number {
+  return n < PARALLEL_HIST_ROWS ? 1 : Math.max(2, Math.min(MAX_HIST_CHUNKS, Math.ceil(n / HIST_CHUNK_ROWS)));
+}
 
 /** A node's partition (and the gradients' rows) are cut into chunks of about this many rows (fewer rows: one chunk)... */
 export const CHUNK_ROWS = 2048;
@@ -341,9 +297,9 @@ export function accumulateRows(
 
 /**
  * Adds rows [a, b) to their bins of dense columns [c0, c0 + m) and, with `sparse`, of the sparse
- * features, in hist at base (one work item of histSegments).
+ * features, in hist at base.
  */
-export function accumulateSegment(
+function accumulateSegment(
   hist: Float64Array,
   base: number,
   featOff: Int32Array,
@@ -356,6 +312,45 @@ export function accumulateSegment(
 ): void {
   for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
   scanRows(hist, base, rows.denseBins, rows.denseFeature.length, c0, m, rows.sparsePtr, rows.sparseEntry, sparse, rows.idx, rows.ghRow, a, b);
+}
+
+/** What the threads sum a node's histograms with (SharedWork is one: HIST, and FIND reads hist). */
+export interface HistBuffers {
+  /** The histogram buffers (HistogramPool.backing; a node's at some base). */
+  hist: Float64Array;
+  /** The histograms of chunks 1 .. MAX_HIST_CHUNKS - 1, each featOff's last entry long. */
+  partials: Float64Array;
+  featOff: Int32Array;
+  rows: NodeRows;
+}
+
+/**
+ * Sums chunk c of nChunks of the node's rows [start, end): chunk 0 into the node's histogram
+ * b.hist[base ..], chunk c > 0 into partial c - 1 (see addPartials).
+ */
+export function accumulateChunk(b: HistBuffers, base: number, nRuns: number, sparse: boolean, start: number, end: number, nChunks: number, c: number): void {
+  const size = b.featOff[b.featOff.length - 1];
+  const r0 = chunkStart(start, end, nChunks, c);
+  const r1 = chunkStart(start, end, nChunks, c + 1);
+  if (c === 0) accumulateRows(b.hist, base, size, b.featOff, b.rows, nRuns, sparse, r0, r1);
+  else accumulateRows(b.partials, (c - 1) * size, size, b.featOff, b.rows, nRuns, sparse, r0, r1);
+}
+
+/** Adds the histograms of chunks 1 .. nChunks - 1 to the node's (b.hist at base), in chunk order. */
+export function addPartials(b: HistBuffers, base: number, nChunks: number): void {
+  const size = b.featOff[b.featOff.length - 1];
+  for (let c = 1; c < nChunks; c++) addRange(b.hist, base, b.partials, (c - 1) * size, size);
+}
+
+function addRange(h: Float64Array, d: number, src: Float64Array, s: number, n: number): void {
+  for (let j = 0; j < n; j++) h[d + j] += src[s + j];
+}
+
+/** The histograms of the node's rows [start, end) into b.hist at base, on this thread: its chunks one after the other, then addPartials. */
+export function accumulateNode(b: HistBuffers, base: number, nRuns: number, sparse: boolean, start: number, end: number): void {
+  const nChunks = histChunkCount(end - start);
+  for (let c = 0; c < nChunks; c++) accumulateChunk(b, base, nRuns, sparse, start, end, nChunks, c);
+  addPartials(b, base, nChunks);
 }
 
 // The row loop below is a function of its own that ends with the loop: V8 compiles a long

@@ -1,8 +1,9 @@
 // The work a tree grower shares with its worker threads, a node at a time: a task is cut into
 // chunks, and the calling thread and the workers take chunks off a shared counter until none is
 // left. The kinds of task:
-// - HIST: chunk c is work item c of histSegments (some dense columns, or the sparse features),
-//   summed over all the node's rows straight into the node's histogram (histograms.ts);
+// - HIST (chunks of rows, histChunkCount: by the node's size alone): each chunk sums its rows'
+//   histograms into a histogram of its own, which the calling thread then adds up in chunk order
+//   (histograms.ts);
 // - PARTITION (chunks of rows, chunkCount: by the node's size alone): each chunk splits its rows stably into the rows that go left (moved to the front of
 //   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
 //   chunks' left parts and right parts in chunk order;
@@ -14,7 +15,7 @@
 // - SCORES (chunks of rows): adds the grown trees' outputs to the rows' scores.
 // The result does not depend on which thread took which chunk, nor on their number.
 
-import { accumulateSegment, chunkStart, type NodeRows } from './histograms.ts';
+import { accumulateChunk, chunkStart, type HistBuffers } from './histograms.ts';
 import { makeObjective, type Objective } from './objective.ts';
 import { searchSplits, SPLIT_FIELDS, type SplitBins, type SplitConstraints, type SplitRecord, writeSplit } from './splits.ts';
 import type { BoostingObjective } from './params.ts';
@@ -64,15 +65,11 @@ export interface OutputTrees {
 }
 
 /** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
-export interface SharedWork {
+export interface SharedWork extends HistBuffers {
   data: GrowerData;
   cfg: GrowerConfig;
   ctrl: Int32Array;
-  /** HIST: the work items (histSegments' triples). */
-  segments: Int32Array;
   size: number;
-  featOff: Int32Array;
-  rows: NodeRows;
   /** PARTITION: column-major bins (bins[f * nRows + row]), the split's bins going left (1) or right (0). */
   bins: Uint8Array;
   goLeft: Uint8Array;
@@ -82,8 +79,6 @@ export interface SharedWork {
   chunkLeft: Int32Array;
   /** GRADIENTS (when the trainer shares them). */
   gradients: GradientArrays | null;
-  /** HIST and FIND: the histogram buffers (HistogramPool.backing). */
-  hist: Float64Array;
   splits: SplitWork;
   /** GROW and SCORES, when the grower grows an iteration's trees a tree per thread. */
   outputs: OutputTrees | null;
@@ -102,7 +97,8 @@ export interface SplitWork {
 /**
  * Control block (Int32Array over a SharedArrayBuffer): generation (bumped per task), next chunk to
  * take, threads inside a task (ACTIVE), stop flag, kind of task, the node's rows [START, END) and
- * number of chunks; HIST: where the node's histogram starts in hist (BASE); PARTITION:
+ * number of chunks; HIST: where the node's histogram starts in hist (BASE), the tree's dense runs
+ * (NRUNS, in rows.runs) and whether it has sparse features (SPARSE); PARTITION:
  * offset of the split feature's column in bins.
  *
  * The calling thread never waits for a worker that has not started: it writes the task, resets
@@ -114,7 +110,22 @@ export interface SplitWork {
  * writes the next task. On a busy machine a worker that is not scheduled costs nothing but its
  * share of the work.
  */
-export const CTRL = { GEN: 0, NEXT: 1, ACTIVE: 2, STOP: 3, KIND: 4, START: 5, END: 6, NCHUNKS: 7, BASE: 8, COL: 9, NFEAT: 10, SIZE: 11 } as const;
+export const CTRL = {
+  GEN: 0,
+  NEXT: 1,
+  ACTIVE: 2,
+  STOP: 3,
+  KIND: 4,
+  START: 5,
+  END: 6,
+  NCHUNKS: 7,
+  BASE: 8,
+  COL: 9,
+  NFEAT: 10,
+  NRUNS: 11,
+  SPARSE: 12,
+  SIZE: 13,
+} as const;
 
 /** Most threads a tree grower uses (the calling one included). */
 export const MAX_THREADS = 64;
@@ -153,8 +164,7 @@ export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
     const start = ctrl[CTRL.START];
     const end = ctrl[CTRL.END];
     if (kind === TASK.HIST) {
-      const s = w.segments;
-      accumulateSegment(w.hist, ctrl[CTRL.BASE], w.featOff, w.rows, s[3 * c], s[3 * c + 1], s[3 * c + 2] === 1, start, end);
+      accumulateChunk(w, ctrl[CTRL.BASE], ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, start, end, nChunks, c);
       continue;
     }
     const a = chunkStart(start, end, nChunks, c);

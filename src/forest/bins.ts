@@ -155,11 +155,8 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
       const column = new Float64Array(rows - nMissing[f]);
       gatherColumn(data, rows, cols, f, column);
       edges[f] = computeEdges(column, valueBins[f]);
-      // computeEdges sorted the column: its values fall in ascending bins.
-      for (let i = 0, b = 0; i < column.length; i++) {
-        while (b < edges[f].length && edges[f][b] <= column[i]) b++;
-        binCounts[f * 256 + b]++;
-      }
+      // computeEdges sorted the column.
+      countSortedBins(column, edges[f], binCounts, f * 256);
       continue;
     }
     const range = max[f] - min[f] + 1;
@@ -173,11 +170,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedDa
     }
     const e = edgesFromDistinct(values, cnt, rows - nMissing[f], valueBins[f]);
     edges[f] = e;
-    for (let v = 0, b = 0; v < range; v++) {
-      while (b < e.length && e[b] <= v + min[f]) b++;
-      lut[o + v] = b;
-      binCounts[f * 256 + b] += counts[o + v];
-    }
+    fillLookup(e, min[f], range, counts, lut, o, binCounts, f * 256);
   }
   const missingBin = new Int32Array(cols);
   for (let f = 0; f < cols; f++) {
@@ -215,8 +208,38 @@ function countValues(data: Float64Array, rows: number, cols: number, min: Float6
     for (let f = 0; f < cols; f++, k++) {
       const o = countOff[f];
       const v = data[k];
-      if (o >= 0 && !Number.isNaN(v)) counts[o + v - min[f]]++;
+      // An int32 index (v - min is a small integer): a typed array read, not a keyed property lookup.
+      if (o >= 0 && !Number.isNaN(v)) counts[(o + v - min[f]) | 0]++;
     }
+  }
+}
+
+/** The rows of each bin (at binCounts[off + bin]) from a column's sorted values: they fall in ascending bins. */
+function countSortedBins(sorted: Float64Array, edges: Float64Array, binCounts: Int32Array, off: number): void {
+  for (let i = 0, b = 0; i < sorted.length; i++) {
+    while (b < edges.length && edges[b] <= sorted[i]) b++;
+    binCounts[off + b]++;
+  }
+}
+
+/**
+ * A direct column's bin of each value min + v (v < range) into lut[o + v], and the rows of each
+ * bin (counts[o + v] the rows of value min + v) into binCounts[off + bin].
+ */
+function fillLookup(
+  edges: Float64Array,
+  min: number,
+  range: number,
+  counts: Uint32Array,
+  lut: Uint8Array,
+  o: number,
+  binCounts: Int32Array,
+  off: number,
+): void {
+  for (let v = 0, b = 0; v < range; v++) {
+    while (b < edges.length && edges[b] <= v + min) b++;
+    lut[o + v] = b;
+    binCounts[off + b] += counts[o + v];
   }
 }
 
@@ -249,7 +272,7 @@ function binValues(
       for (let f = 0; f < cols; f++, k++) {
         const v = data[k];
         const o = countOff[f];
-        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[o + v - min[f]] : binOf(edges[f], v);
+        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[(o + v - min[f]) | 0] : binOf(edges[f], v);
       }
     }
     for (let f = 0; f < cols; f++) {

@@ -4,17 +4,19 @@ import { binMatrix } from '../../src/forest/bins.ts';
 import type { Matrix } from '../../src/forest/types.ts';
 import { TreeGrower } from '../../src/boosting/grower.ts';
 import {
+  accumulateChunk,
+  accumulateNode,
   accumulateRows,
-  accumulateSegment,
+  addPartials,
   CHUNK_ROWS,
   chunkCount,
   chunkStart,
   denseRuns,
   deriveBins,
   featureLayout,
-  histSegments,
+  histChunkCount,
+  MAX_HIST_CHUNKS,
   MAX_RUN,
-  maxSegments,
   PARALLEL_HIST_ROWS,
   spreadBundles,
 } from '../../src/boosting/histograms.ts';
@@ -349,8 +351,8 @@ describe('boosting: determinism', () => {
     const y = base.y;
     // Feature 2 becomes a sparse one-hot flag that flips the label; sixteen more columns: small
     // integer codes (dense) and sparse flags. The histograms of nodes of PARALLEL_HIST_ROWS rows or
-    // more are shared by the threads (a work item each: some dense columns, or the sparse features),
-    // and partitions of more than CHUNK_ROWS rows by chunks.
+    // more are shared by the threads (chunks of rows, each summed into a histogram of its own), and
+    // partitions of more than CHUNK_ROWS rows by chunks.
     const p = 20;
     const X: Matrix = { rows: base.X.rows, cols: p, data: new Float64Array(base.X.rows * p) };
     const rand = lcg(52);
@@ -449,13 +451,24 @@ describe('boosting: dense and sparse histograms', () => {
         Int32Array.from(layout.denseFeature, (_, c) => c),
         rows.runs,
       );
-      accumulateRows(hist, 2, size, featOff, rows, nRuns, layout.sparseFeature.length > 0, 0, m);
-      // The work items of 3 threads, summed in reverse order into a zeroed histogram: the same sums.
-      const segments = new Int32Array(3 * maxSegments(p, 3));
-      const nSeg = histSegments(rows.runs, nRuns, layout.sparseFeature.length > 0, 3, segments);
-      const byItems = new Float64Array(size + 2);
-      for (let c = nSeg - 1; c >= 0; c--) accumulateSegment(byItems, 2, featOff, rows, segments[3 * c], segments[3 * c + 1], segments[3 * c + 2] === 1, 0, m);
-      assert.deepEqual(Array.from(byItems.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
+      const sparse = layout.sparseFeature.length > 0;
+      accumulateRows(hist, 2, size, featOff, rows, nRuns, sparse, 0, m);
+      // By chunks (the sums are exact, so their order does not matter here): in turn, and in
+      // reverse order as threads could take them, each chunk into a dirty histogram of its own.
+      const nChunks = histChunkCount(m);
+      assert.ok(nChunks > 1);
+      const byNode = {
+        hist: new Float64Array(size + 2).fill(Number.NaN),
+        partials: new Float64Array((MAX_HIST_CHUNKS - 1) * size).fill(Number.NaN),
+        featOff,
+        rows,
+      };
+      accumulateNode(byNode, 2, nRuns, sparse, 0, m);
+      assert.deepEqual(Array.from(byNode.hist.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
+      const byChunks = { ...byNode, hist: new Float64Array(size + 2).fill(Number.NaN), partials: byNode.partials.fill(Number.NaN) };
+      for (let c = nChunks - 1; c >= 0; c--) accumulateChunk(byChunks, 2, nRuns, sparse, 0, m, nChunks, c);
+      addPartials(byChunks, 2, nChunks);
+      assert.deepEqual(Array.from(byChunks.hist.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
       spreadBundles(hist, 2, featOff, nBins, layout);
       const all = Int32Array.from({ length: p }, (_, f) => f);
       deriveBins(hist, 2, featOff, nBins, layout.derivedBin, all, p, m, G, H);
@@ -485,27 +498,16 @@ describe('boosting: dense and sparse histograms', () => {
     assert.deepEqual(Array.from(runs.subarray(0, 2 * denseRuns(long, runs))), [0, MAX_RUN, MAX_RUN, 5]);
   });
 
-  it("a node's histogram work items cover every dense column and the sparse features once", () => {
-    const runs = Int32Array.of(0, 5, 7, 2, 10, 1);
-    const out = new Int32Array(3 * maxSegments(12, 4));
-    const covered = (threads: number, sparse: boolean): number[] => {
-      const n = histSegments(runs, 3, sparse, threads, out);
-      const cols: number[] = [];
-      for (let c = 0; c < n; c++) {
-        for (let j = 0; j < out[3 * c + 1]; j++) cols.push(out[3 * c] + j);
-        if (out[3 * c + 2] === 1) cols.push(-1);
-      }
-      return cols.sort((a, b) => a - b);
-    };
-    for (const threads of [1, 2, 4]) {
-      assert.deepEqual(covered(threads, true), [-1, 0, 1, 2, 3, 4, 7, 8, 10]);
-      assert.deepEqual(covered(threads, false), [0, 1, 2, 3, 4, 7, 8, 10]);
+  it("a node's histograms are cut into chunks by its size alone: one below PARALLEL_HIST_ROWS, then 2 to MAX_HIST_CHUNKS", () => {
+    assert.equal(histChunkCount(1), 1);
+    assert.equal(histChunkCount(PARALLEL_HIST_ROWS - 1), 1);
+    assert.equal(histChunkCount(PARALLEL_HIST_ROWS), 2);
+    assert.equal(histChunkCount(1e7), MAX_HIST_CHUNKS);
+    for (let n = 1, prev = 1; n < 1e6; n = Math.ceil(n * 1.3)) {
+      const k = histChunkCount(n);
+      assert.ok(k >= prev && k <= MAX_HIST_CHUNKS, `${n} rows: ${k} chunks`);
+      prev = k;
     }
-    // One thread: a pass per run. Two: pieces of 5 (8 columns, the sparse features counting 2): the
-    // sparse features and columns 0-2, then 3-4 and 7-8 (two items), then 10.
-    assert.equal(histSegments(runs, 3, true, 1, out), 3);
-    assert.equal(histSegments(runs, 3, true, 2, out), 4);
-    assert.deepEqual(Array.from(out.subarray(0, 12)), [0, 3, 1, 3, 2, 0, 7, 2, 0, 10, 1, 0]);
   });
 
   it('a node is cut into chunks by its size alone, covering it exactly', () => {

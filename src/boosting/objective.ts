@@ -3,21 +3,31 @@
 //   binary log-loss:  p = sigmoid(s);          g = p - y;           h = p (1 - p)
 //   softmax (K):      p = softmax(s);          g_k = p_k - [y = k]; h_k = p_k (1 - p_k)
 //   L2 regression:    loss = (s - y)^2 / 2;    g = s - y;           h = 1
+import { exp } from './exp.ts';
 import type { BoostingObjective } from './params.ts';
 
 const HESS_FLOOR = 1e-16;
 
-export const sigmoid = (s: number): number => 1 / (1 + Math.exp(-s));
+export const sigmoid = (s: number): number => 1 / (1 + exp(-s));
 
-/** In-place softmax of scores[off .. off+k). */
-export function softmaxInto(scores: ArrayLike<number>, off: number, k: number, out: Float64Array): void {
+/**
+ * The softmax's terms e^(s_j - max s) of scores[off .. off+k) into out; returns their sum (the
+ * probabilities are out[j] / sum).
+ */
+function softmaxTerms(scores: ArrayLike<number>, off: number, k: number, out: Float64Array): number {
   let m = -Infinity;
   for (let j = 0; j < k; j++) if (scores[off + j] > m) m = scores[off + j];
   let s = 0;
   for (let j = 0; j < k; j++) {
-    out[j] = Math.exp(scores[off + j] - m);
+    out[j] = exp(scores[off + j] - m);
     s += out[j];
   }
+  return s;
+}
+
+/** In-place softmax of scores[off .. off+k). */
+export function softmaxInto(scores: ArrayLike<number>, off: number, k: number, out: Float64Array): void {
+  const s = softmaxTerms(scores, off, k, out);
   for (let j = 0; j < k; j++) out[j] /= s;
 }
 
@@ -76,7 +86,7 @@ export const binaryLogLoss: Objective = {
     for (let i = 0; i < y.length; i++) {
       // log(1 + e^s) - y s, computed stably.
       const z = scores[i];
-      const l = (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i] * z;
+      const l = (z > 0 ? z + Math.log1p(exp(-z)) : Math.log1p(exp(z))) - y[i] * z;
       s += w[i] * l;
       sw += w[i];
     }
@@ -104,12 +114,14 @@ export function softmaxObjective(nClasses: number): Objective {
     gradients(y, scores, w, gh, start = 0, end = y.length) {
       const n = y.length;
       for (let i = start; i < end; i++) {
-        softmaxInto(scores, i * K, K, p);
+        const s = softmaxTerms(scores, i * K, K, p);
+        const wi = w[i];
+        const yi = y[i];
         for (let k = 0; k < K; k++) {
-          const pk = p[k];
+          const pk = p[k] / s;
           const o = 2 * (k * n + i);
-          gh[o] = w[i] * (pk - (y[i] === k ? 1 : 0));
-          gh[o + 1] = w[i] * Math.max(pk * (1 - pk), HESS_FLOOR);
+          gh[o] = wi * (pk - (yi === k ? 1 : 0));
+          gh[o + 1] = wi * Math.max(pk * (1 - pk), HESS_FLOOR);
         }
       }
     },

@@ -21,6 +21,7 @@ import {
   spreadBundles,
 } from '../../src/boosting/histograms.ts';
 import { HistogramPool } from '../../src/forest/histogram.ts';
+import { exp } from '../../src/boosting/exp.ts';
 import { binaryLogLoss, l2Regression, softmaxObjective } from '../../src/boosting/objective.ts';
 import { compileBoosting, trainBoosting, treeOutput, type BoostingModel } from '../../src/boosting/index.ts';
 import { lcg, missingData as missingRows } from '../helpers/synthetic.ts';
@@ -33,6 +34,20 @@ const row = (X: Matrix, r: number): Float64Array => X.data.subarray(r * X.cols, 
 
 /** The gradients (even positions) and hessians (odd positions) of interleaved pairs. */
 const channels = (gh: Float32Array): [number[], number[]] => [Array.from(gh).filter((_, i) => i % 2 === 0), Array.from(gh).filter((_, i) => i % 2 === 1)];
+
+describe('boosting: exp', () => {
+  it('gives the bits of Math.exp (so the gradients and the models are the same as with it)', () => {
+    const rand = lcg(71);
+    // Every branch: |x| < 2^-28, below 0.5 ln2, between 0.5 and 1.5 ln2, reduced by k ln2 (softmax
+    // arguments are <= 0), near the underflow and overflow ends, and the special values.
+    const ranges = [1e-9, 0.3, 1.1, 3, 40, 700, 760];
+    const xs = [0, -0, 1, -1, 0.5, Math.LN2 / 2, 1.5 * Math.LN2, 700, -700, 709.7, -745.2, -746, Infinity, -Infinity, Number.NaN];
+    for (const range of ranges) for (let i = 0; i < 40_000; i++) xs.push((2 * rand() - 1) * range);
+    let differ = 0;
+    for (const x of xs) if (!Object.is(exp(x), Math.exp(x))) differ++;
+    assert.equal(differ, 0, `${differ} of ${xs.length} values differ from Math.exp`);
+  });
+});
 
 describe('boosting: objectives', () => {
   it('binary log-loss: g = w (p - y), h = w p (1 - p)', () => {

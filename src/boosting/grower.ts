@@ -232,8 +232,7 @@ export class TreeGrower {
     o.learningRate[0] = learningRate;
     if (sample) {
       o.sample.set(sample);
-      o.inSample.fill(0);
-      for (let i = 0; i < sample.length; i++) o.inSample[sample[i]] = 1;
+      markRows(o.inSample, sample);
     }
     for (const [k, c] of cols.entries()) o.cols.set(c, k * p);
     // Whole rounds of trees a tree per thread; the trees left over (fewer than the threads) each
@@ -465,23 +464,56 @@ export class TreeGrower {
 
 /**
  * GROW, chunk k (see TreeGrower.growOutputs): output k's tree grown by `own` (this thread's
- * single-thread grower, or the calling thread's grower with its workers); writes the tree to OutputTrees.trees and its output for every row to
- * rowValue (the sampled rows' by leaf, the others' by walking the tree).
+ * single-thread grower, or the calling thread's grower with its workers) into OutputTrees.trees,
+ * its output for every row into rowValue.
  */
 export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void {
   const o = w.outputs!;
-  const { nRows: n, nFeatures: p } = w.data;
+  const n = w.data.nRows;
+  const p = w.data.nFeatures;
   const m = o.shape[0];
-  const idx = own.idx;
-  if (m < n) idx.set(o.sample.subarray(0, m));
-  else fillIdentity(idx, n);
-  const t = own.grow(m, o.cols.subarray(k * p, k * p + o.shape[1]), w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n));
-  const lr = o.learningRate[0];
-  for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
-  const rowValue = o.rowValue.subarray(k * n, (k + 1) * n);
-  spreadLeafValues(rowValue, idx, t);
-  if (m < n) walkOutputs(rowValue, t, w.data.rowBins, p, w.data.missingBin, o.inSample);
+  const t = growTreeOutput(
+    own,
+    m < n ? o.sample.subarray(0, m) : null,
+    o.inSample,
+    o.cols.subarray(k * p, k * p + o.shape[1]),
+    w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n),
+    o.learningRate[0],
+    o.rowValue.subarray(k * n, (k + 1) * n),
+  );
   writeTree(t, o.trees, k * treeSlots(w.cfg.maxLeaves), 2 * w.cfg.maxLeaves - 1);
+}
+
+/**
+ * One tree of an iteration: grown by `grower` on the rows `sample` (ascending, marked in inSample;
+ * null: all rows) over the features `cols` with the gradient pairs gh, its leaf values scaled by the
+ * learning rate, and its output for every row written to rowValue (the sampled rows' by leaf, the
+ * others' by walking the tree).
+ */
+export function growTreeOutput(
+  grower: TreeGrower,
+  sample: Int32Array | null,
+  inSample: Uint8Array,
+  cols: ArrayLike<number>,
+  gh: Float32Array,
+  learningRate: number,
+  rowValue: Float64Array,
+): GrownTree {
+  const { nRows: n, nFeatures: p, rowBins, missingBin } = grower.data;
+  const idx = grower.idx;
+  if (sample) idx.set(sample);
+  else fillIdentity(idx, n);
+  const t = grower.grow(sample ? sample.length : n, cols, gh);
+  for (let i = 0; i < t.value.length; i++) t.value[i] *= learningRate;
+  spreadLeafValues(rowValue, idx, t);
+  if (sample) walkOutputs(rowValue, t, rowBins, p, missingBin, inSample);
+  return t;
+}
+
+/** inSample[row] = 1 for the rows of `sample`, 0 for the others. */
+export function markRows(inSample: Uint8Array, sample: Int32Array): void {
+  inSample.fill(0);
+  for (let i = 0; i < sample.length; i++) inSample[sample[i]] = 1;
 }
 
 /** Doubles a tree of at most maxLeaves leaves takes in OutputTrees.trees: its node count, then 7 arrays of 2 maxLeaves - 1 nodes. */
@@ -524,12 +556,12 @@ export function binnedOutput(t: GrownTree, bins: Uint8Array, base: number, missi
 
 // Loops in functions that end with the loop (see histograms.ts: scanRows).
 
-export function fillIdentity(idx: Int32Array, n: number): void {
+function fillIdentity(idx: Int32Array, n: number): void {
   for (let i = 0; i < n; i++) idx[i] = i;
 }
 
 /** rowValue[row] = the value of the leaf holding the row, for the rows of the tree's leaves. */
-export function spreadLeafValues(rowValue: Float64Array, idx: Int32Array, t: GrownTree): void {
+function spreadLeafValues(rowValue: Float64Array, idx: Int32Array, t: GrownTree): void {
   for (let l = 0; l < t.leafNodes.length; l++) {
     const v = t.value[t.leafNodes[l]];
     for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) rowValue[idx[q]] = v;

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { binMatrix, binRows, thresholdOf, type BinnedData } from '../forest/bins.ts';
 import { Rng, treeSeed } from '../forest/rng.ts';
 import type { Matrix } from '../forest/types.ts';
-import { binnedOutput, fillIdentity, HistWorkers, spreadLeafValues, TreeGrower, type GrownTree } from './grower.ts';
+import { binnedOutput, growTreeOutput, HistWorkers, markRows, TreeGrower, type GrownTree } from './grower.ts';
 import { makeObjective } from './objective.ts';
 import { MAX_THREADS } from './parallel.ts';
 import { classWeights, resolveBoostingParams, type BoostingParams, type ResolvedBoostingParams } from './params.ts';
@@ -124,39 +124,14 @@ function fillScores(scores: Float64Array, base: number[]): void {
   else for (let i = 0; i < scores.length; i++) scores[i] = base[i % K];
 }
 
-/**
- * Adds each leaf's value to output k of the rows it holds (their positions in idx). When the tree
- * holds every row, the values are first spread into rowValue by row and then added in row order:
- * by leaf, the rows' scores (K per row) would be visited all over their array, a cache miss each.
- */
-function addLeafValues(scores: Float64Array, K: number, k: number, idx: Int32Array, t: GrownTree, m: number, rowValue: Float64Array): void {
-  if (m === rowValue.length) {
-    spreadLeafValues(rowValue, idx, t);
-    addByRow(scores, K, k, rowValue);
-    return;
-  }
-  for (let l = 0; l < t.leafNodes.length; l++) {
-    const v = t.value[t.leafNodes[l]];
-    for (let q = t.leafStart[l]; q < t.leafEnd[l]; q++) scores[idx[q] * K + k] += v;
-  }
-}
-
+/** Adds rowValue[row] to output k of every row's scores (K per row). */
 function addByRow(scores: Float64Array, K: number, k: number, rowValue: Float64Array): void {
   for (let r = 0; r < rowValue.length; r++) scores[r * K + k] += rowValue[r];
 }
 
-/** Adds the tree's output to output k of every row of `bins` (row-major, p per row), except the rows marked in `skip`. */
-function addTreeOutputs(
-  scores: Float64Array,
-  K: number,
-  k: number,
-  t: GrownTree,
-  bins: Uint8Array,
-  p: number,
-  missingBin: Int32Array,
-  skip: Uint8Array | null,
-): void {
-  for (let r = 0, m = bins.length / p; r < m; r++) if (!skip || skip[r] === 0) scores[r * K + k] += binnedOutput(t, bins, r * p, missingBin);
+/** Adds the tree's output to output k of every row of `bins` (row-major, p per row). */
+function addTreeOutputs(scores: Float64Array, K: number, k: number, t: GrownTree, bins: Uint8Array, p: number, missingBin: Int32Array): void {
+  for (let r = 0, m = bins.length / p; r < m; r++) scores[r * K + k] += binnedOutput(t, bins, r * p, missingBin);
 }
 
 export async function trainBoosting(X: Matrix, y: Float64Array, params: BoostingParams, options: BoostingTrainOptions = {}): Promise<BoostingModel> {
@@ -264,29 +239,22 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
         // A grown tree (leaf values scaled, its outputs in the training scores) into the model.
         const keep = (t: GrownTree, k: number): void => {
           for (let i = 0; i < t.feature.length; i++) if (t.feature[i] >= 0) iterGains[t.feature[i]] += t.gain[i];
-          if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin, null);
+          if (val) addTreeOutputs(val.scores, K, k, t, val.bins, p, binned.missingBin);
           trees.push(toModelTree(t, binned));
         };
         if (treePerThread) {
           // The features of each tree drawn in the order the loop below draws them.
           const cols = Array.from({ length: K }, () => (nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols));
           grower.growOutputs(sample, cols, lr).forEach(keep);
-        }
-        for (let k = 0; k < K && !treePerThread; k++) {
-          const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
-          const idx = grower.idx;
-          if (sample) idx.set(sample);
-          else fillIdentity(idx, n);
-          const t = grower.grow(sample ? sample.length : n, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n));
-          for (let i = 0; i < t.value.length; i++) t.value[i] *= lr;
-          // Training scores: the sampled rows by leaf range, the others by walking the tree.
-          addLeafValues(scores, K, k, idx, t, sample ? sample.length : n, rowValue);
-          if (sample) {
-            inSample.fill(0);
-            for (const r of sample) inSample[r] = 1;
-            addTreeOutputs(scores, K, k, t, binned.rowBins, p, binned.missingBin, inSample);
+        } else {
+          if (sample) markRows(inSample, sample);
+          for (let k = 0; k < K; k++) {
+            const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
+            // Training scores: the tree's output for every row, added in row order.
+            const t = growTreeOutput(grower, sample, inSample, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n), lr, rowValue);
+            addByRow(scores, K, k, rowValue);
+            keep(t, k);
           }
-          keep(t, k);
         }
         gainsPerIter.push(iterGains);
         let vLoss: number | undefined;

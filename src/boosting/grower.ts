@@ -102,12 +102,8 @@ export class TreeGrower {
   private workers: Worker[] = [];
   /** findBestSplit's best split so far (feature -1: none). */
   private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
-  /** This thread's single-thread grower for GROW tasks (made when first needed). */
-  private own: TreeGrower | null = null;
-  private readonly growOutput: GrowOutput = (w, k) => {
-    this.own ??= TreeGrower.ownOf(w);
-    growOutputTree(this.own, w, k);
-  };
+  /** GROW chunks taken by this (the calling) thread. */
+  private readonly growOutput = threadGrowOutput();
 
   /**
    * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
@@ -173,11 +169,6 @@ export class TreeGrower {
     };
     this.features = this.work.splits.features;
     this.treeDense = new Int32Array(data.nFeatures);
-  }
-
-  /** A single-thread grower over the shared data and layout of `w` (a thread's own, for GROW tasks). */
-  static ownOf(w: SharedWork): TreeGrower {
-    return new TreeGrower(w.data, w.cfg, false, null, { layout: w.rows });
   }
 
   /**
@@ -460,6 +451,18 @@ export class TreeGrower {
     }
     return [L, R];
   }
+}
+
+/**
+ * A thread's GROW chunks: each grown by growOutputTree with the thread's own single-thread grower
+ * over the shared data and layout, made at its first chunk.
+ */
+export function threadGrowOutput(): GrowOutput {
+  let own: TreeGrower | null = null;
+  return (w, k) => {
+    own ??= new TreeGrower(w.data, w.cfg, false, null, { layout: w.rows });
+    growOutputTree(own, w, k);
+  };
 }
 
 /**

@@ -22,7 +22,18 @@ import {
   MAX_HIST_CHUNKS,
   spreadBundles,
 } from './histograms.ts';
-import { CTRL, type GradientArrays, type GrowerConfig, type GrowerData, type GrowOutput, partitionRows, runTask, type SharedWork, TASK } from './parallel.ts';
+import {
+  CTRL,
+  type GradientArrays,
+  type GrowerConfig,
+  type GrowerData,
+  type GrowOutput,
+  partitionRows,
+  runTask,
+  type SharedWork,
+  TASK,
+  updateGradients,
+} from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 
@@ -137,7 +148,8 @@ export class TreeGrower {
       rows: {
         ...layout,
         idx: this.idx,
-        ghRow: new Float32Array(alloc(n * 8)),
+        // One output: its gradient pairs are the tree's (no copy per tree, see rootLeaf).
+        ghRow: gradients && gradients.gh.length === 2 * n ? gradients.gh : new Float32Array(alloc(n * 8)),
         runs: new Int32Array(alloc(data.nFeatures * 8)),
       },
       bins: data.bins,
@@ -163,7 +175,6 @@ export class TreeGrower {
               inSample: new Uint8Array(alloc(n)),
               cols: new Int32Array(alloc(K * p * 4)),
               trees: new Float64Array(alloc(K * treeSlots(cfg.maxLeaves) * 8)),
-              rowValue: new Float64Array(alloc(K * n * 8)),
             }
           : null,
     };
@@ -191,13 +202,16 @@ export class TreeGrower {
     this.workers = [];
   }
 
-  /** The objective's gradients of every row into the gradient arrays given at construction. */
+  /**
+   * The last grown trees' outputs (GradientArrays.rowValue) into the scores, then the objective's
+   * gradients of every row, in the gradient arrays given at construction.
+   */
   computeGradients(objective: Objective): void {
     const gr = this.work.gradients!;
     const n = gr.y.length;
     const nChunks = chunkCount(n);
     if (this.workers.length === 0 || nChunks === 1) {
-      objective.gradients(gr.y, gr.scores, gr.w, gr.gh);
+      updateGradients(gr, objective, 0, n);
       return;
     }
     const ctrl = this.work.ctrl;
@@ -210,9 +224,9 @@ export class TreeGrower {
 
   /**
    * Grows the trees of an iteration's outputs (see `outputs`) a tree per thread: tree k on rows
-   * `sample` (null: all rows), over features cols[k], with the gradients of output k; adds their
-   * outputs (leaf values times the learning rate) to the rows' scores and returns the trees (leaf
-   * values scaled). A tree is grown by one thread's own single-thread grower or by this grower with
+   * `sample` (null: all rows), over features cols[k], with the gradients of output k; writes their
+   * outputs (leaf values times the learning rate) to GradientArrays.rowValue and returns the trees
+   * (leaf values scaled). A tree is grown by one thread's own single-thread grower or by this grower with
    * its workers: the same trees either way, as a grower without workers grows them.
    */
   growOutputs(sample: Int32Array | null, cols: readonly ArrayLike<number>[], learningRate: number): GrownTree[] {
@@ -236,17 +250,15 @@ export class TreeGrower {
     ctrl[CTRL.NCHUNKS] = apart;
     runTask(ctrl, this.work, this.workers.length, this.growOutput);
     for (let k = apart; k < cols.length; k++) growOutputTree(this, this.work, k);
-    ctrl[CTRL.KIND] = TASK.SCORES;
-    ctrl[CTRL.START] = 0;
-    ctrl[CTRL.END] = n;
-    ctrl[CTRL.NCHUNKS] = chunkCount(n);
-    runTask(ctrl, this.work, this.workers.length, this.growOutput);
     const slots = treeSlots(this.cfg.maxLeaves);
     return cols.map((_, k) => readTree(o.trees, k * slots, 2 * this.cfg.maxLeaves - 1));
   }
 
-  /** Histograms of the tree's features for leaf rows [start, end) into buffer `buf`. */
-  private buildHistograms(buf: number, start: number, end: number, G: number, H: number): void {
+  /**
+   * Histograms of the tree's features for leaf rows [start, end) into buffer `buf`; G and H are the
+   * rows' gradient and hessian sums (NaN: taken from the histograms, see rootLeaf). Returns [G, H].
+   */
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number): [number, number] {
     const pool = this.pool;
     const size = pool.size;
     const hist = pool.backing!;
@@ -268,7 +280,13 @@ export class TreeGrower {
       addPartials(work, base, nChunks);
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
+    if (Number.isNaN(G)) {
+      // Every row is in one bin of each dense column: the first one's bins sum to the leaf's totals.
+      const column = work.rows.denseFeature[work.rows.runs[0]];
+      [G, H] = binTotals(hist, base + pool.featOff[column], pool.featOff[column + 1] - pool.featOff[column]);
+    }
     deriveBins(hist, base, pool.featOff, this.data.nBins, work.rows.derivedBin, this.features, this.nTreeFeatures, end - start, G, H);
+    return [G, H];
   }
 
   /** Buffer dst = parent - small over the tree's features (the subtraction trick). */
@@ -397,15 +415,15 @@ export class TreeGrower {
     const rows = this.work.rows;
     // Workers read their copy of rows: the gradients go into the shared ghRow. Alone, the grower reads gh itself.
     if (this.workers.length === 0) rows.ghRow = gh;
-    else if (gh !== rows.ghRow) rows.ghRow.set(gh);
-    const totals = sumPairs(this.idx, rows.ghRow, m);
-    const G = totals[0];
-    const H = totals[1];
-    const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G, H, buf: -1, split: null };
-    if (this.splittable(m, 0) && this.nTreeFeatures > 0) {
+    else if (gh.buffer !== rows.ghRow.buffer || gh.byteOffset !== rows.ghRow.byteOffset) rows.ghRow.set(gh);
+    const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G: 0, H: 0, buf: -1, split: null };
+    const histograms = this.splittable(m, 0) && this.nTreeFeatures > 0;
+    // With a dense column in the tree the totals come with the histograms, without a pass over the rows.
+    if (!histograms || this.nRuns === 0) [root.G, root.H] = sumPairs(this.idx, rows.ghRow, m);
+    if (histograms) {
       root.buf = this.pool.acquire();
-      this.buildHistograms(root.buf, 0, m, G, H);
-      root.split = this.findBestSplit(root.buf, G, H, m);
+      [root.G, root.H] = this.buildHistograms(root.buf, 0, m, this.nRuns === 0 ? root.G : NaN, root.H);
+      root.split = this.findBestSplit(root.buf, root.G, root.H, m);
     }
     return root;
   }
@@ -468,7 +486,7 @@ export function threadGrowOutput(): GrowOutput {
 /**
  * GROW, chunk k (see TreeGrower.growOutputs): output k's tree grown by `own` (this thread's
  * single-thread grower, or the calling thread's grower with its workers) into OutputTrees.trees,
- * its output for every row into rowValue.
+ * its output for every row into GradientArrays.rowValue.
  */
 export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void {
   const o = w.outputs!;
@@ -482,7 +500,7 @@ export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void 
     o.cols.subarray(k * p, k * p + o.shape[1]),
     w.gradients!.gh.subarray(2 * k * n, 2 * (k + 1) * n),
     o.learningRate[0],
-    o.rowValue.subarray(k * n, (k + 1) * n),
+    w.gradients!.rowValue.subarray(k * n, (k + 1) * n),
   );
   writeTree(t, o.trees, k * treeSlots(w.cfg.maxLeaves), 2 * w.cfg.maxLeaves - 1);
 }
@@ -579,6 +597,17 @@ function walkOutputs(rowValue: Float64Array, t: GrownTree, bins: Uint8Array, p: 
 /** h[d + j] = h[p + j] - h[s + j] for j in [0, n). */
 function subtractRange(h: Float64Array, d: number, p: number, s: number, n: number): void {
   for (let j = 0; j < n; j++) h[d + j] = h[p + j] - h[s + j];
+}
+
+/** The sums of the gradient and hessian channels of n bins at `off` (CHANNELS per bin). */
+function binTotals(h: Float64Array, off: number, n: number): [number, number] {
+  let g = 0;
+  let s = 0;
+  for (let j = off; j < off + n; j += CHANNELS) {
+    g += h[j];
+    s += h[j + 1];
+  }
+  return [g, s];
 }
 
 /** The sums of the gradients and of the hessians of rows idx[0 .. m) (pairs gh[2 * row], gh[2 * row + 1]). */

@@ -7,12 +7,11 @@
 // - PARTITION (chunks of rows, chunkCount: by the node's size alone): each chunk splits its rows stably into the rows that go left (moved to the front of
 //   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
 //   chunks' left parts and right parts in chunk order;
-// - GRADIENTS: each chunk computes the objective's gradients of its rows (of all rows of the
-//   training set, once per iteration);
+// - GRADIENTS: each chunk adds the last iteration's tree outputs to its rows' scores, then computes
+//   the objective's gradients of its rows (of all rows of the training set, once per iteration);
 // - FIND: two "chunks", the best splits of a split leaf's two children;
 // - GROW: chunk k grows output k's tree of an iteration whole (softmax: one tree per class), on the
-//   thread that took it, with that thread's own single-thread grower (grower.ts: growOutputTree);
-// - SCORES (chunks of rows): adds the grown trees' outputs to the rows' scores.
+//   thread that took it, with that thread's own single-thread grower (grower.ts: growOutputTree).
 // The result does not depend on which thread took which chunk, nor on their number.
 
 import { accumulateChunk, chunkStart, type HistBuffers } from './histograms.ts';
@@ -29,6 +28,12 @@ export interface GradientArrays {
   scores: Float64Array;
   w: Float64Array;
   gh: Float32Array;
+  /**
+   * The last grown trees' output for every row, output-major (rowValue[k nRows + row]; zeros before
+   * the first): added to the scores by the next gradients' pass rather than a pass of its own (the
+   * scores are only read there).
+   */
+  rowValue: Float64Array;
 }
 
 /** The binned training set as the growers read it (SharedArrayBuffer-backed when workers are used). */
@@ -46,7 +51,7 @@ export interface GrowerConfig {
 }
 
 /**
- * GROW and SCORES: the trees of an iteration's K outputs, grown a tree per thread. Rows: all
+ * GROW: the trees of an iteration's K outputs, grown a tree per thread. Rows: all
  * (shape[0] = nRows) or sample[0 .. shape[0]), ascending, marked in inSample; tree k's features are
  * cols[k p .. k p + shape[1]).
  */
@@ -58,10 +63,8 @@ export interface OutputTrees {
   sample: Int32Array;
   inSample: Uint8Array;
   cols: Int32Array;
-  /** Tree k's nodes at k * treeSlots(maxLeaves) (see writeTree in grower.ts). */
+  /** Tree k's nodes at k * treeSlots(maxLeaves) (see writeTree in grower.ts); its outputs go to GradientArrays.rowValue. */
   trees: Float64Array;
-  /** Tree k's output (its leaf value, learning rate applied) for every row: rowValue[k nRows + row]. */
-  rowValue: Float64Array;
 }
 
 /** Everything a worker reads or writes, shared once (SharedArrayBuffer-backed). */
@@ -80,7 +83,7 @@ export interface SharedWork extends HistBuffers {
   /** GRADIENTS (when the trainer shares them). */
   gradients: GradientArrays | null;
   splits: SplitWork;
-  /** GROW and SCORES, when the grower grows an iteration's trees a tree per thread. */
+  /** GROW, when the grower grows an iteration's trees a tree per thread. */
   outputs: OutputTrees | null;
 }
 
@@ -130,7 +133,7 @@ export const CTRL = {
 /** Most threads a tree grower uses (the calling one included). */
 export const MAX_THREADS = 64;
 
-export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3, GROW: 4, SCORES: 5 } as const;
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3, GROW: 4 } as const;
 
 /** GROW, chunk k: grows output k's tree (a thread's own grower; see grower.ts). */
 export type GrowOutput = (w: SharedWork, k: number) => void;
@@ -171,11 +174,8 @@ export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
     const b = chunkStart(start, end, nChunks, c + 1);
     if (kind === TASK.PARTITION) {
       w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
-    } else if (kind === TASK.SCORES) {
-      addOutputs(w.gradients!.scores, w.outputs!.rowValue, w.data.nRows, a, b);
     } else {
-      const gr = w.gradients!;
-      objectiveOf(gr).gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
+      updateGradients(w.gradients!, objectiveOf(w.gradients!), a, b);
     }
   }
 }
@@ -255,6 +255,12 @@ export function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array
     r += 1 - left;
   }
   return l;
+}
+
+/** Rows [a, b): the last trees' outputs into the scores, then the objective's gradients. */
+export function updateGradients(gr: GradientArrays, objective: Objective, a: number, b: number): void {
+  addOutputs(gr.scores, gr.rowValue, gr.y.length, a, b);
+  objective.gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
 }
 
 /** scores[row K + k] += rowValue[k n + row] for rows [a, b) and each of the K outputs. */

@@ -124,11 +124,6 @@ function fillScores(scores: Float64Array, base: number[]): void {
   else for (let i = 0; i < scores.length; i++) scores[i] = base[i % K];
 }
 
-/** Adds rowValue[row] to output k of every row's scores (K per row). */
-function addByRow(scores: Float64Array, K: number, k: number, rowValue: Float64Array): void {
-  for (let r = 0; r < rowValue.length; r++) scores[r * K + k] += rowValue[r];
-}
-
 /** Adds the tree's output to output k of every row of `bins` (row-major, p per row). */
 function addTreeOutputs(scores: Float64Array, K: number, k: number, t: GrownTree, bins: Uint8Array, p: number, missingBin: Int32Array): void {
   for (let r = 0, m = bins.length / p; r < m; r++) scores[r * K + k] += binnedOutput(t, bins, r * p, missingBin);
@@ -199,6 +194,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
       scores,
       w: copyInto(new Float64Array(alloc(n * 8)), weights),
       gh,
+      rowValue: new Float64Array(alloc(n * K * 8)),
     };
     const grower = new TreeGrower(
       binned,
@@ -220,7 +216,6 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     const rowScratch = new Int32Array(n);
     const colScratch = new Int32Array(p);
     const inSample = new Uint8Array(n);
-    const rowValue = new Float64Array(n);
     const allCols = Int32Array.from({ length: p }, (_, f) => f);
     const trees: BoostedTree[] = [];
     const gains = new Float64Array(p);
@@ -250,10 +245,9 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
           if (sample) markRows(inSample, sample);
           for (let k = 0; k < K; k++) {
             const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
-            // Training scores: the tree's output for every row, added in row order.
-            const t = growTreeOutput(grower, sample, inSample, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n), lr, rowValue);
-            addByRow(scores, K, k, rowValue);
-            keep(t, k);
+            // The tree's output for every row, added to the scores by the next computeGradients.
+            const rowValue = gradientArrays.rowValue.subarray(k * n, (k + 1) * n);
+            keep(growTreeOutput(grower, sample, inSample, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n), lr, rowValue), k);
           }
         }
         gainsPerIter.push(iterGains);

@@ -257,8 +257,10 @@ export class TreeGrower {
   /**
    * Histograms of the tree's features for leaf rows [start, end) into buffer `buf`; G and H are the
    * rows' gradient and hessian sums (NaN: taken from the histograms, see rootLeaf). Returns [G, H].
+   * With `objective`, the root's pass (rows: all, idx the identity) computes the gradients too (see
+   * TASK.ROOT).
    */
-  private buildHistograms(buf: number, start: number, end: number, G: number, H: number): [number, number] {
+  private buildHistograms(buf: number, start: number, end: number, G: number, H: number, objective: Objective | null = null): [number, number] {
     const pool = this.pool;
     const size = pool.size;
     const hist = pool.backing!;
@@ -266,10 +268,12 @@ export class TreeGrower {
     const work = this.work;
     const nChunks = histChunkCount(end - start);
     if (this.workers.length === 0 || nChunks === 1) {
-      accumulateNode(work, base, this.nRuns, this.treeSparse, start, end);
+      const gr = work.gradients;
+      const prepare = objective && gr ? (a: number, b: number) => updateGradients(gr, objective, a, b) : undefined;
+      accumulateNode(work, base, this.nRuns, this.treeSparse, start, end, prepare);
     } else {
       const ctrl = work.ctrl;
-      ctrl[CTRL.KIND] = TASK.HIST;
+      ctrl[CTRL.KIND] = objective ? TASK.ROOT : TASK.HIST;
       ctrl[CTRL.START] = start;
       ctrl[CTRL.END] = end;
       ctrl[CTRL.NCHUNKS] = nChunks;
@@ -371,9 +375,11 @@ export class TreeGrower {
    * Grows one tree on rows idx[0 .. m) with the gradients and hessians gh (float32 pairs by row:
    * gh[2 * row], gh[2 * row + 1]), over the
    * given ascending features: the root, then, while there are fewer than maxLeaves leaves, the
-   * leaf with the largest split gain is split.
+   * leaf with the largest split gain is split. With `objective` the gradients are not made yet: the
+   * grower makes them (computeGradients), in the root's pass over the rows when it can (one output,
+   * gh the gradient arrays' own, all rows, the tree has a dense column).
    */
-  grow(m: number, features: ArrayLike<number>, gh: Float32Array): GrownTree {
+  grow(m: number, features: ArrayLike<number>, gh: Float32Array, objective: Objective | null = null): GrownTree {
     const cfg = this.cfg;
     this.nTreeFeatures = features.length;
     this.treeSparse = false;
@@ -391,7 +397,7 @@ export class TreeGrower {
     for (let c = 0; c < rows.denseFeature.length; c++) if (inTree[c] === 1) inTree[nDense++] = c;
     this.nRuns = denseRuns(inTree.subarray(0, nDense), rows.runs);
     const tree = new TreeNodes(2 * cfg.maxLeaves - 1);
-    const leaves: Leaf[] = [this.rootLeaf(m, gh)];
+    const leaves: Leaf[] = [this.rootLeaf(m, gh, objective)];
     while (leaves.length < cfg.maxLeaves) {
       const pick = bestLeaf(leaves);
       if (pick < 0) break;
@@ -410,19 +416,23 @@ export class TreeGrower {
     return n >= 2 * this.cfg.minSamplesLeaf && depth < this.cfg.maxDepth;
   }
 
-  /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split. */
-  private rootLeaf(m: number, gh: Float32Array): Leaf {
+  /** The root leaf over rows idx[0 .. m), with its histograms and best split when it may split (objective: see grow). */
+  private rootLeaf(m: number, gh: Float32Array, objective: Objective | null): Leaf {
     const rows = this.work.rows;
+    const histograms = this.splittable(m, 0) && this.nTreeFeatures > 0;
+    const gr = this.work.gradients;
+    const fused =
+      objective !== null && histograms && this.nRuns > 0 && m === this.data.nRows && gr !== null && gh.length === gr.gh.length && gh.buffer === gr.gh.buffer;
+    if (objective && !fused) this.computeGradients(objective);
     // Workers read their copy of rows: the gradients go into the shared ghRow. Alone, the grower reads gh itself.
     if (this.workers.length === 0) rows.ghRow = gh;
     else if (gh.buffer !== rows.ghRow.buffer || gh.byteOffset !== rows.ghRow.byteOffset) rows.ghRow.set(gh);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G: 0, H: 0, buf: -1, split: null };
-    const histograms = this.splittable(m, 0) && this.nTreeFeatures > 0;
     // With a dense column in the tree the totals come with the histograms, without a pass over the rows.
     if (!histograms || this.nRuns === 0) [root.G, root.H] = sumPairs(this.idx, rows.ghRow, m);
     if (histograms) {
       root.buf = this.pool.acquire();
-      [root.G, root.H] = this.buildHistograms(root.buf, 0, m, this.nRuns === 0 ? root.G : NaN, root.H);
+      [root.G, root.H] = this.buildHistograms(root.buf, 0, m, this.nRuns === 0 ? root.G : NaN, root.H, fused ? objective : null);
       root.split = this.findBestSplit(root.buf, root.G, root.H, m);
     }
     return root;
@@ -509,7 +519,7 @@ export function growOutputTree(own: TreeGrower, w: SharedWork, k: number): void 
  * One tree of an iteration: grown by `grower` on the rows `sample` (ascending, marked in inSample;
  * null: all rows) over the features `cols` with the gradient pairs gh, its leaf values scaled by the
  * learning rate, and its output for every row written to rowValue (the sampled rows' by leaf, the
- * others' by walking the tree).
+ * others' by walking the tree). `objective`: the gradients are still to be made (see grow).
  */
 export function growTreeOutput(
   grower: TreeGrower,
@@ -519,12 +529,13 @@ export function growTreeOutput(
   gh: Float32Array,
   learningRate: number,
   rowValue: Float64Array,
+  objective: Objective | null = null,
 ): GrownTree {
   const { nRows: n, nFeatures: p, rowBins, missingBin } = grower.data;
   const idx = grower.idx;
   if (sample) idx.set(sample);
   else fillIdentity(idx, n);
-  const t = grower.grow(sample ? sample.length : n, cols, gh);
+  const t = grower.grow(sample ? sample.length : n, cols, gh, objective);
   for (let i = 0; i < t.value.length; i++) t.value[i] *= learningRate;
   spreadLeafValues(rowValue, idx, t);
   if (sample) walkOutputs(rowValue, t, rowBins, p, missingBin, inSample);

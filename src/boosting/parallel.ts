@@ -4,6 +4,8 @@
 // - HIST (chunks of rows, histChunkCount: by the node's size alone): each chunk sums its rows'
 //   histograms into a histogram of its own, which the calling thread then adds up in chunk order
 //   (histograms.ts);
+// - ROOT: HIST of a root over all rows (idx the identity) whose chunks first make their rows'
+//   gradients, block by block (GRADIENTS' work, then summed while in cache);
 // - PARTITION (chunks of rows, chunkCount: by the node's size alone): each chunk splits its rows stably into the rows that go left (moved to the front of
 //   the chunk) and the others (to tmp, at the same positions); the calling thread then joins the
 //   chunks' left parts and right parts in chunk order;
@@ -133,7 +135,7 @@ export const CTRL = {
 /** Most threads a tree grower uses (the calling one included). */
 export const MAX_THREADS = 64;
 
-export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3, GROW: 4 } as const;
+export const TASK = { HIST: 0, PARTITION: 1, GRADIENTS: 2, FIND: 3, GROW: 4, ROOT: 5 } as const;
 
 /** GROW, chunk k: grows output k's tree (a thread's own grower; see grower.ts). */
 export type GrowOutput = (w: SharedWork, k: number) => void;
@@ -166,8 +168,10 @@ export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
     }
     const start = ctrl[CTRL.START];
     const end = ctrl[CTRL.END];
-    if (kind === TASK.HIST) {
-      accumulateChunk(w, ctrl[CTRL.BASE], ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, start, end, nChunks, c);
+    if (kind === TASK.HIST || kind === TASK.ROOT) {
+      const gr = w.gradients;
+      const prepare = kind === TASK.ROOT && gr ? (a: number, b: number) => updateGradients(gr, objectiveOf(gr), a, b) : undefined;
+      accumulateChunk(w, ctrl[CTRL.BASE], ctrl[CTRL.NRUNS], ctrl[CTRL.SPARSE] === 1, start, end, nChunks, c, prepare);
       continue;
     }
     const a = chunkStart(start, end, nChunks, c);

@@ -229,7 +229,9 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
       for (let it = 0; it < resolved.nEstimators; it++) {
         const rng = new Rng(treeSeed(resolved.seed, it));
         const sample = nSample < n ? drawSorted(rng, n, nSample, rowScratch) : null;
-        grower.computeGradients(objective);
+        // One tree on all rows: its root's pass over the rows makes the gradients (see TreeGrower.grow).
+        const gradientsInRoot = K === 1 && !sample;
+        if (!gradientsInRoot) grower.computeGradients(objective);
         const iterGains = new Float64Array(p);
         // A grown tree (leaf values scaled, its outputs in the training scores) into the model.
         const keep = (t: GrownTree, k: number): void => {
@@ -247,7 +249,8 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
             const cols = nCols < p ? drawSorted(rng, p, nCols, colScratch) : allCols;
             // The tree's output for every row, added to the scores by the next computeGradients.
             const rowValue = gradientArrays.rowValue.subarray(k * n, (k + 1) * n);
-            keep(growTreeOutput(grower, sample, inSample, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n), lr, rowValue), k);
+            const t = growTreeOutput(grower, sample, inSample, cols, gh.subarray(2 * k * n, 2 * (k + 1) * n), lr, rowValue, gradientsInRoot ? objective : null);
+            keep(t, k);
           }
         }
         gainsPerIter.push(iterGains);

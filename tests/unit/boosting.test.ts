@@ -484,6 +484,16 @@ describe('boosting: dense and sparse histograms', () => {
       for (let c = nChunks - 1; c >= 0; c--) accumulateChunk(byChunks, 2, nRuns, sparse, 0, m, nChunks, c);
       addPartials(byChunks, 2, nChunks);
       assert.deepEqual(Array.from(byChunks.hist.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
+      // With prepare (the root's pass): each block's gradients are made just before they are summed.
+      const lazy = new Float32Array(2 * n).fill(Number.NaN);
+      const byPrepared = { ...byNode, hist: new Float64Array(size + 2).fill(Number.NaN), rows: { ...rows, ghRow: lazy } };
+      let prepared = 0;
+      accumulateNode(byPrepared, 2, nRuns, sparse, 0, m, (a, b) => {
+        prepared += b - a;
+        for (const r of idx.subarray(a, b)) lazy.set(ghRow.subarray(2 * r, 2 * r + 2), 2 * r);
+      });
+      assert.equal(prepared, m);
+      assert.deepEqual(Array.from(byPrepared.hist.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
       spreadBundles(hist, 2, featOff, nBins, layout);
       const all = Int32Array.from({ length: p }, (_, f) => f);
       deriveBins(hist, 2, featOff, nBins, layout.derivedBin, all, p, m, G, H);

@@ -5,7 +5,7 @@
 //
 //   node bench/boost.ts [--datasets covertype,diabetes] [--rows N] [--iterations 100] [--leaves 31]
 //                       [--lr 0.1] [--bins 255] [--min-leaf 20] [--workers N] [--sides ours,sklearn_hgb,xgboost]
-//                       [--out bench/results/boost.json] [--from-source]
+//                       [--out bench/results/boost.json] [--from-source] [--repeats 3]
 //
 // Ours runs the compiled learner (dist/, `npm run bench:boost` builds it first; see learnerModule),
 // or with --from-source the TypeScript sources. The defaults are the issue's full run. For a quick comparison while working, e.g.
@@ -27,7 +27,7 @@ import { compileBoosting, type BoostingModel, type BoostingParams } from '../src
 import { aurocOvR } from '../src/metrics/index.ts';
 import { covertypePath, loadCovertype, stratifiedSplit, takeRows, type Dataset } from './covertype.ts';
 import { diabetesPath, groupSplit, loadDiabetes } from './diabetes.ts';
-import { peakRssMb, readF64, writeF64 } from './io.ts';
+import { median, peakRssMb, readF64, writeF64 } from './io.ts';
 
 const SEED = 42;
 const PYTHON = '/usr/bin/python3';
@@ -41,6 +41,8 @@ interface Settings {
   bins: number;
   minLeaf: number;
   workers: number;
+  /** Rounds: every side fits once per round, the sides' order rotating from round to round. */
+  repeats: number;
 }
 
 /** What each side's process measures itself. */
@@ -58,6 +60,9 @@ interface SideResult extends Measured {
   accuracy: number;
   auroc: number;
   average_precision: number | null;
+  /** Each round's fit wall and CPU seconds (fit_s, fit_cpu_s and predict_s are their medians; peak RSS the largest). */
+  fit_s_runs: number[];
+  fit_cpu_s_runs: number[];
 }
 
 interface DatasetResult {
@@ -69,6 +74,11 @@ interface DatasetResult {
   classes: number;
   settings: Settings;
   load_avg_1m: [number, number];
+  /**
+   * Ours' fit wall time over the fastest peer's of the same round (the rounds' median and range):
+   * the machine's speed drifts between rounds, the sides of one round run back to back.
+   */
+  fit_ratio?: { median: number; min: number; max: number; rounds: number[] };
   ours?: SideResult;
   sklearn_hgb?: SideResult;
   xgboost?: SideResult;
@@ -86,6 +96,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     bins: 255,
     minLeaf: 20,
     workers: availableParallelism(),
+    repeats: 3,
     sides: [...SIDES] as Side[],
     out: DEFAULT_OUT,
     child: undefined as string | undefined,
@@ -106,6 +117,7 @@ function parseArgs(argv: string[]): Settings & { datasets: string[]; rows: numbe
     else if (a === '--bins') out.bins = num(a, argv[++i], true);
     else if (a === '--min-leaf') out.minLeaf = num(a, argv[++i], true);
     else if (a === '--workers') out.workers = num(a, argv[++i], true);
+    else if (a === '--repeats') out.repeats = num(a, argv[++i], true);
     else if (a === '--sides') out.sides = argv[++i].split(',') as Side[];
     else if (a === '--out') out.out = argv[++i];
     else if (a === '--child') out.child = argv[++i];
@@ -376,6 +388,37 @@ function table(results: DatasetResult[]): string {
   return lines.join('\n');
 }
 
+/** The sides in the order of round r: rotated by r, so that no side always runs first. */
+function rotate<T>(items: T[], r: number): T[] {
+  const k = r % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** Each side's rounds into one result (medians of the times, the largest peak RSS), and the paired fit ratio. */
+function summarize(entry: DatasetResult, runs: Map<Side, SideResult[]>): void {
+  for (const [side, results] of runs) {
+    const [first] = results;
+    // The learners are deterministic: every round's test predictions, hence scores, are the same.
+    for (const r of results) {
+      if (r.accuracy !== first.accuracy || r.auroc !== first.auroc) throw new Error(`${side}: rounds scored differently`);
+    }
+    entry[side] = {
+      ...first,
+      fit_s: median(results.map((r) => r.fit_s)),
+      fit_cpu_s: median(results.map((r) => r.fit_cpu_s)),
+      predict_s: median(results.map((r) => r.predict_s)),
+      peak_rss_mb: Math.max(...results.map((r) => r.peak_rss_mb)),
+      fit_s_runs: results.map((r) => r.fit_s),
+      fit_cpu_s_runs: results.map((r) => r.fit_cpu_s),
+    };
+  }
+  const ours = runs.get('ours');
+  const peers = [...runs].filter(([side]) => side !== 'ours').map(([, results]) => results);
+  if (!ours || peers.length === 0) return;
+  const rounds = ours.map((r, i) => r.fit_s / Math.min(...peers.map((p) => p[i].fit_s)));
+  entry.fit_ratio = { median: median(rounds), min: Math.min(...rounds), max: Math.max(...rounds), rounds };
+}
+
 /** The issue's goals, as ratios against the peers measured in the same run. */
 function goals(r: DatasetResult): string {
   const ours = r.ours;
@@ -385,8 +428,11 @@ function goals(r: DatasetResult): string {
   const leanest = Math.min(...peers.map((p) => p.fit_cpu_s));
   const quality = (s: SideResult): number => (r.task === 'multiclass' ? s.accuracy : s.auroc);
   const best = Math.max(...peers.map(quality));
+  const paired = r.fit_ratio;
   return (
-    `${r.dataset}: fit ours/fastest peer = ${fmt(ours.fit_s / fastest)} (goal <= 1, aim 0.5), in CPU time ${fmt(ours.fit_cpu_s / leanest)}; ` +
+    `${r.dataset}: fit ours/fastest peer = ${fmt(ours.fit_s / fastest)} (medians of ${ours.fit_s_runs.length} rounds; goal <= 1, aim 0.5), ` +
+    (paired ? `paired by round ${fmt(paired.median)} [${fmt(paired.min)}–${fmt(paired.max)}], ` : '') +
+    `in CPU time ${fmt(ours.fit_cpu_s / leanest)}; ` +
     `${r.task === 'multiclass' ? 'accuracy' : 'AUROC'} ours - best peer = ${fmt((quality(ours) - best) * 100)} points (goal >= -0.3); ` +
     `peak RSS ${fmt(ours.peak_rss_mb, 0)} MB (goal < 4096)`
   );
@@ -417,7 +463,15 @@ async function main(): Promise<void> {
       test_rows: test.X.rows,
       task: k === 2 ? 'binary' : 'multiclass',
       classes: k,
-      settings: { iterations: args.iterations, leaves: args.leaves, lr: args.lr, bins: args.bins, minLeaf: args.minLeaf, workers: args.workers },
+      settings: {
+        iterations: args.iterations,
+        leaves: args.leaves,
+        lr: args.lr,
+        bins: args.bins,
+        minLeaf: args.minLeaf,
+        workers: args.workers,
+        repeats: args.repeats,
+      },
       load_avg_1m: [loadBefore, 0],
     };
     try {
@@ -426,55 +480,64 @@ async function main(): Promise<void> {
       writeF64(join(dir, 'X_test.f64'), test.X.data);
       const meta: Meta = { cols: train.X.cols, classes: k, train_rows: train.X.rows, test_rows: test.X.rows };
       writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta));
-      for (const side of args.sides) {
-        console.error(`${name}: ${train.X.rows} train / ${test.X.rows} test rows, ${side}...`);
-        const out =
-          side === 'ours'
-            ? execFileSync(
-                process.execPath,
-                [
-                  self,
-                  '--child',
-                  dir,
-                  '--iterations',
-                  String(args.iterations),
-                  '--leaves',
-                  String(args.leaves),
-                  '--lr',
-                  String(args.lr),
-                  '--bins',
-                  String(args.bins),
-                  '--min-leaf',
-                  String(args.minLeaf),
-                  '--workers',
-                  String(args.workers),
-                  ...(args.fromSource ? ['--from-source'] : []),
-                ],
-                { encoding: 'utf8', maxBuffer: 1 << 20 },
-              )
-            : execFileSync(
-                PYTHON,
-                [
-                  peerScript,
-                  dir,
-                  side,
-                  String(args.iterations),
-                  String(args.leaves),
-                  String(args.lr),
-                  String(args.bins),
-                  String(args.minLeaf),
-                  String(args.workers),
-                  String(SEED),
-                ],
-                { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(args.workers) } },
-              );
-        const measured = JSON.parse(out.trim().split('\n').pop()!) as Measured;
-        const result: SideResult = { ...measured, ...score(test.y, readF64(join(dir, `proba_${side}.f64`)), k) };
-        entry[side] = result;
-        console.error(
-          `  fit ${fmt(result.fit_s)} s (CPU ${fmt(result.fit_cpu_s)} s), accuracy ${fmt(result.accuracy, 4)}, AUROC ${fmt(result.auroc, 4)}, peak RSS ${fmt(result.peak_rss_mb, 0)} MB`,
-        );
+      const runs = new Map<Side, SideResult[]>(args.sides.map((side) => [side, []]));
+      for (let round = 0; round < args.repeats; round++) {
+        for (const side of rotate(args.sides, round)) {
+          console.error(`${name}: ${train.X.rows} train / ${test.X.rows} test rows, ${side} (round ${round + 1}/${args.repeats})...`);
+          const out =
+            side === 'ours'
+              ? execFileSync(
+                  process.execPath,
+                  [
+                    self,
+                    '--child',
+                    dir,
+                    '--iterations',
+                    String(args.iterations),
+                    '--leaves',
+                    String(args.leaves),
+                    '--lr',
+                    String(args.lr),
+                    '--bins',
+                    String(args.bins),
+                    '--min-leaf',
+                    String(args.minLeaf),
+                    '--workers',
+                    String(args.workers),
+                    ...(args.fromSource ? ['--from-source'] : []),
+                  ],
+                  { encoding: 'utf8', maxBuffer: 1 << 20 },
+                )
+              : execFileSync(
+                  PYTHON,
+                  [
+                    peerScript,
+                    dir,
+                    side,
+                    String(args.iterations),
+                    String(args.leaves),
+                    String(args.lr),
+                    String(args.bins),
+                    String(args.minLeaf),
+                    String(args.workers),
+                    String(SEED),
+                  ],
+                  { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, OMP_NUM_THREADS: String(args.workers) } },
+                );
+          const measured = JSON.parse(out.trim().split('\n').pop()!) as Measured;
+          const result: SideResult = {
+            ...measured,
+            ...score(test.y, readF64(join(dir, `proba_${side}.f64`)), k),
+            fit_s_runs: [measured.fit_s],
+            fit_cpu_s_runs: [measured.fit_cpu_s],
+          };
+          runs.get(side)!.push(result);
+          console.error(
+            `  fit ${fmt(result.fit_s)} s (CPU ${fmt(result.fit_cpu_s)} s), accuracy ${fmt(result.accuracy, 4)}, AUROC ${fmt(result.auroc, 4)}, peak RSS ${fmt(result.peak_rss_mb, 0)} MB`,
+          );
+        }
       }
+      summarize(entry, runs);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

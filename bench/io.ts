@@ -3,6 +3,12 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
+/** The median (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
 export function writeF64(path: string, a: Float64Array): void {
   writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }

@@ -30,7 +30,7 @@ import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../s
 import { EmbeddedStack, freePort } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
-import { predictEvent, runToEnd } from './io.ts';
+import { median, predictEvent, runToEnd } from './io.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -82,10 +82,6 @@ interface Measured {
 type Field = keyof Measured;
 const FIELDS: Field[] = ['requests', 'rps', 'p50_ms', 'p99_ms', 'max_ms', 'errors'];
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 const summary = (runs: Measured[]) => Object.fromEntries(FIELDS.map((f) => [f, round(median(runs.map((r) => r[f])))])) as unknown as Measured;
 const spread = (runs: Measured[]) =>

@@ -12,10 +12,11 @@
 //   the machine, shown apart but not taken out of the throughput), MariaDB (when local) and the load
 //   generator; and the log's PUTs per second. The machine's noise at this level is larger than the
 //   goal: read the spreads before the medians.
-// - In-process (bench/prediction-log-in-process.ts, a process of its own): ModelServer.predict plus
-//   logPrediction into a real log (S3 + MySQL writer, background flushes) against ModelServer.predict
-//   alone, alternating fixed-duration windows: calls/s, CPU per call, and the event loop's longest
-//   stalls (a flush shares the serving thread).
+// - In-process (bench/prediction-log-in-process.ts, a process of its own): the handler's work per request
+//   (ModelServer.predict, request id, answer JSON, logPrediction) into a real log (S3 + MySQL writer,
+//   background flushes) that samples every request against one that samples none, alternating
+//   fixed-duration windows: calls/s, CPU per call, and the event loop's longest stalls (a flush shares
+//   the serving thread).
 //
 // Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
@@ -359,7 +360,7 @@ try {
     /** The S3 emulator's CPU (this process, while the child ran) per row the child's log wrote. */
     s3_cpu_us_per_logged_row: Math.round(((emulator.user + emulator.system) / Math.max(1, measured.log.written)) * 10) / 10,
   };
-  log(`\nin-process (ModelServer.predict ± logPrediction, ${ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
+  log(`\nin-process (the handler's work, log sampling all / none, ${ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
   log('| | log on | log off | on / off |');
   log('|---|---|---|---|');
   for (const k of IN_PROCESS_FIELDS) {

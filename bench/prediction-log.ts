@@ -12,14 +12,16 @@
 //   the machine, shown apart but not taken out of the throughput), MariaDB (when local) and the load
 //   generator; and the log's PUTs per second. The machine's noise at this level is larger than the
 //   goal: read the spreads before the medians.
-// - In-process (bench/prediction-log-in-process.ts, a process of its own): ModelServer.predict plus
-//   logPrediction into a real log (S3 + MySQL writer, background flushes) against ModelServer.predict
-//   alone, alternating fixed-duration windows: calls/s, CPU per call, and the event loop's longest
-//   stalls (a flush shares the serving thread).
+// - In-process (bench/prediction-log-in-process.ts, a process of its own): the handler's work per request
+//   (ModelServer.predict, request id, answer JSON, logPrediction) into a real log (S3 + MySQL writer,
+//   background flushes) that samples every request against one that samples none, alternating
+//   fixed-duration windows: calls/s, CPU per call, and the event loop's longest stalls (a flush shares
+//   the serving thread).
 //
 // Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
-//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3
+//   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 0.3
+//                                 --in-process-rounds 30
 //                                 --rows-per-request 1]
 //   (--concurrency "" measures in-process only; --help)
 import { execFileSync } from 'node:child_process';
@@ -45,19 +47,23 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '1,10,50' },
     trees: { type: 'string', default: '100' },
-    'in-process-seconds': { type: 'string', default: '3' },
+    // Short windows, many rounds: on a shared machine the same side's CPU per call moved by half from one
+    // 3 s window to the next; 0.3 s windows paired over 30+ rounds held the difference to ~1–2 µs.
+    'in-process-seconds': { type: 'string', default: '0.3' },
+    'in-process-rounds': { type: 'string', default: '30' },
     'rows-per-request': { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (opts.help) {
   console.log(
-    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 3 --rows-per-request 1]\n' +
+    'Usage: npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 0.3 --in-process-rounds 30 --rows-per-request 1]\n' +
       '  --seconds             length of each measured round (per side)\n' +
       '  --rounds              rounds per side and concurrency (alternating which side goes first)\n' +
       '  --concurrency         client connections, comma-separated ("" measures in-process only)\n' +
       '  --trees               trees of the champion the pipeline trains first (full depth)\n' +
       '  --in-process-seconds  length of each in-process window\n' +
+      '  --in-process-rounds   in-process windows per side (alternating which side goes first)\n' +
       '  --rows-per-request    rows in each request body (1–100; the requests cycle through 5,000 held-back rows of the file)\n' +
       'Writes bench/results/prediction-log.json.',
   );
@@ -67,6 +73,7 @@ const SECONDS = Number(opts.seconds);
 const ROUNDS = Number(opts.rounds);
 const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Number);
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
+const IN_PROCESS_ROUNDS = Number(opts['in-process-rounds']);
 const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
 /** Held-back rows the requests cycle through. */
 const DISTINCT_ROWS = 5000;
@@ -335,7 +342,7 @@ try {
   const emulator0 = process.cpuUsage();
   const measured = await childJson<{ rounds: Record<'on' | 'off', InProcessWindow[]>; log: PredictionLogStats }>(
     'bench/prediction-log-in-process.ts',
-    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(ROUNDS), '--rows-file', rowsFile, '--rows-per-request', String(ROWS_PER_REQUEST)],
+    ['--seconds', String(IN_PROCESS_SECONDS), '--rounds', String(IN_PROCESS_ROUNDS), '--rows-file', rowsFile, '--rows-per-request', String(ROWS_PER_REQUEST)],
     { ...process.env, ...mysqlEnvironment(mysql), ...s3Environment(stacks.on.store!.settings) },
   );
   const emulator = process.cpuUsage(emulator0);
@@ -349,17 +356,25 @@ try {
     );
   const ip = {
     seconds: IN_PROCESS_SECONDS,
-    rounds: ROUNDS,
+    rounds: IN_PROCESS_ROUNDS,
     on: sideSummary('on'),
     off: sideSummary('off'),
     calls_per_s_ratio: Math.round((median(inProcess.on.map((x) => x.calls_per_s)) / median(inProcess.off.map((x) => x.calls_per_s))) * 1000) / 1000,
     cpu_per_call_ratio: Math.round((median(inProcess.on.map((x) => x.cpu_us_per_call)) / median(inProcess.off.map((x) => x.cpu_us_per_call))) * 1000) / 1000,
+    /**
+     * The log's CPU per call, on − off of each round's two windows (back to back): median and min–max over
+     * the rounds, the figure least moved by the machine's other work.
+     */
+    paired_cpu_us_per_call: (() => {
+      const d = inProcess.on.map((w, i) => Math.round((w.cpu_us_per_call - inProcess.off[i].cpu_us_per_call) * 100) / 100);
+      return { median: Math.round(median(d) * 100) / 100, range: spread(d) };
+    })(),
     windows: inProcess,
     log: measured.log,
     /** The S3 emulator's CPU (this process, while the child ran) per row the child's log wrote. */
     s3_cpu_us_per_logged_row: Math.round(((emulator.user + emulator.system) / Math.max(1, measured.log.written)) * 10) / 10,
   };
-  log(`\nin-process (ModelServer.predict ± logPrediction, ${ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
+  log(`\nin-process (the handler's work, log sampling all / none, ${IN_PROCESS_ROUNDS} × ${IN_PROCESS_SECONDS} s per side, alternating; median [min–max]):`);
   log('| | log on | log off | on / off |');
   log('|---|---|---|---|');
   for (const k of IN_PROCESS_FIELDS) {
@@ -367,6 +382,7 @@ try {
     const off = ip.off[k];
     log(`| ${k} | ${on.median} [${on.range}] | ${off.median} [${off.range}] | ${Math.round((on.median / off.median) * 1000) / 1000} |`);
   }
+  log(`paired rounds: the log's CPU per call (on − off) ${ip.paired_cpu_us_per_call.median} µs [${ip.paired_cpu_us_per_call.range}]`);
   log(
     `log: wrote ${measured.log.written}, dropped ${measured.log.dropped}, write errors ${measured.log.writeErrors}; the S3 emulator's CPU meanwhile: ${ip.s3_cpu_us_per_logged_row} µs per row written`,
   );

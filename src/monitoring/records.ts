@@ -1,15 +1,28 @@
 import type { Prediction } from '../serving/model-server.ts';
 import type { PredictionLog, PredictionRecord, RequestRecords } from './prediction-log.ts';
 
-/** The current time in ISO form, made once per millisecond (requests arrive many to a millisecond). */
+/**
+ * A time in ISO form (`Date.prototype.toISOString`'s text), for times that come in order: the date and
+ * time up to the second made once per second, the milliseconds added. At a few requests per millisecond
+ * the whole ISO formatting (~0.5 µs) was a fifth of what logging a one-row request cost its thread.
+ */
 let lastMs = Number.NaN;
 let lastIso = '';
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== lastMs) {
-    lastMs = ms;
-    lastIso = new Date(ms).toISOString();
+let lastSecond = Number.NaN;
+/** "YYYY-MM-DDTHH:MM:SS." of lastSecond; empty when its ISO form is not that shape (years past 9999). */
+let secondPrefix = '';
+export function isoTime(ms: number): string {
+  if (ms === lastMs) return lastIso;
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    const iso = Number.isFinite(second) ? new Date(second * 1000).toISOString() : '';
+    secondPrefix = iso.length === 24 ? iso.slice(0, 20) : '';
   }
+  const milli = ms - second * 1000;
+  lastMs = ms;
+  lastIso =
+    secondPrefix !== '' && Number.isInteger(milli) ? `${secondPrefix}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z` : new Date(ms).toISOString();
   return lastIso;
 }
 
@@ -29,7 +42,7 @@ export function requestLog(
   const { name, version, alias } = result.model;
   return {
     request_id: requestId,
-    ts: isoNow(),
+    ts: isoTime(Date.now()),
     model: name,
     model_version: version,
     alias,

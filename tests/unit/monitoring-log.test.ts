@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { zstdDecompressSync } from 'node:zlib';
+import fc from 'fast-check';
 import { ModelNotFound } from '../../src/errors.ts';
 import { liveDrift, predictionMix } from '../../src/monitoring/monitor.ts';
 import {
   logObjectText,
+  millisJson,
   PredictionLog,
   recordLine,
   requestRecords,
@@ -13,7 +15,7 @@ import {
   type PredictionRecord,
   type RequestRecords,
 } from '../../src/monitoring/prediction-log.ts';
-import { answerJson, logPrediction } from '../../src/monitoring/records.ts';
+import { answerJson, isoTime, logPrediction } from '../../src/monitoring/records.ts';
 import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
 import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
@@ -210,6 +212,57 @@ describe('prediction log', () => {
     log.add(odd);
     await log.close();
     assert.equal(logObjectText(writer.batches[0].key, writer.batches[0].body), `${odd.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  });
+
+  it('writes latencies and times with the digits JSON.stringify and toISOString give', () => {
+    const rounded = (x: number) => Math.round(x * 1000) / 1000;
+    for (const x of [
+      0,
+      -0,
+      0.001,
+      0.01,
+      0.1,
+      0.5,
+      1,
+      1.25,
+      10.05,
+      0.007,
+      123.456,
+      999_999_999.999,
+      1e9,
+      1e12,
+      -1.5,
+      0.1 + 0.2,
+      1e-7,
+      5e-324,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+    ])
+      assert.equal(millisJson(x), JSON.stringify(x) ?? 'null', String(x));
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 2e9, noNaN: true }), (x) => {
+        assert.equal(millisJson(rounded(x)), JSON.stringify(rounded(x)));
+        assert.equal(millisJson(x), JSON.stringify(x));
+      }),
+      { numRuns: 20_000 },
+    );
+    // Times in order (the cache's case), out of order, and outside the years 0–9999.
+    let t = Date.UTC(2026, 11, 31, 23, 59, 59, 990);
+    const times = [...Array.from({ length: 40 }, (_, i) => t + i * 0.5 * (i % 3)), -1, -1001, 0, 253402300799999, 253402300800000, -62198755200001, t + 1];
+    for (t of times) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => assert.equal(isoTime(ms), new Date(ms).toISOString())),
+      { numRuns: 5_000 },
+    );
+    // The fields requests share, kept from one line to the next, follow each field.
+    const lines = [
+      record(1),
+      record(1, { ts: '2026-03-04T10:00:00.001Z' }),
+      record(1, { model_version: 4 }),
+      record(1, { alias: 'challenger' }),
+      record(1, { model: 'diabetes' }),
+    ];
+    for (const r of lines) assert.equal(recordLine(r), JSON.stringify(r));
   });
 
   it('writes a request given once (addRequest) as the lines of its records one by one', async () => {

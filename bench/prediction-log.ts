@@ -38,7 +38,7 @@ import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
 import { EmbeddedStack } from '../src/embedded/stack.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
-import { runToEnd } from './io.ts';
+import { median, runToEnd } from './io.ts';
 import type { Window as InProcessWindow } from './prediction-log-in-process.ts';
 
 const { values: opts } = parseArgs({
@@ -84,10 +84,6 @@ const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
 const log = (line: string) => console.log(line);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const spread = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`;
 
 interface Round {

@@ -18,11 +18,11 @@
 //   fixed-duration windows: calls/s, CPU per call, and the event loop's longest stalls (a flush shares
 //   the serving thread).
 //
-// Writes bench/results/prediction-log.json (only this script does). Goal (issue 16): throughput
+// Writes bench/results/prediction-log.json (only this script does; --a-a: prediction-log-a-a.json). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
 //   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 0.3
 //                                 --in-process-rounds 30
-//                                 --rows-per-request 1]
+//                                 --rows-per-request 1 --a-a]
 //   (--concurrency "" measures in-process only; --help)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -52,6 +52,8 @@ const { values: opts } = parseArgs({
     'in-process-seconds': { type: 'string', default: '0.3' },
     'in-process-rounds': { type: 'string', default: '30' },
     'rows-per-request': { type: 'string', default: '1' },
+    // Both stacks with the log off: an A/A comparison, the size of the machine's noise in the same figures.
+    'a-a': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -65,6 +67,7 @@ if (opts.help) {
       '  --in-process-seconds  length of each in-process window\n' +
       '  --in-process-rounds   in-process windows per side (alternating which side goes first)\n' +
       '  --rows-per-request    rows in each request body (1–100; the requests cycle through 5,000 held-back rows of the file)\n' +
+      '  --a-a                 the "on" stack logs nothing either (an A/A run: what the figures show with no difference)\n' +
       'Writes bench/results/prediction-log.json.',
   );
   process.exit(0);
@@ -75,6 +78,7 @@ const CONCURRENCY = String(opts.concurrency).split(',').filter(Boolean).map(Numb
 const IN_PROCESS_SECONDS = Number(opts['in-process-seconds']);
 const IN_PROCESS_ROUNDS = Number(opts['in-process-rounds']);
 const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
+const A_A = opts['a-a'] === true;
 /** Held-back rows the requests cycle through. */
 const DISTINCT_ROWS = 5000;
 if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100)
@@ -240,7 +244,7 @@ const base = { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SEC
 // leave a large heap behind, which would tax (through GC) whichever side had run them.
 const trainer = new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: base, log });
 const stacks = {
-  on: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '1' }, log }),
+  on: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: A_A ? '0' : '1' }, log }),
   // The same database and S3 files: the same champion (the "off" side writes nothing there).
   off: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' } }),
 };
@@ -385,8 +389,9 @@ try {
 
   await mkdir(path.join(repoRoot, 'bench/results'), { recursive: true });
   await writeFile(
-    path.join(repoRoot, 'bench/results/prediction-log.json'),
-    `${JSON.stringify({ trees: TREES, rows_per_request: ROWS_PER_REQUEST, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
+    // An A/A run is not the log's measurement: it does not replace it.
+    path.join(repoRoot, A_A ? 'bench/results/prediction-log-a-a.json' : 'bench/results/prediction-log.json'),
+    `${JSON.stringify({ trees: TREES, rows_per_request: ROWS_PER_REQUEST, a_a: A_A, http: scenarios, indexed: { ...counts, ...objects, bytes_per_record: bytesPerRecord }, inProcess: ip }, null, 2)}\n`,
   );
   log(
     '\n| concurrency | log on rps (spread) | log off rps (spread) | throughput overhead | paired: throughput overhead [spread] | p99 on / off ms (spread) | p99 overhead | gateway CPU µs/request on / off | route CPU µs/request on / off | paired: route CPU overhead [spread] | S3 emulator CPU µs/request on / off | MariaDB on / off | load generator on / off | log PUTs/s |',

@@ -332,6 +332,9 @@ export interface HistBuffers {
 /** Rows a chunk with `prepare` adds at a time, each block just after prepare(block) has made its gradients. */
 export const PREPARED_BLOCK_ROWS = 512;
 
+/** Makes what the sums of positions [a, b) of idx read (the root's pass: their gradients). */
+export type PrepareRows = (a: number, b: number) => void;
+
 /**
  * Sums chunk c of nChunks of the node's rows [start, end): chunk 0 into the node's histogram
  * b.hist[base ..], chunk c > 0 into partial c - 1 (see addPartials). With `prepare`, the chunk's
@@ -348,12 +351,13 @@ export function accumulateChunk(
   end: number,
   nChunks: number,
   c: number,
-  prepare?: (a: number, b: number) => void,
+  prepare?: PrepareRows,
 ): void {
   const size = b.featOff[b.featOff.length - 1];
   const r0 = chunkStart(start, end, nChunks, c);
   const r1 = chunkStart(start, end, nChunks, c + 1);
-  const [hist, at] = c === 0 ? [b.hist, base] : [b.partials, (c - 1) * size];
+  const hist = c === 0 ? b.hist : b.partials;
+  const at = c === 0 ? base : (c - 1) * size;
   if (!prepare) {
     accumulateRows(hist, at, size, b.featOff, b.rows, nRuns, sparse, r0, r1);
     return;
@@ -380,15 +384,7 @@ function addRange(h: Float64Array, d: number, src: Float64Array, s: number, n: n
  * The histograms of the node's rows [start, end) into b.hist at base, on this thread: its chunks one
  * after the other (`prepare`: see accumulateChunk), then addPartials.
  */
-export function accumulateNode(
-  b: HistBuffers,
-  base: number,
-  nRuns: number,
-  sparse: boolean,
-  start: number,
-  end: number,
-  prepare?: (a: number, b: number) => void,
-): void {
+export function accumulateNode(b: HistBuffers, base: number, nRuns: number, sparse: boolean, start: number, end: number, prepare?: PrepareRows): void {
   const nChunks = histChunkCount(end - start);
   for (let c = 0; c < nChunks; c++) accumulateChunk(b, base, nRuns, sparse, start, end, nChunks, c, prepare);
   addPartials(b, base, nChunks);

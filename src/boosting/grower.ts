@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { HistogramPool } from '../forest/histogram.ts';
 import {
   accumulateNode,
-  addPartials,
+  completeNode,
   CHANNELS,
   chunkCount,
   chunkStart,
@@ -281,7 +281,7 @@ export class TreeGrower {
       ctrl[CTRL.NRUNS] = this.nRuns;
       ctrl[CTRL.SPARSE] = this.treeSparse ? 1 : 0;
       runTask(ctrl, work, this.workers.length, this.growOutput);
-      addPartials(work, base, nChunks);
+      completeNode(work, base, start, end);
     }
     spreadBundles(hist, base, pool.featOff, this.data.nBins, work.rows);
     if (Number.isNaN(G)) {

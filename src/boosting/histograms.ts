@@ -47,6 +47,12 @@ export interface FeatureLayout {
    */
   sparsePtr: Int32Array;
   sparseEntry: Int32Array;
+  /**
+   * The count channel of a histogram of all rows, per histogram bin (before spreadBundles): a
+   * node of all rows (a tree's root) sums only the gradients and hessians, and takes its counts
+   * from here (setAllRowCounts).
+   */
+  allRowCounts: Float64Array;
 }
 
 /** What a thread needs to build a node's histograms: the layout plus the tree's rows and gradients. */
@@ -139,6 +145,16 @@ export function featureLayout(
   const colFeature = ints(columns.flat());
   const colRadix = ints(columns.flat().map((f) => nBins[f]));
   fillLayout(rowBins, nRows, p, colStart, colFeature, colRadix, denseBins, sparseFeature, derivedBin, featOff, sparsePtr, sparseEntry);
+  const allRowCounts = new Float64Array(alloc(Math.max(1, featOff[featOff.length - 1] / CHANNELS) * 8));
+  // What the counted scan sums: a feature's bins but a bundled feature's (spreadBundles fills them
+  // from the joint bins) and a sparse feature's mode (deriveBins).
+  for (let f = 0; f < p; f++) {
+    const c = denseCol[f];
+    if (c >= 0 && colStart[c + 1] - colStart[c] > 1) continue;
+    for (let b = 0; b < nBins[f]; b++) if (c >= 0 || b !== derivedBin[f]) allRowCounts[featOff[f] / CHANNELS + b] = counts[f * 256 + b];
+  }
+  const jointBase = Int32Array.from(denseFeature, (region) => (region >= p ? featOff[region] / CHANNELS : -1));
+  countJointBins(denseBins, nRows, jointBase, allRowCounts);
   return {
     nRows,
     histBins: layoutBins,
@@ -151,7 +167,22 @@ export function featureLayout(
     derivedBin,
     sparsePtr,
     sparseEntry,
+    allRowCounts,
   };
+}
+
+/** counts[jointBase[c] + joint bin] += 1 for every row's bin of each bundle column c (jointBase[c] >= 0). */
+function countJointBins(denseBins: Uint8Array, nRows: number, jointBase: Int32Array, counts: Float64Array): void {
+  const nCols = jointBase.length;
+  for (let r = 0, k = 0; r < nRows; r++) {
+    for (let c = 0; c < nCols; c++, k++) if (jointBase[c] >= 0) counts[jointBase[c] + denseBins[k]]++;
+  }
+}
+
+/** The count channel of the histogram at base: the counts of all rows (allRowCounts). */
+export function setAllRowCounts(hist: Float64Array, base: number, layout: FeatureLayout): void {
+  const counts = layout.allRowCounts;
+  for (let j = 0, o = base + 2; j < counts.length; j++, o += CHANNELS) hist[o] = counts[j];
 }
 
 // featureLayout's pass over the rows, a function of its own (see scanRows).
@@ -273,7 +304,8 @@ const scanOff = new Int32Array(MAX_RUN);
 /**
  * Sums rows [a, b) into the histogram hist[base .. base + size) (zeroed first), on this thread: a
  * pass over the rows per dense run, the sparse features in the first. The derived bins are left to
- * deriveBins.
+ * deriveBins. Without `counted`, the dense columns' counts are left at zero (a node of all rows:
+ * see setAllRowCounts).
  */
 export function accumulateRows(
   hist: Float64Array,
@@ -285,38 +317,24 @@ export function accumulateRows(
   sparse: boolean,
   a: number,
   b: number,
+  counted = true,
 ): void {
   hist.fill(0, base, base + size);
-  addRows(hist, base, featOff, rows, nRuns, sparse, a, b);
+  addRows(hist, base, featOff, rows, nRuns, sparse, a, b, counted);
 }
 
 /** Adds rows [a, b) to the histogram hist[base ..]: a pass over the rows per dense run, the sparse features in the first. */
-function addRows(hist: Float64Array, base: number, featOff: Int32Array, rows: NodeRows, nRuns: number, sparse: boolean, a: number, b: number): void {
+function addRows(hist: Float64Array, base: number, featOff: Int32Array, rows: NodeRows, nRuns: number, sparse: boolean, a: number, b: number, counted: boolean): void {
   // No dense feature: one pass for the sparse ones.
   for (let k = 0; k < Math.max(1, nRuns); k++) {
     const c0 = k < nRuns ? rows.runs[2 * k] : 0;
     const m = k < nRuns ? rows.runs[2 * k + 1] : 0;
-    accumulateSegment(hist, base, featOff, rows, c0, m, sparse && k === 0, a, b);
+    for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
+    const { denseBins, sparsePtr, sparseEntry, idx, ghRow } = rows;
+    const p = rows.denseFeature.length;
+    if (counted) scanRows(hist, base, denseBins, p, c0, m, sparsePtr, sparseEntry, sparse && k === 0, idx, ghRow, a, b);
+    else scanSums(hist, base, denseBins, p, c0, m, sparsePtr, sparseEntry, sparse && k === 0, idx, ghRow, a, b);
   }
-}
-
-/**
- * Adds rows [a, b) to their bins of dense columns [c0, c0 + m) and, with `sparse`, of the sparse
- * features, in hist at base.
- */
-function accumulateSegment(
-  hist: Float64Array,
-  base: number,
-  featOff: Int32Array,
-  rows: NodeRows,
-  c0: number,
-  m: number,
-  sparse: boolean,
-  a: number,
-  b: number,
-): void {
-  for (let j = 0; j < m; j++) scanOff[j] = base + featOff[rows.denseFeature[c0 + j]];
-  scanRows(hist, base, rows.denseBins, rows.denseFeature.length, c0, m, rows.sparsePtr, rows.sparseEntry, sparse, rows.idx, rows.ghRow, a, b);
 }
 
 /** What the threads sum a node's histograms with (SharedWork is one: HIST, and FIND reads hist). */
@@ -358,15 +376,17 @@ export function accumulateChunk(
   const r1 = chunkStart(start, end, nChunks, c + 1);
   const hist = c === 0 ? b.hist : b.partials;
   const at = c === 0 ? base : (c - 1) * size;
+  // A node of all rows takes its counts from the layout (completeNode).
+  const counted = end - start < b.rows.nRows;
   if (!prepare) {
-    accumulateRows(hist, at, size, b.featOff, b.rows, nRuns, sparse, r0, r1);
+    accumulateRows(hist, at, size, b.featOff, b.rows, nRuns, sparse, r0, r1, counted);
     return;
   }
   hist.fill(0, at, at + size);
   for (let s = r0; s < r1; s += PREPARED_BLOCK_ROWS) {
     const e = Math.min(r1, s + PREPARED_BLOCK_ROWS);
     prepare(s, e);
-    addRows(hist, at, b.featOff, b.rows, nRuns, sparse, s, e);
+    addRows(hist, at, b.featOff, b.rows, nRuns, sparse, s, e, counted);
   }
 }
 
@@ -380,14 +400,20 @@ function addRange(h: Float64Array, d: number, src: Float64Array, s: number, n: n
   for (let j = 0; j < n; j++) h[d + j] += src[s + j];
 }
 
+/** Once the chunks of the node [start, end) are summed: addPartials, and a node of all rows gets its counts (setAllRowCounts). */
+export function completeNode(b: HistBuffers, base: number, start: number, end: number): void {
+  addPartials(b, base, histChunkCount(end - start));
+  if (end - start === b.rows.nRows) setAllRowCounts(b.hist, base, b.rows);
+}
+
 /**
  * The histograms of the node's rows [start, end) into b.hist at base, on this thread: its chunks one
- * after the other (`prepare`: see accumulateChunk), then addPartials.
+ * after the other (`prepare`: see accumulateChunk), then completeNode.
  */
 export function accumulateNode(b: HistBuffers, base: number, nRuns: number, sparse: boolean, start: number, end: number, prepare?: PrepareRows): void {
   const nChunks = histChunkCount(end - start);
   for (let c = 0; c < nChunks; c++) accumulateChunk(b, base, nRuns, sparse, start, end, nChunks, c, prepare);
-  addPartials(b, base, nChunks);
+  completeNode(b, base, start, end);
 }
 
 // The row loop below is a function of its own that ends with the loop: V8 compiles a long
@@ -449,6 +475,64 @@ function scanRows(
       hist[oq] += gq;
       hist[oq + 1] += hq;
       hist[oq + 2] += 1;
+    }
+    if (sparse) {
+      addSparse(hist, base, sparsePtr, sparseEntry, r, gr, hr);
+      addSparse(hist, base, sparsePtr, sparseEntry, q, gq, hq);
+    }
+  }
+}
+
+/**
+ * scanRows without the dense columns' counts (a node of all rows: see setAllRowCounts); the sparse
+ * features' counts are summed, as setAllRowCounts sets them anyway.
+ */
+function scanSums(
+  hist: Float64Array,
+  base: number,
+  bins: Uint8Array,
+  p: number,
+  c0: number,
+  m: number,
+  sparsePtr: Int32Array,
+  sparseEntry: Int32Array,
+  sparse: boolean,
+  idx: Int32Array,
+  gh: Float32Array,
+  start: number,
+  end: number,
+): void {
+  let i = start;
+  if ((end - start) % 2 === 1) {
+    // An odd row first, so that the loop takes pairs up to the end.
+    const r = idx[i];
+    const g = gh[2 * r];
+    const h = gh[2 * r + 1];
+    for (let k = 0, rb = r * p + c0; k < m; k++) {
+      const o = scanOff[k] + bins[rb + k] * 3;
+      hist[o] += g;
+      hist[o + 1] += h;
+    }
+    if (sparse) addSparse(hist, base, sparsePtr, sparseEntry, r, g, h);
+    i++;
+  }
+  for (; i < end; i += 2) {
+    const r = idx[i];
+    const q = idx[i + 1];
+    const gr = gh[2 * r];
+    const hr = gh[2 * r + 1];
+    const gq = gh[2 * q];
+    const hq = gh[2 * q + 1];
+    const br = r * p + c0;
+    const bq = q * p + c0;
+    for (let k = 0; k < m; k++) {
+      const off = scanOff[k];
+      const or = off + bins[br + k] * 3;
+      hist[or] += gr;
+      hist[or + 1] += hr;
+      const oq = off + bins[bq + k] * 3;
+      hist[oq] += gq;
+      hist[oq + 1] += hq;
     }
     if (sparse) {
       addSparse(hist, base, sparsePtr, sparseEntry, r, gr, hr);

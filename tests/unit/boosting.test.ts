@@ -494,6 +494,13 @@ describe('boosting: dense and sparse histograms', () => {
       });
       assert.equal(prepared, m);
       assert.deepEqual(Array.from(byPrepared.hist.subarray(2)), Array.from(hist.subarray(2, 2 + size)));
+      // A node of all rows (a root) sums no counts of its dense columns and takes them from the layout.
+      const allRows = { ...rows, idx: Int32Array.from({ length: n }, (_, r) => r) };
+      const counted = new Float64Array(size + 2).fill(Number.NaN);
+      accumulateRows(counted, 2, size, featOff, allRows, nRuns, sparse, 0, n);
+      const byLayout = { ...byNode, hist: new Float64Array(size + 2).fill(Number.NaN), rows: allRows };
+      accumulateNode(byLayout, 2, nRuns, sparse, 0, n);
+      assert.deepEqual(Array.from(byLayout.hist.subarray(2)), Array.from(counted.subarray(2, 2 + size)));
       spreadBundles(hist, 2, featOff, nBins, layout);
       const all = Int32Array.from({ length: p }, (_, f) => f);
       deriveBins(hist, 2, featOff, nBins, layout.derivedBin, all, p, m, G, H);

@@ -350,10 +350,29 @@ try {
         windowSeconds: 1,
       }),
     );
+    // Each side's gateway CPU over the same seconds: per answered request, by thread.
+    const gateways = { on: stacks.on.httpApiPid ?? 0, off: stacks.off.httpApiPid ?? 0 };
+    const before = { on: await threadMicros(gateways.on), off: await threadMicros(gateways.off) };
     const a = await childJson<{ windows: (AlternatingWindow | null)[]; p50_ms: Record<'on' | 'off', number>; p99_ms: Record<'on' | 'off', number> }>(
       'bench/alternating-client.ts',
       [`@${file}`],
     );
+    const after = { on: await threadMicros(gateways.on), off: await threadMicros(gateways.off) };
+    const answered = (side: 'on' | 'off') => a.windows.reduce((n, w) => n + (w ? w[side].requests : 0), 0);
+    const gatewayCpu = (side: 'on' | 'off') => {
+      const use = [...after[side]].map(([tid, us]) => [tid, (us - (before[side].get(tid) ?? 0)) / answered(side)] as const);
+      const main = use.find(([tid]) => tid === gateways[side])?.[1] ?? 0;
+      const others = use.filter(([tid]) => tid !== gateways[side]).map(([, us]) => us);
+      return {
+        total: Math.round(main + others.reduce((x, y) => x + y, 0)),
+        main: Math.round(main),
+        others: others
+          .sort((x, y) => y - x)
+          .slice(0, 4)
+          .map(Math.round),
+      };
+    };
+    const cpu = { on: gatewayCpu('on'), off: gatewayCpu('off') };
     const overhead = (w: AlternatingWindow) => Math.round((1 - w.off.ms / w.off.requests / (w.on.ms / w.on.requests)) * 1000) / 10;
     const full = a.windows.filter((w): w is AlternatingWindow => w !== null && w.on.requests > 0 && w.off.requests > 0);
     const sum = (side: 'on' | 'off') => ({ requests: full.reduce((n, w) => n + w[side].requests, 0), ms: full.reduce((n, w) => n + w[side].ms, 0) });
@@ -371,10 +390,11 @@ try {
       p50_ms: a.p50_ms,
       p99_ms: a.p99_ms,
       p99_overhead_ms: Math.round((a.p99_ms.on - a.p99_ms.off) * 1000) / 1000,
+      gateway_cpu_us_per_request: cpu,
       windows: full,
     });
     log(
-      `alternating, ${c} client(s), ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} requests, mean latency on ${meanMs('on')} ms off ${meanMs('off')} ms: throughput overhead ${overhead(total)} % (per 1 s window: median ${median(perWindow).toFixed(1)} % [${spread(perWindow)}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} ms`,
+      `alternating, ${c} client(s), ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} requests, mean latency on ${meanMs('on')} ms off ${meanMs('off')} ms: throughput overhead ${overhead(total)} % (per 1 s window: median ${median(perWindow).toFixed(1)} % [${spread(perWindow)}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} ms; gateway CPU µs/request on ${cpu.on.total} (main ${cpu.on.main} | ${cpu.on.others.join(' ')}) off ${cpu.off.total} (main ${cpu.off.main} | ${cpu.off.others.join(' ')})`,
     );
   }
 

@@ -324,7 +324,17 @@ export function accumulateRows(
 }
 
 /** Adds rows [a, b) to the histogram hist[base ..]: a pass over the rows per dense run, the sparse features in the first. */
-function addRows(hist: Float64Array, base: number, featOff: Int32Array, rows: NodeRows, nRuns: number, sparse: boolean, a: number, b: number, counted: boolean): void {
+function addRows(
+  hist: Float64Array,
+  base: number,
+  featOff: Int32Array,
+  rows: NodeRows,
+  nRuns: number,
+  sparse: boolean,
+  a: number,
+  b: number,
+  counted: boolean,
+): void {
   // No dense feature: one pass for the sparse ones.
   for (let k = 0; k < Math.max(1, nRuns); k++) {
     const c0 = k < nRuns ? rows.runs[2 * k] : 0;

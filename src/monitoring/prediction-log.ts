@@ -369,8 +369,6 @@ export class PredictionLog {
   private lastSeq: number | null = null;
   /** Batches whose write failed, retried first at the next flush. */
   private pending: LogBatch[] = [];
-  /** Answered requests whose records are added in the event loop's next turn (addRequestSoon). */
-  private waiting: RequestRecords[] = [];
   private bytes = 0;
   private seq = 0;
   private flushing: Promise<void> | undefined;
@@ -469,28 +467,6 @@ export class PredictionLog {
     this.flushIfFull();
   }
 
-  /**
-   * addRequest once the request is answered. In a long-lived process (`background`) the records are
-   * added in the event loop's next turn (setImmediate: after the handler's answer has gone back), so
-   * making their lines is not part of the request's latency; whatever reads or writes the buffer adds
-   * the waiting records first. A log that may be frozen once the request returns (a Lambda) adds
-   * them at once.
-   */
-  addRequestSoon(r: RequestRecords): void {
-    if (!this.options.background) {
-      this.addRequest(r);
-      return;
-    }
-    if (this.waiting.push(r) === 1) setImmediate(() => this.addWaiting());
-  }
-
-  private addWaiting(): void {
-    if (this.waiting.length === 0) return;
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const r of waiting) this.addRequest(r);
-  }
-
   /** One line into its group, or dropped and counted when the buffer is full. */
   private append(group: Group, line: string, champion: boolean, seq: number | null): void {
     const bytes = line.length + ENTRY_OVERHEAD;
@@ -547,7 +523,6 @@ export class PredictionLog {
 
   /** Something to write, and the size or age threshold is reached. */
   due(): boolean {
-    this.addWaiting();
     if (this.pending.length > 0) return true;
     if (this.records === 0) return false;
     return this.bytes >= this.options.flushBytes || this.now() - this.oldestAt >= this.options.flushMs;
@@ -560,7 +535,6 @@ export class PredictionLog {
 
   /** Writes everything buffered; never throws (failures are counted and kept for the next flush). */
   async flush(): Promise<void> {
-    this.addWaiting();
     while (this.flushing) await this.flushing;
     if (this.records === 0 && this.pending.length === 0) return;
     this.flushing = this.writeOut();
@@ -652,7 +626,6 @@ export class PredictionLog {
   }
 
   stats(): PredictionLogStats {
-    this.addWaiting();
     return { ...this.counts, bufferedRecords: this.records + this.pending.reduce((n, b) => n + b.count, 0), bufferedBytes: this.bytes };
   }
 

@@ -66,7 +66,7 @@ export function answerJson(requestId: string, result: Prediction): { text: strin
   return { text, predictionJson };
 }
 
-/** Logs a request's rows when the log samples it (after the answer, see addRequestSoon); never throws into the request. */
+/** Logs a request's rows when the log samples it; never throws into the request. */
 export function logPrediction(
   log: PredictionLog,
   requestId: string,
@@ -77,7 +77,7 @@ export function logPrediction(
 ): void {
   if (!log.sampled()) return;
   try {
-    log.addRequestSoon(requestLog(requestId, rows, result, latencyMs, 'api', predictionJson));
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', predictionJson));
   } catch {
     // logging must never fail a prediction
   }

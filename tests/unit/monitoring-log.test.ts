@@ -314,40 +314,6 @@ describe('prediction log', () => {
     assert.equal(byRequest.stats().logged, 12);
   });
 
-  it('adds an answered request after the answer (addRequestSoon) and loses none of them on a clean shutdown', async () => {
-    const request = (n: number): RequestRecords => ({
-      request_id: formatRequestId('0123456789ab', n),
-      ts: '2026-03-04T10:00:00.000Z',
-      model: 'covertype',
-      model_version: 3,
-      alias: 'champion',
-      source: 'api',
-      latency_ms: 1.5,
-      features: [{ Elevation: 2000 + n }, { Elevation: 3000 + n }],
-      predictions: [{ prediction: 1 }, { prediction: 2 }],
-    });
-    const now = new MemoryWriter();
-    const soon = new MemoryWriter();
-    const atOnce = new PredictionLog(now, options({ background: true }));
-    const afterAnswer = new PredictionLog(soon, options({ background: true }));
-    for (const r of [0, 1, 2].map(request)) {
-      atOnce.addRequest(r);
-      afterAnswer.addRequestSoon(r);
-    }
-    // Closed before the event loop's next turn: the waiting requests are written too.
-    const stats = await afterAnswer.close();
-    await atOnce.close();
-    assert.equal(stats.written, 6);
-    const text = (w: MemoryWriter) => w.batches.map((b) => logObjectText(b.key, b.body)).join('');
-    assert.equal(text(soon), text(now));
-    // In the next turn, without a close.
-    const later = new PredictionLog(new MemoryWriter(), options({ background: true }));
-    later.addRequestSoon(request(7));
-    await new Promise((r) => setImmediate(r));
-    assert.equal(later.stats().logged, 2);
-    await later.close();
-  });
-
   it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {
     const model = { name: 'covertype', version: 3, alias: 'champion' as const, dataset: 'covertype', datasetVersion: 2 };
     const predictions: Prediction['predictions'] = [

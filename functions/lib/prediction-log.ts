@@ -38,10 +38,12 @@ export function getPredictionLog(server: Pick<ModelServer, 'resolveVersion' | 'l
 export function logPredictions(): MiddlewareObj {
   const settle = async () => {
     if (!log) return;
-    if (hostRuntime() === 'invoke-local') {
+    // Read once: a worker thread's process.env reads cost ~0.3 µs each, on every request.
+    const runtime = hostRuntime();
+    if (runtime === 'invoke-local') {
       await log.close();
       log = undefined;
-    } else if (hostRuntime() === 'lambda') {
+    } else if (runtime === 'lambda') {
       await log.afterInvocation();
     }
   };

@@ -36,6 +36,7 @@ import {
 } from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
+import { WasmArena } from './wasm/arena.ts';
 
 export type { GrowerConfig, GrowerData } from './parallel.ts';
 export type { SplitRecord } from './splits.ts';
@@ -115,29 +116,41 @@ export class TreeGrower {
   private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
   /** GROW chunks taken by this (the calling) thread. */
   private readonly growOutput = threadGrowOutput();
+  /** Where the histogram kernels' arrays live (null: the JavaScript kernels, see FeatureLayout.memory). */
+  private readonly arena: WasmArena | null;
+  /** The gradient pairs of a tree whose own are not in the arena, copied (see rootLeaf). */
+  private arenaGh: Float32Array | null = null;
 
   /**
    * With `shared`, the arrays the workers read are SharedArrayBuffer-backed (the data's too, and
    * the gradient arrays' when given: computeGradients then shares that work as well). `layout`: the
    * data's, when already made; `outputs` (> 1, with gradients): the number of trees an iteration
-   * grows, to be grown a tree per thread (growOutputs).
+   * grows, to be grown a tree per thread (growOutputs). `arena`: the histograms are summed by the
+   * WebAssembly kernels over arrays of this arena (the layout's and the grower's; the gradient
+   * arrays' gh must be in it too); a layout given in an arena's memory brings its arena.
    */
   constructor(
     data: GrowerData,
     cfg: GrowerConfig,
     shared: boolean,
     gradients: GradientArrays | null = null,
-    options: { layout?: FeatureLayout; outputs?: number } = {},
+    options: { layout?: FeatureLayout; outputs?: number; arena?: WasmArena } = {},
   ) {
     this.data = data;
     this.cfg = cfg;
     const n = data.nRows;
     const p = data.nFeatures;
     const alloc = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    const layout = options.layout ?? featureLayout(data, alloc);
+    const given = options.layout;
+    const arena = given ? (given.memory ? new WasmArena(given.memory) : null) : (options.arena ?? null);
+    this.arena = arena;
+    const layout = given ?? featureLayout(data, alloc, undefined, undefined, arena);
     const K = options.outputs ?? 0;
-    this.pool = new HistogramPool(layout.histBins, CHANNELS, { sharedCapacity: cfg.maxLeaves + 2 });
-    this.idx = new Int32Array(alloc(n * 4));
+    this.pool = new HistogramPool(layout.histBins, CHANNELS, {
+      sharedCapacity: cfg.maxLeaves + 2,
+      ...(arena ? { allocate: (k: number) => arena.f64(k) } : {}),
+    });
+    this.idx = arena ? arena.i32(n) : new Int32Array(alloc(n * 4));
     const nChunks = chunkCount(n);
     this.work = {
       data,
@@ -149,16 +162,18 @@ export class TreeGrower {
         ...layout,
         idx: this.idx,
         // One output: its gradient pairs are the tree's (no copy per tree, see rootLeaf).
-        ghRow: gradients && gradients.gh.length === 2 * n ? gradients.gh : new Float32Array(alloc(n * 8)),
+        ghRow: gradients && gradients.gh.length === 2 * n ? gradients.gh : arena ? arena.f32(2 * n) : new Float32Array(alloc(n * 8)),
         runs: new Int32Array(alloc(data.nFeatures * 8)),
       },
       bins: data.bins,
-      goLeft: new Uint8Array(alloc(256)),
-      tmp: new Int32Array(alloc(n * 4)),
+      goLeft: arena ? arena.u8(256) : new Uint8Array(alloc(256)),
+      tmp: arena ? arena.i32(n) : new Int32Array(alloc(n * 4)),
       chunkLeft: new Int32Array(alloc(nChunks * 4)),
+      // The kernel partitions when the data's bins are in the arena too (the trainer bins into it).
+      partitionMemory: arena?.owns(data.bins) ? arena.memory : null,
       gradients,
       hist: this.pool.backing!,
-      partials: new Float64Array(alloc((MAX_HIST_CHUNKS - 1) * this.pool.size * 8)),
+      partials: arena ? arena.f64((MAX_HIST_CHUNKS - 1) * this.pool.size) : new Float64Array(alloc((MAX_HIST_CHUNKS - 1) * this.pool.size * 8)),
       splits: {
         bins: { nBins: data.nBins, missingBin: data.missingBin, hasMissing: data.hasMissing },
         cfg: { minSamplesLeaf: cfg.minSamplesLeaf, minHessianLeaf: cfg.minHessianLeaf, l2: cfg.l2, minGain: cfg.minGain },
@@ -344,7 +359,7 @@ export class TreeGrower {
     const col = s.feature * this.data.nRows;
     const nChunks = chunkCount(end - start);
     if (this.workers.length === 0 || nChunks === 1) {
-      const l = partitionRows(idx, tmp, this.data.bins, col, goLeft, start, end);
+      const l = partitionRows(idx, tmp, this.data.bins, col, goLeft, start, end, this.work.partitionMemory);
       idx.set(tmp.subarray(start, start + end - l), l);
       return l;
     }
@@ -424,9 +439,15 @@ export class TreeGrower {
     const fused =
       objective !== null && histograms && this.nRuns > 0 && m === this.data.nRows && gr !== null && gh.length === gr.gh.length && gh.buffer === gr.gh.buffer;
     if (objective && !fused) this.computeGradients(objective);
-    // Workers read their copy of rows: the gradients go into the shared ghRow. Alone, the grower reads gh itself.
-    if (this.workers.length === 0) rows.ghRow = gh;
-    else if (gh.buffer !== rows.ghRow.buffer || gh.byteOffset !== rows.ghRow.byteOffset) rows.ghRow.set(gh);
+    // Workers read their copy of rows: the gradients go into the shared ghRow. Alone, the grower reads gh
+    // itself, unless the kernels cannot (gh not in the arena: copied into it).
+    if (this.workers.length === 0) {
+      if (this.arena && !this.arena.owns(gh)) {
+        this.arenaGh ??= this.arena.f32(2 * this.data.nRows);
+        this.arenaGh.set(gh);
+        rows.ghRow = this.arenaGh;
+      } else rows.ghRow = gh;
+    } else if (gh.buffer !== rows.ghRow.buffer || gh.byteOffset !== rows.ghRow.byteOffset) rows.ghRow.set(gh);
     const root: Leaf = { node: 0, start: 0, end: m, depth: 0, G: 0, H: 0, buf: -1, split: null };
     // With a dense column in the tree the totals come with the histograms, without a pass over the rows.
     if (!histograms || this.nRuns === 0) [root.G, root.H] = sumPairs(this.idx, rows.ghRow, m);

@@ -7,6 +7,7 @@
 
 import type { BinnedData } from '../forest/bins.ts';
 import { histOffsets } from '../forest/histogram.ts';
+import { histKernels, type WasmArena } from './wasm/arena.ts';
 
 export const CHANNELS = 3;
 
@@ -53,6 +54,14 @@ export interface FeatureLayout {
    * from here (setAllRowCounts).
    */
   allRowCounts: Float64Array;
+  /**
+   * The arena's memory when denseBins, sparsePtr, sparseEntry and colOff are in it (featureLayout's
+   * `arena`): the histograms are then summed by the WebAssembly kernels, which need the node's
+   * rows, gradients and histograms in that memory too (the grower takes them from the same arena).
+   */
+  memory: WebAssembly.Memory | null;
+  /** Per dense column: the byte offset of its histogram region in a histogram buffer (the kernels'). */
+  colOff: Int32Array;
 }
 
 /** What a thread needs to build a node's histograms: the layout plus the tree's rows and gradients. */
@@ -78,6 +87,7 @@ export function featureLayout(
   alloc: (bytes: number) => ArrayBufferLike,
   sparseMinModeFraction = SPARSE_MIN_MODE_FRACTION,
   bundleMaxCells = BUNDLE_MAX_CELLS,
+  arena: WasmArena | null = null,
 ): FeatureLayout {
   const { nRows, rowBins, nBins, binCounts: counts } = data;
   const p = nBins.length;
@@ -134,10 +144,12 @@ export function featureLayout(
   }
   const layoutBins = ints(histBins);
   const featOff = histOffsets(layoutBins, CHANNELS);
-  const denseBins = new Uint8Array(alloc(Math.max(1, nRows * columns.length)));
+  const denseBins = arena ? arena.u8(Math.max(1, nRows * columns.length)) : new Uint8Array(alloc(Math.max(1, nRows * columns.length)));
   const sparseFeature = ints(sparse);
-  const sparsePtr = new Int32Array(alloc((nRows + 1) * 4));
-  const sparseEntry = new Int32Array(alloc(Math.max(1, entries) * 4));
+  const sparsePtr = arena ? arena.i32(nRows + 1) : new Int32Array(alloc((nRows + 1) * 4));
+  const sparseEntry = arena ? arena.i32(Math.max(1, entries)) : new Int32Array(alloc(Math.max(1, entries) * 4));
+  const colOff = arena ? arena.i32(Math.max(1, denseFeature.length)) : new Int32Array(alloc(Math.max(1, denseFeature.length) * 4));
+  for (const [c, region] of denseFeature.entries()) colOff[c] = featOff[region] * 8;
   // Each column's features and the radix of each (1 for a single feature: its bin).
   const starts = [0];
   for (const members of columns) starts.push(starts[starts.length - 1] + members.length);
@@ -168,6 +180,8 @@ export function featureLayout(
     sparsePtr,
     sparseEntry,
     allRowCounts,
+    memory: arena?.memory ?? null,
+    colOff: colOff.subarray(0, denseFeature.length),
   };
 }
 
@@ -335,6 +349,10 @@ function addRows(
   b: number,
   counted: boolean,
 ): void {
+  if (rows.memory) {
+    addRowsWasm(hist, base, rows, nRuns, sparse, a, b, counted);
+    return;
+  }
   // No dense feature: one pass for the sparse ones.
   for (let k = 0; k < Math.max(1, nRuns); k++) {
     const c0 = k < nRuns ? rows.runs[2 * k] : 0;
@@ -344,6 +362,41 @@ function addRows(
     const p = rows.denseFeature.length;
     if (counted) scanRows(hist, base, denseBins, p, c0, m, sparsePtr, sparseEntry, sparse && k === 0, idx, ghRow, a, b);
     else scanSums(hist, base, denseBins, p, c0, m, sparsePtr, sparseEntry, sparse && k === 0, idx, ghRow, a, b);
+  }
+}
+
+/**
+ * addRows by the WebAssembly kernels (the layout's memory holds hist, the rows' bins, idx and ghRow):
+ * a pass per dense run, the sparse features in the first, as the JavaScript kernels do.
+ */
+function addRowsWasm(hist: Float64Array, base: number, rows: NodeRows, nRuns: number, sparse: boolean, a: number, b: number, counted: boolean): void {
+  const kernels = histKernels(rows.memory!);
+  const h = hist.byteOffset + base * 8;
+  const { idx, ghRow, sparsePtr, sparseEntry } = rows;
+  const p = rows.denseFeature.length;
+  if (nRuns === 0) {
+    if (sparse) kernels.sparse(h, sparsePtr.byteOffset, sparseEntry.byteOffset, idx.byteOffset, ghRow.byteOffset, a, b);
+    return;
+  }
+  for (let k = 0; k < nRuns; k++) {
+    const c0 = rows.runs[2 * k];
+    const withSparse = sparse && k === 0 ? 1 : 0;
+    kernels.dense(
+      h,
+      rows.denseBins.byteOffset,
+      p,
+      c0,
+      rows.runs[2 * k + 1],
+      rows.colOff.byteOffset + 4 * c0,
+      idx.byteOffset,
+      ghRow.byteOffset,
+      a,
+      b,
+      counted ? 1 : 0,
+      withSparse,
+      sparsePtr.byteOffset,
+      sparseEntry.byteOffset,
+    );
   }
 }
 

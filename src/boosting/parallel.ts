@@ -21,6 +21,7 @@ import { makeObjective, type Objective } from './objective.ts';
 import { searchSplits, SPLIT_FIELDS, type SplitBins, type SplitConstraints, type SplitRecord, writeSplit } from './splits.ts';
 import type { BoostingObjective } from './params.ts';
 import type { BinnedColumns, BinnedData } from '../forest/bins.ts';
+import { histKernels } from './wasm/arena.ts';
 
 /** The trainer's arrays the objective's gradients are computed from and into (see Objective.gradients). */
 export interface GradientArrays {
@@ -82,6 +83,8 @@ export interface SharedWork extends HistBuffers {
   tmp: Int32Array;
   /** PARTITION: rows of each chunk that go left. */
   chunkLeft: Int32Array;
+  /** PARTITION: the arena's memory when rows.idx, tmp, bins and goLeft are in it (partitioned by the kernel), else null. */
+  partitionMemory: WebAssembly.Memory | null;
   /** GRADIENTS (when the trainer shares them). */
   gradients: GradientArrays | null;
   splits: SplitWork;
@@ -177,7 +180,7 @@ export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
     const a = chunkStart(start, end, nChunks, c);
     const b = chunkStart(start, end, nChunks, c + 1);
     if (kind === TASK.PARTITION) {
-      w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b) - a;
+      w.chunkLeft[c] = partitionRows(w.rows.idx, w.tmp, w.bins, ctrl[CTRL.COL], w.goLeft, a, b, w.partitionMemory) - a;
     } else {
       updateGradients(w.gradients!, objectiveOf(w.gradients!), a, b);
     }
@@ -244,10 +247,24 @@ export function workLoop(w: SharedWork, growOutput: GrowOutput): void {
 /**
  * Moves the rows idx[start .. end) whose bin (bins[col + row]) goes left to the front of the
  * range, in order, and the others in order into tmp from position start; returns the end of the
- * left rows. Without a branch on the side: a row is written to both places and only one position
- * advances.
+ * left rows. With `memory` (the arrays are all in it), by the WebAssembly kernel.
  */
-export function partitionRows(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
+export function partitionRows(
+  idx: Int32Array,
+  tmp: Int32Array,
+  bins: Uint8Array,
+  col: number,
+  goLeft: Uint8Array,
+  start: number,
+  end: number,
+  memory: WebAssembly.Memory | null = null,
+): number {
+  if (memory) return histKernels(memory).partition(idx.byteOffset, tmp.byteOffset, bins.byteOffset + col, goLeft.byteOffset, start, end);
+  return partitionRowsJs(idx, tmp, bins, col, goLeft, start, end);
+}
+
+/** partitionRows in JavaScript. Without a branch on the side: a row is written to both places and only one position advances. */
+function partitionRowsJs(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col: number, goLeft: Uint8Array, start: number, end: number): number {
   let l = start;
   let r = start;
   for (let i = start; i < end; i++) {

@@ -12,6 +12,7 @@ import { makeObjective } from './objective.ts';
 import { MAX_THREADS } from './parallel.ts';
 import { classWeights, resolveBoostingParams, type BoostingParams, type ResolvedBoostingParams } from './params.ts';
 import type { BoostedTree, BoostingModel, BoostingTrainOptions } from './types.ts';
+import { WasmArena } from './wasm/arena.ts';
 
 function checkMatrix(X: Matrix, y: Float64Array, what: string): void {
   const { rows, cols } = X;
@@ -157,7 +158,10 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
   // The histogram workers boot while the data is binned.
   const threads = workers > 1 ? new HistWorkers(workers - 1) : null;
   try {
-    const binned = binMatrix(X, resolved.maxBins, workers > 1);
+    // The histogram and partition kernels (WebAssembly) read their arrays in their arena: the bins,
+    // the gradients, the rows and histograms of the grower.
+    const arena = new WasmArena();
+    const binned = binMatrix(X, resolved.maxBins, workers > 1, (k) => arena.u8(k));
 
     let val: { bins: Uint8Array; y: Float64Array; w: Float64Array; scores: Float64Array } | null = null;
     if (options.validation) {
@@ -186,7 +190,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     fillScores(scores, base);
     if (val) fillScores(val.scores, base);
 
-    const gh = new Float32Array(alloc(n * K * 8));
+    const gh = arena.f32(2 * n * K);
     const gradientArrays = {
       objective: resolved.objective,
       nClasses,
@@ -208,7 +212,7 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
       },
       workers > 1,
       gradientArrays,
-      { outputs: treePerThread ? K : 0 },
+      { outputs: treePerThread ? K : 0, arena },
     );
     const lr = resolved.learningRate;
     const nSample = Math.max(1, Math.round(resolved.subsample * n));

@@ -105,17 +105,18 @@ export function thresholdOf(edges: Float64Array, bin: number): number {
 
 /**
  * Bins a row-major matrix into column-major bins plus a row-major copy. With `shared`, both
- * live in SharedArrayBuffers so worker threads read them without a copy. NaN is a missing value;
+ * live in SharedArrayBuffers so worker threads read them without a copy; `allocBins` gives them
+ * another home (an array of n bytes). NaN is a missing value;
  * a feature with missing values keeps at most maxBins - 1 value bins, plus its missing bin.
  */
-export function binMatrix(X: Matrix, maxBins: number, shared: boolean): BinnedData {
+export function binMatrix(X: Matrix, maxBins: number, shared: boolean, allocBins?: (n: number) => Uint8Array): BinnedData {
   const { rows, cols, data } = X;
   if (!Number.isInteger(maxBins) || maxBins < 2 || maxBins > 256) {
     throw new RangeError(`maxBins must be an integer in [2, 256], got ${maxBins}`);
   }
   const alloc = (n: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
-  const bins = new Uint8Array(alloc(rows * cols));
-  const rowBins = new Uint8Array(alloc(rows * cols));
+  const bins = allocBins ? allocBins(rows * cols) : new Uint8Array(alloc(rows * cols));
+  const rowBins = allocBins ? allocBins(rows * cols) : new Uint8Array(alloc(rows * cols));
   const nBins = new Int32Array(cols);
   const edges: Float64Array[] = new Array(cols);
   // Passes over the row-major input run row by row (sequential memory); only columns that

@@ -11,6 +11,8 @@ export interface HistogramPoolOptions {
    * can fill them; acquire() then fails past the capacity. Without it buffers grow on demand.
    */
   sharedCapacity?: number;
+  /** Where those buffers go (an array of the given length); a SharedArrayBuffer of their own without it. */
+  allocate?: (length: number) => Float64Array;
 }
 
 /** Offset of each feature's first bin in a histogram buffer of `channels` values per bin; the last entry is the buffer length. */
@@ -42,7 +44,7 @@ export class HistogramPool {
       this.backing = null;
       return;
     }
-    this.backing = new Float64Array(new SharedArrayBuffer(cap * this.size * 8));
+    this.backing = options.allocate ? options.allocate(cap * this.size) : new Float64Array(new SharedArrayBuffer(cap * this.size * 8));
     for (let id = 0; id < cap; id++) {
       this.bufs.push(this.backing.subarray(id * this.size, (id + 1) * this.size));
       this.has.push(new Uint8Array(this.nFeatures));

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { HistogramPool } from '../../src/forest/histogram.ts';
+import { accumulateRows, CHANNELS, denseRuns, featureLayout, type FeatureLayout } from '../../src/boosting/histograms.ts';
+import { partitionRows } from '../../src/boosting/parallel.ts';
+import { WasmArena } from '../../src/boosting/wasm/arena.ts';
+import { generatedModule, watSources } from '../../scripts/build-wasm.ts';
+import { lcg } from '../helpers/synthetic.ts';
+
+describe('boosting: WebAssembly kernels', () => {
+  it('every generated module holds the bytes of its .wat source (npm run build:wasm)', async () => {
+    const sources = watSources();
+    assert.ok(sources.includes('src/boosting/wasm/histograms.wat'), `sources ${sources}`);
+    for (const wat of sources) {
+      const { file, text } = await generatedModule(wat);
+      assert.equal(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'), text, `${file} is out of date: npm run build:wasm`);
+    }
+  });
+
+  it('arena arrays do not overlap, stay valid when the memory grows, and are shared by a second arena over the memory', () => {
+    const arena = new WasmArena();
+    const a = arena.f64(3);
+    a.set([1.5, -2, 3]);
+    const b = arena.i32(5);
+    b.fill(7);
+    // Larger than the memory: it grows.
+    const big = arena.u8(3 * 65_536);
+    big.fill(255);
+    const other = new WasmArena(arena.memory);
+    const c = other.f32(4);
+    c.fill(9);
+    assert.deepEqual(Array.from(a), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(b), [7, 7, 7, 7, 7]);
+    assert.ok(big.every((v) => v === 255));
+    const spans = [a, b, big, c].map((x) => [x.byteOffset, x.byteOffset + x.byteLength]).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], `overlap ${JSON.stringify(spans)}`);
+    assert.ok(arena.owns(a) && arena.owns(big.subarray(10)));
+    assert.ok(!arena.owns(new Float64Array(3)));
+  });
+
+  it('the kernels sum the same histograms as the JavaScript kernels, bit for bit', () => {
+    const rand = lcg(71);
+    const n = 3001;
+    // Dense columns of many bins (alone), bundled few-bin ones, sparse flags and a mostly-one-bin
+    // feature with missing values (sparse, several entries a row).
+    const p = 12;
+    const nBins = Int32Array.of(200, 37, 3, 4, 2, 5, 2, 2, 6, 2, 90, 3);
+    const rowBins = new Uint8Array(n * p);
+    for (let r = 0; r < n; r++) {
+      for (let f = 0; f < p; f++) {
+        const sparse = f === 4 || f === 6 || f === 7 || f === 9;
+        rowBins[r * p + f] = sparse ? (rand() < 0.07 ? nBins[f] - 1 : 0) : Math.floor(rand() * nBins[f]);
+      }
+    }
+    const binCounts = new Int32Array(p * 256);
+    for (let k = 0; k < n * p; k++) binCounts[(k % p) * 256 + rowBins[k]]++;
+    // A node's rows in a partitioned (not ascending) order; gradients over many orders of magnitude,
+    // so that any other order of the additions would change the sums.
+    const idx = Int32Array.from(Array.from({ length: n }, (_, r) => r).filter(() => rand() < 0.7)).sort((x, y) => ((x * 7919) % 613) - ((y * 7919) % 613));
+    const m = idx.length;
+    const gh = Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 === 0 ? rand() - 0.5 : rand()) * 10 ** (12 * rand() - 6));
+
+    const arena = new WasmArena();
+    const inJs = featureLayout({ nRows: n, rowBins, nBins, binCounts }, (b) => new ArrayBuffer(b));
+    const inWasm = featureLayout({ nRows: n, rowBins, nBins, binCounts }, (b) => new ArrayBuffer(b), undefined, undefined, arena);
+    assert.equal(inJs.memory, null);
+    assert.equal(inWasm.memory, arena.memory);
+    assert.ok(inJs.sparseFeature.length > 0 && inJs.bundleFeature.length > 0, 'sparse and bundled features');
+    const sum = (layout: FeatureLayout, columns: number[], counted: boolean, odd: number): Float64Array => {
+      const featOff = new HistogramPool(layout.histBins, CHANNELS).featOff;
+      const size = featOff[featOff.length - 1];
+      const mk = <T extends Float64Array | Float32Array | Int32Array>(make: (k: number) => T, from: ArrayLike<number>): T => {
+        const a = make(from.length);
+        a.set(from);
+        return a;
+      };
+      const wasm = layout.memory !== null;
+      const rows = {
+        ...layout,
+        idx: wasm ? mk((k) => arena.i32(k), idx) : idx,
+        ghRow: wasm ? mk((k) => arena.f32(k), gh) : gh,
+        runs: new Int32Array(64),
+      };
+      const nRuns = denseRuns(columns, rows.runs);
+      const hist = wasm ? arena.f64(size + 3) : new Float64Array(size + 3);
+      hist.fill(Number.NaN);
+      // Rows [odd, m): an odd or even count, so that both row-pair loops' ends are taken.
+      accumulateRows(hist, 3, size, featOff, rows, nRuns, true, odd, m, counted);
+      return hist.slice(3);
+    };
+    const all = Array.from(inJs.denseFeature, (_, c) => c);
+    // Every dense column (one run), and every other one (one run per column).
+    for (const columns of [all, all.filter((c) => c % 2 === 0)]) {
+      for (const counted of [true, false]) {
+        for (const odd of [0, 1]) {
+          const js = sum(inJs, columns, counted, odd);
+          const wasm = sum(inWasm, columns, counted, odd);
+          assert.ok(js.some((v) => v !== 0));
+          assert.deepEqual(wasm, js, `columns ${columns}, counted ${counted}, from ${odd}`);
+        }
+      }
+    }
+  });
+
+  it('the partition kernel moves the same rows as the JavaScript one', () => {
+    const rand = lcg(72);
+    const n = 5000;
+    const arena = new WasmArena();
+    const bins = arena.u8(3 * n);
+    for (let i = 0; i < bins.length; i++) bins[i] = Math.floor(rand() * 256);
+    const goLeft = arena.u8(256);
+    for (let b = 0; b < 256; b++) goLeft[b] = rand() < 0.4 ? 1 : 0;
+    const rows = Int32Array.from({ length: n }, (_, r) => r).sort(() => rand() - 0.5);
+    const run = (memory: WebAssembly.Memory | null) => {
+      const idx = arena.i32(n);
+      idx.set(rows);
+      const tmp = arena.i32(n);
+      const mid = partitionRows(idx, tmp, bins, n, goLeft, 100, 4321, memory);
+      return { mid, idx: Array.from(idx), tmp: Array.from(tmp.subarray(100, 100 + 4321 - mid)) };
+    };
+    const js = run(null);
+    const wasm = run(arena.memory);
+    assert.ok(js.mid > 100 && js.mid < 4321);
+    assert.deepEqual(wasm, js);
+  });
+});

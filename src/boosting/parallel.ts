@@ -37,6 +37,8 @@ export interface GradientArrays {
    * scores are only read there).
    */
   rowValue: Float64Array;
+  /** The arena's memory when y, scores, w, gh and rowValue are in it: binary gradients by the kernel. */
+  memory: WebAssembly.Memory | null;
 }
 
 /** The binned training set as the growers read it (SharedArrayBuffer-backed when workers are used). */
@@ -280,6 +282,10 @@ function partitionRowsJs(idx: Int32Array, tmp: Int32Array, bins: Uint8Array, col
 
 /** Rows [a, b): the last trees' outputs into the scores, then the objective's gradients. */
 export function updateGradients(gr: GradientArrays, objective: Objective, a: number, b: number): void {
+  if (gr.memory && gr.objective === 'binary') {
+    histKernels(gr.memory).binaryGradients(gr.y.byteOffset, gr.scores.byteOffset, gr.w.byteOffset, gr.gh.byteOffset, gr.rowValue.byteOffset, a, b);
+    return;
+  }
   addOutputs(gr.scores, gr.rowValue, gr.y.length, a, b);
   objective.gradients(gr.y, gr.scores, gr.w, gr.gh, a, b);
 }

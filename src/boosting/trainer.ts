@@ -184,9 +184,8 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     }
 
     const base = objective.baseScore(target, weights);
-    // With workers, the arrays of the gradients are shared with them.
-    const alloc = (bytes: number): ArrayBufferLike => (workers > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
-    const scores = new Float64Array(alloc(n * K * 8));
+    // The arrays of the gradients: in the arena, shared with the workers and read by the kernels.
+    const scores = arena.f64(n * K);
     fillScores(scores, base);
     if (val) fillScores(val.scores, base);
 
@@ -194,11 +193,12 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     const gradientArrays = {
       objective: resolved.objective,
       nClasses,
-      y: copyInto(new Float64Array(alloc(n * 8)), target),
+      y: copyInto(arena.f64(n), target),
       scores,
-      w: copyInto(new Float64Array(alloc(n * 8)), weights),
+      w: copyInto(arena.f64(n), weights),
       gh,
-      rowValue: new Float64Array(alloc(n * K * 8)),
+      rowValue: arena.f64(n * K),
+      memory: arena.memory,
     };
     const grower = new TreeGrower(
       binned,

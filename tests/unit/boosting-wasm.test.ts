@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { HistogramPool } from '../../src/forest/histogram.ts';
 import { accumulateRows, CHANNELS, denseRuns, featureLayout, type FeatureLayout } from '../../src/boosting/histograms.ts';
-import { partitionRows } from '../../src/boosting/parallel.ts';
-import { WasmArena } from '../../src/boosting/wasm/arena.ts';
+import { binaryLogLoss } from '../../src/boosting/objective.ts';
+import { type GradientArrays, partitionRows, updateGradients } from '../../src/boosting/parallel.ts';
+import { exp } from '../../src/boosting/exp.ts';
+import { histKernels, WasmArena } from '../../src/boosting/wasm/arena.ts';
 import { generatedModule, watSources } from '../../scripts/build-wasm.ts';
 import { lcg } from '../helpers/synthetic.ts';
 
@@ -123,5 +125,48 @@ describe('boosting: WebAssembly kernels', () => {
     const wasm = run(arena.memory);
     assert.ok(js.mid > 100 && js.mid < 4321);
     assert.deepEqual(wasm, js);
+  });
+
+  it('the binary gradients kernel gives the bits of the JavaScript objective, over every branch of exp', () => {
+    // Scores whose e^-s takes each of exp.ts's paths: tiny, below 0.5 ln2, the one-step reduction,
+    // the general one, Math.exp's (beyond ±700, and -1, whose e^1 V8 answers itself), infinities.
+    const special = [0, -0, 1e-30, -1e-30, 0.3, -0.3, 0.9, -0.9, 1, -1, 5, -5, 699.9, -699.9, 700.5, -700.5, 800, -800, Infinity, -Infinity];
+    const n = 20_000;
+    const arena = new WasmArena();
+    const arrays = (memory: WebAssembly.Memory | null): GradientArrays => {
+      const r = lcg(74);
+      const g: GradientArrays = {
+        objective: 'binary',
+        nClasses: 2,
+        y: arena.f64(n),
+        scores: arena.f64(n),
+        w: arena.f64(n),
+        gh: arena.f32(2 * n),
+        rowValue: arena.f64(n),
+        memory,
+      };
+      for (let i = 0; i < n; i++) {
+        g.y[i] = r() < 0.2 ? 1 : 0;
+        g.scores[i] = i < special.length ? special[i] : (r() - 0.5) * 10 ** (8 * r() - 4);
+        g.w[i] = 10 ** (4 * r() - 2);
+        g.rowValue[i] = i < special.length ? 0 : (r() - 0.5) * 0.2;
+      }
+      return g;
+    };
+    const js = arrays(null);
+    const wasm = arrays(arena.memory);
+    updateGradients(js, binaryLogLoss, 0, n);
+    updateGradients(wasm, binaryLogLoss, 0, n);
+    assert.deepEqual(Array.from(wasm.scores), Array.from(js.scores));
+    for (let i = 0; i < 2 * n; i++) assert.ok(Object.is(wasm.gh[i], js.gh[i]), `gh[${i}]: ${wasm.gh[i]}, expected ${js.gh[i]} (score ${js.scores[i >> 1]})`);
+  });
+
+  it("the kernels' e^x is exp.ts's, bit for bit", () => {
+    const kernels = histKernels(new WasmArena().memory);
+    const rand = lcg(75);
+    const xs = [0, -0, 1, -1, 0.5, 700, -700, 700.1, -745.2, 709.8, NaN, Infinity, -Infinity, 2 ** -30, -(2 ** -29)];
+    // Every branch: uniform on [-750, 750], and on small ranges around the branch points.
+    for (let i = 0; i < 100_000; i++) xs.push((rand() - 0.5) * 1500, (rand() - 0.5) * 3, (rand() - 0.5) * 2 ** -20);
+    for (const x of xs) assert.ok(Object.is(kernels.exp(x), exp(x)), `e^${x}: ${kernels.exp(x)}, expected ${exp(x)}`);
   });
 });

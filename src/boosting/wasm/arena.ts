@@ -97,6 +97,9 @@ export interface HistKernels {
   ): void;
   sparse(hist: number, ptr: number, entry: number, idx: number, gh: number, start: number, end: number): void;
   partition(idx: number, tmp: number, bins: number, goLeft: number, start: number, end: number): number;
+  binaryGradients(y: number, scores: number, w: number, gh: number, rowValue: number, start: number, end: number): void;
+  /** e^x, exp.ts's (for the tests). */
+  exp(x: number): number;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -108,7 +111,7 @@ export function histKernels(memory: WebAssembly.Memory): HistKernels {
   let k = instances.get(memory);
   if (!k) {
     compiled ??= new WebAssembly.Module(Buffer.from(HISTOGRAMS_WASM, 'base64'));
-    k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as HistKernels;
+    k = new WebAssembly.Instance(compiled, { env: { memory, exp: Math.exp } }).exports as unknown as HistKernels;
     instances.set(memory, k);
   }
   return k;

@@ -1,10 +1,13 @@
-;; Histogram kernels of the boosting grower (histograms.ts: scanRows, scanSums, addSparse), over the
-;; arena's shared memory (arena.ts). Every address is a byte offset into that memory. A bin holds
+;; Kernels of the boosting grower over the arena's shared memory (arena.ts): the histogram sums
+;; (histograms.ts: scanRows, scanSums, addSparse), the partition of a node's rows (parallel.ts:
+;; partitionRows) and the binary log-loss gradients (objective.ts, with exp.ts's e^x). Every address is a byte offset into that memory. A bin holds
 ;; three float64 channels (gradient, hessian, count: 24 bytes); a row's gradient pair is two
 ;; float32 (8 bytes), added to a bin's first two channels as one f64x2. Each bin gets its rows in
 ;; row order, the adds of the JavaScript kernels: the same sums, bit for bit.
 (module
   (import "env" "memory" (memory 1 32768 shared))
+  ;; Math.exp, for the arguments exp.ts leaves to it.
+  (import "env" "exp" (func $mathExp (param f64) (result f64)))
 
   ;; Rows idx[start .. end) (int32 row numbers at $idx) added to their bins of the dense columns
   ;; [c0, c0 + m) of the row-major bins at $bins ($p columns a row): column c0 + k's bin b of a row
@@ -17,7 +20,7 @@
     (param $idx i32) (param $gh i32) (param $start i32) (param $end i32) (param $counted i32)
     (param $sparse i32) (param $ptr i32) (param $entry i32)
     (local $r i32) (local $q i32) (local $rb i32) (local $qb i32) (local $k i32) (local $col i32) (local $o i32)
-    (local $v v128) (local $w v128) (local $ip i32) (local $ie i32)
+    (local $v v128) (local $w v128) (local $ip i32) (local $ie i32) (local $e i32) (local $e1 i32)
     (local.set $ip (i32.add (local.get $idx) (i32.shl (local.get $start) (i32.const 2))))
     (local.set $ie (i32.add (local.get $idx) (i32.shl (local.get $end) (i32.const 2))))
     ;; An odd row first, so that the loop takes pairs up to the end.
@@ -65,10 +68,29 @@
               (then (f64.store offset=16 (local.get $o) (f64.add (f64.load offset=16 (local.get $o)) (f64.const 1)))))
             (local.set $k (i32.add (local.get $k) (i32.const 1)))
             (br $cols)))
+        ;; $sparseRow of r, then of q, written out (a call a row cost a fifth of the pass).
         (if (local.get $sparse)
           (then
-            (call $sparseRow (local.get $hist) (local.get $ptr) (local.get $entry) (local.get $r) (local.get $v))
-            (call $sparseRow (local.get $hist) (local.get $ptr) (local.get $entry) (local.get $q) (local.get $w))))
+            (local.set $e (i32.add (local.get $entry) (i32.shl (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))
+            (local.set $e1 (i32.add (local.get $entry) (i32.shl (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))
+            (block $sparse_done
+              (loop $entries
+                (br_if $sparse_done (i32.ge_u (local.get $e) (local.get $e1)))
+                (local.set $o (i32.add (local.get $hist) (i32.shl (i32.load (local.get $e)) (i32.const 3))))
+                (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o)) (local.get $v)))
+                (f64.store offset=16 (local.get $o) (f64.add (f64.load offset=16 (local.get $o)) (f64.const 1)))
+                (local.set $e (i32.add (local.get $e) (i32.const 4)))
+                (br $entries)))
+            (local.set $e (i32.add (local.get $entry) (i32.shl (i32.load (i32.add (local.get $ptr) (i32.shl (local.get $q) (i32.const 2)))) (i32.const 2))))
+            (local.set $e1 (i32.add (local.get $entry) (i32.shl (i32.load offset=4 (i32.add (local.get $ptr) (i32.shl (local.get $q) (i32.const 2)))) (i32.const 2))))
+            (block $sparse_done
+              (loop $entries
+                (br_if $sparse_done (i32.ge_u (local.get $e) (local.get $e1)))
+                (local.set $o (i32.add (local.get $hist) (i32.shl (i32.load (local.get $e)) (i32.const 3))))
+                (v128.store (local.get $o) (f64x2.add (v128.load (local.get $o)) (local.get $w)))
+                (f64.store offset=16 (local.get $o) (f64.add (f64.load offset=16 (local.get $o)) (f64.const 1)))
+                (local.set $e (i32.add (local.get $e) (i32.const 4)))
+                (br $entries)))))
         (local.set $ip (i32.add (local.get $ip) (i32.const 8)))
         (br $rows))))
 
@@ -124,4 +146,69 @@
         (local.set $ip (i32.add (local.get $ip) (i32.const 4)))
         (br $rows)))
     (i32.shr_u (i32.sub (local.get $l) (local.get $idx)) (i32.const 2)))
+
+  ;; e^x: exp.ts (fdlibm's e_exp.c) operation for operation, so the same bits; 2^k made from its bits.
+  (func $exp (export "exp") (param $x f64) (result f64)
+    (local $ax f64) (local $hi f64) (local $lo f64) (local $k i32) (local $r f64) (local $t f64) (local $c f64)
+    (local.set $ax (f64.abs (local.get $x)))
+    (if (i32.or (i32.eqz (f64.le (local.get $ax) (f64.const 700))) (f64.eq (local.get $x) (f64.const 1)))
+      (then (return (call $mathExp (local.get $x)))))
+    (if (f64.ge (local.get $ax) (f64.const 0x1.62e43p-2))
+      (then
+        (if (f64.lt (local.get $ax) (f64.const 0x1.0a2b2p+0))
+          (then
+            (if (f64.gt (local.get $x) (f64.const 0))
+              (then
+                (local.set $hi (f64.sub (local.get $x) (f64.const 0x1.62e42fee00000p-1)))
+                (local.set $lo (f64.const 0x1.a39ef35793c76p-33))
+                (local.set $k (i32.const 1)))
+              (else
+                (local.set $hi (f64.add (local.get $x) (f64.const 0x1.62e42fee00000p-1)))
+                (local.set $lo (f64.const -0x1.a39ef35793c76p-33))
+                (local.set $k (i32.const -1)))))
+          (else
+            (local.set $k
+              (i32.trunc_f64_s
+                (f64.add
+                  (f64.mul (f64.const 0x1.71547652b82fep+0) (local.get $x))
+                  (select (f64.const -0.5) (f64.const 0.5) (f64.lt (local.get $x) (f64.const 0))))))
+            (local.set $hi (f64.sub (local.get $x) (f64.mul (f64.convert_i32_s (local.get $k)) (f64.const 0x1.62e42fee00000p-1))))
+            (local.set $lo (f64.mul (f64.convert_i32_s (local.get $k)) (f64.const 0x1.a39ef35793c76p-33)))))
+        (local.set $r (f64.sub (local.get $hi) (local.get $lo)))
+        (local.set $t (f64.mul (local.get $r) (local.get $r)))
+        (local.set $c (f64.sub (local.get $r) (f64.mul (local.get $t) (f64.add (f64.const 0x1.555555555553ep-3) (f64.mul (local.get $t) (f64.add (f64.const -0x1.6c16c16bebd93p-9) (f64.mul (local.get $t) (f64.add (f64.const 0x1.1566aaf25de2cp-14) (f64.mul (local.get $t) (f64.add (f64.const -0x1.bbd41c5d26bf1p-20) (f64.mul (local.get $t) (f64.const 0x1.6376972bea4d0p-25))))))))))))
+        (return
+          (f64.mul
+            (f64.sub (f64.const 1)
+              (f64.sub
+                (f64.sub (local.get $lo) (f64.div (f64.mul (local.get $r) (local.get $c)) (f64.sub (f64.const 2) (local.get $c))))
+                (local.get $hi)))
+            (f64.reinterpret_i64 (i64.shl (i64.extend_i32_s (i32.add (local.get $k) (i32.const 1023))) (i64.const 52)))))))
+    (if (f64.lt (local.get $ax) (f64.const 0x1p-28))
+      (then (return (f64.add (f64.const 1) (local.get $x)))))
+    (local.set $t (f64.mul (local.get $x) (local.get $x)))
+    (local.set $c (f64.sub (local.get $x) (f64.mul (local.get $t) (f64.add (f64.const 0x1.555555555553ep-3) (f64.mul (local.get $t) (f64.add (f64.const -0x1.6c16c16bebd93p-9) (f64.mul (local.get $t) (f64.add (f64.const 0x1.1566aaf25de2cp-14) (f64.mul (local.get $t) (f64.add (f64.const -0x1.bbd41c5d26bf1p-20) (f64.mul (local.get $t) (f64.const 0x1.6376972bea4d0p-25))))))))))))
+    (f64.sub (f64.const 1) (f64.sub (f64.div (f64.mul (local.get $x) (local.get $c)) (f64.sub (local.get $c) (f64.const 2))) (local.get $x))))
+
+  ;; Rows [start, end) of a binary log-loss fit: the last tree's output (float64 at $rowValue) added
+  ;; to the row's score (float64 at $scores), then p = sigmoid(score) and the float32 pair
+  ;; (w (p - y), w max(p (1 - p), 1e-16)) at $gh (y and w float64): objective.ts's binaryLogLoss.
+  (func (export "binaryGradients")
+    (param $y i32) (param $scores i32) (param $w i32) (param $gh i32) (param $rowValue i32) (param $start i32) (param $end i32)
+    (local $o i32) (local $oe i32) (local $s f64) (local $p f64) (local $wi f64)
+    (local.set $o (i32.shl (local.get $start) (i32.const 3)))
+    (local.set $oe (i32.shl (local.get $end) (i32.const 3)))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $o) (local.get $oe)))
+        (local.set $s (f64.add (f64.load (i32.add (local.get $scores) (local.get $o))) (f64.load (i32.add (local.get $rowValue) (local.get $o)))))
+        (f64.store (i32.add (local.get $scores) (local.get $o)) (local.get $s))
+        (local.set $p (f64.div (f64.const 1) (f64.add (f64.const 1) (call $exp (f64.neg (local.get $s))))))
+        (local.set $wi (f64.load (i32.add (local.get $w) (local.get $o))))
+        (f32.store (i32.add (local.get $gh) (local.get $o))
+          (f32.demote_f64 (f64.mul (local.get $wi) (f64.sub (local.get $p) (f64.load (i32.add (local.get $y) (local.get $o)))))))
+        (f32.store offset=4 (i32.add (local.get $gh) (local.get $o))
+          (f32.demote_f64 (f64.mul (local.get $wi) (f64.max (f64.mul (local.get $p) (f64.sub (f64.const 1) (local.get $p))) (f64.const 1e-16)))))
+        (local.set $o (i32.add (local.get $o) (i32.const 8)))
+        (br $rows))))
 )

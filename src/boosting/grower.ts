@@ -36,7 +36,7 @@ import {
 } from './parallel.ts';
 import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
-import { WasmArena } from './wasm/arena.ts';
+import { histKernels, WasmArena } from './wasm/arena.ts';
 
 export type { GrowerConfig, GrowerData } from './parallel.ts';
 export type { SplitRecord } from './splits.ts';
@@ -168,8 +168,8 @@ export class TreeGrower {
       bins: data.bins,
       goLeft: arena ? arena.u8(256) : new Uint8Array(alloc(256)),
       tmp: arena ? arena.i32(n) : new Int32Array(alloc(n * 4)),
-      chunkLeft: new Int32Array(alloc(nChunks * 4)),
-      // The kernel partitions when the data's bins are in the arena too (the trainer bins into it).
+      chunkLeft: arena ? arena.i32(nChunks) : new Int32Array(alloc(nChunks * 4)),
+      // The kernels partition (and join the chunks) when the data's bins are in the arena too (the trainer bins into it).
       partitionMemory: arena?.owns(data.bins) ? arena.memory : null,
       gradients,
       hist: this.pool.backing!,
@@ -370,6 +370,8 @@ export class TreeGrower {
     ctrl[CTRL.COL] = col;
     runTask(ctrl, this.work, this.workers.length, this.growOutput);
     // The chunks' left rows, then their right rows, each in chunk order: the stable partition.
+    const memory = this.work.partitionMemory;
+    if (memory) return histKernels(memory).joinChunks(idx.byteOffset, tmp.byteOffset, chunkLeft.byteOffset, start, end, nChunks);
     let at = start;
     for (let c = 0; c < nChunks; c++) {
       const a = chunkStart(start, end, nChunks, c);

@@ -98,6 +98,7 @@ export interface HistKernels {
   sparse(hist: number, ptr: number, entry: number, idx: number, gh: number, start: number, end: number): void;
   partition(idx: number, tmp: number, bins: number, goLeft: number, start: number, end: number): number;
   binaryGradients(y: number, scores: number, w: number, gh: number, rowValue: number, start: number, end: number): void;
+  joinChunks(idx: number, tmp: number, chunkLeft: number, start: number, end: number, nChunks: number): number;
   /** e^x, exp.ts's (for the tests). */
   exp(x: number): number;
 }

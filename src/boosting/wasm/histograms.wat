@@ -211,4 +211,51 @@
           (f32.demote_f64 (f64.mul (local.get $wi) (f64.max (f64.mul (local.get $p) (f64.sub (f64.const 1) (local.get $p))) (f64.const 1e-16)))))
         (local.set $o (i32.add (local.get $o) (i32.const 8)))
         (br $rows))))
+
+  ;; The rows of a node [start, end) partitioned by $nChunks chunks (chunk c: positions
+  ;; [start + floor(c (end - start) / nChunks), .. of c + 1), see histograms.ts: chunkStart), each
+  ;; with its chunkLeft[c] left rows at its front in idx and its other rows in tmp at its positions:
+  ;; the chunks' left rows, then their right rows, each in chunk order, into idx; returns the first
+  ;; position of the right rows. Addresses: $idx, $tmp, $chunkLeft (int32 each).
+  (func (export "joinChunks")
+    (param $idx i32) (param $tmp i32) (param $chunkLeft i32) (param $start i32) (param $end i32) (param $nChunks i32) (result i32)
+    (local $c i32) (local $a i32) (local $b i32) (local $left i32) (local $at i32) (local $mid i32)
+    (local.set $at (local.get $start))
+    (local.set $c (i32.const 0))
+    (block $done
+      (loop $chunks
+        (br_if $done (i32.ge_u (local.get $c) (local.get $nChunks)))
+        (local.set $a (call $chunkStart (local.get $start) (local.get $end) (local.get $nChunks) (local.get $c)))
+        (local.set $left (i32.load (i32.add (local.get $chunkLeft) (i32.shl (local.get $c) (i32.const 2)))))
+        (memory.copy
+          (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2)))
+          (i32.add (local.get $idx) (i32.shl (local.get $a) (i32.const 2)))
+          (i32.shl (local.get $left) (i32.const 2)))
+        (local.set $at (i32.add (local.get $at) (local.get $left)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $chunks)))
+    (local.set $mid (local.get $at))
+    (local.set $c (i32.const 0))
+    (block $done
+      (loop $chunks
+        (br_if $done (i32.ge_u (local.get $c) (local.get $nChunks)))
+        (local.set $a (call $chunkStart (local.get $start) (local.get $end) (local.get $nChunks) (local.get $c)))
+        (local.set $b (call $chunkStart (local.get $start) (local.get $end) (local.get $nChunks) (i32.add (local.get $c) (i32.const 1))))
+        (local.set $left (i32.sub (i32.sub (local.get $b) (local.get $a)) (i32.load (i32.add (local.get $chunkLeft) (i32.shl (local.get $c) (i32.const 2))))))
+        (memory.copy
+          (i32.add (local.get $idx) (i32.shl (local.get $at) (i32.const 2)))
+          (i32.add (local.get $tmp) (i32.shl (local.get $a) (i32.const 2)))
+          (i32.shl (local.get $left) (i32.const 2)))
+        (local.set $at (i32.add (local.get $at) (local.get $left)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $chunks)))
+    (local.get $mid))
+
+  ;; start + floor(c (end - start) / nChunks), in 64 bits (histograms.ts: chunkStart).
+  (func $chunkStart (param $start i32) (param $end i32) (param $nChunks i32) (param $c i32) (result i32)
+    (i32.add (local.get $start)
+      (i32.wrap_i64
+        (i64.div_u
+          (i64.mul (i64.extend_i32_u (local.get $c)) (i64.extend_i32_u (i32.sub (local.get $end) (local.get $start))))
+          (i64.extend_i32_u (local.get $nChunks))))))
 )

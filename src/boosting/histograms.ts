@@ -333,8 +333,17 @@ export function accumulateRows(
   b: number,
   counted = true,
 ): void {
-  hist.fill(0, base, base + size);
+  zeroHistogram(hist, base, size, rows.memory);
   addRows(hist, base, featOff, rows, nRuns, sparse, a, b, counted);
+}
+
+/**
+ * hist[base .. base + size) = 0. In the arena by the kernels' memory.fill: TypedArray.fill over
+ * shared memory takes V8's slow path (a histogram: ~5 µs against 0.6 µs unshared, thousands a fit).
+ */
+function zeroHistogram(hist: Float64Array, base: number, size: number, memory: WebAssembly.Memory | null): void {
+  if (memory) histKernels(memory).zero(hist.byteOffset + base * 8, size * 8);
+  else hist.fill(0, base, base + size);
 }
 
 /** Adds rows [a, b) to the histogram hist[base ..]: a pass over the rows per dense run, the sparse features in the first. */
@@ -445,7 +454,7 @@ export function accumulateChunk(
     accumulateRows(hist, at, size, b.featOff, b.rows, nRuns, sparse, r0, r1, counted);
     return;
   }
-  hist.fill(0, at, at + size);
+  zeroHistogram(hist, at, size, b.rows.memory);
   for (let s = r0; s < r1; s += PREPARED_BLOCK_ROWS) {
     const e = Math.min(r1, s + PREPARED_BLOCK_ROWS);
     prepare(s, e);

@@ -99,6 +99,7 @@ export interface HistKernels {
   partition(idx: number, tmp: number, bins: number, goLeft: number, start: number, end: number): number;
   binaryGradients(y: number, scores: number, w: number, gh: number, rowValue: number, start: number, end: number): void;
   joinChunks(idx: number, tmp: number, chunkLeft: number, start: number, end: number, nChunks: number): number;
+  zero(at: number, bytes: number): void;
   /** e^x, exp.ts's (for the tests). */
   exp(x: number): number;
 }

@@ -258,4 +258,8 @@
         (i64.div_u
           (i64.mul (i64.extend_i32_u (local.get $c)) (i64.extend_i32_u (i32.sub (local.get $end) (local.get $start))))
           (i64.extend_i32_u (local.get $nChunks))))))
+
+  ;; $bytes zero bytes from $at.
+  (func (export "zero") (param $at i32) (param $bytes i32)
+    (memory.fill (local.get $at) (i32.const 0) (local.get $bytes)))
 )

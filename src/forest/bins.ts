@@ -179,7 +179,7 @@ export function binMatrix(X: Matrix, maxBins: number, shared: boolean, allocBins
     nBins[f] = missingBin[f] + hasMissing[f];
     if (hasMissing[f]) binCounts[f * 256 + missingBin[f]] = nMissing[f];
   }
-  binValues(data, rows, cols, min, countOff, lut, edges, missingBin, rowBins, bins);
+  binValues(data, rows, cols, min, max, countOff, lut, edges, missingBin, rowBins, bins);
   return { nRows: rows, nFeatures: cols, bins, rowBins, nBins, edges, missingBin, hasMissing, binCounts };
 }
 
@@ -249,16 +249,49 @@ function gatherColumn(data: Float64Array, rows: number, cols: number, f: number,
   for (let r = 0, k = f, i = 0; r < rows; r++, k += cols) if (!Number.isNaN(data[k])) out[i++] = data[k];
 }
 
+/** Cells of a column's value grid (GridBins). */
+const GRID_CELLS = 4096;
+
+/**
+ * binOf over one column's edges without a binary search per value: the value range [min, max] cut
+ * into GRID_CELLS equal cells, each holding the bin of its lower end; a value's bin is its cell's,
+ * moved past the few edges inside the cell (and back, should rounding put the value below its
+ * cell's lower end). The same bin as binOf.
+ */
+export class GridBins {
+  private readonly edges: Float64Array;
+  private readonly min: number;
+  private readonly scale: number;
+  private readonly start = new Uint8Array(GRID_CELLS);
+
+  constructor(edges: Float64Array, min: number, max: number) {
+    this.edges = edges;
+    this.min = min;
+    this.scale = max > min ? GRID_CELLS / (max - min) : 0;
+    for (let c = 0; c < GRID_CELLS; c++) this.start[c] = binOf(edges, this.scale > 0 ? min + c / this.scale : min);
+  }
+
+  bin(x: number): number {
+    const e = this.edges;
+    const cell = Math.min(GRID_CELLS - 1, Math.max(0, Math.floor((x - this.min) * this.scale)));
+    let b = this.start[cell];
+    while (b > 0 && e[b - 1] > x) b--;
+    while (b < e.length && e[b] <= x) b++;
+    return b;
+  }
+}
+
 /**
  * Row-major bins (missing values to their column's missing bin, direct columns by lookup, the
- * others by their edges), a block of rows at a time, each block then copied into the column-major
- * bins while it is in cache.
+ * others by their edges through a GridBins), a block of rows at a time, each block then copied
+ * into the column-major bins while it is in cache.
  */
 function binValues(
   data: Float64Array,
   rows: number,
   cols: number,
   min: Float64Array,
+  max: Float64Array,
   countOff: Int32Array,
   lut: Uint8Array,
   edges: Float64Array[],
@@ -266,6 +299,7 @@ function binValues(
   rowBins: Uint8Array,
   bins: Uint8Array,
 ): void {
+  const grids = Array.from(edges, (e, f) => (countOff[f] < 0 ? new GridBins(e, min[f], max[f]) : null));
   const BLOCK = 512;
   for (let r0 = 0; r0 < rows; r0 += BLOCK) {
     const r1 = Math.min(rows, r0 + BLOCK);
@@ -273,7 +307,7 @@ function binValues(
       for (let f = 0; f < cols; f++, k++) {
         const v = data[k];
         const o = countOff[f];
-        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[(o + v - min[f]) | 0] : binOf(edges[f], v);
+        rowBins[k] = Number.isNaN(v) ? missingBin[f] : o >= 0 ? lut[(o + v - min[f]) | 0] : grids[f]!.bin(v);
       }
     }
     for (let f = 0; f < cols; f++) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RandomForestRegression } from 'ml-random-forest';
 import { compilePredictor, toMlRandomForestJSON, trainForest, type ForestModel, type Matrix, type TreeModel } from '../../src/forest/index.ts';
-import { computeEdges, binMatrix } from '../../src/forest/bins.ts';
+import { binOf, computeEdges, binMatrix, GridBins } from '../../src/forest/bins.ts';
 import { resolveMtry } from '../../src/forest/trainer.ts';
 
 const matrix = (rows: number[][]): Matrix => ({
@@ -95,6 +95,53 @@ describe('forest: binning', () => {
       assert.deepEqual(Array.from(b.binCounts.subarray(f * 256, (f + 1) * 256)), expected, `feature ${f}`);
     }
     assert.ok(b.nBins[1] === 16 && b.binCounts[256 + b.missingBin[1]] === 46);
+  });
+
+  it('a column of real values gets the bins of its edges (binOf), at the edges and across any range', () => {
+    // Columns that are not small integers are binned through a grid over their range: values on
+    // and next to the edges, ranges from 1e-300 (and a few ulps) wide to 1e300, a few huge outliers among small values.
+    let s = 12345;
+    const rand = (): number => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 2 ** 32;
+    };
+    const columns: number[][] = [
+      Array.from({ length: 3000 }, () => (rand() - 0.5) * 1e6 + 0.5),
+      Array.from({ length: 3000 }, () => 1 + rand() * 1e-12),
+      Array.from({ length: 3000 }, () => rand() * 1e-300),
+      Array.from({ length: 3000 }, () => (rand() < 0.01 ? (rand() - 0.5) * 1e300 : rand() * 3.3)),
+      Array.from({ length: 3000 }, () => Math.round(rand() * 700) / 7 - 50),
+    ];
+    for (const values of columns) {
+      const rows = values.length;
+      const first = binMatrix({ rows, cols: 1, data: Float64Array.from(values) }, 255, false);
+      // The edges themselves and their neighbouring doubles, binned with those edges.
+      const probe = [...values];
+      for (const e of first.edges[0]) probe.push(e, e * (1 + 2 ** -52), e * (1 - 2 ** -52), e + Number.MIN_VALUE);
+      const data = Float64Array.from(probe);
+      const b = binMatrix({ rows: probe.length, cols: 1, data }, 255, false);
+      assert.ok(b.edges[0].length > 20, 'many edges');
+      for (let r = 0; r < probe.length; r++) assert.equal(b.bins[r], binOf(b.edges[0], data[r]), `value ${data[r]}`);
+    }
+    // Edges on the grid's own cell boundaries, and values a double either side of them: rounding
+    // can put such a value in the cell above or below its own.
+    const next = (x: number, up: boolean): number => {
+      const v = new DataView(new ArrayBuffer(8));
+      v.setFloat64(0, x);
+      v.setBigInt64(0, v.getBigInt64(0) + (up === x >= 0 ? 1n : -1n));
+      return v.getFloat64(0);
+    };
+    for (const [min, max] of [
+      [0.1, 1234.567],
+      [-3.3e-7, 9.1e-7],
+      [17, 17.000001],
+    ]) {
+      const scale = 4096 / (max - min);
+      const edges = Float64Array.from({ length: 255 }, (_, i) => min + (i * 16 + 3) / scale);
+      const grid = new GridBins(edges, min, max);
+      for (const e of edges)
+        for (const x of [e, next(e, false), next(e, true), next(next(e, false), false)]) assert.equal(grid.bin(x), binOf(edges, x), `${x} in [${min}, ${max}]`);
+    }
   });
 });
 

@@ -429,6 +429,23 @@ export class TreeGrower {
     return tree.finish(leaves, cfg.l2);
   }
 
+  /** idx[0 .. n) = 0 .. n - 1 (by the kernels in the arena: V8 stores an int a step, the kernel four). */
+  fillIdentity(n: number): void {
+    if (this.arena) histKernels(this.arena.memory).identity(this.idx.byteOffset, n);
+    else fillIdentity(this.idx, n);
+  }
+
+  /** rowValue[row] = the value of the leaf holding the row, for the rows of the tree's leaves (by the kernels when rowValue is in the arena). */
+  spreadLeafValues(rowValue: Float64Array, t: GrownTree): void {
+    if (!this.arena?.owns(rowValue)) {
+      spreadLeafValues(rowValue, this.idx, t);
+      return;
+    }
+    const kernels = histKernels(this.arena.memory);
+    for (let l = 0; l < t.leafNodes.length; l++)
+      kernels.spreadLeaf(rowValue.byteOffset, this.idx.byteOffset, t.leafStart[l], t.leafEnd[l], t.value[t.leafNodes[l]]);
+  }
+
   private splittable(n: number, depth: number): boolean {
     return n >= 2 * this.cfg.minSamplesLeaf && depth < this.cfg.maxDepth;
   }
@@ -557,10 +574,10 @@ export function growTreeOutput(
   const { nRows: n, nFeatures: p, rowBins, missingBin } = grower.data;
   const idx = grower.idx;
   if (sample) idx.set(sample);
-  else fillIdentity(idx, n);
+  else grower.fillIdentity(n);
   const t = grower.grow(sample ? sample.length : n, cols, gh, objective);
   for (let i = 0; i < t.value.length; i++) t.value[i] *= learningRate;
-  spreadLeafValues(rowValue, idx, t);
+  grower.spreadLeafValues(rowValue, t);
   if (sample) walkOutputs(rowValue, t, rowBins, p, missingBin, inSample);
   return t;
 }

@@ -169,4 +169,21 @@ describe('boosting: WebAssembly kernels', () => {
     for (let i = 0; i < 100_000; i++) xs.push((rand() - 0.5) * 1500, (rand() - 0.5) * 3, (rand() - 0.5) * 2 ** -20);
     for (const x of xs) assert.ok(Object.is(kernels.exp(x), exp(x)), `e^${x}: ${kernels.exp(x)}, expected ${exp(x)}`);
   });
+
+  it("the kernels' identity and leaf-value spread write what their loops say", () => {
+    const arena = new WasmArena();
+    const kernels = histKernels(arena.memory);
+    for (const n of [0, 1, 3, 4, 5, 8, 1001]) {
+      const idx = arena.i32(n + 1).fill(-7);
+      kernels.identity(idx.byteOffset, n);
+      assert.deepEqual(Array.from(idx), [...Array.from({ length: n }, (_, i) => i), -7], `n = ${n}`);
+    }
+    const rand = lcg(76);
+    const n = 500;
+    const idx = arena.i32(n);
+    idx.set(Array.from({ length: n }, (_, i) => i).sort(() => rand() - 0.5));
+    const rowValue = arena.f64(n).fill(Number.NaN);
+    kernels.spreadLeaf(rowValue.byteOffset, idx.byteOffset, 100, 300, -0.25);
+    for (let q = 0; q < n; q++) assert.ok(Object.is(rowValue[idx[q]], q >= 100 && q < 300 ? -0.25 : Number.NaN), `position ${q}`);
+  });
 });

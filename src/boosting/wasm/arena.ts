@@ -100,6 +100,8 @@ export interface HistKernels {
   binaryGradients(y: number, scores: number, w: number, gh: number, rowValue: number, start: number, end: number): void;
   joinChunks(idx: number, tmp: number, chunkLeft: number, start: number, end: number, nChunks: number): number;
   zero(at: number, bytes: number): void;
+  identity(idx: number, n: number): void;
+  spreadLeaf(rowValue: number, idx: number, start: number, end: number, value: number): void;
   /** e^x, exp.ts's (for the tests). */
   exp(x: number): number;
 }

@@ -262,4 +262,38 @@
   ;; $bytes zero bytes from $at.
   (func (export "zero") (param $at i32) (param $bytes i32)
     (memory.fill (local.get $at) (i32.const 0) (local.get $bytes)))
+
+  ;; idx[i] = i for i in [0, n) (int32 at $idx), four a step.
+  (func (export "identity") (param $idx i32) (param $n i32)
+    (local $p i32) (local $end i32) (local $v v128) (local $i i32)
+    (local.set $p (local.get $idx))
+    (local.set $end (i32.add (local.get $idx) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $v (v128.const i32x4 0 1 2 3))
+    (block $done
+      (loop $fours
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (v128.store (local.get $p) (local.get $v))
+        (local.set $v (i32x4.add (local.get $v) (v128.const i32x4 4 4 4 4)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $fours)))
+    (local.set $i (i32.and (local.get $n) (i32.const -4)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))) (local.get $i))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $tail))))
+
+  ;; rowValue[idx[q]] = $value for q in [start, end): a leaf's value to its rows (float64 at
+  ;; $rowValue, int32 rows at $idx).
+  (func (export "spreadLeaf") (param $rowValue i32) (param $idx i32) (param $start i32) (param $end i32) (param $value f64)
+    (local $q i32) (local $qe i32)
+    (local.set $q (i32.add (local.get $idx) (i32.shl (local.get $start) (i32.const 2))))
+    (local.set $qe (i32.add (local.get $idx) (i32.shl (local.get $end) (i32.const 2))))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $q) (local.get $qe)))
+        (f64.store (i32.add (local.get $rowValue) (i32.shl (i32.load (local.get $q)) (i32.const 3))) (local.get $value))
+        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+        (br $rows))))
 )

@@ -1,6 +1,6 @@
 // The in-process half of bench/prediction-log.ts, in a process of its own: what the predict handler
 // (functions/predict.ts) does per request after validating the body — ModelServer.predict, a request id,
-// the answer's JSON (answerJson), logPrediction with the answer's prediction JSON — into a log that
+// the answer's JSON (answerJson), logPrediction with the answer's prediction JSON and the sent row's text — into a log that
 // samples every request (S3 + MySQL writer, background flushes) or none (rate 0: what the handler does
 // with the log off), in alternating fixed-duration windows. Both sides do the same non-log work, so the
 // difference is the log's. (Until 2026-12-02 the off side left out the request id and the answer, and
@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { S3MysqlLogWriter } from '../src/monitoring/log-writer.ts';
 import { PredictionLog } from '../src/monitoring/prediction-log.ts';
-import { answerJson, logPrediction } from '../src/monitoring/records.ts';
+import { answerJson, logPrediction, sentRowsJson } from '../src/monitoring/records.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
@@ -87,12 +87,16 @@ async function window(logged: boolean, ms: number): Promise<Window> {
   const end = start + ms;
   let last = start;
   while (performance.now() < end) {
-    const records = (JSON.parse(bodies[next++ % bodies.length]) as { rows: unknown[] }).rows;
+    const body = bodies[next++ % bodies.length];
+    const records = (JSON.parse(body) as { rows: unknown[] }).rows;
     const t = performance.now();
     const result = await server.predict({ modelName: model }, records);
     const requestId = predictionLog.requestId();
     const answer = answerJson(requestId, result);
-    logPrediction(predictionLog, requestId, records, result, performance.now() - t, answer.predictionJson);
+    logPrediction(predictionLog, requestId, records, result, performance.now() - t, {
+      predictions: answer.predictionJson,
+      features: sentRowsJson(body, records.length),
+    });
     answered += answer.text.length;
     times.push(performance.now() - t);
     // Back to the event loop after each call, as a server does between requests: the log's

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { answerJson, logPrediction } from '../src/monitoring/records.ts';
+import { answerJson, logPrediction, sentRowsJson } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { DEFAULT_DATASET, modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
@@ -41,7 +41,8 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   const log = getPredictionLog(server);
   const requestId = log.requestId();
   const answer = answerJson(requestId, result);
-  logPrediction(log, requestId, body.rows, result, performance.now() - started, answer.predictionJson);
+  const features = sentRowsJson(event.isBase64Encoded ? undefined : (event.body ?? undefined), body.rows.length);
+  logPrediction(log, requestId, body.rows, result, performance.now() - started, { predictions: answer.predictionJson, features });
   return jsonText(200, answer.text);
 }
 

@@ -294,6 +294,8 @@ export interface RequestRecords {
    * writing the same numbers again.
    */
   predictionJson?: readonly string[];
+  /** Each row's features as JSON text (the row as the client sent it, see records.ts: sentRowsJson), when the caller has it. */
+  featuresJson?: readonly string[];
 }
 
 /** The records of a request, as `add` takes them (PredictionRecord's field order). */
@@ -451,7 +453,7 @@ export class PredictionLog {
       const p = r.predictions[row];
       let line: string;
       try {
-        const features = JSON.stringify(r.features[row]) as string | undefined;
+        const features = r.featuresJson?.[row] ?? (JSON.stringify(r.features[row]) as string | undefined);
         const answered = r.predictionJson?.[row];
         if (features === undefined) line = recordLine(requestRecords(r)[row]);
         else {

@@ -26,6 +26,14 @@ export function isoTime(ms: number): string {
   return lastIso;
 }
 
+/** JSON texts of a request that the log can write as they are instead of serializing again. */
+export interface RequestJson {
+  /** Each row's prediction as the answer wrote it (answerJson). */
+  predictions?: readonly string[];
+  /** Each row's features as the client sent them (sentRowsJson). */
+  features?: readonly string[];
+}
+
 /**
  * What the log keeps of one answered request, one record per row (prediction-log.ts's requestRecords):
  * the row as sent (it validated, so it holds the features), the champion's (or asked-for version's)
@@ -37,7 +45,7 @@ export function requestLog(
   result: Prediction,
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
-  predictionJson?: readonly string[],
+  json: RequestJson = {},
 ): RequestRecords {
   const { name, version, alias } = result.model;
   return {
@@ -50,8 +58,66 @@ export function requestLog(
     latency_ms: Math.round(latencyMs * 1000) / 1000,
     features: rows,
     predictions: result.predictions,
-    ...(predictionJson ? { predictionJson } : {}),
+    ...(json.predictions ? { predictionJson: json.predictions } : {}),
+    ...(json.features ? { featuresJson: json.features } : {}),
   };
+}
+
+/**
+ * The row of a one-row request as the client sent it, from the body's text, when the body is
+ * `{"rows": [{...}]}` on one line, spaces allowed (what clients send most; anything else gives
+ * undefined, and the log serializes the parsed row). The log writes that text instead of
+ * JSON.stringify of the parsed row: for a 54-feature Covertype row the serialization was most of
+ * what logging a request cost. `body` must be text that parsed as JSON, into a body with `rows` of
+ * length `rowCount`.
+ */
+export function sentRowsJson(body: string | undefined, rowCount: number): readonly string[] | undefined {
+  // A log line is one line.
+  if (body === undefined || rowCount !== 1 || body.includes('\n') || body.includes('\r')) return undefined;
+  let i = skipSpaces(body, 0);
+  if (body.charCodeAt(i) !== 0x7b || !body.startsWith('"rows"', (i = skipSpaces(body, i + 1)))) return undefined;
+  i = skipSpaces(body, i + 6);
+  if (body.charCodeAt(i) !== 0x3a) return undefined;
+  i = skipSpaces(body, i + 1);
+  if (body.charCodeAt(i) !== 0x5b) return undefined;
+  const from = skipSpaces(body, i + 1);
+  let j = spacesBefore(body, body.length);
+  if (body.charCodeAt(j - 1) !== 0x7d) return undefined;
+  j = spacesBefore(body, j - 1);
+  if (body.charCodeAt(j - 1) !== 0x5d) return undefined;
+  const to = spacesBefore(body, j - 1);
+  // The text between must be one object, not `{..}],"rows":[{..}` (a repeated key, which JSON.parse allows).
+  return from < to && isOneObject(body, from, to) ? [body.slice(from, to)] : undefined;
+}
+
+/** The first position from i that is not a space or a tab. */
+function skipSpaces(text: string, i: number): number {
+  while (text.charCodeAt(i) === 0x20 || text.charCodeAt(i) === 0x09) i++;
+  return i;
+}
+
+/** The start of the spaces and tabs that end text[0, end). */
+function spacesBefore(text: string, end: number): number {
+  while (end > 0 && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return end;
+}
+
+/** Whether text[from, to), part of a valid JSON text, is one object: the brace it opens closes at its end. */
+function isOneObject(text: string, from: number, to: number): boolean {
+  if (text.charCodeAt(from) !== 0x7b || text.charCodeAt(to - 1) !== 0x7d) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // an escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if ((c === 0x7d || c === 0x5d) && --depth === 0 && i !== to - 1) return false;
+  }
+  return depth === 0;
 }
 
 /**
@@ -73,11 +139,11 @@ export function logPrediction(
   rows: readonly unknown[],
   result: Prediction,
   latencyMs: number,
-  predictionJson?: readonly string[],
+  json: RequestJson = {},
 ): void {
   if (!log.sampled()) return;
   try {
-    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', predictionJson));
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', json));
   } catch {
     // logging must never fail a prediction
   }

@@ -15,7 +15,7 @@ import {
   type PredictionRecord,
   type RequestRecords,
 } from '../../src/monitoring/prediction-log.ts';
-import { answerJson, isoTime, logPrediction } from '../../src/monitoring/records.ts';
+import { answerJson, isoTime, logPrediction, sentRowsJson } from '../../src/monitoring/records.ts';
 import { formatRequestId, parseRequestId } from '../../src/monitoring/request-id.ts';
 import { agrees, shadowScorer } from '../../src/monitoring/shadow.ts';
 import { LiveRequirementSchema, meetsRequirement } from '../../src/monitoring/live-gate.ts';
@@ -312,6 +312,56 @@ describe('prediction log', () => {
       oneByOne.batches.map((b) => [b.count, b.seqFirst, b.seqLast]),
     );
     assert.equal(byRequest.stats().logged, 12);
+  });
+
+  it("writes a one-row request's features as the client sent them, and only a body that is exactly one row", async () => {
+    const row = { Elevation: 2596, 'Soil "Type"': 'C7745 {x}', nested: [1, { a: '}]' }], none: null };
+    const accepted = [
+      JSON.stringify({ rows: [row] }),
+      // Python's json.dumps spacing, and spaces and tabs around.
+      ` {"rows" : [ ${JSON.stringify(row, null, 0).replaceAll(',', ', ')} ]\t} `,
+      '{"rows":[{"a":"\\"}"}]}',
+    ];
+    for (const body of accepted) {
+      const sent = sentRowsJson(body, 1);
+      assert.ok(sent, body);
+      assert.deepEqual(JSON.parse(sent[0]), (JSON.parse(body) as { rows: unknown[] }).rows[0], body);
+    }
+    const refused = [
+      // Two rows; another field; a repeated "rows" key (JSON.parse keeps the last one).
+      JSON.stringify({ rows: [row, row] }),
+      JSON.stringify({ rows: [row], model: 'covertype' }),
+      JSON.stringify({ model: 'covertype', rows: [row] }),
+      '{"rows":[{"a":1}],"rows":[{"b":2}]}',
+      '{"rows":[{"a":1},{"b":2}]}',
+      // Line breaks: a log line is one line.
+      '{"rows":[{"a":1,\n"b":2}]}',
+      '{"rows":[{"a":1}]}\r',
+      // Not an object row.
+      '{"rows":[[1,2]]}',
+    ];
+    for (const body of refused) assert.equal(sentRowsJson(body, (JSON.parse(body) as { rows: unknown[] }).rows.length), undefined, body);
+    assert.equal(sentRowsJson(undefined, 1), undefined);
+
+    // The log writes the sent text where it would have written JSON.stringify of the parsed row.
+    const body = ` {"rows": [{"Elevation": 2596.0, "Soil_Type": "C7745"}]} `;
+    const rows = (JSON.parse(body) as { rows: unknown[] }).rows;
+    const result: Prediction = {
+      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
+      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
+    };
+    const writers = [new MemoryWriter(), new MemoryWriter()];
+    const requestId = formatRequestId('0123456789ab', 1);
+    for (const [i, features] of [sentRowsJson(body, 1), undefined].entries()) {
+      const log = new PredictionLog(writers[i], options());
+      logPrediction(log, requestId, rows, result, 1.5, { features });
+      await log.close();
+    }
+    const [sent, serialized] = writers.map((w) => w.batches.map((b) => logObjectText(b.key, b.body)).join(''));
+    assert.ok(sent.includes('"features":{"Elevation": 2596.0, "Soil_Type": "C7745"},'), sent);
+    assert.ok(serialized.includes('"features":{"Elevation":2596,"Soil_Type":"C7745"},'), serialized);
+    const record = (line: string) => ({ ...(JSON.parse(line) as Record<string, unknown>), ts: null });
+    assert.deepEqual(record(sent), record(serialized));
   });
 
   it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {

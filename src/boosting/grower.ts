@@ -30,11 +30,12 @@ import {
   type GrowOutput,
   partitionRows,
   runTask,
+  searchLeafInto,
   type SharedWork,
   TASK,
   updateGradients,
 } from './parallel.ts';
-import { readSplit, searchSplits, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
+import { readSplit, SPLIT_FIELDS, type SplitRecord } from './splits.ts';
 import type { Objective } from './objective.ts';
 import { histKernels, WasmArena } from './wasm/arena.ts';
 
@@ -112,8 +113,8 @@ export class TreeGrower {
   private nRuns = 0;
   private treeSparse = false;
   private workers: Worker[] = [];
-  /** findBestSplit's best split so far (feature -1: none). */
-  private readonly best: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
+  /** findBestSplit's record (splits.ts: writeSplit). */
+  private readonly splitOut: Float64Array;
   /** GROW chunks taken by this (the calling) thread. */
   private readonly growOutput = threadGrowOutput();
   /** Where the histogram kernels' arrays live (null: the JavaScript kernels, see FeatureLayout.memory). */
@@ -175,11 +176,14 @@ export class TreeGrower {
       hist: this.pool.backing!,
       partials: arena ? arena.f64((MAX_HIST_CHUNKS - 1) * this.pool.size) : new Float64Array(alloc((MAX_HIST_CHUNKS - 1) * this.pool.size * 8)),
       splits: {
-        bins: { nBins: data.nBins, missingBin: data.missingBin, hasMissing: data.hasMissing },
+        bins: arena
+          ? { nBins: arena.copyOf(data.nBins), missingBin: arena.copyOf(data.missingBin), hasMissing: arena.copyOf(data.hasMissing) }
+          : { nBins: data.nBins, missingBin: data.missingBin, hasMissing: data.hasMissing },
         cfg: { minSamplesLeaf: cfg.minSamplesLeaf, minHessianLeaf: cfg.minHessianLeaf, l2: cfg.l2, minGain: cfg.minGain },
-        features: new Int32Array(alloc(data.nFeatures * 4)),
+        features: arena ? arena.i32(p) : new Int32Array(alloc(p * 4)),
         leaves: new Float64Array(alloc(2 * 4 * 8)),
-        out: new Float64Array(alloc(2 * SPLIT_FIELDS * 8)),
+        out: arena ? arena.f64(2 * SPLIT_FIELDS) : new Float64Array(alloc(2 * SPLIT_FIELDS * 8)),
+        kernel: arena ? { memory: arena.memory, featOff: arena.copyOf(this.pool.featOff) } : null,
       },
       outputs:
         K > 1
@@ -195,6 +199,7 @@ export class TreeGrower {
     };
     this.features = this.work.splits.features;
     this.treeDense = new Int32Array(data.nFeatures);
+    this.splitOut = arena ? arena.f64(SPLIT_FIELDS) : new Float64Array(SPLIT_FIELDS);
   }
 
   /**
@@ -325,10 +330,8 @@ export class TreeGrower {
 
   /** Best split of a leaf from its histograms, or null (no split satisfies the constraints). */
   findBestSplit(buf: number, G: number, H: number, N: number): SplitRecord | null {
-    const best = this.best;
-    searchSplits(this.pool.backing!, buf * this.pool.size, this.pool.featOff, this.features, this.nTreeFeatures, this.data, G, H, N, this.cfg, best);
-    if (best.feature < 0) return null;
-    return { ...best };
+    searchLeafInto(this.work, buf * this.pool.size, this.nTreeFeatures, G, H, N, this.splitOut, 0);
+    return readSplit(this.splitOut, 0);
   }
 
   /** The best splits of two leaves, searched by two threads when there are workers. */

@@ -102,6 +102,11 @@ export interface SplitWork {
   features: Int32Array;
   leaves: Float64Array;
   out: Float64Array;
+  /**
+   * The kernel's searchSplits, when bins, features and out are in the arena's memory, as are the
+   * histograms (hist) and this copy of featOff; null: splits.ts's searchSplits.
+   */
+  kernel: { memory: WebAssembly.Memory; featOff: Int32Array } | null;
 }
 
 /**
@@ -189,14 +194,53 @@ export function drainChunks(w: SharedWork, growOutput: GrowOutput): void {
   }
 }
 
-// This thread's record of the best split found (see findSplit).
+// This thread's record of the best split found (see searchLeafInto).
 const found: SplitRecord = { feature: -1, bin: 0, defaultLeft: false, gain: 0, leftG: 0, leftH: 0, leftN: 0 };
 
 function findSplit(w: SharedWork, c: number, nFeat: number): void {
+  const leaf = w.splits.leaves;
+  searchLeafInto(w, leaf[4 * c] * w.size, nFeat, leaf[4 * c + 1], leaf[4 * c + 2], leaf[4 * c + 3], w.splits.out, c * SPLIT_FIELDS);
+}
+
+/**
+ * The best split of the leaf whose histograms are at hist[base ..] (G, H, N: its totals) over the
+ * tree's first nFeat features, written at out[at ..] (splits.ts: writeSplit), by the kernel when the
+ * split arrays are in the arena (SplitWork.kernel).
+ */
+export function searchLeafInto(
+  w: Pick<SharedWork, 'hist' | 'featOff' | 'splits'>,
+  base: number,
+  nFeat: number,
+  G: number,
+  H: number,
+  N: number,
+  out: Float64Array,
+  at: number,
+): void {
   const s = w.splits;
-  const leaf = s.leaves;
-  searchSplits(w.hist, leaf[4 * c] * w.size, w.featOff, s.features, nFeat, s.bins, leaf[4 * c + 1], leaf[4 * c + 2], leaf[4 * c + 3], s.cfg, found);
-  writeSplit(found, s.out, c * SPLIT_FIELDS);
+  if (s.kernel) {
+    const { bins, cfg } = s;
+    histKernels(s.kernel.memory).searchSplits(
+      w.hist.byteOffset + base * 8,
+      s.kernel.featOff.byteOffset,
+      s.features.byteOffset,
+      nFeat,
+      bins.nBins.byteOffset,
+      bins.missingBin.byteOffset,
+      bins.hasMissing.byteOffset,
+      G,
+      H,
+      N,
+      cfg.minSamplesLeaf,
+      cfg.minHessianLeaf,
+      cfg.l2,
+      cfg.minGain,
+      out.byteOffset + at * 8,
+    );
+    return;
+  }
+  searchSplits(w.hist, base, w.featOff, s.features, nFeat, s.bins, G, H, N, s.cfg, found);
+  writeSplit(found, out, at);
 }
 
 // Each thread's own objective for a training run (an objective keeps scratch).

@@ -113,11 +113,6 @@ function rowWeights(target: Float64Array, cw: Float64Array | null, sampleWeight:
   return w;
 }
 
-function copyInto(dst: Float64Array, src: Float64Array): Float64Array {
-  dst.set(src);
-  return dst;
-}
-
 /** Row-major scores (K = base.length per row) all set to the base scores. */
 function fillScores(scores: Float64Array, base: number[]): void {
   const K = base.length;
@@ -193,9 +188,9 @@ export async function trainBoosting(X: Matrix, y: Float64Array, params: Boosting
     const gradientArrays = {
       objective: resolved.objective,
       nClasses,
-      y: copyInto(arena.f64(n), target),
+      y: arena.copyOf(target),
       scores,
-      w: copyInto(arena.f64(n), weights),
+      w: arena.copyOf(weights),
       gh,
       rowValue: arena.f64(n * K),
       memory: arena.memory,

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { HistogramPool } from '../../src/forest/histogram.ts';
 import { accumulateRows, CHANNELS, denseRuns, featureLayout, type FeatureLayout } from '../../src/boosting/histograms.ts';
 import { binaryLogLoss } from '../../src/boosting/objective.ts';
-import { type GradientArrays, partitionRows, updateGradients } from '../../src/boosting/parallel.ts';
+import { type GradientArrays, partitionRows, searchLeafInto, type SplitWork, updateGradients } from '../../src/boosting/parallel.ts';
+import { readSplit, SPLIT_FIELDS } from '../../src/boosting/splits.ts';
 import { exp } from '../../src/boosting/exp.ts';
 import { histKernels, WasmArena } from '../../src/boosting/wasm/arena.ts';
 import { generatedModule, watSources } from '../../scripts/build-wasm.ts';
@@ -185,5 +186,72 @@ describe('boosting: WebAssembly kernels', () => {
     const rowValue = arena.f64(n).fill(Number.NaN);
     kernels.spreadLeaf(rowValue.byteOffset, idx.byteOffset, 100, 300, -0.25);
     for (let q = 0; q < n; q++) assert.ok(Object.is(rowValue[idx[q]], q >= 100 && q < 300 ? -0.25 : Number.NaN), `position ${q}`);
+  });
+
+  it('the split search kernel finds the record of splits.ts, bit for bit', () => {
+    const rand = lcg(77);
+    const arena = new WasmArena();
+    // 30 features of 2 to 60 bins, some with a missing bin (empty in some leaves), empty bins
+    // here and there; gradients of any sign over several orders of magnitude.
+    const p = 30;
+    const nBins = Int32Array.from({ length: p }, () => 2 + Math.floor(rand() * 59));
+    const hasMissing = Uint8Array.from({ length: p }, () => (rand() < 0.4 ? 1 : 0));
+    const missingBin = Int32Array.from(nBins, (b, f) => (hasMissing[f] ? b - 1 : b));
+    const featOff = new Int32Array(p + 1);
+    for (let f = 0; f < p; f++) featOff[f + 1] = featOff[f] + nBins[f] * 3;
+    const size = featOff[p];
+    const hist = arena.f64(size * 2);
+    const features = arena.i32(p);
+    const out = arena.f64(SPLIT_FIELDS);
+    const work = (kernel: boolean): Pick<SplitWork & { hist: Float64Array; featOff: Int32Array }, 'hist' | 'featOff'> & { splits: SplitWork } => ({
+      hist,
+      featOff,
+      splits: {
+        bins: kernel
+          ? { nBins: arena.copyOf(nBins), missingBin: arena.copyOf(missingBin), hasMissing: arena.copyOf(hasMissing) }
+          : { nBins, missingBin, hasMissing },
+        cfg: { minSamplesLeaf: 5, minHessianLeaf: 1e-3, l2: rand() < 0.5 ? 0 : 1.5, minGain: 0 },
+        features,
+        leaves: new Float64Array(8),
+        out,
+        kernel: kernel ? { memory: arena.memory, featOff: arena.copyOf(featOff) } : null,
+      },
+    });
+    let found = 0;
+    for (let leaf = 0; leaf < 300; leaf++) {
+      const scale = 10 ** (6 * rand() - 3);
+      let G = 0;
+      let H = 0;
+      let N = 0;
+      for (let f = 0; f < p; f++) {
+        for (let b = 0; b < nBins[f]; b++) {
+          const o = size + featOff[f] + 3 * b;
+          // The first leaves: two equal halves (bins 0 and 1), so that the larger side is a tie.
+          const balanced = leaf < 30;
+          const n = balanced ? (b < 2 ? 10 : 0) : rand() < 0.2 || (b === missingBin[f] && rand() < 0.5) ? 0 : Math.floor(rand() * 40);
+          hist[o] = n === 0 ? 0 : balanced ? (b === 0 ? 1 : -1) * (1 + f) * scale : (rand() - 0.45) * n * scale;
+          hist[o + 1] = n === 0 ? 0 : rand() * n * 0.25 * scale;
+          hist[o + 2] = n;
+        }
+      }
+      // The leaf's totals: those of feature 0 (every row is in one bin of each feature here).
+      for (let b = 0; b < nBins[0]; b++) {
+        G += hist[size + 3 * b];
+        H += hist[size + 3 * b + 1];
+        N += hist[size + 3 * b + 2];
+      }
+      const nFeat = 1 + Math.floor(rand() * p);
+      features.set(Int32Array.from({ length: p }, (_, f) => f).sort(() => rand() - 0.5));
+      const records = [false, true].map((kernel) => {
+        const w = work(kernel);
+        w.splits.cfg = { minSamplesLeaf: 5, minHessianLeaf: 1e-3 * scale, l2: leaf % 2 === 0 ? 0 : scale, minGain: 0 };
+        out.fill(Number.NaN);
+        searchLeafInto(w, size, nFeat, G, H, N, out, 0);
+        return readSplit(out, 0);
+      });
+      assert.deepEqual(records[1], records[0], `leaf ${leaf}`);
+      if (records[0]) found++;
+    }
+    assert.ok(found > 200, `splits found: ${found}`);
   });
 });

@@ -50,6 +50,13 @@ export class WasmArena {
     return new Uint8Array(this.buffer(), at, n);
   }
 
+  /** A copy of `src` in the arena, an array of the same kind. */
+  copyOf<T extends Float64Array | Int32Array | Uint8Array>(src: T): T {
+    const dst = src instanceof Float64Array ? this.f64(src.length) : src instanceof Int32Array ? this.i32(src.length) : this.u8(src.length);
+    dst.set(src);
+    return dst as T;
+  }
+
   /** Whether `a` is an array this arena made, or part of one (false for an arena array another thread made). */
   owns(a: ArrayBufferView): boolean {
     return this.buffers.has(a.buffer);
@@ -102,6 +109,23 @@ export interface HistKernels {
   zero(at: number, bytes: number): void;
   identity(idx: number, n: number): void;
   spreadLeaf(rowValue: number, idx: number, start: number, end: number, value: number): void;
+  searchSplits(
+    hist: number,
+    featOff: number,
+    features: number,
+    nFeat: number,
+    nBins: number,
+    missingBin: number,
+    hasMissing: number,
+    G: number,
+    H: number,
+    N: number,
+    minSamples: number,
+    minHessian: number,
+    l2: number,
+    minGain: number,
+    out: number,
+  ): void;
   /** e^x, exp.ts's (for the tests). */
   exp(x: number): number;
 }

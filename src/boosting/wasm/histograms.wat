@@ -296,4 +296,94 @@
         (f64.store (i32.add (local.get $rowValue) (i32.shl (i32.load (local.get $q)) (i32.const 3))) (local.get $value))
         (local.set $q (i32.add (local.get $q) (i32.const 4)))
         (br $rows))))
+
+  ;; The best split of a leaf (splits.ts: searchSplits, operation for operation, so the same
+  ;; record): over features[0 .. nFeat) (int32 at $features), feature f's histogram at
+  ;; $hist + 8 featOff[f] (int32 at $featOff), its bins nBins[f], missingBin[f] (int32 at $nBins,
+  ;; $missingBin) and hasMissing[f] (a byte at $hasMissing). The record goes to the 7 float64 at
+  ;; $out (splits.ts: writeSplit): feature (-1: none), bin, default left, gain, left G, H, N.
+  (func (export "searchSplits")
+    (param $hist i32) (param $featOff i32) (param $features i32) (param $nFeat i32)
+    (param $nBins i32) (param $missingBin i32) (param $hasMissing i32)
+    (param $G f64) (param $H f64) (param $N f64)
+    (param $minSamples f64) (param $minHessian f64) (param $l2 f64) (param $minGain f64) (param $out i32)
+    (local $j i32) (local $f i32) (local $off i32) (local $hasMb i32) (local $nValue i32) (local $mo i32) (local $mn f64)
+    (f64.store (local.get $out) (f64.const -1))
+    (f64.store offset=24 (local.get $out) (f64.max (local.get $minGain) (f64.const 0)))
+    (block $done
+      (loop $feats
+        (br_if $done (i32.ge_u (local.get $j) (local.get $nFeat)))
+        (local.set $f (i32.load (i32.add (local.get $features) (i32.shl (local.get $j) (i32.const 2)))))
+        (local.set $off (i32.add (local.get $hist) (i32.shl (i32.load (i32.add (local.get $featOff) (i32.shl (local.get $f) (i32.const 2)))) (i32.const 3))))
+        (local.set $hasMb (i32.load8_u (i32.add (local.get $hasMissing) (local.get $f))))
+        (local.set $nValue (i32.sub (i32.load (i32.add (local.get $nBins) (i32.shl (local.get $f) (i32.const 2)))) (local.get $hasMb)))
+        (local.set $mo (i32.add (local.get $off) (i32.mul (i32.load (i32.add (local.get $missingBin) (i32.shl (local.get $f) (i32.const 2)))) (i32.const 24))))
+        (local.set $mn (if (result f64) (local.get $hasMb) (then (f64.load offset=16 (local.get $mo))) (else (f64.const 0))))
+        ;; Missing values to the right (unseen ones follow the larger child); with missing values,
+        ;; "all values left" is a split too.
+        (call $scanSplits (local.get $off)
+          (if (result i32) (f64.gt (local.get $mn) (f64.const 0)) (then (local.get $nValue)) (else (i32.sub (local.get $nValue) (i32.const 1))))
+          (f64.const 0) (f64.const 0) (f64.const 0)
+          (if (result i32) (f64.eq (local.get $mn) (f64.const 0)) (then (i32.const 2)) (else (i32.const 1)))
+          (local.get $f) (local.get $G) (local.get $H) (local.get $N) (local.get $minSamples) (local.get $minHessian) (local.get $l2) (local.get $out))
+        ;; Missing values to the left.
+        (if (f64.gt (local.get $mn) (f64.const 0))
+          (then
+            (call $scanSplits (local.get $off) (i32.sub (local.get $nValue) (i32.const 1))
+              (f64.load (local.get $mo)) (f64.load offset=8 (local.get $mo)) (local.get $mn) (i32.const 0)
+              (local.get $f) (local.get $G) (local.get $H) (local.get $N) (local.get $minSamples) (local.get $minHessian) (local.get $l2) (local.get $out))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $feats))))
+
+  ;; splits.ts: scanSplits. $missing: 0 left, 1 right, 2 with the larger side.
+  (func $scanSplits
+    (param $off i32) (param $last i32) (param $g0 f64) (param $h0 f64) (param $n0 f64) (param $missing i32) (param $f i32)
+    (param $G f64) (param $H f64) (param $N f64) (param $minSamples f64) (param $minHessian f64) (param $l2 f64) (param $out i32)
+    (local $parent f64) (local $gl f64) (local $hl f64) (local $nl f64) (local $nr f64) (local $hr f64) (local $gr f64)
+    (local $gain f64) (local $best f64) (local $b i32) (local $o i32)
+    (local.set $parent (f64.div (f64.mul (local.get $G) (local.get $G)) (f64.add (local.get $H) (local.get $l2))))
+    (local.set $gl (local.get $g0))
+    (local.set $hl (local.get $h0))
+    (local.set $nl (local.get $n0))
+    (local.set $best (f64.load offset=24 (local.get $out)))
+    (local.set $o (local.get $off))
+    (block $done
+      (loop $bins
+        (br_if $done (i32.ge_s (local.get $b) (local.get $last)))
+        (if (f64.ne (f64.load offset=16 (local.get $o)) (f64.const 0))
+          (then
+            (local.set $gl (f64.add (local.get $gl) (f64.load (local.get $o))))
+            (local.set $hl (f64.add (local.get $hl) (f64.load offset=8 (local.get $o))))
+            (local.set $nl (f64.add (local.get $nl) (f64.load offset=16 (local.get $o))))
+            (local.set $nr (f64.sub (local.get $N) (local.get $nl)))
+            (local.set $hr (f64.sub (local.get $H) (local.get $hl)))
+            (if (i32.eqz
+                  (i32.or
+                    (i32.or (f64.lt (local.get $nl) (local.get $minSamples)) (f64.lt (local.get $nr) (local.get $minSamples)))
+                    (i32.or (f64.lt (local.get $hl) (local.get $minHessian)) (f64.lt (local.get $hr) (local.get $minHessian)))))
+              (then
+                (local.set $gr (f64.sub (local.get $G) (local.get $gl)))
+                (local.set $gain
+                  (f64.mul (f64.const 0.5)
+                    (f64.sub
+                      (f64.add
+                        (f64.div (f64.mul (local.get $gl) (local.get $gl)) (f64.add (local.get $hl) (local.get $l2)))
+                        (f64.div (f64.mul (local.get $gr) (local.get $gr)) (f64.add (local.get $hr) (local.get $l2))))
+                      (local.get $parent))))
+                (if (f64.gt (local.get $gain) (local.get $best))
+                  (then
+                    (local.set $best (local.get $gain))
+                    (f64.store (local.get $out) (f64.convert_i32_s (local.get $f)))
+                    (f64.store offset=8 (local.get $out) (f64.convert_i32_s (local.get $b)))
+                    (f64.store offset=16 (local.get $out)
+                      (f64.convert_i32_u
+                        (i32.or (i32.eqz (local.get $missing))
+                          (i32.and (i32.eq (local.get $missing) (i32.const 2)) (f64.ge (local.get $nl) (local.get $nr))))))
+                    (f64.store offset=24 (local.get $out) (local.get $gain))
+                    (f64.store offset=32 (local.get $out) (local.get $gl))
+                    (f64.store offset=40 (local.get $out) (local.get $hl))
+                    (f64.store offset=48 (local.get $out) (local.get $nl))))))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (local.set $o (i32.add (local.get $o) (i32.const 24)))
+        (br $bins))))
 )

@@ -75,7 +75,9 @@ export function sentRowsJson(body: string | undefined, rowCount: number): readon
   // A log line is one line.
   if (body === undefined || rowCount !== 1 || body.includes('\n') || body.includes('\r')) return undefined;
   let i = skipSpaces(body, 0);
-  if (body.charCodeAt(i) !== 0x7b || !body.startsWith('"rows"', (i = skipSpaces(body, i + 1)))) return undefined;
+  if (body.charCodeAt(i) !== 0x7b) return undefined;
+  i = skipSpaces(body, i + 1);
+  if (!body.startsWith('"rows"', i)) return undefined;
   i = skipSpaces(body, i + 6);
   if (body.charCodeAt(i) !== 0x3a) return undefined;
   i = skipSpaces(body, i + 1);

@@ -318,13 +318,18 @@ export class TreeGrower {
     const { featOff, size } = this.pool;
     const hist = this.pool.backing!;
     const p = this.data.nFeatures;
+    const kernels = this.arena ? histKernels(this.arena.memory) : null;
+    const sub = (d: number, a: number, b: number, n: number): void => {
+      if (kernels) kernels.combine(hist.byteOffset + d * 8, hist.byteOffset + a * 8, hist.byteOffset + b * 8, n, 1);
+      else subtractRange(hist, d, a, b, n);
+    };
     if (this.nTreeFeatures === p) {
-      subtractRange(hist, dst * size, parent * size, small * size, featOff[p]);
+      sub(dst * size, parent * size, small * size, featOff[p]);
       return;
     }
     for (let j = 0; j < this.nTreeFeatures; j++) {
       const f = this.features[j];
-      subtractRange(hist, dst * size + featOff[f], parent * size + featOff[f], small * size + featOff[f], featOff[f + 1] - featOff[f]);
+      sub(dst * size + featOff[f], parent * size + featOff[f], small * size + featOff[f], featOff[f + 1] - featOff[f]);
     }
   }
 

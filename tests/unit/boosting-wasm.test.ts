@@ -254,4 +254,26 @@ describe('boosting: WebAssembly kernels', () => {
     }
     assert.ok(found > 200, `splits found: ${found}`);
   });
+
+  it("the kernels' histogram sums and differences (chunks merged, the subtraction trick) are element by element", () => {
+    const rand = lcg(78);
+    const arena = new WasmArena();
+    const kernels = histKernels(arena.memory);
+    for (const n of [0, 1, 2, 7, 4563]) {
+      const a = arena.f64(n);
+      const b = arena.f64(n);
+      for (let j = 0; j < n; j++) {
+        a[j] = (rand() - 0.5) * 10 ** (12 * rand() - 6);
+        b[j] = (rand() - 0.5) * 10 ** (12 * rand() - 6);
+      }
+      const sum = Array.from(a, (x, j) => x + b[j]);
+      const difference = Array.from(a, (x, j) => x - b[j]);
+      const out = arena.f64(n + 1).fill(Number.NaN);
+      kernels.combine(out.byteOffset, a.byteOffset, b.byteOffset, n, 1);
+      assert.deepEqual(Array.from(out), [...difference, Number.NaN], `a - b, n = ${n}`);
+      // In place, as the merge does: a += b.
+      kernels.combine(a.byteOffset, a.byteOffset, b.byteOffset, n, 0);
+      assert.deepEqual(Array.from(a), sum, `a += b, n = ${n}`);
+    }
+  });
 });

@@ -107,6 +107,8 @@ export interface HistKernels {
   binaryGradients(y: number, scores: number, w: number, gh: number, rowValue: number, start: number, end: number): void;
   joinChunks(idx: number, tmp: number, chunkLeft: number, start: number, end: number, nChunks: number): number;
   zero(at: number, bytes: number): void;
+  /** dst = a + b (op 0) or a - b (op 1), n float64s. */
+  combine(dst: number, a: number, b: number, n: number, op: number): void;
   identity(idx: number, n: number): void;
   spreadLeaf(rowValue: number, idx: number, start: number, end: number, value: number): void;
   searchSplits(

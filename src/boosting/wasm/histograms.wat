@@ -386,4 +386,35 @@
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
         (local.set $o (i32.add (local.get $o) (i32.const 24)))
         (br $bins))))
+
+  ;; dst[j] = a[j] + b[j] (op 0) or a[j] - b[j] (op 1) for $n float64s (addresses $dst, $a, $b; dst may
+  ;; be a), two a step: the chunks' histograms added to a node's, the subtraction trick.
+  (func (export "combine") (param $dst i32) (param $a i32) (param $b i32) (param $n i32) (param $op i32)
+    (local $k i32) (local $pairs i32)
+    (local.set $pairs (i32.shl (i32.shr_u (local.get $n) (i32.const 1)) (i32.const 4)))
+    (if (local.get $op)
+      (then
+        (block $done
+          (loop $two
+            (br_if $done (i32.ge_u (local.get $k) (local.get $pairs)))
+            (v128.store (i32.add (local.get $dst) (local.get $k))
+              (f64x2.sub (v128.load (i32.add (local.get $a) (local.get $k))) (v128.load (i32.add (local.get $b) (local.get $k)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $two)))
+        (if (i32.and (local.get $n) (i32.const 1))
+          (then
+            (f64.store (i32.add (local.get $dst) (local.get $k))
+              (f64.sub (f64.load (i32.add (local.get $a) (local.get $k))) (f64.load (i32.add (local.get $b) (local.get $k))))))))
+      (else
+        (block $done
+          (loop $two
+            (br_if $done (i32.ge_u (local.get $k) (local.get $pairs)))
+            (v128.store (i32.add (local.get $dst) (local.get $k))
+              (f64x2.add (v128.load (i32.add (local.get $a) (local.get $k))) (v128.load (i32.add (local.get $b) (local.get $k)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $two)))
+        (if (i32.and (local.get $n) (i32.const 1))
+          (then
+            (f64.store (i32.add (local.get $dst) (local.get $k))
+              (f64.add (f64.load (i32.add (local.get $a) (local.get $k))) (f64.load (i32.add (local.get $b) (local.get $k))))))))))
 )

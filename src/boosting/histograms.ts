@@ -465,12 +465,11 @@ export function accumulateChunk(
 /** Adds the histograms of chunks 1 .. nChunks - 1 to the node's (b.hist at base), in chunk order. */
 export function addPartials(b: HistBuffers, base: number, nChunks: number): void {
   const size = b.featOff[b.featOff.length - 1];
-  const memory = b.rows.memory;
+  const kernels = b.rows.memory ? histKernels(b.rows.memory) : null;
+  const at = b.hist.byteOffset + base * 8;
   for (let c = 1; c < nChunks; c++) {
-    if (memory) {
-      const at = b.hist.byteOffset + base * 8;
-      histKernels(memory).combine(at, at, b.partials.byteOffset + (c - 1) * size * 8, size, 0);
-    } else addRange(b.hist, base, b.partials, (c - 1) * size, size);
+    if (kernels) kernels.combine(at, at, b.partials.byteOffset + (c - 1) * size * 8, size, 0);
+    else addRange(b.hist, base, b.partials, (c - 1) * size, size);
   }
 }
 

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { S3MysqlLogWriter } from '../src/monitoring/log-writer.ts';
 import { PredictionLog } from '../src/monitoring/prediction-log.ts';
-import { answerJson, logPrediction, sentRowsJson } from '../src/monitoring/records.ts';
+import { answerJson, logPrediction } from '../src/monitoring/records.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { createPool } from '../src/storage/mysql.ts';
 import { ArtifactStore } from '../src/storage/s3.ts';
@@ -93,10 +93,7 @@ async function window(logged: boolean, ms: number): Promise<Window> {
     const result = await server.predict({ modelName: model }, records);
     const requestId = predictionLog.requestId();
     const answer = answerJson(requestId, result);
-    logPrediction(predictionLog, requestId, records, result, performance.now() - t, {
-      predictions: answer.predictionJson,
-      features: sentRowsJson(body, records.length),
-    });
+    logPrediction(predictionLog, requestId, records, result, performance.now() - t, { predictions: answer.predictionJson, body });
     answered += answer.text.length;
     times.push(performance.now() - t);
     // Back to the event loop after each call, as a server does between requests: the log's

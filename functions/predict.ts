@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
-import { answerJson, logPrediction, sentRowsJson } from '../src/monitoring/records.ts';
+import { answerJson, logPrediction } from '../src/monitoring/records.ts';
 import { ALIASES } from '../src/registry/registry.ts';
 import { DEFAULT_DATASET, modelName, VersionNumber } from '../src/schemas.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
@@ -41,8 +41,8 @@ async function predict(event: HttpEvent): Promise<HttpResponse> {
   const log = getPredictionLog(server);
   const requestId = log.requestId();
   const answer = answerJson(requestId, result);
-  const features = sentRowsJson(event.isBase64Encoded ? undefined : (event.body ?? undefined), body.rows.length);
-  logPrediction(log, requestId, body.rows, result, performance.now() - started, { predictions: answer.predictionJson, features });
+  const sentBody = event.isBase64Encoded ? undefined : (event.body ?? undefined);
+  logPrediction(log, requestId, body.rows, result, performance.now() - started, { predictions: answer.predictionJson, body: sentBody });
   return jsonText(200, answer.text);
 }
 

@@ -352,9 +352,9 @@ describe('prediction log', () => {
     };
     const writers = [new MemoryWriter(), new MemoryWriter()];
     const requestId = formatRequestId('0123456789ab', 1);
-    for (const [i, features] of [sentRowsJson(body, 1), undefined].entries()) {
+    for (const [i, sentBody] of [body, undefined].entries()) {
       const log = new PredictionLog(writers[i], options());
-      logPrediction(log, requestId, rows, result, 1.5, { features });
+      logPrediction(log, requestId, rows, result, 1.5, { body: sentBody });
       await log.close();
     }
     const [sent, serialized] = writers.map((w) => w.batches.map((b) => logObjectText(b.key, b.body)).join(''));

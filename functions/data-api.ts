@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import { z } from 'zod';
-import { DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
+import { type ConfigKey, DEFAULT_DATA_API_SOURCES, resolveFromRepo } from '../src/config.ts';
 import { batchSettingsFor, COURSE_BAD_GROUP, COURSE_END_OF_DATA, GROUP_NUMBERS, serveBatch, restartGroup } from '../src/data-api/service.ts';
 import { DataSources } from '../src/data-api/sources.ts';
 import { InvalidInput, NoMoreBatches, NotFound, type PipelineError } from '../src/errors.ts';
@@ -30,6 +30,7 @@ function dataSources(): DataSources {
     specsDir: c.DATASET_SPECS_DIR,
     sources: { ...DEFAULT_DATA_API_SOURCES, ...c.DATA_API_SOURCES },
     resolve: resolveFromRepo,
+    settingNames: { defaultSource: 'DATA_API_DATASET_PATH' satisfies ConfigKey, sources: 'DATA_API_SOURCES' satisfies ConfigKey },
   });
   return sources;
 }

@@ -63,6 +63,14 @@ export class DataApiUnavailable extends PipelineError {
   override readonly status = 503;
 }
 
+/**
+ * The data API cannot read a dataset it is set up to serve (its file is missing, unreadable or not the
+ * spec's CSV): the deployment's settings need fixing, not the request.
+ */
+export class DatasetSourceUnavailable extends PipelineError {
+  override readonly status = 503;
+}
+
 /** The data API has served its last batch for this group. */
 export class NoMoreBatches extends PipelineError {
   override readonly status = 400;

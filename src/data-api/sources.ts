@@ -2,7 +2,7 @@
 // reads the config); nothing here reads the environment.
 import { loadDatasetRows } from '../dataset/layouts.ts';
 import { readDatasetSpecFile, type DatasetSpec } from '../dataset/spec.ts';
-import { NotFound } from '../errors.ts';
+import { DatasetSourceUnavailable, NotFound } from '../errors.ts';
 import { DATASET_NAME } from '../schemas.ts';
 
 export interface DataSourceSettings {
@@ -16,6 +16,8 @@ export interface DataSourceSettings {
   sources: Readonly<Record<string, string>>;
   /** Turns a configured path into a readable one (repo-relative paths → absolute). */
   resolve: (path: string) => string;
+  /** The names of the settings that give the default dataset's source and the others' (for error messages). */
+  settingNames: { defaultSource: string; sources: string };
 }
 
 export interface ServedDataset {
@@ -86,7 +88,18 @@ export class DataSources {
       });
     }
     const source = settings.resolve(configured);
-    return { spec, rows: shareValues(await loadDatasetRows(spec, source)), source };
+    const rows = await loadDatasetRows(spec, source).catch((error: unknown) => {
+      const setting = settings.sources[wanted] !== undefined ? settings.settingNames.sources : settings.settingNames.defaultSource;
+      const code = (error as { code?: unknown }).code;
+      const reason = code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      throw new DatasetSourceUnavailable(
+        `The data API cannot read dataset ${wanted} from ${source}: ${reason} (the ${setting} setting gives its path or URL)`,
+        {
+          cause: error,
+        },
+      );
+    });
+    return { spec, rows: shareValues(rows), source };
   }
 }
 

@@ -59,6 +59,21 @@ export function isEndOfData(text: string): boolean {
 }
 
 /**
+ * What an error answer says: its JSON `message` (or `detail`) whole, up to 1000 characters (ours names a
+ * missing dataset file and the setting that gives it), else the start of the body.
+ */
+function errorText(text: string): string {
+  let said: unknown;
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (typeof body === 'object' && body !== null) said = (body as { message?: unknown }).message ?? (body as { detail?: unknown }).detail;
+  } catch {
+    // not JSON: a proxy's page, plain text
+  }
+  return typeof said === 'string' ? said.slice(0, 1000) : text.slice(0, 200);
+}
+
+/**
  * Calls the data API once for a batch of `dataset` (sent as the `dataset` query parameter), mapping
  * every way it can fail onto a named error.
  */
@@ -83,7 +98,7 @@ export async function requestBatch(baseUrl: string, groupNumber: number, timeout
   }
   // 5xx, and 408/429 (timed out, throttled), say "try again later".
   if (response.status >= 500 || response.status === 408 || response.status === 429) {
-    throw new DataApiUnavailable(`Data API answered ${response.status}: ${text.slice(0, 200)}`);
+    throw new DataApiUnavailable(`Data API answered ${response.status}: ${errorText(text)}`);
   }
   if (response.status === 400 && isEndOfData(text)) {
     throw new NoMoreBatches(`Data API has no more batches for group ${groupNumber}: ${text.slice(0, 300)}`);

@@ -113,6 +113,8 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
         DATA_API_BATCH_INTERVAL_SECONDS: String(INTERVAL_S),
         DATA_API_SAMPLE_SIZE: '50',
         TRAIN_WORKERS: '1',
+        // A dataset whose file is not there (a clone without ../shared/data, a mistyped path).
+        DATA_API_SOURCES: JSON.stringify({ diabetes: path.join(tmp, 'absent', 'diabetic_data.csv.gz') }),
       },
     });
     await stack.start();
@@ -144,6 +146,15 @@ describe('course compatibility, both ways (embedded stack, a stand-in of the cou
       const first = await get(`${base}/data?group_number=2`);
       assert.equal((first.body as { batch_number: number }).batch_number, 1, base);
     }
+  });
+
+  test('a dataset whose file is missing is a 503 that names the file and the setting, not an internal error', async () => {
+    const r = await get(`${stack.baseUrl}/data?group_number=1&dataset=diabetes`);
+    assert.equal(r.status, 503);
+    const body = r.body as { error: string; message: string };
+    assert.equal(body.error, 'DatasetSourceUnavailable');
+    assert.ok(body.message.includes(path.join(tmp, 'absent', 'diabetic_data.csv.gz')), body.message);
+    assert.match(body.message, /DATA_API_SOURCES/);
   });
 
   test("a group outside the course's 1..10 is a 400 with a detail, on our API as on the course's", async () => {

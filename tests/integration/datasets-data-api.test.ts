@@ -1,13 +1,18 @@
 import assert from 'node:assert/strict';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { currentBatch, restartGroup, serveBatch } from '../../src/data-api/service.ts';
 import { DataSources } from '../../src/data-api/sources.ts';
 import { resolveFromRepo } from '../../src/config.ts';
+import type { PipelineError } from '../../src/errors.ts';
 import { createPool, dropDatabase, ensureDatabase, migrate, type Pool } from '../../src/storage/mysql.ts';
 import { schemaStatements } from '../../src/storage/schema.ts';
 import { covertypePath, testMysql } from '../helpers/env.ts';
 
 const settings = testMysql('dsapi');
+const settingNames = { defaultSource: 'DATA_API_DATASET_PATH', sources: 'DATA_API_SOURCES' };
 let pool: Pool;
 const t0 = new Date('2026-01-01T00:00:00Z');
 const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
@@ -84,6 +89,7 @@ describe('data API: per-dataset group state and sources', () => {
       specsDir: 'datasets',
       sources: { bodyfat: '../shared/data/bodyfat/bodyfat.csv', nospec: 'x.csv' },
       resolve: resolveFromRepo,
+      settingNames,
     });
     assert.equal(await sources.defaultName(), 'covertype');
     assert.deepEqual(await sources.names(), ['covertype', 'bodyfat', 'nospec']);
@@ -98,5 +104,29 @@ describe('data API: per-dataset group state and sources', () => {
       (e: Error) => e.name === 'NotFound' && /no dataset named iris \(it serves: covertype, bodyfat, nospec\)/.test(e.message),
     );
     await assert.rejects(sources.dataset('nospec'), (e: Error) => e.name === 'NotFound' && /no spec datasets\/nospec\.spec\.json/.test(e.message));
+  });
+
+  test('sources: a dataset whose file is missing is a DatasetSourceUnavailable naming the path and the setting, tried again next time', async () => {
+    const missing = path.join(os.tmpdir(), `mlops-missing-${process.pid}`, 'covertype.csv.gz');
+    const sources = new DataSources({
+      defaultSpecPath: 'datasets/covertype.spec.json',
+      defaultSourcePath: missing,
+      specsDir: 'datasets',
+      sources: { bodyfat: `${missing}-bodyfat.csv` },
+      resolve: resolveFromRepo,
+      settingNames,
+    });
+    const named = (setting: string, file: string) => (e: Error) =>
+      e.name === 'DatasetSourceUnavailable' && (e as PipelineError).status === 503 && e.message.includes(file) && e.message.includes(`the ${setting} setting`);
+    await assert.rejects(sources.dataset(), named('DATA_API_DATASET_PATH', missing));
+    await assert.rejects(sources.dataset('bodyfat'), named('DATA_API_SOURCES', `${missing}-bodyfat.csv`));
+    // Once the file is there, the next request loads it (a failed load is not kept).
+    await mkdir(path.dirname(missing), { recursive: true });
+    try {
+      await writeFile(`${missing}-bodyfat.csv`, await readFile(resolveFromRepo('../shared/data/bodyfat/bodyfat.csv')));
+      assert.equal((await sources.dataset('bodyfat')).rows.length, 252);
+    } finally {
+      await rm(path.dirname(missing), { recursive: true, force: true });
+    }
   });
 });

@@ -60,6 +60,19 @@ describe('fetch against a faulty data API (real HTTP server, real MySQL)', { tim
     ['HTTP 500', { kind: 'text', status: 500, text: 'Internal Server Error' }, /answered 500/],
     ['HTTP 502 from a proxy', { kind: 'text', status: 502, text: '<html>Bad Gateway</html>', contentType: 'text/html' }, /answered 502/],
     ['HTTP 503', { kind: 'json', status: 503, body: { message: 'Service Unavailable' } }, /answered 503/],
+    [
+      "HTTP 503 from our data API missing its dataset file: the whole message, not the body's first 200 characters",
+      {
+        kind: 'json',
+        status: 503,
+        body: {
+          detail: `The data API cannot read dataset covertype from /${'very-long-folder/'.repeat(12)}covertype.csv.gz: no such file (the DATA_API_DATASET_PATH setting gives its path or URL)`,
+          error: 'DatasetSourceUnavailable',
+          message: `The data API cannot read dataset covertype from /${'very-long-folder/'.repeat(12)}covertype.csv.gz: no such file (the DATA_API_DATASET_PATH setting gives its path or URL)`,
+        },
+      },
+      /answered 503: The data API cannot read dataset covertype from .*covertype\.csv\.gz: no such file \(the DATA_API_DATASET_PATH setting gives its path or URL\)$/,
+    ],
     ['HTTP 429 (throttled)', { kind: 'json', status: 429, body: { message: 'Too Many Requests' } }, /answered 429/],
     [
       'malformed JSON',

@@ -1,19 +1,20 @@
-// Clients that alternate their requests between two servers (bench:predict-log's stacks with the
-// log on and off), each client one request in flight at a time, in a process of its own. The
-// machine's speed, which moves by tens of percent from one second to the next on a shared machine,
-// moves both sides' latencies alike when their requests alternate, where rounds of seconds taken in
-// turn see different machines. At one client a server's throughput is the inverse of its latency;
-// with more clients both servers share the cores, each answering as many requests as the other, and
-// the ratio of their mean latencies is the ratio of the work (time) each request costs its server:
-// either way 1 - (mean latency off / mean latency on) is the throughput overhead. Each client's pairs
-// of requests alternate which side goes first.
-//   node bench/alternating-client.ts @<file holding {urls: {on, off}, bodies, connections, seconds, windowSeconds}>
+// Clients that alternate their requests between servers (bench:predict-log's stacks: the log on, the
+// log off, and a second log-off stack as the run's control), each client one request in flight at a
+// time, in a process of its own. The machine's speed, which moves by tens of percent from one second
+// to the next on a shared machine, moves every side's latency alike when their requests alternate,
+// where rounds of seconds taken in turn see different machines. At one client a server's throughput is
+// the inverse of its latency; with more clients the servers share the cores, each answering as many
+// requests as the others, and the ratio of their mean latencies is the ratio of the work (time) each
+// request costs its server: either way 1 - (mean latency off / mean latency on) is the throughput
+// overhead, and the same figure for the two servers that both log nothing is the noise of this run.
+// Each client's turns rotate which side goes first.
+//   node bench/alternating-client.ts @<file holding {urls: {<side>: url, ...}, bodies, connections, seconds, windowSeconds}>
 // Prints one JSON line: per window each side's requests and summed latency (ms), and each side's p50
 // and p99 over the run (ms).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
-type Side = 'on' | 'off';
+type Side = string;
 interface Options {
   urls: Record<Side, string>;
   bodies: string[];
@@ -21,15 +22,13 @@ interface Options {
   seconds: number;
   windowSeconds: number;
 }
-export interface AlternatingWindow {
-  on: { requests: number; ms: number };
-  off: { requests: number; ms: number };
-}
+/** One window's requests and summed latency (ms), by side. */
+export type AlternatingWindow = Record<Side, { requests: number; ms: number }>;
 
 const arg = process.argv[2] ?? '';
 const options = JSON.parse(readFileSync(arg.startsWith('@') ? arg.slice(1) : arg, 'utf8')) as Options;
-const agent = () => new http.Agent({ keepAlive: true, maxSockets: options.connections });
-const agents: Record<Side, http.Agent> = { on: agent(), off: agent() };
+const sides = Object.keys(options.urls);
+const agents = Object.fromEntries(sides.map((side) => [side, new http.Agent({ keepAlive: true, maxSockets: options.connections })]));
 
 /** POSTs a body, reads the whole answer; rejects on anything but 200. */
 function post(side: Side, body: string): Promise<void> {
@@ -49,37 +48,33 @@ function post(side: Side, body: string): Promise<void> {
   });
 }
 
-const latencies: Record<Side, number[]> = { on: [], off: [] };
+const latencies: Record<Side, number[]> = Object.fromEntries(sides.map((side) => [side, []]));
 const windows: AlternatingWindow[] = [];
 const started = performance.now();
 let next = 0;
-/** One client: pairs of requests, the same body to each side, until the time is up. */
+/** One client: turns of one request to each side, the same body, until the time is up. */
 async function client(first: number): Promise<void> {
-  for (let pair = first; performance.now() - started < options.seconds * 1000; pair++) {
+  for (let turn = first; performance.now() - started < options.seconds * 1000; turn++) {
     const body = options.bodies[next++ % options.bodies.length];
-    for (const side of (pair % 2 === 0 ? ['on', 'off'] : ['off', 'on']) as Side[]) {
+    for (let k = 0; k < sides.length; k++) {
+      const side = sides[(turn + k) % sides.length];
       const t = performance.now();
       await post(side, body);
       const ms = performance.now() - t;
       const w = Math.floor((t - started) / (options.windowSeconds * 1000));
-      windows[w] ??= { on: { requests: 0, ms: 0 }, off: { requests: 0, ms: 0 } };
+      windows[w] ??= Object.fromEntries(sides.map((s) => [s, { requests: 0, ms: 0 }]));
       windows[w][side].requests++;
       windows[w][side].ms += ms;
       latencies[side].push(ms);
     }
   }
 }
-// Half the clients start with each side.
+// The clients start evenly on each side.
 await Promise.all(Array.from({ length: options.connections }, (_, c) => client(c)));
 for (const a of Object.values(agents)) a.destroy();
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return Math.round(s[Math.min(s.length - 1, Math.floor(q * s.length))] * 1000) / 1000;
 };
-console.log(
-  JSON.stringify({
-    windows,
-    p50_ms: { on: quantile(latencies.on, 0.5), off: quantile(latencies.off, 0.5) },
-    p99_ms: { on: quantile(latencies.on, 0.99), off: quantile(latencies.off, 0.99) },
-  }),
-);
+const bySide = (q: number) => Object.fromEntries(sides.map((side) => [side, quantile(latencies[side], q)]));
+console.log(JSON.stringify({ windows, p50_ms: bySide(0.5), p99_ms: bySide(0.99) }));

@@ -13,9 +13,11 @@
 //   generator; and the log's PUTs per second. The machine's noise at this level is larger than the
 //   goal: read the spreads before the medians.
 // - Alternating (bench/alternating-client.ts, a process of its own): 1, 10 and 50 clients, each sending
-//   its requests to the two stacks in turn, for a fixed duration cut into 1 s windows: both sides see the
+//   its requests to the stacks in turn, for a fixed duration cut into 1 s windows: every side sees the
 //   same machine at the same moments, and 1 - (mean latency off / mean latency on) is the throughput
 //   overhead (the figure the goal is judged by: the rounds above see different moments of the machine).
+//   A third stack, log off too, takes its turn as well (the control): the same figure for it against
+//   "off" is what this run reads with no difference at all.
 // - In-process (bench/prediction-log-in-process.ts, a process of its own): the handler's work per request
 //   (ModelServer.predict, request id, answer JSON, logPrediction) into a real log (S3 + MySQL writer,
 //   background flushes) that samples every request against one that samples none, alternating
@@ -259,7 +261,11 @@ const stacks = {
   on: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: A_A ? '0' : '1' }, log }),
   // The same database and S3 files: the same champion (the "off" side writes nothing there).
   off: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' } }),
+  // A second log-off stack, loaded with the others by the alternating clients: "off" against it, at the
+  // same moments, is what the figure reads with no difference at all (this run's noise).
+  control: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' } }),
 };
+type Side = keyof typeof stacks;
 
 try {
   await trainer.start();
@@ -268,6 +274,7 @@ try {
   await trainer.stop();
   await stacks.on.start();
   await stacks.off.start();
+  if (ALTERNATING_CONCURRENCY.length > 0) await stacks.control.start();
 
   const spec = await readDatasetSpecFile(resolveFromRepo('datasets/covertype.spec.json'));
   const all = await loadDatasetRows(spec, covertypePath);
@@ -336,14 +343,15 @@ try {
       );
   }
 
-  // Clients whose requests alternate between the two sides: see bench/alternating-client.ts.
+  // Clients whose requests alternate between the sides: see bench/alternating-client.ts.
   const alternating: Record<string, unknown>[] = [];
+  const alternatingSides: Side[] = ['on', 'off', 'control'];
   for (const c of ALTERNATING_CONCURRENCY) {
     const file = path.join(work, 'alternating-options.json');
     await writeFile(
       file,
       JSON.stringify({
-        urls: { on: `${stacks.on.baseUrl}/predict`, off: `${stacks.off.baseUrl}/predict` },
+        urls: Object.fromEntries(alternatingSides.map((side) => [side, `${stacks[side].baseUrl}/predict`])),
         bodies,
         connections: c,
         seconds: ALTERNATING_SECONDS,
@@ -351,15 +359,17 @@ try {
       }),
     );
     // Each side's gateway CPU over the same seconds: per answered request, by thread.
-    const gateways = { on: stacks.on.httpApiPid ?? 0, off: stacks.off.httpApiPid ?? 0 };
-    const before = { on: await threadMicros(gateways.on), off: await threadMicros(gateways.off) };
-    const a = await childJson<{ windows: (AlternatingWindow | null)[]; p50_ms: Record<'on' | 'off', number>; p99_ms: Record<'on' | 'off', number> }>(
+    const gateways = Object.fromEntries(alternatingSides.map((side) => [side, stacks[side].httpApiPid ?? 0])) as Record<Side, number>;
+    const threadsBySide = async () =>
+      Object.fromEntries(await Promise.all(alternatingSides.map(async (side) => [side, await threadMicros(gateways[side])] as const)));
+    const before = await threadsBySide();
+    const a = await childJson<{ windows: (AlternatingWindow | null)[]; p50_ms: Record<Side, number>; p99_ms: Record<Side, number> }>(
       'bench/alternating-client.ts',
       [`@${file}`],
     );
-    const after = { on: await threadMicros(gateways.on), off: await threadMicros(gateways.off) };
-    const answered = (side: 'on' | 'off') => a.windows.reduce((n, w) => n + (w ? w[side].requests : 0), 0);
-    const gatewayCpu = (side: 'on' | 'off') => {
+    const after = await threadsBySide();
+    const answered = (side: Side) => a.windows.reduce((n, w) => n + (w ? w[side].requests : 0), 0);
+    const gatewayCpu = (side: Side) => {
       const use = [...after[side]].map(([tid, us]) => [tid, (us - (before[side].get(tid) ?? 0)) / answered(side)] as const);
       const main = use.find(([tid]) => tid === gateways[side])?.[1] ?? 0;
       const others = use.filter(([tid]) => tid !== gateways[side]).map(([, us]) => us);
@@ -372,29 +382,42 @@ try {
           .map(Math.round),
       };
     };
-    const cpu = { on: gatewayCpu('on'), off: gatewayCpu('off') };
-    const overhead = (w: AlternatingWindow) => Math.round((1 - w.off.ms / w.off.requests / (w.on.ms / w.on.requests)) * 1000) / 10;
-    const full = a.windows.filter((w): w is AlternatingWindow => w !== null && w.on.requests > 0 && w.off.requests > 0);
-    const sum = (side: 'on' | 'off') => ({ requests: full.reduce((n, w) => n + w[side].requests, 0), ms: full.reduce((n, w) => n + w[side].ms, 0) });
-    const total = { on: sum('on'), off: sum('off') };
-    const perWindow = full.map(overhead);
-    const meanMs = (side: 'on' | 'off') => Math.round((total[side].ms / total[side].requests) * 1000) / 1000;
-    alternating.push({
+    const cpu = Object.fromEntries(alternatingSides.map((side) => [side, gatewayCpu(side)])) as Record<Side, ReturnType<typeof gatewayCpu>>;
+    /** 1 − mean latency of `base` / mean latency of `side`, in %: what `side` costs more than `base`. */
+    const overhead = (w: AlternatingWindow, side: Side, base: Side = 'off') =>
+      Math.round((1 - w[base].ms / w[base].requests / (w[side].ms / w[side].requests)) * 1000) / 10;
+    const full = a.windows.filter((w): w is AlternatingWindow => w !== null && alternatingSides.every((side) => w[side].requests > 0));
+    const total = Object.fromEntries(
+      alternatingSides.map((side) => [side, { requests: full.reduce((n, w) => n + w[side].requests, 0), ms: full.reduce((n, w) => n + w[side].ms, 0) }]),
+    ) as AlternatingWindow;
+    const byWindow = (side: Side) => {
+      const xs = full.map((w) => overhead(w, side));
+      return { median: Math.round(median(xs) * 10) / 10, range: spread(xs) };
+    };
+    const meanMs = (side: Side) => Math.round((total[side].ms / total[side].requests) * 1000) / 1000;
+    const p99Overhead = (side: Side) => Math.round((a.p99_ms[side] - a.p99_ms.off) * 1000) / 1000;
+    const row = {
       concurrency: c,
       seconds: ALTERNATING_SECONDS,
       window_seconds: 1,
-      requests: { on: total.on.requests, off: total.off.requests },
-      mean_latency_ms: { on: meanMs('on'), off: meanMs('off') },
-      throughput_overhead_pct: overhead(total),
-      throughput_overhead_pct_by_window: { median: Math.round(median(perWindow) * 10) / 10, range: spread(perWindow) },
+      requests: Object.fromEntries(alternatingSides.map((side) => [side, total[side].requests])),
+      mean_latency_ms: Object.fromEntries(alternatingSides.map((side) => [side, meanMs(side)])),
+      throughput_overhead_pct: overhead(total, 'on'),
+      throughput_overhead_pct_by_window: byWindow('on'),
       p50_ms: a.p50_ms,
       p99_ms: a.p99_ms,
-      p99_overhead_ms: Math.round((a.p99_ms.on - a.p99_ms.off) * 1000) / 1000,
+      p99_overhead_ms: p99Overhead('on'),
+      // The control stack logs nothing either: the same figures read with no difference, at the same moments.
+      control_throughput_overhead_pct: overhead(total, 'control'),
+      control_throughput_overhead_pct_by_window: byWindow('control'),
+      control_p99_overhead_ms: p99Overhead('control'),
       gateway_cpu_us_per_request: cpu,
       windows: full,
-    });
+    };
+    alternating.push(row);
+    const threads = (side: Side) => `${cpu[side].total} (main ${cpu[side].main} | ${cpu[side].others.join(' ')})`;
     log(
-      `alternating, ${c} client(s), ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} requests, mean latency on ${meanMs('on')} ms off ${meanMs('off')} ms: throughput overhead ${overhead(total)} % (per 1 s window: median ${median(perWindow).toFixed(1)} % [${spread(perWindow)}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} ms; gateway CPU µs/request on ${cpu.on.total} (main ${cpu.on.main} | ${cpu.on.others.join(' ')}) off ${cpu.off.total} (main ${cpu.off.main} | ${cpu.off.others.join(' ')})`,
+      `alternating, ${c} client(s), ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} / ${total.control.requests} requests, mean latency on ${meanMs('on')} off ${meanMs('off')} control ${meanMs('control')} ms: throughput overhead ${row.throughput_overhead_pct} % (per 1 s window: median ${row.throughput_overhead_pct_by_window.median} % [${row.throughput_overhead_pct_by_window.range}]), control ${row.control_throughput_overhead_pct} % (${row.control_throughput_overhead_pct_by_window.median} % [${row.control_throughput_overhead_pct_by_window.range}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} control ${a.p99_ms.control} ms; gateway CPU µs/request on ${threads('on')} off ${threads('off')} control ${threads('control')}`,
     );
   }
 
@@ -502,6 +525,7 @@ try {
   }
 } finally {
   await trainer.stop();
+  await stacks.control.stop();
   await stacks.off.stop();
   await stacks.on.stop();
   await dropDatabase(mysql).catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { Prediction } from '../serving/model-server.ts';
-import type { PredictionLog, PredictionRecord, RequestRecords } from './prediction-log.ts';
+import { predictionJson, type PredictionLog, type PredictionRecord, type RequestRecords } from './prediction-log.ts';
 
 /**
  * A time in ISO form (`Date.prototype.toISOString`'s text), for times that come in order: the date and
@@ -131,11 +131,11 @@ function isOneObject(text: string, from: number, to: number): boolean {
  * row's prediction JSON, which the log then reuses (`predictionJson`): the numbers are written once.
  */
 export function answerJson(requestId: string, result: Prediction): { text: string; predictionJson: string[] } {
-  const predictionJson = result.predictions.map((p) => JSON.stringify(p));
+  const rows = result.predictions.map(predictionJson);
   const { model, predictions: _, ...rest } = result;
   const more = JSON.stringify(rest);
-  const text = `{"request_id":${JSON.stringify(requestId)},"model":${JSON.stringify(model)},"predictions":[${predictionJson.join(',')}]${more.length > 2 ? `,${more.slice(1, -1)}` : ''}}`;
-  return { text, predictionJson };
+  const text = `{"request_id":${JSON.stringify(requestId)},"model":${JSON.stringify(model)},"predictions":[${rows.join(',')}]${more.length > 2 ? `,${more.slice(1, -1)}` : ''}}`;
+  return { text, predictionJson: rows };
 }
 
 /** What the log can reuse of a predict request's text: its body as sent, its answer's predictions (answerJson). */

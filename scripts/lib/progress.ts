@@ -67,6 +67,8 @@ const stateOf = (event: LoggedEvent): { type?: unknown; output?: unknown } => (e
 export function progressPrinter(print: (line: string) => void): (event: LoggedEvent) => void {
   const entered = new Map<string, number>();
   const types = new Map<string, string>();
+  /** States left through a Catch: their output is the error's, not a result to show. */
+  const caught = new Set<string>();
   let start: number | null = null;
   return (event) => {
     const at = Date.parse(event.at);
@@ -84,6 +86,7 @@ export function progressPrinter(print: (line: string) => void): (event: LoggedEv
         const type = String(stateOf(event).type ?? '');
         entered.set(label(event), at);
         types.set(label(event), type);
+        caught.delete(label(event));
         if (shown.has(type)) print(`${t}  ▶ ${label(event)}`);
         break;
       }
@@ -91,6 +94,10 @@ export function progressPrinter(print: (line: string) => void): (event: LoggedEv
         const type = types.get(label(event)) ?? String(stateOf(event).type ?? '');
         if (!shown.has(type)) break;
         const took = ((at - (entered.get(label(event)) ?? at)) / 1000).toFixed(1);
+        if (caught.has(label(event))) {
+          print(`${t}  ✗ ${label(event)} (${took}s)  failed; its Catch goes on`);
+          break;
+        }
         const detail = keyOutputs(event.stateName ?? '', stateOf(event).output);
         print(`${t}  ✓ ${label(event)} (${took}s)${detail ? `  ${detail}` : ''}`);
         break;
@@ -102,6 +109,7 @@ export function progressPrinter(print: (line: string) => void): (event: LoggedEv
         print(`${t}  ✗ ${label(event)}: ${String(event.payload.Error)}: ${cause(event.payload.Cause)}`);
         break;
       case 'StateCaught':
+        caught.add(label(event));
         print(`${t}  → ${label(event)} error caught, going on`);
         break;
       case 'ExecutionSucceeded':

@@ -1,8 +1,8 @@
 // The in-process half of bench/prediction-log.ts, in a process of its own: what the predict handler
 // (functions/predict.ts) does per request after validating the body — ModelServer.predict, a request id,
-// the answer's JSON (answerJson), logPrediction with the answer's prediction JSON and the sent row's text — into a log that
-// samples every request (S3 + MySQL writer, background flushes) or none (rate 0: what the handler does
-// with the log off), in alternating fixed-duration windows. Both sides do the same non-log work, so the
+// the answer's JSON (answerJson), logPrediction with the answer's prediction JSON and the body's text —
+// into a log that samples every request (S3 + MySQL writer, background flushes) or none (rate 0: what
+// the handler does with the log off), in alternating fixed-duration windows. Both sides do the same non-log work, so the
 // difference is the log's. (Until 2026-12-02 the off side left out the request id and the answer, and
 // the on side wrote the probabilities anew: ~+16 µs per one-row call against the handler's ~+6.) Its own process so that the S3 server (s3rver, in
 // the parent) and the parent's heap (the dataset, the stacks) are not measured with it: what is left

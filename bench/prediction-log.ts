@@ -345,7 +345,7 @@ try {
 
   // Clients whose requests alternate between the sides: see bench/alternating-client.ts.
   const alternating: Record<string, unknown>[] = [];
-  const alternatingSides: Side[] = ['on', 'off', 'control'];
+  const alternatingSides = Object.keys(stacks) as Side[];
   // The same warm-up for every side (the control has not served the rounds above: cold, it read 12 %
   // slower than "off" at one client).
   if (ALTERNATING_CONCURRENCY.length > 0) for (const side of alternatingSides) await load(stacks[side], bodies, Math.max(...ALTERNATING_CONCURRENCY), 3);

@@ -26,14 +26,6 @@ export function isoTime(ms: number): string {
   return lastIso;
 }
 
-/** JSON texts of a request that the log can write as they are instead of serializing again. */
-export interface RequestJson {
-  /** Each row's prediction as the answer wrote it (answerJson). */
-  predictions?: readonly string[];
-  /** Each row's features as the client sent them (sentRowsJson). */
-  features?: readonly string[];
-}
-
 /**
  * What the log keeps of one answered request, one record per row (prediction-log.ts's requestRecords):
  * the row as sent (it validated, so it holds the features), the champion's (or asked-for version's)
@@ -45,7 +37,7 @@ export function requestLog(
   result: Prediction,
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
-  json: RequestJson = {},
+  json: Pick<RequestRecords, 'predictionJson' | 'featuresJson'> = {},
 ): RequestRecords {
   const { name, version, alias } = result.model;
   return {
@@ -58,8 +50,8 @@ export function requestLog(
     latency_ms: Math.round(latencyMs * 1000) / 1000,
     features: rows,
     predictions: result.predictions,
-    ...(json.predictions ? { predictionJson: json.predictions } : {}),
-    ...(json.features ? { featuresJson: json.features } : {}),
+    ...(json.predictionJson ? { predictionJson: json.predictionJson } : {}),
+    ...(json.featuresJson ? { featuresJson: json.featuresJson } : {}),
   };
 }
 
@@ -93,7 +85,7 @@ export function sentRowsJson(body: string | undefined, rowCount: number): readon
   // character by character scan (~0.7 µs for a Covertype row) is left for rows that hold one.
   if (from >= to || body.charCodeAt(from) !== 0x7b || body.charCodeAt(to - 1) !== 0x7d) return undefined;
   const closes = body.indexOf(']', from);
-  return closes >= to || isOneObject(body, from, to) ? [body.slice(from, to)] : undefined;
+  return closes >= to || closesAtEnd(body, from, to) ? [body.slice(from, to)] : undefined;
 }
 
 /** The first position from i that is not a space or a tab. */
@@ -108,9 +100,11 @@ function spacesBefore(text: string, end: number): number {
   return end;
 }
 
-/** Whether text[from, to), part of a valid JSON text, is one object: the brace it opens closes at its end. */
-function isOneObject(text: string, from: number, to: number): boolean {
-  if (text.charCodeAt(from) !== 0x7b || text.charCodeAt(to - 1) !== 0x7d) return false;
+/**
+ * Whether text[from, to), part of a valid JSON text that opens with `{` and ends with `}` there, is one
+ * object: the brace it opens closes at its end.
+ */
+function closesAtEnd(text: string, from: number, to: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = from; i < to; i++) {
@@ -155,8 +149,8 @@ export function logPrediction(
 ): void {
   if (!log.sampled()) return;
   try {
-    const features = sentRowsJson(sent.body, rows.length);
-    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', { predictions: sent.predictions, features }));
+    const featuresJson = sentRowsJson(sent.body, rows.length);
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', { predictionJson: sent.predictions, featuresJson }));
   } catch {
     // logging must never fail a prediction
   }

@@ -43,18 +43,22 @@ const BatchBody = z.object({
 /** Lower case, without accents: the course's API has been seen with and without the accent of "mínima". */
 const plain = (text: string) => text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().trim();
 
+/** The fields of a body that is a JSON object; none for anything else (a proxy's page, plain text). */
+function jsonFields(text: string): Record<string, unknown> {
+  try {
+    const body = JSON.parse(text) as unknown;
+    return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 /**
  * Whether a 400 body is the data API's end of data: the course's `{"detail": COURSE_END_OF_DATA}`, or
  * ours, which also names the error.
  */
 export function isEndOfData(text: string): boolean {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return false;
-  }
-  const { detail, error } = (typeof body === 'object' && body !== null ? body : {}) as { detail?: unknown; error?: unknown };
+  const { detail, error } = jsonFields(text);
   return error === 'NoMoreBatches' || (typeof detail === 'string' && plain(detail) === plain(COURSE_END_OF_DATA));
 }
 
@@ -63,13 +67,8 @@ export function isEndOfData(text: string): boolean {
  * missing dataset file and the setting that gives it), else the start of the body.
  */
 function errorText(text: string): string {
-  let said: unknown;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (typeof body === 'object' && body !== null) said = (body as { message?: unknown }).message ?? (body as { detail?: unknown }).detail;
-  } catch {
-    // not JSON: a proxy's page, plain text
-  }
+  const { message, detail } = jsonFields(text);
+  const said = message ?? detail;
   return typeof said === 'string' ? said.slice(0, 1000) : text.slice(0, 200);
 }
 

@@ -340,7 +340,12 @@ function contextJson(r: Pick<PredictionRecord, 'ts' | 'model' | 'model_version' 
   const c = lastContext;
   if (r.ts === c.ts && r.model === c.model && r.model_version === c.model_version && r.alias === c.alias && r.source === c.source) return c.json;
   const json = `"ts":${JSON.stringify(r.ts)},"model":${jsonKey(r.model)},"model_version":${jsonNumber(r.model_version)},"alias":${r.alias === null ? 'null' : jsonKey(r.alias)},"source":${jsonKey(r.source)}`;
-  Object.assign(c, { ts: r.ts, model: r.model, model_version: r.model_version, alias: r.alias, source: r.source, json });
+  c.ts = r.ts;
+  c.model = r.model;
+  c.model_version = r.model_version;
+  c.alias = r.alias;
+  c.source = r.source;
+  c.json = json;
   return json;
 }
 

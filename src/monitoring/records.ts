@@ -38,11 +38,13 @@ export function requestLog(
   latencyMs: number,
   source: PredictionRecord['source'] = 'api',
   json: Pick<RequestRecords, 'predictionJson' | 'featuresJson'> = {},
+  /** When it was answered (epoch ms). */
+  at = Date.now(),
 ): RequestRecords {
   const { name, version, alias } = result.model;
   return {
     request_id: requestId,
-    ts: isoTime(Date.now()),
+    ts: isoTime(at),
     model: name,
     model_version: version,
     alias,
@@ -139,7 +141,10 @@ export interface SentRequest {
   predictions?: readonly string[];
 }
 
-/** Logs a request's rows when the log samples it (nothing else done when not); never throws into the request. */
+/**
+ * Logs a request's rows when the log samples it (nothing else done when not), soon (`addRequestSoon`): the
+ * request's objects and texts are kept until then, never changed. Never throws into the request.
+ */
 export function logPrediction(
   log: PredictionLog,
   requestId: string,
@@ -149,10 +154,9 @@ export function logPrediction(
   sent: SentRequest = {},
 ): void {
   if (!log.sampled()) return;
-  try {
+  const at = Date.now();
+  log.addRequestSoon(rows.length, () => {
     const featuresJson = sentRowsJson(sent.body, rows.length);
-    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', { predictionJson: sent.predictions, featuresJson }));
-  } catch {
-    // logging must never fail a prediction
-  }
+    log.addRequest(requestLog(requestId, rows, result, latencyMs, 'api', { predictionJson: sent.predictions, featuresJson }, at));
+  });
 }

@@ -364,6 +364,31 @@ describe('prediction log', () => {
     assert.deepEqual(record(sent), record(serialized));
   });
 
+  it("queues answered requests in a long-lived process: their time is the answer's, none is lost on close, a failure counts as a drop", async () => {
+    const result: Prediction = {
+      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
+      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
+    };
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options({ background: true }));
+    const answeredBy = Date.now();
+    for (let i = 0; i < 3; i++) logPrediction(log, log.requestId(), [{ Elevation: 2000 + i }], result, 1.5);
+    // Added later than answered: the records keep the time they were answered at.
+    await new Promise((r) => setTimeout(r, 30));
+    log.addRequestSoon(1, () => {
+      throw new Error('cannot make its records');
+    });
+    const stats = await log.close();
+    assert.equal(stats.written, 3);
+    assert.equal(stats.dropped, 1);
+    const lines = writer.lines();
+    assert.deepEqual(
+      lines.map((l) => (l.features as { Elevation: number }).Elevation),
+      [2000, 2001, 2002],
+    );
+    for (const l of lines) assert.ok(Date.parse(String(l.ts)) <= answeredBy + 5, `${String(l.ts)} is the time it was added, not answered`);
+  });
+
   it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {
     const model = { name: 'covertype', version: 3, alias: 'champion' as const, dataset: 'covertype', datasetVersion: 2 };
     const predictions: Prediction['predictions'] = [

@@ -47,6 +47,7 @@ import { dropDatabase } from '../src/storage/mysql.ts';
 import { median, runToEnd } from './io.ts';
 import type { AlternatingWindow } from './alternating-client.ts';
 import type { Window as InProcessWindow } from './prediction-log-in-process.ts';
+import { compareProfiles, PERF_NODE_OPTIONS, readProfiles, recordProcesses, removePerfMaps, requirePerf, type ProcessProfile } from './perf-profile.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -64,6 +65,8 @@ const { values: opts } = parseArgs({
     'alternating-seconds': { type: 'string', default: '30' },
     // Both stacks with the log off: an A/A comparison, the size of the machine's noise in the same figures.
     'a-a': { type: 'boolean', default: false },
+    // Linux perf samples of each gateway's threads during the alternating runs (bench/perf-profile.ts).
+    perf: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -80,6 +83,8 @@ if (opts.help) {
       '  --alternating-concurrency  clients alternating their requests between the two stacks, comma-separated ("": none)\n' +
       '  --alternating-seconds length of each alternating run (1 s windows)\n' +
       '  --a-a                 the "on" stack logs nothing either (an A/A run: what the figures show with no difference)\n' +
+      '  --perf                profile each gateway with Linux perf during the alternating runs: CPU per request by\n' +
+      '                        thread, and in the functions only the log-on side runs (needs linux-perf)\n' +
       'Writes bench/results/prediction-log.json.',
   );
   process.exit(0);
@@ -93,6 +98,8 @@ const ROWS_PER_REQUEST = Number(opts['rows-per-request']);
 const ALTERNATING_CONCURRENCY = String(opts['alternating-concurrency']).split(',').filter(Boolean).map(Number);
 const ALTERNATING_SECONDS = Number(opts['alternating-seconds']);
 const A_A = opts['a-a'] === true;
+const PERF = opts.perf === true;
+if (PERF) requirePerf();
 /** Held-back rows the requests cycle through. */
 const DISTINCT_ROWS = 5000;
 if (!Number.isInteger(ROWS_PER_REQUEST) || ROWS_PER_REQUEST < 1 || ROWS_PER_REQUEST > 100)
@@ -257,13 +264,22 @@ const base = { DATA_API_DATASET_PATH: covertypePath, DATA_API_BATCH_INTERVAL_SEC
 // The pipeline runs on a stack of its own, stopped before the measurement: the data API and training
 // leave a large heap behind, which would tax (through GC) whichever side had run them.
 const trainer = new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: base, log });
+// All three alike, profiled or not.
+const httpNodeOptions = PERF ? PERF_NODE_OPTIONS : [];
 const stacks = {
-  on: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: A_A ? '0' : '1' }, log }),
+  on: new EmbeddedStack({
+    mysql,
+    bucket,
+    s3Directory: path.join(work, 's3'),
+    functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: A_A ? '0' : '1' },
+    httpNodeOptions,
+    log,
+  }),
   // The same database and S3 files: the same champion (the "off" side writes nothing there).
-  off: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' } }),
+  off: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' }, httpNodeOptions }),
   // A second log-off stack, loaded with the others by the alternating clients: "off" against it, at the
   // same moments, is what the figure reads with no difference at all (this run's noise).
-  control: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' } }),
+  control: new EmbeddedStack({ mysql, bucket, s3Directory: path.join(work, 's3'), functionEnv: { ...base, PREDICTION_LOG_SAMPLE_RATE: '0' }, httpNodeOptions }),
 };
 type Side = keyof typeof stacks;
 
@@ -366,12 +382,23 @@ try {
     const threadsBySide = async () =>
       Object.fromEntries(await Promise.all(alternatingSides.map(async (side) => [side, await threadMicros(gateways[side])] as const)));
     const before = await threadsBySide();
+    const perfFile = path.join(work, `perf-${c}.data`);
+    const recording = PERF ? recordProcesses(Object.values(gateways), perfFile) : undefined;
     const a = await childJson<{ windows: (AlternatingWindow | null)[]; p50_ms: Record<Side, number>; p99_ms: Record<Side, number> }>(
       'bench/alternating-client.ts',
       [`@${file}`],
     );
     const after = await threadsBySide();
+    await recording?.stop();
     const answered = (side: Side) => a.windows.reduce((n, w) => n + (w ? w[side].requests : 0), 0);
+    const profiled = recording
+      ? await readProfiles(perfFile, Object.values(gateways)).then((byPid) =>
+          compareProfiles(
+            Object.fromEntries(alternatingSides.map((side) => [side, byPid.get(gateways[side])!])) as Record<Side, ProcessProfile>,
+            Object.fromEntries(alternatingSides.map((side) => [side, answered(side)])) as Record<Side, number>,
+          ),
+        )
+      : undefined;
     const gatewayCpu = (side: Side) => {
       const use = [...after[side]].map(([tid, us]) => [tid, (us - (before[side].get(tid) ?? 0)) / answered(side)] as const);
       const main = use.find(([tid]) => tid === gateways[side])?.[1] ?? 0;
@@ -415,6 +442,7 @@ try {
       control_throughput_overhead_pct_by_window: byWindow('control'),
       control_p99_overhead_ms: p99Overhead('control'),
       gateway_cpu_us_per_request: cpu,
+      ...(profiled ? { perf: profiled } : {}),
       windows: full,
     };
     alternating.push(row);
@@ -422,6 +450,12 @@ try {
     log(
       `alternating, ${c} client(s), ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} / ${total.control.requests} requests, mean latency on ${meanMs('on')} off ${meanMs('off')} control ${meanMs('control')} ms: throughput overhead ${row.throughput_overhead_pct} % (per 1 s window: median ${row.throughput_overhead_pct_by_window.median} % [${row.throughput_overhead_pct_by_window.range}]), control ${row.control_throughput_overhead_pct} % (${row.control_throughput_overhead_pct_by_window.median} % [${row.control_throughput_overhead_pct_by_window.range}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} control ${a.p99_ms.control} ms; gateway CPU µs/request on ${threads('on')} off ${threads('off')} control ${threads('control')}`,
     );
+    if (profiled) {
+      const all = profiled.cpu_us_per_request;
+      log(
+        `  perf, µs of CPU per request (all gateway threads): on ${all.on.all} off ${all.off.all} control ${all.control.all}; in functions only that side ran: on ${profiled.only_us_per_request.on}, control ${profiled.only_us_per_request.control} (chance alone); the log-on side's: ${profiled.only_on_top.map((t) => `${t.symbol.replace(/ file:\/\/\/.*\//, ' ')} ${t.us_per_request}`).join(', ')}`,
+      );
+    }
   }
 
   // Every answered request of the "on" side reached the log (after its flush interval).
@@ -527,10 +561,12 @@ try {
     );
   }
 } finally {
+  const gatewayPids = Object.values(stacks).map((stack) => stack.httpApiPid ?? 0);
   await trainer.stop();
   await stacks.control.stop();
   await stacks.off.stop();
   await stacks.on.stop();
+  if (PERF) await removePerfMaps(gatewayPids);
   await dropDatabase(mysql).catch(() => undefined);
   await rm(work, { recursive: true, force: true });
 }

@@ -45,6 +45,8 @@ export interface EmbeddedStackOptions {
   verbose?: boolean;
   /** Warm containers per function behind the HTTP API (default 2). */
   httpContainersPerFunction?: number;
+  /** Node.js options for the HTTP API's process and its containers (a profiler's, such as --perf-basic-prof). */
+  httpNodeOptions?: readonly string[];
 }
 
 export type ExecutionResult = FinishedExecution;
@@ -199,11 +201,15 @@ export class EmbeddedStack {
     // The HTTP API: the same handler modules, the same environment, API Gateway's v2 events; a process
     // of its own, so that this one's S3 server and Step Functions endpoint never delay a request.
     const gatewayMain = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './http-api/main.ts' : './http-api/main.js', import.meta.url));
-    this.httpApi = spawn(process.execPath, [gatewayMain, String(this.httpPort), String(this.options.httpContainersPerFunction ?? 2)], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.httpApi = spawn(
+      process.execPath,
+      [...(this.options.httpNodeOptions ?? []), gatewayMain, String(this.httpPort), String(this.options.httpContainersPerFunction ?? 2)],
+      {
+        cwd: repoRoot,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.httpApi.stdout?.on('data', keep);
     this.httpApi.stderr?.on('data', keep);
     try {

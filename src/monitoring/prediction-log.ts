@@ -130,12 +130,17 @@ interface Group {
 }
 
 /**
- * Rows of answered requests a long-lived process queues before it adds them to the buffer (`addRequestSoon`):
- * what the queue holds beyond the buffer's bound. Added one request at a time, between requests, the log's
- * code and data are cold each time: perf profiles of the serving threads (bench/README-predict.md, 3
- * December) put the log's own code at 22–26 µs a request that way, 17–20 µs added 32 rows at a time.
+ * Rows of answered requests a long-lived process queues before it adds them to the buffer (`addRequestSoon`).
+ * Added one request at a time, between requests, the log's code and data are cold each time: perf profiles
+ * of the serving threads (bench/README-predict.md, 3 December) put the log's own code at 22–26 µs a request
+ * that way, 17–20 µs added 32 rows at a time.
  */
 const QUEUED_ROWS = 32;
+/**
+ * …and the most it holds (memory beyond the buffer's bound), should the event loop not turn meanwhile: then
+ * their records are made at once.
+ */
+const QUEUED_ROWS_MAX = 4 * QUEUED_ROWS;
 
 /** Memory counted per record beyond its JSON line (its bookkeeping, the unused end of a chunk). */
 const ENTRY_OVERHEAD = 96;
@@ -396,6 +401,7 @@ export class PredictionLog {
   /** Answered requests whose records are not made yet (`addRequestSoon`), and their rows. */
   private queued: (() => void)[] = [];
   private queuedRows = 0;
+  private addScheduled = false;
   /** Batches whose write failed, retried first at the next flush. */
   private pending: LogBatch[] = [];
   private bytes = 0;
@@ -499,9 +505,10 @@ export class PredictionLog {
 
   /**
    * Adds an answered request's records (`add` calls `addRequest`), in a long-lived process later, with the
-   * next requests' (QUEUED_ROWS rows at a time, and whatever waits before a flush, `stats` or the timer's
-   * check), where a process may be frozen after the request (background: false) at once. `add` must take
-   * what it needs (times, texts) from the request when it is queued. Never throws, never waits.
+   * next requests' (QUEUED_ROWS rows at a time, in the event loop's next turn, once the answer that filled
+   * the queue has gone; and whatever waits before a flush, `stats` or the timer's check), where a process
+   * may be frozen after the request (background: false) at once. `add` must take what it needs (times,
+   * texts) from the request when it is queued. Never throws, never waits.
    */
   addRequestSoon(rows: number, add: () => void): void {
     if (!this.options.background) {
@@ -510,7 +517,14 @@ export class PredictionLog {
     }
     this.queued.push(add);
     this.queuedRows += rows;
-    if (this.queuedRows >= QUEUED_ROWS) this.addQueued();
+    if (this.queuedRows >= QUEUED_ROWS_MAX) this.addQueued();
+    else if (this.queuedRows >= QUEUED_ROWS && !this.addScheduled) {
+      this.addScheduled = true;
+      setImmediate(() => {
+        this.addScheduled = false;
+        this.addQueued();
+      });
+    }
   }
 
   /** Adds the queued requests' records. */

@@ -389,6 +389,30 @@ describe('prediction log', () => {
     for (const l of lines) assert.ok(Date.parse(String(l.ts)) <= answeredBy + 5, `${String(l.ts)} is the time it was added, not answered`);
   });
 
+  it('makes the queued records of 32 rows in the next turn of the event loop, not in the time of the request that filled the queue', async () => {
+    const result: Prediction = {
+      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
+      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
+    };
+    let now = 0;
+    const log = new PredictionLog(new MemoryWriter(), options({ background: true, flushMs: 1000, now: () => now }));
+    // due() turns true once a record is in the buffer (its oldest record is then "5 s" old).
+    const inBuffer = () => {
+      now = 5000;
+      const due = log.due();
+      now = 0;
+      return due;
+    };
+    for (let i = 0; i < 31; i++) logPrediction(log, log.requestId(), [{ Elevation: 2000 + i }], result, 1.5);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inBuffer(), false, '31 rows wait in the queue');
+    logPrediction(log, log.requestId(), [{ Elevation: 2031 }], result, 1.5);
+    assert.equal(inBuffer(), false, 'not made in the time of the request that filled the queue');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(inBuffer(), true, 'made in the next turn');
+    assert.equal((await log.close()).written, 32);
+  });
+
   it("answers with the text JSON.stringify gives, and hands each row's prediction JSON to the log", () => {
     const model = { name: 'covertype', version: 3, alias: 'champion' as const, dataset: 'covertype', datasetVersion: 2 };
     const predictions: Prediction['predictions'] = [

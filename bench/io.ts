@@ -1,6 +1,6 @@
 // Helpers shared by the benchmarks: raw float64 files exchanged with child processes, child processes' output,
 // the predict event, and the peak RSS of the current process.
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /** The median (the mean of the middle two for an even count). */
@@ -18,6 +18,16 @@ export function readF64(path: string): Float64Array {
   const out = new Float64Array(b.byteLength / 8);
   new Uint8Array(out.buffer).set(b);
   return out;
+}
+
+/** Installs Debian packages a benchmark's peer or tool needs (refreshing the package lists once if needed); false when it cannot. */
+export function aptInstall(packages: string[]): boolean {
+  console.log(`Installing ${packages.join(', ')} (Debian packages)…`);
+  const args = ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', ...packages];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  if (spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0) return true;
+  spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  return spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0;
 }
 
 /**

@@ -8,7 +8,7 @@
 // told apart from the same work done slower.
 import { execFileSync, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { runToEnd } from './io.ts';
+import { aptInstall, runToEnd } from './io.ts';
 
 /** Samples per second of CPU time each thread is sampled at. */
 export const PERF_HZ = 1000;
@@ -16,13 +16,19 @@ export const PERF_HZ = 1000;
 /** The Node.js option that makes a process write the map perf names JIT code by. */
 export const PERF_NODE_OPTIONS = ['--perf-basic-prof-only-functions'];
 
-/** Throws a clear error when Linux perf is not installed. */
-export function requirePerf(): void {
+const perfWorks = () => {
   try {
     execFileSync('perf', ['--version'], { stdio: 'ignore' });
+    return true;
   } catch {
-    throw new Error('--perf needs Linux perf on the PATH (Debian: apt-get install linux-perf)');
+    return false;
   }
+};
+
+/** Installs Linux perf from Debian when it is missing; a clear error when that cannot be done. */
+export function requirePerf(): void {
+  if (perfWorks() || (aptInstall(['linux-perf']) && perfWorks())) return;
+  throw new Error('--perf needs Linux perf on the PATH, and installing it failed (Debian: apt-get install linux-perf, as root)');
 }
 
 /** Starts sampling every thread of `pids` into `file`; `stop` ends it and waits for the file. */

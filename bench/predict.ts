@@ -30,7 +30,7 @@ import { readSnapshotSplit, formatSnapshotCsv, type DatasetManifest } from '../s
 import { EmbeddedStack, freePort } from '../src/embedded/stack.ts';
 import { ModelServer } from '../src/serving/model-server.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
-import { median, predictEvent, runToEnd } from './io.ts';
+import { aptInstall, median, predictEvent, runToEnd } from './io.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -88,15 +88,6 @@ const spread = (runs: Measured[]) =>
   Object.fromEntries(FIELDS.map((f) => [f, [round(Math.min(...runs.map((r) => r[f]))), round(Math.max(...runs.map((r) => r[f])))]]));
 
 // ---- load generators -----------------------------------------------------------------------
-
-function aptInstall(packages: string[]): boolean {
-  log(`Installing ${packages.join(', ')} (Debian packages)…`);
-  const args = ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', ...packages];
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  if (spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0) return true;
-  spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  return spawnSync('apt-get', args, { stdio: 'inherit', env }).status === 0;
-}
 
 let tool = String(opts.tool);
 if (tool === 'wrk' && spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error && !aptInstall(['wrk'])) {

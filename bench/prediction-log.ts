@@ -23,12 +23,15 @@
 //   background flushes) that samples every request against one that samples none, alternating
 //   fixed-duration windows: calls/s, CPU per call, and the event loop's longest stalls (a flush shares
 //   the serving thread).
+// - With --perf (bench/perf-profile.ts, Linux perf): each gateway's CPU per request during the alternating
+//   runs, by function: the log's own code measured where it runs, cold between requests (in process it is
+//   warm, and read 2-4x cheaper).
 //
 // Writes bench/results/prediction-log.json (only this script does; --a-a: prediction-log-a-a.json). Goal (issue 16): throughput
 // overhead < 5 %, p99 overhead < 2 ms. bench:predict runs it after its own measurement.
 //   npm run bench:predict-log [-- --seconds 8 --rounds 5 --concurrency 1,10,50 --trees 100 --in-process-seconds 0.3
 //                                 --in-process-rounds 30
-//                                 --rows-per-request 1 --alternating-concurrency 1,10,50 --alternating-seconds 30 --a-a]
+//                                 --rows-per-request 1 --alternating-concurrency 1,10,50 --alternating-seconds 30 --a-a --perf]
 //   (--concurrency "" measures in-process only; --help)
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

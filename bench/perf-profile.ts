@@ -1,20 +1,28 @@
 // CPU profiles of whole processes with Linux perf (software clock samples, so it works where a VM has no
 // hardware counters), for bench/prediction-log.ts --perf: which functions each gateway's threads spent
 // their CPU in while the alternating clients loaded them, JavaScript included (the gateways run with
-// --perf-basic-prof-only-functions, which writes /tmp/perf-<pid>.map for perf to name JIT code by).
+// --perf-basic-prof-only-functions, which writes perf-<pid>.map into PERF_MAP_DIR for perf to name JIT
+// code by).
 //
 // What this adds to the other figures: the log's own code measured where it runs (between requests,
 // its code and data cold), not in a loop; and per symbol, so that work only the log-on side does is
 // told apart from the same work done slower.
 import { execFileSync, spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { aptInstall, runToEnd } from './io.ts';
 
 /** Samples per second of CPU time each thread is sampled at. */
 export const PERF_HZ = 1000;
 
-/** The Node.js option that makes a process write the map perf names JIT code by. */
-export const PERF_NODE_OPTIONS = ['--perf-basic-prof-only-functions'];
+/**
+ * Where perf looks for a process's JIT map (perf-<pid>.map): a directory perf itself fixes, not one of
+ * this machine's; the processes are told to write there rather than trusted to V8's default.
+ */
+const PERF_MAP_DIR = '/tmp';
+
+/** The Node.js options that make a process write the map perf names JIT code by. */
+export const PERF_NODE_OPTIONS = ['--perf-basic-prof-only-functions', `--perf-basic-prof-path=${PERF_MAP_DIR}`];
 
 const perfWorks = () => {
   try {
@@ -112,5 +120,5 @@ export function compareProfiles(profiles: Record<Side, ProcessProfile>, requests
 
 /** Removes the JIT maps the processes wrote. */
 export async function removePerfMaps(pids: number[]): Promise<void> {
-  await Promise.all(pids.map((pid) => rm(`/tmp/perf-${pid}.map`, { force: true })));
+  await Promise.all(pids.map((pid) => rm(path.join(PERF_MAP_DIR, `perf-${pid}.map`), { force: true })));
 }

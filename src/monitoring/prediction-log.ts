@@ -129,6 +129,9 @@ interface Group {
   bytes: number;
 }
 
+/** Request ids a log remembers (`seqOf`): more than the requests a process has in flight and queued. */
+const ISSUED_IDS = 1024;
+
 /**
  * Rows of answered requests a long-lived process queues before it adds them to the buffer (`addRequestSoon`).
  * Added one request at a time, between requests, the log's code and data are cold each time: perf profiles
@@ -395,6 +398,8 @@ export class PredictionLog {
   private lastGroup: Group | undefined;
   private records = 0;
   private oldestAt = 0;
+  /** The last ISSUED_IDS request ids made, by number (modulo). */
+  private readonly issued: string[] = new Array<string>(ISSUED_IDS).fill('');
   /** The last request id seen and its number (a request's rows share one id). */
   private lastRequestId = '';
   private lastSeq: number | null = null;
@@ -435,9 +440,9 @@ export class PredictionLog {
   requestId(): string {
     const seq = this.nextSeq++;
     const id = formatRequestId(this.writerId, seq);
-    // Its records usually come next: their number is known, not parsed back out of the id.
-    this.lastRequestId = id;
-    this.lastSeq = seq;
+    // Its records come later (queued, `addRequestSoon`): the id is kept, so its number is read back by
+    // position and checked against it, not parsed by the id's pattern (~11 % of the log's own work).
+    this.issued[seq % ISSUED_IDS] = id;
     return id;
   }
 
@@ -583,12 +588,17 @@ export class PredictionLog {
     return group;
   }
 
-  /** This log's number of a request id (null: an id of another writer or scheme), parsed once per request. */
+  /** This log's number of a request id (null: an id of another writer or scheme), found once per request. */
   private seqOf(requestId: string): number | null {
     if (requestId !== this.lastRequestId) {
-      const id = parseRequestId(requestId);
       this.lastRequestId = requestId;
-      this.lastSeq = id && id.writerId === this.writerId ? id.seq : null;
+      // One of the last ISSUED_IDS ids this log made: its number where request-id.ts writes it.
+      const seq = Number.parseInt(requestId.slice(0, 8), 16) * 2 ** 28 + Number.parseInt(requestId.slice(9, 13) + requestId.slice(15, 18), 16);
+      if (this.issued[seq % ISSUED_IDS] === requestId) this.lastSeq = seq;
+      else {
+        const id = parseRequestId(requestId);
+        this.lastSeq = id && id.writerId === this.writerId ? id.seq : null;
+      }
     }
     return this.lastSeq;
   }

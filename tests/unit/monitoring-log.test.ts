@@ -196,6 +196,21 @@ describe('prediction log', () => {
     assert.deepEqual(ranges, { covertype: [log.writerId, 0, 2], bodyfat: [log.writerId, 1, 1] });
   });
 
+  it("finds the number of its own ids, however old, and none for another writer's", async () => {
+    const writer = new MemoryWriter();
+    const log = new PredictionLog(writer, options());
+    const old = log.requestId();
+    for (let i = 0; i < 2000; i++) log.requestId();
+    const recent = log.requestId();
+    const other = formatRequestId('abcdef012345', 2001);
+    log.add([record(0, { request_id: recent })]);
+    log.add([record(1, { model: 'bodyfat', request_id: old })]);
+    log.add([record(2, { model: 'diabetes', request_id: other })]);
+    await log.close();
+    const ranges = Object.fromEntries(writer.batches.map((b) => [b.model, [b.seqFirst, b.seqLast]]));
+    assert.deepEqual(ranges, { covertype: [2001, 2001], bodyfat: [0, 0], diabetes: [null, null] });
+  });
+
   it('writes each record as the same line JSON.stringify would, whatever its values', async () => {
     const odd: PredictionRecord[] = [
       record(1),

@@ -16,8 +16,7 @@ export type JudgedFigure =
   | 'gateway_cpu_us_on_minus_off';
 /**
  * The alternating runs by concurrency: each figure's median and min–max over the repeats, and whether the
- * medians meet the GOALS. The control's figures beside
- * them are what the same runs read with no difference at all.
+ * medians meet the GOALS. The control's figures beside them are what the same runs read with no difference.
  */
 export function summarizeAlternating(runs: readonly { concurrency: number; figures: Record<JudgedFigure, number> }[]) {
   const concurrencies = [...new Set(runs.map((r) => r.concurrency))];

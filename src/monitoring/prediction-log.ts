@@ -20,7 +20,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { keys } from '../storage/keys.ts';
-import { formatRequestId, newWriterId, parseRequestId } from './request-id.ts';
+import { formatRequestId, newWriterId, parseRequestId, requestNumberAt } from './request-id.ts';
 
 export interface ShadowScore {
   version: number;
@@ -592,8 +592,8 @@ export class PredictionLog {
   private seqOf(requestId: string): number | null {
     if (requestId !== this.lastRequestId) {
       this.lastRequestId = requestId;
-      // One of the last ISSUED_IDS ids this log made: its number where request-id.ts writes it.
-      const seq = Number.parseInt(requestId.slice(0, 8), 16) * 2 ** 28 + Number.parseInt(requestId.slice(9, 13) + requestId.slice(15, 18), 16);
+      // One of the last ISSUED_IDS ids this log made, when it is kept under the number it holds.
+      const seq = requestNumberAt(requestId);
       if (this.issued[seq % ISSUED_IDS] === requestId) this.lastSeq = seq;
       else {
         const id = parseRequestId(requestId);

@@ -9,6 +9,15 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** Repeated measurements' extent as reported: "min–max". */
+export const spread = (xs: number[]): string => `${Math.min(...xs)}–${Math.max(...xs)}`;
+
+/** Repeated measurements as reported: their median (rounded to `decimals`) and spread. */
+export function medianAndRange(xs: number[], decimals: number): { median: number; range: string } {
+  const scale = 10 ** decimals;
+  return { median: Math.round(median(xs) * scale) / scale, range: spread(xs) };
+}
+
 export function writeF64(path: string, a: Float64Array): void {
   writeFileSync(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 }

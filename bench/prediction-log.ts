@@ -50,8 +50,8 @@ import { readDatasetSpecFile } from '../src/dataset/spec.ts';
 import type { PredictionLogStats } from '../src/monitoring/prediction-log.ts';
 import { EmbeddedStack } from '../src/embedded/stack.ts';
 import { dropDatabase } from '../src/storage/mysql.ts';
-import { median, runToEnd } from './io.ts';
-import { GOALS, summarizeAlternating, type JudgedFigure } from './alternating-summary.ts';
+import { median, medianAndRange, runToEnd, spread } from './io.ts';
+import { GOALS, summarizeAlternating, type AlternatingRun } from './alternating-summary.ts';
 import type { AlternatingWindow } from './alternating-client.ts';
 import type { Window as InProcessWindow } from './prediction-log-in-process.ts';
 import { compareProfiles, PERF_NODE_OPTIONS, readProfiles, recordProcesses, removePerfMaps, requirePerf, type ProcessProfile } from './perf-profile.ts';
@@ -120,8 +120,6 @@ const TREES = Number(opts.trees);
 const covertypePath = process.env.COVERTYPE_PATH ?? path.resolve(repoRoot, '../shared/data/covertype/covertype.csv.gz');
 const log = (line: string) => console.log(line);
 
-const spread = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`;
-
 interface Round {
   rps: number;
   p50_ms: number;
@@ -181,7 +179,7 @@ function paired(sides: Record<'on' | 'off', Round[]>, figure: (r: Round) => numb
     const ratio = figure(on) / figure(sides.off[i]);
     return Math.round((lower ? 1 - ratio : ratio - 1) * 1000) / 10;
   });
-  return { median: Math.round(median(pct) * 10) / 10, range: spread(pct) };
+  return medianAndRange(pct, 1);
 }
 
 /** Runs a bench script in a process of its own and reads the JSON line it ends its output with. */
@@ -371,9 +369,7 @@ try {
   }
 
   // Clients whose requests alternate between the sides: see bench/alternating-client.ts.
-  const alternating: Record<string, unknown>[] = [];
-  /** Each run's figures the goals are judged by (their median over the repeats, by concurrency). */
-  const judged: { concurrency: number; figures: Record<JudgedFigure, number> }[] = [];
+  const alternating: AlternatingRun[] = [];
   const alternatingSides = Object.keys(stacks) as Side[];
   // The same warm-up for every side (the control has not served the rounds above: cold, it read 12 %
   // slower than "off" at one client).
@@ -434,10 +430,11 @@ try {
     const total = Object.fromEntries(
       alternatingSides.map((side) => [side, { requests: full.reduce((n, w) => n + w[side].requests, 0), ms: full.reduce((n, w) => n + w[side].ms, 0) }]),
     ) as AlternatingWindow;
-    const byWindow = (side: Side) => {
-      const xs = full.map((w) => overhead(w, side));
-      return { median: Math.round(median(xs) * 10) / 10, range: spread(xs) };
-    };
+    const byWindow = (side: Side) =>
+      medianAndRange(
+        full.map((w) => overhead(w, side)),
+        1,
+      );
     const meanMs = (side: Side) => Math.round((total[side].ms / total[side].requests) * 1000) / 1000;
     const p99Overhead = (side: Side) => Math.round((a.p99_ms[side] - a.p99_ms.off) * 1000) / 1000;
     const row = {
@@ -457,20 +454,11 @@ try {
       control_throughput_overhead_pct_by_window: byWindow('control'),
       control_p99_overhead_ms: p99Overhead('control'),
       gateway_cpu_us_per_request: cpu,
+      gateway_cpu_us_on_minus_off: cpu.on.total - cpu.off.total,
       ...(profiled ? { perf: profiled } : {}),
       windows: full,
     };
     alternating.push(row);
-    judged.push({
-      concurrency: c,
-      figures: {
-        throughput_overhead_pct: row.throughput_overhead_pct,
-        control_throughput_overhead_pct: row.control_throughput_overhead_pct,
-        p99_overhead_ms: row.p99_overhead_ms,
-        control_p99_overhead_ms: row.control_p99_overhead_ms,
-        gateway_cpu_us_on_minus_off: cpu.on.total - cpu.off.total,
-      },
-    });
     const threads = (side: Side) => `${cpu[side].total} (main ${cpu[side].main} | ${cpu[side].others.join(' ')})`;
     log(
       `alternating, ${c} client(s), run ${repeat}/${ALTERNATING_REPEATS}, ${ALTERNATING_SECONDS} s: ${total.on.requests} / ${total.off.requests} / ${total.control.requests} requests, mean latency on ${meanMs('on')} off ${meanMs('off')} control ${meanMs('control')} ms: throughput overhead ${row.throughput_overhead_pct} % (per 1 s window: median ${row.throughput_overhead_pct_by_window.median} % [${row.throughput_overhead_pct_by_window.range}]), control ${row.control_throughput_overhead_pct} % (${row.control_throughput_overhead_pct_by_window.median} % [${row.control_throughput_overhead_pct_by_window.range}]); p99 on ${a.p99_ms.on} off ${a.p99_ms.off} control ${a.p99_ms.control} ms; gateway CPU µs/request on ${threads('on')} off ${threads('off')} control ${threads('control')}`,
@@ -483,7 +471,7 @@ try {
     }
   }
 
-  const alternatingSummary = summarizeAlternating(judged);
+  const alternatingSummary = summarizeAlternating(alternating);
   if (alternatingSummary.length > 0) {
     log(
       `\nalternating, median [min–max] over ${ALTERNATING_REPEATS} run(s) per concurrency (goals: throughput overhead < ${GOALS.throughput_overhead_pct} %, p99 overhead < ${GOALS.p99_overhead_ms} ms):`,
@@ -524,7 +512,10 @@ try {
     Object.fromEntries(
       IN_PROCESS_FIELDS.map((k) => [
         k,
-        { median: Math.round(median(inProcess[side].map((x) => x[k])) * 1000) / 1000, range: spread(inProcess[side].map((x) => x[k])) },
+        medianAndRange(
+          inProcess[side].map((x) => x[k]),
+          3,
+        ),
       ]),
     );
   const ip = {
@@ -540,7 +531,7 @@ try {
      */
     paired_cpu_us_per_call: (() => {
       const d = inProcess.on.map((w, i) => Math.round((w.cpu_us_per_call - inProcess.off[i].cpu_us_per_call) * 100) / 100);
-      return { median: Math.round(median(d) * 100) / 100, range: spread(d) };
+      return medianAndRange(d, 2);
     })(),
     windows: inProcess,
     log: measured.log,

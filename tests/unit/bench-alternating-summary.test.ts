@@ -5,13 +5,11 @@ import { summarizeAlternating } from '../../bench/alternating-summary.ts';
 
 const run = (concurrency: number, throughput: number, p99: number, controlP99 = 0) => ({
   concurrency,
-  figures: {
-    throughput_overhead_pct: throughput,
-    control_throughput_overhead_pct: -throughput,
-    p99_overhead_ms: p99,
-    control_p99_overhead_ms: controlP99,
-    gateway_cpu_us_on_minus_off: 10 * throughput,
-  },
+  throughput_overhead_pct: throughput,
+  control_throughput_overhead_pct: -throughput,
+  p99_overhead_ms: p99,
+  control_p99_overhead_ms: controlP99,
+  gateway_cpu_us_on_minus_off: 10 * throughput,
 });
 
 describe('bench:predict-log, the alternating runs summarized', () => {

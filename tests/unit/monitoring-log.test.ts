@@ -38,6 +38,12 @@ const record = (i: number, over: Partial<PredictionRecord> = {}): PredictionReco
   ...over,
 });
 
+/** What the champion answered to a one-row request. */
+const oneRowAnswer: Prediction = {
+  model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
+  predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
+};
+
 class MemoryWriter {
   batches: LogBatch[] = [];
   failNext = 0;
@@ -361,10 +367,7 @@ describe('prediction log', () => {
     // The log writes the sent text where it would have written JSON.stringify of the parsed row.
     const body = ` {"rows": [{"Elevation": 2596.0, "Soil_Type": "C7745"}]} `;
     const rows = (JSON.parse(body) as { rows: unknown[] }).rows;
-    const result: Prediction = {
-      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
-      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
-    };
+    const result = oneRowAnswer;
     const writers = [new MemoryWriter(), new MemoryWriter()];
     const requestId = formatRequestId('0123456789ab', 1);
     for (const [i, sentBody] of [body, undefined].entries()) {
@@ -380,10 +383,7 @@ describe('prediction log', () => {
   });
 
   it("queues answered requests in a long-lived process: their time is the answer's, none is lost on close, a failure counts as a drop", async () => {
-    const result: Prediction = {
-      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
-      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
-    };
+    const result = oneRowAnswer;
     const writer = new MemoryWriter();
     const log = new PredictionLog(writer, options({ background: true }));
     const answeredBy = Date.now();
@@ -405,10 +405,7 @@ describe('prediction log', () => {
   });
 
   it('makes the queued records of 32 rows in the next turn of the event loop, not in the time of the request that filled the queue', async () => {
-    const result: Prediction = {
-      model: { name: 'covertype', version: 3, alias: 'champion', dataset: 'covertype', datasetVersion: 2 },
-      predictions: [{ prediction: 2, label: 'Lodgepole Pine' }],
-    };
+    const result = oneRowAnswer;
     let now = 0;
     const log = new PredictionLog(new MemoryWriter(), options({ background: true, flushMs: 1000, now: () => now }));
     // due() turns true once a record is in the buffer (its oldest record is then "5 s" old).
